@@ -1,0 +1,3 @@
+"""photosync: keep one person's photos alive across services and storage."""
+
+__version__ = "0.1.0"

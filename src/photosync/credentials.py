@@ -1,0 +1,97 @@
+"""Secrets (API keys, OAuth tokens) kept outside the archive.
+
+The system keyring is used when one works; otherwise a JSON file with mode 0600
+in the user's config directory. Nothing here is ever written under the archive,
+and ``redact`` keeps secrets out of logs and error messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+KEYRING_SERVICE = "photosync"
+SECRET_FIELD_HINTS = ("secret", "token", "key", "password", "verifier", "code")
+
+
+def config_dir() -> Path:
+    override = os.environ.get("PHOTOSYNC_CONFIG_DIR")
+    return Path(override) if override else Path(platformdirs.user_config_dir("photosync"))
+
+
+class CredentialStore:
+    """Per-service secrets, as a dict, in the keyring or a 0600 file."""
+
+    def __init__(self, directory: Path | None = None, *, backend: str | None = None) -> None:
+        self.directory = directory or config_dir()
+        self.backend = backend or os.environ.get("PHOTOSYNC_KEYRING", "auto")
+
+    @property
+    def file_path(self) -> Path:
+        return self.directory / "credentials.json"
+
+    def get(self, service: str) -> dict[str, Any] | None:
+        if self._use_keyring():
+            import keyring
+
+            raw = keyring.get_password(KEYRING_SERVICE, service)
+            if raw is not None:
+                return dict(json.loads(raw))
+        return self._read_file().get(service)
+
+    def set(self, service: str, secrets: dict[str, Any]) -> str:
+        """Store secrets; returns where they went ("keyring" or the file path)."""
+        if self._use_keyring():
+            import keyring
+
+            keyring.set_password(KEYRING_SERVICE, service, json.dumps(secrets, sort_keys=True))
+            return "system keyring"
+        data = self._read_file()
+        data[service] = secrets
+        self._write_file(data)
+        return str(self.file_path)
+
+    def _use_keyring(self) -> bool:
+        if self.backend == "file":
+            return False
+        try:
+            import keyring
+            from keyring.backends import fail
+
+            backend = keyring.get_keyring()
+            return not isinstance(backend, fail.Keyring) and backend.priority > 0
+        except Exception:  # a broken keyring falls back to the file
+            return False
+
+    def _read_file(self) -> dict[str, dict[str, Any]]:
+        try:
+            return dict(json.loads(self.file_path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return {}
+
+    def _write_file(self, data: dict[str, dict[str, Any]]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".credentials.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, sort_keys=True, indent=2)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.file_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def redact(text: str, secrets: dict[str, Any] | None) -> str:
+    """Replace every secret value that occurs in ``text`` with ``***``."""
+    for value in (secrets or {}).values():
+        if isinstance(value, str) and len(value) >= 4:
+            text = text.replace(value, "***")
+    return text

@@ -1,0 +1,70 @@
+"""Errors a user can act on, each with the exit code the CLI documents.
+
+Anything that is not a ``PhotosyncError`` is a bug and is reported as one.
+"""
+
+from __future__ import annotations
+
+
+class ExitCode:
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    USER_ERROR = 3  # bad archive, config, argument value
+    PARTIAL = 4  # the run finished but some items failed; a re-run retries them
+    LOCKED = 5  # another photosync run holds the archive
+    CHECK_FAILED = 6  # verify / audit found problems
+    SERVICE = 7  # a service could not be reached or refused us
+    INTERRUPTED = 130
+
+
+class PhotosyncError(Exception):
+    exit_code = ExitCode.USER_ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class ArchiveNotFound(PhotosyncError):
+    pass
+
+
+class ArchiveCorrupt(PhotosyncError):
+    pass
+
+
+class ConfigError(PhotosyncError):
+    pass
+
+
+class ArchiveLocked(PhotosyncError):
+    exit_code = ExitCode.LOCKED
+
+
+class RecordInvalid(PhotosyncError):
+    pass
+
+
+class BlobError(PhotosyncError):
+    """A blob is missing, corrupt, or a store refused it."""
+
+
+class ChecksumMismatch(BlobError):
+    pass
+
+
+class ServiceError(PhotosyncError):
+    exit_code = ExitCode.SERVICE
+
+    def __init__(self, message: str, *, transient: bool = False, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.transient = transient
+
+
+class AuthError(ServiceError):
+    pass
+
+
+class ItemUnavailable(ServiceError):
+    """One item cannot be fetched (hidden, deleted, not downloadable); the run goes on."""

@@ -1,0 +1,202 @@
+"""The canonical photo record and the rules that hold for every record.
+
+A record is kept as a plain JSON-shaped ``dict`` (the exact shape of
+``schemas/photo-metadata.schema.json``) so that what is in memory is what is in
+git; the helpers here give the few operations that must be the same everywhere:
+visibility ordering, instance bookkeeping and record creation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+Record = dict[str, Any]
+
+# Records with no usable taken date live here instead of a fake 1970 folder.
+UNDATED_FOLDER = "undated"
+
+# Namespace for photo ids derived from the first content hash seen, so that a
+# re-run after a crash creates the same record rather than a twin.
+PHOTO_ID_NAMESPACE = uuid.UUID("5b0e4f1c-2f7e-4b8e-9d55-6f746f73796e")
+
+
+class Visibility(StrEnum):
+    PRIVATE = "private"
+    FRIENDS = "friends"
+    PUBLIC = "public"
+
+    @property
+    def rank(self) -> int:
+        return _VISIBILITY_RANK[self]
+
+
+_VISIBILITY_RANK = {Visibility.PRIVATE: 0, Visibility.FRIENDS: 1, Visibility.PUBLIC: 2}
+
+
+def most_restrictive(levels: Iterable[Visibility | str]) -> Visibility:
+    """Fail closed: the narrowest level seen wins; nothing seen means private."""
+    ranked = [Visibility(level) for level in levels]
+    if not ranked:
+        return Visibility.PRIVATE
+    return min(ranked, key=lambda v: v.rank)
+
+
+def is_wider(candidate: Visibility | str, than: Visibility | str) -> bool:
+    return Visibility(candidate).rank > Visibility(than).rank
+
+
+class ProcessingState(StrEnum):
+    DISCOVERED = "discovered"
+    RESOLVED = "resolved"
+    REPLICATED = "replicated"
+
+
+class ConflictType(StrEnum):
+    METADATA_MISMATCH = "metadata_mismatch"
+    EDIT_VARIANT = "edit_variant"
+    QUALITY_VARIANT = "quality_variant"
+    VISIBILITY_CONFLICT = "visibility_conflict"
+    POLICY_VIOLATION = "service_policy_violation"
+    PROCESSING_FAILED = "processing_failed"
+
+
+# Fields of ``metadata`` that instances may disagree on.
+COMPARABLE_FIELDS = ("caption", "tags", "taken_date", "location")
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def photo_id_for(content_hash: str) -> str:
+    return str(uuid.uuid5(PHOTO_ID_NAMESPACE, content_hash))
+
+
+def record_relpath(record: Record) -> str:
+    """Where a record lives in the archive: ``photos/YYYY/MM/<uuid>.json``."""
+    taken = record["metadata"].get("taken_date")
+    folder = UNDATED_FOLDER
+    if taken and len(taken) >= 7 and taken[:4].isdigit() and taken[5:7].isdigit():
+        folder = f"{taken[:4]}/{taken[5:7]}"
+    return f"photos/{folder}/{record['photo_id']}.json"
+
+
+@dataclass
+class ObservedMetadata:
+    """What one instance (a file, a service item) says about the photo."""
+
+    taken_date: str | None = None
+    taken_date_source: str | None = None
+    filename: str | None = None
+    location: dict[str, float] | None = None
+    tags: list[str] = field(default_factory=list)
+    caption: str | None = None
+    title: str | None = None
+    camera_make: str | None = None
+    camera_model: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "taken_date": self.taken_date,
+            "taken_date_source": self.taken_date_source,
+            "filename": self.filename,
+            "location": self.location,
+            "tags": sorted(set(self.tags)),
+            "caption": self.caption,
+            "title": self.title,
+            "camera_info": {"make": self.camera_make, "model": self.camera_model},
+        }
+        return out
+
+
+def new_record(
+    *,
+    content_hash: str,
+    size: int,
+    media: dict[str, Any],
+    canonical_source: str,
+    source_of_truth_path: str | None,
+    now: str | None = None,
+) -> Record:
+    """A fresh record: private, discovered, no instances yet."""
+    now = now or utc_now()
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "photo_id": photo_id_for(content_hash),
+        "content_hash": content_hash,
+        "canonical_source": canonical_source,
+        "source_of_truth_path": source_of_truth_path,
+        "blob_locations": [],
+        "media": {"size": size, **media},
+        "instances": {},
+        "metadata": {
+            "taken_date": None,
+            "taken_date_source": None,
+            "filename": None,
+            "location": None,
+            "tags": [],
+            "caption": None,
+            "camera_info": {"make": None, "model": None},
+        },
+        "visibility": {
+            "canonical": Visibility.PRIVATE.value,
+            "per_service": {},
+            "discrepancies": [],
+            "approvals": [],
+        },
+        "processing_state": ProcessingState.DISCOVERED.value,
+        "conflicts": [],
+        "problems": [],
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def iter_instances(record: Record) -> Iterator[tuple[str, dict[str, Any]]]:
+    for service, instances in sorted(record["instances"].items()):
+        for instance in instances:
+            yield service, instance
+
+
+def find_instance(record: Record, service: str, instance_id: str) -> dict[str, Any] | None:
+    for instance in record["instances"].get(service, []):
+        if instance["id"] == instance_id:
+            return instance
+    return None
+
+
+def upsert_instance(record: Record, service: str, instance: dict[str, Any]) -> bool:
+    """Add or refresh one service instance; True when the record changed.
+
+    ``last_sync`` alone never counts as a change, so that re-discovering an
+    unchanged item leaves git untouched.
+    """
+    instances = record["instances"].setdefault(service, [])
+    for position, existing in enumerate(instances):
+        if existing["id"] == instance["id"]:
+            if _without_sync_time(existing) == _without_sync_time(instance):
+                return False
+            instances[position] = instance
+            return True
+    instances.append(instance)
+    instances.sort(key=lambda item: item["id"])
+    return True
+
+
+def _without_sync_time(instance: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in instance.items() if key != "last_sync"}
+
+
+def add_problem(record: Record, code: str, message: str, service: str | None = None) -> bool:
+    problem = {"code": code, "message": message, "service": service}
+    if problem in record["problems"]:
+        return False
+    record["problems"].append(problem)
+    return True

@@ -1,0 +1,120 @@
+"""The interface every photo service implements (local folder, Flickr, Google Photos).
+
+A service is a *source* (it lists items and streams their bytes), a *target*
+(it accepts uploads), or both. The workflow only talks to these classes, so a
+new service is one module in ``services/`` plus a line in ``registry.py`` and it
+must pass ``tests/services/conformance.py``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from photosync.model import ObservedMetadata, Record, Visibility
+
+
+@dataclass(frozen=True)
+class VisibilityObservation:
+    """A service's visibility for one item: the canonical level and the raw value."""
+
+    level: Visibility
+    raw: Any = None
+
+
+@dataclass
+class RemoteItem:
+    """One photo or video as a service lists it."""
+
+    #: stable id within the service (local: POSIX path relative to the root)
+    instance_id: str
+    #: changes whenever the bytes or the service's metadata change; an item whose
+    #: version matches the last committed one is skipped by discover
+    version: str
+    filename: str
+    size: int | None = None
+    media_type: str | None = None  # "photo" | "video" | None when unknown
+    observed: ObservedMetadata = field(default_factory=ObservedMetadata)
+    visibility: VisibilityObservation | None = None
+    url: str | None = None
+    #: "original" when the bytes are the original upload; "derivative" otherwise
+    quality: str = "original"
+    #: False when the service will not hand out the original (record says so)
+    original_available: bool = True
+    #: a local file with the bytes, when the service is a folder (lets discover skip a copy)
+    local_path: Path | None = None
+    #: when the item was created on the service (file mtime for folders), for --since
+    modified_at: datetime | None = None
+    #: service-specific fields kept verbatim in the record's instance
+    extra: dict[str, Any] = field(default_factory=dict)
+    #: problems the service noticed (malformed sidecar, ...), recorded on the photo
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class UploadResult:
+    instance_id: str
+    url: str | None = None
+    visibility: VisibilityObservation | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ListingReport:
+    """What a listing saw besides items: orphans, skipped names, warnings."""
+
+    warnings: list[str] = field(default_factory=list)
+    #: the cursor to store once every item listed is committed
+    next_cursor: str | None = None
+
+
+class Service(ABC):
+    """Common part: a name from ``config/services.json`` and its settings."""
+
+    type_name: str = ""
+    can_read = False
+    can_write = False
+
+    def __init__(self, name: str, settings: dict[str, Any]) -> None:
+        self.name = name
+        self.settings = settings
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections and servers."""
+
+
+class SourceService(Service):
+    can_read = True
+
+    @abstractmethod
+    def list_items(
+        self, *, since: datetime | None, cursor: str | None, report: ListingReport
+    ) -> Iterator[RemoteItem]:
+        """Every item (since ``since``/``cursor`` when given), streamed, never all in memory."""
+
+    @abstractmethod
+    def open_item(self, item: RemoteItem) -> AbstractContextManager[BinaryIO]:
+        """A stream of the item's bytes (the original when ``original_available``)."""
+
+
+class TargetService(Service):
+    can_write = True
+
+    @abstractmethod
+    def find_existing(self, record: Record) -> UploadResult | None:
+        """An earlier upload of this photo, so that a crash never duplicates it."""
+
+    @abstractmethod
+    def upload(
+        self, record: Record, stream: BinaryIO, *, visibility: Visibility
+    ) -> UploadResult:
+        """Upload the photo with exactly ``visibility``."""
+
+    def max_visibility(self) -> Visibility:
+        """The widest level this service can hold (Google Photos: private)."""
+        return Visibility.PUBLIC
