@@ -1,0 +1,347 @@
+"""The archive: a git repository holding one JSON record per photo plus config.
+
+Layout (see README.md written into every archive)::
+
+    photos/YYYY/MM/<photo_id>.json   canonical records (photos/undated/ when no date)
+    config/services.json             configured services (no secrets)
+    config/sync-state.json           discover cursors per service
+    config/user-preferences.json     visibility default, auto-resolve rules, blob stores
+    schemas/*.schema.json            the schemas records and config are checked against
+    blobs/                           the local blob store (ignored by git)
+    .photosync/                      local caches, indexes, journals, lock (ignored by git)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from copy import deepcopy
+from pathlib import Path
+from typing import Any
+
+from photosync.archive.git import Git
+from photosync.archive.jsonio import canonical_dumps, read_json, write_json
+from photosync.archive.lock import ArchiveLock
+from photosync.archive.schema import (
+    PHOTO_SCHEMA,
+    SERVICE_SCHEMA,
+    schema_errors,
+    schema_text,
+    validate_record,
+    validate_services,
+)
+from photosync.archive.state import StateDB
+from photosync.errors import ArchiveCorrupt, ArchiveNotFound, ConfigError, PhotosyncError
+from photosync.model import Record, iter_instances, record_relpath
+
+SERVICES_FILE = "config/services.json"
+SYNC_STATE_FILE = "config/sync-state.json"
+PREFERENCES_FILE = "config/user-preferences.json"
+TRACKED_PATHS = ("photos", "config", "schemas", "README.md", ".gitignore")
+
+DEFAULT_PREFERENCES: dict[str, Any] = {
+    "default_visibility": "private",
+    "auto_resolve": [
+        "exact_duplicates",
+        "quality_variants",
+        "missing_metadata",
+        "most_restrictive_visibility",
+    ],
+    "blob_storage": {
+        "primary": "local",
+        "local_path": "blobs",
+        "s3_bucket": None,
+        "b2_bucket": None,
+        "locations": [{"name": "local", "type": "local", "path": "blobs"}],
+    },
+    "sync_preferences": {
+        "download_originals": True,
+        "max_parallel_downloads": 5,
+        "incremental_sync_days": 30,
+        "commit_every": 2000,
+        "hash_workers": 4,
+    },
+}
+
+ARCHIVE_README = """# photosync archive
+
+This folder is a photosync archive: a git repository whose history is the audit
+trail of every change photosync made.
+
+- `photos/YYYY/MM/<photo_id>.json`: one record per photo (schema in `schemas/`);
+  photos with no known taken date are in `photos/undated/`.
+- `config/services.json`: the services photosync reads and writes (no secrets;
+  tokens are kept in your system keyring or a private file in your user config).
+- `config/sync-state.json`: where each service's last discover stopped.
+- `config/user-preferences.json`: default visibility, automatic resolution rules,
+  blob stores.
+- `blobs/`: original bytes, named by SHA-256 (not in git).
+
+Run `photosync status` here to see where things stand.
+"""
+
+GITIGNORE = "/blobs/\n/.photosync/\n"
+
+
+def _is_archive(path: Path) -> bool:
+    return (path / SERVICES_FILE).is_file() and (path / ".git").exists()
+
+
+class Archive:
+    """An opened archive. Mutating work happens inside ``writing()``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.git = Git(self.root)
+        self._state: StateDB | None = None
+        self._lock: ArchiveLock | None = None
+
+    # finding and creating -------------------------------------------------------
+    @classmethod
+    def find(cls, explicit: Path | None = None, start: Path | None = None) -> Archive:
+        """Like git: --archive, then $PHOTOSYNC_ARCHIVE, then the cwd or a parent."""
+        if explicit is None and os.environ.get("PHOTOSYNC_ARCHIVE"):
+            explicit = Path(os.environ["PHOTOSYNC_ARCHIVE"])
+        if explicit is not None:
+            if not _is_archive(explicit):
+                raise ArchiveNotFound(
+                    f"{explicit} is not a photosync archive",
+                    hint=f"Create one with `photosync init {explicit}`.",
+                )
+            return cls(explicit)
+        here = (start or Path.cwd()).resolve()
+        for candidate in (here, *here.parents):
+            if _is_archive(candidate):
+                return cls(candidate)
+        raise ArchiveNotFound(
+            "no photosync archive here or in any parent folder",
+            hint="Run `photosync init PATH`, pass --archive PATH, or set PHOTOSYNC_ARCHIVE.",
+        )
+
+    @classmethod
+    def init(cls, path: Path) -> Archive:
+        path = path.expanduser()
+        if _is_archive(path):
+            raise PhotosyncError(f"{path} is already a photosync archive")
+        if path.exists() and any(p.name != ".git" for p in path.iterdir()):
+            raise PhotosyncError(
+                f"{path} exists and is not empty",
+                hint="Choose a new folder; photosync will not mix its archive with other files.",
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        archive = cls(path)
+        if not (path / ".git").exists():
+            archive.git.init()
+        for folder in ("photos", "config", "schemas", "blobs", ".photosync"):
+            (archive.root / folder).mkdir(exist_ok=True)
+        (archive.root / "README.md").write_text(ARCHIVE_README, encoding="utf-8")
+        (archive.root / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
+        (archive.root / "photos" / ".gitkeep").touch()
+        for name in (PHOTO_SCHEMA, SERVICE_SCHEMA):
+            (archive.root / "schemas" / name).write_text(schema_text(name), encoding="utf-8")
+        write_json(archive.root / SERVICES_FILE, {"schema_version": 1, "services": {}})
+        write_json(archive.root / SYNC_STATE_FILE, {"services": {}})
+        write_json(archive.root / PREFERENCES_FILE, DEFAULT_PREFERENCES)
+        archive.commit("init: new photosync archive")
+        return archive
+
+    # state and locking ------------------------------------------------------------------
+    @property
+    def state(self) -> StateDB:
+        if self._state is None:
+            self._state = StateDB(self.root / ".photosync" / "state.sqlite")
+        return self._state
+
+    def close(self) -> None:
+        if self._state is not None:
+            self._state.close()
+            self._state = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def lock(self) -> list[str]:
+        """Take the writer lock, then make the working tree consistent.
+
+        Returns notes about what recovery did (for the user).
+        """
+        self._lock = ArchiveLock(self.root / ".photosync" / "lock").acquire()
+        notes = self._recover()
+        self.ensure_index(force=bool(notes))
+        return notes
+
+    # config --------------------------------------------------------------------------
+    def _read_config(self, relpath: str) -> Any:
+        path = self.root / relpath
+        try:
+            return read_json(path)
+        except FileNotFoundError as error:
+            raise ConfigError(f"{relpath} is missing from the archive") from error
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(
+                f"{relpath} is not valid JSON: {error}",
+                hint=f"Fix it by hand or restore it with `git checkout {relpath}`.",
+            ) from error
+
+    def services(self) -> dict[str, dict[str, Any]]:
+        config = self._read_config(SERVICES_FILE)
+        validate_services(config)
+        return dict(config["services"])
+
+    def save_services(self, services: dict[str, dict[str, Any]]) -> None:
+        config = {"schema_version": 1, "services": services}
+        validate_services(config)
+        write_json(self.root / SERVICES_FILE, config)
+
+    def preferences(self) -> dict[str, Any]:
+        prefs = self._read_config(PREFERENCES_FILE)
+        if not isinstance(prefs, dict):
+            raise ConfigError(f"{PREFERENCES_FILE} must hold a JSON object")
+        merged = deepcopy(DEFAULT_PREFERENCES)
+        for key, value in prefs.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+        return merged
+
+    def save_preferences(self, prefs: dict[str, Any]) -> None:
+        write_json(self.root / PREFERENCES_FILE, prefs)
+
+    def sync_state(self) -> dict[str, Any]:
+        state = self._read_config(SYNC_STATE_FILE)
+        if not isinstance(state, dict) or not isinstance(state.get("services", {}), dict):
+            raise ConfigError(f"{SYNC_STATE_FILE} must hold {{'services': {{...}}}}")
+        state.setdefault("services", {})
+        return state
+
+    def save_sync_state(self, state: dict[str, Any]) -> None:
+        write_json(self.root / SYNC_STATE_FILE, state)
+
+    # records ------------------------------------------------------------------------
+    def record_path(self, photo_id: str) -> Path | None:
+        rel = self.state.path_for_photo(photo_id)
+        return None if rel is None else self.root / rel
+
+    def load_record(self, photo_id: str) -> Record:
+        path = self.record_path(photo_id)
+        if path is None:
+            raise PhotosyncError(f"no photo with id {photo_id}")
+        return self._load_path(path)
+
+    def _load_path(self, path: Path) -> Record:
+        try:
+            record = read_json(path)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ArchiveCorrupt(f"{path.relative_to(self.root)} is not valid JSON: {error}") from error
+        if not isinstance(record, dict):
+            raise ArchiveCorrupt(f"{path.relative_to(self.root)} does not hold a JSON object")
+        return record
+
+    def record_for_hash(self, content_hash: str) -> Record | None:
+        photo_id = self.state.photo_for_hash(content_hash)
+        return None if photo_id is None else self.load_record(photo_id)
+
+    def write_record(self, record: Record) -> bool:
+        """Validate and write one record (moving it if its date folder changed)."""
+        validate_record(record, where=f"photo {record.get('photo_id')}")
+        rel = record_relpath(record)
+        old_rel = self.state.path_for_photo(record["photo_id"])
+        changed = write_json(self.root / rel, record, fsync=False)
+        if old_rel and old_rel != rel:
+            (self.root / old_rel).unlink(missing_ok=True)
+            changed = True
+        self.state.index_record(record["photo_id"], rel, record_hashes(record))
+        return changed
+
+    def iter_record_files(self) -> Iterator[Path]:
+        photos = self.root / "photos"
+        for dirpath, dirnames, filenames in os.walk(photos):
+            dirnames.sort()
+            for name in sorted(filenames):
+                if name.endswith(".json") and not name.startswith("."):
+                    yield Path(dirpath) / name
+
+    def iter_records(self) -> Iterator[Record]:
+        """Every record, one at a time, in a stable order (memory stays flat)."""
+        for _photo_id, rel in self.state.all_record_paths():
+            yield self._load_path(self.root / rel)
+
+    def ensure_index(self, *, force: bool = False) -> None:
+        """Rebuild the hash/path index when git HEAD moved without us (pull, reset, edit)."""
+        head = self.git.head()
+        if not force and self.state.get_meta("index_head") == head and head is not None:
+            return
+        self.state.clear_indexes()
+        rows = []
+        for path in self.iter_record_files():
+            record = self._load_path(path)
+            rows.append((record["photo_id"], str(path.relative_to(self.root)), record_hashes(record)))
+        self.state.index_many(rows)
+        self.state.set_meta("index_head", head)
+
+    # committing -------------------------------------------------------------------------
+    def commit(self, message: str) -> str | None:
+        """One commit of everything the run changed; updates the index's HEAD mark."""
+        commit = self.git.commit_all(message, TRACKED_PATHS)
+        if commit is not None and self._state is not None:
+            self.state.set_meta("index_head", commit)
+        return commit
+
+    def _recover(self) -> list[str]:
+        """Make leftovers of a killed run safe: keep valid records, quarantine torn ones."""
+        notes: list[str] = []
+        dirty = self.git.dirty_paths("photos", "config")
+        if not dirty:
+            return notes
+        quarantine = self.root / ".photosync" / "quarantine"
+        kept = 0
+        for rel in dirty:
+            path = self.root / rel
+            if not path.exists():
+                continue  # a removal (record moved); committing it is right
+            if path.name.startswith(".") and path.name.endswith(".tmp"):
+                quarantine.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(path), quarantine / path.name)
+                continue
+            problem = _json_problem(path, rel)
+            if problem is None:
+                kept += 1
+                continue
+            quarantine.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, quarantine / (rel.replace("/", "__")))
+            if self.git.is_tracked(rel):
+                self.git.restore(rel)
+            else:
+                path.unlink()
+            notes.append(f"{rel} was damaged ({problem}); a copy is in .photosync/quarantine/")
+        if kept:
+            notes.append(f"{kept} file(s) left uncommitted by an interrupted run were checked and kept")
+        self.commit("recover: changes left by an interrupted run\n\n" + "\n".join(notes))
+        return notes
+
+
+def _json_problem(path: Path, rel: str) -> str | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return f"not valid JSON: {error}"
+    if rel.startswith("photos/"):
+        problems = schema_errors(PHOTO_SCHEMA, value)
+        return "; ".join(problems[:3]) if problems else None
+    return None
+
+
+def record_hashes(record: Record) -> list[str]:
+    """Every content hash that identifies this record (its own and its instances')."""
+    hashes = {record["content_hash"]}
+    for _service, instance in iter_instances(record):
+        if instance.get("content_hash"):
+            hashes.add(instance["content_hash"])
+    return sorted(hashes)
+
+
+def dumps_record(record: Record) -> str:
+    return canonical_dumps(record)

@@ -1,0 +1,155 @@
+"""Local, rebuildable state beside the git history: caches, indexes and journals.
+
+Lives in ``.photosync/state.sqlite`` (ignored by git). Nothing here is the
+truth: the seen-cache only saves re-reading unchanged files, the indexes are
+derived from the records (and rebuilt when git HEAD moved without us), and the
+journals make replicate resumable.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS seen (
+    service TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    content_hash TEXT,
+    PRIMARY KEY (service, instance_id)
+);
+CREATE TABLE IF NOT EXISTS hash_index (
+    content_hash TEXT PRIMARY KEY,
+    photo_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS record_paths (
+    photo_id TEXT PRIMARY KEY,
+    path TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal (
+    operation TEXT NOT NULL,
+    photo_id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT,
+    PRIMARY KEY (operation, photo_id, target)
+);
+"""
+
+
+@dataclass(frozen=True)
+class SeenEntry:
+    version: str
+    content_hash: str | None
+
+
+class StateDB:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # meta ---------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # seen cache -----------------------------------------------------------
+    def seen_for_service(self, service: str) -> dict[str, SeenEntry]:
+        """The whole seen-cache of one service in one query (a dict lookup per item after)."""
+        rows = self.conn.execute(
+            "SELECT instance_id, version, content_hash FROM seen WHERE service=?", (service,)
+        )
+        return {row[0]: SeenEntry(row[1], row[2]) for row in rows}
+
+    def record_seen(self, service: str, entries: Iterable[tuple[str, str, str | None]]) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO seen VALUES (?, ?, ?, ?)",
+                ((service, iid, version, digest) for iid, version, digest in entries),
+            )
+
+    def forget_seen(self, service: str | None = None) -> None:
+        if service is None:
+            self.conn.execute("DELETE FROM seen")
+        else:
+            self.conn.execute("DELETE FROM seen WHERE service=?", (service,))
+
+    # indexes ------------------------------------------------------------------
+    def photo_for_hash(self, content_hash: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT photo_id FROM hash_index WHERE content_hash=?", (content_hash,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def path_for_photo(self, photo_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT path FROM record_paths WHERE photo_id=?", (photo_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def index_record(self, photo_id: str, path: str, hashes: Iterable[str]) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO record_paths VALUES (?, ?)", (photo_id, path))
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO hash_index VALUES (?, ?)", ((h, photo_id) for h in hashes)
+        )
+
+    def index_many(self, rows: Iterable[tuple[str, str, Iterable[str]]]) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN")
+            for photo_id, path, hashes in rows:
+                self.index_record(photo_id, path, hashes)
+
+    def clear_indexes(self) -> None:
+        self.conn.execute("DELETE FROM hash_index")
+        self.conn.execute("DELETE FROM record_paths")
+
+    def all_record_paths(self) -> Iterator[tuple[str, str]]:
+        yield from self.conn.execute("SELECT photo_id, path FROM record_paths ORDER BY path")
+
+    def count_records(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM record_paths").fetchone()[0])
+
+    # journal ---------------------------------------------------------------------
+    def journal_get(self, operation: str, photo_id: str, target: str) -> tuple[str, str | None] | None:
+        row = self.conn.execute(
+            "SELECT state, detail FROM journal WHERE operation=? AND photo_id=? AND target=?",
+            (operation, photo_id, target),
+        ).fetchone()
+        return None if row is None else (str(row[0]), row[1])
+
+    def journal_set(
+        self, operation: str, photo_id: str, target: str, state: str, detail: str | None = None
+    ) -> None:
+        """Durable before the action it describes (synchronous commit)."""
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute(
+            "INSERT OR REPLACE INTO journal VALUES (?, ?, ?, ?, ?)",
+            (operation, photo_id, target, state, detail),
+        )
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    def journal_entries(self, operation: str, state: str | None = None) -> list[tuple[str, str, str, str | None]]:
+        query = "SELECT photo_id, target, state, detail FROM journal WHERE operation=?"
+        params: tuple[str, ...] = (operation,)
+        if state is not None:
+            query += " AND state=?"
+            params += (state,)
+        return [tuple(row) for row in self.conn.execute(query, params)]  # type: ignore[misc]
+
+    def journal_clear(self, operation: str, state: str) -> None:
+        self.conn.execute("DELETE FROM journal WHERE operation=? AND state=?", (operation, state))

@@ -1,0 +1,166 @@
+"""Blob store in a local folder: ``<root>/sha256/ab/<hex>``, read-only files.
+
+Writes go to ``<root>/tmp/`` first, are fsynced, made read-only and renamed into
+place, so a blob that exists under its name is complete. Ingest copies and
+hashes in one pass (``BlobWriter``) so that a new original is read once and
+written once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from photosync.blobstore.base import (
+    CHUNK_SIZE,
+    BlobStat,
+    BlobStore,
+    blob_key,
+    check_digest,
+)
+from photosync.errors import BlobError, ChecksumMismatch
+
+
+class BlobWriter:
+    """Streams bytes into a temp file while hashing; ``commit`` files it under its hash."""
+
+    def __init__(self, store: LocalBlobStore) -> None:
+        self.store = store
+        store.tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="ingest-")
+        self.tmp_path = Path(name)
+        self._handle: BinaryIO | None = os.fdopen(fd, "wb", buffering=0)
+        self._hasher = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        assert self._handle is not None
+        self._hasher.update(chunk)
+        self._handle.write(chunk)
+        self.size += len(chunk)
+
+    def copy_from(self, stream: BinaryIO) -> None:
+        buffer = bytearray(CHUNK_SIZE)
+        view = memoryview(buffer)
+        while True:
+            count = stream.readinto(view)  # type: ignore[attr-defined]
+            if not count:
+                break
+            self.write(view[:count])
+
+    @property
+    def digest(self) -> str:
+        return self._hasher.hexdigest()
+
+    def commit(self, *, durable: bool = True) -> tuple[str, bool]:
+        """(digest, True if newly stored); an existing identical blob wins."""
+        assert self._handle is not None
+        if durable:
+            os.fsync(self._handle.fileno())
+        self._handle.close()
+        self._handle = None
+        digest = self.digest
+        final = self.store.path_for(digest)
+        if final.exists():
+            self.tmp_path.unlink(missing_ok=True)
+            return digest, False
+        os.chmod(self.tmp_path, 0o444)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.tmp_path, final)
+        return digest, True
+
+    def abort(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        self.tmp_path.unlink(missing_ok=True)
+
+
+class LocalBlobStore(BlobStore):
+    def __init__(self, root: Path, name: str = "local") -> None:
+        self.root = root
+        self.name = name
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.root / "tmp"
+
+    def path_for(self, digest: str) -> Path:
+        return self.root / blob_key(digest)
+
+    def writer(self) -> BlobWriter:
+        return BlobWriter(self)
+
+    def has(self, digest: str) -> bool:
+        return self.path_for(digest).is_file()
+
+    def stat(self, digest: str) -> BlobStat | None:
+        try:
+            return BlobStat(check_digest(digest), self.path_for(digest).stat().st_size)
+        except FileNotFoundError:
+            return None
+
+    def put_file(self, path: Path, digest: str) -> bool:
+        bare = check_digest(digest)
+        if self.has(bare):
+            return False
+        writer = self.writer()
+        try:
+            with open(path, "rb") as source:
+                writer.copy_from(source)
+            if writer.digest != bare:
+                raise ChecksumMismatch(f"{path} does not hash to {bare}")
+            return writer.commit()[1]
+        except BaseException:
+            writer.abort()
+            raise
+
+    def put_stream(self, stream: BinaryIO, digest: str) -> bool:
+        bare = check_digest(digest)
+        if self.has(bare):
+            return False
+        writer = self.writer()
+        try:
+            writer.copy_from(stream)
+            if writer.digest != bare:
+                raise ChecksumMismatch(f"bytes for {bare} hash to {writer.digest}")
+            return writer.commit()[1]
+        except BaseException:
+            writer.abort()
+            raise
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return open(self.path_for(digest), "rb")
+        except FileNotFoundError as error:
+            raise BlobError(f"blob {check_digest(digest)} is missing from {self.name}") from error
+
+    def iter_digests(self) -> Iterator[str]:
+        base = self.root / "sha256"
+        if not base.is_dir():
+            return
+        for prefix in sorted(os.listdir(base)):
+            folder = base / prefix
+            if not folder.is_dir():
+                continue
+            for name in sorted(os.listdir(folder)):
+                if len(name) == 64 and name.startswith(prefix):
+                    yield name
+
+    def locator(self, digest: str) -> str:
+        return f"{self.name}:{blob_key(digest)}"
+
+    def quarantine(self, digest: str) -> Path | None:
+        """Move a corrupt blob aside (never delete) so a good copy can take its place."""
+        path = self.path_for(digest)
+        if not path.exists():
+            return None
+        target = self.root / "quarantine" / f"{check_digest(digest)}.{os.getpid()}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), target)
+        return target

@@ -1,0 +1,49 @@
+"""The ``photosync`` command. Thin: parse, call the workflow, show the result.
+
+Exit codes: 0 ok; 1 internal error (a bug); 2 usage error; 3 user error (no
+archive, bad config or value); 4 finished with some items failed (re-run to
+retry them); 5 another run holds the archive; 6 a check (verify, audit) found
+problems; 7 a service failed or refused; 130 interrupted (re-run to finish).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from photosync import __version__
+from photosync.cli._common import Settings
+from photosync.cli.archive_cmds import audit, init, status_cmd
+from photosync.cli.demo import demo
+from photosync.cli.phase_cmds import discover, replicate, resolve
+from photosync.cli.service_cmds import service
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="photosync")
+@click.option(
+    "--archive",
+    type=click.Path(path_type=Path),
+    envvar="PHOTOSYNC_ARCHIVE",
+    help="The archive to use (default: the current folder or a parent; or $PHOTOSYNC_ARCHIVE).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def cli(ctx: click.Context, archive: Path | None, quiet: bool) -> None:
+    """photosync keeps your photos alive across services and storage.
+
+    \b
+    Exit codes: 0 ok, 1 internal error, 2 usage, 3 user error, 4 some items
+    failed, 5 archive locked, 6 check found problems, 7 service error,
+    130 interrupted.
+    """
+    ctx.obj = Settings(archive, quiet)
+
+
+for command in (init, status_cmd, audit, service, discover, resolve, replicate, demo):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="photosync")

@@ -1,0 +1,151 @@
+"""What every command shares: the console, the archive option, progress bars."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from photosync.archive.archive import Archive
+from photosync.errors import ExitCode, PhotosyncError
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Settings:
+    """Global options, passed to every command through click's context."""
+
+    def __init__(self, archive: Path | None, quiet: bool) -> None:
+        self.archive_path = archive
+        self.quiet = quiet
+
+    def archive(self) -> Archive:
+        return Archive.find(self.archive_path)
+
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+def user_name() -> str:
+    """Who made a decision, for the record."""
+    return os.environ.get("PHOTOSYNC_USER") or os.environ.get("USER") or "user"
+
+
+@contextmanager
+def writing(settings: Settings) -> Iterator[Archive]:
+    """The archive, locked and recovered, for a command that changes it."""
+    archive = settings.archive()
+    try:
+        for note in archive.lock():
+            err_console.print(f"[yellow]recovered:[/] {note}")
+        yield archive
+    finally:
+        archive.close()
+
+
+@contextmanager
+def reading(settings: Settings) -> Iterator[Archive]:
+    archive = settings.archive()
+    try:
+        archive.ensure_index()
+        yield archive
+    finally:
+        archive.close()
+
+
+class RichProgress:
+    """Progress sink for the workflow: a rich bar on a terminal, nothing otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and err_console.is_terminal
+        self._progress: Progress | None = None
+        self._task: Any = None
+
+    def start(self, label: str, total: int | None = None) -> None:
+        if not self.enabled:
+            return
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(label, total=total)
+
+    def advance(self, count: int = 1) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, count)
+
+    def note(self, message: str) -> None:
+        err_console.print(message)
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """``YYYY-MM-DD``, an ISO timestamp, ``last-week`` or ``last-month``."""
+    if value is None:
+        return None
+    now = datetime.now(UTC)
+    named = {"last-week": timedelta(days=7), "last-month": timedelta(days=30), "yesterday": timedelta(days=1)}
+    if value in named:
+        return now - named[value]
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date; use YYYY-MM-DD, an ISO time, last-week or last-month",
+            param_hint="--since",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def handle_errors(func: F) -> F:
+    """Turn user-facing errors into a message and a documented exit code, no traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PhotosyncError as error:
+            err_console.print(f"[bold red]error:[/] {escape(str(error))}")
+            if error.hint:
+                err_console.print(f"[dim]hint:[/] {escape(error.hint)}")
+            sys.exit(error.exit_code)
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/]: committed work is kept; run the same command again to finish")
+            sys.exit(ExitCode.INTERRUPTED)
+
+    return wrapper  # type: ignore[return-value]

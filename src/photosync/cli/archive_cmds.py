@@ -1,0 +1,82 @@
+"""init, status, audit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from photosync.archive.archive import Archive
+from photosync.cli._common import Settings, console, handle_errors, pass_settings, print_json, reading
+from photosync.errors import ExitCode
+from photosync.workflow.status import status, visibility_audit
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@handle_errors
+def init(path: Path) -> None:
+    """Create a new archive (a git repository) at PATH."""
+    archive = Archive.init(path)
+    console.print(f"Created photosync archive in {escape(str(archive.root))}")
+    console.print("Next: photosync service add NAME --type local --path DIR")
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_settings
+@handle_errors
+def status_cmd(settings: Settings, as_json: bool) -> None:
+    """Counts by phase, per service, open conflicts and problems."""
+    with reading(settings) as archive:
+        result = status(archive)
+    if as_json:
+        print_json(result.to_json())
+        return
+    table = Table(title=f"photosync archive {result.root}", show_header=False)
+    table.add_row("photos", str(result.photos))
+    table.add_row("size", f"{result.bytes_total / 1e6:.1f} MB")
+    for state in ("discovered", "resolved", "replicated"):
+        table.add_row(f"  {state}", str(result.by_state.get(state, 0)))
+    table.add_row("undated", str(result.undated))
+    table.add_row("with problems", str(result.with_problems))
+    table.add_row("open conflicts", str(sum(result.open_conflicts.values())))
+    for kind, count in sorted(result.open_conflicts.items()):
+        table.add_row(f"  {kind}", str(count))
+    console.print(table)
+    services = Table(title="services")
+    for column in ("name", "type", "role", "instances", "last discover"):
+        services.add_column(column)
+    for name, settings_ in sorted(result.services.items()):
+        role = "/".join(r for r, on in (("source", settings_.get("source", True)), ("target", settings_.get("target"))) if on)
+        last = result.sync_state.get(name, {}).get("last_discover") or "never"
+        services.add_row(name, settings_["type"], role, str(result.instances_by_service.get(name, 0)), last)
+    console.print(services)
+
+
+@click.command()
+@click.option("--visibility-check", is_flag=True, help="List every photo whose visibility on a service differs from its canonical level.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_settings
+@handle_errors
+def audit(settings: Settings, visibility_check: bool, as_json: bool) -> None:
+    """Check the archive for privacy discrepancies (exit 6 when any is wider than canonical)."""
+    if not visibility_check:
+        raise click.UsageError("say what to audit: --visibility-check")
+    with reading(settings) as archive:
+        findings = visibility_audit(archive)
+    wider = [f for f in findings if f.wider]
+    if as_json:
+        print_json({"discrepancies": [f.to_json() for f in findings], "wider_than_canonical": len(wider)})
+    else:
+        table = Table(title=f"visibility discrepancies: {len(findings)} ({len(wider)} wider than canonical)")
+        for column in ("photo", "file", "service", "on service", "canonical"):
+            table.add_column(column)
+        for finding in findings:
+            style = "bold red" if finding.wider else None
+            table.add_row(finding.photo_id[:8], escape(finding.filename or ""), finding.service, finding.current, finding.canonical, style=style)
+        console.print(table)
+    if wider:
+        raise SystemExit(ExitCode.CHECK_FAILED)

@@ -1,0 +1,70 @@
+"""service add / list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from photosync.cli._common import Settings, console, handle_errors, pass_settings, print_json, reading, writing
+from photosync.errors import ConfigError
+from photosync.services.registry import SERVICE_TYPES, service_class
+
+
+@click.group()
+def service() -> None:
+    """Configure the services photosync reads from and writes to."""
+
+
+@service.command("add")
+@click.argument("name")
+@click.option("--type", "type_name", required=True, type=click.Choice(sorted(SERVICE_TYPES)), help="Kind of service.")
+@click.option("--path", type=click.Path(path_type=Path), help="Folder (type local).")
+@click.option("--target", is_flag=True, help="replicate pushes photos to this service.")
+@click.option("--no-source", is_flag=True, help="Never read photos from it (a pure backup target).")
+@click.option("--endpoint", "endpoints", multiple=True, metavar="KEY=URL", help="Override a service endpoint (e.g. an emulator).")
+@pass_settings
+@handle_errors
+def add(settings: Settings, name: str, type_name: str, path: Path | None, target: bool, no_source: bool, endpoints: tuple[str, ...]) -> None:
+    """Add service NAME."""
+    with writing(settings) as archive:
+        services = archive.services()
+        if name in services:
+            raise ConfigError(f"a service named {name!r} exists already")
+        entry: dict[str, object] = {"type": type_name, "enabled": True, "target": target, "source": not no_source}
+        if path is not None:
+            entry["path"] = str(path.expanduser().resolve())
+        if endpoints:
+            parsed = {}
+            for item in endpoints:
+                key, sep, url = item.partition("=")
+                if not sep or not url:
+                    raise ConfigError(f"--endpoint {item!r}: expected KEY=URL")
+                parsed[key] = url
+            entry["endpoints"] = parsed
+        service_class(type_name)(name, entry)  # validates the settings now, not at the next run
+        services[name] = entry
+        archive.save_services(services)
+        archive.commit(f"config: add service {name} ({type_name}{', target' if target else ''})")
+    console.print(f"Added service {escape(name)}.")
+
+
+@service.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_settings
+@handle_errors
+def list_(settings: Settings, as_json: bool) -> None:
+    """List configured services."""
+    with reading(settings) as archive:
+        services = archive.services()
+    if as_json:
+        print_json(services)
+        return
+    table = Table(title="services")
+    for column in ("name", "type", "source", "target", "location"):
+        table.add_column(column)
+    for name, entry in sorted(services.items()):
+        table.add_row(name, entry["type"], "yes" if entry.get("source", True) else "no", "yes" if entry.get("target") else "no", escape(str(entry.get("path") or entry.get("endpoints", {}).get("rest", ""))))
+    console.print(table)

@@ -1,0 +1,227 @@
+"""A local folder as a service: a source (a phone dump, a camera card) and a target.
+
+As a source it lists media files by walking the folder with ``os.scandir``
+(stat only, no file contents), so an unchanged folder is re-discovered without
+reading a byte. As a target it copies originals into ``YYYY/MM/<name>`` and
+never overwrites a different file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from photosync.blobstore.base import CHUNK_SIZE, hash_file
+from photosync.errors import ConfigError, ItemUnavailable
+from photosync.model import Record, Visibility
+from photosync.services.base import (
+    ListingReport,
+    RemoteItem,
+    SourceService,
+    TargetService,
+    UploadResult,
+)
+
+PHOTO_EXTENSIONS = frozenset(
+    "jpg jpeg jpe jfif png webp tif tiff heic heif hif avif gif bmp mpo dng cr2 cr3 nef nrw arw "
+    "orf rw2 raf srw pef".split()
+)
+VIDEO_EXTENSIONS = frozenset("mp4 mov m4v 3gp 3g2 avi mkv mts m2ts webm mpg mpeg".split())
+SIDECAR_EXTENSIONS = frozenset({"xmp"})
+MAX_NAME_BYTES = 200
+
+
+def media_kind(name: str) -> str | None:
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if ext in PHOTO_EXTENSIONS:
+        return "photo"
+    if ext in VIDEO_EXTENSIONS:
+        return "video"
+    return None
+
+
+def safe_filename(name: str, fallback: str = "photo") -> str:
+    """A name safe to create anywhere: no separators, control characters or dot-dot,
+    bounded length, extension kept."""
+    name = unicodedata.normalize("NFC", name)
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*')
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    if not name or set(name) <= {"."}:
+        name = fallback
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    ext = ext[:16]
+    while len((stem + "." + ext).encode("utf-8")) > MAX_NAME_BYTES and stem:
+        stem = stem[:-1]
+    return f"{stem}.{ext}" if ext else stem
+
+
+class LocalFolderService(SourceService, TargetService):
+    type_name = "local"
+
+    def __init__(self, name: str, settings: dict[str, Any]) -> None:
+        super().__init__(name, settings)
+        if not settings.get("path"):
+            raise ConfigError(f"service {name!r} (type local) has no path")
+        self.root = Path(os.path.expanduser(settings["path"]))
+
+    # source -------------------------------------------------------------------------
+    def list_items(
+        self, *, since: datetime | None, cursor: str | None, report: ListingReport
+    ) -> Iterator[RemoteItem]:
+        if not self.root.is_dir():
+            raise ConfigError(
+                f"folder {self.root} of service {self.name!r} does not exist or is not a folder",
+                hint="Check the path with `photosync service list`; a missing drive is not an empty library.",
+            )
+        since_ns = int(since.timestamp() * 1e9) if since else None
+        for folder, entries in self._walk(self.root, report):
+            sidecars = {e.name.lower(): e for e in entries if _ext(e.name) in SIDECAR_EXTENSIONS}
+            for entry in entries:
+                kind = media_kind(entry.name)
+                if kind is None:
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError as error:
+                    report.warnings.append(f"cannot read {entry.path}: {error.strerror}")
+                    continue
+                if since_ns is not None and st.st_mtime_ns < since_ns:
+                    continue
+                own_sidecars = _sidecars_for(entry.name, sidecars)
+                version = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}"
+                for sidecar in own_sidecars:
+                    sst = sidecar.stat()
+                    version += f"|{sidecar.name}:{sst.st_size}:{sst.st_mtime_ns}"
+                rel = Path(entry.path).relative_to(self.root).as_posix()
+                yield RemoteItem(
+                    instance_id=rel,
+                    version=version,
+                    filename=entry.name,
+                    size=st.st_size,
+                    media_type=kind,
+                    quality="original",
+                    local_path=Path(entry.path),
+                    modified_at=datetime.fromtimestamp(st.st_mtime, UTC),
+                    extra={"sidecars": [s.name for s in own_sidecars]} if own_sidecars else {},
+                )
+            del folder
+
+    def _walk(self, top: Path, report: ListingReport) -> Iterator[tuple[Path, list[os.DirEntry[str]]]]:
+        stack = [top]
+        while stack:
+            folder = stack.pop()
+            try:
+                with os.scandir(folder) as scan:
+                    entries = sorted(scan, key=lambda e: e.name)
+            except OSError as error:
+                report.warnings.append(f"cannot list {folder}: {error.strerror}")
+                continue
+            files = []
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    files.append(entry)
+            yield folder, files
+            stack.sort(reverse=True)
+
+    def open_item(self, item: RemoteItem) -> AbstractContextManager[BinaryIO]:
+        path = item.local_path or self.root / item.instance_id
+        try:
+            return open(path, "rb")
+        except OSError as error:
+            raise ItemUnavailable(f"cannot read {path}: {error.strerror}") from error
+
+    def sidecar_paths(self, item: RemoteItem) -> list[Path]:
+        base = (item.local_path or self.root / item.instance_id).parent
+        return [base / name for name in item.extra.get("sidecars", [])]
+
+    # target ----------------------------------------------------------------------------
+    def target_relpath(self, record: Record) -> str:
+        taken = record["metadata"].get("taken_date") or ""
+        folder = f"{taken[:4]}/{taken[5:7]}" if len(taken) >= 7 else "undated"
+        name = record["metadata"].get("filename") or record["photo_id"]
+        return f"{folder}/{safe_filename(name, fallback=record['photo_id'])}"
+
+    def find_existing(self, record: Record) -> UploadResult | None:
+        for candidate in self._candidates(self.target_relpath(record)):
+            path = self.root / candidate
+            if not path.exists():
+                return None
+            if hash_file(path)[0] == record["content_hash"].removeprefix("sha256:"):
+                return UploadResult(instance_id=candidate, url=path.as_uri())
+        return None
+
+    def upload(self, record: Record, stream: BinaryIO, *, visibility: Visibility) -> UploadResult:
+        """Copy into the folder under a free name; an identical file already there counts."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        digest = record["content_hash"].removeprefix("sha256:")
+        wanted = self.target_relpath(record)
+        (self.root / wanted).parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=(self.root / wanted).parent, prefix=".photosync-")
+        try:
+            hasher = hashlib.sha256()
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            if hasher.hexdigest() != digest:
+                raise ItemUnavailable(f"bytes for {record['photo_id']} do not match its hash")
+            for candidate in self._candidates(wanted):
+                path = self.root / candidate
+                if path.exists():
+                    if hash_file(path)[0] == digest:
+                        return UploadResult(instance_id=candidate, url=path.as_uri())
+                    continue
+                try:
+                    os.link(tmp_name, path)  # fails if the name appeared meanwhile: no overwrite
+                except FileExistsError:
+                    continue
+                return UploadResult(instance_id=candidate, url=path.as_uri())
+            raise ItemUnavailable(f"no free file name for {wanted} in {self.root}")
+        finally:
+            Path(tmp_name).unlink(missing_ok=True)
+
+    @staticmethod
+    def _candidates(relpath: str, limit: int = 1000) -> Iterator[str]:
+        yield relpath
+        stem, dot, ext = relpath.rpartition(".")
+        if not dot or "/" in ext:
+            stem, ext = relpath, ""
+        for number in range(1, limit):
+            yield f"{stem} ({number}).{ext}" if ext else f"{stem} ({number})"
+
+    def max_visibility(self) -> Visibility:
+        return Visibility.PRIVATE
+
+
+def _ext(name: str) -> str:
+    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def _sidecars_for(name: str, sidecars: dict[str, os.DirEntry[str]]) -> list[os.DirEntry[str]]:
+    """``name.ext.xmp`` and ``name.xmp`` (the second only when it names one file)."""
+    lowered = name.lower()
+    found = []
+    if f"{lowered}.xmp" in sidecars:
+        found.append(sidecars[f"{lowered}.xmp"])
+    stem = lowered.rsplit(".", 1)[0]
+    if f"{stem}.xmp" in sidecars and f"{stem}.xmp" != f"{lowered}.xmp":
+        found.append(sidecars[f"{stem}.xmp"])
+    return found
+

@@ -1,0 +1,76 @@
+"""Opening an archive's services and blob stores for a run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from photosync.archive.archive import Archive
+from photosync.blobstore.base import BlobStore
+from photosync.blobstore.local import LocalBlobStore
+from photosync.errors import ConfigError
+from photosync.services.base import Service
+from photosync.services.registry import make_service
+
+
+def blob_locations(archive: Archive) -> list[dict[str, Any]]:
+    storage = archive.preferences()["blob_storage"]
+    locations = storage.get("locations") or [
+        {"name": "local", "type": "local", "path": storage.get("local_path") or "blobs"}
+    ]
+    names = [loc.get("name") for loc in locations]
+    if len(set(names)) != len(names) or not all(names):
+        raise ConfigError("blob_storage.locations needs a unique name for every location")
+    return list(locations)
+
+
+def make_store(archive: Archive, spec: dict[str, Any]) -> BlobStore:
+    if spec.get("type", "local") == "local":
+        path = Path(spec.get("path") or "blobs").expanduser()
+        return LocalBlobStore(path if path.is_absolute() else archive.root / path, spec["name"])
+    try:
+        from photosync.blobstore.registry import make_blob_store
+    except ImportError as error:  # pragma: no cover - while a backend is missing
+        raise ConfigError(f"blob store type {spec.get('type')!r} is not available") from error
+    return make_blob_store(spec["name"], spec, archive.root)
+
+
+def primary_store(archive: Archive) -> LocalBlobStore:
+    """The local store discover writes originals into (the first local location)."""
+    for spec in blob_locations(archive):
+        if spec.get("type", "local") == "local":
+            store = make_store(archive, spec)
+            assert isinstance(store, LocalBlobStore)
+            return store
+    raise ConfigError("blob_storage needs one local location: discover stores originals there first")
+
+
+def all_stores(archive: Archive) -> list[BlobStore]:
+    return [make_store(archive, spec) for spec in blob_locations(archive)]
+
+
+@contextmanager
+def open_services(archive: Archive, names: list[str] | None = None) -> Iterator[dict[str, Service]]:
+    configured = archive.services()
+    if names:
+        unknown = [name for name in names if name not in configured]
+        if unknown:
+            raise ConfigError(
+                f"no service named {', '.join(unknown)}",
+                hint="See `photosync service list`.",
+            )
+    selected = {
+        name: settings
+        for name, settings in sorted(configured.items())
+        if (names and name in names) or (not names and settings.get("enabled", True))
+    }
+    opened: dict[str, Service] = {}
+    try:
+        for name, settings in selected.items():
+            opened[name] = make_service(name, settings)
+        yield opened
+    finally:
+        for service in opened.values():
+            service.close()

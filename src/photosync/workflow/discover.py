@@ -1,0 +1,404 @@
+"""Phase 1, discover: list services, hash and store originals, record each photo once.
+
+Data flow per service::
+
+    list_items (stat only) --seen-cache hit--> skipped, no byte read
+        | new or changed
+        v
+    worker threads: one pass reads the bytes, SHA-256s them and writes them to
+    the local blob store (tmp, fsync, rename); metadata read from the file
+        |
+        v
+    main thread: record by content hash (new record, or one more instance of an
+    existing one), validated and written; every ``commit_every`` items a git
+    commit, then the seen-cache rows of those items (so a killed run redoes
+    only uncommitted work). The service cursor is saved with the last commit.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from photosync.archive.archive import Archive
+from photosync.archive.state import SeenEntry
+from photosync.blobstore.base import hash_file
+from photosync.blobstore.local import LocalBlobStore
+from photosync.errors import PhotosyncError
+from photosync.metadata import extract_media_info
+from photosync.metadata.types import MediaInfo
+from photosync.model import (
+    ObservedMetadata,
+    ProcessingState,
+    Record,
+    add_problem,
+    find_instance,
+    most_restrictive,
+    new_record,
+    upsert_instance,
+    utc_now,
+)
+from photosync.services.base import ListingReport, RemoteItem, SourceService
+from photosync.services.local import LocalFolderService
+from photosync.workflow.context import open_services, primary_store
+from photosync.workflow.progress import Progress, SilentProgress
+
+# A full listing that shrinks below this share of the last one is suspicious.
+SHRINK_ALARM = 0.5
+
+
+@dataclass
+class ServiceReport:
+    service: str
+    listed: int = 0
+    unchanged: int = 0
+    new: int = 0
+    updated: int = 0
+    failed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DiscoverReport:
+    services: list[ServiceReport] = field(default_factory=list)
+    commits: list[str] = field(default_factory=list)
+
+    @property
+    def new(self) -> int:
+        return sum(s.new for s in self.services)
+
+    @property
+    def updated(self) -> int:
+        return sum(s.updated for s in self.services)
+
+    @property
+    def failed(self) -> int:
+        return sum(len(s.failed) for s in self.services)
+
+
+@dataclass
+class _Ingested:
+    item: RemoteItem
+    digest: str | None = None
+    size: int = 0
+    info: MediaInfo | None = None
+    error: str | None = None
+
+
+def discover(
+    archive: Archive,
+    *,
+    services: list[str] | None = None,
+    since: datetime | None = None,
+    full_scan: bool = False,
+    progress: Progress | None = None,
+) -> DiscoverReport:
+    """Run discover on the given (or all enabled source) services. Caller holds the lock."""
+    progress = progress or SilentProgress()
+    prefs = archive.preferences()["sync_preferences"]
+    report = DiscoverReport()
+    store = primary_store(archive)
+    with open_services(archive, services) as opened:
+        for name, service in opened.items():
+            if not isinstance(service, SourceService):
+                continue
+            if not services and archive.services()[name].get("source") is False:
+                continue
+            run = _ServiceRun(
+                archive,
+                service,
+                store,
+                since=since,
+                full_scan=full_scan,
+                commit_every=int(prefs.get("commit_every", 2000)),
+                workers=max(1, int(prefs.get("hash_workers", 4))),
+                progress=progress,
+            )
+            report.services.append(run.execute(report.commits))
+    return report
+
+
+class _ServiceRun:
+    def __init__(
+        self,
+        archive: Archive,
+        service: SourceService,
+        store: LocalBlobStore,
+        *,
+        since: datetime | None,
+        full_scan: bool,
+        commit_every: int,
+        workers: int,
+        progress: Progress,
+    ) -> None:
+        self.archive = archive
+        self.service = service
+        self.store = store
+        self.since = since
+        self.full_scan = full_scan
+        self.commit_every = commit_every
+        self.workers = workers
+        self.progress = progress
+        self.report = ServiceReport(service.name)
+        self.seen = archive.state.seen_for_service(service.name)
+        self.pending_seen: list[tuple[str, str, str | None]] = []
+        self.batch_new = 0
+        self.batch_updated = 0
+
+    # orchestration ------------------------------------------------------------------------
+    def execute(self, commits: list[str]) -> ServiceReport:
+        name = self.service.name
+        sync_state = self.archive.sync_state()
+        previous = sync_state["services"].get(name, {})
+        cursor = None if self.full_scan or self.since else previous.get("cursor")
+        listing = ListingReport()
+        self.progress.start(f"discover {name}")
+        try:
+            for ingested in self._ingest_all(self._changed_items(listing, cursor)):
+                self._apply(ingested)
+                self.progress.advance()
+                if len(self.pending_seen) >= self.commit_every:
+                    self._checkpoint(commits, final=False)
+        finally:
+            self.progress.finish()
+        self.report.warnings.extend(listing.warnings)
+        self._check_shrinkage(previous, cursor)
+        entry = dict(previous)
+        entry.update(
+            {
+                "last_discover": utc_now(),
+                "cursor": listing.next_cursor if listing.next_cursor is not None else entry.get("cursor"),
+            }
+        )
+        if cursor is None and self.since is None:
+            entry["last_full_listing_count"] = self.report.listed
+        sync_state["services"][name] = entry
+        self.archive.save_sync_state(sync_state)
+        self._checkpoint(commits, final=True)
+        return self.report
+
+    def _changed_items(self, listing: ListingReport, cursor: str | None) -> Iterator[RemoteItem]:
+        for item in self.service.list_items(since=self.since, cursor=cursor, report=listing):
+            self.report.listed += 1
+            seen = self.seen.get(item.instance_id)
+            if not self.full_scan and seen is not None and seen.version == item.version:
+                self.report.unchanged += 1
+                continue
+            yield item
+
+    def _ingest_all(self, items: Iterator[RemoteItem]) -> Iterator[_Ingested]:
+        """Ingest in worker threads, yield results in listing order, bounded look-ahead."""
+        window: deque[Future[_Ingested]] = deque()
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="ingest") as pool:
+            for item in items:
+                window.append(pool.submit(self._ingest, item))
+                if len(window) >= self.workers * 4:
+                    yield window.popleft().result()
+            while window:
+                yield window.popleft().result()
+
+    # worker side ---------------------------------------------------------------------------
+    def _ingest(self, item: RemoteItem) -> _Ingested:
+        result = _Ingested(item)
+        try:
+            if item.local_path is not None:
+                self._ingest_local(item, result)
+            else:
+                self._ingest_stream(item, result)
+        except PhotosyncError as error:
+            result.error = str(error)
+        except OSError as error:
+            result.error = f"{item.filename}: {error.strerror or error}"
+        return result
+
+    def _ingest_local(self, item: RemoteItem, result: _Ingested) -> None:
+        path = item.local_path
+        assert path is not None
+        known_before = item.instance_id in self.seen
+        if known_before:
+            # likely already stored (touched file, --full-scan): hash before copying
+            digest, size = hash_file(path)
+            if not self.store.has(digest):
+                self.store.put_file(path, digest)
+        else:
+            writer = self.store.writer()
+            try:
+                with open(path, "rb") as source:
+                    writer.copy_from(source)
+                digest, size = writer.commit()[0], writer.size
+            except BaseException:
+                writer.abort()
+                raise
+        result.digest, result.size = digest, size
+        sidecars = (
+            self.service.sidecar_paths(item) if isinstance(self.service, LocalFolderService) else []
+        )
+        result.info = extract_media_info(path, sidecars=sidecars, fallback_mtime=item.modified_at)
+
+    def _ingest_stream(self, item: RemoteItem, result: _Ingested) -> None:
+        writer = self.store.writer()
+        try:
+            with self.service.open_item(item) as stream:
+                writer.copy_from(stream)
+            digest, _ = writer.commit()
+            result.digest, result.size = digest, writer.size
+        except BaseException:
+            writer.abort()
+            raise
+        result.info = extract_media_info(self.store.path_for(digest), fallback_mtime=item.modified_at)
+
+    # main-thread side ---------------------------------------------------------------------------
+    def _apply(self, ingested: _Ingested) -> None:
+        item = ingested.item
+        if ingested.error is not None or ingested.digest is None:
+            self.report.failed.append(f"{item.instance_id}: {ingested.error}")
+            return
+        content_hash = f"sha256:{ingested.digest}"
+        info = ingested.info or MediaInfo()
+        instance = self._instance(item, content_hash, info)
+        self._supersede_previous(item, content_hash)
+        record = self.archive.record_for_hash(content_hash)
+        if record is None:
+            record = self._new_record(content_hash, ingested, info, instance)
+            self.batch_new += 1
+            self.report.new += 1
+        else:
+            changed = upsert_instance(record, self.service.name, instance)
+            changed |= self._note_problems(record, item, info)
+            if changed:
+                record["processing_state"] = ProcessingState.DISCOVERED.value
+                self.batch_updated += 1
+                self.report.updated += 1
+        self._refresh_visibility(record)
+        record["updated_at"] = utc_now() if self.archive.write_record(record) else record["updated_at"]
+        self.pending_seen.append((item.instance_id, item.version, content_hash))
+
+    def _instance(self, item: RemoteItem, content_hash: str, info: MediaInfo) -> dict[str, Any]:
+        observed = _observed(item, info)
+        instance: dict[str, Any] = {
+            "id": item.instance_id,
+            "quality": item.quality,
+            "last_sync": utc_now(),
+            "url": item.url,
+            "version": item.version if item.local_path is None else None,
+            "content_hash": content_hash,
+            "visibility": item.visibility.level.value if item.visibility else None,
+            "visibility_raw": item.visibility.raw if item.visibility else None,
+            "observed": observed.to_json(),
+            "status": "present",
+        }
+        if item.extra:
+            instance["extra"] = item.extra
+        return instance
+
+    def _new_record(
+        self, content_hash: str, ingested: _Ingested, info: MediaInfo, instance: dict[str, Any]
+    ) -> Record:
+        item = ingested.item
+        record = new_record(
+            content_hash=content_hash,
+            size=ingested.size,
+            media={
+                "kind": info.kind if info.kind in ("photo", "video") else item.media_type or "unknown",
+                "mime_type": info.mime_type,
+                "format": info.format,
+                "width": info.width,
+                "height": info.height,
+                "orientation": info.orientation,
+                "duration_s": info.duration_s,
+            },
+            canonical_source=f"{self.service.name}:{item.instance_id}",
+            source_of_truth_path=self.store.locator(content_hash),
+        )
+        observed = instance["observed"]
+        metadata = record["metadata"]
+        for key in ("taken_date", "taken_date_source", "filename", "location", "tags", "caption", "camera_info"):
+            metadata[key] = observed[key]
+        if observed.get("title"):
+            metadata["title"] = observed["title"]
+        record["instances"][self.service.name] = [instance]
+        self._note_problems(record, item, info)
+        return record
+
+    def _note_problems(self, record: Record, item: RemoteItem, info: MediaInfo) -> bool:
+        changed = False
+        for message in [*info.problems, *item.problems]:
+            changed |= add_problem(record, "unreadable_metadata", message, self.service.name)
+        return changed
+
+    def _refresh_visibility(self, record: Record) -> None:
+        """Per-service visibility as observed; the canonical level is never widened here."""
+        per_service: dict[str, str] = {}
+        for service, instances in record["instances"].items():
+            levels = [i["visibility"] for i in instances if i.get("visibility")]
+            if levels:
+                per_service[service] = most_restrictive(levels).value
+        record["visibility"]["per_service"] = per_service
+
+    def _supersede_previous(self, item: RemoteItem, content_hash: str) -> None:
+        """The item's bytes changed (edited file, replaced on Flickr): keep the old version."""
+        seen = self.seen.get(item.instance_id)
+        if seen is None or seen.content_hash in (None, content_hash):
+            return
+        old = self.archive.record_for_hash(seen.content_hash)
+        if old is None:
+            return
+        instance = find_instance(old, self.service.name, item.instance_id)
+        if instance is not None and instance.get("status") != "superseded":
+            instance["status"] = "superseded"
+            instance.setdefault("extra", {})["superseded_by"] = content_hash
+            self.archive.write_record(old)
+            self.batch_updated += 1
+
+    def _check_shrinkage(self, previous: dict[str, Any], cursor: str | None) -> None:
+        if cursor is not None or self.since is not None:
+            return
+        before = int(previous.get("last_full_listing_count") or 0)
+        if before >= 10 and self.report.listed < before * SHRINK_ALARM:
+            self.report.warnings.append(
+                f"{self.service.name} listed {self.report.listed} items, {before} last time: "
+                "nothing was marked deleted; check the service before trusting it"
+            )
+
+    def _checkpoint(self, commits: list[str], *, final: bool) -> None:
+        name = self.service.name
+        parts = [f"{self.batch_new} new", f"{self.batch_updated} updated"]
+        message = f"discover: {', '.join(parts)} from {name}"
+        if not final:
+            message += " (checkpoint, run continues)"
+        if self.report.failed and final:
+            message += f"\n\n{len(self.report.failed)} item(s) failed and will be retried next run."
+        commit = self.archive.commit(message)
+        if commit:
+            commits.append(commit)
+        if self.pending_seen:
+            self.archive.state.record_seen(name, self.pending_seen)
+            for iid, version, digest in self.pending_seen:
+                self.seen[iid] = SeenEntry(version, digest)
+        self.pending_seen = []
+        self.batch_new = self.batch_updated = 0
+
+
+def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:
+    """File facts first, then what the service says where it says something."""
+    service = item.observed
+    file_date_is_exact = bool(info.taken_date_source) and not str(info.taken_date_source).startswith("file:")
+    taken, taken_source = info.taken_date, info.taken_date_source
+    if service.taken_date and not file_date_is_exact:
+        taken, taken_source = service.taken_date, service.taken_date_source
+    return ObservedMetadata(
+        taken_date=taken,
+        taken_date_source=taken_source,
+        filename=service.filename or item.filename,
+        location=service.location or info.location,
+        tags=sorted(set(service.tags) | set(info.tags)),
+        caption=service.caption or info.caption,
+        title=service.title or info.title,
+        camera_make=info.camera_make or service.camera_make,
+        camera_model=info.camera_model or service.camera_model,
+    )
+

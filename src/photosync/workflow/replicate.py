@@ -1,0 +1,220 @@
+"""Phase 3, replicate: push resolved photos to target services with the right visibility.
+
+For each resolved photo and each target service::
+
+    journal "intent"  (durable, before anything leaves)
+        -> find_existing (only after an earlier intent: a crash may have uploaded it)
+        -> upload from the local blob store with min(canonical, service maximum)
+    journal "done"    -> instance recorded in the record -> git commit in batches
+
+A killed run, re-run, neither repeats work (journal + find_existing) nor skips
+it (a photo is ``replicated`` only when every target has it). Visibility on a
+target is only ever narrowed automatically, never widened without an approval.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from photosync.archive.archive import Archive
+from photosync.errors import PhotosyncError
+from photosync.model import (
+    ProcessingState,
+    Record,
+    Visibility,
+    is_wider,
+    most_restrictive,
+    upsert_instance,
+    utc_now,
+)
+from photosync.services.base import TargetService, UploadResult
+from photosync.workflow.context import open_services, primary_store
+from photosync.workflow.progress import Progress, SilentProgress
+
+OPERATION = "replicate"
+
+
+@dataclass
+class PlannedAction:
+    photo_id: str
+    target: str
+    action: str  # "upload" | "narrow_visibility"
+    filename: str | None
+    visibility: str
+
+
+@dataclass
+class ReplicateReport:
+    planned: list[PlannedAction] = field(default_factory=list)
+    done: Counter[str] = field(default_factory=Counter)
+    skipped_unresolved: int = 0
+    failed: list[str] = field(default_factory=list)
+    commits: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for action in self.planned:
+            out.setdefault(action.target, Counter())[action.action] += 1  # type: ignore[index]
+        return {target: dict(counter) for target, counter in out.items()}
+
+
+def _targets(archive: Archive, names: list[str] | None, opened: dict[str, Any]) -> dict[str, TargetService]:
+    configured = archive.services()
+    return {
+        name: service
+        for name, service in opened.items()
+        if isinstance(service, TargetService) and (configured[name].get("target") or names)
+    }
+
+
+def target_level(record: Record, service: TargetService) -> Visibility:
+    return most_restrictive([record["visibility"]["canonical"], service.max_visibility()])
+
+
+def plan(archive: Archive, record: Record, targets: dict[str, TargetService]) -> list[PlannedAction]:
+    actions = []
+    for name, service in targets.items():
+        level = target_level(record, service)
+        present = [i for i in record["instances"].get(name, []) if i.get("status", "present") == "present"]
+        if not present:
+            actions.append(
+                PlannedAction(record["photo_id"], name, "upload", record["metadata"].get("filename"), level.value)
+            )
+            continue
+        current = record["visibility"]["per_service"].get(name)
+        if current and is_wider(current, level) and hasattr(service, "set_visibility"):
+            actions.append(
+                PlannedAction(record["photo_id"], name, "narrow_visibility", record["metadata"].get("filename"), level.value)
+            )
+    return actions
+
+
+def replicate(
+    archive: Archive,
+    *,
+    services: list[str] | None = None,
+    execute: bool = False,
+    progress: Progress | None = None,
+) -> ReplicateReport:
+    progress = progress or SilentProgress()
+    report = ReplicateReport()
+    store = primary_store(archive)
+    commit_every = int(archive.preferences()["sync_preferences"].get("commit_every", 2000))
+    with open_services(archive, services) as opened:
+        targets = _targets(archive, services, opened)
+        progress.start("replicate" if execute else "plan", archive.state.count_records())
+        since_commit = 0
+        for record in archive.iter_records():
+            progress.advance()
+            if record["processing_state"] == ProcessingState.DISCOVERED.value:
+                report.skipped_unresolved += 1
+                continue
+            actions = plan(archive, record, targets)
+            report.planned.extend(actions)
+            if not execute:
+                continue
+            changed = False
+            for action in actions:
+                try:
+                    changed |= _carry_out(archive, record, targets[action.target], action, store)
+                    report.done[f"{action.target}:{action.action}"] += 1
+                except PhotosyncError as error:
+                    report.failed.append(f"{record['photo_id']} -> {action.target}: {error}")
+                except OSError as error:
+                    report.failed.append(f"{record['photo_id']} -> {action.target}: {error.strerror or error}")
+            changed |= _ensure_blob_location(record, store)
+            if targets and all(_has_present(record, name) for name in targets):
+                if record["processing_state"] != ProcessingState.REPLICATED.value:
+                    record["processing_state"] = ProcessingState.REPLICATED.value
+                    changed = True
+            if changed:
+                record["updated_at"] = utc_now()
+                archive.write_record(record)
+                since_commit += 1
+            if since_commit >= commit_every:
+                _commit(archive, report, final=False)
+                since_commit = 0
+        progress.finish()
+    if execute:
+        _commit(archive, report, final=True)
+    return report
+
+
+def _has_present(record: Record, service: str) -> bool:
+    return any(i.get("status", "present") == "present" for i in record["instances"].get(service, []))
+
+
+def _carry_out(
+    archive: Archive, record: Record, service: TargetService, action: PlannedAction, store: Any
+) -> bool:
+    photo_id, target = record["photo_id"], action.target
+    level = Visibility(action.visibility)
+    if action.action == "narrow_visibility":
+        service.set_visibility(record, level)  # type: ignore[attr-defined]
+        record["visibility"]["per_service"][target] = level.value
+        return True
+    journal = archive.state.journal_get(OPERATION, photo_id, target)
+    result: UploadResult | None = None
+    if journal is not None and journal[0] == "done" and journal[1]:
+        result = UploadResult(**json.loads(journal[1]))
+    elif journal is not None:
+        result = service.find_existing(record)  # an earlier attempt may have landed
+    if result is None:
+        archive.state.journal_set(OPERATION, photo_id, target, "intent")
+        with store.open(record["content_hash"]) as stream:
+            result = service.upload(record, stream, visibility=level)
+    archive.state.journal_set(
+        OPERATION, photo_id, target, "done", json.dumps({"instance_id": result.instance_id, "url": result.url})
+    )
+    instance: dict[str, Any] = {
+        "id": result.instance_id,
+        "quality": "original",
+        "last_sync": utc_now(),
+        "url": result.url,
+        "content_hash": record["content_hash"],
+        "visibility": (result.visibility.level.value if result.visibility else None),
+        "status": "present",
+        "extra": {"uploaded_by": "photosync", **result.extra},
+    }
+    upsert_instance(record, target, instance)
+    if result.visibility is not None:
+        record["visibility"]["per_service"][target] = result.visibility.level.value
+    return True
+
+
+def _ensure_blob_location(record: Record, store: Any) -> bool:
+    """The original is in the local store: say so in the record (verified by size)."""
+    stat = store.stat(record["content_hash"])
+    if stat is None or stat.size != record["media"]["size"]:
+        if not any(p["code"] == "blob_missing" for p in record["problems"]):
+            record["problems"].append(
+                {"code": "blob_missing", "message": f"original not in blob store {store.name}", "service": None}
+            )
+            return True
+        return False
+    if any(loc["store"] == store.name for loc in record["blob_locations"]):
+        return False
+    record["blob_locations"].append(
+        {"store": store.name, "locator": store.locator(record["content_hash"]), "verified_at": utc_now()}
+    )
+    record["blob_locations"].sort(key=lambda loc: loc["store"])
+    return True
+
+
+def _commit(archive: Archive, report: ReplicateReport, *, final: bool) -> None:
+    by_target: Counter[str] = Counter()
+    for key, count in report.done.items():
+        by_target[key.split(":")[0]] += count
+    summary = ", ".join(f"{count} to {target}" for target, count in sorted(by_target.items())) or "nothing new"
+    message = f"replicate: {summary}"
+    if report.failed:
+        message += f", {len(report.failed)} failed"
+    if not final:
+        message += " (checkpoint, run continues)"
+    commit = archive.commit(message)
+    if commit:
+        report.commits.append(commit)
+        archive.state.journal_clear(OPERATION, "done")

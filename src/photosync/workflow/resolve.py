@@ -1,0 +1,311 @@
+"""Phase 2, resolve: find where instances disagree, settle what rules can, ask the rest.
+
+Rules (configurable in user-preferences ``auto_resolve``):
+
+- ``exact_duplicates``: same bytes are one record already (discover); nothing to ask.
+- ``missing_metadata``: a field only some instances fill is taken from them; tag
+  sets where one contains all the others take the largest.
+- ``quality_variants``: handled by the identity matcher (same picture, other bytes).
+- ``most_restrictive_visibility``: a service showing a photo wider than its
+  canonical level is settled by keeping the canonical (narrower) level.
+
+Visibility is never widened here: canonical narrows automatically when a
+service shows a narrower level; a wider one is a conflict for a human (or the
+rule above), and only an explicit approval widens it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from photosync.archive.archive import Archive
+from photosync.errors import PhotosyncError
+from photosync.model import (
+    COMPARABLE_FIELDS,
+    ConflictType,
+    ProcessingState,
+    Record,
+    Visibility,
+    is_wider,
+    iter_instances,
+    most_restrictive,
+    utc_now,
+)
+from photosync.workflow.progress import Progress, SilentProgress
+
+LOCATION_TOLERANCE_DEG = 0.0005  # about 50 m: the same place told by two services
+
+
+@dataclass
+class ResolveReport:
+    examined: int = 0
+    auto_resolved: int = 0
+    now_resolved: int = 0
+    needs_decision: int = 0
+    by_rule: dict[str, int] = field(default_factory=dict)
+
+
+# comparing values ---------------------------------------------------------------------------
+def _normal(field_name: str, value: Any) -> Any:
+    """A comparable form, or None when the value says nothing."""
+    if value in (None, "", [], {}):
+        return None
+    if field_name == "caption":
+        text = " ".join(str(value).split())
+        return text or None
+    if field_name == "tags":
+        return tuple(sorted({str(t).strip().lower() for t in value if str(t).strip()})) or None
+    if field_name == "taken_date":
+        return str(value)[:19]  # wall-clock time; offsets are told differently by services
+    if field_name == "location":
+        return (round(float(value["lat"]) / LOCATION_TOLERANCE_DEG), round(float(value["lng"]) / LOCATION_TOLERANCE_DEG))
+    return value
+
+
+def _sources(record: Record, field_name: str) -> list[tuple[str, Any]]:
+    """(source label, raw value) per instance that says something about the field."""
+    out = []
+    multi = {s for s, insts in record["instances"].items() if len(insts) > 1}
+    for service, instance in iter_instances(record):
+        if instance.get("status") == "superseded":
+            continue
+        value = instance.get("observed", {}).get(field_name)
+        if _normal(field_name, value) is None:
+            continue
+        label = f"{service}:{instance['id']}" if service in multi else service
+        out.append((label, value))
+    return out
+
+
+def combine(field_name: str, values: list[Any]) -> Any | None:
+    """The proposed Combine option: merged caption or union of tags; None if no merge makes sense."""
+    if field_name == "tags":
+        return sorted({t for value in values for t in value})
+    if field_name == "caption":
+        texts: list[str] = []
+        for value in sorted(values, key=len, reverse=True):
+            if not any(value.strip().lower() in kept.lower() for kept in texts):
+                texts.append(value.strip())
+        return " — ".join(texts) if len(texts) > 1 else texts[0]
+    return None
+
+
+# analysis -----------------------------------------------------------------------------------
+def analyze(record: Record, rules: set[str], *, by: str = "photosync") -> list[str]:
+    """Recompute the record's conflicts, applying automatic rules; returns the rules used."""
+    used: list[str] = []
+    previous = {c["id"]: c for c in record["conflicts"]}
+    conflicts: list[dict[str, Any]] = []
+    for field_name in COMPARABLE_FIELDS:
+        sources = _sources(record, field_name)
+        distinct: dict[Any, Any] = {}
+        for _label, value in sources:
+            distinct.setdefault(_normal(field_name, value), value)
+        if not distinct:
+            continue
+        if len(distinct) == 1:
+            value = next(iter(distinct.values()))
+            if _normal(field_name, record["metadata"].get(field_name)) is None and "missing_metadata" in rules:
+                record["metadata"][field_name] = value
+                used.append("missing_metadata")
+            continue
+        if field_name == "tags" and "missing_metadata" in rules:
+            sets = [set(_normal("tags", v) or ()) for v in distinct.values()]
+            largest = max(sets, key=len)
+            if all(s <= largest for s in sets):
+                record["metadata"]["tags"] = sorted(largest)
+                used.append("missing_metadata")
+                continue
+        conflict_id = f"{ConflictType.METADATA_MISMATCH.value}:{field_name}"
+        conflict = {
+            "id": conflict_id,
+            "type": ConflictType.METADATA_MISMATCH.value,
+            "field": field_name,
+            "description": f"instances disagree on {field_name.replace('_', ' ')}",
+            "services": sorted({label.split(":")[0] for label, _ in sources}),
+            "resolution_required": True,
+            "status": "open",
+            "options": [{"source": label, "value": value} for label, value in sources],
+            "resolution": None,
+        }
+        _carry_decision(conflict, previous.get(conflict_id))
+        conflicts.append(conflict)
+    visibility_conflict = _visibility(record, rules, previous, by=by)
+    if visibility_conflict is not None:
+        conflicts.append(visibility_conflict)
+        if visibility_conflict["status"] == "resolved" and visibility_conflict["resolution"].get("rule"):
+            used.append("most_restrictive_visibility")
+    # conflicts raised by other layers (identity matcher, policies) are kept as they are
+    kept = [c for c in record["conflicts"] if c["type"] not in (ConflictType.METADATA_MISMATCH.value, ConflictType.VISIBILITY_CONFLICT.value)]
+    record["conflicts"] = sorted(kept + conflicts, key=lambda c: c["id"])
+    open_required = [c for c in record["conflicts"] if c["status"] != "resolved" and c["resolution_required"]]
+    if not open_required and record["processing_state"] == ProcessingState.DISCOVERED.value:
+        record["processing_state"] = ProcessingState.RESOLVED.value
+    return used
+
+
+def _carry_decision(conflict: dict[str, Any], before: dict[str, Any] | None) -> None:
+    """A decision stays valid while the options it chose from are unchanged."""
+    if before is None or before.get("status") == "open":
+        return
+    if before.get("options") == conflict["options"]:
+        conflict["status"] = before["status"]
+        conflict["resolution"] = before.get("resolution")
+
+
+def _visibility(
+    record: Record, rules: set[str], previous: dict[str, dict[str, Any]], *, by: str
+) -> dict[str, Any] | None:
+    vis = record["visibility"]
+    seen = list(vis["per_service"].values())
+    canonical = Visibility(vis["canonical"])
+    if seen and not vis["approvals"]:
+        narrowest = most_restrictive(seen)
+        if narrowest.rank < canonical.rank:
+            canonical = narrowest  # fail closed: narrowing needs no approval
+    # with an approval on record the approved level stands; narrower services are discrepancies
+    vis["canonical"] = canonical.value
+    vis["discrepancies"] = [
+        {"service": service, "current": level, "canonical": canonical.value}
+        for service, level in sorted(vis["per_service"].items())
+        if level != canonical.value
+    ]
+    wider = [d for d in vis["discrepancies"] if is_wider(d["current"], canonical)]
+    if not wider:
+        return None
+    conflict_id = f"{ConflictType.VISIBILITY_CONFLICT.value}:canonical"
+    conflict: dict[str, Any] = {
+        "id": conflict_id,
+        "type": ConflictType.VISIBILITY_CONFLICT.value,
+        "field": "visibility",
+        "description": "shown more widely on "
+        + ", ".join(f"{d['service']} ({d['current']})" for d in wider)
+        + f" than its canonical level ({canonical.value})",
+        "services": sorted(d["service"] for d in wider),
+        "resolution_required": True,
+        "status": "open",
+        "options": [{"source": "canonical", "value": canonical.value}]
+        + [{"source": d["service"], "value": d["current"]} for d in wider],
+        "resolution": None,
+    }
+    _carry_decision(conflict, previous.get(conflict_id))
+    if conflict["status"] == "open" and "most_restrictive_visibility" in rules:
+        conflict["status"] = "resolved"
+        conflict["resolution"] = {
+            "choice": "canonical",
+            "value": canonical.value,
+            "by": by,
+            "at": utc_now(),
+            "rule": "most_restrictive_visibility",
+        }
+    return conflict
+
+
+# running the phase ------------------------------------------------------------------------------
+def _rules(archive: Archive, mode: str) -> set[str]:
+    configured = set(archive.preferences().get("auto_resolve") or [])
+    if mode == "none":
+        return set()
+    return configured
+
+
+def auto_resolve(archive: Archive, *, mode: str = "simple", progress: Progress | None = None) -> ResolveReport:
+    """Analyze every record not yet resolved; commit what changed."""
+    progress = progress or SilentProgress()
+    rules = _rules(archive, mode)
+    report = ResolveReport()
+    progress.start("resolve", archive.state.count_records())
+    for record in archive.iter_records():
+        progress.advance()
+        if record["processing_state"] != ProcessingState.DISCOVERED.value and not _has_open(record):
+            continue
+        report.examined += 1
+        before_state = record["processing_state"]
+        used = analyze(record, rules)
+        for rule in used:
+            report.by_rule[rule] = report.by_rule.get(rule, 0) + 1
+        if used:
+            report.auto_resolved += 1
+        if record["processing_state"] != before_state and record["processing_state"] == ProcessingState.RESOLVED.value:
+            report.now_resolved += 1
+        if _has_open(record):
+            report.needs_decision += 1
+        if archive.write_record(record):
+            record["updated_at"] = utc_now()
+            archive.write_record(record)
+    progress.finish()
+    archive.commit(
+        f"resolve: {report.now_resolved} resolved ({report.auto_resolved} by automatic rules), "
+        f"{report.needs_decision} need a decision"
+    )
+    return report
+
+
+def _has_open(record: Record) -> bool:
+    return any(c["status"] == "open" and c["resolution_required"] for c in record["conflicts"])
+
+
+def pending(archive: Archive) -> Iterator[tuple[Record, dict[str, Any]]]:
+    """Every open conflict that needs a human, with its record."""
+    for record in archive.iter_records():
+        for conflict in record["conflicts"]:
+            if conflict["status"] == "open" and conflict["resolution_required"]:
+                yield record, conflict
+
+
+def decide(
+    record: Record,
+    conflict_id: str,
+    *,
+    choice: str,
+    value: Any = None,
+    by: str,
+) -> None:
+    """Record a human decision: ``choice`` is an option's source, "combine", "custom" or "skip"."""
+    conflict = next((c for c in record["conflicts"] if c["id"] == conflict_id), None)
+    if conflict is None:
+        raise PhotosyncError(f"photo {record['photo_id']} has no conflict {conflict_id}")
+    if choice == "skip":
+        conflict["status"] = "skipped"
+        conflict["resolution"] = {"choice": "skip", "value": None, "by": by, "at": utc_now(), "rule": None}
+        return
+    if choice not in ("combine", "custom"):
+        options = {o["source"]: o["value"] for o in conflict.get("options", [])}
+        if choice not in options:
+            raise PhotosyncError(f"{choice!r} is not an option of {conflict_id}")
+        value = options[choice]
+    elif choice == "combine":
+        value = combine(conflict["field"], [o["value"] for o in conflict.get("options", [])])
+        if value is None:
+            raise PhotosyncError(f"{conflict['field']} values cannot be combined")
+    field_name = conflict["field"]
+    if conflict["type"] == ConflictType.VISIBILITY_CONFLICT.value:
+        level = Visibility(value)
+        if is_wider(level, record["visibility"]["canonical"]):
+            approve_visibility(record, level, by=by, reason=f"resolve {conflict_id}")
+    elif field_name in COMPARABLE_FIELDS:
+        record["metadata"][field_name] = value
+    conflict["status"] = "resolved"
+    conflict["resolution"] = {"choice": choice, "value": value, "by": by, "at": utc_now(), "rule": None}
+    if not _has_open(record) and record["processing_state"] == ProcessingState.DISCOVERED.value:
+        record["processing_state"] = ProcessingState.RESOLVED.value
+
+
+def approve_visibility(record: Record, level: Visibility, *, by: str, reason: str | None) -> bool:
+    """The only way a photo's canonical visibility gets wider: an explicit, recorded approval."""
+    vis = record["visibility"]
+    previous = Visibility(vis["canonical"])
+    if previous == level:
+        return False
+    vis["approvals"].append(
+        {"level": level.value, "previous": previous.value, "by": by, "at": utc_now(), "reason": reason}
+    )
+    vis["canonical"] = level.value
+    vis["discrepancies"] = [
+        {"service": s, "current": lvl, "canonical": level.value}
+        for s, lvl in sorted(vis["per_service"].items())
+        if lvl != level.value
+    ]
+    return True

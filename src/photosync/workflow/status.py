@@ -1,0 +1,94 @@
+"""``status`` and ``audit``: read-only summaries of the archive."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from photosync.archive.archive import Archive
+from photosync.model import is_wider
+
+
+@dataclass
+class ArchiveStatus:
+    root: str
+    photos: int = 0
+    by_state: Counter[str] = field(default_factory=Counter)
+    by_kind: Counter[str] = field(default_factory=Counter)
+    instances_by_service: Counter[str] = field(default_factory=Counter)
+    open_conflicts: Counter[str] = field(default_factory=Counter)
+    with_problems: int = 0
+    undated: int = 0
+    bytes_total: int = 0
+    services: dict[str, Any] = field(default_factory=dict)
+    sync_state: dict[str, Any] = field(default_factory=dict)
+    head: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "archive": self.root,
+            "head": self.head,
+            "photos": self.photos,
+            "bytes": self.bytes_total,
+            "by_state": dict(self.by_state),
+            "by_kind": dict(self.by_kind),
+            "instances_by_service": dict(self.instances_by_service),
+            "open_conflicts": dict(self.open_conflicts),
+            "photos_with_problems": self.with_problems,
+            "undated": self.undated,
+            "services": self.services,
+            "sync_state": self.sync_state,
+        }
+
+
+def status(archive: Archive) -> ArchiveStatus:
+    result = ArchiveStatus(root=str(archive.root), head=archive.git.head())
+    result.services = archive.services()
+    result.sync_state = archive.sync_state()["services"]
+    for record in archive.iter_records():
+        result.photos += 1
+        result.by_state[record["processing_state"]] += 1
+        result.by_kind[record["media"]["kind"]] += 1
+        result.bytes_total += record["media"]["size"]
+        for service, instances in record["instances"].items():
+            result.instances_by_service[service] += sum(1 for i in instances if i.get("status", "present") == "present")
+        for conflict in record["conflicts"]:
+            if conflict["status"] == "open" and conflict["resolution_required"]:
+                result.open_conflicts[conflict["type"]] += 1
+        result.with_problems += bool(record["problems"])
+        result.undated += record["metadata"].get("taken_date") is None
+    return result
+
+
+@dataclass
+class VisibilityFinding:
+    photo_id: str
+    filename: str | None
+    service: str
+    current: str
+    canonical: str
+    wider: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def visibility_audit(archive: Archive) -> list[VisibilityFinding]:
+    """Every place a service's visibility differs from the canonical one."""
+    findings = []
+    for record in archive.iter_records():
+        canonical = record["visibility"]["canonical"]
+        for service, level in sorted(record["visibility"]["per_service"].items()):
+            if level != canonical:
+                findings.append(
+                    VisibilityFinding(
+                        record["photo_id"],
+                        record["metadata"].get("filename"),
+                        service,
+                        level,
+                        canonical,
+                        is_wider(level, canonical),
+                    )
+                )
+    return findings
