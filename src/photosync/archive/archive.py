@@ -293,7 +293,9 @@ class Archive:
     def _recover(self) -> list[str]:
         """Make leftovers of a killed run safe: keep valid records, quarantine torn ones."""
         notes: list[str] = []
-        dirty = self.git.dirty_paths("photos", "config")
+        # only records: config files are written atomically, and a hand edit there is the
+        # user's to fix (reading it gives a clear error), never ours to revert
+        dirty = self.git.dirty_paths("photos")
         if not dirty:
             return notes
         quarantine = self.root / ".photosync" / "quarantine"
@@ -306,7 +308,7 @@ class Archive:
                 quarantine.mkdir(parents=True, exist_ok=True)
                 shutil.move(str(path), quarantine / path.name)
                 continue
-            problem = _json_problem(path, rel)
+            problem = _record_problem(path)
             if problem is None:
                 kept += 1
                 continue
@@ -323,15 +325,13 @@ class Archive:
         return notes
 
 
-def _json_problem(path: Path, rel: str) -> str | None:
+def _record_problem(path: Path) -> str | None:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         return f"not valid JSON: {error}"
-    if rel.startswith("photos/"):
-        problems = schema_errors(PHOTO_SCHEMA, value)
-        return "; ".join(problems[:3]) if problems else None
-    return None
+    problems = schema_errors(PHOTO_SCHEMA, value)
+    return "; ".join(problems[:3]) if problems else None
 
 
 def record_hashes(record: Record) -> list[str]:

@@ -71,11 +71,15 @@ def discover(settings: Settings, services: tuple[str, ...], since: str | None, f
 @pass_settings
 @handle_errors
 def resolve(settings: Settings, mode: str | None, auto: str | None, as_json: bool) -> None:
-    """Phase 2: settle conflicts by rule, or ask you."""
+    """Phase 2: settle conflicts by rule, or ask you.
+
+    Every mode first detects conflicts and applies the automatic rules named in
+    config/user-preferences.json (auto_resolve); --auto-resolve stops there.
+    """
     with writing(settings) as archive:
+        # conflicts are detected (and the configured rules applied) before listing or asking
+        report = auto_resolve(archive, progress=RichProgress(not settings.quiet and not as_json))
         if auto or mode is None:
-            report = auto_resolve(archive, progress=RichProgress(not settings.quiet and not as_json))
-            if mode != "list":
                 console.print(
                     f"examined {report.examined}, resolved {report.now_resolved} "
                     f"({report.auto_resolved} by automatic rules), {report.needs_decision} need a decision"
@@ -107,9 +111,14 @@ def _format(value: Any) -> str:
 
 
 def _interactive(archive: Any) -> None:
-    if not sys.stdin.isatty() and not _stdin_has_data():
-        console.print("no terminal to ask on; use --list to see what is pending")
-        return
+    decided = 0
+    try:
+        decided = _ask_each(archive)
+    finally:
+        archive.commit(f"resolve: decisions by {user_name()} (interactive)")
+
+
+def _ask_each(archive: Any) -> int:
     decided = 0
     for record, conflict in list(pending(archive)):
         record = archive.load_record(record["photo_id"])  # fresh: earlier decisions may have changed it
@@ -128,20 +137,20 @@ def _interactive(archive: Any) -> None:
         console.print("\nOptions:")
         for number, (_key, label, _value) in enumerate(choices, 1):
             console.print(f"  {number}. {escape(label)}")
-        picked = click.prompt(f"Choice [1-{len(choices)}]", type=click.IntRange(1, len(choices)))
-        key, _label, value = choices[picked - 1]
-        if key == "custom":
-            text = click.prompt("Value" + (" (comma-separated tags)" if conflict["field"] == "tags" else ""))
-            value = [t.strip() for t in text.split(",") if t.strip()] if conflict["field"] == "tags" else text
+        try:
+            picked = click.prompt(f"Choice [1-{len(choices)}]", type=click.IntRange(1, len(choices)))
+            key, _label, value = choices[picked - 1]
+            if key == "custom":
+                text = click.prompt("Value" + (" (comma-separated tags)" if conflict["field"] == "tags" else ""))
+                value = [t.strip() for t in text.split(",") if t.strip()] if conflict["field"] == "tags" else text
+        except click.Abort:
+            console.print(f"\nno more answers: {decided} decision(s) recorded, the rest stay open")
+            return decided
         decide(record, conflict["id"], choice=key, value=value, by=user_name())
         archive.write_record(record)
         decided += 1
-    archive.commit(f"resolve: {decided} decision(s) by {user_name()} (interactive)")
     console.print(f"{decided} decision(s) recorded.")
-
-
-def _stdin_has_data() -> bool:
-    return not sys.stdin.closed and sys.stdin.readable()
+    return decided
 
 
 @click.command()

@@ -16,7 +16,8 @@ class MediaInfo:
     format: str | None = None
     width: int | None = None
     height: int | None = None
-    #: EXIF orientation 1-8 as stored (HEIC: as pillow-heif reports, i.e. 1)
+    #: EXIF orientation 1-8 as stored (HEIC: as pillow-heif reports, i.e. 1;
+    #: video: the rotation of the track matrix as 1/3/6/8, None if unusual)
     orientation: int | None = None
     duration_s: float | None = None
     #: ISO 8601; with offset when known ("2008-05-30T15:56:01.25+02:00"),

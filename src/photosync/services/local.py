@@ -74,6 +74,7 @@ class LocalFolderService(SourceService, TargetService):
         if not settings.get("path"):
             raise ConfigError(f"service {name!r} (type local) has no path")
         self.root = Path(os.path.expanduser(settings["path"]))
+        self._swept: set[Path] = set()
 
     # source -------------------------------------------------------------------------
     def list_items(
@@ -157,7 +158,9 @@ class LocalFolderService(SourceService, TargetService):
         return f"{folder}/{safe_filename(name, fallback=record['photo_id'])}"
 
     def find_existing(self, record: Record) -> UploadResult | None:
-        for candidate in self._candidates(self.target_relpath(record)):
+        wanted = self.target_relpath(record)
+        self._sweep_stale_temps((self.root / wanted).parent)
+        for candidate in self._candidates(wanted):
             path = self.root / candidate
             if not path.exists():
                 return None
@@ -171,7 +174,9 @@ class LocalFolderService(SourceService, TargetService):
         digest = record["content_hash"].removeprefix("sha256:")
         wanted = self.target_relpath(record)
         (self.root / wanted).parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=(self.root / wanted).parent, prefix=".photosync-")
+        folder = (self.root / wanted).parent
+        self._sweep_stale_temps(folder)
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".photosync-{os.getpid()}-")
         try:
             hasher = hashlib.sha256()
             with os.fdopen(fd, "wb") as out:
@@ -196,6 +201,16 @@ class LocalFolderService(SourceService, TargetService):
             raise ItemUnavailable(f"no free file name for {wanted} in {self.root}")
         finally:
             Path(tmp_name).unlink(missing_ok=True)
+
+    def _sweep_stale_temps(self, folder: Path) -> None:
+        """Remove temp files our own killed runs left (their pid is gone); never user files."""
+        if folder in self._swept:
+            return
+        self._swept.add(folder)
+        for leftover in folder.glob(".photosync-*-*"):
+            pid = leftover.name.split("-")[1]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                leftover.unlink(missing_ok=True)
 
     @staticmethod
     def _candidates(relpath: str, limit: int = 1000) -> Iterator[str]:
@@ -225,3 +240,13 @@ def _sidecars_for(name: str, sidecars: dict[str, os.DirEntry[str]]) -> list[os.D
         found.append(sidecars[f"{stem}.xmp"])
     return found
 
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

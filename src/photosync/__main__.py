@@ -1,0 +1,5 @@
+"""``python -m photosync`` runs the command line."""
+
+from photosync.cli import main
+
+main()

@@ -1,0 +1,395 @@
+"""``extract_media_info``: one call that reads everything we keep about a file.
+
+Never raises for bad content: corrupt, truncated and empty files give a
+``MediaInfo`` with what could be read and notes in ``problems``.  Headers only:
+no pixel decoding, no reading a video's media data.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import stat
+import struct
+import warnings
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from photosync.metadata.containers import Blocks, scan_jpeg, scan_png, scan_webp
+from photosync.metadata.dates import utc_iso
+from photosync.metadata.exif import facts_from_exif_bytes, facts_from_tiff
+from photosync.metadata.facts import Facts, add_tags, clean_text
+from photosync.metadata.iptc import iim_from_photoshop, parse_iim
+from photosync.metadata.isobmff import read_video, sniff_brand
+from photosync.metadata.sidecars import parse_xmp_sidecar
+from photosync.metadata.tiff import file_reader, read_tiff
+from photosync.metadata.types import MediaInfo
+from photosync.metadata.xmp import parse_xmp_packet
+
+#: Taken-date sources, best first.  EXIF beats a sidecar (the camera clock is
+#: the record of when); a sidecar beats embedded XMP (it is the user's edit).
+DATE_PRIORITY: tuple[str, ...] = (
+    "exif:DateTimeOriginal",
+    "exif:DateTimeDigitized",
+    "sidecar:DateTimeOriginal",
+    "sidecar:DateCreated",
+    "sidecar:CreateDate",
+    "xmp:DateTimeOriginal",
+    "xmp:DateCreated",
+    "xmp:CreateDate",
+    "iptc:DateCreated",
+    "quicktime:CreationDate",
+    "quicktime:CreateDate",
+    "quicktime:ContentCreateDate",
+)
+
+MIME = {
+    "jpeg": "image/jpeg",
+    "mpo": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "tiff": "image/tiff",
+    "gif": "image/gif",
+    "bmp": "image/bmp",
+    "heic": "image/heic",
+    "heif": "image/heif",
+    "avif": "image/avif",
+    "mp4": "video/mp4",
+    "m4v": "video/x-m4v",
+    "mov": "video/quicktime",
+    "3gp": "video/3gpp",
+    "xmp": "application/rdf+xml",
+}
+VIDEO_FORMATS = frozenset({"mp4", "m4v", "mov", "3gp"})
+RAW_TIFF_EXTENSIONS = frozenset({".dng", ".cr2", ".nef", ".nrw", ".arw", ".pef", ".srw", ".orf"})
+
+_heif_ready = False
+
+
+def sniff_format(head: bytes, suffix: str = "") -> str | None:
+    """Short format name from magic bytes (extension only refines TIFF-based raw files)."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return suffix.lstrip(".").lower() if suffix.lower() in RAW_TIFF_EXTENSIONS else "tiff"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:2] == b"BM" and len(head) >= 14:
+        return "bmp"
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"<?xpacket", b"<x:xmpmeta")):
+        return "xmp"
+    return sniff_brand(head)
+
+
+def _kind_for(fmt: str | None) -> str:
+    if fmt is None or fmt == "xmp":
+        return "unknown"
+    return "video" if fmt in VIDEO_FORMATS else "photo"
+
+
+def extract_media_info(
+    path: Path,
+    *,
+    sidecars: Sequence[Path] = (),
+    fallback_mtime: datetime | None = None,
+) -> MediaInfo:
+    """Everything we keep about one file; see ``MediaInfo`` for the field rules.
+
+    ``sidecars`` (from ``find_sidecars``) override embedded caption/title/tags
+    and give dates and GPS only where the file has none.  ``fallback_mtime`` is
+    the time to use when the file carries no date (else the file's mtime).
+    """
+    path = Path(path)
+    info = MediaInfo()
+    embedded: list[Facts] = []
+    fmt: str | None = None
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block open() forever
+            raise IsADirectoryError(f"not a regular file: {path.name}")
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            head = fh.read(64)
+            fmt = sniff_format(head, path.suffix)
+            if size == 0:
+                info.problems.append("empty file")
+                fmt = _format_from_name(path)
+            elif fmt is None:
+                info.problems.append("unrecognised file format")
+                fmt = _format_from_name(path)
+            else:
+                embedded = _read_embedded(fh, size, fmt, path, info)
+    except OSError as exc:
+        info.problems.append(f"cannot read file: {exc.strerror or exc}")
+        fmt = _format_from_name(path)
+    except Exception as exc:  # a reader bug must not stop a scan of 100k files
+        info.problems.append(f"metadata reader failed: {type(exc).__name__}: {exc}")
+    if info.format is None:
+        info.format = fmt
+    info.kind = _kind_for(info.format)
+    info.mime_type = MIME.get(info.format or "") or mimetypes.guess_type(path.name)[0]
+
+    side: list[Facts] = []
+    for sidecar in sidecars:
+        facts, problems = parse_xmp_sidecar(Path(sidecar))
+        info.problems.extend(problems)
+        side.append(facts)
+    _merge(info, embedded, side)
+    if info.taken_date is None:
+        _file_time(info, path, fallback_mtime)
+    return info
+
+
+def _format_from_name(path: Path) -> str | None:
+    suffix = path.suffix.lower().lstrip(".")
+    aliases = {
+        "jpg": "jpeg",
+        "jpe": "jpeg",
+        "tif": "tiff",
+        "qt": "mov",
+        "3g2": "3gp",
+        "hif": "heif",
+    }
+    suffix = aliases.get(suffix, suffix)
+    return suffix if suffix in MIME else None
+
+
+def _read_embedded(fh: BinaryIO, size: int, fmt: str, path: Path, info: MediaInfo) -> list[Facts]:
+    """Facts of each embedded source, best first: EXIF, XMP, IPTC (or the video's own)."""
+    if fmt == "jpeg":
+        blocks = scan_jpeg(fh, size)
+        if blocks.mpo:
+            info.format = "mpo"
+        return _from_blocks(blocks, info)
+    if fmt == "png":
+        return _from_blocks(scan_png(fh, size), info)
+    if fmt == "webp":
+        return _from_blocks(scan_webp(fh, size), info)
+    if fmt in VIDEO_FORMATS:
+        facts = read_video(fh, size)
+        info.problems.extend(facts.problems)
+        facts.problems = []
+        info.width, info.height, info.duration_s = facts.width, facts.height, facts.duration_s
+        return [facts]
+    if fmt == "tiff" or fmt in {e.lstrip(".") for e in RAW_TIFF_EXTENSIONS}:
+        return _from_tiff_file(fh, info)
+    if fmt in ("heic", "heif", "avif"):
+        return _from_heif(path, fmt, info)
+    if fmt in ("gif", "bmp"):
+        _simple_size(fh, fmt, info)
+        return []
+    if fmt == "xmp":
+        info.problems.append("an XMP sidecar, not a photo")
+        return []
+    return _from_pillow(path, info)
+
+
+def _from_blocks(blocks: Blocks, info: MediaInfo) -> list[Facts]:
+    info.problems.extend(blocks.problems)
+    info.width, info.height = blocks.width, blocks.height
+    return _from_payloads(blocks.exif, blocks.xmp, blocks.iptc_photoshop, info)
+
+
+def _from_payloads(
+    exif: bytes | None,
+    xmp: bytes | None,
+    photoshop: bytes | None,
+    info: MediaInfo,
+    *,
+    iim: bytes | None = None,
+) -> list[Facts]:
+    out: list[Facts] = []
+    if exif:
+        facts, _tags = facts_from_exif_bytes(exif)
+        out.append(facts)
+    if xmp:
+        out.append(parse_xmp_packet(xmp))
+    if photoshop and iim is None:
+        iim = iim_from_photoshop(photoshop)
+    if iim:
+        out.append(parse_iim(iim))
+    for facts in out:
+        info.problems.extend(facts.problems)
+        facts.problems = []
+    return out
+
+
+def _from_tiff_file(fh: BinaryIO, info: MediaInfo) -> list[Facts]:
+    tags = read_tiff(file_reader(fh), what="TIFF")
+    facts = facts_from_tiff(tags)
+    info.problems.extend(facts.problems)
+    facts.problems = []
+    width, height = tags.ifd0.get(0x0100), tags.ifd0.get(0x0101)
+    if (
+        isinstance(width, tuple)
+        and isinstance(height, tuple)
+        and width
+        and height
+        and isinstance(width[0], int)
+        and isinstance(height[0], int)
+    ):
+        info.width, info.height = width[0], height[0]
+    xmp = tags.ifd0.get(0x02BC)
+    iim = tags.ifd0.get(0x83BB)
+    rest = _from_payloads(
+        None,
+        xmp if isinstance(xmp, bytes) else None,
+        None,
+        info,
+        iim=iim if isinstance(iim, bytes) else None,
+    )
+    return [facts, *rest]
+
+
+def _from_heif(path: Path, fmt: str, info: MediaInfo) -> list[Facts]:
+    """pillow-heif gives the size after HEIF rotation, so orientation is reported as 1."""
+    global _heif_ready
+    try:
+        import pillow_heif
+
+        if not _heif_ready:
+            pillow_heif.register_heif_opener()
+            _heif_ready = True
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            heif = pillow_heif.open_heif(str(path), convert_hdr_to_8bit=False)
+            width, height = heif.size
+            exif = heif.info.get("exif")
+            xmp = heif.info.get("xmp")
+    except Exception as exc:
+        label = "AVIF" if fmt == "avif" else "HEIF"
+        info.problems.append(f"unreadable {label}: {exc}")
+        if fmt == "avif":
+            return _from_pillow(path, info)
+        return []
+    info.width, info.height = width, height
+    out = _from_payloads(
+        exif if isinstance(exif, bytes) else None,
+        xmp if isinstance(xmp, bytes) else None,
+        None,
+        info,
+    )
+    for facts in out:
+        facts.orientation = None
+    info.orientation = 1
+    return out
+
+
+def _simple_size(fh: BinaryIO, fmt: str, info: MediaInfo) -> None:
+    """GIF logical screen / BMP DIB header size; these formats carry no metadata we keep."""
+    fh.seek(0)
+    head = fh.read(32)
+    if fmt == "gif" and len(head) >= 10:
+        info.width, info.height = struct.unpack("<HH", head[6:10])
+    elif fmt == "bmp" and len(head) >= 26:
+        (dib_size,) = struct.unpack("<I", head[14:18])
+        if dib_size == 12:
+            info.width, info.height = struct.unpack("<HH", head[18:22])
+        else:
+            width, height = struct.unpack("<ii", head[18:26])
+            info.width, info.height = abs(width), abs(height)
+    if not info.width or not info.height:
+        info.width = info.height = None
+        info.problems.append(f"unreadable {fmt.upper()} header")
+
+
+def _from_pillow(path: Path, info: MediaInfo) -> list[Facts]:
+    """Anything else Pillow can identify (AVIF without pillow-heif support): size, EXIF, XMP."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                info.width, info.height = im.size
+                if info.format is None and im.format:
+                    info.format = im.format.lower()
+                exif = im.info.get("exif")
+                xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+    except Exception as exc:
+        info.problems.append(f"unreadable image: {type(exc).__name__}: {exc}")
+        return []
+    return _from_payloads(
+        exif if isinstance(exif, bytes) else None,
+        xmp.encode() if isinstance(xmp, str) else xmp if isinstance(xmp, bytes) else None,
+        None,
+        info,
+    )
+
+
+def _first(values: list[str | None]) -> str | None:
+    return next((v for v in values if v), None)
+
+
+# Who wins for caption/title/tags among embedded sources: XMP is what modern
+# tools keep in sync, IPTC is older, EXIF ImageDescription is often camera junk.
+_TEXT_RANK = {"xmp": 0, "iptc": 1, "quicktime": 2, "exif": 3}
+# Who wins for location: the camera's own EXIF fix, then the user's sidecar.
+_LOCATION_RANK = {"exif": 0, "sidecar": 1, "xmp": 2, "quicktime": 3, "iptc": 4}
+
+
+def _merge(info: MediaInfo, embedded: list[Facts], side: list[Facts]) -> None:
+    """Apply the precedence rules of the issue in one place."""
+    everything = [*embedded, *side]
+    dates: dict[str, str] = {}
+    for facts in everything:
+        for source, value in facts.dates.items():
+            dates.setdefault(source, value)
+    for source in DATE_PRIORITY:
+        if source in dates:
+            info.taken_date, info.taken_date_source = dates[source], source
+            break
+    if info.taken_date is not None:
+        info.taken_date = _borrow_offset(info.taken_date, dates.values())
+
+    for facts in sorted(everything, key=lambda f: _LOCATION_RANK.get(f.origin, 9)):
+        if facts.location:
+            info.location = dict(facts.location)
+            break
+
+    info.camera_make = clean_text(_first([f.camera_make for f in everything]))
+    info.camera_model = clean_text(_first([f.camera_model for f in everything]))
+    if info.orientation is None:
+        info.orientation = next((f.orientation for f in everything if f.orientation), None)
+
+    # Text: a sidecar (the user's edit) replaces embedded values.
+    text_order = [*side, *sorted(embedded, key=lambda f: _TEXT_RANK.get(f.origin, 9))]
+    info.caption = _first([f.caption for f in text_order])
+    info.title = _first([f.title for f in text_order])
+    side_tags = next((f.tags for f in side if f.tags), None)
+    if side_tags is not None:
+        info.tags = list(side_tags)
+    else:
+        for facts in text_order:
+            add_tags(info.tags, facts.tags)
+
+
+def _borrow_offset(value: str, others: Iterable[str]) -> str:
+    """Give a naive EXIF time the offset of another source stating the same wall-clock second.
+
+    Cameras without OffsetTimeOriginal often write the same moment with an
+    offset into XMP (xmp:CreateDate); that offset belongs to this time too.
+    """
+    if len(value) < 19 or value.endswith("Z") or value[-6] in "+-":
+        return value
+    for other in others:
+        if len(other) >= 25 and other[:19] == value[:19] and other[-6] in "+-":
+            return value + other[-6:]
+    return value
+
+
+def _file_time(info: MediaInfo, path: Path, fallback_mtime: datetime | None) -> None:
+    if fallback_mtime is not None:
+        info.taken_date, info.taken_date_source = utc_iso(fallback_mtime), "file:mtime"
+        return
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return
+    info.taken_date = utc_iso(datetime.fromtimestamp(mtime).astimezone())
+    info.taken_date_source = "file:mtime"

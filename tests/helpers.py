@@ -1,0 +1,84 @@
+"""Builders shared by tests: archives, libraries, CLI runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+from photosync.archive.archive import Archive
+from photosync.cli import cli
+from photosync.emulators.samples import write_jpeg
+
+
+def run_cli(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def make_library(root: Path, count: int, *, start_seed: int = 0, size: tuple[int, int] = (96, 64)) -> list[Path]:
+    """``count`` unique small JPEGs with EXIF dates spread over two years."""
+    paths = []
+    for index in range(count):
+        seed = start_seed + index
+        taken = datetime(2023 + seed % 2, 1 + seed % 12, 1 + seed % 28, seed % 24, seed % 60, 0)
+        paths.append(write_jpeg(root / f"sub{seed % 3}" / f"IMG_{seed:05d}.jpg", seed=seed, size=size, taken=taken))
+    return paths
+
+
+def new_archive(tmp: Path, **services: dict[str, Any]) -> Archive:
+    archive = Archive.init(tmp / "archive")
+    archive.save_services({name: {"enabled": True, "target": False, **spec} for name, spec in services.items()})
+    archive.commit("config: test services")
+    return archive
+
+
+def set_prefs(archive: Archive, **sync: Any) -> None:
+    prefs = archive.preferences()
+    prefs["sync_preferences"].update(sync)
+    archive.save_preferences(prefs)
+    archive.commit("config: test preferences")
+
+
+def records(archive_root: Path) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted((archive_root / "photos").rglob("*.json")):
+        out.append(json.loads(path.read_text(encoding="utf-8")))
+    return out
+
+
+def comparable(archive_root: Path) -> list[Any]:
+    """What must be equal between an interrupted-then-resumed run and a clean one."""
+    out = []
+    for record in records(archive_root):
+        instances = sorted(
+            (service, inst["id"], inst.get("content_hash"), inst.get("status"))
+            for service, insts in record["instances"].items()
+            for inst in insts
+        )
+        out.append((record["photo_id"], record["content_hash"], record["processing_state"], instances, record["metadata"]["taken_date"]))
+    return sorted(out)
+
+
+def photosync_process(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "photosync", *args],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def git_log(archive_root: Path) -> list[str]:
+    out = subprocess.run(["git", "-C", str(archive_root), "log", "--format=%s"], capture_output=True, text=True, check=True)
+    return out.stdout.splitlines()
+
+
+def git_clean(archive_root: Path) -> bool:
+    out = subprocess.run(["git", "-C", str(archive_root), "status", "--porcelain"], capture_output=True, text=True, check=True)
+    return out.stdout.strip() == ""

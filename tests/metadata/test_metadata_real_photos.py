@@ -1,0 +1,200 @@
+"""Extraction against the exiftool ground truth of the real photos in ../shared/testdata.
+
+Shares are asserted at or just below what we measure (see the bench script for
+the list of mismatches); the remaining mismatches are explained in
+``KNOWN_DISAGREEMENTS`` and checked to stay exactly those.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import statistics
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from photosync.metadata import extract_media_info, find_sidecars, parse_xmp_sidecar
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Measured on the 91 rows of MANIFEST.tsv: date 89/91, gps 86/87, make/model 90/91,
+# orientation 81/83, size 85/85, format 86/86, offset 5/5, subsec 11/11.
+THRESHOLDS = {
+    "date": 0.97,
+    "gps": 0.98,
+    "make_model": 0.98,
+    "orientation": 0.97,
+    "size": 1.0,
+    "format": 1.0,
+    "offset": 1.0,
+    "subsec": 1.0,
+}
+
+# (field, file) pairs where we disagree with exiftool on purpose or by known limit.
+KNOWN_DISAGREEMENTS = {
+    # Date only in a FLIR maker-note record; we do not parse vendor maker notes.
+    ("date", "photos/gps/FLIR iPhone device.jpg"),
+    # We prefer Apple's com.apple.quicktime.creationdate (local time + offset, start
+    # of capture) over mvhd (written when recording ends); they are 17 s apart here.
+    ("date", "photos/video/with-gps.mov"),
+    # exiftool's make comes from a Pentax-private 'TAGS' atom we do not parse.
+    ("make_model", "photos/video/QuickTime.mov"),
+    # EXIF GPS seconds are 0/0 (exiftool then drops the Composite); minutes are set and
+    # embedded XMP states the same fix (48,53.323582N 21,2.595070E), so we keep it.
+    ("gps", "photos/camera/Nikon D5000.jpg"),
+    # No Orientation in IFD0 or XMP; exiftool reports the thumbnail's (IFD1) value.
+    ("orientation", "photos/camera/Nikon D5000.jpg"),
+    # IFD0 claims 32 entries but holds 2; we keep the intact Orientation=1 entry,
+    # exiftool drops the whole directory.
+    ("orientation", "photos/odd/hopper_bad_exif.jpg"),
+}
+
+
+def _bench() -> ModuleType:
+    path = REPO / "bench" / "metadata_accuracy.py"
+    spec = importlib.util.spec_from_file_location("metadata_accuracy_bench", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def report(testdata: Path) -> object:
+    return _bench().evaluate(testdata, repeat=0)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("field", sorted(THRESHOLDS))
+def test_match_share_stays_at_measured_level(report: object, field: str) -> None:
+    matched, compared = report.counts[field]  # type: ignore[attr-defined]
+    assert compared > 0
+    mismatches = [m for m in report.mismatches if m.startswith(field + " ")]  # type: ignore[attr-defined]
+    assert matched / compared >= THRESHOLDS[field], "\n".join(mismatches)
+
+
+@pytest.mark.shared
+def test_mismatches_are_exactly_the_explained_ones(report: object) -> None:
+    seen = set()
+    for line in report.mismatches:  # type: ignore[attr-defined]
+        field, rest = line.split(" ", 1)
+        seen.add((field, rest.strip().split(": ", 1)[0]))
+    assert seen == KNOWN_DISAGREEMENTS
+
+
+@pytest.mark.shared
+def test_manifest_covers_every_folder(testdata: Path) -> None:
+    rows = _bench().read_manifest(testdata)
+    folders = {row["file"].split("/")[1] for row in rows}
+    assert {"camera", "gps", "heic", "odd", "video", "xmp", "png_webp", "derived"} <= folders
+    assert len(rows) >= 80
+
+
+@pytest.mark.shared
+def test_heic_is_not_rotated_twice(testdata: Path) -> None:
+    # exiftool: Orientation 6, stored 4032x3024; pillow-heif already rotated it.
+    info = extract_media_info(testdata / "photos/heic/Issue 263 dotnet.heic")
+    assert (info.orientation, info.width, info.height) == (1, 3024, 4032)
+    assert (info.kind, info.format, info.mime_type) == ("photo", "heic", "image/heic")
+
+
+@pytest.mark.shared
+def test_zero_blank_and_fallback_dates(testdata: Path) -> None:
+    when = datetime(2001, 2, 3, 4, 5, 6).astimezone()
+    zero = extract_media_info(testdata / "photos/odd/Issue 609.jpg", fallback_mtime=when)
+    assert zero.taken_date_source == "file:mtime"
+    assert datetime.fromisoformat(zero.taken_date or "") == when
+    blank = extract_media_info(testdata / "photos/odd/FujiFilm SP-2500.jpg")
+    assert (blank.taken_date, blank.taken_date_source) == (
+        "2003-09-10T20:59:18",
+        "exif:DateTimeDigitized",
+    )
+    assert "truncated JPEG (no end-of-image marker)" in blank.problems  # it is cut at 56 KB
+
+
+@pytest.mark.shared
+def test_empty_and_null_island_gps(testdata: Path) -> None:
+    for name in (
+        "photos/camera/Samsung GT-I9000 (Galaxy S).jpg",
+        "photos/odd/45-gps_ifd.jpg",
+        "photos/heic/Issue 487.heic",
+    ):
+        info = extract_media_info(testdata / name)
+        assert info.location is None, name
+        assert not any("GPS" in p for p in info.problems), (name, info.problems)
+
+
+@pytest.mark.shared
+def test_damaged_files_report_problems(testdata: Path) -> None:
+    truncated = extract_media_info(testdata / "photos/odd/truncated_jpeg.jpg")
+    assert "truncated JPEG (no end-of-image marker)" in truncated.problems
+    empty = extract_media_info(testdata / "photos/odd/empty.heic")
+    assert (empty.problems, empty.kind, empty.format) == (["empty file"], "photo", "heic")
+    bad_heif = extract_media_info(
+        testdata / "photos/odd/IllegalArgumentException.HeifReader.processBoxes.heif"
+    )
+    assert bad_heif.format == "heif" and any(
+        p.startswith("unreadable HEIF") for p in bad_heif.problems
+    )
+    bad_exif = extract_media_info(testdata / "photos/odd/30-type_error.jpg")
+    assert any(p.startswith("unreadable EXIF") for p in bad_exif.problems)
+    assert bad_exif.taken_date_source == "xmp:DateTimeOriginal"  # EXIF broken, XMP saves the day
+    clean = extract_media_info(testdata / "photos/camera/Canon_40D.jpg")
+    assert clean.problems == []
+
+
+@pytest.mark.shared
+def test_real_sidecars_found_and_consistent_with_their_image(testdata: Path) -> None:
+    canon = testdata / "photos/camera/Canon_40D.jpg"
+    assert [p.name for p in find_sidecars(canon)] == ["Canon_40D.jpg.xmp"]
+    nikon = testdata / "photos/gps/DSCN0010.jpg"
+    assert [p.name for p in find_sidecars(nikon)] == ["DSCN0010.xmp"]
+    facts, problems = parse_xmp_sidecar(testdata / "photos/gps/DSCN0010.xmp")
+    image = extract_media_info(nikon)
+    assert problems == []
+    assert facts.location is not None and image.location is not None
+    assert facts.location["lat"] == pytest.approx(image.location["lat"], abs=1e-5)
+    assert facts.location["lng"] == pytest.approx(image.location["lng"], abs=1e-5)
+    assert facts.caption is None  # whitespace-only dc:description
+    digikam, _ = parse_xmp_sidecar(testdata / "photos/xmp/digikam-example.xmp")
+    assert (digikam.camera_make, digikam.dates.get("sidecar:CreateDate")) == (
+        "Medion AG",
+        "2014-04-27T12:42:47",
+    )
+    manager, _ = parse_xmp_sidecar(testdata / "photos/xmp/APhotoManager-exmaple.xmp")
+    assert (manager.title, manager.caption, manager.tags) == (
+        "Title2",
+        "Description2",
+        ["tagA2", "tagB2"],
+    )
+
+
+@pytest.mark.shared
+def test_videos(testdata: Path) -> None:
+    mp4 = extract_media_info(testdata / "photos/video/with-gps.mp4")
+    assert (mp4.kind, mp4.format, mp4.mime_type) == ("video", "mp4", "video/mp4")
+    assert mp4.duration_s and mp4.duration_s > 0
+    mov = extract_media_info(testdata / "photos/video/with-gps.mov")
+    assert (mov.camera_make, mov.camera_model) == ("Apple", "iPhone 6")
+
+
+@pytest.mark.shared
+def test_jpeg_extraction_is_fast(testdata: Path) -> None:
+    """Discover needs 1,000 photos/s on 2 cores with hashing; extraction must be far below 0.5 ms."""
+    jpegs = sorted((testdata / "photos/camera").glob("*.jpg"))
+    assert jpegs
+    for path in jpegs:  # warm the page cache
+        extract_media_info(path)
+    samples = []
+    for _ in range(5):
+        for path in jpegs:
+            start = time.perf_counter()
+            extract_media_info(path)
+            samples.append(time.perf_counter() - start)
+    # Measured ~0.06 ms median; the bound leaves room for slow shared CI machines.
+    assert statistics.median(samples) < 0.5e-3

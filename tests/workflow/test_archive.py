@@ -1,0 +1,173 @@
+"""The archive: layout, finding it, canonical JSON, validation, atomic writes, recovery, lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from photosync.archive.archive import Archive
+from photosync.archive.jsonio import atomic_write, canonical_dumps
+from photosync.errors import ArchiveLocked, ArchiveNotFound, ConfigError, PhotosyncError, RecordInvalid
+from photosync.model import new_record, record_relpath
+from tests.helpers import git_clean, git_log
+
+
+def _record(seed: str = "a", taken: str | None = "2024-03-05T12:15:30+01:00") -> dict:
+    record = new_record(
+        content_hash="sha256:" + (seed * 64)[:64],
+        size=10,
+        media={"kind": "photo"},
+        canonical_source="test:1",
+        source_of_truth_path=None,
+    )
+    record["metadata"]["taken_date"] = taken
+    return record
+
+
+def test_init_lays_out_the_archive(tmp_path: Path) -> None:
+    archive = Archive.init(tmp_path / "a")
+    for rel in (
+        "README.md",
+        ".gitignore",
+        "config/services.json",
+        "config/sync-state.json",
+        "config/user-preferences.json",
+        "schemas/photo-metadata.schema.json",
+        "schemas/service-config.schema.json",
+    ):
+        assert (archive.root / rel).is_file(), rel
+    assert (archive.root / "blobs").is_dir()
+    assert "/blobs/" in (archive.root / ".gitignore").read_text()
+    assert git_log(archive.root) == ["init: new photosync archive"]
+    assert git_clean(archive.root)
+    prefs = archive.preferences()
+    assert prefs["default_visibility"] == "private"
+
+
+def test_init_refuses_non_empty_folder_and_existing_archive(tmp_path: Path) -> None:
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    with pytest.raises(PhotosyncError, match="not empty"):
+        Archive.init(tmp_path / "full")
+    assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
+    Archive.init(tmp_path / "a")
+    with pytest.raises(PhotosyncError, match="already"):
+        Archive.init(tmp_path / "a")
+
+
+def test_archive_is_found_like_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = Archive.init(tmp_path / "a")
+    deep = archive.root / "photos" / "2024"
+    deep.mkdir(parents=True)
+    assert Archive.find(start=deep).root == archive.root
+    assert Archive.find(explicit=archive.root).root == archive.root
+    monkeypatch.setenv("PHOTOSYNC_ARCHIVE", str(archive.root))
+    assert Archive.find(start=tmp_path).root == archive.root
+    monkeypatch.delenv("PHOTOSYNC_ARCHIVE")
+    with pytest.raises(ArchiveNotFound):
+        Archive.find(start=tmp_path)
+    with pytest.raises(ArchiveNotFound, match="not a photosync archive"):
+        Archive.find(explicit=tmp_path)
+
+
+def test_records_are_canonical_validated_and_placed_by_date(tmp_path: Path) -> None:
+    archive = Archive.init(tmp_path / "a")
+    archive.lock()
+    record = _record()
+    assert archive.write_record(record) is True
+    path = archive.root / "photos/2024/03" / f"{record['photo_id']}.json"
+    text = path.read_text(encoding="utf-8")
+    assert text == canonical_dumps(record)
+    assert list(json.loads(text)) == sorted(json.loads(text))
+    assert archive.write_record(record) is False  # same content: no rewrite, no diff
+    undated = _record("b", taken=None)
+    assert record_relpath(undated).startswith("photos/undated/")
+    bad = _record("c")
+    bad["visibility"]["canonical"] = "everyone"
+    with pytest.raises(RecordInvalid, match="visibility/canonical"):
+        archive.write_record(bad)
+    assert not (archive.root / record_relpath(bad)).exists()
+    # a new date moves the file, leaving no stale copy
+    record["metadata"]["taken_date"] = "2019-07-01T10:00:00"
+    archive.write_record(record)
+    assert not path.exists()
+    assert (archive.root / "photos/2019/07" / f"{record['photo_id']}.json").exists()
+    archive.close()
+
+
+def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "x.json"
+    target.write_text("old")
+
+    def failing_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        atomic_write(target, b"new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_broken_config_gives_a_clear_error(tmp_path: Path) -> None:
+    archive = Archive.init(tmp_path / "a")
+    (archive.root / "config/services.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        archive.services()
+    (archive.root / "config/services.json").write_text(json.dumps({"services": {"x": {"type": "local", "enabled": True, "target": False, "api_secret": "s"}}}))
+    with pytest.raises(ConfigError, match="not valid"):
+        archive.services()
+
+
+def test_recovery_keeps_valid_leftovers_and_quarantines_torn_records(tmp_path: Path) -> None:
+    archive = Archive.init(tmp_path / "a")
+    archive.lock()
+    good = _record("d")
+    archive.write_record(good)
+    archive.commit("test: one record")
+    kept = _record("e")
+    archive.write_record(kept)  # left uncommitted, as by a killed run
+    torn_rel = record_relpath(good)
+    (archive.root / torn_rel).write_text('{"photo_id": "trunc')  # torn write of a tracked record
+    (archive.root / "photos/2024/03/stray.json").write_text("{")  # torn untracked one
+    archive.close()
+
+    again = Archive(archive.root)
+    notes = again.lock()
+    assert any("damaged" in note for note in notes)
+    assert json.loads((archive.root / torn_rel).read_text())["photo_id"] == good["photo_id"]
+    assert not (archive.root / "photos/2024/03/stray.json").exists()
+    assert len(list((archive.root / ".photosync/quarantine").iterdir())) == 2
+    assert (archive.root / record_relpath(kept)).exists()
+    assert git_clean(archive.root)
+    assert git_log(archive.root)[0].startswith("recover:")
+    again.close()
+
+
+def test_second_writer_is_refused_and_a_killed_holder_releases(tmp_path: Path) -> None:
+    archive = Archive.init(tmp_path / "a")
+    archive.lock()
+    other = Archive(archive.root)
+    with pytest.raises(ArchiveLocked, match="another photosync run"):
+        other.lock()
+    archive.close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys,time;from photosync.archive.archive import Archive;"
+         "a=Archive(__import__('pathlib').Path(sys.argv[1]));a.lock();print('locked',flush=True);time.sleep(60)",
+         str(archive.root)],
+        stdout=subprocess.PIPE,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == b"locked"
+    with pytest.raises(ArchiveLocked):
+        Archive(archive.root).lock()
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    survivor = Archive(archive.root)
+    survivor.lock()  # the kernel released the dead holder's lock
+    survivor.close()
