@@ -61,7 +61,7 @@ DEFAULT_PREFERENCES: dict[str, Any] = {
         "max_parallel_downloads": 5,
         "incremental_sync_days": 30,
         "commit_every": 2000,
-        "hash_workers": 4,
+        "hash_workers": 8,
     },
 }
 
@@ -249,7 +249,7 @@ class Archive:
         validate_record(record, where=f"photo {record.get('photo_id')}")
         rel = record_relpath(record)
         old_rel = self.state.path_for_photo(record["photo_id"])
-        changed = write_json(self.root / rel, record, fsync=False)
+        changed = write_json(self.root / rel, record, fsync=False, known_new=old_rel is None)
         if old_rel and old_rel != rel:
             (self.root / old_rel).unlink(missing_ok=True)
             changed = True
@@ -281,13 +281,16 @@ class Archive:
             rows.append((record["photo_id"], str(path.relative_to(self.root)), record_hashes(record)))
         self.state.index_many(rows)
         self.state.set_meta("index_head", head)
+        self.state.flush()
 
     # committing -------------------------------------------------------------------------
     def commit(self, message: str) -> str | None:
         """One commit of everything the run changed; updates the index's HEAD mark."""
         commit = self.git.commit_all(message, TRACKED_PATHS)
-        if commit is not None and self._state is not None:
-            self.state.set_meta("index_head", commit)
+        if self._state is not None:
+            if commit is not None:
+                self.state.set_meta("index_head", commit)
+            self.state.flush()
         return commit
 
     def _recover(self) -> list[str]:

@@ -35,14 +35,15 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool = True, mode: int | Non
         raise
 
 
-def write_json(path: Path, value: Any, *, fsync: bool = True) -> bool:
+def write_json(path: Path, value: Any, *, fsync: bool = True, known_new: bool = False) -> bool:
     """Write canonical JSON unless the file already holds exactly that; True if written."""
     data = canonical_dumps(value).encode("utf-8")
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
+    if not known_new:
+        try:
+            if path.read_bytes() == data:
+                return False
+        except FileNotFoundError:
+            pass
     atomic_write(path, data, fsync=fsync)
     return True
 

@@ -53,11 +53,21 @@ class StateDB:
         self.path = path
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA synchronous=FULL")  # a committed journal entry survives power loss
         self.conn.executescript(_SCHEMA)
 
     def close(self) -> None:
+        self.flush()
         self.conn.close()
+
+    def _tx(self) -> None:
+        """Writes gather in one transaction until ``flush`` (one commit per batch, not per row)."""
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN")
+
+    def flush(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
 
     # meta ---------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -65,6 +75,7 @@ class StateDB:
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str | None) -> None:
+        self._tx()
         self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     # seen cache -----------------------------------------------------------
@@ -76,14 +87,15 @@ class StateDB:
         return {row[0]: SeenEntry(row[1], row[2]) for row in rows}
 
     def record_seen(self, service: str, entries: Iterable[tuple[str, str, str | None]]) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN")
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO seen VALUES (?, ?, ?, ?)",
-                ((service, iid, version, digest) for iid, version, digest in entries),
-            )
+        self._tx()
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO seen VALUES (?, ?, ?, ?)",
+            ((service, iid, version, digest) for iid, version, digest in entries),
+        )
+        self.flush()
 
     def forget_seen(self, service: str | None = None) -> None:
+        self._tx()
         if service is None:
             self.conn.execute("DELETE FROM seen")
         else:
@@ -103,18 +115,19 @@ class StateDB:
         return None if row is None else str(row[0])
 
     def index_record(self, photo_id: str, path: str, hashes: Iterable[str]) -> None:
+        self._tx()
         self.conn.execute("INSERT OR REPLACE INTO record_paths VALUES (?, ?)", (photo_id, path))
         self.conn.executemany(
             "INSERT OR REPLACE INTO hash_index VALUES (?, ?)", ((h, photo_id) for h in hashes)
         )
 
     def index_many(self, rows: Iterable[tuple[str, str, Iterable[str]]]) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN")
-            for photo_id, path, hashes in rows:
-                self.index_record(photo_id, path, hashes)
+        for photo_id, path, hashes in rows:
+            self.index_record(photo_id, path, hashes)
+        self.flush()
 
     def clear_indexes(self) -> None:
+        self._tx()
         self.conn.execute("DELETE FROM hash_index")
         self.conn.execute("DELETE FROM record_paths")
 
@@ -136,12 +149,12 @@ class StateDB:
         self, operation: str, photo_id: str, target: str, state: str, detail: str | None = None
     ) -> None:
         """Durable before the action it describes (synchronous commit)."""
-        self.conn.execute("PRAGMA synchronous=FULL")
+        self._tx()
         self.conn.execute(
             "INSERT OR REPLACE INTO journal VALUES (?, ?, ?, ?, ?)",
             (operation, photo_id, target, state, detail),
         )
-        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.flush()
 
     def journal_entries(self, operation: str, state: str | None = None) -> list[tuple[str, str, str, str | None]]:
         query = "SELECT photo_id, target, state, detail FROM journal WHERE operation=?"
@@ -152,4 +165,5 @@ class StateDB:
         return [tuple(row) for row in self.conn.execute(query, params)]  # type: ignore[misc]
 
     def journal_clear(self, operation: str, state: str) -> None:
+        self._tx()
         self.conn.execute("DELETE FROM journal WHERE operation=? AND state=?", (operation, state))

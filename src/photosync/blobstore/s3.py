@@ -1,0 +1,709 @@
+"""Blob store in an S3 bucket (AWS S3, Backblaze B2's S3 API, MinIO, ...).
+
+Objects live at ``<prefix>sha256/ab/<hex>``. Every upload carries the SHA-256
+of its bytes (``x-amz-checksum-sha256`` for the server to check, per part for
+multipart uploads, and ``x-amz-meta-sha256`` for later audits), and is read
+back with HEAD before ``put_file`` says it is stored. Objects are never
+deleted; an existing object is replaced only by ``replace_corrupt`` with bytes
+that hash to the key.
+
+Multipart uploads are resumable: an unfinished upload of the same key is found
+with ListMultipartUploads and continued, re-using the parts whose checksums
+match the local file. Unfinished uploads are invisible to readers; on AWS a
+lifecycle rule ``AbortIncompleteMultipartUpload`` keeps abandoned ones from
+costing money forever.
+
+Credentials come from the caller (a dict from ``CredentialStore``), a named
+AWS profile or boto3's default chain (environment, config files, instance
+role) - never from the archive.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Literal, TypeVar, cast
+
+import botocore.exceptions as bexc
+import botocore.loaders
+import botocore.session
+from botocore.config import Config
+
+from photosync.blobstore.base import CHUNK_SIZE, BlobStat, BlobStore, blob_key, check_digest
+from photosync.credentials import redact
+from photosync.errors import BlobError, ChecksumMismatch
+
+MiB = 1024 * 1024
+MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
+MAX_PARTS = 10_000
+AddressingStyle = Literal["auto", "path", "virtual"]
+_KEY_TAIL = re.compile(r"^sha256/([0-9a-f]{2})/([0-9a-f]{64})$")
+_T = TypeVar("_T")
+
+#: names accepted in a credentials dict, mapped to botocore client arguments
+_CREDENTIAL_ALIASES = {
+    "aws_access_key_id": "aws_access_key_id",
+    "access_key_id": "aws_access_key_id",
+    "key_id": "aws_access_key_id",  # B2 application key id
+    "application_key_id": "aws_access_key_id",
+    "aws_secret_access_key": "aws_secret_access_key",
+    "secret_access_key": "aws_secret_access_key",
+    "application_key": "aws_secret_access_key",  # B2 application key
+    "aws_session_token": "aws_session_token",
+    "session_token": "aws_session_token",
+}
+_DENIED = {
+    "AccessDenied",
+    "AllAccessDisabled",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "TokenRefreshRequired",
+    "UnauthorizedAccess",
+    "403",
+}
+_UNREACHABLE = (
+    bexc.EndpointConnectionError,
+    bexc.ConnectTimeoutError,
+    bexc.ReadTimeoutError,
+    bexc.ConnectionClosedError,
+)
+
+
+_LOADER_LOCK = threading.Lock()
+_LOADER: list[botocore.loaders.Loader] = []
+
+
+def _shared_loader() -> botocore.loaders.Loader:
+    with _LOADER_LOCK:
+        if not _LOADER:
+            _LOADER.append(botocore.loaders.create_loader())
+        return _LOADER[0]
+
+
+def sha256_b64(raw: bytes) -> str:
+    """The base64 form S3 uses for checksums."""
+    return base64.b64encode(raw).decode("ascii")
+
+
+class _AlreadyThere(Exception):
+    """A conditional PUT found the key taken."""
+
+
+def _code(error: BaseException) -> str:
+    """The S3 error code behind a BlobError raised by ``_call`` ("" if none)."""
+    cause = error.__cause__
+    if isinstance(cause, bexc.ClientError):
+        return str(cause.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+@dataclass(frozen=True)
+class _Part:
+    number: int
+    size: int
+    etag: str
+    checksum: str | None
+
+
+class S3BlobStore(BlobStore):
+    """Content-addressed blobs in one bucket under an optional prefix."""
+
+    def __init__(
+        self,
+        name: str,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        addressing_style: AddressingStyle = "auto",
+        profile: str | None = None,
+        credentials: Mapping[str, Any] | None = None,
+        multipart_threshold: int = 8 * MiB,
+        multipart_chunk: int = 8 * MiB,
+        max_concurrency: int = 8,
+        verify_after_put: bool = True,
+        server_checksums: bool = True,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 120.0,
+        max_attempts: int = 5,
+    ) -> None:
+        if not bucket or "/" in bucket:
+            raise BlobError(f"S3 location {name!r}: invalid bucket name {bucket!r}")
+        if addressing_style not in ("auto", "path", "virtual"):
+            raise BlobError(
+                f"S3 location {name!r}: addressing_style must be auto, path or virtual, "
+                f"not {addressing_style!r}"
+            )
+        if multipart_chunk < MIN_PART_SIZE:
+            raise BlobError(f"S3 location {name!r}: multipart_chunk must be at least 5 MiB")
+        if multipart_threshold < 1 or max_concurrency < 1:
+            raise BlobError(
+                f"S3 location {name!r}: multipart_threshold and max_concurrency must be positive"
+            )
+        self.name = name
+        self.bucket = bucket
+        clean = prefix.strip("/")
+        self.prefix = f"{clean}/" if clean else ""
+        self.endpoint_url = endpoint_url
+        self.multipart_threshold = multipart_threshold
+        self.multipart_chunk = multipart_chunk
+        self.max_concurrency = max_concurrency
+        self.verify_after_put = verify_after_put
+        self.server_checksums = server_checksums
+        self._secrets = dict(credentials or {})
+        self._locks = [threading.Lock() for _ in range(64)]
+        self._bucket_checked = False
+        self._conditional_ok = True
+        self.list_page_size = 1000
+        client_args: dict[str, Any] = {}
+        for field, value in self._secrets.items():
+            target = _CREDENTIAL_ALIASES.get(field)
+            if target and value:
+                client_args[target] = value
+        config = Config(
+            max_pool_connections=max(10, 2 * max_concurrency),
+            retries={"max_attempts": max_attempts, "mode": "standard"},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            s3={"addressing_style": addressing_style},
+            # checksums are added explicitly (SHA-256), not CRC32 on every request,
+            # which some S3-compatible servers reject
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        try:
+            session = botocore.session.Session(profile=profile or None)
+            # the parsed API models are the slow part of a new session: share them
+            session.register_component("data_loader", _shared_loader())
+            self.client: Any = session.create_client(
+                "s3", endpoint_url=endpoint_url, region_name=region, config=config, **client_args
+            )
+        except bexc.ProfileNotFound as error:
+            raise BlobError(
+                f"S3 location {name!r}: AWS profile {profile!r} is not configured",
+                hint="create it with `aws configure --profile NAME` or set profile to null",
+            ) from error
+        except (bexc.BotoCoreError, ValueError) as error:
+            raise BlobError(f"S3 location {name!r}: {self._clean(str(error))}") from error
+
+    # -- helpers -----------------------------------------------------------
+
+    def key_for(self, digest: str) -> str:
+        return self.prefix + blob_key(self._bare(digest))
+
+    def _bare(self, digest: str) -> str:
+        try:
+            return check_digest(digest)
+        except (ValueError, AttributeError, TypeError) as error:
+            raise BlobError(
+                f"invalid blob digest {digest!r}: expected 64 hexadecimal characters"
+            ) from error
+
+    def _clean(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+    def _lock(self, bare: str) -> threading.Lock:
+        return self._locks[int(bare[:2], 16) % len(self._locks)]
+
+    def _call(self, action: str, fn: Callable[..., _T], **kwargs: Any) -> _T:
+        """Run one S3 call; turn botocore failures into a BlobError a user can act on."""
+        where = f"S3 location {self.name!r} (bucket {self.bucket!r})"
+        try:
+            return fn(**kwargs)
+        except bexc.NoCredentialsError as error:
+            raise BlobError(
+                f"{where}: no credentials found for {action}",
+                hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, configure a profile, "
+                "or store keys with photosync's credential store",
+            ) from error
+        except bexc.PartialCredentialsError as error:
+            raise BlobError(f"{where}: incomplete credentials: {error}") from error
+        except _UNREACHABLE as error:
+            raise BlobError(
+                f"{where}: cannot reach endpoint {self.endpoint_url or 'AWS S3'} during {action}: "
+                f"{self._clean(str(error))}"
+            ) from error
+        except bexc.ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            message = self._clean(str(error.response.get("Error", {}).get("Message", "")))
+            if code == "NoSuchBucket":
+                raise BlobError(
+                    f"{where}: the bucket does not exist", hint="create it or fix 'bucket'"
+                ) from error
+            if code in _DENIED:
+                raise BlobError(
+                    f"{where}: access denied during {action} ({code})",
+                    hint="check the key's permissions and that the key belongs to this bucket",
+                ) from error
+            raise BlobError(f"{where}: {action} failed: {code} {message}".rstrip()) from error
+        except bexc.BotoCoreError as error:
+            raise BlobError(f"{where}: {action} failed: {self._clean(str(error))}") from error
+
+    def _check_bucket(self) -> None:
+        """Tell "no such bucket" apart from "no such object" once (HEAD 404s look alike)."""
+        if self._bucket_checked:
+            return
+        try:
+            self._call("checking the bucket", self.client.head_bucket, Bucket=self.bucket)
+        except BlobError as error:
+            cause = error.__cause__
+            if isinstance(cause, bexc.ClientError):
+                code = str(cause.response.get("Error", {}).get("Code", ""))
+                if code in ("404", "NoSuchBucket", "NotFound"):
+                    raise BlobError(
+                        f"S3 location {self.name!r}: bucket {self.bucket!r} does not exist",
+                        hint="create it or fix 'bucket'",
+                    ) from cause
+                # keys limited to object access may not HEAD the bucket: carry on
+            else:
+                raise
+        self._bucket_checked = True
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        self._check_bucket()
+        try:
+            return dict(
+                self._call(
+                    "HEAD",
+                    self.client.head_object,
+                    Bucket=self.bucket,
+                    Key=key,
+                    ChecksumMode="ENABLED",
+                )
+            )
+        except BlobError as error:
+            cause = error.__cause__
+            if isinstance(cause, bexc.ClientError) and str(
+                cause.response.get("Error", {}).get("Code")
+            ) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    @staticmethod
+    def _judge(
+        head: Mapping[str, Any], bare: str, size: int, composite: str | None = None
+    ) -> Literal["match", "mismatch", "unknown"]:
+        """Compare a HEAD answer with what the blob must be."""
+        if int(head.get("ContentLength", -1)) != size:
+            return "mismatch"
+        meta = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}
+        stored = meta.get("sha256")
+        if stored is not None and stored.lower() != bare:
+            return "mismatch"
+        checksum = head.get("ChecksumSHA256")
+        multipart = "-" in str(head.get("ETag", ""))
+        if checksum:
+            value = str(checksum).split("-")[0]
+            if not multipart:
+                if value != sha256_b64(bytes.fromhex(bare)):
+                    return "mismatch"
+                return "match"
+            if composite is not None:
+                return "match" if value == composite else "mismatch"
+        return "match" if stored is not None else "unknown"
+
+    # -- BlobStore ---------------------------------------------------------
+
+    def has(self, digest: str) -> bool:
+        return self._head(self.key_for(digest)) is not None
+
+    def stat(self, digest: str) -> BlobStat | None:
+        bare = self._bare(digest)
+        head = self._head(self.key_for(bare))
+        return None if head is None else BlobStat(bare, int(head.get("ContentLength", 0)))
+
+    def open(self, digest: str) -> BinaryIO:
+        bare = self._bare(digest)
+        self._check_bucket()
+        try:
+            answer = self._call(
+                "GET", self.client.get_object, Bucket=self.bucket, Key=self.key_for(bare)
+            )
+        except BlobError as error:
+            cause = error.__cause__
+            if isinstance(cause, bexc.ClientError) and str(
+                cause.response.get("Error", {}).get("Code")
+            ) in ("404", "NoSuchKey", "NotFound"):
+                raise BlobError(f"blob {bare} is missing from {self.name}") from cause
+            raise
+        return cast(BinaryIO, answer["Body"])
+
+    def iter_stats(self) -> Iterator[BlobStat]:
+        """Every blob under the prefix with its size, from listings only (no HEADs)."""
+        self._check_bucket()
+        token: str | None = None
+        while True:
+            extra = {"ContinuationToken": token} if token else {}
+            page = self._call(
+                "listing",
+                self.client.list_objects_v2,
+                Bucket=self.bucket,
+                Prefix=self.prefix + "sha256/",
+                MaxKeys=self.list_page_size,
+                **extra,
+            )
+            for item in page.get("Contents", []):
+                match = _KEY_TAIL.match(str(item["Key"])[len(self.prefix) :])
+                if match and match.group(2).startswith(match.group(1)):
+                    yield BlobStat(match.group(2), int(item.get("Size", 0)))
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+
+    def iter_digests(self) -> Iterator[str]:
+        for item in self.iter_stats():
+            yield item.digest
+
+    def locator(self, digest: str) -> str:
+        return f"s3://{self.bucket}/{self.key_for(digest)}"
+
+    def verify(self, digest: str) -> bool:
+        """Download and hash (streamed); a missing blob raises BlobError."""
+        bare = self._bare(digest)
+        hasher = hashlib.sha256()
+        stream = self.open(bare)
+        try:
+            while chunk := stream.read(CHUNK_SIZE):
+                hasher.update(chunk)
+        except (bexc.BotoCoreError, OSError) as error:
+            raise BlobError(f"reading {self.locator(bare)} failed: {error}") from error
+        finally:
+            stream.close()
+        return hasher.hexdigest() == bare
+
+    def put_file(self, path: Path, digest: str) -> bool:
+        """Upload ``path`` as blob ``digest``; False when an identical object is there."""
+        bare = self._bare(digest)
+        key = self.key_for(bare)
+        with self._lock(bare):
+            size = self._local_size(path)
+            head = self._head(key)
+            if head is not None:
+                return self._existing(head, bare, size)
+            self._upload(path, bare, key, size)
+            return True
+
+    def put_new_file(self, path: Path, digest: str, *, confirm: bool = True) -> bool:
+        """``put_file`` for a caller whose fresh listing lacked the blob.
+
+        Skips the HEAD before the upload (one request less per blob) and sends
+        the PUT with ``If-None-Match: *``, so an object that appeared meanwhile
+        is still never overwritten: the server refuses and it is judged as in
+        ``put_file``. With ``confirm=False`` the HEAD after a small upload is
+        skipped too when the server echoed the SHA-256 it verified; the caller
+        then confirms presence and size from a listing (``iter_stats``), one
+        request per thousand blobs instead of one per blob.
+        """
+        bare = self._bare(digest)
+        key = self.key_for(bare)
+        with self._lock(bare):
+            size = self._local_size(path)
+            if size > self.multipart_threshold or not self._conditional_ok:
+                head = self._head(key)
+                if head is not None:
+                    return self._existing(head, bare, size)
+                self._upload(path, bare, key, size)
+                return True
+            self._check_bucket()
+            try:
+                self._put_single(path, bare, key, size, conditional=True, confirm=confirm)
+            except _AlreadyThere:
+                head = self._head(key)
+                if head is None:
+                    raise BlobError(
+                        f"{self.locator(bare)}: the server reported it present, then absent"
+                    ) from None
+                return self._existing(head, bare, size)
+            return True
+
+    def _existing(self, head: Mapping[str, Any], bare: str, size: int) -> bool:
+        verdict = self._judge(head, bare, size)
+        if verdict == "unknown":
+            verdict = "match" if self.verify(bare) else "mismatch"
+        if verdict == "match":
+            return False
+        raise BlobError(
+            f"{self.locator(bare)} exists but does not match its digest",
+            hint="run `photosync verify --repair` to restore it from a good copy",
+        )
+
+    def replace_corrupt(self, path: Path, digest: str) -> bool:
+        """Overwrite an object that fails verification with bytes that hash to its key.
+
+        The only way photosync ever replaces an object; refuses when the object
+        is present and correct (returns False) and never deletes anything.
+        """
+        bare = self._bare(digest)
+        key = self.key_for(bare)
+        with self._lock(bare):
+            size = self._local_size(path)
+            head = self._head(key)
+            if (
+                head is not None
+                and self._judge(head, bare, size) != "mismatch"
+                and self.verify(bare)
+            ):
+                return False
+            self._upload(path, bare, key, size)
+            return True
+
+    # -- uploads -----------------------------------------------------------
+
+    @staticmethod
+    def _local_size(path: Path) -> int:
+        try:
+            return path.stat().st_size
+        except OSError as error:
+            raise BlobError(f"cannot read {path}: {error.strerror or error}") from error
+
+    def _upload(self, path: Path, bare: str, key: str, size: int) -> None:
+        if size <= self.multipart_threshold:
+            self._put_single(path, bare, key, size)
+        else:
+            self._put_multipart(path, bare, key, size)
+
+    def _put_single(
+        self,
+        path: Path,
+        bare: str,
+        key: str,
+        size: int,
+        *,
+        conditional: bool = False,
+        confirm: bool = True,
+    ) -> None:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(size + 1)
+        except OSError as error:
+            raise BlobError(f"cannot read {path}: {error.strerror or error}") from error
+        raw = hashlib.sha256(data).digest()
+        if raw.hex() != bare or len(data) != size:
+            raise ChecksumMismatch(f"{path} does not hash to {bare} (it hashes to {raw.hex()})")
+        extra: dict[str, Any] = {}
+        if self.server_checksums:
+            extra = {"ChecksumAlgorithm": "SHA256", "ChecksumSHA256": sha256_b64(raw)}
+        if conditional:
+            extra["IfNoneMatch"] = "*"
+        try:
+            answer = self._call(
+                "upload",
+                self.client.put_object,
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentType="application/octet-stream",
+                Metadata={"sha256": bare},
+                **extra,
+            )
+        except BlobError as error:
+            code = _code(error)
+            if conditional and code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                raise _AlreadyThere from error
+            if conditional and code in ("NotImplemented", "501"):
+                # this server has no conditional writes: fall back to HEAD first
+                self._conditional_ok = False
+                if self._head(key) is not None:
+                    raise _AlreadyThere from error
+                self._put_single(path, bare, key, size)
+                return
+            raise
+        echoed = answer.get("ChecksumSHA256")
+        if echoed is not None and echoed != sha256_b64(raw):
+            raise ChecksumMismatch(f"{self.locator(bare)}: the server stored different bytes")
+        if echoed is None or (confirm and self.verify_after_put):
+            self._confirm(bare, key, size, None)
+
+    def _confirm(self, bare: str, key: str, size: int, composite: str | None) -> None:
+        head = self._head(key)
+        if head is None:
+            raise BlobError(f"{self.locator(bare)} is not visible after upload")
+        verdict = self._judge(head, bare, size, composite)
+        if verdict == "unknown":
+            verdict = "match" if self.verify(bare) else "mismatch"
+        if verdict != "match":
+            raise ChecksumMismatch(
+                f"{self.locator(bare)}: the stored object does not match after upload"
+            )
+
+    def _part_size(self, size: int) -> int:
+        part = self.multipart_chunk
+        while -(-size // part) > MAX_PARTS:
+            part *= 2
+        return part
+
+    def _find_upload(self, key: str) -> tuple[str | None, dict[int, _Part]]:
+        """The newest unfinished multipart upload of ``key`` and its parts, if any."""
+        answer = self._call(
+            "listing multipart uploads",
+            self.client.list_multipart_uploads,
+            Bucket=self.bucket,
+            Prefix=key,
+        )
+        uploads = [u for u in answer.get("Uploads", []) if u.get("Key") == key]
+        if not uploads:
+            return None, {}
+        upload = max(uploads, key=lambda u: str(u.get("Initiated", "")))
+        upload_id = str(upload["UploadId"])
+        parts: dict[int, _Part] = {}
+        marker = 0
+        while True:
+            page = self._call(
+                "listing parts",
+                self.client.list_parts,
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumberMarker=marker,
+            )
+            for item in page.get("Parts", []):
+                number = int(item["PartNumber"])
+                parts[number] = _Part(
+                    number, int(item.get("Size", -1)), str(item["ETag"]), item.get("ChecksumSHA256")
+                )
+            if not page.get("IsTruncated"):
+                break
+            marker = int(page.get("NextPartNumberMarker", 0))
+        return upload_id, parts
+
+    @staticmethod
+    def _part_reusable(part: _Part | None, data: bytes, raw: bytes) -> bool:
+        if part is None or part.size != len(data):
+            return False
+        if part.checksum:
+            return bool(part.checksum == sha256_b64(raw))
+        # no checksum in the listing: a plain ETag is the part's MD5
+        return part.etag.strip('"') == hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+    def _put_multipart(self, path: Path, bare: str, key: str, size: int) -> None:
+        local, _ = self._hash_path(path)
+        if local != bare:
+            raise ChecksumMismatch(f"{path} does not hash to {bare} (it hashes to {local})")
+        upload_id, existing = self._find_upload(key)
+        if upload_id is None:
+            extra: dict[str, Any] = {"ChecksumAlgorithm": "SHA256"} if self.server_checksums else {}
+            created = self._call(
+                "starting a multipart upload",
+                self.client.create_multipart_upload,
+                Bucket=self.bucket,
+                Key=key,
+                ContentType="application/octet-stream",
+                Metadata={"sha256": bare},
+                **extra,
+            )
+            upload_id = str(created["UploadId"])
+        part_size = self._part_size(size)
+        whole = hashlib.sha256()
+        part_digests: list[bytes] = []
+        done: dict[int, dict[str, Any]] = {}
+        in_flight: deque[Future[dict[str, Any]]] = deque()
+        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+            try:
+                with open(path, "rb") as handle:
+                    number = 0
+                    while True:
+                        data = handle.read(part_size)
+                        if not data:
+                            break
+                        number += 1
+                        whole.update(data)
+                        raw = hashlib.sha256(data).digest()
+                        part_digests.append(raw)
+                        previous = existing.get(number)
+                        if previous is not None and self._part_reusable(previous, data, raw):
+                            done[number] = self._part_entry(number, previous.etag, raw)
+                            continue
+                        while len(in_flight) >= self.max_concurrency:
+                            entry = in_flight.popleft().result()
+                            done[entry["PartNumber"]] = entry
+                        in_flight.append(
+                            pool.submit(self._upload_part, key, upload_id, number, data, raw)
+                        )
+                while in_flight:
+                    entry = in_flight.popleft().result()
+                    done[entry["PartNumber"]] = entry
+            except OSError as error:
+                raise BlobError(f"cannot read {path}: {error.strerror or error}") from error
+            finally:
+                for future in in_flight:
+                    future.cancel()
+        if whole.hexdigest() != bare or len(part_digests) != len(done):
+            # the file changed while it was uploaded: nothing becomes visible
+            self._call(
+                "aborting a multipart upload",
+                self.client.abort_multipart_upload,
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+            )
+            raise ChecksumMismatch(f"{path} changed while it was uploaded; nothing was stored")
+        parts = [done[n] for n in sorted(done)]
+        try:
+            self._call(
+                "completing a multipart upload",
+                self.client.complete_multipart_upload,
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BlobError as error:
+            cause = error.__cause__
+            # another writer completed the same upload first: judge its result
+            if not (
+                isinstance(cause, bexc.ClientError)
+                and cause.response.get("Error", {}).get("Code") == "NoSuchUpload"
+            ):
+                raise
+        composite = sha256_b64(hashlib.sha256(b"".join(part_digests)).digest())
+        self._confirm(bare, key, size, composite if self.server_checksums else None)
+
+    def _part_entry(self, number: int, etag: str, raw: bytes) -> dict[str, Any]:
+        entry: dict[str, Any] = {"PartNumber": number, "ETag": etag}
+        if self.server_checksums:
+            entry["ChecksumSHA256"] = sha256_b64(raw)
+        return entry
+
+    def _upload_part(
+        self, key: str, upload_id: str, number: int, data: bytes, raw: bytes
+    ) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.server_checksums:
+            extra = {"ChecksumAlgorithm": "SHA256", "ChecksumSHA256": sha256_b64(raw)}
+        answer = self._call(
+            f"uploading part {number}",
+            self.client.upload_part,
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=data,
+            **extra,
+        )
+        echoed = answer.get("ChecksumSHA256")
+        if echoed is not None and echoed != sha256_b64(raw):
+            raise ChecksumMismatch(f"part {number} of {key}: the server stored different bytes")
+        return self._part_entry(number, str(answer["ETag"]), raw)
+
+    @staticmethod
+    def _hash_path(path: Path) -> tuple[str, int]:
+        hasher = hashlib.sha256()
+        size = 0
+        try:
+            with open(path, "rb") as handle:
+                while chunk := handle.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+                    size += len(chunk)
+        except OSError as error:
+            raise BlobError(f"cannot read {path}: {error.strerror or error}") from error
+        return hasher.hexdigest(), size

@@ -1,0 +1,494 @@
+"""Keep every blob in every blob location, and check and repair them.
+
+These helpers know digests and stores only, not records: the caller decides
+which digests matter. Nothing here deletes a blob. A corrupt copy is replaced
+only by bytes that were hashed and found correct: an S3 object is overwritten
+in place (``S3BlobStore.replace_corrupt``), a local file is moved aside to
+``<root>/quarantine/`` first (``LocalBlobStore.quarantine``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from photosync.blobstore.base import CHUNK_SIZE, BlobStat, BlobStore, check_digest
+from photosync.errors import BlobError, PhotosyncError
+
+
+class CopyJournal(Protocol):
+    """Remembers which (location, digest) copies are done, so a re-run skips them."""
+
+    def is_done(self, location: str, digest: str) -> bool: ...
+
+    def record(self, location: str, digest: str) -> None: ...
+
+
+class JsonlJournal:
+    """A ``CopyJournal`` in an append-only JSON-lines file (one fsynced line per copy).
+
+    A torn last line (crash while writing) is ignored on load.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._done: set[tuple[str, str]] = set()
+        try:
+            with open(path, encoding="utf-8") as handle:
+                for line in handle:
+                    try:
+                        item = json.loads(line)
+                        self._done.add((str(item["location"]), str(item["digest"])))
+                    except (ValueError, KeyError, TypeError):
+                        continue
+        except FileNotFoundError:
+            pass
+
+    def is_done(self, location: str, digest: str) -> bool:
+        return (location, digest) in self._done
+
+    def record(self, location: str, digest: str) -> None:
+        line = json.dumps({"location": location, "digest": digest}) + "\n"
+        with self._lock:
+            if (location, digest) in self._done:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+            self._done.add((location, digest))
+
+
+@runtime_checkable
+class _LocalLike(Protocol):
+    def path_for(self, digest: str) -> Path: ...
+
+
+@runtime_checkable
+class _Quarantines(Protocol):
+    def quarantine(self, digest: str) -> Path | None: ...
+
+
+@runtime_checkable
+class _PutsNew(Protocol):
+    def put_new_file(self, path: Path, digest: str, *, confirm: bool = True) -> bool: ...
+
+    def iter_stats(self) -> Iterator[BlobStat]: ...
+
+
+@runtime_checkable
+class _ReplacesCorrupt(Protocol):
+    def replace_corrupt(self, path: Path, digest: str) -> bool: ...
+
+
+@dataclass
+class BlobSyncReport:
+    """What ``copy_missing_blobs`` did, per target location name."""
+
+    copied: dict[str, list[str]] = field(default_factory=dict)
+    present: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(self.failed.values())
+
+    @property
+    def copied_count(self) -> int:
+        return sum(len(v) for v in self.copied.values())
+
+
+@dataclass
+class LocationReport:
+    """Findings for one location: digests missing, corrupt, and orphans (unreferenced)."""
+
+    name: str
+    checked: int = 0
+    missing: list[str] = field(default_factory=list)
+    corrupt: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.corrupt or self.errors)
+
+
+@dataclass
+class VerifyReport:
+    locations: dict[str, LocationReport] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.locations.values())
+
+
+@dataclass
+class RepairReport:
+    """Per location: digests restored, and digests that could not be (with why)."""
+
+    restored: dict[str, list[str]] = field(default_factory=dict)
+    quarantined: dict[str, list[str]] = field(default_factory=dict)
+    refused: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(self.refused.values())
+
+
+def _unique(digests: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for digest in digests:
+        try:
+            seen[check_digest(digest)] = None
+        except ValueError as error:
+            raise BlobError(f"invalid blob digest {digest!r}") from error
+    return list(seen)
+
+
+def _listing(store: BlobStore) -> set[str] | None:
+    """All digests in a store from one listing, or None when listing fails."""
+    try:
+        return set(store.iter_digests())
+    except PhotosyncError:
+        return None
+
+
+@contextmanager
+def _good_local_copy(
+    digest: str, sources: Sequence[BlobStore], tmp_dir: Path | None
+) -> Iterator[Path]:
+    """A local file with the blob's verified bytes, from the first source that has them."""
+    problems: list[str] = []
+    for source in sources:
+        if isinstance(source, _LocalLike):
+            path = source.path_for(digest)
+            try:
+                intact = _hash(path) == digest
+            except FileNotFoundError:
+                problems.append(f"{source.name}: missing")
+                continue
+            except OSError as error:
+                problems.append(f"{source.name}: {error}")
+                continue
+            if not intact:
+                problems.append(f"{source.name}: corrupt")
+                continue
+            yield path
+            return
+        handle, name = tempfile.mkstemp(prefix="blob-", dir=tmp_dir)
+        tmp = Path(name)
+        try:
+            hasher = hashlib.sha256()
+            try:
+                with os.fdopen(handle, "wb") as out, source.open(digest) as stream:
+                    while chunk := stream.read(CHUNK_SIZE):
+                        hasher.update(chunk)
+                        out.write(chunk)
+            except PhotosyncError as error:
+                problems.append(f"{source.name}: {error}")
+                continue
+            except OSError as error:
+                problems.append(f"{source.name}: {error}")
+                continue
+            if hasher.hexdigest() != digest:
+                problems.append(f"{source.name}: corrupt")
+                continue
+            yield tmp
+            return
+        finally:
+            tmp.unlink(missing_ok=True)
+    raise BlobError(f"no good copy of {digest} ({'; '.join(problems) or 'no sources'})")
+
+
+def copy_missing_blobs(
+    digests: Iterable[str],
+    source: BlobStore | Sequence[BlobStore],
+    targets: Sequence[BlobStore],
+    *,
+    workers: int = 8,
+    journal: CopyJournal | None = None,
+    progress: Callable[[int], None] | None = None,
+    tmp_dir: Path | None = None,
+) -> BlobSyncReport:
+    """Make every digest present in every target, ``workers`` copies at a time.
+
+    ``source`` is a store (or stores, tried in order) with good copies. Each
+    target is listed once; blobs already there or in the journal are skipped,
+    so an interrupted run resumes. One failing blob does not stop the others;
+    failures are in the report. ``progress`` gets 1 per finished (digest, target).
+    """
+    sources = [source] if isinstance(source, BlobStore) else list(source)
+    wanted = _unique(digests)
+    report = BlobSyncReport()
+    lock = threading.Lock()
+    per_digest: dict[str, list[BlobStore]] = {}
+    listed_ok: set[str] = set()
+    # uploads whose presence and size are confirmed from one listing afterwards
+    deferred: dict[str, dict[str, int]] = {}
+    for target in targets:
+        report.copied.setdefault(target.name, [])
+        report.failed.setdefault(target.name, {})
+        report.present[target.name] = 0
+        deferred[target.name] = {}
+        listed = _sizes(target)
+        if listed is not None:
+            listed_ok.add(target.name)
+        for digest in wanted:
+            if (journal is not None and journal.is_done(target.name, digest)) or (
+                listed is not None and digest in listed
+            ):
+                # a wrong size in the listing is left to verify/repair: never overwritten here
+                report.present[target.name] += 1
+                if progress is not None:
+                    progress(1)
+                continue
+            per_digest.setdefault(digest, []).append(target)
+
+    def done(target: BlobStore, digest: str, stored: bool) -> None:
+        with lock:
+            if stored:
+                report.copied[target.name].append(digest)
+            else:
+                report.present[target.name] += 1
+        if journal is not None:
+            journal.record(target.name, digest)
+
+    def run(digest: str, wanted_in: list[BlobStore]) -> None:
+        try:
+            with _good_local_copy(
+                digest, [s for s in sources if s not in wanted_in], tmp_dir
+            ) as path:
+                size = path.stat().st_size
+                for target in wanted_in:
+                    try:
+                        if target.name in listed_ok and isinstance(target, _PutsNew):
+                            # the listing just showed it absent: no HEAD before, and
+                            # the listing after the run confirms it
+                            stored = target.put_new_file(path, digest, confirm=False)
+                            if stored:
+                                with lock:
+                                    deferred[target.name][digest] = size
+                                continue
+                        else:
+                            stored = target.put_file(path, digest)
+                    except PhotosyncError as error:
+                        with lock:
+                            report.failed[target.name][digest] = str(error)
+                    else:
+                        done(target, digest, stored)
+        except PhotosyncError as error:
+            with lock:
+                for target in wanted_in:
+                    report.failed[target.name][digest] = str(error)
+        if progress is not None:
+            progress(len(wanted_in))
+
+    _run_bounded(list(per_digest.items()), run, workers)
+    for target in targets:
+        _confirm_uploads(target, deferred[target.name], report, done)
+    return report
+
+
+def _sizes(store: BlobStore) -> dict[str, int] | None:
+    """Digest -> size from one listing (size -1 when the store lists digests only)."""
+    try:
+        if isinstance(store, _PutsNew):
+            return {stat.digest: stat.size for stat in store.iter_stats()}
+        return dict.fromkeys(store.iter_digests(), -1)
+    except PhotosyncError:
+        return None
+
+
+def _confirm_uploads(
+    target: BlobStore,
+    uploads: dict[str, int],
+    report: BlobSyncReport,
+    done: Callable[[BlobStore, str, bool], None],
+) -> None:
+    """Check uploads made without a HEAD are listed with their size (HEAD the stragglers)."""
+    if not uploads:
+        return
+    listed = _sizes(target) or {}
+    for digest, size in uploads.items():
+        if listed.get(digest) != size:
+            try:
+                stat = target.stat(digest)
+            except PhotosyncError as error:
+                report.failed[target.name][digest] = f"not confirmed after upload: {error}"
+                continue
+            if stat is None or stat.size != size:
+                report.failed[target.name][digest] = (
+                    f"{target.locator(digest)} is missing or has the wrong size after upload"
+                )
+                continue
+        done(target, digest, True)
+
+
+def _run_bounded(
+    jobs: Sequence[tuple[str, list[BlobStore]]],
+    fn: Callable[[str, list[BlobStore]], None],
+    workers: int,
+) -> None:
+    """Run ``fn`` over jobs on at most ``workers`` threads, never queueing them all at once."""
+    if not jobs:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pending: set[Future[None]] = set()
+        for digest, stores in jobs:
+            if len(pending) >= 2 * max(1, workers):
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    future.result()
+            pending.add(pool.submit(fn, digest, stores))
+        for future in pending:
+            future.result()
+
+
+def verify_blobs(
+    digests: Iterable[str],
+    stores: Sequence[BlobStore],
+    *,
+    deep: bool = True,
+    workers: int = 4,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Check each store holds each digest; ``deep`` re-reads and hashes the bytes.
+
+    Orphans are blobs in a store that no given digest refers to: reported,
+    never removed.
+    """
+    wanted = _unique(digests)
+    wanted_set = set(wanted)
+    report = VerifyReport()
+    lock = threading.Lock()
+    for store in stores:
+        found = LocationReport(store.name)
+        report.locations[store.name] = found
+        listed = _listing(store)
+        if listed is not None:
+            found.orphans = sorted(listed - wanted_set)
+
+        def check(
+            digest: str,
+            _stores: list[BlobStore],
+            store: BlobStore = store,
+            listed: set[str] | None = listed,
+        ) -> None:
+            found = report.locations[store.name]
+            try:
+                present = digest in listed if listed is not None else store.has(digest)
+                if not present:
+                    verdict = "missing"
+                elif deep:
+                    verdict = "ok" if store.verify(digest) else "corrupt"
+                else:
+                    verdict = "ok"
+            except PhotosyncError as error:
+                with lock:
+                    found.errors[digest] = str(error)
+            else:
+                with lock:
+                    found.checked += 1
+                    if verdict == "missing":
+                        found.missing.append(digest)
+                    elif verdict == "corrupt":
+                        found.corrupt.append(digest)
+            if progress is not None:
+                progress(1)
+
+        _run_bounded([(d, []) for d in wanted], check, workers)
+        found.missing.sort()
+        found.corrupt.sort()
+    return report
+
+
+def repair_blobs(
+    verify_report: VerifyReport,
+    stores: Sequence[BlobStore],
+    *,
+    workers: int = 4,
+    tmp_dir: Path | None = None,
+) -> RepairReport:
+    """Restore missing and corrupt copies found by ``verify_blobs`` from verified good ones.
+
+    A digest with no good copy anywhere is refused (reported), and nothing is
+    touched for it.
+    """
+    by_name = {store.name: store for store in stores}
+    bad: dict[str, list[BlobStore]] = {}
+    corrupt: set[tuple[str, str]] = set()
+    for name, found in verify_report.locations.items():
+        store = by_name.get(name)
+        if store is None:
+            continue
+        for digest in found.missing:
+            bad.setdefault(digest, []).append(store)
+        for digest in found.corrupt:
+            bad.setdefault(digest, []).append(store)
+            corrupt.add((name, digest))
+    report = RepairReport()
+    for store in stores:
+        report.restored[store.name] = []
+        report.quarantined[store.name] = []
+        report.refused[store.name] = {}
+    lock = threading.Lock()
+
+    def fix(digest: str, broken: list[BlobStore]) -> None:
+        good = [s for s in stores if s not in broken]
+        try:
+            with _good_local_copy(digest, good, tmp_dir) as path:
+                for store in broken:
+                    try:
+                        moved = _restore(store, path, digest, (store.name, digest) in corrupt)
+                    except PhotosyncError as error:
+                        with lock:
+                            report.refused[store.name][digest] = str(error)
+                        continue
+                    with lock:
+                        report.restored[store.name].append(digest)
+                        if moved:
+                            report.quarantined[store.name].append(digest)
+        except PhotosyncError as error:
+            with lock:
+                for store in broken:
+                    report.refused[store.name][digest] = str(error)
+
+    _run_bounded(list(bad.items()), fix, workers)
+    return report
+
+
+def _hash(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def _restore(store: BlobStore, path: Path, digest: str, was_corrupt: bool) -> bool:
+    """Put verified bytes back; True when a corrupt local file was moved to quarantine."""
+    if not was_corrupt or not store.has(digest):
+        store.put_file(path, digest)
+        return False
+    if isinstance(store, _ReplacesCorrupt):
+        store.replace_corrupt(path, digest)
+        return False
+    if isinstance(store, _Quarantines):
+        store.quarantine(digest)
+        store.put_file(path, digest)
+        return True
+    raise BlobError(
+        f"{store.name} cannot replace a corrupt blob; fix {store.locator(digest)} by hand"
+    )

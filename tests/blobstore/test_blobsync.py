@@ -1,0 +1,185 @@
+"""Copying blobs between locations, verifying and repairing them (local folder and moto S3)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from photosync.blobstore.base import BlobStore
+from photosync.blobstore.local import LocalBlobStore
+from photosync.blobstore.s3 import S3BlobStore
+from photosync.workflow.blobsync import (
+    JsonlJournal,
+    copy_missing_blobs,
+    repair_blobs,
+    verify_blobs,
+)
+
+from .conformance import read_all, write_blob
+
+
+def fill(store: LocalBlobStore, count: int, tmp: Path) -> dict[str, bytes]:
+    blobs = {}
+    for index in range(count):
+        data = os.urandom(1000 + index)
+        path, digest = write_blob(tmp, data, f"in{index}")
+        store.put_file(path, digest)
+        blobs[digest] = data
+    return blobs
+
+
+def corrupt_local(store: LocalBlobStore, digest: str) -> None:
+    path = store.path_for(digest)
+    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+    path.write_bytes(b"rotten" + path.read_bytes()[6:])
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> LocalBlobStore:
+    return LocalBlobStore(tmp_path / "local", name="local")
+
+
+@pytest.fixture
+def s3(s3_endpoint: str, s3_bucket: str) -> S3BlobStore:
+    return S3BlobStore(
+        "b2",
+        s3_bucket,
+        prefix="p",
+        endpoint_url=s3_endpoint,
+        region="us-east-1",
+        addressing_style="path",
+    )
+
+
+def test_copy_to_s3_and_local_then_nothing_left_to_do(
+    local: LocalBlobStore, s3: S3BlobStore, tmp_path: Path
+) -> None:
+    blobs = fill(local, 30, tmp_path / "in")
+    mirror = LocalBlobStore(tmp_path / "mirror", name="mirror")
+    ticks: list[int] = []
+    report = copy_missing_blobs(list(blobs), local, [s3, mirror], workers=4, progress=ticks.append)
+    assert report.ok
+    assert sorted(report.copied["b2"]) == sorted(blobs) == sorted(report.copied["mirror"])
+    assert sum(ticks) == 60
+    for digest, data in blobs.items():
+        assert read_all(s3, digest) == data and read_all(mirror, digest) == data
+    again = copy_missing_blobs(list(blobs), local, [s3, mirror], workers=4)
+    assert again.copied_count == 0 and again.present == {"b2": 30, "mirror": 30}
+
+
+def test_copy_from_s3_down_to_local(local: LocalBlobStore, s3: S3BlobStore, tmp_path: Path) -> None:
+    blobs = fill(local, 5, tmp_path / "in")
+    copy_missing_blobs(list(blobs), local, [s3], workers=2)
+    fresh = LocalBlobStore(tmp_path / "restore", name="restore")
+    report = copy_missing_blobs(list(blobs), s3, [fresh], workers=2, tmp_dir=tmp_path)
+    assert report.ok and len(report.copied["restore"]) == 5
+    assert all(read_all(fresh, d) == data for d, data in blobs.items())
+    assert [p.name for p in tmp_path.glob("blob-*")] == []  # staging files cleaned up
+
+
+def test_failures_are_isolated_and_sources_tried_in_order(
+    local: LocalBlobStore, s3: S3BlobStore, tmp_path: Path
+) -> None:
+    blobs = fill(local, 4, tmp_path / "in")
+    digests = list(blobs)
+    other = LocalBlobStore(tmp_path / "other", name="other")
+    extra_path, extra = write_blob(tmp_path / "x", b"only in the other store")
+    other.put_file(extra_path, extra)
+    corrupt_local(local, digests[0])
+    other.put_file(*write_blob(tmp_path / "good0", blobs[digests[0]]))
+    absent = hashlib.sha256(b"nowhere").hexdigest()
+    report = copy_missing_blobs([*digests, extra, absent], [local, other], [s3], workers=3)
+    assert not report.ok
+    assert set(report.failed["b2"]) == {absent}
+    assert "no good copy" in report.failed["b2"][absent]
+    assert sorted(report.copied["b2"]) == sorted([*digests, extra])
+    assert read_all(s3, digests[0]) == blobs[digests[0]]  # from the good copy, not the rotten one
+
+
+def test_journal_makes_a_rerun_skip_finished_copies(local: LocalBlobStore, tmp_path: Path) -> None:
+    blobs = fill(local, 6, tmp_path / "in")
+    target = LocalBlobStore(tmp_path / "t", name="t")
+    journal_path = tmp_path / "journal.jsonl"
+    journal = JsonlJournal(journal_path)
+    first = list(blobs)[:3]
+    copy_missing_blobs(first, local, [target], workers=2, journal=journal)
+    with open(journal_path, "a", encoding="utf-8") as handle:
+        handle.write('{"location": "t", "dig')  # torn line from a crash
+    reloaded = JsonlJournal(journal_path)
+    assert all(reloaded.is_done("t", d) for d in first)
+    report = copy_missing_blobs(list(blobs), local, [target], workers=2, journal=reloaded)
+    assert sorted(report.copied["t"]) == sorted(list(blobs)[3:])
+    assert report.present["t"] == 3
+
+
+def test_verify_reports_missing_corrupt_and_orphans(
+    local: LocalBlobStore, s3: S3BlobStore, tmp_path: Path
+) -> None:
+    blobs = fill(local, 6, tmp_path / "in")
+    digests = sorted(blobs)
+    copy_missing_blobs(digests[:5], local, [s3], workers=2)
+    corrupt_local(local, digests[1])
+    s3.client.put_object(Bucket=s3.bucket, Key=s3.key_for(digests[2]), Body=b"bitrot")
+    orphan_path, orphan = write_blob(tmp_path / "o", b"unreferenced")
+    s3.put_file(orphan_path, orphan)
+    report = verify_blobs(digests, [local, s3], workers=3)
+    assert not report.ok
+    assert report.locations["local"].corrupt == [digests[1]]
+    assert report.locations["local"].missing == []
+    assert report.locations["b2"].corrupt == [digests[2]]
+    assert report.locations["b2"].missing == [digests[5]]
+    assert report.locations["b2"].orphans == [orphan]
+    shallow = verify_blobs(digests, [local, s3], deep=False)
+    assert shallow.locations["b2"].corrupt == [] and shallow.locations["b2"].missing == [digests[5]]
+
+
+def test_repair_restores_from_good_copies_and_never_deletes(
+    local: LocalBlobStore, s3: S3BlobStore, tmp_path: Path
+) -> None:
+    blobs = fill(local, 5, tmp_path / "in")
+    digests = sorted(blobs)
+    copy_missing_blobs(digests[:4], local, [s3], workers=2)
+    corrupt_local(local, digests[0])  # only S3 has it right
+    s3.client.put_object(Bucket=s3.bucket, Key=s3.key_for(digests[1]), Body=b"bitrot")
+    corrupt_local(local, digests[2])
+    s3.client.put_object(Bucket=s3.bucket, Key=s3.key_for(digests[2]), Body=b"both bad")
+    found = verify_blobs(digests, [local, s3])
+    repaired = repair_blobs(found, [local, s3], tmp_dir=tmp_path)
+    assert repaired.restored["local"] == [digests[0]]
+    assert repaired.quarantined["local"] == [digests[0]]
+    assert sorted(repaired.restored["b2"]) == sorted([digests[1], digests[4]])
+    # no good copy anywhere: refused, both bad copies left as they were
+    assert set(repaired.refused["local"]) == {digests[2]}
+    assert set(repaired.refused["b2"]) == {digests[2]}
+    assert read_all(s3, digests[2]) == b"both bad"
+    assert read_all(local, digests[2]).startswith(b"rotten")
+    # the rotten local file was moved aside, not deleted
+    quarantined = list((local.root / "quarantine").iterdir())
+    assert len(quarantined) == 1 and quarantined[0].read_bytes().startswith(b"rotten")
+    after = verify_blobs(digests, [local, s3])
+    assert after.locations["local"].corrupt == [digests[2]]
+    assert after.locations["b2"].corrupt == [digests[2]]
+    assert after.locations["b2"].missing == []
+
+
+class _Unlistable(LocalBlobStore):
+    """A store whose listing fails: the copy falls back to asking per blob."""
+
+    def iter_digests(self) -> Any:
+        from photosync.errors import BlobError
+
+        raise BlobError("listing refused")
+
+
+def test_copy_works_without_a_listing(local: LocalBlobStore, tmp_path: Path) -> None:
+    blobs = fill(local, 3, tmp_path / "in")
+    target: BlobStore = _Unlistable(tmp_path / "u", name="u")
+    report = copy_missing_blobs(list(blobs), local, [target], workers=2)
+    assert report.ok and len(report.copied["u"]) == 3
+    again = copy_missing_blobs(list(blobs), local, [target], workers=2)
+    assert again.copied_count == 0 and again.present["u"] == 3
