@@ -13,7 +13,13 @@ import pytest
 
 from photosync.archive.archive import Archive
 from photosync.archive.jsonio import atomic_write, canonical_dumps
-from photosync.errors import ArchiveLocked, ArchiveNotFound, ConfigError, PhotosyncError, RecordInvalid
+from photosync.errors import (
+    ArchiveLocked,
+    ArchiveNotFound,
+    ConfigError,
+    PhotosyncError,
+    RecordInvalid,
+)
 from photosync.model import new_record, record_relpath
 from tests.helpers import git_clean, git_log
 

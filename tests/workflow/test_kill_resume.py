@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from photosync.blobstore.base import hash_file
-from tests.helpers import comparable, git_clean, make_library, new_archive, photosync_process, records, run_cli, set_prefs
+from tests.helpers import (
+    comparable,
+    git_clean,
+    make_library,
+    new_archive,
+    photosync_process,
+    records,
+    run_cli,
+    set_prefs,
+)
 
 N_PHOTOS = 120
 

@@ -59,9 +59,11 @@ DEFAULT_PREFERENCES: dict[str, Any] = {
     "sync_preferences": {
         "download_originals": True,
         "max_parallel_downloads": 5,
+        "max_parallel_uploads": 4,
         "incremental_sync_days": 30,
         "commit_every": 2000,
         "hash_workers": 8,
+        "fingerprint_during_discover": True,
     },
 }
 
@@ -256,6 +258,13 @@ class Archive:
         self.state.index_record(record["photo_id"], rel, record_hashes(record))
         return changed
 
+    def remove_record(self, photo_id: str) -> None:
+        """Drop a record file whose content was merged into another record (git keeps it)."""
+        path = self.record_path(photo_id)
+        self.state.forget_record(photo_id)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
     def iter_record_files(self) -> Iterator[Path]:
         photos = self.root / "photos"
         for dirpath, dirnames, filenames in os.walk(photos):
@@ -265,9 +274,14 @@ class Archive:
                     yield Path(dirpath) / name
 
     def iter_records(self) -> Iterator[Record]:
-        """Every record, one at a time, in a stable order (memory stays flat)."""
-        for _photo_id, rel in self.state.all_record_paths():
-            yield self._load_path(self.root / rel)
+        """Every record, one at a time, in a stable order (only the paths are held in memory).
+
+        The path list is taken first so that writing records while iterating is safe.
+        """
+        for _photo_id, rel in list(self.state.all_record_paths()):
+            path = self.root / rel
+            if path.exists():  # merged away earlier in this iteration
+                yield self._load_path(path)
 
     def ensure_index(self, *, force: bool = False) -> None:
         """Rebuild the hash/path index when git HEAD moved without us (pull, reset, edit)."""

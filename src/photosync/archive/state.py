@@ -126,6 +126,11 @@ class StateDB:
             self.index_record(photo_id, path, hashes)
         self.flush()
 
+    def forget_record(self, photo_id: str) -> None:
+        self._tx()
+        self.conn.execute("DELETE FROM record_paths WHERE photo_id=?", (photo_id,))
+        self.conn.execute("DELETE FROM hash_index WHERE photo_id=?", (photo_id,))
+
     def clear_indexes(self) -> None:
         self._tx()
         self.conn.execute("DELETE FROM hash_index")
@@ -162,7 +167,7 @@ class StateDB:
         if state is not None:
             query += " AND state=?"
             params += (state,)
-        return [tuple(row) for row in self.conn.execute(query, params)]  # type: ignore[misc]
+        return [(row[0], row[1], row[2], row[3]) for row in self.conn.execute(query, params)]
 
     def journal_clear(self, operation: str, state: str) -> None:
         self._tx()

@@ -38,7 +38,7 @@ class BlobWriter:
         self._hasher = hashlib.sha256()
         self.size = 0
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes | memoryview) -> None:
         assert self._handle is not None
         self._hasher.update(chunk)
         self._handle.write(chunk)

@@ -18,6 +18,7 @@ from photosync.cli.archive_cmds import audit, init, status_cmd
 from photosync.cli.demo import demo
 from photosync.cli.phase_cmds import discover, replicate, resolve
 from photosync.cli.service_cmds import service
+from photosync.cli.visibility_cmds import visibility
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,7 +42,7 @@ def cli(ctx: click.Context, archive: Path | None, quiet: bool) -> None:
     ctx.obj = Settings(archive, quiet)
 
 
-for command in (init, status_cmd, audit, service, discover, resolve, replicate, demo):
+for command in (init, status_cmd, audit, service, discover, resolve, replicate, demo, visibility):
     cli.add_command(command)
 
 

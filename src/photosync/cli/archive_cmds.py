@@ -9,7 +9,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from photosync.archive.archive import Archive
-from photosync.cli._common import Settings, console, handle_errors, pass_settings, print_json, reading
+from photosync.cli._common import (
+    Settings,
+    console,
+    handle_errors,
+    pass_settings,
+    print_json,
+    reading,
+)
 from photosync.errors import ExitCode
 from photosync.workflow.status import status, visibility_audit
 

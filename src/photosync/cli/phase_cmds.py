@@ -22,9 +22,11 @@ from photosync.cli._common import (
     writing,
 )
 from photosync.errors import ExitCode
+from photosync.workflow.context import primary_store
 from photosync.workflow.discover import discover as run_discover
+from photosync.workflow.match import describe_copy
 from photosync.workflow.replicate import replicate as run_replicate
-from photosync.workflow.resolve import auto_resolve, combine, decide, pending
+from photosync.workflow.resolve import auto_resolve, combine, decide_in_archive, pending
 
 
 @click.command()
@@ -111,43 +113,93 @@ def _format(value: Any) -> str:
 
 
 def _interactive(archive: Any) -> None:
-    decided = 0
     try:
-        decided = _ask_each(archive)
+        _ask_each(archive)
     finally:
         archive.commit(f"resolve: decisions by {user_name()} (interactive)")
 
 
-def _ask_each(archive: Any) -> int:
-    decided = 0
-    for record, conflict in list(pending(archive)):
-        record = archive.load_record(record["photo_id"])  # fresh: earlier decisions may have changed it
-        name = record["metadata"].get("filename") or record["photo_id"]
-        console.print(f"\n[bold]Conflict:[/] Photo {escape(name)} — {escape(conflict['description'])}")
-        options = conflict.get("options", [])
-        for option in options:
-            console.print(f"  {escape(option['source'])}: {escape(_format(option['value']))}")
-        choices: list[tuple[str, str, Any]] = [(o["source"], f"Use {o['source']} version", o["value"]) for o in options]
-        combined = combine(conflict["field"], [o["value"] for o in options]) if conflict.get("field") in ("caption", "tags") else None
+def _choices(conflict: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """(key, label, value) per numbered option, as in the design's prompt."""
+    options = conflict.get("options", [])
+    kind = conflict["type"]
+    if kind == "edit_variant":
+        return [("separate", "Keep both as separate photos", None), ("merge", "Same photo: join them (both copies are kept)", None), ("skip", "Skip (resolve later)", None)]
+    if kind == "processing_failed":
+        return [("accept", "Accept: keep it as it is (the original bytes are stored)", None), ("skip", "Skip (resolve later)", None)]
+    if kind == "visibility_conflict":
+        choices = [(o["source"], f"Keep {o['value']} (narrow the others on replicate)" if o["source"] == "canonical" else f"Approve {o['value']} as on {o['source']} (makes it visible more widely)", o["value"]) for o in options]
+        return [*choices, ("skip", "Skip (resolve later)", None)]
+    choices = [(o["source"], f"Use {o['source']} version", o["value"]) for o in options]
+    field_name = conflict.get("field")
+    if field_name in ("caption", "tags"):
+        combined = combine(field_name, [o["value"] for o in options])
         if combined is not None:
             choices.append(("combine", f"Combine: {_format(combined)}", combined))
-        if conflict.get("field") in ("caption", "tags"):
-            choices.append(("custom", "Custom value", None))
-        choices.append(("skip", "Skip (resolve later)", None))
+        choices.append(("custom", "Custom value", None))
+    choices.append(("skip", "Skip (resolve later)", None))
+    return choices
+
+
+def _show_variants(archive: Any, record: dict[str, Any], conflict: dict[str, Any]) -> list[str]:
+    """Both versions side by side; returns the blob paths for the viewer."""
+    store = primary_store(archive)
+    other_id = conflict["id"].split(":", 1)[1]
+    rows = [describe_copy(record, store)]
+    if archive.record_path(other_id) is not None:
+        rows.append(describe_copy(archive.load_record(other_id), store))
+    table = Table()
+    for column in ("", "file", "dimensions", "bytes", "services", "where"):
+        table.add_column(column)
+    for label, row in zip(("this", "other"), rows, strict=False):
+        table.add_row(label, escape(row["filename"] or ""), row["dimensions"], str(row["bytes"]), ", ".join(row["services"]), escape(row["blob"] or "(not in the local store)"))
+    console.print(table)
+    return [row["blob"] for row in rows if row["blob"]]
+
+
+def _ask_each(archive: Any) -> int:
+    decided = 0
+    for listed, conflict in list(pending(archive)):
+        if archive.record_path(listed["photo_id"]) is None:
+            continue  # joined into another record by an earlier answer
+        record = archive.load_record(listed["photo_id"])  # fresh: earlier answers may have changed it
+        current = next((c for c in record["conflicts"] if c["id"] == conflict["id"]), None)
+        if current is None or current["status"] != "open":
+            continue
+        name = record["metadata"].get("filename") or record["photo_id"]
+        console.print(f"\n[bold]Conflict:[/] Photo {escape(name)} — {escape(conflict['description'])}")
+        viewable: list[str] = []
+        if conflict["type"] == "edit_variant":
+            viewable = _show_variants(archive, record, conflict)
+        elif conflict["type"] != "processing_failed":
+            for option in conflict.get("options", []):
+                console.print(f"  {escape(option['source'])}: {escape(_format(option['value']))}")
+        choices = _choices(conflict)
         console.print("\nOptions:")
         for number, (_key, label, _value) in enumerate(choices, 1):
             console.print(f"  {number}. {escape(label)}")
+        hint = f"Choice [1-{len(choices)}]" + (" (v: open both in the viewer)" if viewable else "")
         try:
-            picked = click.prompt(f"Choice [1-{len(choices)}]", type=click.IntRange(1, len(choices)))
-            key, _label, value = choices[picked - 1]
+            while True:
+                answer = click.prompt(hint).strip().lower()
+                if answer == "v" and viewable:
+                    for path in viewable:
+                        click.launch(path)
+                    continue
+                if answer.isdigit() and 1 <= int(answer) <= len(choices):
+                    break
+                console.print(f"please answer a number from 1 to {len(choices)}")
+            key, _label, value = choices[int(answer) - 1]
             if key == "custom":
                 text = click.prompt("Value" + (" (comma-separated tags)" if conflict["field"] == "tags" else ""))
                 value = [t.strip() for t in text.split(",") if t.strip()] if conflict["field"] == "tags" else text
+            widening = conflict["type"] == "visibility_conflict" and key not in ("canonical", "skip")
+            if widening and not click.confirm(f"Make this photo {value}? This widens who can see it", default=False):
+                continue
         except click.Abort:
             console.print(f"\nno more answers: {decided} decision(s) recorded, the rest stay open")
             return decided
-        decide(record, conflict["id"], choice=key, value=value, by=user_name())
-        archive.write_record(record)
+        decide_in_archive(archive, record["photo_id"], conflict["id"], choice=key, value=value, by=user_name())
         decided += 1
     console.print(f"{decided} decision(s) recorded.")
     return decided

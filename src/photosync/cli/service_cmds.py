@@ -8,7 +8,15 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from photosync.cli._common import Settings, console, handle_errors, pass_settings, print_json, reading, writing
+from photosync.cli._common import (
+    Settings,
+    console,
+    handle_errors,
+    pass_settings,
+    print_json,
+    reading,
+    writing,
+)
 from photosync.errors import ConfigError
 from photosync.services.registry import SERVICE_TYPES, service_class
 

@@ -85,7 +85,7 @@ class EmulatorServer:
 
     @property
     def faults(self) -> FaultPlan:
-        return self._httpd.faults  # type: ignore[attr-defined, no-any-return]
+        return self._httpd.faults  # type: ignore[attr-defined]
 
     @faults.setter
     def faults(self, plan: FaultPlan) -> None:

@@ -73,7 +73,7 @@ class ListingReport:
     next_cursor: str | None = None
 
 
-class Service(ABC):
+class Service(ABC):  # noqa: B024 - a shared base; the abstract methods are in its two roles
     """Common part: a name from ``config/services.json`` and its settings."""
 
     type_name: str = ""
@@ -114,6 +114,11 @@ class TargetService(Service):
         self, record: Record, stream: BinaryIO, *, visibility: Visibility
     ) -> UploadResult:
         """Upload the photo with exactly ``visibility``."""
+
+    def policy_problem(self, record: Record, visibility: Visibility) -> str | None:
+        """Why this service would refuse the photo at that visibility (e.g. a free
+        account's limit on non-public photos), or None."""
+        return None
 
     def max_visibility(self) -> Visibility:
         """The widest level this service can hold (Google Photos: private)."""

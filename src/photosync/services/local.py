@@ -31,10 +31,9 @@ from photosync.services.base import (
 )
 
 PHOTO_EXTENSIONS = frozenset(
-    "jpg jpeg jpe jfif png webp tif tiff heic heif hif avif gif bmp mpo dng cr2 cr3 nef nrw arw "
-    "orf rw2 raf srw pef".split()
+    ["jpg", "jpeg", "jpe", "jfif", "png", "webp", "tif", "tiff", "heic", "heif", "hif", "avif", "gif", "bmp", "mpo", "dng", "cr2", "cr3", "nef", "nrw", "arw", "orf", "rw2", "raf", "srw", "pef"]
 )
-VIDEO_EXTENSIONS = frozenset("mp4 mov m4v 3gp 3g2 avi mkv mts m2ts webm mpg mpeg".split())
+VIDEO_EXTENSIONS = frozenset(["mp4", "mov", "m4v", "3gp", "3g2", "avi", "mkv", "mts", "m2ts", "webm", "mpg", "mpeg"])
 SIDECAR_EXTENSIONS = frozenset({"xmp"})
 MAX_NAME_BYTES = 200
 

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from photosync.archive.archive import Archive
@@ -29,6 +30,7 @@ from photosync.archive.state import SeenEntry
 from photosync.blobstore.base import hash_file
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import PhotosyncError
+from photosync.identity import fingerprint_file
 from photosync.metadata import extract_media_info
 from photosync.metadata.types import MediaInfo
 from photosync.model import (
@@ -86,6 +88,9 @@ class _Ingested:
     digest: str | None = None
     size: int = 0
     info: MediaInfo | None = None
+    #: perceptual fingerprint (dict) for a newly stored photo, or why there is none
+    fingerprint: dict[str, Any] | None = None
+    fingerprint_note: str | None = None
     error: str | None = None
 
 
@@ -146,6 +151,7 @@ class _ServiceRun:
         self.report = ServiceReport(service.name)
         self.seen = archive.state.seen_for_service(service.name)
         self.pending_seen: list[tuple[str, str, str | None]] = []
+        self.fingerprints = bool(archive.preferences()["sync_preferences"].get("fingerprint_during_discover", True))
         self.batch_new = 0
         self.batch_updated = 0
 
@@ -222,14 +228,13 @@ class _ServiceRun:
         if known_before:
             # likely already stored (touched file, --full-scan): hash before copying
             digest, size = hash_file(path)
-            if not self.store.has(digest):
-                self.store.put_file(path, digest)
+            stored_now = not self.store.has(digest) and self.store.put_file(path, digest)
         else:
             writer = self.store.writer()
             try:
                 with open(path, "rb") as source:
                     writer.copy_from(source)
-                digest, size = writer.commit()[0], writer.size
+                (digest, stored_now), size = writer.commit(), writer.size
             except BaseException:
                 writer.abort()
                 raise
@@ -238,18 +243,36 @@ class _ServiceRun:
             self.service.sidecar_paths(item) if isinstance(self.service, LocalFolderService) else []
         )
         result.info = extract_media_info(path, sidecars=sidecars, fallback_mtime=item.modified_at)
+        if stored_now:
+            self._fingerprint(path, result)
 
     def _ingest_stream(self, item: RemoteItem, result: _Ingested) -> None:
         writer = self.store.writer()
         try:
             with self.service.open_item(item) as stream:
                 writer.copy_from(stream)
-            digest, _ = writer.commit()
+            digest, stored_now = writer.commit()
             result.digest, result.size = digest, writer.size
         except BaseException:
             writer.abort()
             raise
         result.info = extract_media_info(self.store.path_for(digest), fallback_mtime=item.modified_at)
+        if stored_now:
+            self._fingerprint(self.store.path_for(digest), result)
+
+    def _fingerprint(self, path: Path, result: _Ingested) -> None:
+        """Perceptual fingerprint of a new photo, decoded at reduced size (for resolve's matcher)."""
+        if not self.fingerprints or result.info is None or result.info.kind != "photo":
+            return
+        try:
+            found = fingerprint_file(path)
+        except PhotosyncError as error:
+            result.fingerprint_note = str(error)
+            return
+        if found.fingerprint is not None:
+            result.fingerprint = found.fingerprint.to_dict()
+        else:
+            result.fingerprint_note = found.reason
 
     # main-thread side ---------------------------------------------------------------------------
     def _apply(self, ingested: _Ingested) -> None:
@@ -310,6 +333,8 @@ class _ServiceRun:
                 "height": info.height,
                 "orientation": info.orientation,
                 "duration_s": info.duration_s,
+                "fingerprint": ingested.fingerprint,
+                "fingerprint_note": ingested.fingerprint_note,
             },
             canonical_source=f"{self.service.name}:{item.instance_id}",
             source_of_truth_path=self.store.locator(content_hash),

@@ -31,6 +31,7 @@ from photosync.model import (
     utc_now,
 )
 from photosync.services.base import TargetService, UploadResult
+from photosync.workflow.blobreplicate import BlobReplicateReport, replicate_blobs
 from photosync.workflow.context import open_services, primary_store
 from photosync.workflow.progress import Progress, SilentProgress
 
@@ -53,11 +54,12 @@ class ReplicateReport:
     skipped_unresolved: int = 0
     failed: list[str] = field(default_factory=list)
     commits: list[str] = field(default_factory=list)
+    blobs: BlobReplicateReport | None = None
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for action in self.planned:
-            out.setdefault(action.target, Counter())[action.action] += 1  # type: ignore[index]
+            out.setdefault(action.target, Counter())[action.action] += 1
         return {target: dict(counter) for target, counter in out.items()}
 
 
@@ -76,7 +78,10 @@ def target_level(record: Record, service: TargetService) -> Visibility:
 
 def plan(archive: Archive, record: Record, targets: dict[str, TargetService]) -> list[PlannedAction]:
     actions = []
+    blocked = {c["id"].split(":", 1)[1] for c in record["conflicts"] if c["type"] == "service_policy_violation"}
     for name, service in targets.items():
+        if name in blocked:
+            continue  # waiting for, or decided by, a human
         level = target_level(record, service)
         present = [i for i in record["instances"].get(name, []) if i.get("status", "present") == "present"]
         if not present:
@@ -85,11 +90,22 @@ def plan(archive: Archive, record: Record, targets: dict[str, TargetService]) ->
             )
             continue
         current = record["visibility"]["per_service"].get(name)
-        if current and is_wider(current, level) and hasattr(service, "set_visibility"):
+        if not current or not hasattr(service, "set_visibility"):
+            continue
+        if is_wider(current, level):
             actions.append(
                 PlannedAction(record["photo_id"], name, "narrow_visibility", record["metadata"].get("filename"), level.value)
             )
+        elif is_wider(level, current) and _approved(record, level):
+            actions.append(
+                PlannedAction(record["photo_id"], name, "widen_visibility", record["metadata"].get("filename"), level.value)
+            )
     return actions
+
+
+def _approved(record: Record, level: Visibility) -> bool:
+    """Widening on a service only follows an explicit approval of at least that level."""
+    return any(not is_wider(level, a["level"]) for a in record["visibility"]["approvals"])
 
 
 def replicate(
@@ -123,13 +139,14 @@ def replicate(
                     report.done[f"{action.target}:{action.action}"] += 1
                 except PhotosyncError as error:
                     report.failed.append(f"{record['photo_id']} -> {action.target}: {error}")
+                    changed |= any(c["id"] == f"service_policy_violation:{action.target}" for c in record["conflicts"])
                 except OSError as error:
                     report.failed.append(f"{record['photo_id']} -> {action.target}: {error.strerror or error}")
             changed |= _ensure_blob_location(record, store)
-            if targets and all(_has_present(record, name) for name in targets):
-                if record["processing_state"] != ProcessingState.REPLICATED.value:
-                    record["processing_state"] = ProcessingState.REPLICATED.value
-                    changed = True
+            everywhere = targets and all(_has_present(record, name) or name in _skipped(record) for name in targets)
+            if everywhere and record["processing_state"] != ProcessingState.REPLICATED.value:
+                record["processing_state"] = ProcessingState.REPLICATED.value
+                changed = True
             if changed:
                 record["updated_at"] = utc_now()
                 archive.write_record(record)
@@ -139,8 +156,31 @@ def replicate(
                 since_commit = 0
         progress.finish()
     if execute:
+        _replicate_originals(archive, report, progress)
         _commit(archive, report, final=True)
     return report
+
+
+def _replicate_originals(archive: Archive, report: ReplicateReport, progress: Progress) -> None:
+    """Every original into every blob location; copies show up as ``copy_original`` actions."""
+    try:
+        blobs = replicate_blobs(archive, progress=progress)
+    except PhotosyncError as error:  # a broken location must not cost the service work its commit
+        report.failed.append(f"blob locations: {error}")
+        return
+    report.blobs = blobs
+    for location, digests in sorted(blobs.copied.items()):
+        for digest in digests:
+            report.planned.append(PlannedAction(blobs.photo_of.get(digest, digest), location, "copy_original", None, "private"))
+        if digests:
+            report.done[f"{location}:copy_original"] += len(digests)
+    for location, failures in sorted(blobs.failed.items()):
+        for digest, why in sorted(failures.items()):
+            report.failed.append(f"{blobs.photo_of.get(digest, digest)} -> {location}: original not copied: {why}")
+
+
+def _skipped(record: Record) -> set[str]:
+    return {c["id"].split(":", 1)[1] for c in record["conflicts"] if c["type"] == "service_policy_violation" and c["status"] == "resolved"}
 
 
 def _has_present(record: Record, service: str) -> bool:
@@ -152,10 +192,14 @@ def _carry_out(
 ) -> bool:
     photo_id, target = record["photo_id"], action.target
     level = Visibility(action.visibility)
-    if action.action == "narrow_visibility":
+    if action.action in ("narrow_visibility", "widen_visibility"):
         service.set_visibility(record, level)  # type: ignore[attr-defined]
         record["visibility"]["per_service"][target] = level.value
         return True
+    policy = service.policy_problem(record, level)
+    if policy is not None:
+        _policy_conflict(record, target, policy)
+        raise PhotosyncError(f"{target} refuses by its policy: {policy}")
     journal = archive.state.journal_get(OPERATION, photo_id, target)
     result: UploadResult | None = None
     if journal is not None and journal[0] == "done" and journal[1]:
@@ -183,6 +227,27 @@ def _carry_out(
     if result.visibility is not None:
         record["visibility"]["per_service"][target] = result.visibility.level.value
     return True
+
+
+def _policy_conflict(record: Record, target: str, problem: str) -> None:
+    conflict_id = f"service_policy_violation:{target}"
+    if any(c["id"] == conflict_id and c["status"] == "open" for c in record["conflicts"]):
+        return
+    record["conflicts"] = [c for c in record["conflicts"] if c["id"] != conflict_id]
+    record["conflicts"].append(
+        {
+            "id": conflict_id,
+            "type": "service_policy_violation",
+            "field": None,
+            "description": f"{target} cannot take this photo as it is: {problem}",
+            "services": [target],
+            "resolution_required": True,
+            "status": "open",
+            "options": [{"source": "skip-service", "value": f"do not put this photo on {target}"}],
+            "resolution": None,
+        }
+    )
+    record["conflicts"].sort(key=lambda c: c["id"])
 
 
 def _ensure_blob_location(record: Record, store: Any) -> bool:

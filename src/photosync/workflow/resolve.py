@@ -33,6 +33,8 @@ from photosync.model import (
     most_restrictive,
     utc_now,
 )
+from photosync.workflow.context import primary_store
+from photosync.workflow.match import match_variants, merge_into
 from photosync.workflow.progress import Progress, SilentProgress
 
 LOCATION_TOLERANCE_DEG = 0.0005  # about 50 m: the same place told by two services
@@ -41,10 +43,22 @@ LOCATION_TOLERANCE_DEG = 0.0005  # about 50 m: the same place told by two servic
 @dataclass
 class ResolveReport:
     examined: int = 0
+    #: records in which at least one rule settled something
     auto_resolved: int = 0
     now_resolved: int = 0
+    #: records that still have a question for a human
     needs_decision: int = 0
     by_rule: dict[str, int] = field(default_factory=dict)
+    #: conflicts settled by rules vs left for a human, in this pass
+    conflicts_auto: int = 0
+    conflicts_open: int = 0
+    merged_variants: int = 0
+    edit_variant_pairs: int = 0
+
+    @property
+    def automatic_rate(self) -> float | None:
+        total = self.conflicts_auto + self.conflicts_open
+        return None if total == 0 else self.conflicts_auto / total
 
 
 # comparing values ---------------------------------------------------------------------------
@@ -132,18 +146,42 @@ def analyze(record: Record, rules: set[str], *, by: str = "photosync") -> list[s
         }
         _carry_decision(conflict, previous.get(conflict_id))
         conflicts.append(conflict)
+    failed = _processing_failed(record, previous)
+    if failed is not None:
+        conflicts.append(failed)
     visibility_conflict = _visibility(record, rules, previous, by=by)
     if visibility_conflict is not None:
         conflicts.append(visibility_conflict)
         if visibility_conflict["status"] == "resolved" and visibility_conflict["resolution"].get("rule"):
             used.append("most_restrictive_visibility")
     # conflicts raised by other layers (identity matcher, policies) are kept as they are
-    kept = [c for c in record["conflicts"] if c["type"] not in (ConflictType.METADATA_MISMATCH.value, ConflictType.VISIBILITY_CONFLICT.value)]
+    recomputed = (ConflictType.METADATA_MISMATCH.value, ConflictType.VISIBILITY_CONFLICT.value, ConflictType.PROCESSING_FAILED.value)
+    kept = [c for c in record["conflicts"] if c["type"] not in recomputed]
     record["conflicts"] = sorted(kept + conflicts, key=lambda c: c["id"])
     open_required = [c for c in record["conflicts"] if c["status"] != "resolved" and c["resolution_required"]]
     if not open_required and record["processing_state"] == ProcessingState.DISCOVERED.value:
         record["processing_state"] = ProcessingState.RESOLVED.value
     return used
+
+
+def _processing_failed(record: Record, previous: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """A file photosync could not fully read: stored and recorded, but a human should look."""
+    if not record["problems"]:
+        return None
+    conflict_id = f"{ConflictType.PROCESSING_FAILED.value}:file"
+    conflict = {
+        "id": conflict_id,
+        "type": ConflictType.PROCESSING_FAILED.value,
+        "field": None,
+        "description": "could not be fully processed: " + "; ".join(p["message"] for p in record["problems"][:3]),
+        "services": sorted({p["service"] for p in record["problems"] if p.get("service")}),
+        "resolution_required": True,
+        "status": "open",
+        "options": [{"source": "accept", "value": "keep it as it is (the original bytes are stored)"}],
+        "resolution": None,
+    }
+    _carry_decision(conflict, previous.get(conflict_id))
+    return conflict
 
 
 def _carry_decision(conflict: dict[str, Any], before: dict[str, Any] | None) -> None:
@@ -216,6 +254,9 @@ def auto_resolve(archive: Archive, *, mode: str = "simple", progress: Progress |
     progress = progress or SilentProgress()
     rules = _rules(archive, mode)
     report = ResolveReport()
+    matched = match_variants(archive, primary_store(archive), rules)
+    report.merged_variants, report.edit_variant_pairs = matched.merged, matched.edit_pairs
+    report.conflicts_auto += matched.merged
     progress.start("resolve", archive.state.count_records())
     for record in archive.iter_records():
         progress.advance()
@@ -226,6 +267,8 @@ def auto_resolve(archive: Archive, *, mode: str = "simple", progress: Progress |
         used = analyze(record, rules)
         for rule in used:
             report.by_rule[rule] = report.by_rule.get(rule, 0) + 1
+        report.conflicts_auto += len(used)
+        report.conflicts_open += sum(1 for c in record["conflicts"] if c["status"] == "open" and c["resolution_required"])
         if used:
             report.auto_resolved += 1
         if record["processing_state"] != before_state and record["processing_state"] == ProcessingState.RESOLVED.value:
@@ -236,10 +279,13 @@ def auto_resolve(archive: Archive, *, mode: str = "simple", progress: Progress |
             record["updated_at"] = utc_now()
             archive.write_record(record)
     progress.finish()
-    archive.commit(
+    message = (
         f"resolve: {report.now_resolved} resolved ({report.auto_resolved} by automatic rules), "
         f"{report.needs_decision} need a decision"
     )
+    if report.merged_variants:
+        message += f"\n\n{report.merged_variants} quality variant(s) joined with their best copy."
+    archive.commit(message)
     return report
 
 
@@ -253,6 +299,35 @@ def pending(archive: Archive) -> Iterator[tuple[Record, dict[str, Any]]]:
         for conflict in record["conflicts"]:
             if conflict["status"] == "open" and conflict["resolution_required"]:
                 yield record, conflict
+
+
+def decide_in_archive(archive: Archive, photo_id: str, conflict_id: str, *, choice: str, value: Any = None, by: str) -> None:
+    """``decide`` plus what needs the archive: joining or separating edit variants."""
+    record = archive.load_record(photo_id)
+    conflict = next((c for c in record["conflicts"] if c["id"] == conflict_id), None)
+    if conflict is None or conflict["type"] != ConflictType.EDIT_VARIANT.value:
+        decide(record, conflict_id, choice=choice, value=value, by=by)
+        archive.write_record(record)
+        return
+    other_id = conflict_id.split(":", 1)[1]
+    other = archive.load_record(other_id) if archive.record_path(other_id) else None
+    decide(record, conflict_id, choice=choice, value=value, by=by)
+    if other is not None:
+        mirror = f"{ConflictType.EDIT_VARIANT.value}:{photo_id}"
+        if any(c["id"] == mirror for c in other["conflicts"]):
+            decide(other, mirror, choice=choice, value=value, by=by)
+        if choice == "merge":
+            keep_mine = record["media"].get("width", 0) * record["media"].get("height", 0) >= (
+                other["media"].get("width", 0) * other["media"].get("height", 0)
+            )
+            keeper, gone = (record, other) if keep_mine else (other, record)
+            merge_into(keeper, gone, kind="edit_variant")
+            archive.remove_record(gone["photo_id"])
+            keeper["conflicts"] = [c for c in keeper["conflicts"] if c["id"] != f"{ConflictType.EDIT_VARIANT.value}:{gone['photo_id']}"]
+            archive.write_record(keeper)
+            return
+        archive.write_record(other)
+    archive.write_record(record)
 
 
 def decide(
@@ -281,7 +356,9 @@ def decide(
         if value is None:
             raise PhotosyncError(f"{conflict['field']} values cannot be combined")
     field_name = conflict["field"]
-    if conflict["type"] == ConflictType.VISIBILITY_CONFLICT.value:
+    if conflict["type"] in (ConflictType.EDIT_VARIANT.value, ConflictType.PROCESSING_FAILED.value):
+        pass  # the choice itself is the decision (a merge is carried out by decide_in_archive)
+    elif conflict["type"] == ConflictType.VISIBILITY_CONFLICT.value:
         level = Visibility(value)
         if is_wider(level, record["visibility"]["canonical"]):
             approve_visibility(record, level, by=by, reason=f"resolve {conflict_id}")

@@ -1,0 +1,214 @@
+"""Every original in every blob location: the blob half of ``replicate --execute``.
+
+Copies go through ``blobsync.copy_missing_blobs`` (parallel, bounded by
+``sync_preferences.max_parallel_uploads``) with a JSON-lines journal in
+``.photosync/journal/`` so a killed run resumes without re-uploading. Afterwards
+each record's ``blob_locations`` lists the locations whose listing shows its
+blob with the right size: the record says where its original is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from photosync.archive.archive import Archive
+from photosync.blobstore.base import BlobStore, check_digest
+from photosync.blobstore.local import LocalBlobStore
+from photosync.errors import ConfigError, PhotosyncError
+from photosync.model import Record, utc_now
+from photosync.workflow.blobsync import JsonlJournal, copy_missing_blobs
+from photosync.workflow.context import all_stores
+from photosync.workflow.progress import Progress, SilentProgress
+
+JOURNAL = Path(".photosync") / "journal" / "blob-copies.jsonl"
+TMP_DIR = Path(".photosync") / "tmp"
+DEFAULT_UPLOAD_WORKERS = 4
+
+
+@dataclass
+class BlobReplicateReport:
+    """What happened to originals: per location, digests copied and failures (digest -> why)."""
+
+    locations: list[str] = field(default_factory=list)
+    digests: int = 0
+    copied: dict[str, list[str]] = field(default_factory=dict)
+    failed: dict[str, dict[str, str]] = field(default_factory=dict)
+    photo_of: dict[str, str] = field(default_factory=dict)  # bare digest -> photo_id
+    records_updated: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not any(self.failed.values())
+
+    @property
+    def copied_count(self) -> int:
+        return sum(len(v) for v in self.copied.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "locations": self.locations,
+            "originals": self.digests,
+            "copied": {name: len(v) for name, v in self.copied.items()},
+            "failed": self.failed,
+            "records_updated": self.records_updated,
+        }
+
+
+def upload_workers(archive: Archive) -> int:
+    """The configured limit on parallel blob copies (``sync_preferences.max_parallel_uploads``)."""
+    value = archive.preferences()["sync_preferences"].get(
+        "max_parallel_uploads", DEFAULT_UPLOAD_WORKERS
+    )
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            "sync_preferences.max_parallel_uploads must be a positive integer",
+            hint="Fix config/user-preferences.json.",
+        )
+    return value
+
+
+def listed_sizes(store: BlobStore, wanted: Iterable[str]) -> dict[str, int]:
+    """Digest -> size of the wanted blobs a store holds, from one listing where it can.
+
+    Raises the store's PhotosyncError when it cannot be listed at all.
+    """
+    iter_stats = getattr(store, "iter_stats", None)
+    if callable(iter_stats):
+        wanted_set = set(wanted)
+        return {s.digest: s.size for s in iter_stats() if s.digest in wanted_set}
+    present = set(store.iter_digests())
+    out: dict[str, int] = {}
+    for digest in wanted:
+        if digest in present:
+            stat = store.stat(digest)
+            if stat is not None:
+                out[digest] = stat.size
+    return out
+
+
+def update_blob_locations(
+    record: Record,
+    verified: Mapping[str, str],
+    lost: Iterable[str] = (),
+    *,
+    primary: str | None = None,
+    now: str | None = None,
+) -> bool:
+    """Make ``blob_locations`` say where the original is; True when the record changed.
+
+    ``verified`` maps location name -> locator for copies just confirmed;
+    ``lost`` names locations just found without a good copy. Locations in
+    neither (unreachable, not checked) keep their entry as it was.
+    """
+    now = now or utc_now()
+    lost_set = set(lost) - set(verified)
+    current = {loc["store"]: loc for loc in record.get("blob_locations", [])}
+    updated = {name: loc for name, loc in current.items() if name not in lost_set}
+    for name, locator in verified.items():
+        entry = updated.get(name)
+        if entry is None or entry.get("locator") != locator:
+            updated[name] = {"store": name, "locator": locator, "verified_at": now}
+    new_list = [updated[name] for name in sorted(updated)]
+    changed = new_list != record.get("blob_locations")
+    record["blob_locations"] = new_list
+    if primary is not None and primary in verified:
+        if record.get("source_of_truth_path") is None:
+            record["source_of_truth_path"] = verified[primary]
+            changed = True
+        stale = [p for p in record.get("problems", []) if p.get("code") == "blob_missing"]
+        if stale:
+            record["problems"] = [p for p in record["problems"] if p.get("code") != "blob_missing"]
+            changed = True
+    return changed
+
+
+def primary_name(stores: Sequence[BlobStore]) -> str | None:
+    """The first local location: where discover puts originals, the source of truth."""
+    return next((s.name for s in stores if isinstance(s, LocalBlobStore)), None)
+
+
+def replicate_blobs(
+    archive: Archive,
+    records: Iterable[Record] | None = None,
+    *,
+    progress: Progress | None = None,
+    workers: int | None = None,
+    stores: Sequence[BlobStore] | None = None,
+) -> BlobReplicateReport:
+    """Copy each record's original into every configured location, then update the records.
+
+    ``records`` defaults to every record in the archive. The caller holds the
+    writer lock and commits. Nothing is ever deleted or overwritten; a copy
+    that fails is reported and retried by the next run.
+    """
+    progress = progress or SilentProgress()
+    stores = list(stores) if stores is not None else all_stores(archive)
+    workers = workers or upload_workers(archive)
+    report = BlobReplicateReport(locations=[s.name for s in stores])
+    sizes: dict[str, int] = {}
+    for record in archive.iter_records() if records is None else records:
+        digest = check_digest(record["content_hash"])
+        sizes.setdefault(digest, int(record["media"]["size"]))
+        report.photo_of.setdefault(digest, record["photo_id"])
+    report.digests = len(sizes)
+    if not stores or not sizes:
+        return report
+    journal_path = archive.root / JOURNAL
+    tmp_dir = archive.root / TMP_DIR
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    progress.start("copy originals", len(sizes) * len(stores))
+    try:
+        copies = copy_missing_blobs(
+            sorted(sizes),
+            stores,
+            stores,
+            workers=workers,
+            journal=JsonlJournal(journal_path),
+            progress=progress.advance,
+            tmp_dir=tmp_dir,
+        )
+    finally:
+        progress.finish()
+    report.copied = {name: sorted(v) for name, v in copies.copied.items()}
+    report.failed = {name: dict(v) for name, v in copies.failed.items() if v}
+    report.records_updated = _record_locations(archive, stores, sizes, report, progress.note)
+    if report.ok:
+        # the listing is the truth from here on: a later loss must be copied again
+        journal_path.unlink(missing_ok=True)
+    return report
+
+
+def _record_locations(
+    archive: Archive,
+    stores: Sequence[BlobStore],
+    sizes: Mapping[str, int],
+    report: BlobReplicateReport,
+    note: Callable[[str], None],
+) -> int:
+    """Write ``blob_locations`` for every record whose blob the listings confirm."""
+    confirmed: dict[str, dict[str, int]] = {}
+    for store in stores:
+        try:
+            confirmed[store.name] = listed_sizes(store, sizes)
+        except PhotosyncError as error:
+            note(f"{store.name}: could not be listed to confirm copies: {error}")
+    primary = primary_name(stores)
+    now = utc_now()
+    updated = 0
+    for record in archive.iter_records():
+        digest = check_digest(record["content_hash"])
+        if digest not in sizes:
+            continue
+        verified = {
+            store.name: store.locator(digest)
+            for store in stores
+            if confirmed.get(store.name, {}).get(digest) == sizes[digest]
+        }
+        if update_blob_locations(record, verified, primary=primary, now=now):
+            record["updated_at"] = now
+            archive.write_record(record)
+            updated += 1
+    return updated

@@ -1,0 +1,183 @@
+"""Same photo, different bytes: find records that show one picture and join them.
+
+Runs at the start of resolve. Every photo record with a perceptual fingerprint
+becomes a ``Candidate``; the identity matcher groups them (sub-quadratic index).
+
+- quality variants (re-encoded, resized, HEIC vs JPEG, EXIF stripped): merged
+  automatically when ``quality_variants`` is in ``auto_resolve``: the best copy's
+  record keeps everything, the others' instances (each with its own content
+  hash, whose blob stays in the store) move into it; the emptied record file is
+  removed in the same commit, so nothing is lost and git shows the move.
+- edit variants (crop, rotation, filter, ``-edited`` copies): an
+  ``edit_variant`` conflict on both records; a human decides "separate" or "merge".
+- different photos: never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from photosync.archive.archive import Archive
+from photosync.blobstore.local import LocalBlobStore
+from photosync.errors import PhotosyncError
+from photosync.identity import Candidate, Fingerprint, MatchKind, find_matches, fingerprint_file
+from photosync.model import ConflictType, ProcessingState, Record, most_restrictive, utc_now
+
+
+@dataclass
+class MatchReport:
+    candidates: int = 0
+    fingerprinted_now: int = 0
+    merged: int = 0
+    edit_pairs: int = 0
+
+
+def _candidate(record: Record) -> Candidate | None:
+    data = record["media"].get("fingerprint")
+    if not data:
+        return None
+    try:
+        fingerprint = Fingerprint.from_dict(data)
+    except PhotosyncError:
+        return None
+    meta = record["metadata"]
+    source = meta.get("taken_date_source") or ""
+    return Candidate(
+        key=record["photo_id"],
+        fingerprint=fingerprint,
+        content_hash=record["content_hash"],
+        width=record["media"].get("width"),
+        height=record["media"].get("height"),
+        # a file time says when a copy was made, not when the photo was taken
+        taken_date=meta.get("taken_date") if not source.startswith("file:") else None,
+        camera_make=meta["camera_info"].get("make"),
+        camera_model=meta["camera_info"].get("model"),
+        size_bytes=record["media"].get("size"),
+        format=record["media"].get("format"),
+        filename=meta.get("filename"),
+    )
+
+
+def ensure_fingerprint(record: Record, store: LocalBlobStore) -> bool:
+    """Fingerprint a photo recorded before fingerprints existed (from its local blob)."""
+    media = record["media"]
+    if media.get("kind") != "photo" or media.get("fingerprint") or media.get("fingerprint_note"):
+        return False
+    path = store.path_for(record["content_hash"])
+    if not path.exists():
+        return False
+    try:
+        found = fingerprint_file(path)
+    except PhotosyncError as error:
+        media["fingerprint_note"] = str(error)
+        return True
+    media["fingerprint"] = found.fingerprint.to_dict() if found.fingerprint else None
+    media["fingerprint_note"] = found.reason
+    return True
+
+
+def match_variants(archive: Archive, store: LocalBlobStore, rules: set[str]) -> MatchReport:
+    report = MatchReport()
+    candidates = []
+    for record in archive.iter_records():
+        if ensure_fingerprint(record, store):
+            archive.write_record(record)
+            report.fingerprinted_now += 1
+        candidate = _candidate(record)
+        if candidate is not None:
+            candidates.append(candidate)
+    report.candidates = len(candidates)
+    for group in find_matches(candidates):
+        if group.kind.automatic and group.keep and len(group.keys) > 1:
+            if "quality_variants" not in rules:
+                continue
+            keeper = archive.load_record(group.keep)
+            for key in group.keys:
+                if key != group.keep:
+                    merge_into(keeper, archive.load_record(key), kind="quality_variant")
+                    archive.remove_record(key)
+                    report.merged += 1
+            archive.write_record(keeper)
+        elif group.kind == MatchKind.EDIT_VARIANT:
+            for key_a, key_b, match in group.pairs:
+                if match.kind != MatchKind.EDIT_VARIANT:
+                    continue
+                a, b = archive.load_record(key_a), archive.load_record(key_b)
+                reasons = "; ".join(match.reasons)
+                changed = _edit_conflict(a, b, reasons) | _edit_conflict(b, a, reasons)
+                if changed:
+                    archive.write_record(a)
+                    archive.write_record(b)
+                    report.edit_pairs += 1
+    return report
+
+
+def merge_into(keeper: Record, other: Record, *, kind: str) -> None:
+    """Move everything ``other`` knows into ``keeper``; nothing is dropped."""
+    for service, instances in other["instances"].items():
+        mine = keeper["instances"].setdefault(service, [])
+        known = {(i["id"], i.get("content_hash")) for i in mine}
+        for instance in instances:
+            instance = dict(instance)
+            instance.setdefault("content_hash", other["content_hash"])
+            if (instance["id"], instance.get("content_hash")) not in known:
+                mine.append(instance)
+        mine.sort(key=lambda i: (i["id"], i.get("content_hash") or ""))
+    for problem in other["problems"]:
+        if problem not in keeper["problems"]:
+            keeper["problems"].append(problem)
+    vis, other_vis = keeper["visibility"], other["visibility"]
+    for service, level in other_vis["per_service"].items():
+        current = vis["per_service"].get(service)
+        vis["per_service"][service] = most_restrictive([level, current] if current else [level]).value
+    vis["canonical"] = most_restrictive([vis["canonical"], other_vis["canonical"]]).value
+    for field_name in ("taken_date", "taken_date_source", "location", "caption", "title"):
+        if keeper["metadata"].get(field_name) in (None, "") and other["metadata"].get(field_name) not in (None, ""):
+            keeper["metadata"][field_name] = other["metadata"][field_name]
+    variants = keeper.setdefault("variants", [])
+    variants.append({"photo_id": other["photo_id"], "kind": kind, "role": f"merged: {other['content_hash']}"})
+    variants.extend(v for v in other.get("variants", []) if v["photo_id"] != keeper["photo_id"])
+    keeper["processing_state"] = ProcessingState.DISCOVERED.value
+    keeper["updated_at"] = utc_now()
+
+
+def _edit_conflict(record: Record, other: Record, reasons: str) -> bool:
+    conflict_id = f"{ConflictType.EDIT_VARIANT.value}:{other['photo_id']}"
+    if any(c["id"] == conflict_id for c in record["conflicts"]):
+        return False
+    variants = record.setdefault("variants", [])
+    if not any(v["photo_id"] == other["photo_id"] for v in variants):
+        variants.append({"photo_id": other["photo_id"], "kind": "edit_variant", "role": None})
+    record["conflicts"].append(
+        {
+            "id": conflict_id,
+            "type": ConflictType.EDIT_VARIANT.value,
+            "field": None,
+            "description": f"looks like an edited version of {other['metadata'].get('filename') or other['photo_id']} ({reasons})",
+            "services": sorted(set(record["instances"]) | set(other["instances"])),
+            "resolution_required": True,
+            "status": "open",
+            "options": [
+                {"source": "separate", "value": "keep both as separate photos"},
+                {"source": "merge", "value": f"same photo: join with {other['photo_id']}"},
+            ],
+            "resolution": None,
+        }
+    )
+    record["conflicts"].sort(key=lambda c: c["id"])
+    record["processing_state"] = ProcessingState.DISCOVERED.value
+    return True
+
+
+def describe_copy(record: Record, store: LocalBlobStore) -> dict[str, Any]:
+    """What a person needs to compare two versions: size, dimensions, where they are."""
+    path = store.path_for(record["content_hash"])
+    return {
+        "photo_id": record["photo_id"],
+        "filename": record["metadata"].get("filename"),
+        "dimensions": f"{record['media'].get('width')}x{record['media'].get('height')}",
+        "bytes": record["media"].get("size"),
+        "blob": str(path) if path.exists() else None,
+        "services": sorted(record["instances"]),
+    }
