@@ -148,12 +148,12 @@ def _show_variants(archive: Any, record: dict[str, Any], conflict: dict[str, Any
     rows = [describe_copy(record, store)]
     if archive.record_path(other_id) is not None:
         rows.append(describe_copy(archive.load_record(other_id), store))
-    table = Table()
-    for column in ("", "file", "dimensions", "bytes", "services", "where"):
-        table.add_column(column)
-    for label, row in zip(("this", "other"), rows, strict=False):
-        table.add_row(label, escape(row["filename"] or ""), row["dimensions"], str(row["bytes"]), ", ".join(row["services"]), escape(row["blob"] or "(not in the local store)"))
-    console.print(table)
+    for label, row in zip(("this ", "other"), rows, strict=False):
+        console.print(
+            f"  {label}: {escape(row['filename'] or '')}  dimensions {row['dimensions']}, "
+            f"{row['bytes']:,} bytes, on {', '.join(row['services'])}"
+        )
+        console.print(f"         {escape(row['blob'] or '(not in the local store)')}", soft_wrap=True)
     return [row["blob"] for row in rows if row["blob"]]
 
 

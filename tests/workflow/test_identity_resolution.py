@@ -1,0 +1,176 @@
+"""Same photo, different bytes: variants joined or put to a human; every conflict type."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from PIL import Image
+
+from photosync.blobstore.local import LocalBlobStore
+from photosync.emulators.samples import write_jpeg, write_xmp_sidecar
+from photosync.workflow.discover import discover
+from photosync.workflow.resolve import auto_resolve
+from tests.helpers import git_log, new_archive, records, run_cli
+
+
+def _reencode(src: Path, dst: Path, *, scale: float = 0.5, quality: int = 60, keep_exif: bool = True, crop: float | None = None) -> Path:
+    with Image.open(src) as image:
+        exif = image.info.get("exif", b"")
+        out = image.convert("RGB")
+        if crop:  # a centred crop of the width, as an editor's "straighten and trim" does
+            w, h = out.size
+            margin = int(w * (1 - crop) / 2)
+            out = out.crop((margin, 0, w - margin, h))
+        out = out.resize((int(out.width * scale), int(out.height * scale)))
+        buffer = io.BytesIO()
+        out.save(buffer, "JPEG", quality=quality, **({"exif": exif} if keep_exif and exif else {}))
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_bytes(buffer.getvalue())
+    return dst
+
+
+def _photo(folder: Path, index: int) -> Path:
+    from datetime import datetime
+
+    return write_jpeg(
+        folder / f"IMG_{index:04d}.jpg", seed=500 + index, size=(800, 600),
+        taken=datetime(2022, 5, 1 + index % 27, 9, index % 60, 7), subsec=f"{index:02d}", make="Canon", model="EOS 5D",
+    )
+
+
+def test_quality_variants_are_joined_into_the_best_copy(tmp_path: Path) -> None:
+    originals = [_photo(tmp_path / "phone", i) for i in range(6)]
+    for path in originals[:4]:
+        _reencode(path, tmp_path / "google" / path.name)  # re-encoded and halved by the "service"
+    _reencode(originals[4], tmp_path / "google" / "stripped.jpg", keep_exif=False)
+    archive = new_archive(tmp_path, phone={"type": "local", "path": str(tmp_path / "phone")}, google={"type": "local", "path": str(tmp_path / "google")})
+    archive.lock()
+    discover(archive)
+    assert len(records(archive.root)) == 11
+    report = auto_resolve(archive)
+    assert report.merged_variants == 5
+    kept = records(archive.root)
+    assert len(kept) == 6
+    store = LocalBlobStore(archive.root / "blobs")
+    for record in kept:
+        if "google" in record["instances"]:
+            google = record["instances"]["google"][0]
+            assert google["content_hash"] != record["content_hash"]  # the smaller copy is an instance
+            assert store.has(google["content_hash"])  # and its bytes are kept
+            assert record["canonical_source"].startswith("phone:")  # the best copy is canonical
+            assert record["media"]["width"] == 800
+    assert "quality variant(s) joined" in "\n".join(
+        __import__("subprocess").run(["git", "-C", str(archive.root), "log", "-1", "--format=%B"], capture_output=True, text=True).stdout.splitlines()
+    )
+    archive.close()
+
+
+def test_a_crop_is_an_edit_variant_for_a_human(tmp_path: Path) -> None:
+    original = _photo(tmp_path / "phone", 1)
+    edited = _reencode(original, tmp_path / "laptop" / "IMG_0001-edited.jpg", scale=1.0, quality=90, crop=0.8)
+    edited_size = "{}x{}".format(*Image.open(edited).size)
+    archive = new_archive(tmp_path, phone={"type": "local", "path": str(tmp_path / "phone")}, laptop={"type": "local", "path": str(tmp_path / "laptop")})
+    archive.lock()
+    discover(archive)
+    report = auto_resolve(archive)
+    assert report.merged_variants == 0 and report.edit_variant_pairs == 1
+    both = records(archive.root)
+    assert len(both) == 2
+    for record in both:
+        conflict = next(c for c in record["conflicts"] if c["type"] == "edit_variant")
+        assert conflict["resolution_required"] and conflict["status"] == "open"
+    archive.close()
+    listed = json.loads(run_cli("--archive", str(archive.root), "resolve", "--list", "--json").output)["pending"]
+    assert [p["type"] for p in listed] == ["edit_variant", "edit_variant"]
+    result = run_cli("--archive", str(archive.root), "resolve", "--interactive", input="2\n")
+    assert "dimensions" in result.output and "800x600" in result.output and edited_size in result.output
+    joined = records(archive.root)
+    assert len(joined) == 1 and sorted(joined[0]["instances"]) == ["laptop", "phone"]
+    assert joined[0]["media"]["width"] == 800
+    assert json.loads(run_cli("--archive", str(archive.root), "resolve", "--list", "--json").output)["pending"] == []
+
+
+def test_keeping_edit_variants_separate_is_remembered(tmp_path: Path) -> None:
+    original = _photo(tmp_path / "phone", 2)
+    _reencode(original, tmp_path / "laptop" / "crop.jpg", scale=1.0, quality=90, crop=0.8)
+    archive = new_archive(tmp_path, phone={"type": "local", "path": str(tmp_path / "phone")}, laptop={"type": "local", "path": str(tmp_path / "laptop")})
+    archive.lock()
+    discover(archive)
+    archive.close()
+    run_cli("--archive", str(archive.root), "resolve", "--interactive", input="1\n")
+    run_cli("--archive", str(archive.root), "resolve", "--auto-resolve", "simple")
+    kept = records(archive.root)
+    assert len(kept) == 2
+    for record in kept:
+        conflict = next(c for c in record["conflicts"] if c["type"] == "edit_variant")
+        assert conflict["status"] == "resolved" and conflict["resolution"]["choice"] == "separate"
+        assert record["processing_state"] == "resolved"
+
+
+def test_an_unreadable_file_is_a_processing_conflict(tmp_path: Path) -> None:
+    good = _photo(tmp_path / "lib", 3)
+    (tmp_path / "lib" / "cut.jpg").write_bytes(good.read_bytes()[:2000])
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
+    archive.lock()
+    discover(archive)
+    auto_resolve(archive)
+    cut = next(r for r in records(archive.root) if r["metadata"]["filename"] == "cut.jpg")
+    conflict = next(c for c in cut["conflicts"] if c["type"] == "processing_failed")
+    assert conflict["resolution_required"] and "truncated" in conflict["description"].lower()
+    archive.close()
+    run_cli("--archive", str(archive.root), "resolve", "--interactive", input="1\n")
+    cut = next(r for r in records(archive.root) if r["metadata"]["filename"] == "cut.jpg")
+    assert cut["processing_state"] == "resolved"
+
+
+def test_a_realistic_mixed_library_resolves_mostly_by_itself(tmp_path: Path) -> None:
+    """Three services, overlapping photos, re-encodes, a few differing captions."""
+    originals = [_photo(tmp_path / "phone", i) for i in range(30)]
+    for path in originals[:20]:
+        _reencode(path, tmp_path / "google" / path.name, quality=70)
+    (tmp_path / "flickr").mkdir()
+    for index, path in enumerate(originals[10:25]):
+        (tmp_path / "flickr" / path.name).write_bytes(path.read_bytes())
+        write_xmp_sidecar(tmp_path / "flickr" / f"{path.name}.xmp", caption=f"caption {index}", tags=["flickr"])
+    for path in originals[10:12]:  # the phone's own sidecar disagrees on two photos
+        write_xmp_sidecar(tmp_path / "phone" / f"{path.name}.xmp", caption="something else")
+    archive = new_archive(
+        tmp_path,
+        phone={"type": "local", "path": str(tmp_path / "phone")},
+        google={"type": "local", "path": str(tmp_path / "google")},
+        flickr={"type": "local", "path": str(tmp_path / "flickr")},
+    )
+    archive.lock()
+    discover(archive)
+    report = auto_resolve(archive)
+    assert report.merged_variants == 20
+    assert report.conflicts_open == 2
+    assert report.automatic_rate is not None and report.automatic_rate > 0.9, report
+    assert len(records(archive.root)) == 30
+    assert git_log(archive.root)[0].startswith("resolve:")
+    archive.close()
+
+
+def test_visibility_set_widens_only_with_confirmation_and_records_it(tmp_path: Path) -> None:
+    _photo(tmp_path / "lib", 4)
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
+    archive.lock()
+    discover(archive)
+    archive.close()
+    root = str(archive.root)
+    photo_id = records(archive.root)[0]["photo_id"]
+    refused = run_cli("--archive", root, "visibility", "set", photo_id[:8], "public", input="n\n")
+    assert "nothing changed" in refused.output
+    assert records(archive.root)[0]["visibility"]["canonical"] == "private"
+    run_cli("--archive", root, "visibility", "set", photo_id[:8], "public", "--reason", "portfolio", input="y\n")
+    record = records(archive.root)[0]
+    assert record["visibility"]["canonical"] == "public"
+    approval = record["visibility"]["approvals"][-1]
+    assert approval["level"] == "public" and approval["previous"] == "private" and approval["reason"] == "portfolio"
+    assert git_log(archive.root)[0].startswith("visibility: 1 photo(s) set")
+    run_cli("--archive", root, "visibility", "set", photo_id, "friends")  # narrowing: no question
+    assert records(archive.root)[0]["visibility"]["canonical"] == "friends"
+    short = run_cli("--archive", root, "visibility", "set", "abc", "public")
+    assert short.exit_code == 3
