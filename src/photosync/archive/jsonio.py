@@ -9,35 +9,52 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+
+_CANONICAL = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """Sorted keys, two-space indent, UTF-8, trailing newline (orjson: ~30x the stdlib's speed)."""
+    return orjson.dumps(value, option=_CANONICAL) + b"\n"
+
 
 def canonical_dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return canonical_bytes(value).decode("utf-8")
 
 
 def atomic_write(path: Path, data: bytes, *, fsync: bool = True, mode: int | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # one writer holds the archive lock, so a per-process temp name cannot collide
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644 if mode is None else mode)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644 if mode is None else mode)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
             if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         if mode is not None:
-            os.chmod(tmp_name, mode)
-        os.replace(tmp_name, path)
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
 def write_json(path: Path, value: Any, *, fsync: bool = True, known_new: bool = False) -> bool:
     """Write canonical JSON unless the file already holds exactly that; True if written."""
-    data = canonical_dumps(value).encode("utf-8")
+    data = canonical_bytes(value)
     if not known_new:
         try:
             if path.read_bytes() == data:

@@ -69,6 +69,8 @@ class EmulatorServer:
         port: int = 0,
         faults: FaultPlan | None = None,
     ) -> None:
+        # small replies must not wait for Nagle's algorithm (40 ms a response otherwise)
+        handler.disable_nagle_algorithm = True
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._httpd.daemon_threads = True
         self._httpd.state = state  # type: ignore[attr-defined]
@@ -92,7 +94,7 @@ class EmulatorServer:
         self._httpd.faults = plan  # type: ignore[attr-defined]
 
     def start(self) -> EmulatorServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 

@@ -11,6 +11,8 @@ from photosync.services.base import Service
 #: type name -> "module:Class", imported only when a service of that type is used
 SERVICE_TYPES: dict[str, str] = {
     "local": "photosync.services.local:LocalFolderService",
+    "flickr": "photosync.services.flickr.service:FlickrService",
+    "flickr-export": "photosync.services.flickr.export:FlickrExportService",
 }
 
 

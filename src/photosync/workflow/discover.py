@@ -151,7 +151,7 @@ class _ServiceRun:
         self.report = ServiceReport(service.name)
         self.seen = archive.state.seen_for_service(service.name)
         self.pending_seen: list[tuple[str, str, str | None]] = []
-        self.fingerprints = bool(archive.preferences()["sync_preferences"].get("fingerprint_during_discover", True))
+        self.fingerprints = bool(archive.preferences()["sync_preferences"].get("fingerprint_during_discover", False))
         self.batch_new = 0
         self.batch_updated = 0
 
@@ -182,8 +182,14 @@ class _ServiceRun:
         )
         if cursor is None and self.since is None:
             entry["last_full_listing_count"] = self.report.listed
-        sync_state["services"][name] = entry
-        self.archive.save_sync_state(sync_state)
+        changed = self.report.new or self.report.updated
+        if changed or {k: v for k, v in entry.items() if k != "last_discover"} != {
+            k: v for k, v in previous.items() if k != "last_discover"
+        }:
+            # a run that found nothing leaves git alone; the time of every run is kept locally
+            sync_state["services"][name] = entry
+            self.archive.save_sync_state(sync_state)
+        self.archive.state.set_meta(f"last_run:discover:{name}", entry["last_discover"])
         self._checkpoint(commits, final=True)
         return self.report
 

@@ -46,6 +46,10 @@ def status(archive: Archive) -> ArchiveStatus:
     result = ArchiveStatus(root=str(archive.root), head=archive.git.head())
     result.services = archive.services()
     result.sync_state = archive.sync_state()["services"]
+    for name in result.services:
+        last_run = archive.state.get_meta(f"last_run:discover:{name}")
+        if last_run:
+            result.sync_state.setdefault(name, {})["last_discover"] = last_run
     for record in archive.iter_records():
         result.photos += 1
         result.by_state[record["processing_state"]] += 1

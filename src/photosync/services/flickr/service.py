@@ -1,0 +1,583 @@
+"""Flickr as a source (listing, originals) and a target (idempotent uploads, visibility).
+
+Settings (``config/services.json``)::
+
+    {"type": "flickr", "target": false,
+     "endpoints": {"rest": ..., "upload": ..., "replace": ..., "oauth": ...},
+     "rate_limit": {"requests_per_hour": 3600}}
+
+Optional tuning: ``per_page`` (500), ``window_pages`` (4000), ``cursor_margin_s``
+(3600), ``async_threshold_bytes`` (50 MB), ``ticket_poll_s`` (2), ``ticket_timeout_s``
+(1800), ``circuit_breaker`` (8). Credentials come from ``CredentialStore`` under the
+service's name (written by ``run_oauth_flow``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
+from typing import Any, BinaryIO
+
+from photosync.blobstore.base import check_digest
+from photosync.credentials import CredentialStore
+from photosync.errors import AuthError, ConfigError, ItemUnavailable, ServiceError
+from photosync.model import Record, Visibility
+from photosync.services.base import (
+    ListingReport,
+    RemoteItem,
+    SourceService,
+    TargetService,
+    UploadResult,
+    VisibilityObservation,
+)
+from photosync.services.flickr.client import FlickrApiError, FlickrClient, FlickrEndpoints
+from photosync.services.flickr.mapping import (
+    LISTING_EXTRAS,
+    MACHINE_TAG,
+    content_text,
+    flags_for_visibility,
+    flickr_date_from_iso,
+    machine_tag_for,
+    photopage_url,
+    remote_item_from_listing,
+    tags_argument,
+    to_int,
+    visibility_from_flags,
+)
+from photosync.services.http import CircuitBreaker, Clock, HttpClient, TokenBucket, shared_bucket
+
+_MIME = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "heic": "image/heic",
+    "mp4": "video/mp4",
+    "mov": "video/quicktime",
+}
+
+
+class FlickrService(SourceService, TargetService):
+    type_name = "flickr"
+
+    def __init__(
+        self,
+        name: str,
+        settings: dict[str, Any],
+        *,
+        credentials: dict[str, Any] | None = None,
+        clock: Clock | None = None,
+        http: HttpClient | None = None,
+    ) -> None:
+        super().__init__(name, settings)
+        self.can_write = bool(settings.get("target", False))
+        self.endpoints = FlickrEndpoints.from_settings(settings.get("endpoints"))
+        rate = settings.get("rate_limit", {}).get("requests_per_hour", 3600)
+        if not isinstance(rate, int | float) or rate <= 0:
+            raise ConfigError(f"{name}: rate_limit.requests_per_hour must be a positive number")
+        self.per_page = self._int_setting("per_page", 500, 1, 500)
+        self.window_pages = self._int_setting("window_pages", 4000, 1, 10_000)
+        self.cursor_margin_s = self._int_setting("cursor_margin_s", 3600, 0, 10**8)
+        self.async_threshold = self._int_setting(
+            "async_threshold_bytes", 50 * 1024 * 1024, 0, 2**40
+        )
+        self.ticket_poll_s = float(settings.get("ticket_poll_s", 2.0))
+        self.ticket_timeout_s = float(settings.get("ticket_timeout_s", 1800.0))
+        self._rate = float(rate)
+        self._clock = clock
+        self._breaker_threshold = self._int_setting("circuit_breaker", 8, 1, 10_000)
+        self._http = http
+        self._credentials = credentials
+        self._client: FlickrClient | None = None
+
+    def _int_setting(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.settings.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ConfigError(f"{self.name}: {key} must be an integer in [{low}, {high}]")
+        return value
+
+    @property
+    def client(self) -> FlickrClient:
+        """Built on first use, so that a service can be configured before it is authorised."""
+        if self._client is None:
+            creds = self._credentials or CredentialStore().get(self.name)
+            if not creds or not creds.get("api_key") or not creds.get("oauth_token"):
+                raise AuthError(
+                    f"{self.name}: no Flickr credentials stored",
+                    hint=f"run `photosync auth {self.name}` first",
+                )
+            if self.can_write and creds.get("perms") == "read":
+                raise AuthError(
+                    f"{self.name}: is a target but the stored token only has 'read' permission",
+                    hint=f"run `photosync auth {self.name}` again to grant 'write'",
+                )
+            http = self._http
+            if http is None:
+                limiter: TokenBucket = (
+                    TokenBucket(self._rate, clock=self._clock)
+                    if self._clock is not None
+                    else shared_bucket(f"flickr:{creds['api_key']}", self._rate)
+                )
+                http = HttpClient(
+                    self.name,
+                    limiter=limiter,
+                    breaker=CircuitBreaker(self.name, self._breaker_threshold),
+                    clock=self._clock,
+                )
+            self._http = http
+            self._client = FlickrClient(
+                creds["api_key"],
+                creds["api_secret"],
+                creds["oauth_token"],
+                creds["oauth_token_secret"],
+                endpoints=self.endpoints,
+                http=http,
+            )
+        return self._client
+
+    @property
+    def http(self) -> HttpClient:
+        return self.client.http
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+
+    def check_login(self) -> dict[str, Any]:
+        """``flickr.test.login``: who the stored token belongs to."""
+        return dict(self.client.call("flickr.test.login").get("user", {}))
+
+    # -- listing --------------------------------------------------------------
+
+    def list_items(
+        self, *, since: datetime | None, cursor: str | None, report: ListingReport
+    ) -> Iterator[RemoteItem]:
+        if cursor is not None and since is None:
+            yield from self._incremental(cursor, report)
+        else:
+            yield from self._full(since, report)
+
+    def _get_photos(self, page: int, low: int | None, high: int | None) -> dict[str, Any]:
+        data = self.client.call(
+            "flickr.people.getPhotos",
+            user_id="me",
+            extras=LISTING_EXTRAS,
+            per_page=self.per_page,
+            page=page,
+            min_upload_date=low,
+            max_upload_date=high,
+        )
+        photos = data.get("photos")
+        if not isinstance(photos, dict):
+            raise ServiceError(f"{self.name}: people.getPhotos answered without a photo list")
+        return photos
+
+    def _full(self, since: datetime | None, report: ListingReport) -> Iterator[RemoteItem]:
+        low = int(since.timestamp()) if since is not None else None
+        seen: set[str] = set()
+        newest_update = 0
+        first = self._get_photos(1, low, None)
+        total = to_int(first.get("total"), 0) or 0
+        pages = to_int(first.get("pages"), 0) or 0
+        photos = _photo_list(first)
+        # Freeze the listing at the newest upload seen, so new uploads during a long
+        # listing cannot shift later pages (they are found by the next run).
+        high = max((to_int(p.get("dateupload"), 0) or 0 for p in photos), default=None)
+        if pages > self.window_pages and high is not None:
+            report.warnings.append(
+                f"{self.name}: {total} photos need {pages} pages; listing by upload-date windows"
+            )
+            chunks: Iterator[list[dict[str, Any]]] = self._windows(low or 0, high, report)
+        else:
+            chunks = self._pages(photos, pages, low, high)
+        for chunk in chunks:
+            for photo in chunk:
+                item = self._item(photo, seen)
+                if item is not None:
+                    newest_update = max(newest_update, item.extra.get("lastupdate", 0))
+                    yield item
+        if len(seen) < total:
+            report.warnings.append(
+                f"{self.name}: Flickr reported {total} photos but listed only {len(seen)}; "
+                "the missing ones will be looked for on the next run"
+            )
+        if newest_update:
+            report.next_cursor = str(newest_update)
+
+    def _pages(
+        self, first: list[dict[str, Any]], pages: int, low: int | None, high: int | None
+    ) -> Iterator[list[dict[str, Any]]]:
+        yield first
+        for page in range(2, min(pages, self.window_pages) + 1):
+            yield _photo_list(self._get_photos(page, low, high))
+
+    def _windows(
+        self, low: int, high: int, report: ListingReport
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Split [low, high] by upload date until each window fits in ``window_pages`` pages."""
+        stack = [(low, high)]
+        while stack:
+            lo, hi = stack.pop()
+            first = self._get_photos(1, lo, hi)
+            pages = to_int(first.get("pages"), 0) or 0
+            if pages > self.window_pages and hi > lo:
+                middle = (lo + hi) // 2
+                stack.append((lo, middle))  # popped last: newest window first
+                stack.append((middle + 1, hi))
+                continue
+            if pages > self.window_pages:
+                report.warnings.append(
+                    f"{self.name}: more than {self.window_pages} pages uploaded in one second "
+                    f"({lo}); some may be missed"
+                )
+            yield from self._pages(_photo_list(first), pages, lo, hi)
+
+    def _incremental(self, cursor: str, report: ListingReport) -> Iterator[RemoteItem]:
+        stamp = to_int(cursor)
+        if stamp is None:
+            raise ServiceError(
+                f"{self.name}: stored cursor {cursor!r} is not a Flickr timestamp; run a full scan"
+            )
+        min_date = max(1, stamp - self.cursor_margin_s)
+        seen: set[str] = set()
+        newest = stamp
+        page, pages = 1, 1
+        while page <= pages:
+            data = self.client.call(
+                "flickr.photos.recentlyUpdated",
+                min_date=min_date,
+                extras=LISTING_EXTRAS,
+                per_page=self.per_page,
+                page=page,
+            ).get("photos", {})
+            pages = to_int(data.get("pages"), 0) or 0
+            for photo in _photo_list(data):
+                item = self._item(photo, seen)
+                if item is not None:
+                    newest = max(newest, item.extra.get("lastupdate", 0))
+                    yield item
+            page += 1
+        report.next_cursor = str(newest)
+
+    def _item(self, photo: dict[str, Any], seen: set[str]) -> RemoteItem | None:
+        if not isinstance(photo, dict) or "id" not in photo:
+            return None
+        photo_id = str(photo["id"])
+        if photo_id in seen:
+            return None
+        seen.add(photo_id)
+        item = remote_item_from_listing(photo)
+        if not item.original_available:
+            item.problems.append(
+                "Flickr does not hand out the original of this item (free account "
+                "or download disabled); use the 'Download your data' export"
+            )
+        return item
+
+    # -- originals -------------------------------------------------------------
+
+    def open_item(self, item: RemoteItem) -> AbstractContextManager[BinaryIO]:
+        return self._open(item)
+
+    @contextmanager
+    def _open(self, item: RemoteItem) -> Iterator[BinaryIO]:
+        if not item.original_available:
+            raise ItemUnavailable(
+                f"{self.name}: the original of {item.instance_id} is not downloadable"
+            )
+        url = item.extra.get("url_o") if item.media_type != "video" else None
+        stream: BinaryIO | None = None
+        if url:
+            try:
+                stream = self.client.fetch(url)
+            except ItemUnavailable:
+                stream = None  # replaced since listing: ask getSizes for the current URL
+        if stream is None:
+            stream = self.client.fetch(self._original_url(item.instance_id))
+        with stream:
+            yield stream
+
+    def _original_url(self, photo_id: str) -> str:
+        try:
+            sizes = self.client.call("flickr.photos.getSizes", photo_id=photo_id).get("sizes", {})
+        except FlickrApiError as error:
+            raise ItemUnavailable(f"{self.name}: {photo_id}: {error}") from None
+        by_label = {
+            content_text(s.get("label")): s for s in sizes.get("size", []) if isinstance(s, dict)
+        }
+        for label in ("Video Original", "Original"):
+            if label == "Video Original" and label not in by_label:
+                continue
+            size = by_label.get(label)
+            if size and size.get("source"):
+                return str(size["source"])
+        raise ItemUnavailable(
+            f"{self.name}: Flickr offers no original for {photo_id} (free account or downloads disabled)"
+        )
+
+    # -- target ---------------------------------------------------------------
+
+    def _require_target(self) -> None:
+        if not self.can_write:
+            raise ConfigError(f'{self.name} is not configured as a target ("target": true)')
+
+    def find_existing(self, record: Record) -> UploadResult | None:
+        tag = machine_tag_for(check_digest(record["content_hash"]))
+        data = self.client.call(
+            "flickr.photos.search",
+            user_id="me",
+            machine_tags=tag,
+            extras="machine_tags,last_update,original_format",
+            per_page=10,
+        )
+        photos = [
+            p for p in _photo_list(data.get("photos", {})) if isinstance(p, dict) and "id" in p
+        ]
+        if not photos:
+            return None
+        photo = min(photos, key=lambda p: int(str(p["id"])))
+        return UploadResult(
+            instance_id=str(photo["id"]),
+            url=photopage_url(photo),
+            visibility=visibility_from_flags(
+                photo.get("ispublic"), photo.get("isfriend"), photo.get("isfamily")
+            ),
+            extra={"machine_tag": tag, "found_by": "machine_tag", "duplicates": len(photos) - 1},
+        )
+
+    def upload(self, record: Record, stream: BinaryIO, *, visibility: Visibility) -> UploadResult:
+        self._require_target()
+        level = Visibility(visibility)
+        flags = flags_for_visibility(level)
+        tag = machine_tag_for(check_digest(record["content_hash"]))
+        metadata = record.get("metadata", {})
+        filename = metadata.get("filename") or f"{record.get('photo_id', 'photo')}"
+        title = metadata.get("title") or filename.rsplit(".", 1)[0]
+        tags = [t for t in metadata.get("tags") or [] if isinstance(t, str)]
+        media = record.get("media", {})
+        is_video = media.get("kind") == "video"
+        use_async = is_video or (media.get("size") or 0) > self.async_threshold
+        fields = {
+            "title": title,
+            "description": metadata.get("caption") or "",
+            "tags": tags_argument([*tags, tag]),
+            "is_public": str(flags[0]),
+            "is_friend": str(flags[1]),
+            "is_family": str(flags[2]),
+            "hidden": "1" if level is Visibility.PUBLIC else "2",
+            "safety_level": "1",
+            "content_type": "1",
+        }
+        if use_async:
+            fields["async"] = "1"
+        ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        mime = media.get("mime_type") or _MIME.get(ext, "application/octet-stream")
+        seekable = _seekable(stream)
+        attempts = 3
+        try:
+            for attempt in range(1, attempts + 1):
+                try:
+                    seekable.seek(0)
+                    root = self.client.upload(fields, (filename, seekable, mime))
+                    break
+                except ServiceError as error:
+                    if not error.transient or attempt == attempts:
+                        raise
+                    # the upload may have landed although the reply was lost
+                    existing = self.find_existing(record)
+                    if existing is not None:
+                        existing.visibility = self._enforce_visibility(existing.instance_id, flags)
+                        return existing
+                    self.http.clock.sleep(self.http.retry.backoff(attempt, self.http.rng))
+        finally:
+            if seekable is not stream:
+                seekable.close()
+        photo_id = self._upload_result_id(root)
+        observed = self._enforce_visibility(photo_id, flags)
+        return UploadResult(
+            instance_id=photo_id,
+            url=f"https://www.flickr.com/photos/me/{photo_id}/",
+            visibility=observed,
+            extra={"machine_tag": tag, "async": use_async},
+        )
+
+    def _upload_result_id(self, root: Any) -> str:
+        photo_id = (root.findtext("photoid") or "").strip()
+        if photo_id:
+            return photo_id
+        ticket = (root.findtext("ticketid") or "").strip()
+        if not ticket:
+            raise ServiceError(f"{self.name}: upload reply had neither photoid nor ticketid")
+        return self._wait_for_ticket(ticket)
+
+    def _wait_for_ticket(self, ticket: str) -> str:
+        clock = self.http.clock
+        deadline = clock.monotonic() + self.ticket_timeout_s
+        while True:
+            data = self.client.call("flickr.photos.upload.checkTickets", tickets=ticket)
+            entries = data.get("uploader", {}).get("ticket", [])
+            entry = next((t for t in entries if str(t.get("id")) == ticket), None)
+            if entry is None or to_int(entry.get("invalid"), 0):
+                raise ServiceError(f"{self.name}: Flickr does not know upload ticket {ticket}")
+            complete = to_int(entry.get("complete"), 0)
+            if complete == 1 and entry.get("photoid"):
+                return str(entry["photoid"])
+            if complete == 2:
+                raise ServiceError(
+                    f"{self.name}: Flickr could not process the upload (ticket {ticket})"
+                )
+            if clock.monotonic() >= deadline:
+                raise ServiceError(
+                    f"{self.name}: upload ticket {ticket} still pending after {self.ticket_timeout_s:.0f} s",
+                    transient=True,
+                )
+            clock.sleep(self.ticket_poll_s)
+
+    def _enforce_visibility(
+        self, photo_id: str, flags: tuple[int, int, int]
+    ) -> VisibilityObservation:
+        """Read the privacy back; if Flickr applied anything else, set it explicitly."""
+        info = self.client.call("flickr.photos.getInfo", photo_id=photo_id).get("photo", {})
+        seen = info.get("visibility", {})
+        observed = visibility_from_flags(
+            seen.get("ispublic"), seen.get("isfriend"), seen.get("isfamily")
+        )
+        raw = observed.raw or {}
+        if (raw.get("is_public"), raw.get("is_friend"), raw.get("is_family")) != flags:
+            return self.set_visibility(photo_id, visibility_from_flags(*flags).level)
+        return observed
+
+    def set_visibility(
+        self, target: Record | str, level: Visibility | str
+    ) -> VisibilityObservation:
+        """Set all three flags, always: an omitted one would mean the account default.
+
+        ``target`` is a Flickr photo id, or a record (every present instance of
+        this service in it is set), which is how the replicate workflow calls it.
+        """
+        self._require_target()
+        if isinstance(target, str):
+            photo_ids = [target]
+        else:
+            photo_ids = [
+                str(i["id"])
+                for i in target.get("instances", {}).get(self.name, [])
+                if i.get("status", "present") == "present"
+            ]
+            if not photo_ids:
+                raise ServiceError(f"{self.name}: the record has no instance on this service")
+        flags = flags_for_visibility(level)
+        for photo_id in photo_ids:
+            self.client.call(
+                "flickr.photos.setPerms",
+                write=True,
+                photo_id=photo_id,
+                is_public=flags[0],
+                is_friend=flags[1],
+                is_family=flags[2],
+            )
+        return visibility_from_flags(*flags)
+
+    def apply_metadata(
+        self,
+        instance_id: str,
+        *,
+        caption: str | None = None,
+        title: str | None = None,
+        tags: list[str] | None = None,
+        taken_date: str | None = None,
+        location: dict[str, float] | None = None,
+    ) -> None:
+        """Push canonical metadata; machine tags already on the photo are kept."""
+        self._require_target()
+        if caption is not None or title is not None:
+            self.client.call(
+                "flickr.photos.setMeta",
+                write=True,
+                photo_id=instance_id,
+                title=title,
+                description=caption,
+            )
+        if tags is not None:
+            info = self.client.call("flickr.photos.getInfo", photo_id=instance_id).get("photo", {})
+            machine = [
+                content_text(t.get("raw"))
+                for t in info.get("tags", {}).get("tag", [])
+                if isinstance(t, dict) and MACHINE_TAG.match(content_text(t.get("raw")))
+            ]
+            self.client.call(
+                "flickr.photos.setTags",
+                write=True,
+                photo_id=instance_id,
+                tags=tags_argument([*tags, *machine]),
+            )
+        if taken_date is not None:
+            try:
+                flickr_date, granularity = flickr_date_from_iso(taken_date)
+            except ValueError as error:
+                raise ServiceError(f"{self.name}: {error}") from None
+            self.client.call(
+                "flickr.photos.setDates",
+                write=True,
+                photo_id=instance_id,
+                date_taken=flickr_date,
+                date_taken_granularity=granularity,
+            )
+        if location is not None:
+            self.client.call(
+                "flickr.photos.geo.setLocation",
+                write=True,
+                photo_id=instance_id,
+                lat=f"{location['lat']:.6f}",
+                lon=f"{location['lng']:.6f}",
+            )
+
+    # -- albums ---------------------------------------------------------------
+
+    def list_albums(self) -> Iterator[dict[str, Any]]:
+        """Each photoset with its photo ids (for album-aware workflows)."""
+        sets = self.client.call("flickr.photosets.getList").get("photosets", {}).get("photoset", [])
+        for photoset in sets:
+            ids: list[str] = []
+            page, pages = 1, 1
+            while page <= pages:
+                data = self.client.call(
+                    "flickr.photosets.getPhotos",
+                    photoset_id=photoset["id"],
+                    user_id="me",
+                    per_page=500,
+                    page=page,
+                ).get("photoset", {})
+                pages = to_int(data.get("pages"), 0) or 0
+                ids.extend(str(p["id"]) for p in _photo_list(data))
+                page += 1
+            yield {
+                "id": str(photoset["id"]),
+                "title": content_text(photoset.get("title")),
+                "description": content_text(photoset.get("description")),
+                "photo_ids": ids,
+            }
+
+
+def _photo_list(container: Any) -> list[dict[str, Any]]:
+    photos = container.get("photo", []) if isinstance(container, dict) else []
+    if isinstance(photos, dict):  # a single element may come back unwrapped
+        photos = [photos]
+    return [p for p in photos if isinstance(p, dict)] if isinstance(photos, list) else []
+
+
+def _seekable(stream: BinaryIO) -> BinaryIO:
+    """Uploads may need a second attempt, so the bytes must be re-readable."""
+    try:
+        if stream.seekable():
+            stream.seek(0)
+            return stream
+    except (AttributeError, OSError):
+        pass
+    spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 - caller's lifetime
+    while chunk := stream.read(1024 * 1024):
+        spool.write(chunk)
+    spool.seek(0)
+    return spool  # type: ignore[return-value]

@@ -1,0 +1,127 @@
+"""End to end: discover from the Flickr emulator, replicate a local folder to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import pytest
+import requests
+
+from photosync.blobstore.base import hash_file
+from photosync.emulators.flickr import FlickrEmulator, FlickrState
+from photosync.services import registry
+from photosync.services.flickr.auth import run_oauth_flow
+from photosync.workflow.discover import discover
+from photosync.workflow.replicate import replicate
+from photosync.workflow.resolve import auto_resolve
+from tests.helpers import make_library, new_archive, records
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(autouse=True)
+def _registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Until registry.py names them, register the Flickr types for these tests."""
+    monkeypatch.setitem(
+        registry.SERVICE_TYPES, "flickr", "photosync.services.flickr.service:FlickrService"
+    )
+    monkeypatch.setitem(
+        registry.SERVICE_TYPES,
+        "flickr-export",
+        "photosync.services.flickr.export:FlickrExportService",
+    )
+
+
+@pytest.fixture
+def running() -> Iterator[tuple[FlickrEmulator, FlickrState]]:
+    state = FlickrState()
+    with FlickrEmulator(state) as emulator:
+        yield emulator, state
+
+
+def _authorise(emulator: FlickrEmulator, state: FlickrState, name: str, perms: str) -> None:
+    def approve(url: str) -> str:
+        return dict(parse_qsl(requests.get(url, timeout=5).text))["oauth_verifier"]
+
+    run_oauth_flow(
+        state.api_key, state.api_secret, perms, emulator.endpoints(), approve, service_name=name
+    )
+
+
+def _settings(emulator: FlickrEmulator, **extra: object) -> dict[str, object]:
+    return {
+        "type": "flickr",
+        "endpoints": emulator.endpoints(),
+        "rate_limit": {"requests_per_hour": 36_000_000},
+        **extra,
+    }
+
+
+def test_discover_from_flickr_then_incrementally(
+    tmp_path: Path, running: tuple[FlickrEmulator, FlickrState]
+) -> None:
+    emulator, state = running
+    state.seed(40, video_every=0)
+    _authorise(emulator, state, "flickr", "read")
+    archive = new_archive(tmp_path, flickr=_settings(emulator))
+    archive.lock()
+    report = discover(archive)
+    assert report.new == 40 and report.failed == 0, report.services[0].failed
+    by_id = {}
+    for record in records(archive.root):
+        (instance,) = record["instances"]["flickr"]
+        photo = state.photos[instance["id"]]
+        by_id[photo.id] = record
+        assert (
+            record["content_hash"]
+            == "sha256:" + __import__("hashlib").sha256(photo.content()).hexdigest()
+        )
+        assert instance["visibility_raw"] == dict(
+            zip(("is_public", "is_friend", "is_family"), photo.privacy, strict=True)
+        )
+        assert record["visibility"]["canonical"] in ("private", "friends", "public")
+    assert state.calls["flickr.people.getPhotos"] == 1
+    # two photos edited on flickr.com: the next run asks recentlyUpdated, not a full listing
+    changed = sorted(state.photos)[:2]
+    for photo_id in changed:
+        state.touch(photo_id, is_public=0, is_friend=0, is_family=0)
+    again = discover(archive)
+    assert state.calls["flickr.people.getPhotos"] == 1
+    assert state.calls["flickr.photos.recentlyUpdated"] == 1
+    assert again.updated == 2 and again.new == 0 and again.failed == 0
+    for record in records(archive.root):
+        if record["instances"]["flickr"][0]["id"] in changed:
+            assert record["visibility"]["canonical"] == "private"
+    archive.close()
+
+
+def test_replicate_a_folder_to_flickr_privately_and_idempotently(
+    tmp_path: Path, running: tuple[FlickrEmulator, FlickrState]
+) -> None:
+    emulator, state = running
+    make_library(tmp_path / "lib", 5)
+    _authorise(emulator, state, "flickr", "write")
+    archive = new_archive(
+        tmp_path,
+        lib={"type": "local", "path": str(tmp_path / "lib")},
+        flickr=_settings(emulator, target=True, source=False),
+    )
+    archive.lock()
+    discover(archive, services=["lib"])
+    auto_resolve(archive)
+    done = replicate(archive, execute=True)
+    assert not done.failed, done.failed
+    assert state.calls["upload"] == 5 and len(state.photos) == 5
+    held = {hash_file(p)[0] for p in (tmp_path / "lib").rglob("*.jpg")}
+    assert {
+        __import__("hashlib").sha256(p.content()).hexdigest() for p in state.photos.values()
+    } == held
+    assert all(p.privacy == (0, 0, 0) for p in state.photos.values())  # account default is public
+    for record in records(archive.root):
+        assert record["processing_state"] == "replicated"
+        assert record["instances"]["flickr"][0]["id"] in state.photos
+    again = replicate(archive, execute=True)
+    assert not again.done and state.calls["upload"] == 5
+    archive.close()
