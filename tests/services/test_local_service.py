@@ -10,7 +10,13 @@ import pytest
 from photosync.blobstore.base import hash_file
 from photosync.services.local import LocalFolderService, safe_filename
 from tests.helpers import make_library
-from tests.services.conformance import SourceCase, SourceConformance, TargetCase, TargetConformance, sample_record
+from tests.services.conformance import (
+    SourceCase,
+    SourceConformance,
+    TargetCase,
+    TargetConformance,
+    sample_record,
+)
 
 
 class TestLocalSource(SourceConformance):
