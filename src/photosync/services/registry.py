@@ -13,6 +13,8 @@ SERVICE_TYPES: dict[str, str] = {
     "local": "photosync.services.local:LocalFolderService",
     "flickr": "photosync.services.flickr.service:FlickrService",
     "flickr-export": "photosync.services.flickr.export:FlickrExportService",
+    "google-takeout": "photosync.services.google.takeout:TakeoutSource",
+    "google-photos": "photosync.services.google.library:GooglePhotosLibrary",
 }
 
 

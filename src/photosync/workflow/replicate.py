@@ -26,6 +26,7 @@ from photosync.model import (
     Record,
     Visibility,
     is_wider,
+    iter_instances,
     most_restrictive,
     upsert_instance,
     utc_now,
@@ -52,6 +53,8 @@ class ReplicateReport:
     planned: list[PlannedAction] = field(default_factory=list)
     done: Counter[str] = field(default_factory=Counter)
     skipped_unresolved: int = 0
+    #: trashed or locked on their service: kept in the archive, never pushed anywhere
+    held_back: int = 0
     failed: list[str] = field(default_factory=list)
     commits: list[str] = field(default_factory=list)
     blobs: BlobReplicateReport | None = None
@@ -128,6 +131,9 @@ def replicate(
             if record["processing_state"] == ProcessingState.DISCOVERED.value:
                 report.skipped_unresolved += 1
                 continue
+            if _held_back(record):
+                report.held_back += 1
+                continue
             actions = plan(archive, record, targets)
             report.planned.extend(actions)
             if not execute:
@@ -177,6 +183,10 @@ def _replicate_originals(archive: Archive, report: ReplicateReport, progress: Pr
     for location, failures in sorted(blobs.failed.items()):
         for digest, why in sorted(failures.items()):
             report.failed.append(f"{blobs.photo_of.get(digest, digest)} -> {location}: original not copied: {why}")
+
+
+def _held_back(record: Record) -> bool:
+    return any(i.get("extra", {}).get("do_not_replicate") for _s, i in iter_instances(record))
 
 
 def _skipped(record: Record) -> set[str]:

@@ -82,8 +82,12 @@ def _sources(record: Record, field_name: str) -> list[tuple[str, Any]]:
     """(source label, raw value) per instance that says something about the field."""
     out = []
     multi = {s for s, insts in record["instances"].items() if len(insts) > 1}
+    # derivatives (Picker downloads, resized service copies) never outvote an original
+    has_original = any(i.get("quality") != "derivative" for _s, i in iter_instances(record))
     for service, instance in iter_instances(record):
         if instance.get("status") == "superseded":
+            continue
+        if has_original and instance.get("quality") == "derivative":
             continue
         value = instance.get("observed", {}).get(field_name)
         if _normal(field_name, value) is None:

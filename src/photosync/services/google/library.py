@@ -1,0 +1,368 @@
+"""Google Photos Library API as an upload target (private only, app-created items).
+
+Idempotency across crashes, the choice explained: the API cannot delete, so a
+duplicate upload is permanent. Every item photosync creates carries a marker
+line ``photosync:sha256:<hex>`` at the end of its *description*. The file name
+is left as the user's own, and the description is the only free-text field the
+API returns when listing (the API lists only app-created items, so listing
+them all is cheap and complete). ``find_existing`` lists app-created items once
+per run and matches that marker. Between the raw upload and batchCreate the
+upload token is kept in an intent journal (config dir, not the archive) so a
+re-run reuses a token still valid instead of sending the bytes again; Google
+also de-duplicates identical bytes, which makes a retried batchCreate safe.
+
+batchCreate carries at most 50 items and runs one call at a time per account
+(a process-wide lock per account and endpoint).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import requests
+
+from photosync.credentials import CredentialStore, config_dir
+from photosync.errors import ChecksumMismatch, ItemUnavailable, PhotosyncError, ServiceError
+from photosync.model import Record, Visibility
+from photosync.services.base import TargetService, UploadResult, VisibilityObservation
+from photosync.services.google.api import GoogleApi, make_http
+from photosync.services.google.auth import LIBRARY_SCOPES, GoogleAuth, GoogleEndpoints
+from photosync.services.http import HttpClient
+
+MAX_BATCH = 50
+PAGE_SIZE = 100
+MAX_PHOTO_BYTES = 200 * 1024 * 1024
+MAX_VIDEO_BYTES = 20 * 1024**3
+MAX_DESCRIPTION = 1000
+MARKER_PREFIX = "photosync:"
+#: upload tokens live a day; reuse only clearly fresh ones
+TOKEN_REUSE_S = 20 * 3600
+CHUNK = 1024 * 1024
+
+_BATCH_LOCKS: dict[str, threading.Lock] = {}
+_BATCH_LOCKS_GUARD = threading.Lock()
+
+
+def _batch_lock(key: str) -> threading.Lock:
+    with _BATCH_LOCKS_GUARD:
+        return _BATCH_LOCKS.setdefault(key, threading.Lock())
+
+
+def marker_for(content_hash: str) -> str:
+    return MARKER_PREFIX + content_hash
+
+
+def description_for(record: Record) -> str:
+    """The caption (cut to fit) and the marker on its own last line."""
+    marker = marker_for(record["content_hash"])
+    caption = (record.get("metadata") or {}).get("caption") or ""
+    room = MAX_DESCRIPTION - len(marker) - 1
+    caption = caption[:room].rstrip()
+    return f"{caption}\n{marker}" if caption else marker
+
+
+def marker_in(description: Any) -> str | None:
+    """The content hash in a description's marker line, if any."""
+    if not isinstance(description, str):
+        return None
+    last = description.rstrip().rpartition("\n")[2].strip()
+    if last.startswith(MARKER_PREFIX + "sha256:") and len(last) == len(MARKER_PREFIX) + 71:
+        return last[len(MARKER_PREFIX) :]
+    return None
+
+
+class _ReplayableBody:
+    """A spooled upload body that requests can send again on every retry."""
+
+    def __init__(self, spool: Any, size: int) -> None:
+        self._spool = spool
+        self._size = size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._spool.seek(0)
+        while chunk := self._spool.read(CHUNK):
+            yield chunk
+
+
+class IntentJournal:
+    """Upload tokens between the raw upload and batchCreate, keyed by content hash."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def _read(self) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _write(self, data: dict[str, dict[str, Any]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".intents.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, sort_keys=True)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def token_for(self, content_hash: str) -> str | None:
+        with self._lock:
+            entry = self._read().get(content_hash)
+        if entry and time.time() - float(entry.get("at", 0)) < TOKEN_REUSE_S:
+            return str(entry["upload_token"])
+        return None
+
+    def remember(self, content_hash: str, token: str) -> None:
+        with self._lock:
+            data = self._read()
+            data[content_hash] = {"upload_token": token, "at": time.time()}
+            self._write(data)
+
+    def forget(self, content_hashes: Sequence[str]) -> None:
+        with self._lock:
+            data = self._read()
+            if any(h in data for h in content_hashes):
+                for h in content_hashes:
+                    data.pop(h, None)
+                self._write(data)
+
+    def pending(self) -> list[str]:
+        with self._lock:
+            return sorted(self._read())
+
+
+class GooglePhotosLibrary(TargetService):
+    """Uploads into the user's Google Photos library (always private).
+
+    Settings: ``endpoints`` (see ``GoogleEndpoints``), ``client_id``,
+    ``requests_per_hour``. Secrets come from the ``CredentialStore``.
+    """
+
+    type_name = "google-photos"
+
+    def __init__(
+        self,
+        name: str,
+        settings: dict[str, Any],
+        *,
+        store: CredentialStore | None = None,
+        auth: GoogleAuth | None = None,
+        http: HttpClient | None = None,
+        journal_dir: Path | None = None,
+    ) -> None:
+        super().__init__(name, settings)
+        self.endpoints = GoogleEndpoints.from_settings(settings)
+        self.auth = auth or GoogleAuth.for_service(
+            name, settings, scopes=LIBRARY_SCOPES, store=store
+        )
+        self.api = GoogleApi(self.auth, http or make_http(name, settings))
+        self.journal = IntentJournal(
+            (journal_dir or config_dir() / "google-photos") / f"{_safe(name)}.intents.json"
+        )
+        self._index: dict[str, dict[str, Any]] | None = None
+        self._index_lock = threading.Lock()
+        self._batch_key = f"{self.endpoints.library}|{self.auth.client_id}|{name}"
+
+    def close(self) -> None:
+        self.api.http.close()
+
+    def max_visibility(self) -> Visibility:
+        return Visibility.PRIVATE
+
+    # -- find_existing ------------------------------------------------------------
+
+    def app_items(self) -> Iterator[dict[str, Any]]:
+        """Every item this app created (the only ones the API shows since 2025)."""
+        yield from self.api.pages(
+            "GET", f"{self.endpoints.library}/mediaItems", "mediaItems", page_size=PAGE_SIZE
+        )
+
+    def _existing(self) -> dict[str, dict[str, Any]]:
+        with self._index_lock:
+            if self._index is None:
+                index: dict[str, dict[str, Any]] = {}
+                for item in self.app_items():
+                    digest = marker_in(item.get("description"))
+                    if digest is not None:
+                        index.setdefault(digest, item)
+                self._index = index
+            return self._index
+
+    def find_existing(self, record: Record) -> UploadResult | None:
+        item = self._existing().get(record["content_hash"])
+        return _result(item, record["content_hash"]) if item else None
+
+    # -- upload ---------------------------------------------------------------------
+
+    def upload(self, record: Record, stream: BinaryIO, *, visibility: Visibility) -> UploadResult:
+        result = self.upload_batch([(record, stream)], visibility=visibility)[0]
+        if isinstance(result, PhotosyncError):
+            raise result
+        return result
+
+    def upload_batch(
+        self, batch: Sequence[tuple[Record, BinaryIO]], *, visibility: Visibility
+    ) -> list[UploadResult | PhotosyncError]:
+        """Upload many; batchCreate in groups of 50. Failures come back in place, not raised."""
+        if Visibility(visibility) is not Visibility.PRIVATE:
+            raise ServiceError(
+                f"{self.name}: Google Photos can only hold private photos; refusing "
+                f"{Visibility(visibility).value}",
+                hint="the workflow must cap visibility at max_visibility()",
+            )
+        results: list[UploadResult | PhotosyncError | None] = [None] * len(batch)
+        for start in range(0, len(batch), MAX_BATCH):
+            group = list(range(start, min(start + MAX_BATCH, len(batch))))
+            pending: list[tuple[int, Record, str, str]] = []  # index, record, token, filename
+            for index in group:
+                record, stream = batch[index]
+                try:
+                    token = self._upload_bytes(record, stream)
+                except PhotosyncError as exc:
+                    results[index] = exc
+                    continue
+                pending.append((index, record, token, _filename(record)))
+            if pending:
+                for index, outcome in self._create(pending):
+                    results[index] = outcome
+        return [r if r is not None else ServiceError("not attempted") for r in results]
+
+    def _upload_bytes(self, record: Record, stream: BinaryIO) -> str:
+        content_hash = record["content_hash"]
+        reused = self.journal.token_for(content_hash)
+        if reused is not None:
+            return reused
+        mime = _mime(record)
+        limit = MAX_VIDEO_BYTES if mime.startswith("video/") else MAX_PHOTO_BYTES
+        with tempfile.SpooledTemporaryFile(max_size=32 * CHUNK) as spool:
+            digest = hashlib.sha256()
+            size = 0
+            while chunk := stream.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                if size > limit:
+                    raise ItemUnavailable(
+                        f"{record['photo_id']}: {size} bytes is over Google Photos' limit"
+                    )
+                spool.write(chunk)
+            if f"sha256:{digest.hexdigest()}" != content_hash:
+                raise ChecksumMismatch(
+                    f"{record['photo_id']}: bytes to upload do not match {content_hash}"
+                )
+            token = self.api.call(
+                "POST",
+                f"{self.endpoints.library}/uploads",
+                _text_body,
+                data=_ReplayableBody(spool, size),
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "X-Goog-Upload-Content-Type": mime,
+                    "X-Goog-Upload-Protocol": "raw",
+                    "X-Goog-Upload-File-Name": _filename(record),
+                },
+            )
+        self.journal.remember(content_hash, token)
+        return token
+
+    def _create(
+        self, pending: list[tuple[int, Record, str, str]]
+    ) -> list[tuple[int, UploadResult | PhotosyncError]]:
+        body = {
+            "newMediaItems": [
+                {
+                    "description": description_for(record),
+                    "simpleMediaItem": {"uploadToken": token, "fileName": filename},
+                }
+                for _, record, token, filename in pending
+            ]
+        }
+        with _batch_lock(self._batch_key):
+            reply = self.api.json(
+                "POST", f"{self.endpoints.library}/mediaItems:batchCreate", json=body
+            )
+        by_token: dict[str, dict[str, Any]] = {}
+        for entry in reply.get("newMediaItemResults") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("uploadToken"), str):
+                by_token[entry["uploadToken"]] = entry
+        outcomes: list[tuple[int, UploadResult | PhotosyncError]] = []
+        done: list[str] = []
+        for index, record, token, _ in pending:
+            entry = by_token.get(token, {})
+            status = entry.get("status") or {}
+            item = entry.get("mediaItem")
+            if status.get("code") or not isinstance(item, dict) or not item.get("id"):
+                message = status.get("message") or "no media item in the reply"
+                if "upload token" in str(message).lower():
+                    done.append(record["content_hash"])  # the next run uploads afresh
+                outcomes.append(
+                    (index, ServiceError(f"{record['photo_id']}: batchCreate: {message}"))
+                )
+                continue
+            done.append(record["content_hash"])
+            with self._index_lock:
+                if self._index is not None:
+                    self._index[record["content_hash"]] = item
+            outcomes.append((index, _result(item, record["content_hash"])))
+        self.journal.forget(done)
+        return outcomes
+
+
+def _result(item: dict[str, Any], content_hash: str) -> UploadResult:
+    return UploadResult(
+        instance_id=str(item["id"]),
+        url=item.get("productUrl"),
+        visibility=VisibilityObservation(Visibility.PRIVATE, raw="library"),
+        extra={
+            "filename": item.get("filename"),
+            "mime_type": item.get("mimeType"),
+            "marker": marker_for(content_hash),
+        },
+    )
+
+
+def _text_body(response: requests.Response) -> str:
+    token = response.text.strip()
+    if not token or len(token) > 4096 or any(c.isspace() for c in token):
+        raise ValueError("upload token missing or malformed")
+    return token
+
+
+def _filename(record: Record) -> str:
+    name = (record.get("metadata") or {}).get("filename") or ""
+    name = str(name).replace("/", "_").replace("\\", "_").strip()
+    if not name:
+        ext = mimetypes.guess_extension(_mime(record)) or ""
+        name = f"{record['photo_id']}{ext}"
+    return name
+
+
+def _mime(record: Record) -> str:
+    media = record.get("media") or {}
+    mime = media.get("mime_type")
+    if isinstance(mime, str) and "/" in mime:
+        return mime
+    filename = str((record.get("metadata") or {}).get("filename") or "")
+    extra = {".heic": "image/heic", ".heif": "image/heif", ".dng": "image/x-adobe-dng"}
+    guessed = extra.get(Path(filename).suffix.lower()) or mimetypes.guess_type(filename)[0]
+    return guessed or "application/octet-stream"
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "google-photos"
