@@ -18,6 +18,8 @@ from photosync.cli.archive_cmds import audit, init, status_cmd
 from photosync.cli.demo import demo
 from photosync.cli.phase_cmds import discover, replicate, resolve
 from photosync.cli.service_cmds import service
+from photosync.cli.storage_cmds import storage
+from photosync.cli.verify_cmds import verify
 from photosync.cli.visibility_cmds import visibility
 
 
@@ -42,7 +44,7 @@ def cli(ctx: click.Context, archive: Path | None, quiet: bool) -> None:
     ctx.obj = Settings(archive, quiet)
 
 
-for command in (init, status_cmd, audit, service, discover, resolve, replicate, demo, visibility):
+for command in (init, status_cmd, audit, service, discover, resolve, replicate, demo, visibility, storage, verify):
     cli.add_command(command)
 
 

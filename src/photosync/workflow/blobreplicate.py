@@ -70,22 +70,19 @@ def upload_workers(archive: Archive) -> int:
     return value
 
 
-def listed_sizes(store: BlobStore, wanted: Iterable[str]) -> dict[str, int]:
-    """Digest -> size of the wanted blobs a store holds, from one listing where it can.
+def all_sizes(store: BlobStore) -> dict[str, int]:
+    """Digest -> size of every blob in a store, from one listing where the store can.
 
     Raises the store's PhotosyncError when it cannot be listed at all.
     """
     iter_stats = getattr(store, "iter_stats", None)
     if callable(iter_stats):
-        wanted_set = set(wanted)
-        return {s.digest: s.size for s in iter_stats() if s.digest in wanted_set}
-    present = set(store.iter_digests())
+        return {s.digest: s.size for s in iter_stats()}
     out: dict[str, int] = {}
-    for digest in wanted:
-        if digest in present:
-            stat = store.stat(digest)
-            if stat is not None:
-                out[digest] = stat.size
+    for digest in store.iter_digests():
+        stat = store.stat(digest)
+        if stat is not None:
+            out[digest] = stat.size
     return out
 
 
@@ -192,7 +189,7 @@ def _record_locations(
     confirmed: dict[str, dict[str, int]] = {}
     for store in stores:
         try:
-            confirmed[store.name] = listed_sizes(store, sizes)
+            confirmed[store.name] = all_sizes(store)
         except PhotosyncError as error:
             note(f"{store.name}: could not be listed to confirm copies: {error}")
     primary = primary_name(stores)
