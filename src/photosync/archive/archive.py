@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from photosync.archive.git import Git
-from photosync.archive.jsonio import canonical_dumps, read_json, write_json
+from photosync.archive.jsonio import canonical_bytes, canonical_dumps, read_json, write_json
 from photosync.archive.lock import ArchiveLock
 from photosync.archive.schema import (
     PHOTO_SCHEMA,
     SERVICE_SCHEMA,
+    is_valid,
     schema_errors,
     schema_text,
     validate_record,
@@ -34,7 +35,7 @@ from photosync.archive.schema import (
 )
 from photosync.archive.state import StateDB
 from photosync.errors import ArchiveCorrupt, ArchiveNotFound, ConfigError, PhotosyncError
-from photosync.model import Record, iter_instances, record_relpath
+from photosync.model import Record, iter_instances, record_relpath, utc_now
 
 SERVICES_FILE = "config/services.json"
 SYNC_STATE_FILE = "config/sync-state.json"
@@ -99,6 +100,8 @@ class Archive:
         self.git = Git(self.root)
         self._state: StateDB | None = None
         self._lock: ArchiveLock | None = None
+        #: record files the last index rebuild could not read (reported, never touched)
+        self.damaged_records: list[str] = []
 
     # finding and creating -------------------------------------------------------
     @classmethod
@@ -247,16 +250,42 @@ class Archive:
         return None if photo_id is None else self.load_record(photo_id)
 
     def write_record(self, record: Record) -> bool:
-        """Validate and write one record (moving it if its date folder changed)."""
-        validate_record(record, where=f"photo {record.get('photo_id')}")
+        """Validate and write one record (moving it if its date folder changed).
+
+        ``updated_at`` is stamped here, and only when something else changed, so
+        that re-writing an unchanged record leaves git untouched.
+        """
         rel = record_relpath(record)
         old_rel = self.state.path_for_photo(record["photo_id"])
+        if old_rel != rel and (self.root / rel).exists():
+            raise ArchiveCorrupt(
+                f"{rel} exists but is not a readable record; photosync will not overwrite it",
+                hint="Fix or restore the file (git log -p -- FILE), then run again.",
+            )
+        if old_rel is not None and self._unchanged_but_time(record, self.root / old_rel):
+            validate_record(record, where=f"photo {record.get('photo_id')}")
+            return False
+        if old_rel is not None:
+            record["updated_at"] = utc_now()
+        validate_record(record, where=f"photo {record.get('photo_id')}")
         changed = write_json(self.root / rel, record, fsync=False, known_new=old_rel is None)
         if old_rel and old_rel != rel:
             (self.root / old_rel).unlink(missing_ok=True)
             changed = True
         self.state.index_record(record["photo_id"], rel, record_hashes(record))
         return changed
+
+    @staticmethod
+    def _unchanged_but_time(record: Record, path: Path) -> bool:
+        try:
+            on_disk = path.read_bytes()
+            previous = json.loads(on_disk).get("updated_at", record.get("updated_at"))
+        except (OSError, ValueError):
+            return False
+        if canonical_bytes({**record, "updated_at": previous}) != on_disk:
+            return False
+        record["updated_at"] = previous
+        return True
 
     def remove_record(self, photo_id: str) -> None:
         """Drop a record file whose content was merged into another record (git keeps it)."""
@@ -290,9 +319,19 @@ class Archive:
             return
         self.state.clear_indexes()
         rows = []
+        self.damaged_records = []
         for path in self.iter_record_files():
-            record = self._load_path(path)
-            rows.append((record["photo_id"], str(path.relative_to(self.root)), record_hashes(record)))
+            rel = str(path.relative_to(self.root))
+            try:
+                record = self._load_path(path)
+            except ArchiveCorrupt as error:
+                self.damaged_records.append(f"{rel}: {error}")
+                continue
+            if not is_valid(PHOTO_SCHEMA, record):
+                problems = schema_errors(PHOTO_SCHEMA, record)
+                self.damaged_records.append(f"{rel}: " + "; ".join(problems[:2]))
+                continue
+            rows.append((record["photo_id"], rel, record_hashes(record)))
         self.state.index_many(rows)
         self.state.set_meta("index_head", head)
         self.state.flush()

@@ -58,7 +58,8 @@ def writing(settings: Settings) -> Iterator[Archive]:
     archive = settings.archive()
     try:
         for note in archive.lock():
-            err_console.print(f"[yellow]recovered:[/] {note}")
+            err_console.print(f"[yellow]recovered:[/] {escape(note)}")
+        _warn_damaged(archive)
         yield archive
     finally:
         archive.close()
@@ -69,9 +70,17 @@ def reading(settings: Settings) -> Iterator[Archive]:
     archive = settings.archive()
     try:
         archive.ensure_index()
+        _warn_damaged(archive)
         yield archive
     finally:
         archive.close()
+
+
+def _warn_damaged(archive: Archive) -> None:
+    for line in archive.damaged_records[:20]:
+        err_console.print(f"[yellow]damaged record, skipped:[/] {escape(line)}")
+    if archive.damaged_records:
+        err_console.print("[dim]hint:[/] `photosync verify` lists them all; restore with git or fix by hand")
 
 
 class RichProgress:

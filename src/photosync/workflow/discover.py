@@ -303,7 +303,11 @@ class _ServiceRun:
                 self.batch_updated += 1
                 self.report.updated += 1
         self._refresh_visibility(record)
-        record["updated_at"] = utc_now() if self.archive.write_record(record) else record["updated_at"]
+        try:
+            self.archive.write_record(record)
+        except PhotosyncError as error:  # a damaged record file in the way: report, touch nothing
+            self.report.failed.append(f"{item.instance_id}: {error}")
+            return
         self.pending_seen.append((item.instance_id, item.version, content_hash))
 
     def _instance(self, item: RemoteItem, content_hash: str, info: MediaInfo) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from photosync.archive.archive import Archive
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import PhotosyncError
 from photosync.identity import Candidate, Fingerprint, MatchKind, find_matches, fingerprint_file
-from photosync.model import ConflictType, ProcessingState, Record, most_restrictive, utc_now
+from photosync.model import ConflictType, ProcessingState, Record, most_restrictive
 
 
 @dataclass
@@ -139,7 +139,6 @@ def merge_into(keeper: Record, other: Record, *, kind: str) -> None:
     variants.append({"photo_id": other["photo_id"], "kind": kind, "role": f"merged: {other['content_hash']}"})
     variants.extend(v for v in other.get("variants", []) if v["photo_id"] != keeper["photo_id"])
     keeper["processing_state"] = ProcessingState.DISCOVERED.value
-    keeper["updated_at"] = utc_now()
 
 
 def _edit_conflict(record: Record, other: Record, reasons: str) -> bool:

@@ -154,7 +154,6 @@ def replicate(
                 record["processing_state"] = ProcessingState.REPLICATED.value
                 changed = True
             if changed:
-                record["updated_at"] = utc_now()
                 archive.write_record(record)
                 since_commit += 1
             if since_commit >= commit_every:

@@ -279,9 +279,7 @@ def auto_resolve(archive: Archive, *, mode: str = "simple", progress: Progress |
             report.now_resolved += 1
         if _has_open(record):
             report.needs_decision += 1
-        if archive.write_record(record):
-            record["updated_at"] = utc_now()
-            archive.write_record(record)
+        archive.write_record(record)
     progress.finish()
     message = (
         f"resolve: {report.now_resolved} resolved ({report.auto_resolved} by automatic rules), "

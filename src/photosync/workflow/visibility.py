@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from photosync.archive.archive import Archive
 from photosync.errors import PhotosyncError
-from photosync.model import Visibility, is_wider, utc_now
+from photosync.model import Visibility, is_wider
 from photosync.workflow.resolve import approve_visibility
 
 
@@ -60,7 +60,6 @@ def apply_visibility(archive: Archive, changes: list[VisibilityChange], *, by: s
             for s, lvl in sorted(record["visibility"]["per_service"].items())
             if lvl != level.value
         ]
-        record["updated_at"] = utc_now()
         archive.write_record(record)
     widened = sum(c.widens for c in changes)
     return archive.commit(
