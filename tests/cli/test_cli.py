@@ -74,9 +74,23 @@ def test_full_flow_through_the_cli_with_json_output(tmp_path: Path) -> None:
     assert audit.exit_code == 0 and json.loads(audit.output)["wider_than_canonical"] == 0
 
 
-def test_demo_runs_the_whole_flow(tmp_path: Path) -> None:
-    result = run_cli("demo", "--keep", str(tmp_path / "demo"))
+def test_demo_on_local_folders_only(tmp_path: Path) -> None:
+    result = run_cli("demo", "--no-services", "--keep", str(tmp_path / "demo"))
     assert result.exit_code == 0, result.output
     assert "demo finished" in result.output
     status = json.loads(run_cli("--archive", str(tmp_path / "demo" / "archive"), "status", "--json").output)
     assert status["photos"] == 12 and status["by_state"].get("replicated", 0) >= 10
+
+
+def test_demo_with_the_emulated_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHOTOSYNC_CONFIG_DIR", str(tmp_path / "must-not-be-used"))
+    result = run_cli("demo", "--keep", str(tmp_path / "demo"))
+    assert result.exit_code == 0, result.output
+    status = json.loads(run_cli("--archive", str(tmp_path / "demo" / "archive"), "status", "--json").output)
+    by_service = status["instances_by_service"]
+    assert by_service["flickr"] >= 8 + 10  # seeded on Flickr, plus what replicate uploaded
+    assert by_service["google-photos"] > 10  # from the Takeout, plus uploads
+    assert status["by_state"]["replicated"] >= 30
+    # the demo's tokens went to its own folder, never the user's config
+    assert (tmp_path / "demo" / "user-config" / "credentials.json").stat().st_mode & 0o777 == 0o600
+    assert not (tmp_path / "must-not-be-used").exists()

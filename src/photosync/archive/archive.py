@@ -48,7 +48,8 @@ DEFAULT_PREFERENCES: dict[str, Any] = {
         "exact_duplicates",
         "quality_variants",
         "missing_metadata",
-        "most_restrictive_visibility",
+        # "most_restrictive_visibility" would settle every "shown more widely on a
+        # service" conflict by narrowing that service: left to the user to opt in
     ],
     "blob_storage": {
         "primary": "local",
@@ -348,7 +349,8 @@ class Archive:
 
     def _recover(self) -> list[str]:
         """Make leftovers of a killed run safe: keep valid records, quarantine torn ones."""
-        notes: list[str] = []
+        # a git killed with us (kill -9 of the group, power cut) leaves its lock files
+        notes: list[str] = self.git.clear_stale_locks(self.root / ".photosync" / "quarantine")
         # only records: config files are written atomically, and a hand edit there is the
         # user's to fix (reading it gives a clear error), never ours to revert
         dirty = self.git.dirty_paths("photos")

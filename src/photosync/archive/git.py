@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -80,6 +81,37 @@ class Git:
             return None
         self.run("commit", "-q", "--no-verify", "-F", "-", input_text=message)
         return self.head()
+
+    def clear_stale_locks(self, quarantine: Path, *, grace_s: float = 2.0) -> list[str]:
+        """Move aside git lock files a killed git left behind (caller holds the archive lock).
+
+        A git killed together with photosync (``kill -9`` of the process group, a
+        power cut) leaves ``index.lock`` or a ref lock, and every later git command
+        fails. A live git holds one for milliseconds, so a lock that stays for
+        ``grace_s`` after its last write is stale; it is moved, not deleted.
+        """
+        git_dir = self.root / ".git"
+        if not git_dir.is_dir():
+            return []
+        found = [git_dir / "index.lock", git_dir / "HEAD.lock", *(git_dir / "refs").rglob("*.lock")]
+        notes = []
+        for lock in found:
+            deadline = time.monotonic() + grace_s
+            while time.monotonic() < deadline:
+                try:
+                    age = time.time() - lock.stat().st_mtime
+                except FileNotFoundError:
+                    break
+                if age >= grace_s:
+                    break
+                time.sleep(0.05)  # a live git (a surviving child, the user's) finishes
+            if not lock.exists():
+                continue
+            quarantine.mkdir(parents=True, exist_ok=True)
+            rel = lock.relative_to(git_dir).as_posix()
+            os.replace(lock, quarantine / ("git__" + rel.replace("/", "__")))
+            notes.append(f"removed a stale git lock .git/{rel} left by an interrupted run")
+        return notes
 
     def restore(self, path: str) -> None:
         self.run("checkout", "-q", "HEAD", "--", path)

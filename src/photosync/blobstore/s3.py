@@ -589,6 +589,22 @@ class S3BlobStore(BlobStore):
         local, _ = self._hash_path(path)
         if local != bare:
             raise ChecksumMismatch(f"{path} does not hash to {bare} (it hashes to {local})")
+        try:
+            self._send_parts(path, bare, key, size)
+        except ChecksumMismatch:
+            raise
+        except BlobError:
+            # a concurrent writer of the same blob may have completed (or aborted) the
+            # upload we joined: its finished object is as good as ours
+            if not self._finished_by_another_writer(bare, key, size):
+                raise
+
+    def _finished_by_another_writer(self, bare: str, key: str, size: int) -> bool:
+        """Only after a failure: read the object back rather than trust its metadata."""
+        head = self._head(key)
+        return head is not None and self._judge(head, bare, size) != "mismatch" and self.verify(bare)
+
+    def _send_parts(self, path: Path, bare: str, key: str, size: int) -> None:
         upload_id, existing = self._find_upload(key)
         if upload_id is None:
             extra: dict[str, Any] = {"ChecksumAlgorithm": "SHA256"} if self.server_checksums else {}

@@ -15,7 +15,9 @@ import click
 from photosync import __version__
 from photosync.cli._common import Settings
 from photosync.cli.archive_cmds import audit, init, status_cmd
+from photosync.cli.auth_cmds import auth
 from photosync.cli.demo import demo
+from photosync.cli.google_cmds import google
 from photosync.cli.phase_cmds import discover, replicate, resolve
 from photosync.cli.service_cmds import service
 from photosync.cli.storage_cmds import storage
@@ -44,7 +46,10 @@ def cli(ctx: click.Context, archive: Path | None, quiet: bool) -> None:
     ctx.obj = Settings(archive, quiet)
 
 
-for command in (init, status_cmd, audit, service, discover, resolve, replicate, demo, visibility, storage, verify):
+for command in (
+    init, service, storage, auth, discover, resolve, replicate, status_cmd, audit, verify,
+    visibility, google, demo,
+):
     cli.add_command(command)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -33,11 +34,16 @@ from photosync.workflow.resolve import auto_resolve, combine, decide_in_archive,
 @click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
 @click.option("--since", help="Only items changed since DATE (YYYY-MM-DD, last-week, last-month).")
 @click.option("--full-scan", is_flag=True, help="Ignore the seen-cache and cursors: look at everything again.")
+@click.option("--takeout", "takeout", multiple=True, type=click.Path(exists=True, path_type=Path), help="Google Takeout .zip/.tgz part or unpacked folder (repeatable; give all parts).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @pass_settings
 @handle_errors
-def discover(settings: Settings, services: tuple[str, ...], since: str | None, full_scan: bool, as_json: bool) -> None:
-    """Phase 1: find new and changed photos, store originals, record them."""
+def discover(settings: Settings, services: tuple[str, ...], since: str | None, full_scan: bool, takeout: tuple[Path, ...], as_json: bool) -> None:
+    """Phase 1: find new and changed photos, store originals, record them.
+
+    With --takeout, the Takeout parts are the source for --service (default
+    google-photos): every part is indexed before matching, nothing is unpacked.
+    """
     since_at = parse_since(since)
     with writing(settings) as archive:
         report = run_discover(
@@ -45,6 +51,7 @@ def discover(settings: Settings, services: tuple[str, ...], since: str | None, f
             services=list(services) or None,
             since=since_at,
             full_scan=full_scan,
+            sources=_takeout_source(list(services), list(takeout)) if takeout else None,
             progress=RichProgress(not settings.quiet and not as_json),
         )
     if as_json:
@@ -63,6 +70,15 @@ def discover(settings: Settings, services: tuple[str, ...], since: str | None, f
                 err_console.print(f"[yellow]warning[/] {escape(line)}")
     if report.failed or any(s.warnings for s in report.services):
         sys.exit(ExitCode.PARTIAL)
+
+
+def _takeout_source(services: list[str], parts: list[Path]) -> dict[str, Any]:
+    from photosync.services.google.takeout import TakeoutSource
+
+    if len(services) > 1:
+        raise click.UsageError("--takeout goes with one --service (the Google Photos service it came from)")
+    name = services[0] if services else "google-photos"
+    return {name: TakeoutSource.from_paths(parts, name=name)}
 
 
 @click.command()

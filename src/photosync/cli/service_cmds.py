@@ -33,9 +33,10 @@ def service() -> None:
 @click.option("--target", is_flag=True, help="replicate pushes photos to this service.")
 @click.option("--no-source", is_flag=True, help="Never read photos from it (a pure backup target).")
 @click.option("--endpoint", "endpoints", multiple=True, metavar="KEY=URL", help="Override a service endpoint (e.g. an emulator).")
+@click.option("--requests-per-hour", type=click.FloatRange(min=0, min_open=True), help="Client-side rate limit for this service.")
 @pass_settings
 @handle_errors
-def add(settings: Settings, name: str, type_name: str, path: Path | None, target: bool, no_source: bool, endpoints: tuple[str, ...]) -> None:
+def add(settings: Settings, name: str, type_name: str, path: Path | None, target: bool, no_source: bool, endpoints: tuple[str, ...], requests_per_hour: float | None) -> None:
     """Add service NAME."""
     with writing(settings) as archive:
         services = archive.services()
@@ -52,6 +53,8 @@ def add(settings: Settings, name: str, type_name: str, path: Path | None, target
                     raise ConfigError(f"--endpoint {item!r}: expected KEY=URL")
                 parsed[key] = url
             entry["endpoints"] = parsed
+        if requests_per_hour:
+            entry["rate_limit"] = {"requests_per_hour": requests_per_hour}
         service_class(type_name)(name, entry)  # validates the settings now, not at the next run
         services[name] = entry
         archive.save_services(services)

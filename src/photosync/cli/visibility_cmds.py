@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from rich.markup import escape
 
+from photosync.archive.archive import Archive
 from photosync.cli._common import (
     Settings,
     console,
@@ -14,7 +15,13 @@ from photosync.cli._common import (
     writing,
 )
 from photosync.model import Visibility
-from photosync.workflow.visibility import apply_visibility, plan_visibility, resolve_photo_ids
+from photosync.workflow.visibility import (
+    VisibilityChange,
+    apply_visibility,
+    plan_service_approvals,
+    plan_visibility,
+    resolve_photo_ids,
+)
 
 
 @click.group()
@@ -33,15 +40,40 @@ def set_(settings: Settings, photos: tuple[str, ...], level: str, yes: bool, rea
     """Set PHOTOS (ids or unique id prefixes) to LEVEL (private, friends, public)."""
     with writing(settings) as archive:
         changes = plan_visibility(archive, resolve_photo_ids(archive, list(photos)), Visibility(level))
-        if not changes:
-            console.print("nothing to change")
+        if not _confirm_and_apply(archive, changes, yes=yes, reason=reason):
             return
-        for change in changes:
+    console.print(f"{len(changes)} photo(s) changed; replicate applies it to the services")
+
+
+@visibility.command("approve")
+@click.option("--service", "service_name", required=True, help="Adopt the level this service shows.")
+@click.argument("photos", nargs=-1)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (the approval is still recorded).")
+@click.option("--reason", help="Why, kept with each approval.")
+@pass_settings
+@handle_errors
+def approve(settings: Settings, service_name: str, photos: tuple[str, ...], yes: bool, reason: str | None) -> None:
+    """Approve, for PHOTOS (default: all), the wider level SERVICE already shows them with."""
+    with writing(settings) as archive:
+        ids = resolve_photo_ids(archive, list(photos)) if photos else None
+        changes = plan_service_approvals(archive, service_name, ids)
+        if not _confirm_and_apply(archive, changes, yes=yes, reason=reason or f"as on {service_name}"):
+            return
+    console.print(f"{len(changes)} photo(s) approved at the level {escape(service_name)} shows")
+
+
+def _confirm_and_apply(archive: Archive, changes: list[VisibilityChange], *, yes: bool, reason: str | None) -> bool:
+    if not changes:
+        console.print("nothing to change")
+        return False
+    for change in changes[:50]:
             arrow = "[bold red]wider[/]" if change.widens else "narrower"
             console.print(f"  {change.photo_id[:8]} {escape(change.filename or '')}: {change.before} -> {change.after} ({arrow})")
-        widening = [c for c in changes if c.widens]
-        if widening and not yes and not click.confirm(f"Make {len(widening)} photo(s) visible more widely?", default=False):
-            console.print("nothing changed")
-            return
-        apply_visibility(archive, changes, by=user_name(), reason=reason)
-    console.print(f"{len(changes)} photo(s) changed; replicate applies it to the services")
+    if len(changes) > 50:
+        console.print(f"  ... and {len(changes) - 50} more")
+    widening = [c for c in changes if c.widens]
+    if widening and not yes and not click.confirm(f"Make {len(widening)} photo(s) visible more widely?", default=False):
+        console.print("nothing changed")
+        return False
+    apply_visibility(archive, changes, by=user_name(), reason=reason)
+    return True

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ from photosync.identity import fingerprint_file
 from photosync.metadata import extract_media_info
 from photosync.metadata.types import MediaInfo
 from photosync.model import (
+    COMPARABLE_FIELDS,
     ObservedMetadata,
     ProcessingState,
     Record,
@@ -48,6 +50,7 @@ from photosync.services.base import ListingReport, RemoteItem, SourceService
 from photosync.services.local import LocalFolderService
 from photosync.workflow.context import open_services, primary_store
 from photosync.workflow.progress import Progress, SilentProgress
+from photosync.workflow.resolve import normalized, weak_date
 
 # A full listing that shrinks below this share of the last one is suspicious.
 SHRINK_ALARM = 0.5
@@ -100,18 +103,23 @@ def discover(
     services: list[str] | None = None,
     since: datetime | None = None,
     full_scan: bool = False,
+    sources: dict[str, SourceService] | None = None,
     progress: Progress | None = None,
 ) -> DiscoverReport:
-    """Run discover on the given (or all enabled source) services. Caller holds the lock."""
+    """Run discover on the given (or all enabled source) services. Caller holds the lock.
+
+    ``sources`` replaces the configured services with ready-made sources (a
+    Takeout import, Picker downloads) whose instances count for the named service.
+    """
     progress = progress or SilentProgress()
     prefs = archive.preferences()["sync_preferences"]
     report = DiscoverReport()
     store = primary_store(archive)
-    with open_services(archive, services) as opened:
+    with open_services(archive, services) if sources is None else nullcontext(sources) as opened:
         for name, service in opened.items():
             if not isinstance(service, SourceService):
                 continue
-            if not services and archive.services()[name].get("source") is False:
+            if not services and sources is None and archive.services()[name].get("source") is False:
                 continue
             run = _ServiceRun(
                 archive,
@@ -299,7 +307,8 @@ class _ServiceRun:
             changed = upsert_instance(record, self.service.name, instance)
             changed |= self._note_problems(record, item, info)
             if changed:
-                record["processing_state"] = ProcessingState.DISCOVERED.value
+                if _needs_review(record, instance):
+                    record["processing_state"] = ProcessingState.DISCOVERED.value
                 self.batch_updated += 1
                 self.report.updated += 1
         self._refresh_visibility(record)
@@ -416,6 +425,25 @@ class _ServiceRun:
                 self.seen[iid] = SeenEntry(version, digest)
         self.pending_seen = []
         self.batch_new = self.batch_updated = 0
+
+
+def _needs_review(record: Record, instance: dict[str, Any]) -> bool:
+    """Does this instance say something the record does not (so resolve must look again)?
+
+    A copy photosync itself uploaded, seen again on its service, usually says
+    nothing new and must not send a replicated photo back to "discovered".
+    """
+    observed = instance.get("observed", {})
+    for field_name in COMPARABLE_FIELDS:
+        if field_name == "taken_date" and weak_date(observed):
+            continue
+        said = normalized(field_name, observed.get(field_name))
+        if said is not None and said != normalized(field_name, record["metadata"].get(field_name)):
+            return True
+    if record["problems"] and record["processing_state"] == ProcessingState.DISCOVERED.value:
+        return True
+    level = instance.get("visibility")
+    return bool(level) and level != record["visibility"]["canonical"]
 
 
 def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:

@@ -62,7 +62,7 @@ class ResolveReport:
 
 
 # comparing values ---------------------------------------------------------------------------
-def _normal(field_name: str, value: Any) -> Any:
+def normalized(field_name: str, value: Any) -> Any:
     """A comparable form, or None when the value says nothing."""
     if value in (None, "", [], {}):
         return None
@@ -78,6 +78,11 @@ def _normal(field_name: str, value: Any) -> Any:
     return value
 
 
+def weak_date(observed: dict[str, Any]) -> bool:
+    """A file's or upload's time: what a copy says when it knows no taken date."""
+    return str(observed.get("taken_date_source") or "").startswith(("file:", "upload"))
+
+
 def _sources(record: Record, field_name: str) -> list[tuple[str, Any]]:
     """(source label, raw value) per instance that says something about the field."""
     out = []
@@ -89,8 +94,9 @@ def _sources(record: Record, field_name: str) -> list[tuple[str, Any]]:
             continue
         if has_original and instance.get("quality") == "derivative":
             continue
-        value = instance.get("observed", {}).get(field_name)
-        if _normal(field_name, value) is None:
+        observed = instance.get("observed", {})
+        value = observed.get(field_name)
+        if normalized(field_name, value) is None or (field_name == "taken_date" and weak_date(observed)):
             continue
         label = f"{service}:{instance['id']}" if service in multi else service
         out.append((label, value))
@@ -120,17 +126,17 @@ def analyze(record: Record, rules: set[str], *, by: str = "photosync") -> list[s
         sources = _sources(record, field_name)
         distinct: dict[Any, Any] = {}
         for _label, value in sources:
-            distinct.setdefault(_normal(field_name, value), value)
+            distinct.setdefault(normalized(field_name, value), value)
         if not distinct:
             continue
         if len(distinct) == 1:
             value = next(iter(distinct.values()))
-            if _normal(field_name, record["metadata"].get(field_name)) is None and "missing_metadata" in rules:
+            if normalized(field_name, record["metadata"].get(field_name)) is None and "missing_metadata" in rules:
                 record["metadata"][field_name] = value
                 used.append("missing_metadata")
             continue
         if field_name == "tags" and "missing_metadata" in rules:
-            sets = [set(_normal("tags", v) or ()) for v in distinct.values()]
+            sets = [set(normalized("tags", v) or ()) for v in distinct.values()]
             largest = max(sets, key=len)
             if all(s <= largest for s in sets):
                 record["metadata"]["tags"] = sorted(largest)

@@ -46,6 +46,21 @@ def plan_visibility(archive: Archive, photo_ids: list[str], level: Visibility) -
     return changes
 
 
+def plan_service_approvals(archive: Archive, service: str, photo_ids: list[str] | None = None) -> list[VisibilityChange]:
+    """Photos a service shows more widely than their canonical level: adopting the
+    service's level is a widening, so it is only ever done by explicit request."""
+    wanted = set(photo_ids) if photo_ids else None
+    changes = []
+    for record in archive.iter_records():
+        if wanted is not None and record["photo_id"] not in wanted:
+            continue
+        level = record["visibility"]["per_service"].get(service)
+        canonical = record["visibility"]["canonical"]
+        if level and is_wider(level, canonical):
+            changes.append(VisibilityChange(record["photo_id"], record["metadata"].get("filename"), canonical, level))
+    return changes
+
+
 def apply_visibility(archive: Archive, changes: list[VisibilityChange], *, by: str, reason: str | None) -> str | None:
     """Widening is recorded as an approval (who, when, why); narrowing needs none."""
     for change in changes:

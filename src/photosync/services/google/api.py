@@ -46,7 +46,12 @@ def google_error(response: requests.Response) -> str:
 
 def make_http(service: str, settings: dict[str, Any]) -> HttpClient:
     """An HttpClient with the rate from settings (``requests_per_hour``)."""
-    rate = float(settings.get("requests_per_hour", DEFAULT_REQUESTS_PER_HOUR))
+    limits = settings.get("rate_limit") or {}
+    rate = float(
+        limits.get("requests_per_hour")
+        or 60 * float(limits.get("requests_per_minute") or 0)
+        or settings.get("requests_per_hour", DEFAULT_REQUESTS_PER_HOUR)
+    )
     return HttpClient(service, requests_per_hour=rate)
 
 

@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -169,19 +170,32 @@ class GooglePhotosLibrary(TargetService):
     ) -> None:
         super().__init__(name, settings)
         self.endpoints = GoogleEndpoints.from_settings(settings)
-        self.auth = auth or GoogleAuth.for_service(
-            name, settings, scopes=LIBRARY_SCOPES, store=store
-        )
-        self.api = GoogleApi(self.auth, http or make_http(name, settings))
+        self._store, self._auth, self._http = store, auth, http
         self.journal = IntentJournal(
             (journal_dir or config_dir() / "google-photos") / f"{_safe(name)}.intents.json"
         )
         self._index: dict[str, dict[str, Any]] | None = None
         self._index_lock = threading.Lock()
-        self._batch_key = f"{self.endpoints.library}|{self.auth.client_id}|{name}"
+
+    # credentials are looked up on first use, so that configuring the service
+    # (photosync service add) works before `photosync auth google-photos`
+    @cached_property
+    def auth(self) -> GoogleAuth:
+        return self._auth or GoogleAuth.for_service(
+            self.name, self.settings, scopes=LIBRARY_SCOPES, store=self._store
+        )
+
+    @cached_property
+    def api(self) -> GoogleApi:
+        return GoogleApi(self.auth, self._http or make_http(self.name, self.settings))
+
+    @property
+    def _batch_key(self) -> str:
+        return f"{self.endpoints.library}|{self.auth.client_id}|{self.name}"
 
     def close(self) -> None:
-        self.api.http.close()
+        if "api" in self.__dict__:
+            self.api.http.close()
 
     def max_visibility(self) -> Visibility:
         return Visibility.PRIVATE

@@ -12,18 +12,19 @@ import contextlib
 import hashlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import requests
 
 from photosync.credentials import CredentialStore
 from photosync.errors import ItemUnavailable, PhotosyncError, ServiceError
 from photosync.model import ObservedMetadata, Visibility
-from photosync.services.base import RemoteItem, VisibilityObservation
+from photosync.services.base import ListingReport, RemoteItem, SourceService, VisibilityObservation
 from photosync.services.google.api import GoogleApi, make_http
 from photosync.services.google.auth import PICKER_SCOPES, GoogleAuth, GoogleEndpoints
 from photosync.services.http import HttpClient
@@ -245,3 +246,26 @@ def pick(
 ) -> list[PickedItem]:
     """``GooglePicker.pick`` as a function, for the CLI."""
     return picker.pick(on_link, timeout=timeout, dest_dir=dest_dir)
+
+
+class PickedSource(SourceService):
+    """Downloaded Picker items as a one-off source for discover (quality: derivative)."""
+
+    type_name = "google-picker"
+
+    def __init__(self, name: str, items: list[PickedItem]) -> None:
+        super().__init__(name, {})
+        self.items = items
+
+    def list_items(
+        self, *, since: datetime | None, cursor: str | None, report: ListingReport
+    ) -> Iterator[RemoteItem]:
+        for item in self.items:
+            if item.path is None:
+                report.warnings.append(f"picked item {item.filename} was not downloaded: {item.problem}")
+                continue
+            yield item.to_remote_item()
+
+    def open_item(self, item: RemoteItem) -> AbstractContextManager[BinaryIO]:
+        assert item.local_path is not None
+        return open(item.local_path, "rb")
