@@ -176,6 +176,8 @@ class Archive:
         self._lock = ArchiveLock(self.root / ".photosync" / "lock").acquire()
         notes = self._recover()
         self.ensure_index(force=bool(notes))
+        if self._lock.recovered_stale:
+            notes.insert(0, f"the last run ({self._lock.previous_holder}) was killed; the lock it left was taken over")
         return notes
 
     # config --------------------------------------------------------------------------

@@ -22,6 +22,8 @@ class ArchiveLock:
         self._fd: int | None = None
         #: True when the previous holder died without releasing cleanly
         self.recovered_stale = False
+        #: who that was ("pid N on HOST"), for the note the user sees
+        self.previous_holder = ""
 
     def acquire(self) -> ArchiveLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,6 +39,7 @@ class ArchiveLock:
             ) from None
         previous = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
         self.recovered_stale = bool(previous)
+        self.previous_holder = previous
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
         os.fsync(fd)

@@ -52,3 +52,30 @@ def pick(settings: Settings, name: str, timeout: float) -> None:
             items = picker.pick(on_link, timeout=timeout, dest_dir=Path(tmp))
             report = discover(archive, sources={name: PickedSource(name, items)}, progress=RichProgress(not settings.quiet))
     console.print(f"{len(items)} picked, {report.new} new, {report.updated} already known")
+
+
+@google.command("uploaded")
+@click.option("--service", "name", default="google-photos", show_default=True, help="The Google Photos service.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_settings
+@handle_errors
+def uploaded(settings: Settings, name: str, as_json: bool) -> None:
+    """List what photosync uploaded to Google Photos (the only items the API still shows it)."""
+    from photosync.cli._common import print_json, reading
+    from photosync.services.google.library import GooglePhotosLibrary
+
+    with reading(settings) as archive:
+        services = archive.services()
+    if name not in services:
+        raise ConfigError(f"no service named {name!r}")
+    library = GooglePhotosLibrary(name, services[name])
+    try:
+        items = [{"id": i.get("id"), "filename": i.get("filename"), "mimeType": i.get("mimeType")} for i in library.app_items()]
+    finally:
+        library.close()
+    if as_json:
+        print_json({"items": items})
+        return
+    for item in items:
+        console.print(f"{escape(str(item['id']))}  {escape(str(item['filename']))}")
+    console.print(f"{len(items)} item(s) uploaded by photosync")

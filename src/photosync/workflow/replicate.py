@@ -35,6 +35,7 @@ from photosync.services.base import TargetService, UploadResult
 from photosync.workflow.blobreplicate import BlobReplicateReport, replicate_blobs
 from photosync.workflow.context import open_services, primary_store
 from photosync.workflow.progress import Progress, SilentProgress
+from photosync.workflow.resolve import normalized, weak_date
 
 OPERATION = "replicate"
 
@@ -92,6 +93,10 @@ def plan(archive: Archive, record: Record, targets: dict[str, TargetService]) ->
                 PlannedAction(record["photo_id"], name, "upload", record["metadata"].get("filename"), level.value)
             )
             continue
+        if hasattr(service, "apply_metadata") and _stale_metadata(record, present):
+            actions.append(
+                PlannedAction(record["photo_id"], name, "update_metadata", record["metadata"].get("filename"), level.value)
+            )
         current = record["visibility"]["per_service"].get(name)
         if not current or not hasattr(service, "set_visibility"):
             continue
@@ -104,6 +109,34 @@ def plan(archive: Archive, record: Record, targets: dict[str, TargetService]) ->
                 PlannedAction(record["photo_id"], name, "widen_visibility", record["metadata"].get("filename"), level.value)
             )
     return actions
+
+
+_PUSHED_FIELDS = ("caption", "tags", "taken_date")
+
+
+def _comparable(field_name: str, value: Any) -> Any:
+    if field_name == "tags":  # services fold case and spaces in tags
+        return sorted({str(t).replace(" ", "").lower() for t in value or []}) or None
+    return normalized(field_name, value)
+
+
+def _stale_fields(record: Record, instance: dict[str, Any]) -> dict[str, Any]:
+    """Canonical values the service's copy does not show yet (resolved decisions to push)."""
+    observed = instance.get("observed") or {}
+    stale = {}
+    for field_name in _PUSHED_FIELDS:
+        wanted = record["metadata"].get(field_name)
+        if _comparable(field_name, wanted) is None:
+            continue  # never blank out what a service has
+        if field_name == "taken_date" and weak_date(record["metadata"]):
+            continue
+        if _comparable(field_name, wanted) != _comparable(field_name, observed.get(field_name)):
+            stale[field_name] = wanted
+    return stale
+
+
+def _stale_metadata(record: Record, present: list[dict[str, Any]]) -> bool:
+    return any(_stale_fields(record, instance) for instance in present)
 
 
 def _approved(record: Record, level: Visibility) -> bool:
@@ -201,6 +234,13 @@ def _carry_out(
 ) -> bool:
     photo_id, target = record["photo_id"], action.target
     level = Visibility(action.visibility)
+    if action.action == "update_metadata":
+        for instance in record["instances"].get(target, []):
+            stale = _stale_fields(record, instance) if instance.get("status", "present") == "present" else {}
+            if stale:
+                service.apply_metadata(instance["id"], **stale)  # type: ignore[attr-defined]
+                instance.setdefault("observed", {}).update(stale)
+        return True
     if action.action in ("narrow_visibility", "widen_visibility"):
         service.set_visibility(record, level)  # type: ignore[attr-defined]
         record["visibility"]["per_service"][target] = level.value
@@ -230,6 +270,8 @@ def _carry_out(
         "content_hash": record["content_hash"],
         "visibility": (result.visibility.level.value if result.visibility else None),
         "status": "present",
+        # what the upload carried: the canonical metadata at that moment
+        "observed": {key: record["metadata"].get(key) for key in ("caption", "tags", "taken_date", "taken_date_source", "filename")},
         "extra": {"uploaded_by": "photosync", **result.extra},
     }
     upsert_instance(record, target, instance)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 import pytest
-import requests
 
 from photosync.blobstore.base import hash_file
 from photosync.emulators.flickr import FlickrEmulator, FlickrState
-from photosync.services import registry
+from photosync.emulators.rehearsal import flickr_browser
 from photosync.services.flickr.auth import run_oauth_flow
 from photosync.workflow.discover import discover
 from photosync.workflow.replicate import replicate
@@ -19,19 +17,6 @@ from photosync.workflow.resolve import auto_resolve
 from tests.helpers import make_library, new_archive, records
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(autouse=True)
-def _registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Until registry.py names them, register the Flickr types for these tests."""
-    monkeypatch.setitem(
-        registry.SERVICE_TYPES, "flickr", "photosync.services.flickr.service:FlickrService"
-    )
-    monkeypatch.setitem(
-        registry.SERVICE_TYPES,
-        "flickr-export",
-        "photosync.services.flickr.export:FlickrExportService",
-    )
 
 
 @pytest.fixture
@@ -42,11 +27,8 @@ def running() -> Iterator[tuple[FlickrEmulator, FlickrState]]:
 
 
 def _authorise(emulator: FlickrEmulator, state: FlickrState, name: str, perms: str) -> None:
-    def approve(url: str) -> str:
-        return dict(parse_qsl(requests.get(url, timeout=5).text))["oauth_verifier"]
-
     run_oauth_flow(
-        state.api_key, state.api_secret, perms, emulator.endpoints(), approve, service_name=name
+        state.api_key, state.api_secret, perms, emulator.endpoints(), flickr_browser, service_name=name
     )
 
 
@@ -124,4 +106,41 @@ def test_replicate_a_folder_to_flickr_privately_and_idempotently(
         assert record["instances"]["flickr"][0]["id"] in state.photos
     again = replicate(archive, execute=True)
     assert not again.done and state.calls["upload"] == 5
+    archive.close()
+
+
+def test_a_resolved_caption_is_pushed_to_flickr_once(
+    tmp_path: Path, running: tuple[FlickrEmulator, FlickrState]
+) -> None:
+    from photosync.emulators.samples import write_xmp_sidecar
+    from photosync.workflow.resolve import decide_in_archive, pending
+
+    emulator, state = running
+    paths = make_library(tmp_path / "a", 1)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / paths[0].name).write_bytes(paths[0].read_bytes())
+    write_xmp_sidecar(paths[0].parent / f"{paths[0].name}.xmp", caption="Sunset")
+    write_xmp_sidecar(tmp_path / "b" / f"{paths[0].name}.xmp", caption="Beach with friends")
+    _authorise(emulator, state, "flickr", "write")
+    archive = new_archive(
+        tmp_path,
+        a={"type": "local", "path": str(tmp_path / "a")},
+        b={"type": "local", "path": str(tmp_path / "b")},
+        flickr=_settings(emulator, target=True, source=True),
+    )
+    archive.lock()
+    discover(archive, services=["a", "b"])
+    auto_resolve(archive)
+    record, conflict = next(iter(pending(archive)))
+    decide_in_archive(archive, record["photo_id"], conflict["id"], choice="a", by="ada")
+    assert not replicate(archive, execute=True).failed
+    (photo,) = state.photos.values()
+    assert photo.description == "Sunset" and state.calls["flickr.photos.setMeta"] == 0
+    # the user changes their mind: the new decision reaches Flickr through setMeta, once
+    record = archive.load_record(record["photo_id"])
+    record["metadata"]["caption"] = "Beach with friends"
+    archive.write_record(record)
+    first = replicate(archive, execute=True)
+    assert first.done["flickr:update_metadata"] == 1 and photo.description == "Beach with friends"
+    assert not replicate(archive, execute=True).done
     archive.close()
