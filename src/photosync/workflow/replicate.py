@@ -235,11 +235,11 @@ def _carry_out(
     photo_id, target = record["photo_id"], action.target
     level = Visibility(action.visibility)
     if action.action == "update_metadata":
-        for instance in record["instances"].get(target, []):
-            stale = _stale_fields(record, instance) if instance.get("status", "present") == "present" else {}
+        for copy in record["instances"].get(target, []):
+            stale = _stale_fields(record, copy) if copy.get("status", "present") == "present" else {}
             if stale:
-                service.apply_metadata(instance["id"], **stale)  # type: ignore[attr-defined]
-                instance.setdefault("observed", {}).update(stale)
+                service.apply_metadata(copy["id"], **stale)  # type: ignore[attr-defined]
+                copy.setdefault("observed", {}).update(stale)
         return True
     if action.action in ("narrow_visibility", "widen_visibility"):
         service.set_visibility(record, level)  # type: ignore[attr-defined]
