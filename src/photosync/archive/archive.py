@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from photosync.archive.git import Git
-from photosync.archive.jsonio import canonical_bytes, canonical_dumps, read_json, write_json
+from photosync.archive.jsonio import canonical_bytes, canonical_dumps, read_json, sync_filesystem, write_json
 from photosync.archive.lock import ArchiveLock
 from photosync.archive.schema import (
     PHOTO_SCHEMA,
@@ -140,6 +140,9 @@ class Archive:
         archive = cls(path)
         if not (path / ".git").exists():
             archive.git.init()
+            # history is the audit trail: have git fsync its objects and refs (batched)
+            archive.git.run("config", "core.fsync", "committed")
+            archive.git.run("config", "core.fsyncMethod", "batch")
         for folder in ("photos", "config", "schemas", "blobs", ".photosync"):
             (archive.root / folder).mkdir(exist_ok=True)
         (archive.root / "README.md").write_text(ARCHIVE_README, encoding="utf-8")
@@ -341,7 +344,12 @@ class Archive:
 
     # committing -------------------------------------------------------------------------
     def commit(self, message: str) -> str | None:
-        """One commit of everything the run changed; updates the index's HEAD mark."""
+        """One commit of everything the run changed; updates the index's HEAD mark.
+
+        Records are written without a per-file fsync; one filesystem sync here makes
+        the whole batch durable before git records it.
+        """
+        sync_filesystem(self.root)
         commit = self.git.commit_all(message, TRACKED_PATHS)
         if self._state is not None:
             if commit is not None:

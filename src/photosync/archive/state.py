@@ -169,6 +169,12 @@ class StateDB:
             params += (state,)
         return [(row[0], row[1], row[2], row[3]) for row in self.conn.execute(query, params)]
 
+    def journal_delete(self, operation: str, photo_id: str, target: str) -> None:
+        self._tx()
+        self.conn.execute(
+            "DELETE FROM journal WHERE operation=? AND photo_id=? AND target=?", (operation, photo_id, target)
+        )
+
     def journal_clear(self, operation: str, state: str) -> None:
         self._tx()
         self.conn.execute("DELETE FROM journal WHERE operation=? AND state=?", (operation, state))

@@ -30,7 +30,7 @@ from photosync.archive.archive import Archive
 from photosync.archive.state import SeenEntry
 from photosync.blobstore.base import hash_file
 from photosync.blobstore.local import LocalBlobStore
-from photosync.errors import PhotosyncError
+from photosync.errors import PhotosyncError, ServiceError
 from photosync.identity import fingerprint_file
 from photosync.metadata import extract_media_info
 from photosync.metadata.types import MediaInfo
@@ -177,6 +177,13 @@ class _ServiceRun:
                 self.progress.advance()
                 if len(self.pending_seen) >= self.commit_every:
                     self._checkpoint(commits, final=False)
+        except ServiceError as error:
+            # the service failed (circuit open, auth, outage): keep what was done, leave
+            # the cursor where it was, and let the other services run
+            self.report.failed.append(f"listing stopped: {error}")
+            self.report.warnings.extend(listing.warnings)
+            self._checkpoint(commits, final=True)
+            return self.report
         finally:
             self.progress.finish()
         self.report.warnings.extend(listing.warnings)

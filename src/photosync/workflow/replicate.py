@@ -333,4 +333,22 @@ def _commit(archive: Archive, report: ReplicateReport, *, final: bool) -> None:
     commit = archive.commit(message)
     if commit:
         report.commits.append(commit)
-        archive.state.journal_clear(OPERATION, "done")
+        _forget_recorded_uploads(archive)
+
+
+def _forget_recorded_uploads(archive: Archive) -> None:
+    """Drop "done" journal entries whose upload the committed record now holds.
+
+    Only those: an entry from a killed run whose record write never happened is
+    the one proof that the upload landed, and must survive until that record
+    is reached, or the photo is uploaded a second time.
+    """
+    for photo_id, target, _state, detail in archive.state.journal_entries(OPERATION, "done"):
+        uploaded = json.loads(detail or "{}").get("instance_id")
+        path = archive.record_path(photo_id)
+        if path is None or not path.exists():
+            continue
+        record = archive.load_record(photo_id)
+        if any(i.get("id") == uploaded for i in record["instances"].get(target, [])):
+            archive.state.journal_delete(OPERATION, photo_id, target)
+    archive.state.flush()

@@ -144,3 +144,27 @@ def test_a_resolved_caption_is_pushed_to_flickr_once(
     assert first.done["flickr:update_metadata"] == 1 and photo.description == "Beach with friends"
     assert not replicate(archive, execute=True).done
     archive.close()
+
+
+def test_a_failing_service_leaves_the_rest_of_the_run_going(
+    tmp_path: Path, running: tuple[FlickrEmulator, FlickrState]
+) -> None:
+    from photosync.emulators.base import FaultPlan
+
+    emulator, state = running
+    state.seed(30)
+    make_library(tmp_path / "lib", 4)
+    _authorise(emulator, state, "flickr", "read")
+    emulator.faults = FaultPlan(rate_5xx=1.0, exempt_prefixes=("/services/oauth/",))
+    archive = new_archive(
+        tmp_path,
+        flickr=_settings(emulator, circuit_breaker=3),
+        lib={"type": "local", "path": str(tmp_path / "lib")},
+    )
+    archive.lock()
+    report = discover(archive)
+    by_name = {s.service: s for s in report.services}
+    assert by_name["lib"].new == 4  # the folder after the broken service still ran
+    assert by_name["flickr"].failed and "listing stopped" in by_name["flickr"].failed[0]
+    assert "cursor" not in archive.sync_state()["services"].get("flickr", {})
+    archive.close()
