@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from photosync.archive.git import Git
-from photosync.archive.jsonio import canonical_bytes, canonical_dumps, read_json, sync_filesystem, write_json
+from photosync.archive.jsonio import (
+    canonical_bytes,
+    canonical_dumps,
+    read_json,
+    sync_filesystem,
+    write_json,
+)
 from photosync.archive.lock import ArchiveLock
 from photosync.archive.schema import (
     PHOTO_SCHEMA,
