@@ -82,3 +82,21 @@ def git_log(archive_root: Path) -> list[str]:
 def git_clean(archive_root: Path) -> bool:
     out = subprocess.run(["git", "-C", str(archive_root), "status", "--porcelain"], capture_output=True, text=True, check=True)
     return out.stdout.strip() == ""
+
+
+class FakeClock:
+    """Time that only moves when someone sleeps: backoff and polling cost nothing."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return 1_700_000_000.0 + self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += max(0.0, seconds)

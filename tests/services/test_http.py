@@ -27,22 +27,7 @@ from photosync.services.http import (
     TransientResponse,
     parse_retry_after,
 )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def time(self) -> float:
-        return 1_700_000_000.0 + self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += max(0.0, seconds)
+from tests.helpers import FakeClock
 
 
 class Script:

@@ -9,24 +9,14 @@ import pytest
 
 from photosync.emulators.flickr import FlickrEmulator, FlickrState
 from photosync.services.flickr.service import FlickrService
+from tests.helpers import FakeClock as _SharedClock
 
 
-class FakeClock:
-    """Time that only moves when someone sleeps: backoff and polling cost nothing."""
+class FakeClock(_SharedClock):
+    """The shared fake clock, starting at 1000 s."""
 
     def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def time(self) -> float:
-        return 1_700_000_000.0 + self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += max(0.0, seconds)
+        super().__init__(start=1000.0)
 
 
 @pytest.fixture
