@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from photosync.errors import ArchiveCorrupt, PhotosyncError
+from photosync.errors import ArchiveCorrupt, ArchiveLocked, PhotosyncError
 
 _FALLBACK_IDENTITY = {
     "GIT_AUTHOR_NAME": "photosync",
@@ -82,13 +82,16 @@ class Git:
         self.run("commit", "-q", "--no-verify", "-F", "-", input_text=message)
         return self.head()
 
-    def clear_stale_locks(self, quarantine: Path, *, grace_s: float = 2.0) -> list[str]:
+    def clear_stale_locks(
+        self, quarantine: Path, *, grace_s: float = 2.0, max_wait_s: float = 60.0
+    ) -> list[str]:
         """Move aside git lock files a killed git left behind (caller holds the archive lock).
 
         A git killed together with photosync (``kill -9`` of the process group, a
         power cut) leaves ``index.lock`` or a ref lock, and every later git command
-        fails. A live git holds one for milliseconds, so a lock that stays for
-        ``grace_s`` after its last write is stale; it is moved, not deleted.
+        fails. A live git holds one for milliseconds and keeps writing it, so a
+        lock unchanged for ``grace_s`` is stale; it is moved, not deleted. One that
+        keeps changing for ``max_wait_s`` belongs to a git at work: never stolen.
         """
         git_dir = self.root / ".git"
         if not git_dir.is_dir():
@@ -96,19 +99,24 @@ class Git:
         found = [git_dir / "index.lock", git_dir / "HEAD.lock", *(git_dir / "refs").rglob("*.lock")]
         notes = []
         for lock in found:
-            deadline = time.monotonic() + grace_s
-            while time.monotonic() < deadline:
+            rel = lock.relative_to(git_dir).as_posix()
+            give_up = time.monotonic() + max_wait_s
+            while True:
                 try:
                     age = time.time() - lock.stat().st_mtime
                 except FileNotFoundError:
-                    break
+                    break  # its git finished
                 if age >= grace_s:
                     break
+                if time.monotonic() >= give_up:
+                    raise ArchiveLocked(
+                        f"a git command is working in this archive (.git/{rel} keeps changing)",
+                        hint="Wait for it to finish, then run photosync again.",
+                    )
                 time.sleep(0.05)  # a live git (a surviving child, the user's) finishes
             if not lock.exists():
                 continue
             quarantine.mkdir(parents=True, exist_ok=True)
-            rel = lock.relative_to(git_dir).as_posix()
             os.replace(lock, quarantine / ("git__" + rel.replace("/", "__")))
             notes.append(f"removed a stale git lock .git/{rel} left by an interrupted run")
         return notes
