@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ DEFAULT_PREFERENCES: dict[str, Any] = {
         "max_parallel_uploads": 4,
         "incremental_sync_days": 30,
         "commit_every": 2000,
-        "hash_workers": 16,
+        "hash_workers": 4,
         "fingerprint_during_discover": False,
     },
 }
@@ -109,6 +110,10 @@ class Archive:
         self._lock: ArchiveLock | None = None
         #: record files the last index rebuild could not read (reported, never touched)
         self.damaged_records: list[str] = []
+        #: files this process wrote or removed since its last commit
+        self._touched: set[str] = set()
+        self._committer: ThreadPoolExecutor | None = None
+        self._inflight: PendingCommit | None = None
 
     # finding and creating -------------------------------------------------------
     @classmethod
@@ -159,7 +164,7 @@ class Archive:
         write_json(archive.root / SERVICES_FILE, {"schema_version": 1, "services": {}})
         write_json(archive.root / SYNC_STATE_FILE, {"services": {}})
         write_json(archive.root / PREFERENCES_FILE, DEFAULT_PREFERENCES)
-        archive.commit("init: new photosync archive")
+        archive.commit("init: new photosync archive", everything=True)
         return archive
 
     # state and locking ------------------------------------------------------------------
@@ -170,6 +175,12 @@ class Archive:
         return self._state
 
     def close(self) -> None:
+        try:
+            self.wait_for_commits()
+        finally:
+            if self._committer is not None:
+                self._committer.shutdown()
+                self._committer = None
         if self._state is not None:
             self._state.close()
             self._state = None
@@ -211,6 +222,7 @@ class Archive:
         config = {"schema_version": 1, "services": services}
         validate_services(config)
         write_json(self.root / SERVICES_FILE, config)
+        self._touched.add(SERVICES_FILE)
 
     def preferences(self) -> dict[str, Any]:
         prefs = self._read_config(PREFERENCES_FILE)
@@ -226,6 +238,7 @@ class Archive:
 
     def save_preferences(self, prefs: dict[str, Any]) -> None:
         write_json(self.root / PREFERENCES_FILE, prefs)
+        self._touched.add(PREFERENCES_FILE)
 
     def sync_state(self) -> dict[str, Any]:
         state = self._read_config(SYNC_STATE_FILE)
@@ -236,6 +249,7 @@ class Archive:
 
     def save_sync_state(self, state: dict[str, Any]) -> None:
         write_json(self.root / SYNC_STATE_FILE, state)
+        self._touched.add(SYNC_STATE_FILE)
 
     # records ------------------------------------------------------------------------
     def record_path(self, photo_id: str) -> Path | None:
@@ -269,7 +283,9 @@ class Archive:
         """
         rel = record_relpath(record)
         old_rel = self.state.path_for_photo(record["photo_id"])
-        if old_rel != rel and (self.root / rel).exists():
+        # an unindexed file can only be in the way when the index skipped damaged ones
+        maybe_blocked = old_rel is not None or bool(self.damaged_records)
+        if old_rel != rel and maybe_blocked and (self.root / rel).exists():
             raise ArchiveCorrupt(
                 f"{rel} exists but is not a readable record; photosync will not overwrite it",
                 hint="Fix or restore the file (git log -p -- FILE), then run again.",
@@ -281,7 +297,9 @@ class Archive:
             record["updated_at"] = utc_now()
         validate_record(record, where=f"photo {record.get('photo_id')}")
         changed = write_json(self.root / rel, record, fsync=False, known_new=old_rel is None)
+        self._touched.add(rel)
         if old_rel and old_rel != rel:
+            self._touched.add(old_rel)
             (self.root / old_rel).unlink(missing_ok=True)
             changed = True
         self.state.index_record(record["photo_id"], rel, record_hashes(record))
@@ -305,6 +323,7 @@ class Archive:
         self.state.forget_record(photo_id)
         if path is not None:
             path.unlink(missing_ok=True)
+            self._touched.add(str(path.relative_to(self.root)))
 
     def iter_record_files(self) -> Iterator[Path]:
         photos = self.root / "photos"
@@ -349,14 +368,44 @@ class Archive:
         self.state.flush()
 
     # committing -------------------------------------------------------------------------
-    def commit(self, message: str) -> str | None:
+    def commit(self, message: str, *, everything: bool = False) -> str | None:
         """One commit of everything the run changed; updates the index's HEAD mark.
 
         Records are written without a per-file fsync; one filesystem sync here makes
         the whole batch durable before git records it.
         """
+        if everything:
+            self.wait_for_commits()
+            sync_filesystem(self.root)
+            self._touched.clear()
+            return self._after_commit(self.git.commit_all(message, TRACKED_PATHS))
+        return self.commit_in_background(message).wait()
+
+    def commit_in_background(self, message: str) -> PendingCommit:
+        """Start committing what was written so far; the caller goes on writing.
+
+        git hashes and stores the batch's files while the next batch is prepared.
+        Commits stay in order: a new one first waits for the one before.
+        """
+        self.wait_for_commits()
+        paths = sorted(self._touched)
+        self._touched.clear()
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix="git-commit")
+        self._inflight = PendingCommit(self, self._committer.submit(self._commit_files, message, paths))
+        return self._inflight
+
+    def wait_for_commits(self) -> None:
+        if self._inflight is not None:
+            self._inflight.wait()
+
+    def _commit_files(self, message: str, paths: list[str]) -> str | None:
+        if not paths:
+            return None
         sync_filesystem(self.root)
-        commit = self.git.commit_all(message, TRACKED_PATHS)
+        return self.git.commit_files(message, paths)
+
+    def _after_commit(self, commit: str | None) -> str | None:
         if self._state is not None:
             if commit is not None:
                 self.state.set_meta("index_head", commit)
@@ -395,8 +444,26 @@ class Archive:
             notes.append(f"{rel} was damaged ({problem}); a copy is in .photosync/quarantine/")
         if kept:
             notes.append(f"{kept} file(s) left uncommitted by an interrupted run were checked and kept")
-        self.commit("recover: changes left by an interrupted run\n\n" + "\n".join(notes))
+        self.commit("recover: changes left by an interrupted run\n\n" + "\n".join(notes), everything=True)
         return notes
+
+
+class PendingCommit:
+    """A commit running in the background; ``wait`` returns its id (None: nothing to commit)."""
+
+    def __init__(self, archive: Archive, future: Future[str | None]) -> None:
+        self._archive = archive
+        self._future = future
+        self._done = False
+        self._commit: str | None = None
+
+    def wait(self) -> str | None:
+        if not self._done:
+            self._done = True
+            if self._archive._inflight is self:
+                self._archive._inflight = None
+            self._commit = self._archive._after_commit(self._future.result())
+        return self._commit
 
 
 def _record_problem(path: Path) -> str | None:

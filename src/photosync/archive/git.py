@@ -77,6 +77,22 @@ class Git:
     def commit_all(self, message: str, pathspecs: Sequence[str]) -> str | None:
         """Stage everything under ``pathspecs`` and commit; None when nothing changed."""
         self.run("add", "-A", "--", *pathspecs)
+        return self._commit_staged(message)
+
+    def commit_files(self, message: str, paths: Sequence[str]) -> str | None:
+        """Stage exactly these files (added, changed or removed) and commit.
+
+        Naming the files spares git a scan of the whole work tree, which grows
+        with the archive; the list goes through stdin, so it may be long.
+        """
+        # update-index takes the list as data, not as pathspecs to match against the tree
+        self.run(
+            "-c", "core.looseCompression=1",  # fast zlib: git gc repacks them tighter later
+            "update-index", "--add", "--remove", "-z", "--stdin", input_text="\0".join(paths) + "\0",
+        )
+        return self._commit_staged(message)
+
+    def _commit_staged(self, message: str) -> str | None:
         if not self.run("diff", "--cached", "--name-only", "-z").strip("\0"):
             return None
         self.run("commit", "-q", "--no-verify", "-F", "-", input_text=message)

@@ -15,12 +15,17 @@ from typing import Any
 
 import orjson
 
+from photosync.errors import RecordInvalid
+
 _CANONICAL = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 
 
 def canonical_bytes(value: Any) -> bytes:
     """Sorted keys, two-space indent, UTF-8, trailing newline (orjson: ~30x the stdlib's speed)."""
-    return orjson.dumps(value, option=_CANONICAL) + b"\n"
+    try:
+        return orjson.dumps(value, option=_CANONICAL) + b"\n"
+    except orjson.JSONEncodeError as error:  # e.g. an integer past 64 bits from a service's answer
+        raise RecordInvalid(f"cannot be stored as JSON: {error}") from error
 
 
 def canonical_dumps(value: Any) -> str:

@@ -55,6 +55,10 @@ class StateDB:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")  # a committed journal entry survives power loss
         self.conn.executescript(_SCHEMA)
+        self._known_hashes: set[str] | None = None
+        self._known_photos: set[str] | None = None
+        self._pending_paths: dict[str, str] = {}
+        self._pending_hashes: dict[str, str] = {}
 
     def close(self) -> None:
         self.flush()
@@ -66,6 +70,7 @@ class StateDB:
             self.conn.execute("BEGIN")
 
     def flush(self) -> None:
+        self._write_pending()
         if self.conn.in_transaction:
             self.conn.execute("COMMIT")
 
@@ -102,24 +107,53 @@ class StateDB:
             self.conn.execute("DELETE FROM seen WHERE service=?", (service,))
 
     # indexes ------------------------------------------------------------------
+    # Lookups during a run are answered from memory where they can be: the set of
+    # known keys is read once, and new rows wait in ``_pending`` until ``flush``.
+    # A new photo then costs no database round trip at all.
+    def _known(self) -> tuple[set[str], set[str]]:
+        if self._known_hashes is None or self._known_photos is None:
+            self._known_hashes = {row[0] for row in self.conn.execute("SELECT content_hash FROM hash_index")}
+            self._known_photos = {row[0] for row in self.conn.execute("SELECT photo_id FROM record_paths")}
+        return self._known_hashes, self._known_photos
+
     def photo_for_hash(self, content_hash: str) -> str | None:
+        if content_hash in self._pending_hashes:
+            return self._pending_hashes[content_hash]
+        if content_hash not in self._known()[0]:
+            return None
         row = self.conn.execute(
             "SELECT photo_id FROM hash_index WHERE content_hash=?", (content_hash,)
         ).fetchone()
         return None if row is None else str(row[0])
 
     def path_for_photo(self, photo_id: str) -> str | None:
+        if photo_id in self._pending_paths:
+            return self._pending_paths[photo_id]
+        if photo_id not in self._known()[1]:
+            return None
         row = self.conn.execute(
             "SELECT path FROM record_paths WHERE photo_id=?", (photo_id,)
         ).fetchone()
         return None if row is None else str(row[0])
 
     def index_record(self, photo_id: str, path: str, hashes: Iterable[str]) -> None:
+        known_hashes, known_photos = self._known()
+        self._pending_paths[photo_id] = path
+        known_photos.add(photo_id)
+        for content_hash in hashes:
+            self._pending_hashes[content_hash] = photo_id
+            known_hashes.add(content_hash)
+
+    def _write_pending(self) -> None:
+        if not self._pending_paths and not self._pending_hashes:
+            return
         self._tx()
-        self.conn.execute("INSERT OR REPLACE INTO record_paths VALUES (?, ?)", (photo_id, path))
+        self.conn.executemany("INSERT OR REPLACE INTO record_paths VALUES (?, ?)", self._pending_paths.items())
         self.conn.executemany(
-            "INSERT OR REPLACE INTO hash_index VALUES (?, ?)", ((h, photo_id) for h in hashes)
+            "INSERT OR REPLACE INTO hash_index VALUES (?, ?)", self._pending_hashes.items()
         )
+        self._pending_paths.clear()
+        self._pending_hashes.clear()
 
     def index_many(self, rows: Iterable[tuple[str, str, Iterable[str]]]) -> None:
         for photo_id, path, hashes in rows:
@@ -127,19 +161,26 @@ class StateDB:
         self.flush()
 
     def forget_record(self, photo_id: str) -> None:
+        self._write_pending()
         self._tx()
         self.conn.execute("DELETE FROM record_paths WHERE photo_id=?", (photo_id,))
         self.conn.execute("DELETE FROM hash_index WHERE photo_id=?", (photo_id,))
+        self._known_hashes = self._known_photos = None
 
     def clear_indexes(self) -> None:
+        self._pending_paths.clear()
+        self._pending_hashes.clear()
         self._tx()
         self.conn.execute("DELETE FROM hash_index")
         self.conn.execute("DELETE FROM record_paths")
+        self._known_hashes, self._known_photos = set(), set()
 
     def all_record_paths(self) -> Iterator[tuple[str, str]]:
+        self._write_pending()
         yield from self.conn.execute("SELECT photo_id, path FROM record_paths ORDER BY path")
 
     def count_records(self) -> int:
+        self._write_pending()
         return int(self.conn.execute("SELECT COUNT(*) FROM record_paths").fetchone()[0])
 
     # journal ---------------------------------------------------------------------

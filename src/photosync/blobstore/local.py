@@ -9,9 +9,9 @@ written once.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -25,15 +25,20 @@ from photosync.blobstore.base import (
 )
 from photosync.errors import BlobError, ChecksumMismatch
 
+_TMP_NAMES = itertools.count()
+
 
 class BlobWriter:
     """Streams bytes into a temp file while hashing; ``commit`` files it under its hash."""
 
     def __init__(self, store: LocalBlobStore) -> None:
         self.store = store
-        store.tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="ingest-")
-        self.tmp_path = Path(name)
+        self.tmp_path = store.tmp_dir / f"ingest-{os.getpid()}-{next(_TMP_NAMES)}"
+        try:
+            fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:
+            store.tmp_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         self._handle: BinaryIO | None = os.fdopen(fd, "wb", buffering=0)
         self._hasher = hashlib.sha256()
         self.size = 0
@@ -45,13 +50,9 @@ class BlobWriter:
         self.size += len(chunk)
 
     def copy_from(self, stream: BinaryIO) -> None:
-        buffer = bytearray(CHUNK_SIZE)
-        view = memoryview(buffer)
-        while True:
-            count = stream.readinto(view)  # type: ignore[attr-defined]
-            if not count:
-                break
-            self.write(view[:count])
+        # read() sizes each buffer to what is there: a small photo costs no 1 MiB buffer
+        while chunk := stream.read(CHUNK_SIZE):
+            self.write(chunk)
 
     @property
     def digest(self) -> str:
@@ -66,12 +67,21 @@ class BlobWriter:
         self._handle = None
         digest = self.digest
         final = self.store.path_for(digest)
-        if final.exists():
+        try:
+            existing = os.stat(final).st_size
+        except FileNotFoundError:
+            existing = None
+        if existing == self.size:
             self.tmp_path.unlink(missing_ok=True)
             return digest, False
+        if existing is not None:  # a torn copy (power cut before it reached the disk)
+            self.store.quarantine(digest)
         os.chmod(self.tmp_path, 0o444)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.tmp_path, final)
+        try:
+            os.replace(self.tmp_path, final)
+        except FileNotFoundError:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.tmp_path, final)
         return digest, True
 
     def abort(self) -> None:
@@ -155,6 +165,20 @@ class LocalBlobStore(BlobStore):
     def locator(self, digest: str) -> str:
         return f"{self.name}:{blob_key(digest)}"
 
+    def sweep_tmp(self) -> int:
+        """Remove temp files of ingests whose process is gone (a killed run); never blobs."""
+        removed = 0
+        try:
+            leftovers = list(self.tmp_dir.glob("ingest-*-*"))
+        except OSError:
+            return 0
+        for leftover in leftovers:
+            pid = leftover.name.split("-")[1]
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+                leftover.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
     def quarantine(self, digest: str) -> Path | None:
         """Move a corrupt blob aside (never delete) so a good copy can take its place."""
         path = self.path_for(digest)
@@ -164,3 +188,13 @@ class LocalBlobStore(BlobStore):
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), target)
         return target
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -33,6 +33,7 @@ _S3_KEYS = _COMMON | {
     "max_concurrency",
     "verify_after_put",
     "server_checksums",
+    "allow_insecure_http",
 }
 
 
@@ -107,7 +108,7 @@ def make_blob_store(
             number = _integer(name, spec, field)
             if number is not None:
                 options[field] = number
-        for field in ("verify_after_put", "server_checksums"):
+        for field in ("verify_after_put", "server_checksums", "allow_insecure_http"):
             flag = _flag(name, spec, field)
             if flag is not None:
                 options[field] = flag

@@ -30,6 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TypeVar, cast
+from urllib.parse import urlsplit
 
 import botocore.exceptions as bexc
 import botocore.loaders
@@ -89,6 +90,25 @@ def _shared_loader() -> botocore.loaders.Loader:
         return _LOADER[0]
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _check_endpoint(name: str, endpoint_url: str | None, allow_insecure_http: bool) -> None:
+    """TLS cannot be switched off silently: plain HTTP only to this machine or when asked for."""
+    if endpoint_url is None:
+        return
+    parts = urlsplit(endpoint_url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname and (parts.hostname in _LOOPBACK or allow_insecure_http):
+        return
+    raise BlobError(
+        f"S3 location {name!r}: endpoint {endpoint_url!r} must be an https:// URL",
+        hint="plain http is only accepted for 127.0.0.1, or with allow_insecure_http: true "
+        "in the location (keys and photos then cross the network unencrypted)",
+    )
+
+
 def sha256_b64(raw: bytes) -> str:
     """The base64 form S3 uses for checksums."""
     return base64.b64encode(raw).decode("ascii")
@@ -136,7 +156,9 @@ class S3BlobStore(BlobStore):
         connect_timeout: float = 10.0,
         read_timeout: float = 120.0,
         max_attempts: int = 5,
+        allow_insecure_http: bool = False,
     ) -> None:
+        _check_endpoint(name, endpoint_url, allow_insecure_http)
         if not bucket or "/" in bucket:
             raise BlobError(f"S3 location {name!r}: invalid bucket name {bucket!r}")
         if addressing_style not in ("auto", "path", "virtual"):

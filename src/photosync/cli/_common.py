@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -156,5 +157,12 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: committed work is kept; run the same command again to finish")
             sys.exit(ExitCode.INTERRUPTED)
+        except (OSError, sqlite3.OperationalError) as error:  # the disk: full, read-only, no permission
+            reason = (error.strerror if isinstance(error, OSError) else None) or str(error)
+            filename = getattr(error, "filename", None)
+            where = f" ({filename})" if filename else ""
+            err_console.print(f"[bold red]error:[/] {escape(reason + where)}")
+            err_console.print("[dim]hint:[/] free some space or fix the folder's permissions, then run the same command again; committed work is kept")
+            sys.exit(ExitCode.USER_ERROR)
 
     return wrapper  # type: ignore[return-value]

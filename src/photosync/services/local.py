@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from photosync.blobstore.base import CHUNK_SIZE, hash_file
+from photosync.blobstore.local import pid_alive
 from photosync.errors import ConfigError, ItemUnavailable
 from photosync.model import Record, Visibility
 from photosync.services.base import (
@@ -208,7 +209,7 @@ class LocalFolderService(SourceService, TargetService):
         self._swept.add(folder)
         for leftover in folder.glob(".photosync-*-*"):
             pid = leftover.name.split("-")[1]
-            if pid.isdigit() and not _pid_alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 leftover.unlink(missing_ok=True)
 
     @staticmethod
@@ -240,12 +241,3 @@ def _sidecars_for(name: str, sidecars: dict[str, os.DirEntry[str]]) -> list[os.D
     return found
 
 
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

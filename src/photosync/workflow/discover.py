@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from photosync.archive.archive import Archive
+from photosync.archive.archive import Archive, PendingCommit
 from photosync.archive.state import SeenEntry
 from photosync.blobstore.base import hash_file
 from photosync.blobstore.local import LocalBlobStore
@@ -115,6 +115,7 @@ def discover(
     prefs = archive.preferences()["sync_preferences"]
     report = DiscoverReport()
     store = primary_store(archive)
+    store.sweep_tmp()
     with open_services(archive, services) if sources is None else nullcontext(sources) as opened:
         for name, service in opened.items():
             if not isinstance(service, SourceService):
@@ -159,6 +160,7 @@ class _ServiceRun:
         self.report = ServiceReport(service.name)
         self.seen = archive.state.seen_for_service(service.name)
         self.pending_seen: list[tuple[str, str, str | None]] = []
+        self._inflight: tuple[PendingCommit, list[tuple[str, str, str | None]]] | None = None
         self.fingerprints = bool(archive.preferences()["sync_preferences"].get("fingerprint_during_discover", False))
         self.batch_new = 0
         self.batch_updated = 0
@@ -410,7 +412,8 @@ class _ServiceRun:
             return
         before = int(previous.get("last_full_listing_count") or 0)
         if before >= 10 and self.report.listed < before * SHRINK_ALARM:
-            self.report.warnings.append(
+            self.report.warnings.insert(  # first: the listing's own warnings can be many
+                0,
                 f"{self.service.name} listed {self.report.listed} items, {before} last time: "
                 "nothing was marked deleted; check the service before trusting it"
             )
@@ -423,15 +426,27 @@ class _ServiceRun:
             message += " (checkpoint, run continues)"
         if self.report.failed and final:
             message += f"\n\n{len(self.report.failed)} item(s) failed and will be retried next run."
-        commit = self.archive.commit(message)
-        if commit:
-            commits.append(commit)
-        if self.pending_seen:
-            self.archive.state.record_seen(name, self.pending_seen)
-            for iid, version, digest in self.pending_seen:
-                self.seen[iid] = SeenEntry(version, digest)
+        self._finish_inflight(commits)
+        # git stores this batch while the next one is ingested; the seen-cache rows of
+        # a batch are written only once its commit is done, so a kill redoes the batch
+        self._inflight = (self.archive.commit_in_background(message), self.pending_seen)
         self.pending_seen = []
         self.batch_new = self.batch_updated = 0
+        if final:
+            self._finish_inflight(commits)
+
+    def _finish_inflight(self, commits: list[str]) -> None:
+        if self._inflight is None:
+            return
+        pending, seen_rows = self._inflight
+        self._inflight = None
+        commit = pending.wait()
+        if commit:
+            commits.append(commit)
+        if seen_rows:
+            self.archive.state.record_seen(self.service.name, seen_rows)
+            for iid, version, digest in seen_rows:
+                self.seen[iid] = SeenEntry(version, digest)
 
 
 def _needs_review(record: Record, instance: dict[str, Any]) -> bool:

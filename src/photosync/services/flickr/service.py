@@ -154,10 +154,24 @@ class FlickrService(SourceService, TargetService):
     def list_items(
         self, *, since: datetime | None, cursor: str | None, report: ListingReport
     ) -> Iterator[RemoteItem]:
-        if cursor is not None and since is None:
-            yield from self._incremental(cursor, report)
-        else:
-            yield from self._full(since, report)
+        with self._readable("listing"):
+            if cursor is not None and since is None:
+                yield from self._incremental(cursor, report)
+            else:
+                yield from self._full(since, report)
+
+    @contextmanager
+    def _readable(self, what: str) -> Iterator[None]:
+        """An answer of the wrong shape (a list for an object, a missing field) is a
+        service error with a message, never a crash in the middle of a run."""
+        try:
+            yield
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as error:
+            raise ServiceError(
+                f"{self.name}: Flickr sent an answer photosync cannot read ({what}: "
+                f"{type(error).__name__}: {str(error)[:200]})",
+                transient=True,
+            ) from error
 
     def _get_photos(self, page: int, low: int | None, high: int | None) -> dict[str, Any]:
         data = self.client.call(
@@ -262,8 +276,8 @@ class FlickrService(SourceService, TargetService):
         report.next_cursor = str(newest)
 
     def _item(self, photo: dict[str, Any], seen: set[str]) -> RemoteItem | None:
-        if not isinstance(photo, dict) or "id" not in photo:
-            return None
+        if not isinstance(photo, dict) or not _is_photo_id(photo.get("id")):
+            return None  # not a photo (a mangled answer): the listing's total tells the user
         photo_id = str(photo["id"])
         if photo_id in seen:
             return None
@@ -295,11 +309,13 @@ class FlickrService(SourceService, TargetService):
             except ItemUnavailable:
                 stream = None  # replaced since listing: ask getSizes for the current URL
         if stream is None:
-            stream = self.client.fetch(self._original_url(item.instance_id))
+            with self._readable(f"sizes of {item.instance_id}"):
+                source = self._original_url(item.instance_id, video=item.media_type == "video")
+            stream = self.client.fetch(source)
         with stream:
             yield stream
 
-    def _original_url(self, photo_id: str) -> str:
+    def _original_url(self, photo_id: str, *, video: bool = False) -> str:
         try:
             sizes = self.client.call("flickr.photos.getSizes", photo_id=photo_id).get("sizes", {})
         except FlickrApiError as error:
@@ -307,6 +323,11 @@ class FlickrService(SourceService, TargetService):
         by_label = {
             content_text(s.get("label")): s for s in sizes.get("size", []) if isinstance(s, dict)
         }
+        if video and "Video Original" not in by_label:
+            # "Original" of a video is its poster frame: never record that as the original
+            raise ItemUnavailable(
+                f"{self.name}: Flickr offers no video original for {photo_id} (yet); it is tried again next run"
+            )
         for label in ("Video Original", "Original"):
             if label == "Video Original" and label not in by_label:
                 continue
@@ -324,6 +345,10 @@ class FlickrService(SourceService, TargetService):
             raise ConfigError(f'{self.name} is not configured as a target ("target": true)')
 
     def find_existing(self, record: Record) -> UploadResult | None:
+        with self._readable("looking for an earlier upload"):
+            return self._find_existing(record)
+
+    def _find_existing(self, record: Record) -> UploadResult | None:
         tag = machine_tag_for(check_digest(record["content_hash"]))
         data = self.client.call(
             "flickr.photos.search",
@@ -581,3 +606,8 @@ def _seekable(stream: BinaryIO) -> BinaryIO:
         spool.write(chunk)
     spool.seek(0)
     return spool  # type: ignore[return-value]
+
+
+def _is_photo_id(value: Any) -> bool:
+    """Flickr photo ids are decimal numbers; anything else must never become an instance."""
+    return isinstance(value, str | int) and not isinstance(value, bool) and str(value).isdigit() and len(str(value)) <= 24
