@@ -71,7 +71,7 @@ DEFAULT_PREFERENCES: dict[str, Any] = {
         "max_parallel_uploads": 4,
         "incremental_sync_days": 30,
         "commit_every": 2000,
-        "hash_workers": 4,
+        "hash_workers": 8,
         "fingerprint_during_discover": False,
     },
 }
