@@ -10,10 +10,14 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import time
 from pathlib import Path
 from types import TracebackType
 
 from photosync.errors import ArchiveLocked
+
+#: how long to wait for leftovers of a dead holder to let go of the lock
+STRAGGLER_GRACE_S = 10.0
 
 
 class ArchiveLock:
@@ -28,15 +32,23 @@ class ArchiveLock:
     def acquire(self) -> ArchiveLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
-            os.close(fd)
-            raise ArchiveLocked(
-                f"another photosync run holds this archive ({holder})",
-                hint="Wait for it to finish; a killed run releases the lock by itself.",
-            ) from None
+        deadline = time.monotonic() + STRAGGLER_GRACE_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+                # the run that took the lock is dead but something it started still
+                # shares the lock for a moment (a child on its way out): wait for it
+                if _holder_is_dead(holder) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                os.close(fd)
+                raise ArchiveLocked(
+                    f"another photosync run holds this archive ({holder})",
+                    hint="Wait for it to finish; a killed run releases the lock by itself.",
+                ) from None
         previous = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
         self.recovered_stale = bool(previous)
         self.previous_holder = previous
@@ -61,3 +73,17 @@ class ArchiveLock:
         self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.release()
+
+
+def _holder_is_dead(holder: str) -> bool:
+    """True when the lock file names a process on this host that no longer exists."""
+    parts = holder.split()
+    if len(parts) != 4 or parts[0] != "pid" or not parts[1].isdigit() or parts[3] != socket.gethostname():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
