@@ -162,6 +162,8 @@ def test_a_source_that_suddenly_lists_far_fewer_photos_is_reported_not_deleted(t
         path.rename(tmp_path / path.name)
     report = discover(archive)
     assert any("listed 2 items, 12 last time" in w for w in report.services[0].warnings)
+    again = discover(archive)  # the shrunken listing must not become the new normal
+    assert any("listed 2 items, 12 last time" in w for w in again.services[0].warnings)
     assert len(records(archive.root)) == 12
     assert all(r["instances"]["lib"][0]["status"] == "present" for r in records(archive.root))
     archive.close()

@@ -64,12 +64,17 @@ def discover(settings: Settings, services: tuple[str, ...], since: str | None, f
             table.add_row(s.service, str(s.listed), str(s.unchanged), str(s.new), str(s.updated), str(len(s.failed)))
         console.print(table)
         for s in report.services:
-            for line in s.failed[:20]:
-                err_console.print(f"[red]failed[/] {escape(line)}")
-            for line in s.warnings[:20]:
-                err_console.print(f"[yellow]warning[/] {escape(line)}")
+            _print_some("[red]failed[/]", s.failed)
+            _print_some("[yellow]warning[/]", s.warnings)
     if report.failed or any(s.warnings for s in report.services):
         sys.exit(ExitCode.PARTIAL)
+
+
+def _print_some(label: str, lines: list[str], limit: int = 20) -> None:
+    for line in lines[:limit]:
+        err_console.print(f"{label} {escape(line)}")
+    if len(lines) > limit:
+        err_console.print(f"{label} ... and {len(lines) - limit} more (--json lists them all)")
 
 
 def _takeout_source(services: list[str], parts: list[Path]) -> dict[str, Any]:
@@ -251,7 +256,6 @@ def replicate(settings: Settings, execute: bool, services: tuple[str, ...], as_j
             console.print(f"{report.skipped_unresolved} photo(s) wait for `photosync resolve` first")
         if not execute and report.planned:
             console.print("dry run: nothing was changed; run with --execute to carry it out")
-        for line in report.failed[:20]:
-            err_console.print(f"[red]failed[/] {escape(line)}")
+        _print_some("[red]failed[/]", report.failed)
     if report.failed:
         sys.exit(ExitCode.PARTIAL)

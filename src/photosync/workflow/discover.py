@@ -161,6 +161,7 @@ class _ServiceRun:
         self.seen = archive.state.seen_for_service(service.name)
         self.pending_seen: list[tuple[str, str, str | None]] = []
         self._inflight: tuple[PendingCommit, list[tuple[str, str, str | None]]] | None = None
+        self._shrank = False
         self.fingerprints = bool(archive.preferences()["sync_preferences"].get("fingerprint_during_discover", False))
         self.batch_new = 0
         self.batch_updated = 0
@@ -197,7 +198,8 @@ class _ServiceRun:
                 "cursor": listing.next_cursor if listing.next_cursor is not None else entry.get("cursor"),
             }
         )
-        if cursor is None and self.since is None:
+        if cursor is None and self.since is None and not self._shrank:
+            # after an alarm the old count stays: a slow decline must not become the new normal
             entry["last_full_listing_count"] = self.report.listed
         changed = self.report.new or self.report.updated
         if changed or {k: v for k, v in entry.items() if k != "last_discover"} != {
@@ -412,6 +414,7 @@ class _ServiceRun:
             return
         before = int(previous.get("last_full_listing_count") or 0)
         if before >= 10 and self.report.listed < before * SHRINK_ALARM:
+            self._shrank = True
             self.report.warnings.insert(  # first: the listing's own warnings can be many
                 0,
                 f"{self.service.name} listed {self.report.listed} items, {before} last time: "
