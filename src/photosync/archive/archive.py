@@ -25,7 +25,6 @@ from typing import Any
 from photosync.archive.git import Git
 from photosync.archive.jsonio import (
     canonical_bytes,
-    canonical_dumps,
     read_json,
     sync_filesystem,
     write_json,
@@ -482,7 +481,3 @@ def record_hashes(record: Record) -> list[str]:
         if instance.get("content_hash"):
             hashes.add(instance["content_hash"])
     return sorted(hashes)
-
-
-def dumps_record(record: Record) -> str:
-    return canonical_dumps(record)

@@ -99,13 +99,6 @@ class StateDB:
         )
         self.flush()
 
-    def forget_seen(self, service: str | None = None) -> None:
-        self._tx()
-        if service is None:
-            self.conn.execute("DELETE FROM seen")
-        else:
-            self.conn.execute("DELETE FROM seen WHERE service=?", (service,))
-
     # indexes ------------------------------------------------------------------
     # Lookups during a run are answered from memory where they can be: the set of
     # known keys is read once, and new rows wait in ``_pending`` until ``flush``.

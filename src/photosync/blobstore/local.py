@@ -130,20 +130,6 @@ class LocalBlobStore(BlobStore):
             writer.abort()
             raise
 
-    def put_stream(self, stream: BinaryIO, digest: str) -> bool:
-        bare = check_digest(digest)
-        if self.has(bare):
-            return False
-        writer = self.writer()
-        try:
-            writer.copy_from(stream)
-            if writer.digest != bare:
-                raise ChecksumMismatch(f"bytes for {bare} hash to {writer.digest}")
-            return writer.commit()[1]
-        except BaseException:
-            writer.abort()
-            raise
-
     def open(self, digest: str) -> BinaryIO:
         try:
             return open(self.path_for(digest), "rb")
