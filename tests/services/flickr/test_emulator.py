@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlencode
 
 import pytest
 import requests
@@ -255,9 +255,14 @@ def test_video_original_is_a_redirect(emulator: FlickrEmulator, state: FlickrSta
     assert final.content == video.content() and final.content[4:8] == b"ftyp"
 
 
-def test_upload_signature_covers_every_field_but_the_photo(
-    emulator: FlickrEmulator, state: FlickrState
-) -> None:
+def _signed_upload(
+    emulator: FlickrEmulator,
+    state: FlickrState,
+    signed: dict[str, str],
+    sent: dict[str, str],
+    photo: tuple[str, bytes, str],
+) -> requests.Response:
+    """Upload ``photo`` with the fields ``sent``, signed (OAuth 1.0a) over ``signed``."""
     token, secret = state.issue_access_token("write")
     signer = Client(
         state.api_key,
@@ -266,31 +271,26 @@ def test_upload_signature_covers_every_field_but_the_photo(
         resource_owner_secret=secret,
     )
     url = emulator.endpoints()["upload"]
-    fields = {"title": "x", "is_public": "0", "is_friend": "0", "is_family": "0"}
-    from urllib.parse import urlencode
+    _, headers, _ = signer.sign(
+        url, "POST", urlencode(signed), {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    return requests.post(
+        url,
+        data=sent,
+        files={"photo": photo},
+        headers={"Authorization": headers["Authorization"]},
+        timeout=5,
+    )
 
-    _, headers, _ = signer.sign(
-        url, "POST", urlencode(fields), {"Content-Type": "application/x-www-form-urlencoded"}
-    )
+
+def test_upload_signature_covers_every_field_but_the_photo(
+    emulator: FlickrEmulator, state: FlickrState
+) -> None:
+    fields = {"title": "x", "is_public": "0", "is_friend": "0", "is_family": "0"}
     photo = ("a.jpg", b"\xff\xd8\xff\xe0 not really a jpeg", "image/jpeg")
-    tampered = requests.post(
-        url,
-        data={**fields, "is_public": "1"},
-        files={"photo": photo},
-        headers={"Authorization": headers["Authorization"]},
-        timeout=5,
-    )
+    tampered = _signed_upload(emulator, state, fields, {**fields, "is_public": "1"}, photo)
     assert tampered.status_code == 401 and "signature_invalid" in tampered.text
-    _, headers, _ = signer.sign(
-        url, "POST", urlencode(fields), {"Content-Type": "application/x-www-form-urlencoded"}
-    )
-    good = requests.post(
-        url,
-        data=fields,
-        files={"photo": photo},
-        headers={"Authorization": headers["Authorization"]},
-        timeout=5,
-    )
+    good = _signed_upload(emulator, state, fields, fields, photo)
     assert good.status_code == 200 and "<photoid>" in good.text
     assert len(state.photos) == 1
 
@@ -298,29 +298,8 @@ def test_upload_signature_covers_every_field_but_the_photo(
 def test_upload_without_privacy_flags_gets_the_account_default(
     emulator: FlickrEmulator, state: FlickrState
 ) -> None:
-    from urllib.parse import urlencode
-
-    token, secret = state.issue_access_token("write")
-    signer = Client(
-        state.api_key,
-        client_secret=state.api_secret,
-        resource_owner_key=token,
-        resource_owner_secret=secret,
-    )
-    url = emulator.endpoints()["upload"]
-    _, headers, _ = signer.sign(
-        url,
-        "POST",
-        urlencode({"title": "t"}),
-        {"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    reply = requests.post(
-        url,
-        data={"title": "t"},
-        files={"photo": ("a.png", b"\x89PNG\r\n\x1a\nxx", "image/png")},
-        headers={"Authorization": headers["Authorization"]},
-        timeout=5,
-    )
+    fields = {"title": "t"}
+    reply = _signed_upload(emulator, state, fields, fields, ("a.png", b"\x89PNG\r\n\x1a\nxx", "image/png"))
     assert reply.status_code == 200
     assert next(iter(state.photos.values())).privacy == state.default_privacy == (1, 0, 0)
 
