@@ -30,6 +30,8 @@ class FaultPlan:
     seed: int = 0
     #: request paths (prefixes) never faulted, e.g. the OAuth endpoints in a test
     exempt_prefixes: tuple[str, ...] = ()
+    #: when set, only request paths starting with one of these are faulted
+    only_prefixes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -38,6 +40,8 @@ class FaultPlan:
     def draw(self, path: str) -> str | None:
         """The fault to inject for one request, or None."""
         if any(path.startswith(prefix) for prefix in self.exempt_prefixes):
+            return None
+        if self.only_prefixes and not any(path.startswith(prefix) for prefix in self.only_prefixes):
             return None
         with self._lock:
             roll = self._random.random()

@@ -195,7 +195,7 @@ class _ServiceRun:
         entry.update(
             {
                 "last_discover": utc_now(),
-                "cursor": listing.next_cursor if listing.next_cursor is not None else entry.get("cursor"),
+                "cursor": self._next_cursor(listing, entry.get("cursor")),
             }
         )
         if cursor is None and self.since is None and not self._shrank:
@@ -211,6 +211,16 @@ class _ServiceRun:
         self.archive.state.set_meta(f"last_run:discover:{name}", entry["last_discover"])
         self._checkpoint(commits, final=True)
         return self.report
+
+    def _next_cursor(self, listing: ListingReport, previous: str | None) -> str | None:
+        """The cursor moves only when every listed item is recorded.
+
+        An item that failed (a download gave up, a damaged record in the way) is not in the
+        archive yet; a cursor past it would hide it from every incremental run after this one.
+        """
+        if self.report.failed or listing.next_cursor is None:
+            return previous
+        return listing.next_cursor
 
     def _changed_items(self, listing: ListingReport, cursor: str | None) -> Iterator[RemoteItem]:
         for item in self.service.list_items(since=self.since, cursor=cursor, report=listing):

@@ -168,3 +168,32 @@ def test_a_failing_service_leaves_the_rest_of_the_run_going(
     assert by_name["flickr"].failed and "listing stopped" in by_name["flickr"].failed[0]
     assert "cursor" not in archive.sync_state()["services"].get("flickr", {})
     archive.close()
+
+
+def test_a_photo_that_failed_is_fetched_by_the_next_incremental_run(
+    tmp_path: Path, running: tuple[FlickrEmulator, FlickrState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (seen in CI): the cursor moved past a photo whose download gave up."""
+    from photosync.emulators.base import FaultPlan
+    from photosync.services.http import RetryPolicy
+
+    monkeypatch.setattr(RetryPolicy, "backoff", lambda self, attempt, rng: 0.001)
+    emulator, state = running
+    state.seed(10, video_every=0)
+    _authorise(emulator, state, "flickr", "read")
+    unlucky = state.photos[sorted(state.photos)[3]]
+    emulator.faults = FaultPlan(rate_5xx=1.0, only_prefixes=(f"/{unlucky.server}/{unlucky.id}_",))
+    archive = new_archive(tmp_path, flickr=_settings(emulator, circuit_breaker=100))
+    archive.lock()
+    first = discover(archive)
+    assert first.new == 9 and first.failed == 1, first.services[0].failed
+    assert unlucky.id in first.services[0].failed[0]
+    emulator.faults = FaultPlan()
+    second = discover(archive)
+    assert second.new == 1 and second.failed == 0, second.services[0].failed
+    assert len(records(archive.root)) == 10
+    # once everything is in, the cursor moves and the next run is incremental
+    third = discover(archive)
+    assert third.new == 0 and archive.sync_state()["services"]["flickr"].get("cursor")
+    assert state.calls["flickr.photos.recentlyUpdated"] >= 1
+    archive.close()
