@@ -2,6 +2,7 @@
 
     python bench/bench_discover.py                    # both profiles, full size
     python bench/bench_discover.py --profile many --scale 0.2
+    python bench/bench_discover.py --fingerprints     # also perceptual fingerprints in discover
 
 Profiles (targets on a 2-core machine):
   large: 1,000 photos of about 4 MB. Floor = `cp -r` to the same filesystem then
@@ -108,13 +109,25 @@ def _photosync(args: list[str], archive: Path) -> tuple[float, int]:
     return float(seconds), int(rss)
 
 
-def run_profile(name: str, scale: float, workdir: Path) -> dict[str, object]:
+def _enable_fingerprints(archive: Path) -> None:
+    """Turn on ``fingerprint_during_discover`` (off by default: resolve computes them)."""
+    prefs_path = archive / "config" / "user-preferences.json"
+    prefs = json.loads(prefs_path.read_text(encoding="utf-8"))
+    prefs["sync_preferences"]["fingerprint_during_discover"] = True
+    prefs_path.write_text(json.dumps(prefs, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    subprocess.run(
+        ["git", "-C", str(archive), "commit", "-q", "-m", "bench: fingerprints in discover", "config/user-preferences.json"],
+        check=True, capture_output=True,
+    )
+
+
+def run_profile(name: str, scale: float, workdir: Path, *, fingerprints: bool = False) -> dict[str, object]:
     count, size = PROFILES[name]
     count = max(10, int(count * scale))
     src = workdir / f"{name}-library"
     total = generate(src, count, size)
     subprocess.run(["sync"], check=True)
-    results: dict[str, object] = {"profile": name, "photos": count, "bytes": total}
+    results: dict[str, object] = {"profile": name, "photos": count, "bytes": total, "fingerprints": fingerprints}
 
     dropped = _drop_caches()
     copy_target = workdir / f"{name}-copy"
@@ -131,10 +144,14 @@ def run_profile(name: str, scale: float, workdir: Path) -> dict[str, object]:
         [sys.executable, "-m", "photosync", "--archive", str(archive), "service", "add", "lib", "--type", "local", "--path", str(src)],
         check=True, capture_output=True,
     )
+    if fingerprints:
+        _enable_fingerprints(archive)
     _drop_caches()
     cold_s, cold_rss = _photosync(["discover"], archive)
     subprocess.run(["sync"], check=True)
     noop_s, noop_rss = _photosync(["discover"], archive)
+    # resolve fingerprints what discover did not (the default), so time it too
+    resolve_s, resolve_rss = _photosync(["resolve", "--auto-resolve", "simple"], archive)
     results.update(
         {
             "page_cache_dropped": dropped,
@@ -144,6 +161,8 @@ def run_profile(name: str, scale: float, workdir: Path) -> dict[str, object]:
             "noop_discover_s": noop_s,
             "peak_rss_mb_cold": cold_rss / 1e6,
             "peak_rss_mb_noop": noop_rss / 1e6,
+            "first_resolve_s": resolve_s,
+            "peak_rss_mb_resolve": resolve_rss / 1e6,
         }
     )
     shutil.rmtree(archive, ignore_errors=True)
@@ -155,12 +174,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=[*PROFILES, "all"], default="all")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the photo count (quick runs)")
+    parser.add_argument("--fingerprints", action="store_true", help="compute perceptual fingerprints during discover")
     parser.add_argument("--workdir", type=Path, help="where to build libraries (default: a temp dir on /tmp's filesystem)")
     args = parser.parse_args()
     profiles = list(PROFILES) if args.profile == "all" else [args.profile]
     with tempfile.TemporaryDirectory(prefix="photosync-bench-", dir=args.workdir) as tmp:
         for name in profiles:
-            result = run_profile(name, args.scale, Path(tmp))
+            result = run_profile(name, args.scale, Path(tmp), fingerprints=args.fingerprints)
             print(json.dumps(result, indent=2))
             if name == "large":
                 verdict = result["cold_vs_cp_sync"] <= 1.25  # type: ignore[operator]
@@ -170,6 +190,8 @@ def main() -> None:
                 print(f"many: {result['cold_photos_per_s']:.0f} photos/s cold (target >= 1000), "
                       f"no-op {result['noop_discover_s']:.2f} s (target < 1 s)")
             print(f"peak RSS {result['peak_rss_mb_cold']:.0f} MB cold, {result['peak_rss_mb_noop']:.0f} MB no-op (target < 200 MB)")
+            print(f"first resolve (matching, and fingerprints unless discover made them): {result['first_resolve_s']:.2f} s, "
+                  f"peak RSS {result['peak_rss_mb_resolve']:.0f} MB")
             sys.stdout.flush()
 
 

@@ -17,9 +17,7 @@ Data flow per service::
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,6 +47,7 @@ from photosync.model import (
 from photosync.services.base import ListingReport, RemoteItem, SourceService
 from photosync.services.local import LocalFolderService
 from photosync.workflow.context import open_services, primary_store
+from photosync.workflow.parallel import bounded_map
 from photosync.workflow.progress import Progress, SilentProgress
 from photosync.workflow.resolve import normalized, weak_date
 
@@ -232,15 +231,8 @@ class _ServiceRun:
             yield item
 
     def _ingest_all(self, items: Iterator[RemoteItem]) -> Iterator[_Ingested]:
-        """Ingest in worker threads, yield results in listing order, bounded look-ahead."""
-        window: deque[Future[_Ingested]] = deque()
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="ingest") as pool:
-            for item in items:
-                window.append(pool.submit(self._ingest, item))
-                if len(window) >= self.workers * 4:
-                    yield window.popleft().result()
-            while window:
-                yield window.popleft().result()
+        """Ingest in worker threads, results in listing order, bounded look-ahead."""
+        return bounded_map(self._ingest, items, workers=self.workers, name="ingest")
 
     # worker side ---------------------------------------------------------------------------
     def _ingest(self, item: RemoteItem) -> _Ingested:

@@ -15,6 +15,7 @@ becomes a ``Candidate``; the identity matcher groups them (sub-quadratic index).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import PhotosyncError
 from photosync.identity import Candidate, Fingerprint, MatchKind, find_matches, fingerprint_file
 from photosync.model import ConflictType, ProcessingState, Record, most_restrictive
+from photosync.workflow.parallel import bounded_map
+from photosync.workflow.progress import Progress, SilentProgress
 
 
 @dataclass
@@ -60,7 +63,11 @@ def _candidate(record: Record) -> Candidate | None:
 
 
 def ensure_fingerprint(record: Record, store: LocalBlobStore) -> bool:
-    """Fingerprint a photo recorded before fingerprints existed (from its local blob)."""
+    """Fingerprint a photo that has none yet, from its local blob.
+
+    Discover leaves this to resolve by default: decoding costs more than hashing
+    (see bench/bench_discover.py --fingerprints), and only resolve needs it.
+    """
     media = record["media"]
     if media.get("kind") != "photo" or media.get("fingerprint") or media.get("fingerprint_note"):
         return False
@@ -77,16 +84,27 @@ def ensure_fingerprint(record: Record, store: LocalBlobStore) -> bool:
     return True
 
 
-def match_variants(archive: Archive, store: LocalBlobStore, rules: set[str]) -> MatchReport:
+def match_variants(
+    archive: Archive, store: LocalBlobStore, rules: set[str], *, progress: Progress | None = None
+) -> MatchReport:
+    progress = progress or SilentProgress()
     report = MatchReport()
     candidates = []
-    for record in archive.iter_records():
-        if ensure_fingerprint(record, store):
+
+    def fingerprinted(record: Record) -> tuple[Record, bool]:
+        return record, ensure_fingerprint(record, store)
+
+    progress.start("match", archive.state.count_records())
+    workers = os.cpu_count() or 1  # decoding is CPU work and Pillow releases the GIL
+    for record, changed in bounded_map(fingerprinted, archive.iter_records(), workers=workers, name="fingerprint"):
+        progress.advance()
+        if changed:
             archive.write_record(record)
             report.fingerprinted_now += 1
         candidate = _candidate(record)
         if candidate is not None:
             candidates.append(candidate)
+    progress.finish()
     report.candidates = len(candidates)
     for group in find_matches(candidates):
         if group.kind.automatic and group.keep and len(group.keys) > 1:

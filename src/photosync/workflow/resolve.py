@@ -264,7 +264,7 @@ def auto_resolve(archive: Archive, *, mode: str = "simple", progress: Progress |
     progress = progress or SilentProgress()
     rules = _rules(archive, mode)
     report = ResolveReport()
-    matched = match_variants(archive, primary_store(archive), rules)
+    matched = match_variants(archive, primary_store(archive), rules, progress=progress)
     report.merged_variants, report.edit_variant_pairs = matched.merged, matched.edit_pairs
     report.conflicts_auto += matched.merged
     progress.start("resolve", archive.state.count_records())
