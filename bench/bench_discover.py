@@ -42,7 +42,9 @@ def _base_jpegs(target_bytes: int, count: int = 6) -> list[bytes]:
     side = int((pixels / 1.33) ** 0.5)
     out = []
     for _ in range(count):
-        image = Image.frombytes("RGB", (int(side * 1.33), side), rng.randbytes(int(side * 1.33) * side * 3))
+        image = Image.frombytes(
+            "RGB", (int(side * 1.33), side), rng.randbytes(int(side * 1.33) * side * 3)
+        )
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=95)
         out.append(buffer.getvalue())
@@ -100,7 +102,9 @@ def _photosync(args: list[str], archive: Path) -> tuple[float, int]:
     )
     out = subprocess.run(
         [sys.executable, "-c", code, "--archive", str(archive), "-q", *args],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH")), None)
     if line is None or line.split()[3] not in ("0", "4"):
@@ -116,18 +120,35 @@ def _enable_fingerprints(archive: Path) -> None:
     prefs["sync_preferences"]["fingerprint_during_discover"] = True
     prefs_path.write_text(json.dumps(prefs, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     subprocess.run(
-        ["git", "-C", str(archive), "commit", "-q", "-m", "bench: fingerprints in discover", "config/user-preferences.json"],
-        check=True, capture_output=True,
+        [
+            "git",
+            "-C",
+            str(archive),
+            "commit",
+            "-q",
+            "-m",
+            "bench: fingerprints in discover",
+            "config/user-preferences.json",
+        ],
+        check=True,
+        capture_output=True,
     )
 
 
-def run_profile(name: str, scale: float, workdir: Path, *, fingerprints: bool = False) -> dict[str, object]:
+def run_profile(
+    name: str, scale: float, workdir: Path, *, fingerprints: bool = False
+) -> dict[str, object]:
     count, size = PROFILES[name]
     count = max(10, int(count * scale))
     src = workdir / f"{name}-library"
     total = generate(src, count, size)
     subprocess.run(["sync"], check=True)
-    results: dict[str, object] = {"profile": name, "photos": count, "bytes": total, "fingerprints": fingerprints}
+    results: dict[str, object] = {
+        "profile": name,
+        "photos": count,
+        "bytes": total,
+        "fingerprints": fingerprints,
+    }
 
     dropped = _drop_caches()
     copy_target = workdir / f"{name}-copy"
@@ -135,14 +156,31 @@ def run_profile(name: str, scale: float, workdir: Path, *, fingerprints: bool = 
     shutil.rmtree(copy_target)
     _drop_caches()
     results["floor_sha256_s"] = _timed(
-        f"find '{src}' -type f -print0 | xargs -0 -n 200 openssl dgst -sha256 > /dev/null", shell=True
+        f"find '{src}' -type f -print0 | xargs -0 -n 200 openssl dgst -sha256 > /dev/null",
+        shell=True,
     )
 
     archive = workdir / f"{name}-archive"
-    subprocess.run([sys.executable, "-m", "photosync", "init", str(archive)], check=True, capture_output=True)
     subprocess.run(
-        [sys.executable, "-m", "photosync", "--archive", str(archive), "service", "add", "lib", "--type", "local", "--path", str(src)],
-        check=True, capture_output=True,
+        [sys.executable, "-m", "photosync", "init", str(archive)], check=True, capture_output=True
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "photosync",
+            "--archive",
+            str(archive),
+            "service",
+            "add",
+            "lib",
+            "--type",
+            "local",
+            "--path",
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
     )
     if fingerprints:
         _enable_fingerprints(archive)
@@ -171,11 +209,23 @@ def run_profile(name: str, scale: float, workdir: Path, *, fingerprints: bool = 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--profile", choices=[*PROFILES, "all"], default="all")
-    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the photo count (quick runs)")
-    parser.add_argument("--fingerprints", action="store_true", help="compute perceptual fingerprints during discover")
-    parser.add_argument("--workdir", type=Path, help="where to build libraries (default: a temp dir on /tmp's filesystem)")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="fraction of the photo count (quick runs)"
+    )
+    parser.add_argument(
+        "--fingerprints",
+        action="store_true",
+        help="compute perceptual fingerprints during discover",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="where to build libraries (default: a temp dir on /tmp's filesystem)",
+    )
     args = parser.parse_args()
     profiles = list(PROFILES) if args.profile == "all" else [args.profile]
     with tempfile.TemporaryDirectory(prefix="photosync-bench-", dir=args.workdir) as tmp:
@@ -184,14 +234,22 @@ def main() -> None:
             print(json.dumps(result, indent=2))
             if name == "large":
                 verdict = result["cold_vs_cp_sync"] <= 1.25  # type: ignore[operator]
-                print(f"large: cold discover {result['cold_discover_s']:.2f} s vs cp+sync {result['floor_cp_sync_s']:.2f} s "
-                      f"= {result['cold_vs_cp_sync']:.2f}x (target <= 1.25x: {'met' if verdict else 'NOT met'})")
+                print(
+                    f"large: cold discover {result['cold_discover_s']:.2f} s vs cp+sync {result['floor_cp_sync_s']:.2f} s "
+                    f"= {result['cold_vs_cp_sync']:.2f}x (target <= 1.25x: {'met' if verdict else 'NOT met'})"
+                )
             else:
-                print(f"many: {result['cold_photos_per_s']:.0f} photos/s cold (target >= 1000), "
-                      f"no-op {result['noop_discover_s']:.2f} s (target < 1 s)")
-            print(f"peak RSS {result['peak_rss_mb_cold']:.0f} MB cold, {result['peak_rss_mb_noop']:.0f} MB no-op (target < 200 MB)")
-            print(f"first resolve (matching, and fingerprints unless discover made them): {result['first_resolve_s']:.2f} s, "
-                  f"peak RSS {result['peak_rss_mb_resolve']:.0f} MB")
+                print(
+                    f"many: {result['cold_photos_per_s']:.0f} photos/s cold (target >= 1000), "
+                    f"no-op {result['noop_discover_s']:.2f} s (target < 1 s)"
+                )
+            print(
+                f"peak RSS {result['peak_rss_mb_cold']:.0f} MB cold, {result['peak_rss_mb_noop']:.0f} MB no-op (target < 200 MB)"
+            )
+            print(
+                f"first resolve (matching, and fingerprints unless discover made them): {result['first_resolve_s']:.2f} s, "
+                f"peak RSS {result['peak_rss_mb_resolve']:.0f} MB"
+            )
             sys.stdout.flush()
 
 

@@ -1,11 +1,16 @@
-"""Fixtures shared by every test module."""
+"""Fixtures shared by every test module, including a real S3 endpoint (moto server mode)."""
 
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +31,9 @@ def testdata() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_user_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Keep credentials and caches of tests out of the real user's config directory."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("PHOTOSYNC_CONFIG_DIR", str(home / "config"))
@@ -36,3 +43,58 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "tests@photosync.invalid")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "photosync tests")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "tests@photosync.invalid")
+
+
+# -- a real S3 endpoint: moto in server mode on 127.0.0.1, one per session -------------
+
+DUMMY_KEY_ID = "testing-key-id"
+DUMMY_SECRET = "testing-secret-key"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a moto server started for this test session, with dummy keys in the environment."""
+    from moto.server import ThreadedMotoServer
+
+    patch = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("aws")
+    patch.setenv("AWS_ACCESS_KEY_ID", DUMMY_KEY_ID)
+    patch.setenv("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET)
+    patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # never read the developer's AWS files or ask an instance metadata service
+    patch.setenv("AWS_CONFIG_FILE", str(home / "config"))
+    patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
+    patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        patch.delenv(name, raising=False)
+    patch.setenv("NO_PROXY", "127.0.0.1")
+    patch.setenv("no_proxy", "127.0.0.1")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        patch.undo()
+
+
+@pytest.fixture(scope="session")
+def s3_admin(s3_endpoint: str) -> Any:
+    """A plain boto3 client for setting up and tampering with buckets behind the store's back."""
+    return boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=DUMMY_KEY_ID,
+        aws_secret_access_key=DUMMY_SECRET,
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
+@pytest.fixture
+def s3_bucket(s3_admin: Any) -> str:
+    """A fresh, empty bucket for one test."""
+    name = f"test-{uuid.uuid4().hex[:20]}"
+    s3_admin.create_bucket(Bucket=name)
+    return name

@@ -21,19 +21,27 @@ def run_cli(*args: str, input: str | None = None) -> Result:
     return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
 
 
-def make_library(root: Path, count: int, *, start_seed: int = 0, size: tuple[int, int] = (96, 64)) -> list[Path]:
+def make_library(
+    root: Path, count: int, *, start_seed: int = 0, size: tuple[int, int] = (96, 64)
+) -> list[Path]:
     """``count`` unique small JPEGs with EXIF dates spread over two years."""
     paths = []
     for index in range(count):
         seed = start_seed + index
         taken = datetime(2023 + seed % 2, 1 + seed % 12, 1 + seed % 28, seed % 24, seed % 60, 0)
-        paths.append(write_jpeg(root / f"sub{seed % 3}" / f"IMG_{seed:05d}.jpg", seed=seed, size=size, taken=taken))
+        paths.append(
+            write_jpeg(
+                root / f"sub{seed % 3}" / f"IMG_{seed:05d}.jpg", seed=seed, size=size, taken=taken
+            )
+        )
     return paths
 
 
 def new_archive(tmp: Path, **services: dict[str, Any]) -> Archive:
     archive = Archive.init(tmp / "archive")
-    archive.save_services({name: {"enabled": True, "target": False, **spec} for name, spec in services.items()})
+    archive.save_services(
+        {name: {"enabled": True, "target": False, **spec} for name, spec in services.items()}
+    )
     archive.commit("config: test services")
     return archive
 
@@ -61,7 +69,15 @@ def comparable(archive_root: Path) -> list[Any]:
             for service, insts in record["instances"].items()
             for inst in insts
         )
-        out.append((record["photo_id"], record["content_hash"], record["processing_state"], instances, record["metadata"]["taken_date"]))
+        out.append(
+            (
+                record["photo_id"],
+                record["content_hash"],
+                record["processing_state"],
+                instances,
+                record["metadata"]["taken_date"],
+            )
+        )
     return sorted(out)
 
 
@@ -75,12 +91,22 @@ def photosync_process(*args: str, env: dict[str, str] | None = None) -> subproce
 
 
 def git_log(archive_root: Path) -> list[str]:
-    out = subprocess.run(["git", "-C", str(archive_root), "log", "--format=%s"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["git", "-C", str(archive_root), "log", "--format=%s"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.splitlines()
 
 
 def git_clean(archive_root: Path) -> bool:
-    out = subprocess.run(["git", "-C", str(archive_root), "status", "--porcelain"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["git", "-C", str(archive_root), "status", "--porcelain"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.strip() == ""
 
 

@@ -183,7 +183,10 @@ def upsert_instance(record: Record, service: str, instance: dict[str, Any]) -> b
         if existing["id"] == instance["id"]:
             marker = existing.get("extra", {}).get("uploaded_by")
             if marker:  # photosync's own mark survives the service's view of the item
-                instance = {**instance, "extra": {**instance.get("extra", {}), "uploaded_by": marker}}
+                instance = {
+                    **instance,
+                    "extra": {**instance.get("extra", {}), "uploaded_by": marker},
+                }
             if _without_sync_time(existing) == _without_sync_time(instance):
                 return False
             instances[position] = instance

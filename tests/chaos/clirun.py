@@ -16,7 +16,9 @@ def photosync(root: Path | None, *args: str, expect: int | tuple[int, ...] | Non
     result = CliRunner().invoke(cli, argv, catch_exceptions=True)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         trace = "".join(traceback.format_exception(result.exception))
-        raise AssertionError(f"photosync {' '.join(args)} crashed with a traceback:\n{trace}\n{result.output}")
+        raise AssertionError(
+            f"photosync {' '.join(args)} crashed with a traceback:\n{trace}\n{result.output}"
+        )
     if expect is not None:
         wanted = (expect,) if isinstance(expect, int) else expect
         assert result.exit_code in wanted, (
@@ -27,4 +29,6 @@ def photosync(root: Path | None, *args: str, expect: int | tuple[int, ...] | Non
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` with its bytes (to prove nothing changed or went away)."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }

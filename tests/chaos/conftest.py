@@ -16,9 +16,6 @@ from typing import Any
 
 import pytest
 
-# the moto S3 server of the blob store tests, shared (session scope) with them
-from tests.blobstore.conftest import s3_admin, s3_endpoint  # noqa: F401
-
 DEFAULT_TRIALS = 5
 
 
@@ -44,7 +41,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def fresh_bucket(s3_admin: Any) -> Iterator[str]:  # noqa: F811
+def fresh_bucket(s3_admin: Any) -> Iterator[str]:
     name = f"chaos-{uuid.uuid4().hex[:16]}"
     s3_admin.create_bucket(Bucket=name)
     yield name

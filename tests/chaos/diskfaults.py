@@ -98,7 +98,9 @@ def _faulty_open(faults: DiskFaults) -> Any:
     def faulty_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
         handle = builtins.open(file, mode, *args, **kwargs)  # noqa: SIM115 - returned to the caller
         if any(flag in mode for flag in "wax+"):
-            return _FaultyFile(handle, faults, os.fspath(file) if isinstance(file, str | os.PathLike) else None)
+            return _FaultyFile(
+                handle, faults, os.fspath(file) if isinstance(file, str | os.PathLike) else None
+            )
         return handle
 
     return faulty_open
@@ -116,7 +118,9 @@ class _FaultyOs(ModuleType):
 
             def fdopen(fd: int, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
                 handle = os.fdopen(fd, mode, *args, **kwargs)
-                return _FaultyFile(handle, faults, None) if any(f in mode for f in "wax+") else handle
+                return (
+                    _FaultyFile(handle, faults, None) if any(f in mode for f in "wax+") else handle
+                )
 
             return fdopen
         if name == "open":

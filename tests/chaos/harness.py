@@ -32,7 +32,9 @@ from photosync.workflow.context import all_stores
 Record = dict[str, Any]
 
 
-def wait_for(condition: Callable[[], bool], deadline_s: float = 90.0, interval_s: float = 0.005) -> bool:
+def wait_for(
+    condition: Callable[[], bool], deadline_s: float = 90.0, interval_s: float = 0.005
+) -> bool:
     """Poll ``condition`` until it holds or the deadline passes (the poll interval is not a sync)."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
@@ -49,7 +51,10 @@ def record_file_count(root: Path) -> int:
     """Record files on disk, committed or not (temp files excluded)."""
     photos = root / "photos"
     return sum(
-        1 for _dir, _sub, names in os.walk(photos) for n in names if n.endswith(".json") and not n.startswith(".")
+        1
+        for _dir, _sub, names in os.walk(photos)
+        for n in names
+        if n.endswith(".json") and not n.startswith(".")
     )
 
 
@@ -143,7 +148,9 @@ def run(
 
 
 def git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=check)
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=check
+    )
 
 
 # -- invariants ------------------------------------------------------------------------
@@ -207,7 +214,9 @@ def blob_sizes(store: BlobStore) -> dict[str, int]:
     return out
 
 
-def check_invariants(root: Path, expect: Expect, *, read_data: bool = True, history: bool = True) -> list[Record]:
+def check_invariants(
+    root: Path, expect: Expect, *, read_data: bool = True, history: bool = True
+) -> list[Record]:
     """Everything the issue promises after a crash and a re-run; returns the records.
 
     ``history=False`` skips the check of every record version ever committed (for a
@@ -258,7 +267,10 @@ def check_invariants(root: Path, expect: Expect, *, read_data: bool = True, hist
         assert len(records) == expect.records, f"{len(records)} records, expected {expect.records}"
     for service, count in expect.present.items():
         present = sum(
-            1 for r in records for i in r["instances"].get(service, []) if i.get("status") == "present"
+            1
+            for r in records
+            for i in r["instances"].get(service, [])
+            if i.get("status") == "present"
         )
         assert present == count, f"{present} present instances on {service}, expected {count}"
     if expect.replicated:
@@ -276,7 +288,9 @@ def check_invariants(root: Path, expect: Expect, *, read_data: bool = True, hist
             for record in records:
                 digest = record["content_hash"].removeprefix("sha256:")
                 assert digest in sizes, f"{digest} missing from {store.name}"
-                assert sizes[digest] == record["media"]["size"], f"{digest} has the wrong size in {store.name}"
+                assert sizes[digest] == record["media"]["size"], (
+                    f"{digest} has the wrong size in {store.name}"
+                )
             with ThreadPoolExecutor(8) as pool:  # every blob re-read and hashed
                 good = dict(zip(sizes, pool.map(store.verify, sizes), strict=True))
             corrupt = [d for d, ok in good.items() if not ok]
@@ -284,7 +298,9 @@ def check_invariants(root: Path, expect: Expect, *, read_data: bool = True, hist
         if expect.located_everywhere:
             names = {s.name for s in stores}
             for record in records:
-                assert {loc["store"] for loc in record["blob_locations"]} == names, record["blob_locations"]
+                assert {loc["store"] for loc in record["blob_locations"]} == names, record[
+                    "blob_locations"
+                ]
     finally:
         archive.close()
     if read_data:

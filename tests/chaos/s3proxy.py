@@ -90,7 +90,9 @@ class S3Proxy:
                     answer = conn.getresponse()
                     payload = answer.read()
                     status = answer.status
-                    answer_headers = [(k, v) for k, v in answer.getheaders() if k.lower() not in _HOP]
+                    answer_headers = [
+                        (k, v) for k, v in answer.getheaders() if k.lower() not in _HOP
+                    ]
                 finally:
                     conn.close()
                 if status == 200 and self._is_upload(self.command, query):
@@ -116,7 +118,9 @@ class S3Proxy:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:

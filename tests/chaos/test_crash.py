@@ -70,7 +70,9 @@ def flickr_settings(emulator: FlickrEmulator, **extra: Any) -> dict[str, Any]:
     }
 
 
-def store_flickr_token(state: FlickrState, name: str = "flickr", perms: str = "write") -> dict[str, Any]:
+def store_flickr_token(
+    state: FlickrState, name: str = "flickr", perms: str = "write"
+) -> dict[str, Any]:
     """The connector reads its token from the CredentialStore ($PHOTOSYNC_CONFIG_DIR, file backend)."""
     token, secret = state.issue_access_token(perms)
     credentials = {
@@ -123,7 +125,9 @@ def _local_archive(tmp: Path, library: Path) -> Path:
     return archive.root
 
 
-def test_discover_local_folder(tmp_path: Path, library: Path, cache: dict[str, Any], trial: int) -> None:
+def test_discover_local_folder(
+    tmp_path: Path, library: Path, cache: dict[str, Any], trial: int
+) -> None:
     def reference() -> Any:
         root = _local_archive(tmp_path / "reference", library)
         run(root, "discover")
@@ -132,7 +136,13 @@ def test_discover_local_folder(tmp_path: Path, library: Path, cache: dict[str, A
     expected = cached(cache, "discover-local", reference)
     root = _local_archive(tmp_path, library)
     kill_at = kill_point("discover-local", trial, N_LOCAL - 5)
-    crash_and_rerun(root, ["discover"], lambda: record_file_count(root) >= kill_at, phase="discover-local", kill_at=kill_at)
+    crash_and_rerun(
+        root,
+        ["discover"],
+        lambda: record_file_count(root) >= kill_at,
+        phase="discover-local",
+        kill_at=kill_at,
+    )
     check_invariants(root, Expect(records=N_LOCAL, present={"lib": N_LOCAL}))
     assert comparable(root) == expected
 
@@ -142,15 +152,32 @@ def flickr_process(count: int) -> Iterator[dict[str, str]]:
     """The Flickr emulator as its own process (``python -m photosync.emulators.flickr``),
     authorised through the real OAuth dance; yields its endpoints."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "photosync.emulators.flickr", "--port", "0", "--seed-photos", str(count)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "photosync.emulators.flickr",
+            "--port",
+            "0",
+            "--seed-photos",
+            str(count),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(4)]
-        endpoints = json.loads(next(line for line in lines if line.startswith("services.json endpoints:")).split(":", 1)[1])
+        endpoints = json.loads(
+            next(line for line in lines if line.startswith("services.json endpoints:")).split(
+                ":", 1
+            )[1]
+        )
         run_oauth_flow(
-            DEFAULT_API_KEY, DEFAULT_API_SECRET, "read", endpoints,
+            DEFAULT_API_KEY,
+            DEFAULT_API_SECRET,
+            "read",
+            endpoints,
             lambda url: dict(parse_qsl(requests.get(url, timeout=10).text))["oauth_verifier"],
             service_name="flickr",
         )
@@ -162,7 +189,14 @@ def flickr_process(count: int) -> Iterator[dict[str, str]]:
 
 def test_discover_flickr(tmp_path: Path, cache: dict[str, Any], trial: int) -> None:
     def seeded_archive(where: Path, endpoints: dict[str, str]) -> Path:
-        archive = new_archive(where, flickr={"type": "flickr", "endpoints": endpoints, "rate_limit": {"requests_per_hour": 36_000_000}})
+        archive = new_archive(
+            where,
+            flickr={
+                "type": "flickr",
+                "endpoints": endpoints,
+                "rate_limit": {"requests_per_hour": 36_000_000},
+            },
+        )
         set_prefs(archive, **PREFS)
         archive.close()
         return archive.root
@@ -177,7 +211,13 @@ def test_discover_flickr(tmp_path: Path, cache: dict[str, Any], trial: int) -> N
     with flickr_process(N_FLICKR) as endpoints:
         root = seeded_archive(tmp_path, endpoints)
         kill_at = kill_point("discover-flickr", trial, N_FLICKR - 5)
-        crash_and_rerun(root, ["discover"], lambda: record_file_count(root) >= kill_at, phase="discover-flickr", kill_at=kill_at)
+        crash_and_rerun(
+            root,
+            ["discover"],
+            lambda: record_file_count(root) >= kill_at,
+            phase="discover-flickr",
+            kill_at=kill_at,
+        )
     records = check_invariants(root, Expect(records=N_FLICKR, present={"flickr": N_FLICKR}))
     assert comparable(root) == expected
     truth = FlickrState()  # the emulator process seeded the same deterministic account
@@ -188,13 +228,17 @@ def test_discover_flickr(tmp_path: Path, cache: dict[str, Any], trial: int) -> N
         assert record["content_hash"] == "sha256:" + digests[instance["id"]]
 
 
-def test_discover_takeout(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, cache: dict[str, Any], trial: int) -> None:
+def test_discover_takeout(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, cache: dict[str, Any], trial: int
+) -> None:
     def parts() -> list[str]:
         manifest = generate_takeout(tmp_path_factory.mktemp("takeout"), None, parts=3, seed=7)
         return [str(p) for p in manifest.parts]
 
     def archive_for(where: Path) -> Path:
-        archive = new_archive(where, google={"type": "google-takeout", "paths": cached(cache, "takeout-parts", parts)})
+        archive = new_archive(
+            where, google={"type": "google-takeout", "paths": cached(cache, "takeout-parts", parts)}
+        )
         set_prefs(archive, **{**PREFS, "commit_every": 4})
         archive.close()
         return archive.root
@@ -210,7 +254,9 @@ def test_discover_takeout(tmp_path: Path, tmp_path_factory: pytest.TempPathFacto
     kill_at = kill_point("discover-takeout", trial, total - 3)
     killed = run_and_kill(root, ["discover"], lambda: record_file_count(root) >= kill_at)
     assert killed.reached or killed.finished_first
-    run(root, "discover", expect=(0, 4))  # 4: the generated Takeout carries orphan sidecars (warnings)
+    run(
+        root, "discover", expect=(0, 4)
+    )  # 4: the generated Takeout carries orphan sidecars (warnings)
     check_invariants(root, Expect(records=total))
     assert comparable(root) == expected
 
@@ -218,7 +264,13 @@ def test_discover_takeout(tmp_path: Path, tmp_path_factory: pytest.TempPathFacto
 # -- replicate ---------------------------------------------------------------------------
 
 
-def _discovered_template(cache: dict[str, Any], tmp_path_factory: pytest.TempPathFactory, library: Path, key: str, **services: dict[str, Any]) -> Path:
+def _discovered_template(
+    cache: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+    library: Path,
+    key: str,
+    **services: dict[str, Any],
+) -> Path:
     def build() -> Path:
         where = tmp_path_factory.mktemp(f"template-{key}")
         archive = new_archive(where, lib={"type": "local", "path": str(library)}, **services)
@@ -237,7 +289,9 @@ def _copy(template: Path, tmp: Path) -> Path:
     return root
 
 
-def _reconfigure(root: Path, services: dict[str, Any] | None = None, location: dict[str, Any] | None = None) -> None:
+def _reconfigure(
+    root: Path, services: dict[str, Any] | None = None, location: dict[str, Any] | None = None
+) -> None:
     archive = Archive(root)
     try:
         if services:
@@ -254,31 +308,74 @@ def _reconfigure(root: Path, services: dict[str, Any] | None = None, location: d
         archive.close()
 
 
-def test_replicate_to_local_folder(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, library: Path, cache: dict[str, Any], trial: int) -> None:
+def test_replicate_to_local_folder(
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    library: Path,
+    cache: dict[str, Any],
+    trial: int,
+) -> None:
     template = _discovered_template(
-        cache, tmp_path_factory, library, "replicate-local",
-        backup={"type": "local", "path": "/nonexistent-until-the-trial", "target": True, "source": False},
+        cache,
+        tmp_path_factory,
+        library,
+        "replicate-local",
+        backup={
+            "type": "local",
+            "path": "/nonexistent-until-the-trial",
+            "target": True,
+            "source": False,
+        },
     )
     root = _copy(template, tmp_path)
     backup = tmp_path / "backup"
     _reconfigure(root, services={"backup": {"path": str(backup)}})
     kill_at = kill_point("replicate-local", trial, N_LOCAL - 5)
-    crash_and_rerun(root, ["replicate", "--execute"], lambda: target_file_count(backup) >= kill_at, phase="replicate-local", kill_at=kill_at)
-    records = check_invariants(root, Expect(records=N_LOCAL, present={"lib": N_LOCAL, "backup": N_LOCAL}, replicated=True, located_everywhere=True))
+    crash_and_rerun(
+        root,
+        ["replicate", "--execute"],
+        lambda: target_file_count(backup) >= kill_at,
+        phase="replicate-local",
+        kill_at=kill_at,
+    )
+    records = check_invariants(
+        root,
+        Expect(
+            records=N_LOCAL,
+            present={"lib": N_LOCAL, "backup": N_LOCAL},
+            replicated=True,
+            located_everywhere=True,
+        ),
+    )
     # exactly one copy of each photo in the folder: nothing copied twice, nothing skipped, no temp left
     assert target_digests(backup) == sorted(r["content_hash"][7:] for r in records)
     assert not list(backup.rglob(".photosync-*"))
 
 
-def test_replicate_to_flickr(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, library: Path, cache: dict[str, Any], trial: int) -> None:
+def test_replicate_to_flickr(
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    library: Path,
+    cache: dict[str, Any],
+    trial: int,
+) -> None:
     small = cached(cache, "small-library", lambda: library.parent / "small")
     if not small.exists():
         small.mkdir()
         for path in sorted(library.rglob("*.jpg"))[:N_FLICKR_TARGET]:
             shutil.copy2(path, small / path.name)
     template = _discovered_template(
-        cache, tmp_path_factory, small, "replicate-flickr",
-        flickr={"type": "flickr", "target": True, "source": False, "rate_limit": {"requests_per_hour": 36_000_000}, "ticket_poll_s": 0.05},
+        cache,
+        tmp_path_factory,
+        small,
+        "replicate-flickr",
+        flickr={
+            "type": "flickr",
+            "target": True,
+            "source": False,
+            "rate_limit": {"requests_per_hour": 36_000_000},
+            "ticket_poll_s": 0.05,
+        },
     )
     state = FlickrState()
     with FlickrEmulator(state) as emulator:
@@ -290,39 +387,75 @@ def test_replicate_to_flickr(tmp_path: Path, tmp_path_factory: pytest.TempPathFa
             return sum(1 for entry in list(state.requests_log) if entry["kind"] == "upload")
 
         kill_at = kill_point("replicate-flickr", trial, N_FLICKR_TARGET - 3)
-        crash_and_rerun(root, ["replicate", "--execute"], lambda: uploads() >= kill_at, phase="replicate-flickr", kill_at=kill_at)
-        records = check_invariants(root, Expect(records=N_FLICKR_TARGET, present={"lib": N_FLICKR_TARGET, "flickr": N_FLICKR_TARGET}, replicated=True))
+        crash_and_rerun(
+            root,
+            ["replicate", "--execute"],
+            lambda: uploads() >= kill_at,
+            phase="replicate-flickr",
+            kill_at=kill_at,
+        )
+        records = check_invariants(
+            root,
+            Expect(
+                records=N_FLICKR_TARGET,
+                present={"lib": N_FLICKR_TARGET, "flickr": N_FLICKR_TARGET},
+                replicated=True,
+            ),
+        )
         # nothing uploaded twice: one upload per photo, and Flickr holds each photo once
         assert uploads() == N_FLICKR_TARGET, f"{uploads()} uploads for {N_FLICKR_TARGET} photos"
         held = sorted(hashlib.sha256(p.content()).hexdigest() for p in state.photos.values())
         assert held == sorted(r["content_hash"][7:] for r in records)
         by_id = {r["instances"]["flickr"][0]["id"]: r for r in records}
         assert sorted(by_id) == sorted(state.photos)
-        assert all(p.privacy == (0, 0, 0) for p in state.photos.values())  # private, as the records say
+        assert all(
+            p.privacy == (0, 0, 0) for p in state.photos.values()
+        )  # private, as the records say
 
 
-def test_replicate_to_s3(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, library: Path, cache: dict[str, Any], s3_endpoint: str, s3_admin: Any, fresh_bucket: str, trial: int) -> None:
+def test_replicate_to_s3(
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    library: Path,
+    cache: dict[str, Any],
+    s3_endpoint: str,
+    s3_admin: Any,
+    fresh_bucket: str,
+    trial: int,
+) -> None:
     template = _discovered_template(cache, tmp_path_factory, library, "replicate-s3")
     root = _copy(template, tmp_path)
     with S3Proxy(s3_endpoint) as proxy:
         location = {
-            "name": "s3", "type": "s3", "bucket": fresh_bucket, "prefix": "chaos/",
-            "endpoint_url": proxy.url, "region": "us-east-1", "addressing_style": "path",
+            "name": "s3",
+            "type": "s3",
+            "bucket": fresh_bucket,
+            "prefix": "chaos/",
+            "endpoint_url": proxy.url,
+            "region": "us-east-1",
+            "addressing_style": "path",
         }
         if trial % 2:
             location["multipart_threshold"] = 1  # every blob goes multipart: resumable uploads
         _reconfigure(root, location=location)
 
         def objects() -> int:
-            return int(s3_admin.list_objects_v2(Bucket=fresh_bucket, Prefix="chaos/").get("KeyCount", 0))
+            return int(
+                s3_admin.list_objects_v2(Bucket=fresh_bucket, Prefix="chaos/").get("KeyCount", 0)
+            )
 
         kill_at = kill_point("replicate-s3", trial, N_LOCAL - 5)
         killed = run_and_kill(root, ["replicate", "--execute"], lambda: objects() >= kill_at)
         assert killed.reached or killed.finished_first
         run(root, "replicate", "--execute")
         records = check_invariants(root, Expect(records=N_LOCAL, located_everywhere=True))
-        keys = sorted(o["Key"] for o in s3_admin.list_objects_v2(Bucket=fresh_bucket, Prefix="chaos/")["Contents"])
-        assert keys == sorted(f"chaos/sha256/{r['content_hash'][7:9]}/{r['content_hash'][7:]}" for r in records)
+        keys = sorted(
+            o["Key"]
+            for o in s3_admin.list_objects_v2(Bucket=fresh_bucket, Prefix="chaos/")["Contents"]
+        )
+        assert keys == sorted(
+            f"chaos/sha256/{r['content_hash'][7:9]}/{r['content_hash'][7:]}" for r in records
+        )
         doubled = {key: n for key, n in proxy.landed.items() if n > 1}
         assert not doubled, f"uploaded more than once: {doubled}"
         assert sum(proxy.landed.values()) == N_LOCAL

@@ -27,14 +27,18 @@ def _archive(tmp: Path) -> Path:
     )
     set_prefs(archive, commit_every=4, hash_workers=2)
     prefs = archive.preferences()
-    prefs["blob_storage"]["locations"].append({"name": "nas", "type": "local", "path": str(tmp / "nas")})
+    prefs["blob_storage"]["locations"].append(
+        {"name": "nas", "type": "local", "path": str(tmp / "nas")}
+    )
     archive.save_preferences(prefs)
     archive.commit("config: a second blob location")
     archive.close()
     return archive.root
 
 
-def _faulted(root: Path, monkeypatch: pytest.MonkeyPatch, error: int, fail_at: int, *args: str) -> DiskFaults:
+def _faulted(
+    root: Path, monkeypatch: pytest.MonkeyPatch, error: int, fail_at: int, *args: str
+) -> DiskFaults:
     faults = DiskFaults(error, fail_at).install(monkeypatch)
     result = photosync(root, *args, expect=(3, 4))
     faults.remove()
@@ -47,7 +51,9 @@ def _faulted(root: Path, monkeypatch: pytest.MonkeyPatch, error: int, fail_at: i
 
 @pytest.mark.parametrize("error", [ENOSPC, EACCES])
 @pytest.mark.parametrize("fail_at", [1, 6, 25, 45])
-def test_discover_on_a_failing_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: int, fail_at: int) -> None:
+def test_discover_on_a_failing_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: int, fail_at: int
+) -> None:
     root = _archive(tmp_path)
     _faulted(root, monkeypatch, error, fail_at, "discover")
     photosync(root, "discover")
@@ -56,14 +62,19 @@ def test_discover_on_a_failing_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize("error", [ENOSPC, EACCES])
 @pytest.mark.parametrize("fail_at", [1, 8, 30])
-def test_replicate_on_a_failing_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: int, fail_at: int) -> None:
+def test_replicate_on_a_failing_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: int, fail_at: int
+) -> None:
     root = _archive(tmp_path)
     photosync(root, "discover")
     photosync(root, "resolve", "--auto-resolve", "simple")
     _faulted(root, monkeypatch, error, fail_at, "replicate", "--execute")
     photosync(root, "replicate", "--execute")
     records = check_invariants(
-        root, Expect(records=N, present={"lib": N, "backup": N}, replicated=True, located_everywhere=True)
+        root,
+        Expect(
+            records=N, present={"lib": N, "backup": N}, replicated=True, located_everywhere=True
+        ),
     )
     assert target_digests(tmp_path / "backup") == sorted(r["content_hash"][7:] for r in records)
     photosync(root, "verify", "--read-data")
@@ -83,7 +94,9 @@ def test_git_failing_on_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         if args[:2] == ["git", "commit"]:
             commits["n"] += 1
             if commits["n"] >= 2:
-                return subprocess.CompletedProcess(args, 128, "", "fatal: unable to write new index file: No space left on device")
+                return subprocess.CompletedProcess(
+                    args, 128, "", "fatal: unable to write new index file: No space left on device"
+                )
         return real_run(args, **kwargs)  # type: ignore[call-overload,no-any-return]
 
     monkeypatch.setattr(git_module.subprocess, "run", full_disk_git)

@@ -34,7 +34,11 @@ def _all_present(root: Path) -> list[tuple[str, str, str]]:
 
 
 def _emptied_then_checked(
-    root: Path, backup: Path, empty: Callable[[], None], *discover_args: str, records_unchanged: bool = True
+    root: Path,
+    backup: Path,
+    empty: Callable[[], None],
+    *discover_args: str,
+    records_unchanged: bool = True,
 ) -> str:
     """Discover + replicate, empty the source, discover again: a warning, and nothing lost.
 
@@ -67,7 +71,9 @@ def _emptied_then_checked(
 
 def _archive(tmp: Path, **services: dict[str, Any]) -> Path:
     archive = new_archive(
-        tmp, backup={"type": "local", "path": str(tmp / "backup"), "target": True, "source": False}, **services
+        tmp,
+        backup={"type": "local", "path": str(tmp / "backup"), "target": True, "source": False},
+        **services,
     )
     archive.close()
     return archive.root
@@ -122,7 +128,9 @@ def test_flickr_listing_that_lies(tmp_path: Path, drop_every: int) -> None:
 
 def test_takeout_with_far_fewer_items(tmp_path: Path) -> None:
     manifest = generate_takeout(tmp_path / "takeout", None, parts=3, seed=3)
-    root = _archive(tmp_path, google={"type": "google-takeout", "paths": [str(p) for p in manifest.parts]})
+    root = _archive(
+        tmp_path, google={"type": "google-takeout", "paths": [str(p) for p in manifest.parts]}
+    )
 
     def fewer() -> None:
         from photosync.archive.archive import Archive

@@ -42,7 +42,9 @@ LONG = "L" * 900
 def _files_outside(tmp: Path, allowed: tuple[str, ...]) -> list[str]:
     """Files under ``tmp`` that are not in one of the allowed top-level folders."""
     return sorted(
-        str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file() and p.relative_to(tmp).parts[0] not in allowed
+        str(p.relative_to(tmp))
+        for p in tmp.rglob("*")
+        if p.is_file() and p.relative_to(tmp).parts[0] not in allowed
     )
 
 
@@ -54,7 +56,11 @@ def _jpeg(seed: int) -> bytes:
 
 def _sidecar(key: str, title: str, taken: int = 1_600_000_000) -> bytes:
     return json.dumps(
-        {"title": title, "photoTakenTime": {"timestamp": str(taken)}, "url": f"https://photos.google.com/photo/{key}"}
+        {
+            "title": title,
+            "photoTakenTime": {"timestamp": str(taken)},
+            "url": f"https://photos.google.com/photo/{key}",
+        }
     ).encode()
 
 
@@ -90,10 +96,17 @@ def _hostile_takeout(folder: Path) -> list[Path]:
     ]
     with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in members:
-            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data, compress_type=zipfile.ZIP_DEFLATED)
+            archive.writestr(
+                zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)),
+                data,
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
     tarred = folder / "takeout-20260101T000000Z-002.tgz"
     with tarfile.open(tarred, "w:gz") as archive:
-        for name, data in ((BASE + "fromtar.jpg", _jpeg(14)), (BASE + "fromtar.jpg.json", _sidecar("TAR", "fromtar.jpg"))):
+        for name, data in (
+            (BASE + "fromtar.jpg", _jpeg(14)),
+            (BASE + "fromtar.jpg.json", _sidecar("TAR", "fromtar.jpg")),
+        ):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
@@ -132,7 +145,10 @@ def test_hostile_takeout_through_the_cli(tmp_path: Path) -> None:
     photosync(root, "resolve", "--list")
     # nothing escaped: only the archive and the backup folder gained files
     assert _files_outside(tmp_path, ("archive", "backup")) == before
-    assert not (tmp_path.parent / "escape.jpg").exists() and not Path("/tmp/absolute-escape.jpg").exists()
+    assert (
+        not (tmp_path.parent / "escape.jpg").exists()
+        and not Path("/tmp/absolute-escape.jpg").exists()
+    )
     stored = records(root)
     ids = sorted(i["id"] for r in stored for i in r["instances"].get("google", []))
     assert {"GOOD", "CTRL", "ABS", "DOTS", "TAR"} <= set(ids)
@@ -186,12 +202,19 @@ XXE = """<?xml version="1.0"?>
 
 LAUGHS = (
     '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-    + "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10 if i > 1 else "&lol;" * 10}">' for i in range(1, 10))
+    + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10 if i > 1 else "&lol;" * 10}">'
+        for i in range(1, 10)
+    )
     + ']><x:xmpmeta xmlns:x="adobe:ns:meta/">&lol9;</x:xmpmeta>'
 )
 
 
-@pytest.mark.parametrize("sidecar", [XXE, LAUGHS, "<" * 50_000, "\x00\xff garbage", "x" * (8 * 1024 * 1024)], ids=["xxe", "billion-laughs", "deep", "binary", "oversized"])
+@pytest.mark.parametrize(
+    "sidecar",
+    [XXE, LAUGHS, "<" * 50_000, "\x00\xff garbage", "x" * (8 * 1024 * 1024)],
+    ids=["xxe", "billion-laughs", "deep", "binary", "oversized"],
+)
 def test_hostile_xmp_sidecars(tmp_path: Path, sidecar: str) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -214,7 +237,20 @@ def test_hostile_xmp_sidecars(tmp_path: Path, sidecar: str) -> None:
 class _Mangler:
     """Rewrites JSON answers of the REST API: a seeded choice of node, a hostile replacement."""
 
-    HOSTILE: tuple[Any, ...] = (None, "", "x" * 100_000, -1, 1e308, [], {}, "../../../etc/passwd", [[[[[]]]]], "\x00\x1b[2J", True, {"_content": None})
+    HOSTILE: tuple[Any, ...] = (
+        None,
+        "",
+        "x" * 100_000,
+        -1,
+        1e308,
+        [],
+        {},
+        "../../../etc/passwd",
+        [[[[[]]]]],
+        "\x00\x1b[2J",
+        True,
+        {"_content": None},
+    )
 
     def __init__(self, seed: int) -> None:
         self.random = random.Random(seed)
@@ -250,8 +286,21 @@ class _Mangler:
 
 def _mangling_emulator(state: FlickrState, mangler: _Mangler) -> FlickrEmulator:
     class Mangling(FlickrHandler):
-        def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None, *, truncate: bool = False) -> None:
-            if mangler.active and status == 200 and "json" in content_type and "/services/rest" in self.path:
+        def _send(
+            self,
+            status: int,
+            body: bytes,
+            content_type: str,
+            headers: dict[str, str] | None = None,
+            *,
+            truncate: bool = False,
+        ) -> None:
+            if (
+                mangler.active
+                and status == 200
+                and "json" in content_type
+                and "/services/rest" in self.path
+            ):
                 with contextlib.suppress(ValueError):
                     body = json.dumps(mangler(json.loads(body))).encode()
             super()._send(status, body, content_type, headers, truncate=truncate)
@@ -318,7 +367,9 @@ def test_damaged_records_committed_in_the_archive(tmp_path: Path) -> None:
         files[1]: json.dumps({"no": "photo_id"}).encode(),
         files[2]: json.dumps([1, 2, 3]).encode(),
         files[3]: b"\xff\xfe\x00binary",
-        files[4]: json.dumps({**json.loads(files[4].read_text()), "visibility": "everyone!"}).encode(),
+        files[4]: json.dumps(
+            {**json.loads(files[4].read_text()), "visibility": "everyone!"}
+        ).encode(),
     }
     for path, data in damage.items():
         path.write_bytes(data)
@@ -351,7 +402,9 @@ def test_damaged_records_committed_in_the_archive(tmp_path: Path) -> None:
     photosync(root, "discover", "--full-scan")
     photosync(root, "resolve", "--auto-resolve", "simple")
     photosync(root, "replicate", "--execute")
-    check_invariants(root, Expect(records=10, present={"lib": 10, "backup": 10}, replicated=True), history=False)
+    check_invariants(
+        root, Expect(records=10, present={"lib": 10, "backup": 10}, replicated=True), history=False
+    )
 
 
 # -- mutated real photos through the whole discover path ------------------------------------
@@ -368,22 +421,34 @@ SAMPLES = [
 
 
 @pytest.mark.shared
-def test_mutated_real_photos_through_discover(tmp_path_factory: pytest.TempPathFactory, testdata: Path) -> None:
+def test_mutated_real_photos_through_discover(
+    tmp_path_factory: pytest.TempPathFactory, testdata: Path
+) -> None:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
     from photosync.blobstore.base import hash_file
     from photosync.workflow.discover import discover
 
-    originals = [(Path(name).suffix, (testdata / name).read_bytes()[: 512 * 1024]) for name in SAMPLES if (testdata / name).exists()]
+    originals = [
+        (Path(name).suffix, (testdata / name).read_bytes()[: 512 * 1024])
+        for name in SAMPLES
+        if (testdata / name).exists()
+    ]
     assert originals
 
-    @settings(max_examples=int(os.environ.get("PHOTOSYNC_CHAOS_FUZZ", "25")), deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=int(os.environ.get("PHOTOSYNC_CHAOS_FUZZ", "25")),
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(
         picks=st.lists(
             st.tuples(
                 st.integers(0, len(originals) - 1),
-                st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), max_size=16),
+                st.lists(
+                    st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), max_size=16
+                ),
                 st.none() | st.floats(0.01, 1),
                 st.booleans(),
             ),

@@ -39,14 +39,24 @@ def _archive(tmp: Path, count: int) -> Path:
     return archive.root
 
 
-def test_every_writing_command_is_refused_while_another_run_holds_the_archive(tmp_path: Path) -> None:
+def test_every_writing_command_is_refused_while_another_run_holds_the_archive(
+    tmp_path: Path,
+) -> None:
     root = _archive(tmp_path, 12)
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLDER, str(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
-        for command in (["discover"], ["resolve", "--auto-resolve", "simple"], ["replicate", "--execute"], ["verify"]):
+        for command in (
+            ["discover"],
+            ["resolve", "--auto-resolve", "simple"],
+            ["replicate", "--execute"],
+            ["verify"],
+        ):
             result = run(root, *command, expect=5)
             said = " ".join(result.stderr.split())
             assert f"another photosync run holds this archive (pid {holder.pid} on" in said, said
@@ -69,15 +79,24 @@ def test_a_second_real_run_is_refused_and_the_first_finishes(tmp_path: Path) -> 
     root = _archive(tmp_path, 60)
     first = subprocess.Popen(
         [sys.executable, "-m", "photosync", "--archive", str(root), "-q", "discover"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     lock_file = root / ".photosync" / "lock"
     # the first run holds the lock once its pid is in the lock file
-    assert wait_for(lambda: (lock_file.exists() and f"pid {first.pid}" in lock_file.read_text()) or first.poll() is not None)
+    assert wait_for(
+        lambda: (
+            (lock_file.exists() and f"pid {first.pid}" in lock_file.read_text())
+            or first.poll() is not None
+        )
+    )
     second = run(root, "discover", expect=(5, 0))
     _out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
-    if second.returncode == 0:  # the first one finished before the second started: nothing to refuse
+    if (
+        second.returncode == 0
+    ):  # the first one finished before the second started: nothing to refuse
         pytest.skip("the first run finished before the second could meet it")
     assert f"pid {first.pid}" in second.stderr
     check_invariants(root, Expect(records=60, present={"lib": 60}))

@@ -51,13 +51,23 @@ def test_upload_journaled_by_a_killed_run_survives_checkpoints_of_the_rerun(tmp_
         with primary_store(archive).open(last["content_hash"]) as blob:
             landed = service.upload(last, blob, visibility=Visibility.PRIVATE)
         service.close()
-        archive.state.journal_set(OPERATION, last["photo_id"], "flickr", "done", json.dumps({"instance_id": landed.instance_id, "url": landed.url}))
+        archive.state.journal_set(
+            OPERATION,
+            last["photo_id"],
+            "flickr",
+            "done",
+            json.dumps({"instance_id": landed.instance_id, "url": landed.url}),
+        )
         report = replicate(archive, execute=True)
         archive.close()
         assert not report.failed, report.failed
         uploads = [e for e in state.requests_log if e["kind"] == "upload"]
         assert len(uploads) == 12 and len(state.photos) == 12, "a photo was uploaded twice"
-        check_invariants(archive.root, Expect(records=12, present={"flickr": 12}, replicated=True), read_data=False)
+        check_invariants(
+            archive.root,
+            Expect(records=12, present={"flickr": 12}, replicated=True),
+            read_data=False,
+        )
 
 
 def test_git_lock_left_by_a_killed_git_is_recovered(tmp_path: Path) -> None:
@@ -82,10 +92,17 @@ def test_a_live_git_lock_is_waited_for_not_stolen(tmp_path: Path) -> None:
     lock.write_bytes(b"")
     # a git that is still at work: it touches its lock, then finishes and removes it
     helper = subprocess.Popen(
-        [sys.executable, "-c", "import os,sys,time\np=sys.argv[1]\nfor _ in range(10):\n os.utime(p)\n time.sleep(0.1)\nos.unlink(p)", str(lock)]
+        [
+            sys.executable,
+            "-c",
+            "import os,sys,time\np=sys.argv[1]\nfor _ in range(10):\n os.utime(p)\n time.sleep(0.1)\nos.unlink(p)",
+            str(lock),
+        ]
     )
     try:
-        notes = Archive(archive.root).git.clear_stale_locks(archive.root / ".photosync" / "q", grace_s=0.5)
+        notes = Archive(archive.root).git.clear_stale_locks(
+            archive.root / ".photosync" / "q", grace_s=0.5
+        )
     finally:
         helper.wait(timeout=30)
     assert notes == [] and not (archive.root / ".photosync" / "q").exists()
@@ -110,7 +127,11 @@ def test_stale_archive_lock_of_a_killed_run_is_reported_and_taken_over(tmp_path:
 
 
 def test_multipart_writer_whose_upload_another_writer_completed_succeeds(
-    s3_endpoint: str, s3_admin: Any, fresh_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3_endpoint: str,
+    s3_admin: Any,
+    fresh_bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Writer B joins writer A's unfinished multipart upload; A completes it while B still sends
     parts. On AWS B's UploadPart gets NoSuchUpload (moto: a 500 from a KeyError); either way the
@@ -122,26 +143,63 @@ def test_multipart_writer_whose_upload_another_writer_completed_succeeds(
 
     def store() -> S3BlobStore:
         return S3BlobStore(
-            "s3", fresh_bucket, endpoint_url=s3_endpoint, region="us-east-1", addressing_style="path",
-            multipart_threshold=1, multipart_chunk=5 * MiB, max_attempts=1, max_concurrency=1,
+            "s3",
+            fresh_bucket,
+            endpoint_url=s3_endpoint,
+            region="us-east-1",
+            addressing_style="path",
+            multipart_threshold=1,
+            multipart_chunk=5 * MiB,
+            max_attempts=1,
+            max_concurrency=1,
         )
 
     writer_a, writer_b = store(), store()
     key = writer_a.key_for(digest)
     # writer A: started, first part sent
-    started = s3_admin.create_multipart_upload(Bucket=fresh_bucket, Key=key, Metadata={"sha256": digest}, ChecksumAlgorithm="SHA256")
+    started = s3_admin.create_multipart_upload(
+        Bucket=fresh_bucket, Key=key, Metadata={"sha256": digest}, ChecksumAlgorithm="SHA256"
+    )
     upload_id = started["UploadId"]
-    first = s3_admin.upload_part(Bucket=fresh_bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=data[: 5 * MiB], ChecksumAlgorithm="SHA256")
+    first = s3_admin.upload_part(
+        Bucket=fresh_bucket,
+        Key=key,
+        UploadId=upload_id,
+        PartNumber=1,
+        Body=data[: 5 * MiB],
+        ChecksumAlgorithm="SHA256",
+    )
     real_upload_part = writer_b._upload_part
 
-    def a_finishes_first(key_: str, upload: str, number: int, chunk: bytes, raw: bytes) -> dict[str, Any]:
-        second = s3_admin.upload_part(Bucket=fresh_bucket, Key=key, UploadId=upload_id, PartNumber=2, Body=data[5 * MiB :], ChecksumAlgorithm="SHA256")
+    def a_finishes_first(
+        key_: str, upload: str, number: int, chunk: bytes, raw: bytes
+    ) -> dict[str, Any]:
+        second = s3_admin.upload_part(
+            Bucket=fresh_bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=2,
+            Body=data[5 * MiB :],
+            ChecksumAlgorithm="SHA256",
+        )
         s3_admin.complete_multipart_upload(
-            Bucket=fresh_bucket, Key=key, UploadId=upload_id,
-            MultipartUpload={"Parts": [
-                {"PartNumber": 1, "ETag": first["ETag"], "ChecksumSHA256": first["ChecksumSHA256"]},
-                {"PartNumber": 2, "ETag": second["ETag"], "ChecksumSHA256": second["ChecksumSHA256"]},
-            ]},
+            Bucket=fresh_bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={
+                "Parts": [
+                    {
+                        "PartNumber": 1,
+                        "ETag": first["ETag"],
+                        "ChecksumSHA256": first["ChecksumSHA256"],
+                    },
+                    {
+                        "PartNumber": 2,
+                        "ETag": second["ETag"],
+                        "ChecksumSHA256": second["ChecksumSHA256"],
+                    },
+                ]
+            },
         )
         return real_upload_part(key_, upload, number, chunk, raw)
 
@@ -179,10 +237,17 @@ def test_a_listed_photo_without_a_numeric_id_is_not_an_instance(flickr_service: 
     seen: set[str] = set()
     for bad in (True, None, "../x", 1.5, [], "123abc"):
         assert service._item({"id": bad, "media": "photo"}, seen) is None
-    assert service._item({"id": "50000000001", "media": "photo", "url_o": "http://127.0.0.1/x.jpg"}, seen) is not None
+    assert (
+        service._item(
+            {"id": "50000000001", "media": "photo", "url_o": "http://127.0.0.1/x.jpg"}, seen
+        )
+        is not None
+    )
 
 
-def test_a_video_whose_sizes_lack_the_video_original_is_not_stored_as_its_poster(flickr_service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_video_whose_sizes_lack_the_video_original_is_not_stored_as_its_poster(
+    flickr_service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from photosync.errors import ItemUnavailable
     from photosync.services.base import ListingReport
 
@@ -194,7 +259,9 @@ def test_a_video_whose_sizes_lack_the_video_original_is_not_stored_as_its_poster
     def no_video_original(method: str, **args: Any) -> Any:
         answer = real_call(method, **args)
         if method == "flickr.photos.getSizes":
-            answer["sizes"]["size"] = [s for s in answer["sizes"]["size"] if s.get("label") != "Video Original"]
+            answer["sizes"]["size"] = [
+                s for s in answer["sizes"]["size"] if s.get("label") != "Video Original"
+            ]
         return answer
 
     monkeypatch.setattr(service.client, "call", no_video_original)
@@ -202,13 +269,19 @@ def test_a_video_whose_sizes_lack_the_video_original_is_not_stored_as_its_poster
         pass
 
 
-def test_sizes_of_the_wrong_shape_are_a_service_error(flickr_service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sizes_of_the_wrong_shape_are_a_service_error(
+    flickr_service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from photosync.errors import ServiceError
     from photosync.services.base import ListingReport
 
     service, _state = flickr_service
     items = list(service.list_items(since=None, cursor=None, report=ListingReport()))
-    monkeypatch.setattr(service.client, "call", lambda method, **args: {"sizes": [1, 2]} if method == "flickr.photos.getSizes" else {})
+    monkeypatch.setattr(
+        service.client,
+        "call",
+        lambda method, **args: {"sizes": [1, 2]} if method == "flickr.photos.getSizes" else {},
+    )
     video = next(i for i in items if i.media_type == "video")
     with pytest.raises(ServiceError, match="cannot read"), service.open_item(video):
         pass

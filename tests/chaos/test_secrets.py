@@ -36,38 +36,78 @@ pytestmark = pytest.mark.timeout(240)
 
 
 def _everything_git_holds(root: Path) -> bytes:
-    log = subprocess.run(["git", "-C", str(root), "log", "-p", "--all", "--format=%H %an %ae %s%n%b"], capture_output=True, check=True).stdout
+    log = subprocess.run(
+        ["git", "-C", str(root), "log", "-p", "--all", "--format=%H %an %ae %s%n%b"],
+        capture_output=True,
+        check=True,
+    ).stdout
     objects = subprocess.run(
-        ["git", "-C", str(root), "cat-file", "--batch-all-objects", "--batch"], capture_output=True, check=True
+        ["git", "-C", str(root), "cat-file", "--batch-all-objects", "--batch"],
+        capture_output=True,
+        check=True,
     ).stdout
     return log + objects
 
 
 def _working_tree(root: Path) -> Iterator[tuple[Path, bytes]]:
     for path in root.rglob("*"):
-        if path.is_file() and ".git" not in path.relative_to(root).parts[:1] and "blobs" not in path.relative_to(root).parts[:1]:
+        if (
+            path.is_file()
+            and ".git" not in path.relative_to(root).parts[:1]
+            and "blobs" not in path.relative_to(root).parts[:1]
+        ):
             yield path, path.read_bytes()
 
 
-def test_the_whole_flow_leaves_no_secret_behind(tmp_path: Path, s3_endpoint: str, s3_admin: Any, fresh_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    flickr_state = FlickrState(api_key="chaoskey" + secrets.token_hex(8), api_secret="chaossecret" + secrets.token_hex(12))
+def test_the_whole_flow_leaves_no_secret_behind(
+    tmp_path: Path,
+    s3_endpoint: str,
+    s3_admin: Any,
+    fresh_bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    flickr_state = FlickrState(
+        api_key="chaoskey" + secrets.token_hex(8), api_secret="chaossecret" + secrets.token_hex(12)
+    )
     flickr_state.seed(6, video_every=0)
     google_secret = "chaosgoogle" + secrets.token_hex(12)
     google_state = GoogleState(clients={"chaos-client.apps": google_secret})
-    s3_keys = {"aws_access_key_id": "AKIACHAOS" + secrets.token_hex(6).upper(), "aws_secret_access_key": "chaoss3" + secrets.token_hex(16)}
+    s3_keys = {
+        "aws_access_key_id": "AKIACHAOS" + secrets.token_hex(6).upper(),
+        "aws_secret_access_key": "chaoss3" + secrets.token_hex(16),
+    }
     outputs: list[str] = []
     make_library(tmp_path / "lib", 8)
     with FlickrEmulator(flickr_state) as flickr, GoogleEmulator(google_state) as google:
         archive = new_archive(
             tmp_path,
             lib={"type": "local", "path": str(tmp_path / "lib")},
-            flickr={"type": "flickr", "target": True, "endpoints": flickr.endpoints(), "rate_limit": {"requests_per_hour": 36_000_000}, "ticket_poll_s": 0.05},
-            gphotos={"type": "google-photos", "target": True, "source": False, "endpoints": google.endpoints()},
+            flickr={
+                "type": "flickr",
+                "target": True,
+                "endpoints": flickr.endpoints(),
+                "rate_limit": {"requests_per_hour": 36_000_000},
+                "ticket_poll_s": 0.05,
+            },
+            gphotos={
+                "type": "google-photos",
+                "target": True,
+                "source": False,
+                "endpoints": google.endpoints(),
+            },
         )
         set_prefs(archive, commit_every=5)
         prefs = archive.preferences()
         prefs["blob_storage"]["locations"].append(
-            {"name": "s3", "type": "s3", "bucket": fresh_bucket, "endpoint_url": s3_endpoint, "region": "us-east-1", "addressing_style": "path", "credentials": "s3keys"}
+            {
+                "name": "s3",
+                "type": "s3",
+                "bucket": fresh_bucket,
+                "endpoint_url": s3_endpoint,
+                "region": "us-east-1",
+                "addressing_style": "path",
+                "credentials": "s3keys",
+            }
         )
         archive.save_preferences(prefs)
         archive.commit("config: flickr, google photos and s3")
@@ -75,12 +115,32 @@ def test_the_whole_flow_leaves_no_secret_behind(tmp_path: Path, s3_endpoint: str
         root = archive.root
         # credentials as a user would set them up: the OAuth dances, and keys in the store
         run_oauth_flow(
-            flickr_state.api_key, flickr_state.api_secret, "write", flickr.endpoints(),
+            flickr_state.api_key,
+            flickr_state.api_secret,
+            "write",
+            flickr.endpoints(),
             lambda url: dict(parse_qsl(requests.get(url, timeout=5).text))["oauth_verifier"],
             service_name="flickr",
         )
-        monkeypatch.setattr("click.launch", lambda url: threading.Thread(target=approve, args=(url,), daemon=True).start())
-        outputs.append(photosync(root, "auth", "google-photos", "--service", "gphotos", "--client-id", "chaos-client.apps", "--client-secret", google_secret, "--timeout", "20").output)
+        monkeypatch.setattr(
+            "click.launch",
+            lambda url: threading.Thread(target=approve, args=(url,), daemon=True).start(),
+        )
+        outputs.append(
+            photosync(
+                root,
+                "auth",
+                "google-photos",
+                "--service",
+                "gphotos",
+                "--client-id",
+                "chaos-client.apps",
+                "--client-secret",
+                google_secret,
+                "--timeout",
+                "20",
+            ).output
+        )
         CredentialStore().set("s3keys", s3_keys)
         for command in (
             ["discover"],
@@ -94,7 +154,9 @@ def test_the_whole_flow_leaves_no_secret_behind(tmp_path: Path, s3_endpoint: str
         ):
             outputs.append(photosync(root, *command).output)
         # a failing run must not leak them either: a wrong S3 secret
-        CredentialStore().set("s3keys", {**s3_keys, "aws_secret_access_key": s3_keys["aws_secret_access_key"] + "x"})
+        CredentialStore().set(
+            "s3keys", {**s3_keys, "aws_secret_access_key": s3_keys["aws_secret_access_key"] + "x"}
+        )
         outputs.append(photosync(root, "verify", expect=None).output)
         CredentialStore().set("s3keys", s3_keys)
     stored = CredentialStore().get("flickr") or {}
@@ -109,7 +171,9 @@ def test_the_whole_flow_leaves_no_secret_behind(tmp_path: Path, s3_endpoint: str
         "s3 secret key": s3_keys["aws_secret_access_key"],
     }
     found = {name: value for name, value in secret_values.items() if value}
-    assert {"flickr oauth token secret", "google refresh token", "s3 secret key"} <= set(found), sorted(google_stored)
+    assert {"flickr oauth token secret", "google refresh token", "s3 secret key"} <= set(found), (
+        sorted(google_stored)
+    )
     history = _everything_git_holds(root)
     tree = list(_working_tree(root))
     assert any(p.parts[-2] == ".photosync" or ".photosync" in p.parts for p, _ in tree)
@@ -137,9 +201,26 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     folder = tmp_path_factory.mktemp("tls")
     key, cert = folder / "key.pem", folder / "cert.pem"
     made = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        capture_output=True, check=False,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        capture_output=True,
+        check=False,
     )
     if made.returncode != 0:
         pytest.skip(f"openssl could not make a certificate: {made.stderr[-200:]!r}")
@@ -167,10 +248,18 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
 
 @pytest.mark.parametrize(
     "environment",
-    [{}, {"CURL_CA_BUNDLE": ""}, {"REQUESTS_CA_BUNDLE": ""}, {"PYTHONHTTPSVERIFY": "0"}, {"CURL_CA_BUNDLE": "", "REQUESTS_CA_BUNDLE": ""}],
+    [
+        {},
+        {"CURL_CA_BUNDLE": ""},
+        {"REQUESTS_CA_BUNDLE": ""},
+        {"PYTHONHTTPSVERIFY": "0"},
+        {"CURL_CA_BUNDLE": "", "REQUESTS_CA_BUNDLE": ""},
+    ],
     ids=["plain", "curl-empty", "requests-empty", "pythonhttpsverify", "both-empty"],
 )
-def test_an_untrusted_certificate_is_refused_whatever_the_environment(self_signed: tuple[str, Path], environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_untrusted_certificate_is_refused_whatever_the_environment(
+    self_signed: tuple[str, Path], environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, _cert = self_signed
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
@@ -182,10 +271,14 @@ def test_an_untrusted_certificate_is_refused_whatever_the_environment(self_signe
     client.close()
 
 
-def test_trusting_a_certificate_takes_an_explicit_ca_file(self_signed: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_trusting_a_certificate_takes_an_explicit_ca_file(
+    self_signed: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     url, cert = self_signed
     monkeypatch.setenv("PHOTOSYNC_CA_BUNDLE", str(cert))
-    assert HttpClient("tls-test").call("GET", url, lambda response: response.text, retry=False) == "ok"
+    assert (
+        HttpClient("tls-test").call("GET", url, lambda response: response.text, retry=False) == "ok"
+    )
     monkeypatch.setenv("PHOTOSYNC_CA_BUNDLE", str(tmp_path / "missing.pem"))
     with pytest.raises(ConfigError):
         HttpClient("tls-test")
@@ -199,7 +292,9 @@ def test_trusting_a_certificate_takes_an_explicit_ca_file(self_signed: tuple[str
     ],
     ids=["flickr", "google-photos"],
 )
-def test_plain_http_endpoints_are_refused_for_services(tmp_path: Path, spec: dict[str, Any]) -> None:
+def test_plain_http_endpoints_are_refused_for_services(
+    tmp_path: Path, spec: dict[str, Any]
+) -> None:
     from photosync.services.registry import make_service
 
     with pytest.raises(ConfigError, match="https"):
@@ -209,7 +304,13 @@ def test_plain_http_endpoints_are_refused_for_services(tmp_path: Path, spec: dic
 def test_plain_http_s3_endpoint_needs_an_explicit_opt_in(tmp_path: Path) -> None:
     from photosync.blobstore.registry import make_blob_store
 
-    spec = {"name": "nas", "type": "s3", "bucket": "photos", "endpoint_url": "http://minio.lan:9000", "region": "us-east-1"}
+    spec = {
+        "name": "nas",
+        "type": "s3",
+        "bucket": "photos",
+        "endpoint_url": "http://minio.lan:9000",
+        "region": "us-east-1",
+    }
     with pytest.raises(PhotosyncError, match="https"):
         make_blob_store("nas", spec, tmp_path)
     make_blob_store("nas", {**spec, "allow_insecure_http": True}, tmp_path)

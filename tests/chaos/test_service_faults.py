@@ -34,7 +34,9 @@ def _short_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     import botocore.retries.standard
 
     monkeypatch.setattr(RetryPolicy, "backoff", lambda self, attempt, rng: 0.005)
-    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.005)
+    monkeypatch.setattr(
+        botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.005
+    )
 
 
 def _said(result: Any) -> str:
@@ -65,8 +67,14 @@ MIXED: dict[str, Callable[[], FaultPlan]] = {
     "slow": lambda: FaultPlan(rate_slow=0.3, slow_s=0.15, seed=4),
     "flickr code 201": lambda: FaultPlan(custom={"201": 0.25}, seed=5),
     "all at once": lambda: FaultPlan(
-        rate_5xx=0.08, rate_429=0.08, retry_after_s=0, rate_truncate=0.08, rate_slow=0.05, slow_s=0.1,
-        custom={"201": 0.05}, seed=6,
+        rate_5xx=0.08,
+        rate_429=0.08,
+        retry_after_s=0,
+        rate_truncate=0.08,
+        rate_slow=0.05,
+        slow_s=0.1,
+        custom={"201": 0.05},
+        seed=6,
     ),
 }
 
@@ -101,12 +109,14 @@ def test_replicate_to_a_flaky_flickr_never_uploads_twice(tmp_path: Path, kind: s
         photosync(root, "replicate", "--execute", expect=(0, 4, 7))
         emulator.faults = FaultPlan()
         photosync(root, "replicate", "--execute")
-        records = check_invariants(root, Expect(records=16, present={"flickr": 16}, replicated=True), read_data=False)
+        records = check_invariants(
+            root, Expect(records=16, present={"flickr": 16}, replicated=True), read_data=False
+        )
         landed = [e for e in state.requests_log if e["kind"] == "upload"]
         assert len(landed) == 16 and len(state.photos) == 16, f"{len(landed)} uploads for 16 photos"
-        assert sorted(hashlib.sha256(p.content()).hexdigest() for p in state.photos.values()) == sorted(
-            r["content_hash"][7:] for r in records
-        )
+        assert sorted(
+            hashlib.sha256(p.content()).hexdigest() for p in state.photos.values()
+        ) == sorted(r["content_hash"][7:] for r in records)
 
 
 def test_flickr_down_for_the_whole_run(tmp_path: Path) -> None:
@@ -134,7 +144,10 @@ def test_a_revoked_flickr_token(tmp_path: Path) -> None:
         result = photosync(root, "discover", expect=(4, 7))
         said = _said(result)
         assert "flickr" in said.lower() and "oauth_problem" in said
-        assert credentials["oauth_token_secret"] not in result.output and credentials["api_secret"] not in result.output
+        assert (
+            credentials["oauth_token_secret"] not in result.output
+            and credentials["api_secret"] not in result.output
+        )
         state.tokens[revoked.token] = revoked
         photosync(root, "discover")
     check_invariants(root, Expect(records=6, present={"flickr": 6}), read_data=False)
@@ -149,7 +162,15 @@ def _s3_archive(tmp: Path, endpoint: str, bucket: str, **location: Any) -> Path:
     set_prefs(archive, commit_every=5, hash_workers=2, max_parallel_uploads=2)
     prefs = archive.preferences()
     prefs["blob_storage"]["locations"].append(
-        {"name": "s3", "type": "s3", "bucket": bucket, "endpoint_url": endpoint, "region": "us-east-1", "addressing_style": "path", **location}
+        {
+            "name": "s3",
+            "type": "s3",
+            "bucket": bucket,
+            "endpoint_url": endpoint,
+            "region": "us-east-1",
+            "addressing_style": "path",
+            **location,
+        }
     )
     archive.save_preferences(prefs)
     archive.commit("config: s3 location")
@@ -190,7 +211,9 @@ def _corrupt_objects(s3_admin: Any, bucket: str) -> list[str]:
 
 @pytest.mark.parametrize("fault", ["503", "reset", "flip"])
 @pytest.mark.parametrize("multipart", [False, True], ids=["single", "multipart"])
-def test_replicate_to_a_failing_s3(tmp_path: Path, s3_endpoint: str, s3_admin: Any, fresh_bucket: str, fault: str, multipart: bool) -> None:
+def test_replicate_to_a_failing_s3(
+    tmp_path: Path, s3_endpoint: str, s3_admin: Any, fresh_bucket: str, fault: str, multipart: bool
+) -> None:
     """Failed uploads (503), partial ones (connection dropped mid-body) and bodies corrupted in
     transit. AWS refuses a body whose x-amz-checksum-sha256 does not match; moto stores it, so
     a flipped upload can land here, and ``verify --read-data`` must find it and ``--repair``
@@ -216,10 +239,15 @@ def test_replicate_to_a_failing_s3(tmp_path: Path, s3_endpoint: str, s3_admin: A
         check_invariants(root, Expect(records=20, located_everywhere=True))
 
 
-def test_bit_rot_at_rest_is_found_by_verify_and_repaired(tmp_path: Path, s3_endpoint: str, s3_admin: Any, fresh_bucket: str) -> None:
+def test_bit_rot_at_rest_is_found_by_verify_and_repaired(
+    tmp_path: Path, s3_endpoint: str, s3_admin: Any, fresh_bucket: str
+) -> None:
     root = _s3_archive(tmp_path, s3_endpoint, fresh_bucket)
     photosync(root, "replicate", "--execute")
-    records = sorted(check_invariants(root, Expect(records=20, located_everywhere=True), read_data=False), key=lambda r: r["content_hash"])
+    records = sorted(
+        check_invariants(root, Expect(records=20, located_everywhere=True), read_data=False),
+        key=lambda r: r["content_hash"],
+    )
     local_victim, s3_victim = records[0]["content_hash"][7:], records[1]["content_hash"][7:]
     blob = root / "blobs" / "sha256" / local_victim[:2] / local_victim
     blob.chmod(0o644)
@@ -230,7 +258,9 @@ def test_bit_rot_at_rest_is_found_by_verify_and_repaired(tmp_path: Path, s3_endp
     key = f"sha256/{s3_victim[:2]}/{s3_victim}"
     body = bytearray(s3_admin.get_object(Bucket=fresh_bucket, Key=key)["Body"].read())
     body[-1] ^= 0x80
-    s3_admin.put_object(Bucket=fresh_bucket, Key=key, Body=bytes(body), Metadata={"sha256": s3_victim})
+    s3_admin.put_object(
+        Bucket=fresh_bucket, Key=key, Body=bytes(body), Metadata={"sha256": s3_victim}
+    )
     # presence and size look fine; only reading the bytes finds them
     found = photosync(root, "verify", "--read-data", expect=6)
     said = _said(found)

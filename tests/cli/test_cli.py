@@ -35,7 +35,14 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
 
 
 def _photosync(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "photosync", *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "photosync", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def test_user_mistakes_exit_with_documented_codes_and_no_traceback(tmp_path: Path) -> None:
@@ -55,9 +62,39 @@ def test_full_flow_through_the_cli_with_json_output(tmp_path: Path) -> None:
     make_library(tmp_path / "lib", 4)
     root = str(tmp_path / "archive")
     assert run_cli("init", root).exit_code == 0
-    assert run_cli("--archive", root, "service", "add", "lib", "--type", "local", "--path", str(tmp_path / "lib")).exit_code == 0
-    assert run_cli("--archive", root, "service", "add", "out", "--type", "local", "--path", str(tmp_path / "out"), "--target", "--no-source").exit_code == 0
-    duplicate = run_cli("--archive", root, "service", "add", "lib", "--type", "local", "--path", str(tmp_path))
+    assert (
+        run_cli(
+            "--archive",
+            root,
+            "service",
+            "add",
+            "lib",
+            "--type",
+            "local",
+            "--path",
+            str(tmp_path / "lib"),
+        ).exit_code
+        == 0
+    )
+    assert (
+        run_cli(
+            "--archive",
+            root,
+            "service",
+            "add",
+            "out",
+            "--type",
+            "local",
+            "--path",
+            str(tmp_path / "out"),
+            "--target",
+            "--no-source",
+        ).exit_code
+        == 0
+    )
+    duplicate = run_cli(
+        "--archive", root, "service", "add", "lib", "--type", "local", "--path", str(tmp_path)
+    )
     assert duplicate.exit_code == 3
     services = json.loads(run_cli("--archive", root, "service", "list", "--json").output)
     assert sorted(services) == ["lib", "out"] and services["out"]["target"] is True
@@ -78,7 +115,9 @@ def test_demo_on_local_folders_only(tmp_path: Path) -> None:
     result = run_cli("demo", "--no-services", "--keep", str(tmp_path / "demo"))
     assert result.exit_code == 0, result.output
     assert "demo finished" in result.output
-    status = json.loads(run_cli("--archive", str(tmp_path / "demo" / "archive"), "status", "--json").output)
+    status = json.loads(
+        run_cli("--archive", str(tmp_path / "demo" / "archive"), "status", "--json").output
+    )
     assert status["photos"] == 12 and status["by_state"].get("replicated", 0) >= 10
 
 
@@ -86,7 +125,9 @@ def test_demo_with_the_emulated_services(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("PHOTOSYNC_CONFIG_DIR", str(tmp_path / "must-not-be-used"))
     result = run_cli("demo", "--keep", str(tmp_path / "demo"))
     assert result.exit_code == 0, result.output
-    status = json.loads(run_cli("--archive", str(tmp_path / "demo" / "archive"), "status", "--json").output)
+    status = json.loads(
+        run_cli("--archive", str(tmp_path / "demo" / "archive"), "status", "--json").output
+    )
     by_service = status["instances_by_service"]
     assert by_service["flickr"] >= 8 + 10  # seeded on Flickr, plus what replicate uploaded
     assert by_service["google-photos"] > 10  # from the Takeout, plus uploads

@@ -36,18 +36,27 @@ def test_interactive_resolve_on_a_pseudo_terminal(tmp_path: Path) -> None:
     (tmp_path / "b" / "IMG_1.jpg").write_bytes((tmp_path / "a" / "IMG_1.jpg").read_bytes())
     write_xmp_sidecar(tmp_path / "a" / "IMG_1.jpg.xmp", caption="Sunset at the beach")
     write_xmp_sidecar(tmp_path / "b" / "IMG_1.xmp", caption="Ocean Beach sunset with friends")
-    archive = new_archive(tmp_path, a={"type": "local", "path": str(tmp_path / "a")}, b={"type": "local", "path": str(tmp_path / "b")})
+    archive = new_archive(
+        tmp_path,
+        a={"type": "local", "path": str(tmp_path / "a")},
+        b={"type": "local", "path": str(tmp_path / "b")},
+    )
     root = archive.root
     pid, fd = pty.fork()
     if pid == 0:  # the child: photosync on a terminal
         os.environ["PHOTOSYNC_USER"] = "terminal-user"
-        os.execv(sys.executable, [sys.executable, "-m", "photosync", "--archive", str(root), "discover"])
+        os.execv(
+            sys.executable, [sys.executable, "-m", "photosync", "--archive", str(root), "discover"]
+        )
     _read_until(fd, b"discover")
     os.waitpid(pid, 0)
     pid, fd = pty.fork()
     if pid == 0:
         os.environ["PHOTOSYNC_USER"] = "terminal-user"
-        os.execv(sys.executable, [sys.executable, "-m", "photosync", "--archive", str(root), "resolve", "--interactive"])
+        os.execv(
+            sys.executable,
+            [sys.executable, "-m", "photosync", "--archive", str(root), "resolve", "--interactive"],
+        )
     screen = _read_until(fd, b"Choice [1-5]")
     assert b"Conflict:" in screen and b"Use a version" in screen and b"Combine" in screen
     os.write(fd, b"4\n")  # Custom

@@ -40,7 +40,9 @@ class TargetCase:
 
 def _listing(service: SourceService, **kwargs: Any) -> tuple[list[Any], ListingReport]:
     report = ListingReport()
-    items = list(service.list_items(since=kwargs.get("since"), cursor=kwargs.get("cursor"), report=report))
+    items = list(
+        service.list_items(since=kwargs.get("since"), cursor=kwargs.get("cursor"), report=report)
+    )
     return items, report
 
 
@@ -54,7 +56,9 @@ class SourceConformance:
     def test_listing_is_stable_when_nothing_changed(self, source_case: SourceCase) -> None:
         first, _ = _listing(source_case.service)
         second, _ = _listing(source_case.service)
-        assert {i.instance_id: i.version for i in first} == {i.instance_id: i.version for i in second}
+        assert {i.instance_id: i.version for i in first} == {
+            i.instance_id: i.version for i in second
+        }
 
     def test_open_item_streams_the_expected_bytes(self, source_case: SourceCase) -> None:
         items, _ = _listing(source_case.service)
@@ -81,20 +85,29 @@ class SourceConformance:
         changed = source_case.change_one()
         after = {i.instance_id: i.version for i in _listing(source_case.service)[0]}
         assert after[changed] != before[changed]
-        assert {k: v for k, v in after.items() if k != changed} == {k: v for k, v in before.items() if k != changed}
+        assert {k: v for k, v in after.items() if k != changed} == {
+            k: v for k, v in before.items() if k != changed
+        }
 
     def test_since_in_the_future_lists_nothing_new(self, source_case: SourceCase) -> None:
         items, _ = _listing(source_case.service, since=datetime.now(UTC) + timedelta(days=3650))
         assert items == []
 
 
-def sample_record(data: bytes, *, name: str = "IMG_0001.jpg", taken: str = "2024-05-06T07:08:09") -> Record:
+def sample_record(
+    data: bytes, *, name: str = "IMG_0001.jpg", taken: str = "2024-05-06T07:08:09"
+) -> Record:
     digest = hashlib.sha256(data).hexdigest()
     record = new_record(
-        content_hash=f"sha256:{digest}", size=len(data), media={"kind": "photo", "mime_type": "image/jpeg"},
-        canonical_source="test:1", source_of_truth_path=None,
+        content_hash=f"sha256:{digest}",
+        size=len(data),
+        media={"kind": "photo", "mime_type": "image/jpeg"},
+        canonical_source="test:1",
+        source_of_truth_path=None,
     )
-    record["metadata"].update({"filename": name, "taken_date": taken, "caption": "a caption", "tags": ["t1"]})
+    record["metadata"].update(
+        {"filename": name, "taken_date": taken, "caption": "a caption", "tags": ["t1"]}
+    )
     return record
 
 
@@ -104,11 +117,15 @@ class TargetConformance:
 
         for record, data in target_case.photos:
             assert target_case.service.find_existing(record) is None
-            result = target_case.service.upload(record, io.BytesIO(data), visibility=Visibility.PRIVATE)
+            result = target_case.service.upload(
+                record, io.BytesIO(data), visibility=Visibility.PRIVATE
+            )
             found = target_case.service.find_existing(record)
             assert found is not None and found.instance_id == result.instance_id
         held = target_case.contents()
-        assert sorted(h[1] for h in held) == sorted(hashlib.sha256(d).hexdigest() for _, d in target_case.photos)
+        assert sorted(h[1] for h in held) == sorted(
+            hashlib.sha256(d).hexdigest() for _, d in target_case.photos
+        )
 
     def test_visibility_is_never_wider_than_asked(self, target_case: TargetCase) -> None:
         import io

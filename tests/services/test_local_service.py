@@ -44,7 +44,11 @@ class TestLocalTarget(TargetConformance):
         service = LocalFolderService("out", {"path": str(root)})
 
         def contents() -> list[tuple[str, str, str | None]]:
-            return [(p.relative_to(root).as_posix(), hash_file(p)[0], None) for p in sorted(root.rglob("*")) if p.is_file()]
+            return [
+                (p.relative_to(root).as_posix(), hash_file(p)[0], None)
+                for p in sorted(root.rglob("*"))
+                if p.is_file()
+            ]
 
         return TargetCase(service, contents, photos)
 
@@ -71,7 +75,9 @@ def test_upload_puts_hostile_names_inside_the_target(tmp_path: Path) -> None:
     data = make_library(tmp_path / "seed", 1)[0].read_bytes()
     record = sample_record(data, name="../../../../escape\n.jpg")
     service = LocalFolderService("out", {"path": str(tmp_path / "out")})
-    result = service.upload(record, io.BytesIO(data), visibility=__import__("photosync.model").model.Visibility.PRIVATE)
+    result = service.upload(
+        record, io.BytesIO(data), visibility=__import__("photosync.model").model.Visibility.PRIVATE
+    )
     written = (tmp_path / "out" / result.instance_id).resolve()
     assert written.is_relative_to((tmp_path / "out").resolve())
     assert written.name == "escape.jpg"

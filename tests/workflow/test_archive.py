@@ -107,7 +107,9 @@ def test_records_are_canonical_validated_and_placed_by_date(tmp_path: Path) -> N
     archive.close()
 
 
-def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_atomic_write_keeps_the_old_file_when_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "x.json"
     target.write_text("old")
 
@@ -126,7 +128,15 @@ def test_broken_config_gives_a_clear_error(tmp_path: Path) -> None:
     (archive.root / "config/services.json").write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
         archive.services()
-    (archive.root / "config/services.json").write_text(json.dumps({"services": {"x": {"type": "local", "enabled": True, "target": False, "api_secret": "s"}}}))
+    (archive.root / "config/services.json").write_text(
+        json.dumps(
+            {
+                "services": {
+                    "x": {"type": "local", "enabled": True, "target": False, "api_secret": "s"}
+                }
+            }
+        )
+    )
     with pytest.raises(ConfigError, match="not valid"):
         archive.services()
 
@@ -164,9 +174,13 @@ def test_second_writer_is_refused_and_a_killed_holder_releases(tmp_path: Path) -
         other.lock()
     archive.close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys,time;from photosync.archive.archive import Archive;"
-         "a=Archive(__import__('pathlib').Path(sys.argv[1]));a.lock();print('locked',flush=True);time.sleep(60)",
-         str(archive.root)],
+        [
+            sys.executable,
+            "-c",
+            "import sys,time;from photosync.archive.archive import Archive;"
+            "a=Archive(__import__('pathlib').Path(sys.argv[1]));a.lock();print('locked',flush=True);time.sleep(60)",
+            str(archive.root),
+        ],
         stdout=subprocess.PIPE,
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == b"locked"

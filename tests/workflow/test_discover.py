@@ -35,7 +35,9 @@ def test_discover_records_each_photo_and_stores_originals(tmp_path: Path) -> Non
         assert record["visibility"]["canonical"] == "private"
         assert record["metadata"]["taken_date_source"] == "exif:DateTimeOriginal"
         assert record["source_of_truth_path"] == f"local:sha256/{digest[:2]}/{digest}"
-    assert sorted(r["metadata"]["filename"] for r in records(archive.root)) == sorted(p.name for p in library)
+    assert sorted(r["metadata"]["filename"] for r in records(archive.root)) == sorted(
+        p.name for p in library
+    )
     assert not list((archive.root / "blobs" / "tmp").iterdir())
     archive.close()
 
@@ -45,7 +47,11 @@ def test_byte_identical_files_are_one_record_with_several_instances(tmp_path: Pa
     (tmp_path / "b").mkdir()
     for path in (tmp_path / "a").rglob("*.jpg"):
         (tmp_path / "b" / f"copy-{path.name}").write_bytes(path.read_bytes())
-    archive = new_archive(tmp_path, a={"type": "local", "path": str(tmp_path / "a")}, b={"type": "local", "path": str(tmp_path / "b")})
+    archive = new_archive(
+        tmp_path,
+        a={"type": "local", "path": str(tmp_path / "a")},
+        b={"type": "local", "path": str(tmp_path / "b")},
+    )
     archive.lock()
     report = discover(archive)
     assert report.new == 3 and report.updated == 3
@@ -55,7 +61,9 @@ def test_byte_identical_files_are_one_record_with_several_instances(tmp_path: Pa
     archive.close()
 
 
-def test_unchanged_folder_is_rediscovered_without_reading_a_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unchanged_folder_is_rediscovered_without_reading_a_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_library(tmp_path / "lib", 8)
     archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
     archive.lock()
@@ -74,7 +82,9 @@ def test_unchanged_folder_is_rediscovered_without_reading_a_byte(tmp_path: Path,
     archive.close()
 
 
-def test_full_scan_rereads_but_adds_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_full_scan_rereads_but_adds_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_library(tmp_path / "lib", 5)
     archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
     archive.lock()
@@ -122,7 +132,9 @@ def test_corrupt_truncated_and_empty_files_are_recorded_with_a_problem(tmp_path:
     archive.close()
 
 
-def test_since_only_looks_at_recent_files_and_cursor_is_committed_with_the_photos(tmp_path: Path) -> None:
+def test_since_only_looks_at_recent_files_and_cursor_is_committed_with_the_photos(
+    tmp_path: Path,
+) -> None:
     paths = make_library(tmp_path / "lib", 4)
     old = (datetime.now(UTC) - timedelta(days=60)).timestamp()
     for path in paths[:3]:
@@ -153,7 +165,9 @@ def test_checkpoints_commit_in_batches(tmp_path: Path) -> None:
     archive.close()
 
 
-def test_a_source_that_suddenly_lists_far_fewer_photos_is_reported_not_deleted(tmp_path: Path) -> None:
+def test_a_source_that_suddenly_lists_far_fewer_photos_is_reported_not_deleted(
+    tmp_path: Path,
+) -> None:
     paths = make_library(tmp_path / "lib", 12)
     archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
     archive.lock()

@@ -15,7 +15,15 @@ from photosync.workflow.resolve import auto_resolve
 from tests.helpers import git_log, new_archive, records, run_cli
 
 
-def _reencode(src: Path, dst: Path, *, scale: float = 0.5, quality: int = 60, keep_exif: bool = True, crop: float | None = None) -> Path:
+def _reencode(
+    src: Path,
+    dst: Path,
+    *,
+    scale: float = 0.5,
+    quality: int = 60,
+    keep_exif: bool = True,
+    crop: float | None = None,
+) -> Path:
     with Image.open(src) as image:
         exif = image.info.get("exif", b"")
         out = image.convert("RGB")
@@ -35,8 +43,13 @@ def _photo(folder: Path, index: int) -> Path:
     from datetime import datetime
 
     return write_jpeg(
-        folder / f"IMG_{index:04d}.jpg", seed=500 + index, size=(800, 600),
-        taken=datetime(2022, 5, 1 + index % 27, 9, index % 60, 7), subsec=f"{index:02d}", make="Canon", model="EOS 5D",
+        folder / f"IMG_{index:04d}.jpg",
+        seed=500 + index,
+        size=(800, 600),
+        taken=datetime(2022, 5, 1 + index % 27, 9, index % 60, 7),
+        subsec=f"{index:02d}",
+        make="Canon",
+        model="EOS 5D",
     )
 
 
@@ -45,7 +58,11 @@ def test_quality_variants_are_joined_into_the_best_copy(tmp_path: Path) -> None:
     for path in originals[:4]:
         _reencode(path, tmp_path / "google" / path.name)  # re-encoded and halved by the "service"
     _reencode(originals[4], tmp_path / "google" / "stripped.jpg", keep_exif=False)
-    archive = new_archive(tmp_path, phone={"type": "local", "path": str(tmp_path / "phone")}, google={"type": "local", "path": str(tmp_path / "google")})
+    archive = new_archive(
+        tmp_path,
+        phone={"type": "local", "path": str(tmp_path / "phone")},
+        google={"type": "local", "path": str(tmp_path / "google")},
+    )
     archive.lock()
     discover(archive)
     assert len(records(archive.root)) == 11
@@ -57,21 +74,35 @@ def test_quality_variants_are_joined_into_the_best_copy(tmp_path: Path) -> None:
     for record in kept:
         if "google" in record["instances"]:
             google = record["instances"]["google"][0]
-            assert google["content_hash"] != record["content_hash"]  # the smaller copy is an instance
+            assert (
+                google["content_hash"] != record["content_hash"]
+            )  # the smaller copy is an instance
             assert store.has(google["content_hash"])  # and its bytes are kept
             assert record["canonical_source"].startswith("phone:")  # the best copy is canonical
             assert record["media"]["width"] == 800
     assert "quality variant(s) joined" in "\n".join(
-        __import__("subprocess").run(["git", "-C", str(archive.root), "log", "-1", "--format=%B"], capture_output=True, text=True).stdout.splitlines()
+        __import__("subprocess")
+        .run(
+            ["git", "-C", str(archive.root), "log", "-1", "--format=%B"],
+            capture_output=True,
+            text=True,
+        )
+        .stdout.splitlines()
     )
     archive.close()
 
 
 def test_a_crop_is_an_edit_variant_for_a_human(tmp_path: Path) -> None:
     original = _photo(tmp_path / "phone", 1)
-    edited = _reencode(original, tmp_path / "laptop" / "IMG_0001-edited.jpg", scale=1.0, quality=90, crop=0.8)
+    edited = _reencode(
+        original, tmp_path / "laptop" / "IMG_0001-edited.jpg", scale=1.0, quality=90, crop=0.8
+    )
     edited_size = "{}x{}".format(*Image.open(edited).size)
-    archive = new_archive(tmp_path, phone={"type": "local", "path": str(tmp_path / "phone")}, laptop={"type": "local", "path": str(tmp_path / "laptop")})
+    archive = new_archive(
+        tmp_path,
+        phone={"type": "local", "path": str(tmp_path / "phone")},
+        laptop={"type": "local", "path": str(tmp_path / "laptop")},
+    )
     archive.lock()
     discover(archive)
     report = auto_resolve(archive)
@@ -82,20 +113,35 @@ def test_a_crop_is_an_edit_variant_for_a_human(tmp_path: Path) -> None:
         conflict = next(c for c in record["conflicts"] if c["type"] == "edit_variant")
         assert conflict["resolution_required"] and conflict["status"] == "open"
     archive.close()
-    listed = json.loads(run_cli("--archive", str(archive.root), "resolve", "--list", "--json").output)["pending"]
+    listed = json.loads(
+        run_cli("--archive", str(archive.root), "resolve", "--list", "--json").output
+    )["pending"]
     assert [p["type"] for p in listed] == ["edit_variant", "edit_variant"]
     result = run_cli("--archive", str(archive.root), "resolve", "--interactive", input="2\n")
-    assert "dimensions" in result.output and "800x600" in result.output and edited_size in result.output
+    assert (
+        "dimensions" in result.output
+        and "800x600" in result.output
+        and edited_size in result.output
+    )
     joined = records(archive.root)
     assert len(joined) == 1 and sorted(joined[0]["instances"]) == ["laptop", "phone"]
     assert joined[0]["media"]["width"] == 800
-    assert json.loads(run_cli("--archive", str(archive.root), "resolve", "--list", "--json").output)["pending"] == []
+    assert (
+        json.loads(run_cli("--archive", str(archive.root), "resolve", "--list", "--json").output)[
+            "pending"
+        ]
+        == []
+    )
 
 
 def test_keeping_edit_variants_separate_is_remembered(tmp_path: Path) -> None:
     original = _photo(tmp_path / "phone", 2)
     _reencode(original, tmp_path / "laptop" / "crop.jpg", scale=1.0, quality=90, crop=0.8)
-    archive = new_archive(tmp_path, phone={"type": "local", "path": str(tmp_path / "phone")}, laptop={"type": "local", "path": str(tmp_path / "laptop")})
+    archive = new_archive(
+        tmp_path,
+        phone={"type": "local", "path": str(tmp_path / "phone")},
+        laptop={"type": "local", "path": str(tmp_path / "laptop")},
+    )
     archive.lock()
     discover(archive)
     archive.close()
@@ -133,7 +179,9 @@ def test_a_realistic_mixed_library_resolves_mostly_by_itself(tmp_path: Path) -> 
     (tmp_path / "flickr").mkdir()
     for index, path in enumerate(originals[10:25]):
         (tmp_path / "flickr" / path.name).write_bytes(path.read_bytes())
-        write_xmp_sidecar(tmp_path / "flickr" / f"{path.name}.xmp", caption=f"caption {index}", tags=["flickr"])
+        write_xmp_sidecar(
+            tmp_path / "flickr" / f"{path.name}.xmp", caption=f"caption {index}", tags=["flickr"]
+        )
     for path in originals[10:12]:  # the phone's own sidecar disagrees on two photos
         write_xmp_sidecar(tmp_path / "phone" / f"{path.name}.xmp", caption="something else")
     archive = new_archive(
@@ -164,11 +212,25 @@ def test_visibility_set_widens_only_with_confirmation_and_records_it(tmp_path: P
     refused = run_cli("--archive", root, "visibility", "set", photo_id[:8], "public", input="n\n")
     assert "nothing changed" in refused.output
     assert records(archive.root)[0]["visibility"]["canonical"] == "private"
-    run_cli("--archive", root, "visibility", "set", photo_id[:8], "public", "--reason", "portfolio", input="y\n")
+    run_cli(
+        "--archive",
+        root,
+        "visibility",
+        "set",
+        photo_id[:8],
+        "public",
+        "--reason",
+        "portfolio",
+        input="y\n",
+    )
     record = records(archive.root)[0]
     assert record["visibility"]["canonical"] == "public"
     approval = record["visibility"]["approvals"][-1]
-    assert approval["level"] == "public" and approval["previous"] == "private" and approval["reason"] == "portfolio"
+    assert (
+        approval["level"] == "public"
+        and approval["previous"] == "private"
+        and approval["reason"] == "portfolio"
+    )
     assert git_log(archive.root)[0].startswith("visibility: 1 photo(s) set")
     run_cli("--archive", root, "visibility", "set", photo_id, "friends")  # narrowing: no question
     assert records(archive.root)[0]["visibility"]["canonical"] == "friends"

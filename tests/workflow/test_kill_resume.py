@@ -70,7 +70,9 @@ def reference(tmp_path_factory: pytest.TempPathFactory, library: Path) -> Path:
 
 
 @pytest.mark.parametrize("trial", range(5))
-def test_discover_killed_at_a_random_point_then_rerun(tmp_path: Path, library: Path, reference: Path, trial: int) -> None:
+def test_discover_killed_at_a_random_point_then_rerun(
+    tmp_path: Path, library: Path, reference: Path, trial: int
+) -> None:
     root = _archive(tmp_path, library)
     kill_at = random.Random(trial).randrange(1, N_PHOTOS - 10)
     proc = photosync_process("--archive", str(root), "-q", "discover")
@@ -90,14 +92,18 @@ def test_discover_killed_at_a_random_point_then_rerun(tmp_path: Path, library: P
 
 
 @pytest.mark.parametrize("trial", range(5))
-def test_replicate_killed_at_a_random_point_then_rerun(tmp_path: Path, library: Path, reference: Path, trial: int) -> None:
+def test_replicate_killed_at_a_random_point_then_rerun(
+    tmp_path: Path, library: Path, reference: Path, trial: int
+) -> None:
     root = _archive(tmp_path, library)
     assert run_cli("--archive", str(root), "discover").exit_code == 0
     assert run_cli("--archive", str(root), "resolve", "--auto-resolve", "simple").exit_code == 0
     kill_at = random.Random(100 + trial).randrange(1, N_PHOTOS - 10)
     backup = tmp_path / "backup"
     proc = photosync_process("--archive", str(root), "-q", "replicate", "--execute")
-    reached = _wait_for(lambda: (backup.exists() and _target_count(backup) >= kill_at) or proc.poll() is not None)
+    reached = _wait_for(
+        lambda: (backup.exists() and _target_count(backup) >= kill_at) or proc.poll() is not None
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert reached
@@ -106,7 +112,9 @@ def test_replicate_killed_at_a_random_point_then_rerun(tmp_path: Path, library: 
     assert git_clean(root)
     assert comparable(root) == comparable(reference)
     # nothing copied twice, nothing skipped: exactly one file per photo in the target
-    copies = sorted(hash_file(p)[0] for p in backup.rglob("*") if p.is_file() and not p.name.startswith("."))
+    copies = sorted(
+        hash_file(p)[0] for p in backup.rglob("*") if p.is_file() and not p.name.startswith(".")
+    )
     assert copies == sorted(r["content_hash"][7:] for r in records(root))
     assert not [p for p in backup.rglob(".photosync-*")]
     shutil.rmtree(root / "blobs", ignore_errors=True)

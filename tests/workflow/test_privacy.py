@@ -9,16 +9,28 @@ from photosync.model import Visibility, new_record
 from photosync.workflow.resolve import analyze, approve_visibility, decide
 
 LEVELS = [v.value for v in Visibility]
-RULES = st.sets(st.sampled_from(["missing_metadata", "most_restrictive_visibility", "quality_variants"]))
+RULES = st.sets(
+    st.sampled_from(["missing_metadata", "most_restrictive_visibility", "quality_variants"])
+)
 
 
 def _record() -> dict:
-    return new_record(content_hash="sha256:" + "ab" * 32, size=1, media={"kind": "photo"}, canonical_source="s:1", source_of_truth_path=None)
+    return new_record(
+        content_hash="sha256:" + "ab" * 32,
+        size=1,
+        media={"kind": "photo"},
+        canonical_source="s:1",
+        source_of_truth_path=None,
+    )
 
 
 # one step: a service reports a level, a resolve pass runs, or a human picks an option
 steps = st.one_of(
-    st.tuples(st.just("observe"), st.sampled_from(["flickr", "google-photos", "local"]), st.sampled_from(LEVELS)),
+    st.tuples(
+        st.just("observe"),
+        st.sampled_from(["flickr", "google-photos", "local"]),
+        st.sampled_from(LEVELS),
+    ),
     st.tuples(st.just("analyze"), RULES),
     st.tuples(st.just("decide"), st.integers(0, 5)),
 )
@@ -59,7 +71,11 @@ def test_canonical_is_the_most_restrictive_level_seen(levels: list[str]) -> None
         record["visibility"]["per_service"][f"s{index}"] = level
     analyze(record, set())
     assert record["visibility"]["canonical"] == min(levels, key=lambda v: Visibility(v).rank)
-    wider = [d for d in record["visibility"]["discrepancies"] if Visibility(d["current"]).rank > Visibility(d["canonical"]).rank]
+    wider = [
+        d
+        for d in record["visibility"]["discrepancies"]
+        if Visibility(d["current"]).rank > Visibility(d["canonical"]).rank
+    ]
     assert len(wider) == sum(1 for lv in levels if lv != record["visibility"]["canonical"])
 
 

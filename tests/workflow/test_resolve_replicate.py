@@ -22,7 +22,9 @@ def _two_views(tmp: Path) -> Path:
     (tmp / "b").mkdir()
     (tmp / "b" / "IMG_1.jpg").write_bytes((tmp / "a" / "IMG_1.jpg").read_bytes())
     write_xmp_sidecar(tmp / "a" / "IMG_1.jpg.xmp", caption="Sunset at the beach", tags=["beach"])
-    write_xmp_sidecar(tmp / "b" / "IMG_1.xmp", caption="Ocean Beach sunset with friends", tags=["friends", "sea"])
+    write_xmp_sidecar(
+        tmp / "b" / "IMG_1.xmp", caption="Ocean Beach sunset with friends", tags=["friends", "sea"]
+    )
     write_jpeg(tmp / "a" / "IMG_2.jpg", seed=2)
     (tmp / "b" / "IMG_2.jpg").write_bytes((tmp / "a" / "IMG_2.jpg").read_bytes())
     write_xmp_sidecar(tmp / "b" / "IMG_2.xmp", caption="Only here", tags=["x"])
@@ -53,13 +55,17 @@ def test_conflicts_are_found_and_simple_ones_settled_by_rule(tmp_path: Path) -> 
     assert sorted(o["source"] for o in caption["options"]) == ["a", "b"]
     assert conflicted["processing_state"] == "discovered"
     settled = by_name["IMG_2.jpg"]  # only one side has a caption: merged, no question
-    assert settled["metadata"]["caption"] == "Only here" and settled["processing_state"] == "resolved"
+    assert (
+        settled["metadata"]["caption"] == "Only here" and settled["processing_state"] == "resolved"
+    )
     assert report.needs_decision == 1 and report.now_resolved == 1
     assert git_log(archive.root)[0].startswith("resolve: 1 resolved")
     archive.close()
 
 
-def test_interactive_resolution_records_who_and_when(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interactive_resolution_records_who_and_when(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     archive = _archive(tmp_path)
     archive.lock()
     discover(archive)
@@ -71,7 +77,11 @@ def test_interactive_resolution_records_who_and_when(tmp_path: Path, monkeypatch
     assert sorted(p["field"] for p in pending) == ["caption", "tags"]
     # caption: 3 = Combine; tags: 3 = Combine (union)
     result = run_cli("--archive", root, "resolve", "--interactive", input="3\n3\n")
-    assert "1. Use a version" in result.output and "Combine" in result.output and "Skip" in result.output
+    assert (
+        "1. Use a version" in result.output
+        and "Combine" in result.output
+        and "Skip" in result.output
+    )
     record = next(r for r in records(archive.root) if r["metadata"]["filename"] == "IMG_1.jpg")
     assert record["metadata"]["caption"] == "Ocean Beach sunset with friends — Sunset at the beach"
     assert record["metadata"]["tags"] == ["beach", "friends", "sea"]
@@ -79,7 +89,10 @@ def test_interactive_resolution_records_who_and_when(tmp_path: Path, monkeypatch
     assert decision["by"] == "ada" and decision["choice"] == "combine" and decision["at"]
     assert record["processing_state"] == "resolved"
     assert git_log(archive.root)[0].startswith("resolve: decisions by ada")
-    assert json.loads(run_cli("--archive", root, "resolve", "--list", "--json").output)["pending"] == []
+    assert (
+        json.loads(run_cli("--archive", root, "resolve", "--list", "--json").output)["pending"]
+        == []
+    )
 
 
 def test_interactive_stops_cleanly_when_input_runs_out(tmp_path: Path) -> None:

@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 
 from photosync.archive.archive import PREFERENCES_FILE
 from photosync.workflow.verify import ArchiveVerifyReport, _select_reads, parse_share
-from tests.blobstore.conftest import s3_admin, s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
 from tests.helpers import git_clean, git_log, make_library, records, run_cli
 
 PREFIX = "photos"
@@ -37,12 +36,37 @@ def _archive(tmp_path: Path, endpoint: str, bucket: str, count: int = 4) -> str:
     root = str(tmp_path / "archive")
     _ok("init", root)
     make_library(tmp_path / "lib", count)
-    _ok("--archive", root, "service", "add", "phone", "--type", "local", "--path", str(tmp_path / "lib"))
+    _ok(
+        "--archive",
+        root,
+        "service",
+        "add",
+        "phone",
+        "--type",
+        "local",
+        "--path",
+        str(tmp_path / "lib"),
+    )
     _ok("--archive", root, "discover")
     _ok("--archive", root, "resolve", "--auto-resolve", "simple")
     _ok(
-        "--archive", root, "storage", "add", "cloud", "--type", "s3", "--bucket", bucket,
-        "--prefix", PREFIX, "--endpoint", endpoint, "--region", "us-east-1", "--addressing-style", "path",
+        "--archive",
+        root,
+        "storage",
+        "add",
+        "cloud",
+        "--type",
+        "s3",
+        "--bucket",
+        bucket,
+        "--prefix",
+        PREFIX,
+        "--endpoint",
+        endpoint,
+        "--region",
+        "us-east-1",
+        "--addressing-style",
+        "path",
     )
     _ok("--archive", root, "replicate", "--execute")
     return root
@@ -85,12 +109,16 @@ def _verify(root: str, *args: str) -> tuple[int, dict[str, Any]]:
 
 def _locations_of(root: str) -> dict[str, list[str]]:
     return {
-        r["content_hash"].removeprefix("sha256:"): sorted(loc["store"] for loc in r["blob_locations"])
+        r["content_hash"].removeprefix("sha256:"): sorted(
+            loc["store"] for loc in r["blob_locations"]
+        )
         for r in records(Path(root))
     }
 
 
-def test_add_s3_replicate_break_verify_repair(tmp_path: Path, s3_endpoint: str, s3_bucket: str, s3_admin: Any) -> None:  # noqa: F811
+def test_add_s3_replicate_break_verify_repair(
+    tmp_path: Path, s3_endpoint: str, s3_bucket: str, s3_admin: Any
+) -> None:
     root = _archive(tmp_path, s3_endpoint, s3_bucket)
     digests = _digests(root)
     assert len(digests) == 4
@@ -114,7 +142,10 @@ def test_add_s3_replicate_break_verify_repair(tmp_path: Path, s3_endpoint: str, 
 
     code, report = _verify(root)
     assert code == 0 and report["ok"] and report["problems"] == 0
-    assert report["locations"]["cloud"]["present"] == 4 and report["locations"]["local"]["present"] == 4
+    assert (
+        report["locations"]["cloud"]["present"] == 4
+        and report["locations"]["local"]["present"] == 4
+    )
     again = _ok("--archive", root, "replicate", "--execute", "--json")
     assert "cloud:copy_original" not in json.loads(again.stdout)["done"]
 
@@ -127,18 +158,28 @@ def test_add_s3_replicate_break_verify_repair(tmp_path: Path, s3_endpoint: str, 
     assert code == 6 and not report["ok"]
     assert report["locations"]["local"]["missing"] == [gone]
     assert report["locations"]["local"]["corrupt"] == {}
-    assert report["locations"]["cloud"]["missing"] == [] and report["locations"]["cloud"]["corrupt"] == {}
+    assert (
+        report["locations"]["cloud"]["missing"] == []
+        and report["locations"]["cloud"]["corrupt"] == {}
+    )
     assert report["invalid_records"] == [] and report["problems"] == 1
     assert _locations_of(root)[gone] == ["cloud"]  # the record no longer claims the lost copy
     assert git_log(Path(root))[0].startswith("verify: ") and git_clean(Path(root))
     human = run_cli("--archive", root, "verify")
-    assert human.exit_code == 6 and f"in local: sha256:{gone}" in human.output and "--repair" in human.output
+    assert (
+        human.exit_code == 6
+        and f"in local: sha256:{gone}" in human.output
+        and "--repair" in human.output
+    )
 
     code, report = _verify(root, "--read-data")  # re-hashing finds the flipped byte too
     assert code == 6
     assert report["locations"]["local"]["missing"] == [gone]
     assert list(report["locations"]["cloud"]["corrupt"]) == [rotten]
-    assert report["locations"]["local"]["corrupt"] == {} and report["locations"]["cloud"]["missing"] == []
+    assert (
+        report["locations"]["local"]["corrupt"] == {}
+        and report["locations"]["cloud"]["missing"] == []
+    )
     assert report["read_data"] == {"mode": "all", "blobs": 4} and report["problems"] == 2
 
     code, report = _verify(root, "--repair")  # the suspect from the last run is re-read and fixed
@@ -156,7 +197,9 @@ def test_add_s3_replicate_break_verify_repair(tmp_path: Path, s3_endpoint: str, 
     assert clean.exit_code == 0 and "all good" in clean.output
 
 
-def test_repair_refuses_a_blob_with_no_good_copy(tmp_path: Path, s3_endpoint: str, s3_bucket: str, s3_admin: Any) -> None:  # noqa: F811
+def test_repair_refuses_a_blob_with_no_good_copy(
+    tmp_path: Path, s3_endpoint: str, s3_bucket: str, s3_admin: Any
+) -> None:
     root = _archive(tmp_path, s3_endpoint, s3_bucket, count=3)
     lost, other = _digests(root)[:2]
     _delete_local(root, lost)
@@ -177,7 +220,9 @@ def test_repair_refuses_a_blob_with_no_good_copy(tmp_path: Path, s3_endpoint: st
     assert _locations_of(root)[lost] == []
 
 
-def test_invalid_record_files_are_reported_not_fatal(tmp_path: Path, s3_endpoint: str, s3_bucket: str) -> None:  # noqa: F811
+def test_invalid_record_files_are_reported_not_fatal(
+    tmp_path: Path, s3_endpoint: str, s3_bucket: str
+) -> None:
     root = _archive(tmp_path, s3_endpoint, s3_bucket, count=3)
     files = sorted((Path(root) / "photos").rglob("*.json"))
     original = files[0].read_text()
@@ -189,7 +234,9 @@ def test_invalid_record_files_are_reported_not_fatal(tmp_path: Path, s3_endpoint
     garbage.parent.mkdir(parents=True)
     garbage.write_text("{ this is not json")
     subprocess.run(["git", "-C", root, "add", "-A"], check=True, capture_output=True)
-    subprocess.run(["git", "-C", root, "commit", "-qm", "hand edit"], check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-C", root, "commit", "-qm", "hand edit"], check=True, capture_output=True
+    )
 
     result = run_cli("--archive", root, "verify", "--json")
     assert result.exit_code == 6
@@ -202,20 +249,28 @@ def test_invalid_record_files_are_reported_not_fatal(tmp_path: Path, s3_endpoint
     assert report["records"] == 2 and report["locations"]["local"]["orphans"] == []
     assert all(found["missing"] == [] for found in report["locations"].values())
     human = run_cli("--archive", root, "verify")
-    assert human.exit_code == 6 and "invalid record" in human.output and "Traceback" not in human.output
+    assert (
+        human.exit_code == 6
+        and "invalid record" in human.output
+        and "Traceback" not in human.output
+    )
 
     # once the files are fixed the index is rebuilt and everything is counted again
     garbage.unlink()
     files[0].write_text(original)
     subprocess.run(["git", "-C", root, "add", "-A"], check=True, capture_output=True)
-    subprocess.run(["git", "-C", root, "commit", "-qm", "fixed by hand"], check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-C", root, "commit", "-qm", "fixed by hand"], check=True, capture_output=True
+    )
     code, report = _verify(root)
     assert code == 0 and report["records"] == 3
     status = json.loads(_ok("--archive", root, "status", "--json").stdout)
     assert status["photos"] == 3
 
 
-def test_read_data_subset_rotates_through_the_archive(tmp_path: Path, s3_endpoint: str, s3_bucket: str, s3_admin: Any) -> None:  # noqa: F811
+def test_read_data_subset_rotates_through_the_archive(
+    tmp_path: Path, s3_endpoint: str, s3_bucket: str, s3_admin: Any
+) -> None:
     root = _archive(tmp_path, s3_endpoint, s3_bucket, count=5)
     digests = _digests(root)
     for digest in digests:
@@ -251,7 +306,9 @@ def test_ceil_100_over_p_subset_runs_cover_every_blob(count: int, share: float, 
 
 
 def test_share_parsing() -> None:
-    assert parse_share("5%") == 5.0 and parse_share(" 12.5 ") == 12.5 and parse_share("100%") == 100.0
+    assert (
+        parse_share("5%") == 5.0 and parse_share(" 12.5 ") == 12.5 and parse_share("100%") == 100.0
+    )
     for bad in ("0%", "-1", "101%", "five", "nan%"):
         try:
             parse_share(bad)
@@ -260,7 +317,7 @@ def test_share_parsing() -> None:
         raise AssertionError(f"{bad!r} accepted")
 
 
-def test_storage_add_checks_its_input(tmp_path: Path, s3_endpoint: str, s3_bucket: str) -> None:  # noqa: F811
+def test_storage_add_checks_its_input(tmp_path: Path, s3_endpoint: str, s3_bucket: str) -> None:
     root = str(tmp_path / "archive")
     _ok("init", root)
     cases = [
@@ -270,26 +327,76 @@ def test_storage_add_checks_its_input(tmp_path: Path, s3_endpoint: str, s3_bucke
         (["s3", "--type", "s3"], "--bucket"),
         (["bad name", "--type", "local", "--path", str(tmp_path / "x")], "name"),
         (["local", "--type", "local", "--path", str(tmp_path / "x")], "exists already"),
-        (["nope", "--type", "s3", "--bucket", "no-such-bucket", "--endpoint", s3_endpoint, "--addressing-style", "path"], "does not exist"),
-        (["keys", "--type", "s3", "--bucket", s3_bucket, "--endpoint", s3_endpoint, "--credentials", "photosync-test-missing-entry"], "credentials"),
+        (
+            [
+                "nope",
+                "--type",
+                "s3",
+                "--bucket",
+                "no-such-bucket",
+                "--endpoint",
+                s3_endpoint,
+                "--addressing-style",
+                "path",
+            ],
+            "does not exist",
+        ),
+        (
+            [
+                "keys",
+                "--type",
+                "s3",
+                "--bucket",
+                s3_bucket,
+                "--endpoint",
+                s3_endpoint,
+                "--credentials",
+                "photosync-test-missing-entry",
+            ],
+            "credentials",
+        ),
     ]
     for args, words in cases:
         result = run_cli("--archive", root, "storage", "add", *args)
         assert result.exit_code == 3, (args, result.output)
         assert words in result.output and "Traceback" not in result.output
     assert git_log(Path(root)) == ["init: new photosync archive"]
-    _ok("--archive", root, "storage", "add", "nas", "--type", "local", "--path", str(tmp_path / "nas"))
+    _ok(
+        "--archive",
+        root,
+        "storage",
+        "add",
+        "nas",
+        "--type",
+        "local",
+        "--path",
+        str(tmp_path / "nas"),
+    )
     assert (tmp_path / "nas").is_dir()
     assert git_log(Path(root))[0] == "config: add storage location nas"
     table = _ok("--archive", root, "storage", "list").output
     assert "nas" in table and "local" in table
 
 
-def test_unreachable_location_fails_the_copies_not_the_run(tmp_path: Path, s3_endpoint: str, s3_bucket: str) -> None:  # noqa: F811
+def test_unreachable_location_fails_the_copies_not_the_run(
+    tmp_path: Path, s3_endpoint: str, s3_bucket: str
+) -> None:
     root = _archive(tmp_path, s3_endpoint, s3_bucket, count=2)
     _ok(
-        "--archive", root, "storage", "add", "later", "--type", "s3", "--bucket", "not-created-yet",
-        "--endpoint", s3_endpoint, "--addressing-style", "path", "--no-check",
+        "--archive",
+        root,
+        "storage",
+        "add",
+        "later",
+        "--type",
+        "s3",
+        "--bucket",
+        "not-created-yet",
+        "--endpoint",
+        s3_endpoint,
+        "--addressing-style",
+        "path",
+        "--no-check",
     )
     result = run_cli("--archive", root, "replicate", "--execute", "--json")
     assert result.exit_code == 4

@@ -196,7 +196,10 @@ class Archive:
         notes = self._recover()
         self.ensure_index(force=bool(notes))
         if self._lock.recovered_stale:
-            notes.insert(0, f"the last run ({self._lock.previous_holder}) was killed; the lock it left was taken over")
+            notes.insert(
+                0,
+                f"the last run ({self._lock.previous_holder}) was killed; the lock it left was taken over",
+            )
         return notes
 
     # config --------------------------------------------------------------------------
@@ -265,7 +268,9 @@ class Archive:
         try:
             record = read_json(path)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ArchiveCorrupt(f"{path.relative_to(self.root)} is not valid JSON: {error}") from error
+            raise ArchiveCorrupt(
+                f"{path.relative_to(self.root)} is not valid JSON: {error}"
+            ) from error
         if not isinstance(record, dict):
             raise ArchiveCorrupt(f"{path.relative_to(self.root)} does not hold a JSON object")
         return record
@@ -391,7 +396,9 @@ class Archive:
         self._touched.clear()
         if self._committer is None:
             self._committer = ThreadPoolExecutor(1, thread_name_prefix="git-commit")
-        self._inflight = PendingCommit(self, self._committer.submit(self._commit_files, message, paths))
+        self._inflight = PendingCommit(
+            self, self._committer.submit(self._commit_files, message, paths)
+        )
         return self._inflight
 
     def wait_for_commits(self) -> None:
@@ -442,8 +449,12 @@ class Archive:
                 path.unlink()
             notes.append(f"{rel} was damaged ({problem}); a copy is in .photosync/quarantine/")
         if kept:
-            notes.append(f"{kept} file(s) left uncommitted by an interrupted run were checked and kept")
-        self.commit("recover: changes left by an interrupted run\n\n" + "\n".join(notes), everything=True)
+            notes.append(
+                f"{kept} file(s) left uncommitted by an interrupted run were checked and kept"
+            )
+        self.commit(
+            "recover: changes left by an interrupted run\n\n" + "\n".join(notes), everything=True
+        )
         return notes
 
 

@@ -37,16 +37,24 @@ class Git:
                 check=False,
             )
         except FileNotFoundError as error:
-            raise PhotosyncError("git is not installed; photosync keeps its archive in git") from error
+            raise PhotosyncError(
+                "git is not installed; photosync keeps its archive in git"
+            ) from error
         if check and result.returncode != 0:
-            raise ArchiveCorrupt(f"git {args[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
+            raise ArchiveCorrupt(
+                f"git {args[0]} failed: {result.stderr.strip() or result.stdout.strip()}"
+            )
         return result.stdout
 
     def _has_identity(self, env: dict[str, str]) -> bool:
         if "GIT_AUTHOR_NAME" in env and "GIT_COMMITTER_NAME" in env:
             return True
         probe = subprocess.run(
-            ["git", "config", "user.name"], cwd=self.root, capture_output=True, text=True, check=False
+            ["git", "config", "user.name"],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         return probe.returncode == 0 and bool(probe.stdout.strip())
 
@@ -87,8 +95,14 @@ class Git:
         """
         # update-index takes the list as data, not as pathspecs to match against the tree
         self.run(
-            "-c", "core.looseCompression=1",  # fast zlib: git gc repacks them tighter later
-            "update-index", "--add", "--remove", "-z", "--stdin", input_text="\0".join(paths) + "\0",
+            "-c",
+            "core.looseCompression=1",  # fast zlib: git gc repacks them tighter later
+            "update-index",
+            "--add",
+            "--remove",
+            "-z",
+            "--stdin",
+            input_text="\0".join(paths) + "\0",
         )
         return self._commit_staged(message)
 

@@ -44,7 +44,7 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool = True, mode: int | Non
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             if fsync:
                 os.fsync(fd)
         finally:

@@ -70,7 +70,10 @@ class ArchiveLock:
         return self.acquire()
 
     def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.release()
 
@@ -78,7 +81,12 @@ class ArchiveLock:
 def _holder_is_dead(holder: str) -> bool:
     """True when the lock file names a process on this host that no longer exists."""
     parts = holder.split()
-    if len(parts) != 4 or parts[0] != "pid" or not parts[1].isdigit() or parts[3] != socket.gethostname():
+    if (
+        len(parts) != 4
+        or parts[0] != "pid"
+        or not parts[1].isdigit()
+        or parts[3] != socket.gethostname()
+    ):
         return False
     try:
         os.kill(int(parts[1]), 0)

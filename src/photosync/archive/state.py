@@ -53,7 +53,9 @@ class StateDB:
         self.path = path
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")  # a committed journal entry survives power loss
+        self.conn.execute(
+            "PRAGMA synchronous=FULL"
+        )  # a committed journal entry survives power loss
         self.conn.executescript(_SCHEMA)
         self._known_hashes: set[str] | None = None
         self._known_photos: set[str] | None = None
@@ -105,8 +107,12 @@ class StateDB:
     # A new photo then costs no database round trip at all.
     def _known(self) -> tuple[set[str], set[str]]:
         if self._known_hashes is None or self._known_photos is None:
-            self._known_hashes = {row[0] for row in self.conn.execute("SELECT content_hash FROM hash_index")}
-            self._known_photos = {row[0] for row in self.conn.execute("SELECT photo_id FROM record_paths")}
+            self._known_hashes = {
+                row[0] for row in self.conn.execute("SELECT content_hash FROM hash_index")
+            }
+            self._known_photos = {
+                row[0] for row in self.conn.execute("SELECT photo_id FROM record_paths")
+            }
         return self._known_hashes, self._known_photos
 
     def photo_for_hash(self, content_hash: str) -> str | None:
@@ -141,7 +147,9 @@ class StateDB:
         if not self._pending_paths and not self._pending_hashes:
             return
         self._tx()
-        self.conn.executemany("INSERT OR REPLACE INTO record_paths VALUES (?, ?)", self._pending_paths.items())
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO record_paths VALUES (?, ?)", self._pending_paths.items()
+        )
         self.conn.executemany(
             "INSERT OR REPLACE INTO hash_index VALUES (?, ?)", self._pending_hashes.items()
         )
@@ -177,7 +185,9 @@ class StateDB:
         return int(self.conn.execute("SELECT COUNT(*) FROM record_paths").fetchone()[0])
 
     # journal ---------------------------------------------------------------------
-    def journal_get(self, operation: str, photo_id: str, target: str) -> tuple[str, str | None] | None:
+    def journal_get(
+        self, operation: str, photo_id: str, target: str
+    ) -> tuple[str, str | None] | None:
         row = self.conn.execute(
             "SELECT state, detail FROM journal WHERE operation=? AND photo_id=? AND target=?",
             (operation, photo_id, target),
@@ -195,7 +205,9 @@ class StateDB:
         )
         self.flush()
 
-    def journal_entries(self, operation: str, state: str | None = None) -> list[tuple[str, str, str, str | None]]:
+    def journal_entries(
+        self, operation: str, state: str | None = None
+    ) -> list[tuple[str, str, str, str | None]]:
         query = "SELECT photo_id, target, state, detail FROM journal WHERE operation=?"
         params: tuple[str, ...] = (operation,)
         if state is not None:
@@ -206,7 +218,8 @@ class StateDB:
     def journal_delete(self, operation: str, photo_id: str, target: str) -> None:
         self._tx()
         self.conn.execute(
-            "DELETE FROM journal WHERE operation=? AND photo_id=? AND target=?", (operation, photo_id, target)
+            "DELETE FROM journal WHERE operation=? AND photo_id=? AND target=?",
+            (operation, photo_id, target),
         )
 
     def journal_clear(self, operation: str, state: str) -> None:

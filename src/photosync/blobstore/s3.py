@@ -100,7 +100,11 @@ def _check_endpoint(name: str, endpoint_url: str | None, allow_insecure_http: bo
     parts = urlsplit(endpoint_url)
     if parts.scheme == "https" and parts.hostname:
         return
-    if parts.scheme == "http" and parts.hostname and (parts.hostname in _LOOPBACK or allow_insecure_http):
+    if (
+        parts.scheme == "http"
+        and parts.hostname
+        and (parts.hostname in _LOOPBACK or allow_insecure_http)
+    ):
         return
     raise BlobError(
         f"S3 location {name!r}: endpoint {endpoint_url!r} must be an https:// URL",
@@ -624,7 +628,9 @@ class S3BlobStore(BlobStore):
     def _finished_by_another_writer(self, bare: str, key: str, size: int) -> bool:
         """Only after a failure: read the object back rather than trust its metadata."""
         head = self._head(key)
-        return head is not None and self._judge(head, bare, size) != "mismatch" and self.verify(bare)
+        return (
+            head is not None and self._judge(head, bare, size) != "mismatch" and self.verify(bare)
+        )
 
     def _send_parts(self, path: Path, bare: str, key: str, size: int) -> None:
         upload_id, existing = self._find_upload(key)

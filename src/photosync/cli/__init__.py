@@ -47,8 +47,19 @@ def cli(ctx: click.Context, archive: Path | None, quiet: bool) -> None:
 
 
 for command in (
-    init, service, storage, auth, discover, resolve, replicate, status_cmd, audit, verify,
-    visibility, google, demo,
+    init,
+    service,
+    storage,
+    auth,
+    discover,
+    resolve,
+    replicate,
+    status_cmd,
+    audit,
+    verify,
+    visibility,
+    google,
+    demo,
 ):
     cli.add_command(command)
 

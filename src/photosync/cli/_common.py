@@ -81,7 +81,9 @@ def _warn_damaged(archive: Archive) -> None:
     for line in archive.damaged_records[:20]:
         err_console.print(f"[yellow]damaged record, skipped:[/] {escape(line)}")
     if archive.damaged_records:
-        err_console.print("[dim]hint:[/] `photosync verify` lists them all; restore with git or fix by hand")
+        err_console.print(
+            "[dim]hint:[/] `photosync verify` lists them all; restore with git or fix by hand"
+        )
 
 
 class RichProgress:
@@ -129,7 +131,11 @@ def parse_since(value: str | None) -> datetime | None:
     if value is None:
         return None
     now = datetime.now(UTC)
-    named = {"last-week": timedelta(days=7), "last-month": timedelta(days=30), "yesterday": timedelta(days=1)}
+    named = {
+        "last-week": timedelta(days=7),
+        "last-month": timedelta(days=30),
+        "yesterday": timedelta(days=1),
+    }
     if value in named:
         return now - named[value]
     try:
@@ -155,14 +161,21 @@ def handle_errors(func: F) -> F:
                 err_console.print(f"[dim]hint:[/] {escape(error.hint)}")
             sys.exit(error.exit_code)
         except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted[/]: committed work is kept; run the same command again to finish")
+            err_console.print(
+                "[yellow]interrupted[/]: committed work is kept; run the same command again to finish"
+            )
             sys.exit(ExitCode.INTERRUPTED)
-        except (OSError, sqlite3.OperationalError) as error:  # the disk: full, read-only, no permission
+        except (
+            OSError,
+            sqlite3.OperationalError,
+        ) as error:  # the disk: full, read-only, no permission
             reason = (error.strerror if isinstance(error, OSError) else None) or str(error)
             filename = getattr(error, "filename", None)
             where = f" ({filename})" if filename else ""
             err_console.print(f"[bold red]error:[/] {escape(reason + where)}")
-            err_console.print("[dim]hint:[/] free some space or fix the folder's permissions, then run the same command again; committed work is kept")
+            err_console.print(
+                "[dim]hint:[/] free some space or fix the folder's permissions, then run the same command again; committed work is kept"
+            )
             sys.exit(ExitCode.USER_ERROR)
 
     return wrapper  # type: ignore[return-value]

@@ -57,14 +57,27 @@ def status_cmd(settings: Settings, as_json: bool) -> None:
     for column in ("name", "type", "role", "instances", "last discover"):
         services.add_column(column)
     for name, settings_ in sorted(result.services.items()):
-        role = "/".join(r for r, on in (("source", settings_.get("source", True)), ("target", settings_.get("target"))) if on)
+        role = "/".join(
+            r
+            for r, on in (
+                ("source", settings_.get("source", True)),
+                ("target", settings_.get("target")),
+            )
+            if on
+        )
         last = result.sync_state.get(name, {}).get("last_discover") or "never"
-        services.add_row(name, settings_["type"], role, str(result.instances_by_service.get(name, 0)), last)
+        services.add_row(
+            name, settings_["type"], role, str(result.instances_by_service.get(name, 0)), last
+        )
     console.print(services)
 
 
 @click.command()
-@click.option("--visibility-check", is_flag=True, help="List every photo whose visibility on a service differs from its canonical level.")
+@click.option(
+    "--visibility-check",
+    is_flag=True,
+    help="List every photo whose visibility on a service differs from its canonical level.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_settings
 @handle_errors
@@ -76,14 +89,25 @@ def audit(settings: Settings, visibility_check: bool, as_json: bool) -> None:
         findings = visibility_audit(archive)
     wider = [f for f in findings if f.wider]
     if as_json:
-        print_json({"discrepancies": [f.to_json() for f in findings], "wider_than_canonical": len(wider)})
+        print_json(
+            {"discrepancies": [f.to_json() for f in findings], "wider_than_canonical": len(wider)}
+        )
     else:
-        table = Table(title=f"visibility discrepancies: {len(findings)} ({len(wider)} wider than canonical)")
+        table = Table(
+            title=f"visibility discrepancies: {len(findings)} ({len(wider)} wider than canonical)"
+        )
         for column in ("photo", "file", "service", "on service", "canonical"):
             table.add_column(column)
         for finding in findings:
             style = "bold red" if finding.wider else None
-            table.add_row(finding.photo_id[:8], escape(finding.filename or ""), finding.service, finding.current, finding.canonical, style=style)
+            table.add_row(
+                finding.photo_id[:8],
+                escape(finding.filename or ""),
+                finding.service,
+                finding.current,
+                finding.canonical,
+                style=style,
+            )
         console.print(table)
     if wider:
         raise SystemExit(ExitCode.CHECK_FAILED)

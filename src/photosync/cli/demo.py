@@ -31,8 +31,16 @@ def _run(args: list[str]) -> int:
 
 
 @click.command()
-@click.option("--keep", type=click.Path(path_type=Path), help="Build the demo here and keep it (default: a temporary folder).")
-@click.option("--no-services", is_flag=True, help="Local folders only, without the emulated Flickr and Google Photos.")
+@click.option(
+    "--keep",
+    type=click.Path(path_type=Path),
+    help="Build the demo here and keep it (default: a temporary folder).",
+)
+@click.option(
+    "--no-services",
+    is_flag=True,
+    help="Local folders only, without the emulated Flickr and Google Photos.",
+)
 @handle_errors
 def demo(keep: Path | None, no_services: bool) -> None:
     """Run the whole flow on sample photos in a temporary archive, no account needed.
@@ -49,34 +57,81 @@ def demo(keep: Path | None, no_services: bool) -> None:
         os.environ["PHOTOSYNC_KEYRING"] = "file"
         library = make_demo_library(base / "library")
         archive = base / "archive"
-        console.print(f"Sample photos in {escape(str(base / 'library'))}; archive in {escape(str(archive))}")
+        console.print(
+            f"Sample photos in {escape(str(base / 'library'))}; archive in {escape(str(archive))}"
+        )
         a = ["--archive", str(archive)]
         steps = [
             ["init", str(archive)],
             [*a, "service", "add", "phone", "--type", "local", "--path", str(library.phone)],
             [*a, "service", "add", "laptop", "--type", "local", "--path", str(library.laptop)],
-            [*a, "service", "add", "backup-drive", "--type", "local", "--path", str(base / "backup-drive"), "--target", "--no-source"],
+            [
+                *a,
+                "service",
+                "add",
+                "backup-drive",
+                "--type",
+                "local",
+                "--path",
+                str(base / "backup-drive"),
+                "--target",
+                "--no-source",
+            ],
         ]
         rehearsal = None
         takeout_steps: list[list[str]] = []
         if not no_services:
             rehearsal = start_rehearsal(flickr_photos=8)
-            console.print(f"Emulated Flickr at {rehearsal.flickr.url}, Google Photos at {rehearsal.google.url}")
+            console.print(
+                f"Emulated Flickr at {rehearsal.flickr.url}, Google Photos at {rehearsal.google.url}"
+            )
             for name, entry in rehearsal.settings.items():
                 endpoints = [f"--endpoint={key}={url}" for key, url in entry["endpoints"].items()]
                 role = ["--target"] + ([] if entry["source"] else ["--no-source"])
-                steps.append([*a, "service", "add", name, "--type", entry["type"], *role, *endpoints, "--requests-per-hour", "1000000"])
+                steps.append(
+                    [
+                        *a,
+                        "service",
+                        "add",
+                        name,
+                        "--type",
+                        entry["type"],
+                        *role,
+                        *endpoints,
+                        "--requests-per-hour",
+                        "1000000",
+                    ]
+                )
             parts = sample_takeout(base / "takeout", sorted(library.phone.rglob("*.jpg"))[:6])
-            takeout_steps = [[*a, "discover", "--service", "google-photos", *[f"--takeout={p}" for p in parts]]]
+            takeout_steps = [
+                [*a, "discover", "--service", "google-photos", *[f"--takeout={p}" for p in parts]]
+            ]
         failures = 0
         try:
             for args in steps:
                 failures += _run(args) not in (0,)
             if rehearsal is not None:
                 console.print(Rule(style="dim"))
-                console.print("[bold]authorising photosync on the emulated Flickr (OAuth 1.0a) and Google (OAuth 2.0 + PKCE)[/]")
+                console.print(
+                    "[bold]authorising photosync on the emulated Flickr (OAuth 1.0a) and Google (OAuth 2.0 + PKCE)[/]"
+                )
                 authorise(rehearsal)
-            approve = [[*a, "visibility", "approve", "--service", "flickr", "--yes", "--reason", "demo: keep what I shared on Flickr"]] if rehearsal else []
+            approve = (
+                [
+                    [
+                        *a,
+                        "visibility",
+                        "approve",
+                        "--service",
+                        "flickr",
+                        "--yes",
+                        "--reason",
+                        "demo: keep what I shared on Flickr",
+                    ]
+                ]
+                if rehearsal
+                else []
+            )
             for args in [
                 [*a, "discover"],
                 *takeout_steps,
@@ -98,8 +153,15 @@ def demo(keep: Path | None, no_services: bool) -> None:
                 rehearsal.stop()
         console.print(Rule(style="dim"))
         console.print("git history of the archive (the audit trail):")
-        log = subprocess.run(["git", "-C", str(archive), "log", "--oneline"], capture_output=True, text=True, check=False)
+        log = subprocess.run(
+            ["git", "-C", str(archive), "log", "--oneline"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         console.print(escape(log.stdout))
         if failures:
             raise SystemExit(1)
-        console.print("[green]demo finished[/]" + (f"; kept in {escape(str(base))}" if keep else ""))
+        console.print(
+            "[green]demo finished[/]" + (f"; kept in {escape(str(base))}" if keep else "")
+        )

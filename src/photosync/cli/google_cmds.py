@@ -25,8 +25,16 @@ def google() -> None:
 
 
 @google.command("pick")
-@click.option("--service", "name", default="google-photos", show_default=True, help="The Google Photos service.")
-@click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for you to pick.")
+@click.option(
+    "--service",
+    "name",
+    default="google-photos",
+    show_default=True,
+    help="The Google Photos service.",
+)
+@click.option(
+    "--timeout", default=600.0, show_default=True, help="Seconds to wait for you to pick."
+)
 @pass_settings
 @handle_errors
 def pick(settings: Settings, name: str, timeout: float) -> None:
@@ -41,7 +49,10 @@ def pick(settings: Settings, name: str, timeout: float) -> None:
     with writing(settings) as archive:
         services = archive.services()
         if name not in services:
-            raise ConfigError(f"no service named {name!r}", hint=f"photosync service add {name} --type google-photos")
+            raise ConfigError(
+                f"no service named {name!r}",
+                hint=f"photosync service add {name} --type google-photos",
+            )
         picker = GooglePicker(name, services[name])
 
         def on_link(url: str) -> None:
@@ -50,12 +61,22 @@ def pick(settings: Settings, name: str, timeout: float) -> None:
 
         with tempfile.TemporaryDirectory(prefix="picked-", dir=archive.root / ".photosync") as tmp:
             items = picker.pick(on_link, timeout=timeout, dest_dir=Path(tmp))
-            report = discover(archive, sources={name: PickedSource(name, items)}, progress=RichProgress(not settings.quiet))
+            report = discover(
+                archive,
+                sources={name: PickedSource(name, items)},
+                progress=RichProgress(not settings.quiet),
+            )
     console.print(f"{len(items)} picked, {report.new} new, {report.updated} already known")
 
 
 @google.command("uploaded")
-@click.option("--service", "name", default="google-photos", show_default=True, help="The Google Photos service.")
+@click.option(
+    "--service",
+    "name",
+    default="google-photos",
+    show_default=True,
+    help="The Google Photos service.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_settings
 @handle_errors
@@ -70,7 +91,10 @@ def uploaded(settings: Settings, name: str, as_json: bool) -> None:
         raise ConfigError(f"no service named {name!r}")
     library = GooglePhotosLibrary(name, services[name])
     try:
-        items = [{"id": i.get("id"), "filename": i.get("filename"), "mimeType": i.get("mimeType")} for i in library.app_items()]
+        items = [
+            {"id": i.get("id"), "filename": i.get("filename"), "mimeType": i.get("mimeType")}
+            for i in library.app_items()
+        ]
     finally:
         library.close()
     if as_json:

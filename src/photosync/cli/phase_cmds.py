@@ -33,12 +33,27 @@ from photosync.workflow.resolve import auto_resolve, combine, decide_in_archive,
 @click.command()
 @click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
 @click.option("--since", help="Only items changed since DATE (YYYY-MM-DD, last-week, last-month).")
-@click.option("--full-scan", is_flag=True, help="Ignore the seen-cache and cursors: look at everything again.")
-@click.option("--takeout", "takeout", multiple=True, type=click.Path(exists=True, path_type=Path), help="Google Takeout .zip/.tgz part or unpacked folder (repeatable; give all parts).")
+@click.option(
+    "--full-scan", is_flag=True, help="Ignore the seen-cache and cursors: look at everything again."
+)
+@click.option(
+    "--takeout",
+    "takeout",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Google Takeout .zip/.tgz part or unpacked folder (repeatable; give all parts).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @pass_settings
 @handle_errors
-def discover(settings: Settings, services: tuple[str, ...], since: str | None, full_scan: bool, takeout: tuple[Path, ...], as_json: bool) -> None:
+def discover(
+    settings: Settings,
+    services: tuple[str, ...],
+    since: str | None,
+    full_scan: bool,
+    takeout: tuple[Path, ...],
+    as_json: bool,
+) -> None:
     """Phase 1: find new and changed photos, store originals, record them.
 
     With --takeout, the Takeout parts are the source for --service (default
@@ -61,7 +76,14 @@ def discover(settings: Settings, services: tuple[str, ...], since: str | None, f
         for column in ("service", "listed", "unchanged", "new", "updated", "failed"):
             table.add_column(column, justify="right" if column != "service" else "left")
         for s in report.services:
-            table.add_row(s.service, str(s.listed), str(s.unchanged), str(s.new), str(s.updated), str(len(s.failed)))
+            table.add_row(
+                s.service,
+                str(s.listed),
+                str(s.unchanged),
+                str(s.new),
+                str(s.updated),
+                str(len(s.failed)),
+            )
         console.print(table)
         for s in report.services:
             _print_some("[red]failed[/]", s.failed)
@@ -81,14 +103,20 @@ def _takeout_source(services: list[str], parts: list[Path]) -> dict[str, Any]:
     from photosync.services.google.takeout import TakeoutSource
 
     if len(services) > 1:
-        raise click.UsageError("--takeout goes with one --service (the Google Photos service it came from)")
+        raise click.UsageError(
+            "--takeout goes with one --service (the Google Photos service it came from)"
+        )
     name = services[0] if services else "google-photos"
     return {name: TakeoutSource.from_paths(parts, name=name)}
 
 
 @click.command()
-@click.option("--interactive", "mode", flag_value="interactive", help="Decide open conflicts one by one.")
-@click.option("--auto-resolve", "auto", type=click.Choice(["simple"]), help="Apply the automatic rules.")
+@click.option(
+    "--interactive", "mode", flag_value="interactive", help="Decide open conflicts one by one."
+)
+@click.option(
+    "--auto-resolve", "auto", type=click.Choice(["simple"]), help="Apply the automatic rules."
+)
 @click.option("--list", "mode", flag_value="list", help="List open conflicts.")
 @click.option("--json", "as_json", is_flag=True, help="With --list: machine-readable.")
 @pass_settings
@@ -103,10 +131,10 @@ def resolve(settings: Settings, mode: str | None, auto: str | None, as_json: boo
         # conflicts are detected (and the configured rules applied) before listing or asking
         report = auto_resolve(archive, progress=RichProgress(not settings.quiet and not as_json))
         if auto or mode is None:
-                console.print(
-                    f"examined {report.examined}, resolved {report.now_resolved} "
-                    f"({report.auto_resolved} by automatic rules), {report.needs_decision} need a decision"
-                )
+            console.print(
+                f"examined {report.examined}, resolved {report.now_resolved} "
+                f"({report.auto_resolved} by automatic rules), {report.needs_decision} need a decision"
+            )
         if mode == "list":
             items = [
                 {"photo_id": r["photo_id"], "filename": r["metadata"].get("filename"), **c}
@@ -119,7 +147,12 @@ def resolve(settings: Settings, mode: str | None, auto: str | None, as_json: boo
                 for column in ("photo", "file", "type", "description"):
                     table.add_column(column)
                 for item in items:
-                    table.add_row(item["photo_id"][:8], escape(item["filename"] or ""), item["type"], escape(item["description"]))
+                    table.add_row(
+                        item["photo_id"][:8],
+                        escape(item["filename"] or ""),
+                        item["type"],
+                        escape(item["description"]),
+                    )
                 console.print(table)
         elif mode == "interactive":
             _interactive(archive)
@@ -145,11 +178,27 @@ def _choices(conflict: dict[str, Any]) -> list[tuple[str, str, Any]]:
     options = conflict.get("options", [])
     kind = conflict["type"]
     if kind == "edit_variant":
-        return [("separate", "Keep both as separate photos", None), ("merge", "Same photo: join them (both copies are kept)", None), ("skip", "Skip (resolve later)", None)]
+        return [
+            ("separate", "Keep both as separate photos", None),
+            ("merge", "Same photo: join them (both copies are kept)", None),
+            ("skip", "Skip (resolve later)", None),
+        ]
     if kind == "processing_failed":
-        return [("accept", "Accept: keep it as it is (the original bytes are stored)", None), ("skip", "Skip (resolve later)", None)]
+        return [
+            ("accept", "Accept: keep it as it is (the original bytes are stored)", None),
+            ("skip", "Skip (resolve later)", None),
+        ]
     if kind == "visibility_conflict":
-        choices = [(o["source"], f"Keep {o['value']} (narrow the others on replicate)" if o["source"] == "canonical" else f"Approve {o['value']} as on {o['source']} (makes it visible more widely)", o["value"]) for o in options]
+        choices = [
+            (
+                o["source"],
+                f"Keep {o['value']} (narrow the others on replicate)"
+                if o["source"] == "canonical"
+                else f"Approve {o['value']} as on {o['source']} (makes it visible more widely)",
+                o["value"],
+            )
+            for o in options
+        ]
         return [*choices, ("skip", "Skip (resolve later)", None)]
     choices = [(o["source"], f"Use {o['source']} version", o["value"]) for o in options]
     field_name = conflict.get("field")
@@ -174,7 +223,9 @@ def _show_variants(archive: Any, record: dict[str, Any], conflict: dict[str, Any
             f"  {label}: {escape(row['filename'] or '')}  dimensions {row['dimensions']}, "
             f"{row['bytes']:,} bytes, on {', '.join(row['services'])}"
         )
-        console.print(f"         {escape(row['blob'] or '(not in the local store)')}", soft_wrap=True)
+        console.print(
+            f"         {escape(row['blob'] or '(not in the local store)')}", soft_wrap=True
+        )
     return [row["blob"] for row in rows if row["blob"]]
 
 
@@ -183,12 +234,16 @@ def _ask_each(archive: Any) -> int:
     for listed, conflict in list(pending(archive)):
         if archive.record_path(listed["photo_id"]) is None:
             continue  # joined into another record by an earlier answer
-        record = archive.load_record(listed["photo_id"])  # fresh: earlier answers may have changed it
+        record = archive.load_record(
+            listed["photo_id"]
+        )  # fresh: earlier answers may have changed it
         current = next((c for c in record["conflicts"] if c["id"] == conflict["id"]), None)
         if current is None or current["status"] != "open":
             continue
         name = record["metadata"].get("filename") or record["photo_id"]
-        console.print(f"\n[bold]Conflict:[/] Photo {escape(name)} — {escape(conflict['description'])}")
+        console.print(
+            f"\n[bold]Conflict:[/] Photo {escape(name)} — {escape(conflict['description'])}"
+        )
         viewable: list[str] = []
         if conflict["type"] == "edit_variant":
             viewable = _show_variants(archive, record, conflict)
@@ -212,22 +267,37 @@ def _ask_each(archive: Any) -> int:
                 console.print(f"please answer a number from 1 to {len(choices)}")
             key, _label, value = choices[int(answer) - 1]
             if key == "custom":
-                text = click.prompt("Value" + (" (comma-separated tags)" if conflict["field"] == "tags" else ""))
-                value = [t.strip() for t in text.split(",") if t.strip()] if conflict["field"] == "tags" else text
-            widening = conflict["type"] == "visibility_conflict" and key not in ("canonical", "skip")
-            if widening and not click.confirm(f"Make this photo {value}? This widens who can see it", default=False):
+                text = click.prompt(
+                    "Value" + (" (comma-separated tags)" if conflict["field"] == "tags" else "")
+                )
+                value = (
+                    [t.strip() for t in text.split(",") if t.strip()]
+                    if conflict["field"] == "tags"
+                    else text
+                )
+            widening = conflict["type"] == "visibility_conflict" and key not in (
+                "canonical",
+                "skip",
+            )
+            if widening and not click.confirm(
+                f"Make this photo {value}? This widens who can see it", default=False
+            ):
                 continue
         except click.Abort:
             console.print(f"\nno more answers: {decided} decision(s) recorded, the rest stay open")
             return decided
-        decide_in_archive(archive, record["photo_id"], conflict["id"], choice=key, value=value, by=user_name())
+        decide_in_archive(
+            archive, record["photo_id"], conflict["id"], choice=key, value=value, by=user_name()
+        )
         decided += 1
     console.print(f"{decided} decision(s) recorded.")
     return decided
 
 
 @click.command()
-@click.option("--dry-run", "execute", flag_value=False, default=True, help="Show the plan only (default).")
+@click.option(
+    "--dry-run", "execute", flag_value=False, default=True, help="Show the plan only (default)."
+)
 @click.option("--execute", "execute", flag_value=True, help="Carry the plan out.")
 @click.option("--service", "services", multiple=True, help="Only this target (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
@@ -237,13 +307,23 @@ def replicate(settings: Settings, execute: bool, services: tuple[str, ...], as_j
     """Phase 3: copy resolved photos to target services and blob stores."""
     with writing(settings) as archive:
         report = run_replicate(
-            archive, services=list(services) or None, execute=execute,
+            archive,
+            services=list(services) or None,
+            execute=execute,
             progress=RichProgress(not settings.quiet and not as_json),
         )
     counts = report.counts()
     if as_json:
-        print_json({"execute": execute, "plan": counts, "done": dict(report.done), "failed": report.failed,
-                    "skipped_unresolved": report.skipped_unresolved, "commits": report.commits})
+        print_json(
+            {
+                "execute": execute,
+                "plan": counts,
+                "done": dict(report.done),
+                "failed": report.failed,
+                "skipped_unresolved": report.skipped_unresolved,
+                "commits": report.commits,
+            }
+        )
     else:
         table = Table(title="replicate plan" if not execute else "replicate")
         for column in ("target", "action", "photos"):
@@ -253,7 +333,9 @@ def replicate(settings: Settings, execute: bool, services: tuple[str, ...], as_j
                 table.add_row(target, action, str(count))
         console.print(table)
         if report.skipped_unresolved:
-            console.print(f"{report.skipped_unresolved} photo(s) wait for `photosync resolve` first")
+            console.print(
+                f"{report.skipped_unresolved} photo(s) wait for `photosync resolve` first"
+            )
         if not execute and report.planned:
             console.print("dry run: nothing was changed; run with --execute to carry it out")
         _print_some("[red]failed[/]", report.failed)

@@ -28,21 +28,51 @@ def service() -> None:
 
 @service.command("add")
 @click.argument("name")
-@click.option("--type", "type_name", required=True, type=click.Choice(sorted(SERVICE_TYPES)), help="Kind of service.")
+@click.option(
+    "--type",
+    "type_name",
+    required=True,
+    type=click.Choice(sorted(SERVICE_TYPES)),
+    help="Kind of service.",
+)
 @click.option("--path", type=click.Path(path_type=Path), help="Folder (type local).")
 @click.option("--target", is_flag=True, help="replicate pushes photos to this service.")
 @click.option("--no-source", is_flag=True, help="Never read photos from it (a pure backup target).")
-@click.option("--endpoint", "endpoints", multiple=True, metavar="KEY=URL", help="Override a service endpoint (e.g. an emulator).")
-@click.option("--requests-per-hour", type=click.FloatRange(min=0, min_open=True), help="Client-side rate limit for this service.")
+@click.option(
+    "--endpoint",
+    "endpoints",
+    multiple=True,
+    metavar="KEY=URL",
+    help="Override a service endpoint (e.g. an emulator).",
+)
+@click.option(
+    "--requests-per-hour",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Client-side rate limit for this service.",
+)
 @pass_settings
 @handle_errors
-def add(settings: Settings, name: str, type_name: str, path: Path | None, target: bool, no_source: bool, endpoints: tuple[str, ...], requests_per_hour: float | None) -> None:
+def add(
+    settings: Settings,
+    name: str,
+    type_name: str,
+    path: Path | None,
+    target: bool,
+    no_source: bool,
+    endpoints: tuple[str, ...],
+    requests_per_hour: float | None,
+) -> None:
     """Add service NAME."""
     with writing(settings) as archive:
         services = archive.services()
         if name in services:
             raise ConfigError(f"a service named {name!r} exists already")
-        entry: dict[str, object] = {"type": type_name, "enabled": True, "target": target, "source": not no_source}
+        entry: dict[str, object] = {
+            "type": type_name,
+            "enabled": True,
+            "target": target,
+            "source": not no_source,
+        }
         if path is not None:
             entry["path"] = str(path.expanduser().resolve())
         if endpoints:
@@ -77,5 +107,11 @@ def list_(settings: Settings, as_json: bool) -> None:
     for column in ("name", "type", "source", "target", "location"):
         table.add_column(column)
     for name, entry in sorted(services.items()):
-        table.add_row(name, entry["type"], "yes" if entry.get("source", True) else "no", "yes" if entry.get("target") else "no", escape(str(entry.get("path") or entry.get("endpoints", {}).get("rest", ""))))
+        table.add_row(
+            name,
+            entry["type"],
+            "yes" if entry.get("source", True) else "no",
+            "yes" if entry.get("target") else "no",
+            escape(str(entry.get("path") or entry.get("endpoints", {}).get("rest", ""))),
+        )
     console.print(table)

@@ -41,15 +41,33 @@ def storage() -> None:
 
 @storage.command("add")
 @click.argument("name")
-@click.option("--type", "kind", required=True, type=click.Choice(["local", "s3", "b2"]), help="Kind of location.")
+@click.option(
+    "--type",
+    "kind",
+    required=True,
+    type=click.Choice(["local", "s3", "b2"]),
+    help="Kind of location.",
+)
 @click.option("--path", type=click.Path(path_type=Path), help="Folder (type local).")
 @click.option("--bucket", help="Bucket name (s3, b2).")
 @click.option("--prefix", help="Key prefix inside the bucket, e.g. photos/ (s3, b2).")
-@click.option("--endpoint", help="S3 API endpoint URL (required for b2, e.g. https://s3.us-west-004.backblazeb2.com).")
+@click.option(
+    "--endpoint",
+    help="S3 API endpoint URL (required for b2, e.g. https://s3.us-west-004.backblazeb2.com).",
+)
 @click.option("--region", help="Region (s3, b2).")
-@click.option("--addressing-style", type=click.Choice(["auto", "path", "virtual"]), help="Bucket in the path or in the host name.")
+@click.option(
+    "--addressing-style",
+    type=click.Choice(["auto", "path", "virtual"]),
+    help="Bucket in the path or in the host name.",
+)
 @click.option("--profile", help="AWS profile with the keys (from ~/.aws/).")
-@click.option("--credentials", "credentials_ref", metavar="ENTRY", help="Entry in photosync's credential store holding the keys.")
+@click.option(
+    "--credentials",
+    "credentials_ref",
+    metavar="ENTRY",
+    help="Entry in photosync's credential store holding the keys.",
+)
 @click.option("--no-check", is_flag=True, help="Do not contact the location now.")
 @pass_settings
 @handle_errors
@@ -124,7 +142,10 @@ def add(
     with writing(settings) as archive:
         locations = blob_locations(archive)
         if any(loc.get("name") == name for loc in locations):
-            raise ConfigError(f"a storage location named {name!r} exists already", hint="See `photosync storage list`.")
+            raise ConfigError(
+                f"a storage location named {name!r} exists already",
+                hint="See `photosync storage list`.",
+            )
         store = make_blob_store(name, spec, archive.root)  # the same validation every run does
         if not no_check:
             _probe(name, kind, store, spec)
@@ -141,7 +162,9 @@ def _probe(name: str, kind: str, store: Any, spec: dict[str, Any]) -> None:
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise ConfigError(f"cannot use {root} for location {name!r}: {error.strerror or error}") from error
+            raise ConfigError(
+                f"cannot use {root} for location {name!r}: {error.strerror or error}"
+            ) from error
         return
     try:
         store.has(_PROBE)

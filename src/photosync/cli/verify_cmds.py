@@ -47,11 +47,15 @@ def _share(_ctx: click.Context, _param: click.Parameter, value: str | None) -> f
     callback=_share,
     help="Re-read N% of the blobs, continuing where the last run stopped (20% five times = all).",
 )
-@click.option("--repair", is_flag=True, help="Restore missing or corrupt copies from a good copy elsewhere.")
+@click.option(
+    "--repair", is_flag=True, help="Restore missing or corrupt copies from a good copy elsewhere."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 @pass_settings
 @handle_errors
-def verify(settings: Settings, read_data: bool, share: float | None, repair: bool, as_json: bool) -> None:
+def verify(
+    settings: Settings, read_data: bool, share: float | None, repair: bool, as_json: bool
+) -> None:
     """Check the whole archive: records, and every original in every storage location.
 
     Every record file is checked against the schema; every record's original
@@ -88,15 +92,28 @@ def verify(settings: Settings, read_data: bool, share: float | None, repair: boo
 
 def _lines(kind: str, items: list[str]) -> None:
     for line in items[:_SHOWN]:
-        err_console.print(f"{kind} {escape(line)}", soft_wrap=True)  # one finding, one line: grep-able
+        err_console.print(
+            f"{kind} {escape(line)}", soft_wrap=True
+        )  # one finding, one line: grep-able
     if len(items) > _SHOWN:
         err_console.print(f"{kind} ... and {len(items) - _SHOWN} more (see --json)")
 
 
 def _show(report: ArchiveVerifyReport) -> None:
     table = Table(title="verify")
-    for column in ("location", "type", "present", "missing", "corrupt", "read", "orphans", "status"):
-        table.add_column(column, justify="left" if column in ("location", "type", "status") else "right")
+    for column in (
+        "location",
+        "type",
+        "present",
+        "missing",
+        "corrupt",
+        "read",
+        "orphans",
+        "status",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("location", "type", "status") else "right"
+        )
     for name, found in sorted(report.locations.items()):
         if found.unavailable:
             status = "[red]unavailable[/]"
@@ -105,22 +122,40 @@ def _show(report: ArchiveVerifyReport) -> None:
         else:
             status = "[red]problems[/]"
         table.add_row(
-            escape(name), found.type, str(found.present), str(len(found.missing)), str(len(found.corrupt)),
-            str(found.read), str(len(found.orphans)), status,
+            escape(name),
+            found.type,
+            str(found.present),
+            str(len(found.missing)),
+            str(len(found.corrupt)),
+            str(found.read),
+            str(len(found.orphans)),
+            status,
         )
     console.print(table)
-    _lines("[red]invalid record[/]", [f"{r.path}: {'; '.join(r.problems[:3])}" for r in report.invalid_records])
+    _lines(
+        "[red]invalid record[/]",
+        [f"{r.path}: {'; '.join(r.problems[:3])}" for r in report.invalid_records],
+    )
     for name, found in sorted(report.locations.items()):
         if found.unavailable:
             err_console.print(f"[red]unavailable[/] {escape(name)}: {escape(found.unavailable)}")
         missing, corrupt = found.remaining()  # repaired ones are listed as restored below
         _lines("[red]missing[/]", [f"in {name}: {describe(report, d)}" for d in missing])
-        _lines("[red]corrupt[/]", [f"in {name}: {describe(report, d)}: {why}" for d, why in sorted(corrupt.items())])
-        _lines("[red]unreadable[/]", [f"in {name}: {describe(report, d)}: {why}" for d, why in sorted(found.errors.items())])
+        _lines(
+            "[red]corrupt[/]",
+            [f"in {name}: {describe(report, d)}: {why}" for d, why in sorted(corrupt.items())],
+        )
+        _lines(
+            "[red]unreadable[/]",
+            [f"in {name}: {describe(report, d)}: {why}" for d, why in sorted(found.errors.items())],
+        )
         _lines("[green]restored[/]", [f"in {name}: {describe(report, d)}" for d in found.restored])
         _lines(
             "[red]not repaired[/]",
-            [f"in {name}: {describe(report, d)}: {why}" for d, why in sorted(found.refused.items())],
+            [
+                f"in {name}: {describe(report, d)}: {why}"
+                for d, why in sorted(found.refused.items())
+            ],
         )
         if found.orphans:
             err_console.print(
@@ -129,7 +164,9 @@ def _show(report: ArchiveVerifyReport) -> None:
             )
     for note in report.notes:
         err_console.print(f"[yellow]note:[/] {escape(note)}")
-    read = f", re-read {report.read_blobs} ({report.read_mode})" if report.read_mode != "none" else ""
+    read = (
+        f", re-read {report.read_blobs} ({report.read_mode})" if report.read_mode != "none" else ""
+    )
     head = f"{report.records} record(s), {report.blobs} original(s) in {len(report.locations)} location(s){read}"
     if report.ok:
         console.print(f"verify: {head}: all good")
@@ -137,7 +174,9 @@ def _show(report: ArchiveVerifyReport) -> None:
         refused = sum(len(f.refused) for f in report.locations.values())
         console.print(f"verify: {head}: [red]{report.problem_count()} problem(s)[/]")
         if refused:
-            console.print("some copies could not be repaired: no good copy exists anywhere (see above)")
+            console.print(
+                "some copies could not be repaired: no good copy exists anywhere (see above)"
+            )
         elif not report.repair and any(f.missing or f.corrupt for f in report.locations.values()):
             console.print("run `photosync verify --repair` to restore them from good copies")
     if report.commit:

@@ -32,47 +32,69 @@ def visibility() -> None:
 @visibility.command("set")
 @click.argument("photos", nargs=-1, required=True)
 @click.argument("level", type=click.Choice([v.value for v in Visibility]))
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation (the approval is still recorded).")
+@click.option(
+    "--yes", is_flag=True, help="Do not ask for confirmation (the approval is still recorded)."
+)
 @click.option("--reason", help="Why, kept with the approval in the record.")
 @pass_settings
 @handle_errors
-def set_(settings: Settings, photos: tuple[str, ...], level: str, yes: bool, reason: str | None) -> None:
+def set_(
+    settings: Settings, photos: tuple[str, ...], level: str, yes: bool, reason: str | None
+) -> None:
     """Set PHOTOS (ids or unique id prefixes) to LEVEL (private, friends, public)."""
     with writing(settings) as archive:
-        changes = plan_visibility(archive, resolve_photo_ids(archive, list(photos)), Visibility(level))
+        changes = plan_visibility(
+            archive, resolve_photo_ids(archive, list(photos)), Visibility(level)
+        )
         if not _confirm_and_apply(archive, changes, yes=yes, reason=reason):
             return
     console.print(f"{len(changes)} photo(s) changed; replicate applies it to the services")
 
 
 @visibility.command("approve")
-@click.option("--service", "service_name", required=True, help="Adopt the level this service shows.")
+@click.option(
+    "--service", "service_name", required=True, help="Adopt the level this service shows."
+)
 @click.argument("photos", nargs=-1)
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation (the approval is still recorded).")
+@click.option(
+    "--yes", is_flag=True, help="Do not ask for confirmation (the approval is still recorded)."
+)
 @click.option("--reason", help="Why, kept with each approval.")
 @pass_settings
 @handle_errors
-def approve(settings: Settings, service_name: str, photos: tuple[str, ...], yes: bool, reason: str | None) -> None:
+def approve(
+    settings: Settings, service_name: str, photos: tuple[str, ...], yes: bool, reason: str | None
+) -> None:
     """Approve, for PHOTOS (default: all), the wider level SERVICE already shows them with."""
     with writing(settings) as archive:
         ids = resolve_photo_ids(archive, list(photos)) if photos else None
         changes = plan_service_approvals(archive, service_name, ids)
-        if not _confirm_and_apply(archive, changes, yes=yes, reason=reason or f"as on {service_name}"):
+        if not _confirm_and_apply(
+            archive, changes, yes=yes, reason=reason or f"as on {service_name}"
+        ):
             return
     console.print(f"{len(changes)} photo(s) approved at the level {escape(service_name)} shows")
 
 
-def _confirm_and_apply(archive: Archive, changes: list[VisibilityChange], *, yes: bool, reason: str | None) -> bool:
+def _confirm_and_apply(
+    archive: Archive, changes: list[VisibilityChange], *, yes: bool, reason: str | None
+) -> bool:
     if not changes:
         console.print("nothing to change")
         return False
     for change in changes[:50]:
-            arrow = "[bold red]wider[/]" if change.widens else "narrower"
-            console.print(f"  {change.photo_id[:8]} {escape(change.filename or '')}: {change.before} -> {change.after} ({arrow})")
+        arrow = "[bold red]wider[/]" if change.widens else "narrower"
+        console.print(
+            f"  {change.photo_id[:8]} {escape(change.filename or '')}: {change.before} -> {change.after} ({arrow})"
+        )
     if len(changes) > 50:
         console.print(f"  ... and {len(changes) - 50} more")
     widening = [c for c in changes if c.widens]
-    if widening and not yes and not click.confirm(f"Make {len(widening)} photo(s) visible more widely?", default=False):
+    if (
+        widening
+        and not yes
+        and not click.confirm(f"Make {len(widening)} photo(s) visible more widely?", default=False)
+    ):
         console.print("nothing changed")
         return False
     apply_visibility(archive, changes, by=user_name(), reason=reason)

@@ -51,8 +51,20 @@ def start_rehearsal(*, flickr_photos: int = 12, flickr_pro: bool = True) -> Rehe
     flickr = FlickrEmulator(state).start()
     google = GoogleEmulator(GoogleState()).start()
     settings = {
-        "flickr": {"type": "flickr", "enabled": True, "target": True, "source": True, "endpoints": flickr.endpoints()},
-        "google-photos": {"type": "google-photos", "enabled": True, "target": True, "source": False, "endpoints": google.endpoints()},
+        "flickr": {
+            "type": "flickr",
+            "enabled": True,
+            "target": True,
+            "source": True,
+            "endpoints": flickr.endpoints(),
+        },
+        "google-photos": {
+            "type": "google-photos",
+            "enabled": True,
+            "target": True,
+            "source": False,
+            "endpoints": google.endpoints(),
+        },
     }
     return Rehearsal(flickr, google, settings)
 
@@ -65,14 +77,19 @@ def authorise(rehearsal: Rehearsal, store: CredentialStore | None = None) -> Non
     store = store or CredentialStore()
     state = rehearsal.flickr.state
     run_oauth_flow(
-        state.api_key, state.api_secret, "write", rehearsal.flickr.endpoints(), flickr_browser,
-        service_name="flickr", store=store,
+        state.api_key,
+        state.api_secret,
+        "write",
+        rehearsal.flickr.endpoints(),
+        flickr_browser,
+        service_name="flickr",
+        store=store,
     )
     client_id, client_secret = next(iter(rehearsal.google.state.clients.items()))
     store.set("google-photos", {"client_id": client_id, "client_secret": client_secret})
-    GoogleAuth.for_service("google-photos", rehearsal.settings["google-photos"], store=store).authorize(
-        google_browser, timeout=30
-    )
+    GoogleAuth.for_service(
+        "google-photos", rehearsal.settings["google-photos"], store=store
+    ).authorize(google_browser, timeout=30)
 
 
 def sample_takeout(out: Path, photos: list[Path]) -> list[Path]:

@@ -31,7 +31,9 @@ def sample_image(seed: int, size: tuple[int, int] = (640, 480), noise: float = 0
     rng = random.Random(seed)
     width, height = size
     small = Image.new("RGB", (16, 12))
-    small.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(16 * 12)])
+    small.putdata(
+        [(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(16 * 12)]
+    )
     image = small.resize(size, Image.Resampling.BICUBIC)
     if noise > 0:
         grain = Image.frombytes("RGB", size, rng.randbytes(width * height * 3))
@@ -83,12 +85,14 @@ def write_jpeg(
     return path
 
 
-def write_xmp_sidecar(path: Path, *, caption: str | None = None, tags: list[str] | None = None) -> Path:
+def write_xmp_sidecar(
+    path: Path, *, caption: str | None = None, tags: list[str] | None = None
+) -> Path:
     """A minimal, valid XMP sidecar as photo managers write them."""
     parts = []
     if caption is not None:
         parts.append(
-            "<dc:description><rdf:Alt><rdf:li xml:lang=\"x-default\">"
+            '<dc:description><rdf:Alt><rdf:li xml:lang="x-default">'
             f"{_xml_escape(caption)}</rdf:li></rdf:Alt></dc:description>"
         )
     if tags:
@@ -147,8 +151,14 @@ def make_demo_library(root: Path) -> SampleLibrary:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(source.read_bytes())
     # ... one of them captioned differently on each side (a conflict to resolve)
-    write_xmp_sidecar(phone / "DCIM" / "IMG_1002.jpg.xmp", caption="Sunset at the beach", tags=["beach"])
-    write_xmp_sidecar(laptop / "2024" / "IMG_1002.xmp", caption="Ocean Beach sunset with friends", tags=["beach", "friends"])
+    write_xmp_sidecar(
+        phone / "DCIM" / "IMG_1002.jpg.xmp", caption="Sunset at the beach", tags=["beach"]
+    )
+    write_xmp_sidecar(
+        laptop / "2024" / "IMG_1002.xmp",
+        caption="Ocean Beach sunset with friends",
+        tags=["beach", "friends"],
+    )
     # a scan with no date at all, and a file cut short by a bad card
     write_jpeg(laptop / "scans" / "grandma-1962.jpg", seed=100, make=None, model=None)
     broken = laptop / "broken" / "IMG_9999.jpg"

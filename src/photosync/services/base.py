@@ -110,9 +110,7 @@ class TargetService(Service):
         """An earlier upload of this photo, so that a crash never duplicates it."""
 
     @abstractmethod
-    def upload(
-        self, record: Record, stream: BinaryIO, *, visibility: Visibility
-    ) -> UploadResult:
+    def upload(self, record: Record, stream: BinaryIO, *, visibility: Visibility) -> UploadResult:
         """Upload the photo with exactly ``visibility``."""
 
     def policy_problem(self, record: Record, visibility: Visibility) -> str | None:

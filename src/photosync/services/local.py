@@ -32,9 +32,38 @@ from photosync.services.base import (
 )
 
 PHOTO_EXTENSIONS = frozenset(
-    ["jpg", "jpeg", "jpe", "jfif", "png", "webp", "tif", "tiff", "heic", "heif", "hif", "avif", "gif", "bmp", "mpo", "dng", "cr2", "cr3", "nef", "nrw", "arw", "orf", "rw2", "raf", "srw", "pef"]
+    [
+        "jpg",
+        "jpeg",
+        "jpe",
+        "jfif",
+        "png",
+        "webp",
+        "tif",
+        "tiff",
+        "heic",
+        "heif",
+        "hif",
+        "avif",
+        "gif",
+        "bmp",
+        "mpo",
+        "dng",
+        "cr2",
+        "cr3",
+        "nef",
+        "nrw",
+        "arw",
+        "orf",
+        "rw2",
+        "raf",
+        "srw",
+        "pef",
+    ]
 )
-VIDEO_EXTENSIONS = frozenset(["mp4", "mov", "m4v", "3gp", "3g2", "avi", "mkv", "mts", "m2ts", "webm", "mpg", "mpeg"])
+VIDEO_EXTENSIONS = frozenset(
+    ["mp4", "mov", "m4v", "3gp", "3g2", "avi", "mkv", "mts", "m2ts", "webm", "mpg", "mpeg"]
+)
 SIDECAR_EXTENSIONS = frozenset({"xmp"})
 MAX_NAME_BYTES = 200
 
@@ -118,7 +147,9 @@ class LocalFolderService(SourceService, TargetService):
                 )
             del folder
 
-    def _walk(self, top: Path, report: ListingReport) -> Iterator[tuple[Path, list[os.DirEntry[str]]]]:
+    def _walk(
+        self, top: Path, report: ListingReport
+    ) -> Iterator[tuple[Path, list[os.DirEntry[str]]]]:
         stack = [top]
         while stack:
             folder = stack.pop()
@@ -239,5 +270,3 @@ def _sidecars_for(name: str, sidecars: dict[str, os.DirEntry[str]]) -> list[os.D
     if f"{stem}.xmp" in sidecars and f"{stem}.xmp" != f"{lowered}.xmp":
         found.append(sidecars[f"{stem}.xmp"])
     return found
-
-

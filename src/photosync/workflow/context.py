@@ -44,7 +44,9 @@ def primary_store(archive: Archive) -> LocalBlobStore:
             store = make_store(archive, spec)
             assert isinstance(store, LocalBlobStore)
             return store
-    raise ConfigError("blob_storage needs one local location: discover stores originals there first")
+    raise ConfigError(
+        "blob_storage needs one local location: discover stores originals there first"
+    )
 
 
 def all_stores(archive: Archive) -> list[BlobStore]:

@@ -161,7 +161,9 @@ class _ServiceRun:
         self.pending_seen: list[tuple[str, str, str | None]] = []
         self._inflight: tuple[PendingCommit, list[tuple[str, str, str | None]]] | None = None
         self._shrank = False
-        self.fingerprints = bool(archive.preferences()["sync_preferences"].get("fingerprint_during_discover", False))
+        self.fingerprints = bool(
+            archive.preferences()["sync_preferences"].get("fingerprint_during_discover", False)
+        )
         self.batch_new = 0
         self.batch_updated = 0
 
@@ -283,7 +285,9 @@ class _ServiceRun:
         except BaseException:
             writer.abort()
             raise
-        result.info = extract_media_info(self.store.path_for(digest), fallback_mtime=item.modified_at)
+        result.info = extract_media_info(
+            self.store.path_for(digest), fallback_mtime=item.modified_at
+        )
         if stored_now:
             self._fingerprint(self.store.path_for(digest), result)
 
@@ -358,7 +362,9 @@ class _ServiceRun:
             content_hash=content_hash,
             size=ingested.size,
             media={
-                "kind": info.kind if info.kind in ("photo", "video") else item.media_type or "unknown",
+                "kind": info.kind
+                if info.kind in ("photo", "video")
+                else item.media_type or "unknown",
                 "mime_type": info.mime_type,
                 "format": info.format,
                 "width": info.width,
@@ -373,7 +379,15 @@ class _ServiceRun:
         )
         observed = instance["observed"]
         metadata = record["metadata"]
-        for key in ("taken_date", "taken_date_source", "filename", "location", "tags", "caption", "camera_info"):
+        for key in (
+            "taken_date",
+            "taken_date_source",
+            "filename",
+            "location",
+            "tags",
+            "caption",
+            "camera_info",
+        ):
             metadata[key] = observed[key]
         if observed.get("title"):
             metadata["title"] = observed["title"]
@@ -420,7 +434,7 @@ class _ServiceRun:
             self.report.warnings.insert(  # first: the listing's own warnings can be many
                 0,
                 f"{self.service.name} listed {self.report.listed} items, {before} last time: "
-                "nothing was marked deleted; check the service before trusting it"
+                "nothing was marked deleted; check the service before trusting it",
             )
 
     def _checkpoint(self, commits: list[str], *, final: bool) -> None:
@@ -476,7 +490,9 @@ def _needs_review(record: Record, instance: dict[str, Any]) -> bool:
 def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:
     """File facts first, then what the service says where it says something."""
     service = item.observed
-    file_date_is_exact = bool(info.taken_date_source) and not str(info.taken_date_source).startswith("file:")
+    file_date_is_exact = bool(info.taken_date_source) and not str(
+        info.taken_date_source
+    ).startswith("file:")
     taken, taken_source = info.taken_date, info.taken_date_source
     if service.taken_date and not file_date_is_exact:
         taken, taken_source = service.taken_date, service.taken_date_source
@@ -491,4 +507,3 @@ def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:
         camera_make=info.camera_make or service.camera_make,
         camera_model=info.camera_model or service.camera_model,
     )
-

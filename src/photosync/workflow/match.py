@@ -96,7 +96,9 @@ def match_variants(
 
     progress.start("match", archive.state.count_records())
     workers = os.cpu_count() or 1  # decoding is CPU work and Pillow releases the GIL
-    for record, changed in bounded_map(fingerprinted, archive.iter_records(), workers=workers, name="fingerprint"):
+    for record, changed in bounded_map(
+        fingerprinted, archive.iter_records(), workers=workers, name="fingerprint"
+    ):
         progress.advance()
         if changed:
             archive.write_record(record)
@@ -148,13 +150,19 @@ def merge_into(keeper: Record, other: Record, *, kind: str) -> None:
     vis, other_vis = keeper["visibility"], other["visibility"]
     for service, level in other_vis["per_service"].items():
         current = vis["per_service"].get(service)
-        vis["per_service"][service] = most_restrictive([level, current] if current else [level]).value
+        vis["per_service"][service] = most_restrictive(
+            [level, current] if current else [level]
+        ).value
     vis["canonical"] = most_restrictive([vis["canonical"], other_vis["canonical"]]).value
     for field_name in ("taken_date", "taken_date_source", "location", "caption", "title"):
-        if keeper["metadata"].get(field_name) in (None, "") and other["metadata"].get(field_name) not in (None, ""):
+        if keeper["metadata"].get(field_name) in (None, "") and other["metadata"].get(
+            field_name
+        ) not in (None, ""):
             keeper["metadata"][field_name] = other["metadata"][field_name]
     variants = keeper.setdefault("variants", [])
-    variants.append({"photo_id": other["photo_id"], "kind": kind, "role": f"merged: {other['content_hash']}"})
+    variants.append(
+        {"photo_id": other["photo_id"], "kind": kind, "role": f"merged: {other['content_hash']}"}
+    )
     variants.extend(v for v in other.get("variants", []) if v["photo_id"] != keeper["photo_id"])
     keeper["processing_state"] = ProcessingState.DISCOVERED.value
 

@@ -17,7 +17,12 @@ Out = TypeVar("Out")
 
 
 def bounded_map(
-    work: Callable[[In], Out], items: Iterable[In], *, workers: int, name: str, window_per_worker: int = 4
+    work: Callable[[In], Out],
+    items: Iterable[In],
+    *,
+    workers: int,
+    name: str,
+    window_per_worker: int = 4,
 ) -> Iterator[Out]:
     """``map(work, items)`` on ``workers`` threads, at most ``workers * window_per_worker`` in flight."""
     workers = max(1, workers)

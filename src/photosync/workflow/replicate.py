@@ -67,7 +67,9 @@ class ReplicateReport:
         return {target: dict(counter) for target, counter in out.items()}
 
 
-def _targets(archive: Archive, names: list[str] | None, opened: dict[str, Any]) -> dict[str, TargetService]:
+def _targets(
+    archive: Archive, names: list[str] | None, opened: dict[str, Any]
+) -> dict[str, TargetService]:
     configured = archive.services()
     return {
         name: service
@@ -80,33 +82,65 @@ def target_level(record: Record, service: TargetService) -> Visibility:
     return most_restrictive([record["visibility"]["canonical"], service.max_visibility()])
 
 
-def plan(archive: Archive, record: Record, targets: dict[str, TargetService]) -> list[PlannedAction]:
+def plan(
+    archive: Archive, record: Record, targets: dict[str, TargetService]
+) -> list[PlannedAction]:
     actions = []
-    blocked = {c["id"].split(":", 1)[1] for c in record["conflicts"] if c["type"] == "service_policy_violation"}
+    blocked = {
+        c["id"].split(":", 1)[1]
+        for c in record["conflicts"]
+        if c["type"] == "service_policy_violation"
+    }
     for name, service in targets.items():
         if name in blocked:
             continue  # waiting for, or decided by, a human
         level = target_level(record, service)
-        present = [i for i in record["instances"].get(name, []) if i.get("status", "present") == "present"]
+        present = [
+            i for i in record["instances"].get(name, []) if i.get("status", "present") == "present"
+        ]
         if not present:
             actions.append(
-                PlannedAction(record["photo_id"], name, "upload", record["metadata"].get("filename"), level.value)
+                PlannedAction(
+                    record["photo_id"],
+                    name,
+                    "upload",
+                    record["metadata"].get("filename"),
+                    level.value,
+                )
             )
             continue
         if hasattr(service, "apply_metadata") and _stale_metadata(record, present):
             actions.append(
-                PlannedAction(record["photo_id"], name, "update_metadata", record["metadata"].get("filename"), level.value)
+                PlannedAction(
+                    record["photo_id"],
+                    name,
+                    "update_metadata",
+                    record["metadata"].get("filename"),
+                    level.value,
+                )
             )
         current = record["visibility"]["per_service"].get(name)
         if not current or not hasattr(service, "set_visibility"):
             continue
         if is_wider(current, level):
             actions.append(
-                PlannedAction(record["photo_id"], name, "narrow_visibility", record["metadata"].get("filename"), level.value)
+                PlannedAction(
+                    record["photo_id"],
+                    name,
+                    "narrow_visibility",
+                    record["metadata"].get("filename"),
+                    level.value,
+                )
             )
         elif is_wider(level, current) and _approved(record, level):
             actions.append(
-                PlannedAction(record["photo_id"], name, "widen_visibility", record["metadata"].get("filename"), level.value)
+                PlannedAction(
+                    record["photo_id"],
+                    name,
+                    "widen_visibility",
+                    record["metadata"].get("filename"),
+                    level.value,
+                )
             )
     return actions
 
@@ -178,11 +212,18 @@ def replicate(
                     report.done[f"{action.target}:{action.action}"] += 1
                 except PhotosyncError as error:
                     report.failed.append(f"{record['photo_id']} -> {action.target}: {error}")
-                    changed |= any(c["id"] == f"service_policy_violation:{action.target}" for c in record["conflicts"])
+                    changed |= any(
+                        c["id"] == f"service_policy_violation:{action.target}"
+                        for c in record["conflicts"]
+                    )
                 except OSError as error:
-                    report.failed.append(f"{record['photo_id']} -> {action.target}: {error.strerror or error}")
+                    report.failed.append(
+                        f"{record['photo_id']} -> {action.target}: {error.strerror or error}"
+                    )
             changed |= _ensure_blob_location(record, store)
-            everywhere = targets and all(_has_present(record, name) or name in _skipped(record) for name in targets)
+            everywhere = targets and all(
+                _has_present(record, name) or name in _skipped(record) for name in targets
+            )
             if everywhere and record["processing_state"] != ProcessingState.REPLICATED.value:
                 record["processing_state"] = ProcessingState.REPLICATED.value
                 changed = True
@@ -209,12 +250,18 @@ def _replicate_originals(archive: Archive, report: ReplicateReport, progress: Pr
     report.blobs = blobs
     for location, digests in sorted(blobs.copied.items()):
         for digest in digests:
-            report.planned.append(PlannedAction(blobs.photo_of.get(digest, digest), location, "copy_original", None, "private"))
+            report.planned.append(
+                PlannedAction(
+                    blobs.photo_of.get(digest, digest), location, "copy_original", None, "private"
+                )
+            )
         if digests:
             report.done[f"{location}:copy_original"] += len(digests)
     for location, failures in sorted(blobs.failed.items()):
         for digest, why in sorted(failures.items()):
-            report.failed.append(f"{blobs.photo_of.get(digest, digest)} -> {location}: original not copied: {why}")
+            report.failed.append(
+                f"{blobs.photo_of.get(digest, digest)} -> {location}: original not copied: {why}"
+            )
 
 
 def _held_back(record: Record) -> bool:
@@ -222,11 +269,17 @@ def _held_back(record: Record) -> bool:
 
 
 def _skipped(record: Record) -> set[str]:
-    return {c["id"].split(":", 1)[1] for c in record["conflicts"] if c["type"] == "service_policy_violation" and c["status"] == "resolved"}
+    return {
+        c["id"].split(":", 1)[1]
+        for c in record["conflicts"]
+        if c["type"] == "service_policy_violation" and c["status"] == "resolved"
+    }
 
 
 def _has_present(record: Record, service: str) -> bool:
-    return any(i.get("status", "present") == "present" for i in record["instances"].get(service, []))
+    return any(
+        i.get("status", "present") == "present" for i in record["instances"].get(service, [])
+    )
 
 
 def _carry_out(
@@ -236,7 +289,9 @@ def _carry_out(
     level = Visibility(action.visibility)
     if action.action == "update_metadata":
         for copy in record["instances"].get(target, []):
-            stale = _stale_fields(record, copy) if copy.get("status", "present") == "present" else {}
+            stale = (
+                _stale_fields(record, copy) if copy.get("status", "present") == "present" else {}
+            )
             if stale:
                 service.apply_metadata(copy["id"], **stale)  # type: ignore[attr-defined]
                 copy.setdefault("observed", {}).update(stale)
@@ -260,7 +315,11 @@ def _carry_out(
         with store.open(record["content_hash"]) as stream:
             result = service.upload(record, stream, visibility=level)
     archive.state.journal_set(
-        OPERATION, photo_id, target, "done", json.dumps({"instance_id": result.instance_id, "url": result.url})
+        OPERATION,
+        photo_id,
+        target,
+        "done",
+        json.dumps({"instance_id": result.instance_id, "url": result.url}),
     )
     instance: dict[str, Any] = {
         "id": result.instance_id,
@@ -271,7 +330,10 @@ def _carry_out(
         "visibility": (result.visibility.level.value if result.visibility else None),
         "status": "present",
         # what the upload carried: the canonical metadata at that moment
-        "observed": {key: record["metadata"].get(key) for key in ("caption", "tags", "taken_date", "taken_date_source", "filename")},
+        "observed": {
+            key: record["metadata"].get(key)
+            for key in ("caption", "tags", "taken_date", "taken_date_source", "filename")
+        },
         "extra": {"uploaded_by": "photosync", **result.extra},
     }
     upsert_instance(record, target, instance)
@@ -307,14 +369,22 @@ def _ensure_blob_location(record: Record, store: Any) -> bool:
     if stat is None or stat.size != record["media"]["size"]:
         if not any(p["code"] == "blob_missing" for p in record["problems"]):
             record["problems"].append(
-                {"code": "blob_missing", "message": f"original not in blob store {store.name}", "service": None}
+                {
+                    "code": "blob_missing",
+                    "message": f"original not in blob store {store.name}",
+                    "service": None,
+                }
             )
             return True
         return False
     if any(loc["store"] == store.name for loc in record["blob_locations"]):
         return False
     record["blob_locations"].append(
-        {"store": store.name, "locator": store.locator(record["content_hash"]), "verified_at": utc_now()}
+        {
+            "store": store.name,
+            "locator": store.locator(record["content_hash"]),
+            "verified_at": utc_now(),
+        }
     )
     record["blob_locations"].sort(key=lambda loc: loc["store"])
     return True
@@ -324,7 +394,10 @@ def _commit(archive: Archive, report: ReplicateReport, *, final: bool) -> None:
     by_target: Counter[str] = Counter()
     for key, count in report.done.items():
         by_target[key.split(":")[0]] += count
-    summary = ", ".join(f"{count} to {target}" for target, count in sorted(by_target.items())) or "nothing new"
+    summary = (
+        ", ".join(f"{count} to {target}" for target, count in sorted(by_target.items()))
+        or "nothing new"
+    )
     message = f"replicate: {summary}"
     if report.failed:
         message += f", {len(report.failed)} failed"

@@ -74,7 +74,10 @@ def normalized(field_name: str, value: Any) -> Any:
     if field_name == "taken_date":
         return str(value)[:19]  # wall-clock time; offsets are told differently by services
     if field_name == "location":
-        return (round(float(value["lat"]) / LOCATION_TOLERANCE_DEG), round(float(value["lng"]) / LOCATION_TOLERANCE_DEG))
+        return (
+            round(float(value["lat"]) / LOCATION_TOLERANCE_DEG),
+            round(float(value["lng"]) / LOCATION_TOLERANCE_DEG),
+        )
     return value
 
 
@@ -96,7 +99,9 @@ def _sources(record: Record, field_name: str) -> list[tuple[str, Any]]:
             continue
         observed = instance.get("observed", {})
         value = observed.get(field_name)
-        if normalized(field_name, value) is None or (field_name == "taken_date" and weak_date(observed)):
+        if normalized(field_name, value) is None or (
+            field_name == "taken_date" and weak_date(observed)
+        ):
             continue
         label = f"{service}:{instance['id']}" if service in multi else service
         out.append((label, value))
@@ -131,7 +136,10 @@ def analyze(record: Record, rules: set[str], *, by: str = "photosync") -> list[s
             continue
         if len(distinct) == 1:
             value = next(iter(distinct.values()))
-            if normalized(field_name, record["metadata"].get(field_name)) is None and "missing_metadata" in rules:
+            if (
+                normalized(field_name, record["metadata"].get(field_name)) is None
+                and "missing_metadata" in rules
+            ):
                 record["metadata"][field_name] = value
                 used.append("missing_metadata")
             continue
@@ -162,19 +170,29 @@ def analyze(record: Record, rules: set[str], *, by: str = "photosync") -> list[s
     visibility_conflict = _visibility(record, rules, previous, by=by)
     if visibility_conflict is not None:
         conflicts.append(visibility_conflict)
-        if visibility_conflict["status"] == "resolved" and visibility_conflict["resolution"].get("rule"):
+        if visibility_conflict["status"] == "resolved" and visibility_conflict["resolution"].get(
+            "rule"
+        ):
             used.append("most_restrictive_visibility")
     # conflicts raised by other layers (identity matcher, policies) are kept as they are
-    recomputed = (ConflictType.METADATA_MISMATCH.value, ConflictType.VISIBILITY_CONFLICT.value, ConflictType.PROCESSING_FAILED.value)
+    recomputed = (
+        ConflictType.METADATA_MISMATCH.value,
+        ConflictType.VISIBILITY_CONFLICT.value,
+        ConflictType.PROCESSING_FAILED.value,
+    )
     kept = [c for c in record["conflicts"] if c["type"] not in recomputed]
     record["conflicts"] = sorted(kept + conflicts, key=lambda c: c["id"])
-    open_required = [c for c in record["conflicts"] if c["status"] != "resolved" and c["resolution_required"]]
+    open_required = [
+        c for c in record["conflicts"] if c["status"] != "resolved" and c["resolution_required"]
+    ]
     if not open_required and record["processing_state"] == ProcessingState.DISCOVERED.value:
         record["processing_state"] = ProcessingState.RESOLVED.value
     return used
 
 
-def _processing_failed(record: Record, previous: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+def _processing_failed(
+    record: Record, previous: dict[str, dict[str, Any]]
+) -> dict[str, Any] | None:
     """A file photosync could not fully read: stored and recorded, but a human should look."""
     if not record["problems"]:
         return None
@@ -183,11 +201,14 @@ def _processing_failed(record: Record, previous: dict[str, dict[str, Any]]) -> d
         "id": conflict_id,
         "type": ConflictType.PROCESSING_FAILED.value,
         "field": None,
-        "description": "could not be fully processed: " + "; ".join(p["message"] for p in record["problems"][:3]),
+        "description": "could not be fully processed: "
+        + "; ".join(p["message"] for p in record["problems"][:3]),
         "services": sorted({p["service"] for p in record["problems"] if p.get("service")}),
         "resolution_required": True,
         "status": "open",
-        "options": [{"source": "accept", "value": "keep it as it is (the original bytes are stored)"}],
+        "options": [
+            {"source": "accept", "value": "keep it as it is (the original bytes are stored)"}
+        ],
         "resolution": None,
     }
     _carry_decision(conflict, previous.get(conflict_id))
@@ -259,7 +280,9 @@ def _rules(archive: Archive, mode: str) -> set[str]:
     return configured
 
 
-def auto_resolve(archive: Archive, *, mode: str = "simple", progress: Progress | None = None) -> ResolveReport:
+def auto_resolve(
+    archive: Archive, *, mode: str = "simple", progress: Progress | None = None
+) -> ResolveReport:
     """Analyze every record not yet resolved; commit what changed."""
     progress = progress or SilentProgress()
     rules = _rules(archive, mode)
@@ -278,10 +301,15 @@ def auto_resolve(archive: Archive, *, mode: str = "simple", progress: Progress |
         for rule in used:
             report.by_rule[rule] = report.by_rule.get(rule, 0) + 1
         report.conflicts_auto += len(used)
-        report.conflicts_open += sum(1 for c in record["conflicts"] if c["status"] == "open" and c["resolution_required"])
+        report.conflicts_open += sum(
+            1 for c in record["conflicts"] if c["status"] == "open" and c["resolution_required"]
+        )
         if used:
             report.auto_resolved += 1
-        if record["processing_state"] != before_state and record["processing_state"] == ProcessingState.RESOLVED.value:
+        if (
+            record["processing_state"] != before_state
+            and record["processing_state"] == ProcessingState.RESOLVED.value
+        ):
             report.now_resolved += 1
         if _has_open(record):
             report.needs_decision += 1
@@ -309,7 +337,9 @@ def pending(archive: Archive) -> Iterator[tuple[Record, dict[str, Any]]]:
                 yield record, conflict
 
 
-def decide_in_archive(archive: Archive, photo_id: str, conflict_id: str, *, choice: str, value: Any = None, by: str) -> None:
+def decide_in_archive(
+    archive: Archive, photo_id: str, conflict_id: str, *, choice: str, value: Any = None, by: str
+) -> None:
     """``decide`` plus what needs the archive: joining or separating edit variants."""
     record = archive.load_record(photo_id)
     conflict = next((c for c in record["conflicts"] if c["id"] == conflict_id), None)
@@ -331,7 +361,11 @@ def decide_in_archive(archive: Archive, photo_id: str, conflict_id: str, *, choi
             keeper, gone = (record, other) if keep_mine else (other, record)
             merge_into(keeper, gone, kind="edit_variant")
             archive.remove_record(gone["photo_id"])
-            keeper["conflicts"] = [c for c in keeper["conflicts"] if c["id"] != f"{ConflictType.EDIT_VARIANT.value}:{gone['photo_id']}"]
+            keeper["conflicts"] = [
+                c
+                for c in keeper["conflicts"]
+                if c["id"] != f"{ConflictType.EDIT_VARIANT.value}:{gone['photo_id']}"
+            ]
             archive.write_record(keeper)
             return
         archive.write_record(other)
@@ -352,7 +386,13 @@ def decide(
         raise PhotosyncError(f"photo {record['photo_id']} has no conflict {conflict_id}")
     if choice == "skip":
         conflict["status"] = "skipped"
-        conflict["resolution"] = {"choice": "skip", "value": None, "by": by, "at": utc_now(), "rule": None}
+        conflict["resolution"] = {
+            "choice": "skip",
+            "value": None,
+            "by": by,
+            "at": utc_now(),
+            "rule": None,
+        }
         return
     if choice not in ("combine", "custom"):
         options = {o["source"]: o["value"] for o in conflict.get("options", [])}
@@ -373,7 +413,13 @@ def decide(
     elif field_name in COMPARABLE_FIELDS:
         record["metadata"][field_name] = value
     conflict["status"] = "resolved"
-    conflict["resolution"] = {"choice": choice, "value": value, "by": by, "at": utc_now(), "rule": None}
+    conflict["resolution"] = {
+        "choice": choice,
+        "value": value,
+        "by": by,
+        "at": utc_now(),
+        "rule": None,
+    }
     if not _has_open(record) and record["processing_state"] == ProcessingState.DISCOVERED.value:
         record["processing_state"] = ProcessingState.RESOLVED.value
 
@@ -385,7 +431,13 @@ def approve_visibility(record: Record, level: Visibility, *, by: str, reason: st
     if previous == level:
         return False
     vis["approvals"].append(
-        {"level": level.value, "previous": previous.value, "by": by, "at": utc_now(), "reason": reason}
+        {
+            "level": level.value,
+            "previous": previous.value,
+            "by": by,
+            "at": utc_now(),
+            "reason": reason,
+        }
     )
     vis["canonical"] = level.value
     vis["discrepancies"] = [

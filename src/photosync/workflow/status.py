@@ -56,7 +56,9 @@ def status(archive: Archive) -> ArchiveStatus:
         result.by_kind[record["media"]["kind"]] += 1
         result.bytes_total += record["media"]["size"]
         for service, instances in record["instances"].items():
-            result.instances_by_service[service] += sum(1 for i in instances if i.get("status", "present") == "present")
+            result.instances_by_service[service] += sum(
+                1 for i in instances if i.get("status", "present") == "present"
+            )
         for conflict in record["conflicts"]:
             if conflict["status"] == "open" and conflict["resolution_required"]:
                 result.open_conflicts[conflict["type"]] += 1

@@ -143,7 +143,9 @@ class ArchiveVerifyReport:
             "ok": self.ok,
             "problems": self.problem_count(),
             "records": self.records,
-            "invalid_records": [{"path": r.path, "problems": r.problems} for r in self.invalid_records],
+            "invalid_records": [
+                {"path": r.path, "problems": r.problems} for r in self.invalid_records
+            ],
             "blobs": self.blobs,
             "read_data": {"mode": self.read_mode, "blobs": self.read_blobs},
             "locations": {name: f.to_json() for name, f in sorted(self.locations.items())},
@@ -179,7 +181,9 @@ def lock_for_verify(archive: Archive) -> tuple[list[str], bool]:
         # force a rebuild next time: the half-built index must never be trusted
         archive.state.set_meta("index_head", None)
         archive.state.flush()
-        return [f"the record index could not be rebuilt ({error!r}); records are not updated"], False
+        return [
+            f"the record index could not be rebuilt ({error!r}); records are not updated"
+        ], False
 
 
 def verify_archive(
@@ -256,7 +260,12 @@ def _scan_records(archive: Archive, report: ArchiveVerifyReport, progress: Progr
             seen_ids[record["photo_id"]] = rel
             report.photos.setdefault(
                 digest,
-                PhotoRef(record["photo_id"], rel, record["metadata"].get("filename"), int(record["media"]["size"])),
+                PhotoRef(
+                    record["photo_id"],
+                    rel,
+                    record["metadata"].get("filename"),
+                    int(record["media"]["size"]),
+                ),
             )
     finally:
         progress.finish()
@@ -434,7 +443,9 @@ def _repair(
         report.locations[name].refused = dict(sorted(refused.items()))
 
 
-def _update_records(archive: Archive, stores: Sequence[BlobStore], report: ArchiveVerifyReport) -> None:
+def _update_records(
+    archive: Archive, stores: Sequence[BlobStore], report: ArchiveVerifyReport
+) -> None:
     """Bring ``blob_locations`` in line with the findings; commit when anything changed."""
     by_name = {store.name: store for store in stores}
     primary = primary_name(stores)
@@ -449,7 +460,9 @@ def _update_records(archive: Archive, stores: Sequence[BlobStore], report: Archi
         good[name] = set(report.photos) - bad[name] - set(found.errors)
     lost_copies = 0
     for digest, ref in sorted(report.photos.items(), key=lambda item: item[1].path):
-        verified = {name: by_name[name].locator(digest) for name, ds in good.items() if digest in ds}
+        verified = {
+            name: by_name[name].locator(digest) for name, ds in good.items() if digest in ds
+        }
         lost = [name for name, ds in bad.items() if digest in ds]
         path = archive.root / ref.path
         try:
@@ -493,4 +506,3 @@ def describe(report: ArchiveVerifyReport, digest: str) -> str:
     if ref is None:
         return f"sha256:{digest}"
     return f"sha256:{digest} ({ref.filename or ref.photo_id}, {ref.path})"
-

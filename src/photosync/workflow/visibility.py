@@ -36,17 +36,23 @@ def resolve_photo_ids(archive: Archive, prefixes: list[str]) -> list[str]:
     return out
 
 
-def plan_visibility(archive: Archive, photo_ids: list[str], level: Visibility) -> list[VisibilityChange]:
+def plan_visibility(
+    archive: Archive, photo_ids: list[str], level: Visibility
+) -> list[VisibilityChange]:
     changes = []
     for photo_id in photo_ids:
         record = archive.load_record(photo_id)
         before = record["visibility"]["canonical"]
         if before != level.value:
-            changes.append(VisibilityChange(photo_id, record["metadata"].get("filename"), before, level.value))
+            changes.append(
+                VisibilityChange(photo_id, record["metadata"].get("filename"), before, level.value)
+            )
     return changes
 
 
-def plan_service_approvals(archive: Archive, service: str, photo_ids: list[str] | None = None) -> list[VisibilityChange]:
+def plan_service_approvals(
+    archive: Archive, service: str, photo_ids: list[str] | None = None
+) -> list[VisibilityChange]:
     """Photos a service shows more widely than their canonical level: adopting the
     service's level is a widening, so it is only ever done by explicit request."""
     wanted = set(photo_ids) if photo_ids else None
@@ -57,11 +63,17 @@ def plan_service_approvals(archive: Archive, service: str, photo_ids: list[str] 
         level = record["visibility"]["per_service"].get(service)
         canonical = record["visibility"]["canonical"]
         if level and is_wider(level, canonical):
-            changes.append(VisibilityChange(record["photo_id"], record["metadata"].get("filename"), canonical, level))
+            changes.append(
+                VisibilityChange(
+                    record["photo_id"], record["metadata"].get("filename"), canonical, level
+                )
+            )
     return changes
 
 
-def apply_visibility(archive: Archive, changes: list[VisibilityChange], *, by: str, reason: str | None) -> str | None:
+def apply_visibility(
+    archive: Archive, changes: list[VisibilityChange], *, by: str, reason: str | None
+) -> str | None:
     """Widening is recorded as an approval (who, when, why); narrowing needs none."""
     for change in changes:
         record = archive.load_record(change.photo_id)

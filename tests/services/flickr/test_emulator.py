@@ -299,7 +299,9 @@ def test_upload_without_privacy_flags_gets_the_account_default(
     emulator: FlickrEmulator, state: FlickrState
 ) -> None:
     fields = {"title": "t"}
-    reply = _signed_upload(emulator, state, fields, fields, ("a.png", b"\x89PNG\r\n\x1a\nxx", "image/png"))
+    reply = _signed_upload(
+        emulator, state, fields, fields, ("a.png", b"\x89PNG\r\n\x1a\nxx", "image/png")
+    )
     assert reply.status_code == 200
     assert next(iter(state.photos.values())).privacy == state.default_privacy == (1, 0, 0)
 

@@ -28,7 +28,12 @@ def running() -> Iterator[tuple[FlickrEmulator, FlickrState]]:
 
 def _authorise(emulator: FlickrEmulator, state: FlickrState, name: str, perms: str) -> None:
     run_oauth_flow(
-        state.api_key, state.api_secret, perms, emulator.endpoints(), flickr_browser, service_name=name
+        state.api_key,
+        state.api_secret,
+        perms,
+        emulator.endpoints(),
+        flickr_browser,
+        service_name=name,
     )
 
 

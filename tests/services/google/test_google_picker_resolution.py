@@ -26,7 +26,12 @@ def test_picked_copies_join_the_takeout_original_and_never_win(
     signed_in: GoogleAuth, emulator: GoogleEmulator, tmp_path: Path
 ) -> None:
     photos = [
-        write_jpeg(tmp_path / "src" / f"IMG_{i}.jpg", seed=40 + i, taken=datetime(2021, 3, 4 + i, 10, 0, 0), gps=(48.85, 2.29))
+        write_jpeg(
+            tmp_path / "src" / f"IMG_{i}.jpg",
+            seed=40 + i,
+            taken=datetime(2021, 3, 4 + i, 10, 0, 0),
+            gps=(48.85, 2.29),
+        )
         for i in range(3)
     ]
     generate_takeout(tmp_path / "takeout", photos, parts=2, fmt="zip", seed=3)
@@ -35,9 +40,13 @@ def test_picked_copies_join_the_takeout_original_and_never_win(
         emulator.state.add_library_item(path.read_bytes(), path.name)
 
     def person(uri: str) -> None:
-        threading.Thread(target=requests.get, args=(uri,), kwargs={"timeout": 10}, daemon=True).start()
+        threading.Thread(
+            target=requests.get, args=(uri,), kwargs={"timeout": 10}, daemon=True
+        ).start()
 
-    picked = pick(make_picker(emulator, signed_in), person, timeout=20, dest_dir=tmp_path / "picked")
+    picked = pick(
+        make_picker(emulator, signed_in), person, timeout=20, dest_dir=tmp_path / "picked"
+    )
     assert len(picked) == 3
     archive = new_archive(tmp_path)
     archive.lock()

@@ -335,7 +335,9 @@ def test_product_folder_without_year_folders_is_found_by_structure(tmp_path: Pat
             "Takeout/YouTube и YouTube Music/videos/c.mp4": b"\0\0\0\x18ftypmp42" + b"3" * 50,
             "Takeout/Google Фото/Отпуск/IMG_1.jpg": b"\xff\xd8one",
             "Takeout/Google Фото/Отпуск/IMG_1.jpg.json": _sidecar("ONE"),
-            "Takeout/Google Фото/Отпуск/метаданные.json": json.dumps({"title": "Отпуск 2020"}).encode(),
+            "Takeout/Google Фото/Отпуск/метаданные.json": json.dumps(
+                {"title": "Отпуск 2020"}
+            ).encode(),
         },
     )
     items, report = listing(TakeoutSource.from_paths([part]))

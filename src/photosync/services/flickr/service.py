@@ -610,4 +610,9 @@ def _seekable(stream: BinaryIO) -> BinaryIO:
 
 def _is_photo_id(value: Any) -> bool:
     """Flickr photo ids are decimal numbers; anything else must never become an instance."""
-    return isinstance(value, str | int) and not isinstance(value, bool) and str(value).isdigit() and len(str(value)) <= 24
+    return (
+        isinstance(value, str | int)
+        and not isinstance(value, bool)
+        and str(value).isdigit()
+        and len(str(value)) <= 24
+    )

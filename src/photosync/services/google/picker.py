@@ -262,7 +262,9 @@ class PickedSource(SourceService):
     ) -> Iterator[RemoteItem]:
         for item in self.items:
             if item.path is None:
-                report.warnings.append(f"picked item {item.filename} was not downloaded: {item.problem}")
+                report.warnings.append(
+                    f"picked item {item.filename} was not downloaded: {item.problem}"
+                )
                 continue
             yield item.to_remote_item()
 
