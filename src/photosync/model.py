@@ -196,6 +196,25 @@ def upsert_instance(record: Record, service: str, instance: dict[str, Any]) -> b
     return True
 
 
+def aliased_instance(
+    record: Record, service: str, instance_id: str, aliases: tuple[str, ...]
+) -> tuple[dict[str, Any], bool] | None:
+    """An active instance of the same service item recorded under another id.
+
+    Returns the instance and True when the new id is the better one (the old id is
+    one of its aliases), False when the recorded instance already is (it names the
+    new id among its aliases).
+    """
+    for instance in record["instances"].get(service, []):
+        if instance["id"] == instance_id or instance.get("status") == "superseded":
+            continue
+        if instance["id"] in aliases:
+            return instance, True
+        if instance_id in (instance.get("extra") or {}).get("aliases", ()):
+            return instance, False
+    return None
+
+
 def _without_sync_time(instance: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in instance.items() if key != "last_sync"}
 

@@ -54,6 +54,9 @@ class RemoteItem:
     extra: dict[str, Any] = field(default_factory=dict)
     #: problems the service noticed (malformed sidecar, ...), recorded on the photo
     problems: list[str] = field(default_factory=list)
+    #: other ids the very same item gets elsewhere (a Takeout file listed without its
+    #: sidecar is known by path): discover keeps one instance per item, not one per id
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass

@@ -38,6 +38,7 @@ from photosync.model import (
     ProcessingState,
     Record,
     add_problem,
+    aliased_instance,
     find_instance,
     most_restrictive,
     new_record,
@@ -321,7 +322,18 @@ class _ServiceRun:
             self.batch_new += 1
             self.report.new += 1
         else:
-            changed = upsert_instance(record, self.service.name, instance)
+            alias = aliased_instance(record, self.service.name, item.instance_id, item.aliases)
+            if alias is not None and not alias[1]:
+                # the same item, already recorded under its better id: nothing new here
+                self.pending_seen.append((item.instance_id, item.version, content_hash))
+                self.report.unchanged += 1
+                return
+            changed = False
+            if alias is not None:  # the item's better id now: the old one is kept, superseded
+                alias[0]["status"] = "superseded"
+                alias[0].setdefault("extra", {})["same_item_as"] = item.instance_id
+                changed = True
+            changed |= upsert_instance(record, self.service.name, instance)
             changed |= self._note_problems(record, item, info)
             if changed:
                 if _needs_review(record, instance):
@@ -350,8 +362,10 @@ class _ServiceRun:
             "observed": observed.to_json(),
             "status": "present",
         }
-        if item.extra:
-            instance["extra"] = item.extra
+        if item.extra or item.aliases:
+            instance["extra"] = dict(item.extra)
+        if item.aliases:
+            instance["extra"]["aliases"] = list(item.aliases)
         return instance
 
     def _new_record(

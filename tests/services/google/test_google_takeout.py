@@ -343,3 +343,51 @@ def test_product_folder_without_year_folders_is_found_by_structure(tmp_path: Pat
     items, report = listing(TakeoutSource.from_paths([part]))
     assert [(i.instance_id, i.extra["albums"]) for i in items] == [("ONE", ["Отпуск 2020"])]
     assert not any("no media" in w for w in report.warnings)
+
+
+def _active_instances(root: Path) -> dict[str, list[str]]:
+    """content hash -> ids of the google instances that are not superseded."""
+    out: dict[str, list[str]] = {}
+    for path in (root / "photos").rglob("*.json"):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        out[record["content_hash"]] = [
+            i["id"] for i in record["instances"].get("google", []) if i["status"] != "superseded"
+        ]
+    return out
+
+
+def test_a_part_missing_then_supplied_keeps_one_instance_per_photo(tmp_path: Path) -> None:
+    """Part 1 alone lists files whose sidecars sit in other parts by path; the full export by id."""
+    from photosync.workflow.discover import discover
+    from tests.helpers import new_archive
+
+    manifest = generate_takeout(tmp_path / "takeout", None, parts=3, seed=3)
+    assert manifest.split_across_parts, "the generator must split some sidecars from their media"
+    archive = new_archive(
+        tmp_path, google={"type": "google-takeout", "paths": [str(manifest.parts[0])]}
+    )
+    archive.lock()
+    first = discover(archive)
+    partial = _active_instances(archive.root)
+    # a copy without its sidecar in part 1 still joins a copy with one (album vs year folder)
+    assert all(len(ids) == 1 for ids in partial.values()), [
+        ids for ids in partial.values() if len(ids) != 1
+    ]
+    by_path = [h for h, ids in partial.items() if any(i.startswith("path:") for i in ids)]
+    assert by_path, "some items of part 1 must lack their sidecar"
+    services = archive.services()
+    services["google"]["paths"] = [str(p) for p in manifest.parts]
+    archive.save_services(services)
+    archive.commit("config: the whole export")
+    second = discover(archive)
+    assert first.failed == 0 and second.failed == 0
+    complete = _active_instances(archive.root)
+    assert len(complete) == len(manifest.items)
+    assert all(len(ids) == 1 for ids in complete.values()), [
+        ids for ids in complete.values() if len(ids) != 1
+    ]
+    for digest in by_path:  # the path id was replaced by the Google id, and kept as history
+        (active,) = complete[digest]
+        if digest[7:] in manifest.split_across_parts:
+            assert not active.startswith("path:"), active
+    archive.close()

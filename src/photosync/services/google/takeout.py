@@ -16,7 +16,9 @@ Decisions (documented for the workflow and the user):
   folders only add membership (``extra["albums"]``).
 * Identity: ``instance_id`` is the key of the sidecar's ``url``
   (``https://photos.google.com/photo/<key>``); without one it is
-  ``path:<path under the product folder>:<size>``. ``-edited`` copies become
+  ``path:<path under the product folder>:<size>`` (and the item names those
+  path ids as ``aliases``, so that an export lacking a sidecar part and a
+  complete one agree on one instance). ``-edited`` copies become
   ``<parent>#edit:<file>`` and Live/motion video halves ``<parent>#live:<file>``;
   both inherit the parent's sidecar metadata and are linked both ways in
   ``extra`` (``edit_of``/``edits``, ``live_photo_of``/``live_photo_video``).
@@ -995,41 +997,58 @@ class TakeoutIndex:
                 titles[name] = title
         return titles
 
+    def _plan(
+        self, folder: _Folder
+    ) -> tuple[_Folder, list[str], dict[str, tuple[str, str]], dict[str, str]]:
+        """A folder's primaries, its children (edits, Live halves) and matched sidecars."""
+        names = list(folder.media)
+        children: dict[str, tuple[str, str]] = {}
+        for name in names:
+            parent = edit_parent_name(name, names)
+            if parent is not None:
+                children[name] = ("edit", parent[0])
+        primaries = [n for n in names if n not in children]
+        matched = match_sidecars(primaries, folder.sidecars, self._titles(folder))
+        # Live/motion halves: a video with no sidecar beside a photo with the same stem
+        stills = {motion_stem(n): n for n in sorted(primaries) if media_kind(n) == "photo"}
+        for name in sorted(primaries):
+            if name in matched or media_kind(name) != "video":
+                continue
+            still = stills.get(motion_stem(name))
+            if still is not None:
+                children[name] = ("live", still)
+        primaries = [n for n in primaries if n not in children]
+        return folder, primaries, children, matched
+
     def _build(self) -> None:
         by_fingerprint: dict[tuple[str, int], str] = {}
         pending_orphans: list[tuple[_Folder, str, Entry]] = []
-        for folder in self._folders():
-            names = list(folder.media)
-            children: dict[str, tuple[str, str]] = {}
-            for name in names:
-                parent = edit_parent_name(name, names)
-                if parent is not None:
-                    children[name] = ("edit", parent[0])
-                    continue
-            primaries = [n for n in names if n not in children]
-            matched = match_sidecars(primaries, folder.sidecars, self._titles(folder))
-            # Live/motion halves: a video with no sidecar beside a photo with the same stem
-            stills = {motion_stem(n): n for n in sorted(primaries) if media_kind(n) == "photo"}
+        plans = [self._plan(folder) for folder in self._folders()]
+        # media with a sidecar first, in every folder: a copy without one (its sidecar in a
+        # part not given, or only beside the album copy) then finds the Google id by name and size
+        local_ids: list[dict[str, str]] = []
+        for folder, primaries, _children, matched in plans:
+            local_ids.append(
+                {
+                    name: self._add_primary(folder, name, matched[name], by_fingerprint)
+                    for name in sorted(primaries)
+                    if name in matched
+                }
+            )
+        for (folder, primaries, children, matched), ids in zip(plans, local_ids, strict=True):
             for name in sorted(primaries):
-                if name in matched or media_kind(name) != "video":
-                    continue
-                still = stills.get(motion_stem(name))
-                if still is not None:
-                    children[name] = ("live", still)
-            primaries = [n for n in primaries if n not in children]
-            local_ids: dict[str, str] = {}
-            for name in sorted(primaries):
-                local_ids[name] = self._add_primary(folder, name, matched.get(name), by_fingerprint)
+                if name not in matched:
+                    ids[name] = self._add_primary(folder, name, None, by_fingerprint)
             for name in sorted(children):
                 relation, parent_name = children[name]
-                parent_id = local_ids.get(parent_name)
+                parent_id = ids.get(parent_name)
                 if parent_id is None:  # an edit of an edit, or of a live half: attach to root
                     nested = children.get(parent_name)
-                    parent_id = local_ids.get(nested[1]) if nested else None
+                    parent_id = ids.get(nested[1]) if nested else None
                 if parent_id is None:
-                    local_ids[name] = self._add_primary(folder, name, None, by_fingerprint)
+                    ids[name] = self._add_primary(folder, name, None, by_fingerprint)
                     continue
-                local_ids[name] = self._add_child(folder, name, relation, parent_id, by_fingerprint)
+                ids[name] = self._add_child(folder, name, relation, parent_id, by_fingerprint)
             used = set(matched.values())
             for sidecar_name, entry in sorted(folder.sidecars.items()):
                 if sidecar_name not in used:
@@ -1226,6 +1245,26 @@ class TakeoutIndex:
             modified_at=facts.created or _entry_time(photo.entry),
             extra=extra,
             problems=problems,
+            aliases=self._path_ids(photo),
+        )
+
+    def _path_ids(self, photo: _Photo) -> tuple[str, ...]:
+        """The path-based ids this file gets in an export that lacks its sidecar."""
+        name = photo.rel.rpartition("/")[2]
+        parent_id = photo.edit_of or photo.live_of
+        if parent_id is not None:
+            parent = self.photos.get(parent_id)
+            relation = "edit" if photo.edit_of else "live"
+            if parent is None:
+                return ()
+            return tuple(f"{alias}#{relation}:{name}" for alias in self._path_ids(parent))
+        if photo.instance_id.startswith("path:"):
+            return ()
+        return tuple(
+            sorted(
+                f"path:{folder + '/' if folder else ''}{name}:{photo.entry.size}"
+                for folder in photo.folders
+            )
         )
 
 
