@@ -101,6 +101,8 @@ class ObservedMetadata:
     title: str | None = None
     camera_make: str | None = None
     camera_model: str | None = None
+    #: album titles the photo belongs to there; None when the service did not say
+    albums: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -113,6 +115,8 @@ class ObservedMetadata:
             "title": self.title,
             "camera_info": {"make": self.camera_make, "model": self.camera_model},
         }
+        if self.albums is not None:
+            out["albums"] = sorted({title for title in self.albums if title})
         return out
 
 
@@ -172,6 +176,30 @@ def find_instance(record: Record, service: str, instance_id: str) -> dict[str, A
     return None
 
 
+#: what photosync itself wrote into a service instance's ``extra`` (who uploaded it,
+#: which albums it was added to); a fresh listing of the service keeps them
+PHOTOSYNC_MARKS = ("uploaded_by", "photosync_albums")
+
+
+def album_titles(record: Record) -> list[str]:
+    """The canonical album membership (older records have none)."""
+    return list(record["metadata"].get("albums") or [])
+
+
+def merge_album_titles(record: Record) -> bool:
+    """Canonical albums = union of what every active instance says; membership is only
+    ever added automatically (an album left on one service is not a removal elsewhere)."""
+    titles = set(album_titles(record))
+    for _service, instance in iter_instances(record):
+        if instance.get("status") != "superseded":
+            titles.update((instance.get("observed") or {}).get("albums") or ())
+    merged = sorted(titles)
+    if merged == album_titles(record) and ("albums" in record["metadata"] or not merged):
+        return False
+    record["metadata"]["albums"] = merged
+    return True
+
+
 def upsert_instance(record: Record, service: str, instance: dict[str, Any]) -> bool:
     """Add or refresh one service instance; True when the record changed.
 
@@ -181,12 +209,13 @@ def upsert_instance(record: Record, service: str, instance: dict[str, Any]) -> b
     instances = record["instances"].setdefault(service, [])
     for position, existing in enumerate(instances):
         if existing["id"] == instance["id"]:
-            marker = existing.get("extra", {}).get("uploaded_by")
-            if marker:  # photosync's own mark survives the service's view of the item
-                instance = {
-                    **instance,
-                    "extra": {**instance.get("extra", {}), "uploaded_by": marker},
-                }
+            marks = {
+                key: value
+                for key, value in (existing.get("extra") or {}).items()
+                if key in PHOTOSYNC_MARKS and value
+            }
+            if marks:  # photosync's own marks survive the service's view of the item
+                instance = {**instance, "extra": {**instance.get("extra", {}), **marks}}
             if _without_sync_time(existing) == _without_sync_time(instance):
                 return False
             instances[position] = instance

@@ -124,3 +124,14 @@ class TargetService(Service):
     def max_visibility(self) -> Visibility:
         """The widest level this service can hold (Google Photos: private)."""
         return Visibility.PUBLIC
+
+    #: True when the service has albums that ``add_to_album`` can fill
+    supports_albums = False
+
+    def add_to_album(self, title: str, instance_ids: list[str]) -> None:
+        """Put these items into the album called ``title`` (created when missing).
+
+        Adding an item that is already there must succeed quietly: a run killed
+        after the call and before its commit repeats it.
+        """
+        raise NotImplementedError(f"{self.name} has no albums")

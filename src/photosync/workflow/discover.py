@@ -40,6 +40,7 @@ from photosync.model import (
     add_problem,
     aliased_instance,
     find_instance,
+    merge_album_titles,
     most_restrictive,
     new_record,
     upsert_instance,
@@ -333,8 +334,10 @@ class _ServiceRun:
                 alias[0]["status"] = "superseded"
                 alias[0].setdefault("extra", {})["same_item_as"] = item.instance_id
                 changed = True
+            _keep_known_albums(record, self.service.name, instance)
             changed |= upsert_instance(record, self.service.name, instance)
             changed |= self._note_problems(record, item, info)
+            changed |= merge_album_titles(record)
             if changed:
                 if _needs_review(record, instance):
                     record["processing_state"] = ProcessingState.DISCOVERED.value
@@ -406,6 +409,7 @@ class _ServiceRun:
         if observed.get("title"):
             metadata["title"] = observed["title"]
         record["instances"][self.service.name] = [instance]
+        merge_album_titles(record)
         self._note_problems(record, item, info)
         return record
 
@@ -520,4 +524,14 @@ def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:
         title=service.title or info.title,
         camera_make=info.camera_make or service.camera_make,
         camera_model=info.camera_model or service.camera_model,
+        albums=service.albums,
     )
+
+
+def _keep_known_albums(record: Record, service: str, instance: dict[str, Any]) -> None:
+    """An observation that does not say (an incremental Flickr run) keeps the last answer."""
+    if "albums" in instance["observed"]:
+        return
+    previous = find_instance(record, service, instance["id"])
+    if previous is not None and "albums" in (previous.get("observed") or {}):
+        instance["observed"]["albums"] = previous["observed"]["albums"]

@@ -23,7 +23,13 @@ from photosync.archive.archive import Archive
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import PhotosyncError
 from photosync.identity import Candidate, Fingerprint, MatchKind, find_matches, fingerprint_file
-from photosync.model import ConflictType, ProcessingState, Record, most_restrictive
+from photosync.model import (
+    ConflictType,
+    ProcessingState,
+    Record,
+    album_titles,
+    most_restrictive,
+)
 from photosync.workflow.parallel import bounded_map
 from photosync.workflow.progress import Progress, SilentProgress
 
@@ -144,6 +150,9 @@ def merge_into(keeper: Record, other: Record, *, kind: str) -> None:
             if (instance["id"], instance.get("content_hash")) not in known:
                 mine.append(instance)
         mine.sort(key=lambda i: (i["id"], i.get("content_hash") or ""))
+    other_albums = other["metadata"].get("albums") or []
+    if other_albums or "albums" in keeper["metadata"]:
+        keeper["metadata"]["albums"] = sorted(set(album_titles(keeper)) | set(other_albums))
     for problem in other["problems"]:
         if problem not in keeper["problems"]:
             keeper["problems"].append(problem)

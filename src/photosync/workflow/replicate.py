@@ -25,6 +25,8 @@ from photosync.model import (
     ProcessingState,
     Record,
     Visibility,
+    album_titles,
+    find_instance,
     is_wider,
     iter_instances,
     most_restrictive,
@@ -38,6 +40,8 @@ from photosync.workflow.progress import Progress, SilentProgress
 from photosync.workflow.resolve import normalized, weak_date
 
 OPERATION = "replicate"
+#: album members sent per call (and marked per write batch)
+ALBUM_CHUNK = 50
 
 
 @dataclass
@@ -85,7 +89,7 @@ def target_level(record: Record, service: TargetService) -> Visibility:
 def plan(
     archive: Archive, record: Record, targets: dict[str, TargetService]
 ) -> list[PlannedAction]:
-    actions = []
+    actions: list[PlannedAction] = []
     blocked = {
         c["id"].split(":", 1)[1]
         for c in record["conflicts"]
@@ -98,6 +102,17 @@ def plan(
         present = [
             i for i in record["instances"].get(name, []) if i.get("status", "present") == "present"
         ]
+        missing_albums = _missing_albums(record, service, present)
+        actions.extend(
+            PlannedAction(
+                record["photo_id"],
+                name,
+                "add_to_album",
+                record["metadata"].get("filename"),
+                level.value,
+            )
+            for _title in missing_albums
+        )
         if not present:
             actions.append(
                 PlannedAction(
@@ -193,6 +208,7 @@ def replicate(
         targets = _targets(archive, services, opened)
         progress.start("replicate" if execute else "plan", archive.state.count_records())
         since_commit = 0
+        album_queue: dict[tuple[str, str], list[tuple[str, str]]] = {}
         for record in archive.iter_records():
             progress.advance()
             if record["processing_state"] == ProcessingState.DISCOVERED.value:
@@ -207,6 +223,8 @@ def replicate(
                 continue
             changed = False
             for action in actions:
+                if action.action == "add_to_album":
+                    continue  # after the uploads: see _fill_albums
                 try:
                     changed |= _carry_out(archive, record, targets[action.target], action, store)
                     report.done[f"{action.target}:{action.action}"] += 1
@@ -221,6 +239,7 @@ def replicate(
                         f"{record['photo_id']} -> {action.target}: {error.strerror or error}"
                     )
             changed |= _ensure_blob_location(record, store)
+            _queue_albums(record, targets, album_queue)
             everywhere = targets and all(
                 _has_present(record, name) or name in _skipped(record) for name in targets
             )
@@ -234,10 +253,68 @@ def replicate(
                 _commit(archive, report, final=False)
                 since_commit = 0
         progress.finish()
+        if execute:
+            _fill_albums(archive, targets, album_queue, report)
     if execute:
         _replicate_originals(archive, report, progress)
         _commit(archive, report, final=True)
     return report
+
+
+def _missing_albums(
+    record: Record, service: TargetService, present: list[dict[str, Any]]
+) -> list[str]:
+    """Canonical albums this copy is not yet in (by photosync's own mark on it)."""
+    if not service.supports_albums or not album_titles(record):
+        return []
+    added = set((present[0].get("extra") or {}).get("photosync_albums") or ()) if present else set()
+    return [title for title in album_titles(record) if title not in added]
+
+
+def _queue_albums(
+    record: Record,
+    targets: dict[str, TargetService],
+    queue: dict[tuple[str, str], list[tuple[str, str]]],
+) -> None:
+    for name, service in targets.items():
+        present = [
+            i for i in record["instances"].get(name, []) if i.get("status", "present") == "present"
+        ]
+        if present:
+            for title in _missing_albums(record, service, present):
+                queue.setdefault((name, title), []).append((record["photo_id"], present[0]["id"]))
+
+
+def _fill_albums(
+    archive: Archive,
+    targets: dict[str, TargetService],
+    queue: dict[tuple[str, str], list[tuple[str, str]]],
+    report: ReplicateReport,
+) -> None:
+    """Album membership on each target, one album at a time, marked on the copies.
+
+    After the uploads, so a new photo joins its albums in the same run; the mark
+    (``photosync_albums``) is written only after the service said yes.
+    """
+    for (name, title), members in sorted(queue.items()):
+        for start in range(0, len(members), ALBUM_CHUNK):
+            chunk = members[start : start + ALBUM_CHUNK]
+            try:
+                targets[name].add_to_album(title, [instance_id for _, instance_id in chunk])
+            except PhotosyncError as error:
+                report.failed.append(f"album {title!r} on {name}: {error}")
+                break
+            for photo_id, instance_id in chunk:
+                record = archive.load_record(photo_id)
+                copy = find_instance(record, name, instance_id)
+                if copy is None:
+                    continue
+                marks = copy.setdefault("extra", {}).setdefault("photosync_albums", [])
+                if title not in marks:
+                    marks.append(title)
+                    marks.sort()
+                    archive.write_record(record)
+            report.done[f"{name}:add_to_album"] += len(chunk)
 
 
 def _replicate_originals(archive: Archive, report: ReplicateReport, progress: Progress) -> None:

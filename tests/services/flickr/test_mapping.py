@@ -174,3 +174,11 @@ def test_taken_dates_always_fit_the_archive_schema(moment: datetime, granularity
     iso = taken_date_from_flickr(moment.strftime("%Y-%m-%d %H:%M:%S"), granularity, "0")
     assert iso is not None
     assert re.fullmatch(_SCHEMA["$defs"]["taken_date"]["pattern"], iso)
+
+
+@pytest.mark.parametrize("value", ["99999999999999", 2**62, "-5", "0", "soon", None])
+def test_impossible_upload_times_are_no_time(value: object) -> None:
+    """Found by the chaos suite: a mangled dateupload crashed the listing."""
+    from photosync.services.flickr.mapping import unix_to_datetime
+
+    assert unix_to_datetime(value) is None

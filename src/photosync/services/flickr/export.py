@@ -74,6 +74,8 @@ class _Index:
     meta: dict[str, _Entry] = field(default_factory=dict)
     media: dict[str, _MediaEntry] = field(default_factory=dict)
     albums: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    #: True once an albums.json was read: then "in no album" is a fact, not a gap
+    albums_known: bool = False
     warnings: list[str] = field(default_factory=list)
 
 
@@ -165,6 +167,7 @@ class FlickrExportService(SourceService):
             )
             return
         albums = data.get("albums", []) if isinstance(data, dict) else []
+        index.albums_known = True
         for album in albums if isinstance(albums, list) else []:
             if not isinstance(album, dict):
                 continue
@@ -246,6 +249,9 @@ class FlickrExportService(SourceService):
                 tags=tags,
                 caption=content_text(data.get("description")) or None,
                 title=content_text(data.get("name")) or None,
+                albums=[a["title"] for a in index.albums.get(photo_id, []) if a["title"]]
+                if index.albums_known
+                else None,
             ),
             visibility=VisibilityObservation(level, privacy or None),
             url=content_text(data.get("photopage")) or None,

@@ -155,7 +155,10 @@ def unix_to_datetime(value: Any) -> datetime | None:
     stamp = to_int(value)
     if stamp is None or stamp <= 0:
         return None
-    return datetime.fromtimestamp(stamp, UTC)
+    try:
+        return datetime.fromtimestamp(stamp, UTC)
+    except (OverflowError, OSError, ValueError):  # a service that lies about the year 300,000
+        return None
 
 
 # -- tags ---------------------------------------------------------------

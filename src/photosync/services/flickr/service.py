@@ -88,6 +88,7 @@ class FlickrService(SourceService, TargetService):
         self._rate = float(rate)
         self._clock = clock
         self._breaker_threshold = self._int_setting("circuit_breaker", 8, 1, 10_000)
+        self._sets_by_title: dict[str, str] | None = None
         self._http = http
         self._credentials = credentials
         self._client: FlickrClient | None = None
@@ -206,10 +207,13 @@ class FlickrService(SourceService, TargetService):
             chunks: Iterator[list[dict[str, Any]]] = self._windows(low or 0, high, report)
         else:
             chunks = self._pages(photos, pages, low, high)
+        albums = self._albums_by_photo(report)
         for chunk in chunks:
             for photo in chunk:
                 item = self._item(photo, seen)
                 if item is not None:
+                    if albums is not None:
+                        item.observed.albums = albums.get(item.instance_id, [])
                     newest_update = max(newest_update, item.extra.get("lastupdate", 0))
                     yield item
         if len(seen) < total:
@@ -421,11 +425,19 @@ class FlickrService(SourceService, TargetService):
                 seekable.close()
         photo_id = self._upload_result_id(root)
         observed = self._enforce_visibility(photo_id, flags)
+        extra: dict[str, Any] = {"machine_tag": tag, "async": use_async}
+        if _date_not_in_file(metadata):
+            # Flickr dates a photo from its EXIF, else from the upload: a date that came
+            # from a sidecar or a service has to be set explicitly
+            try:
+                self.apply_metadata(photo_id, taken_date=metadata["taken_date"])
+            except ServiceError as error:  # the photo is up; a later discover of it shows the gap
+                extra["dates_not_set"] = str(error)[:200]
         return UploadResult(
             instance_id=photo_id,
             url=f"https://www.flickr.com/photos/me/{photo_id}/",
             visibility=observed,
-            extra={"machine_tag": tag, "async": use_async},
+            extra=extra,
         )
 
     def _upload_result_id(self, root: Any) -> str:
@@ -561,6 +573,64 @@ class FlickrService(SourceService, TargetService):
 
     # -- albums ---------------------------------------------------------------
 
+    supports_albums = True
+
+    def add_to_album(self, title: str, instance_ids: list[str]) -> None:
+        """Photosets by title: created with the first photo as cover, then filled."""
+        if not instance_ids:
+            return
+        with self._readable("albums"):
+            if self._sets_by_title is None:
+                listed = self.client.call("flickr.photosets.getList")
+                sets = _photo_list({"photo": listed.get("photosets", {}).get("photoset", [])})
+                self._sets_by_title = {}
+                for photoset in sets:
+                    self._sets_by_title.setdefault(
+                        content_text(photoset.get("title")), str(photoset["id"])
+                    )
+            set_id = self._sets_by_title.get(title)
+            remaining = list(instance_ids)
+            if set_id is None:
+                created = self.client.call(
+                    "flickr.photosets.create",
+                    write=True,
+                    title=title,
+                    primary_photo_id=remaining[0],
+                )
+                set_id = str(created["photoset"]["id"])
+                self._sets_by_title[title] = set_id
+                remaining = remaining[1:]
+            for photo_id in remaining:
+                try:
+                    self.client.call(
+                        "flickr.photosets.addPhoto",
+                        write=True,
+                        photoset_id=set_id,
+                        photo_id=photo_id,
+                    )
+                except FlickrApiError as error:
+                    if (
+                        error.code != 3
+                    ):  # 3: already in the set, from a run killed before its commit
+                        raise
+
+    def _albums_by_photo(self, report: ListingReport) -> dict[str, list[str]] | None:
+        """Photo id -> titles of its photosets, read once per full listing.
+
+        Incremental runs do not re-read albums (recentlyUpdated does not report
+        membership); the last full listing's answer stays on the instance.
+        """
+        titles: dict[str, list[str]] = {}
+        try:
+            for album in self.list_albums():
+                for photo_id in album["photo_ids"]:
+                    if album["title"]:
+                        titles.setdefault(photo_id, []).append(album["title"])
+        except FlickrApiError as error:
+            report.warnings.append(f"{self.name}: albums not read ({error})")
+            return None
+        return titles
+
     def list_albums(self) -> Iterator[dict[str, Any]]:
         """Each photoset with its photo ids (for album-aware workflows)."""
         sets = self.client.call("flickr.photosets.getList").get("photosets", {}).get("photoset", [])
@@ -584,6 +654,11 @@ class FlickrService(SourceService, TargetService):
                 "description": content_text(photoset.get("description")),
                 "photo_ids": ids,
             }
+
+
+def _date_not_in_file(metadata: dict[str, Any]) -> bool:
+    source = str(metadata.get("taken_date_source") or "")
+    return bool(metadata.get("taken_date")) and not source.startswith(("exif:", "file:"))
 
 
 def _photo_list(container: Any) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import quote
 
 import requests
 
@@ -41,6 +42,7 @@ from photosync.services.http import HttpClient
 
 MAX_BATCH = 50
 PAGE_SIZE = 100
+ALBUM_PAGE_SIZE = 50  # the Library API's maximum for albums.list
 MAX_PHOTO_BYTES = 200 * 1024 * 1024
 MAX_VIDEO_BYTES = 20 * 1024**3
 MAX_DESCRIPTION = 1000
@@ -175,6 +177,7 @@ class GooglePhotosLibrary(TargetService):
             (journal_dir or config_dir() / "google-photos") / f"{_safe(name)}.intents.json"
         )
         self._index: dict[str, dict[str, Any]] | None = None
+        self._albums_by_title: dict[str, str] | None = None
         self._index_lock = threading.Lock()
 
     # credentials are looked up on first use, so that configuring the service
@@ -289,7 +292,7 @@ class GooglePhotosLibrary(TargetService):
                     "Content-Type": "application/octet-stream",
                     "X-Goog-Upload-Content-Type": mime,
                     "X-Goog-Upload-Protocol": "raw",
-                    "X-Goog-Upload-File-Name": _filename(record),
+                    "X-Goog-Upload-File-Name": _header_safe(_filename(record)),
                 },
             )
         self.journal.remember(content_hash, token)
@@ -337,6 +340,36 @@ class GooglePhotosLibrary(TargetService):
         self.journal.forget(done)
         return outcomes
 
+    # -- albums ---------------------------------------------------------------
+
+    supports_albums = True
+
+    def add_to_album(self, title: str, instance_ids: list[str]) -> None:
+        """App-created albums by title (the API shows no others), filled 50 items a call."""
+        if not instance_ids:
+            return
+        url = f"{self.endpoints.library}/albums"
+        with self._index_lock:
+            if self._albums_by_title is None:
+                self._albums_by_title = {}
+                for album in self.api.pages("GET", url, "albums", page_size=ALBUM_PAGE_SIZE):
+                    if isinstance(album, dict) and album.get("id"):
+                        self._albums_by_title.setdefault(
+                            str(album.get("title") or ""), str(album["id"])
+                        )
+            album_id = self._albums_by_title.get(title)
+            if album_id is None:
+                created = self.api.json("POST", url, json={"album": {"title": title}})
+                if not created.get("id"):
+                    raise ServiceError(f"{self.name}: albums.create answered without an id")
+                album_id = self._albums_by_title[title] = str(created["id"])
+        for start in range(0, len(instance_ids), MAX_BATCH):
+            self.api.json(
+                "POST",
+                f"{url}/{album_id}:batchAddMediaItems",
+                json={"mediaItemIds": instance_ids[start : start + MAX_BATCH]},
+            )
+
 
 def _result(item: dict[str, Any], content_hash: str) -> UploadResult:
     return UploadResult(
@@ -360,11 +393,18 @@ def _text_body(response: requests.Response) -> str:
 
 def _filename(record: Record) -> str:
     name = (record.get("metadata") or {}).get("filename") or ""
-    name = str(name).replace("/", "_").replace("\\", "_").strip()
+    name = str(name).replace("/", "_").replace("\\", "_")
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
     if not name:
         ext = mimetypes.guess_extension(_mime(record)) or ""
         name = f"{record['photo_id']}{ext}"
     return name
+
+
+def _header_safe(name: str) -> str:
+    """HTTP headers carry Latin-1 at best: UTF-8 percent-encoded, as Google's upload
+    protocol expects (batchCreate's JSON carries the readable name)."""
+    return quote(name, safe=" !#$&'()+,;=@[]^_`{}~-.")
 
 
 def _mime(record: Record) -> str:

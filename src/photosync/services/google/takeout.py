@@ -1219,6 +1219,7 @@ class TakeoutIndex:
             filename=filename,
             location=facts.location,
             caption=facts.caption,
+            albums=sorted(albums),
         )
         version_basis = {
             "size": photo.entry.size,
