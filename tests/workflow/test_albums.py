@@ -142,3 +142,23 @@ def test_a_membership_call_repeated_after_a_crash_is_harmless(
     assert (_flickr_albums(rehearsal), _google_albums(rehearsal)) == before
     assert not replicate(archive, execute=True).done
     archive.close()
+
+
+def test_photos_google_already_holds_are_not_forced_into_app_albums(
+    tmp_path: Path, rehearsal: Rehearsal
+) -> None:
+    """The Library API only lets an app put its own uploads into albums (found by the demo)."""
+    from photosync.services.google.takeout import TakeoutSource
+
+    manifest = generate_takeout(tmp_path / "takeout", None, parts=1, seed=5)
+    archive = new_archive(tmp_path, **rehearsal.settings)
+    archive.lock()
+    # the Takeout recorded under the target's own name, as `discover --takeout` does
+    discover(archive, sources={"google-photos": TakeoutSource.from_paths(manifest.parts)})
+    auto_resolve(archive)
+    plan = replicate(archive).counts()
+    assert "add_to_album" not in plan.get("google-photos", {}) and plan["flickr"]["add_to_album"]
+    done = replicate(archive, execute=True)
+    assert not done.failed, done.failed
+    assert not _google_albums(rehearsal) and _flickr_albums(rehearsal)
+    archive.close()

@@ -128,6 +128,10 @@ class TargetService(Service):
     #: True when the service has albums that ``add_to_album`` can fill
     supports_albums = False
 
+    def album_copy(self, present: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Which of the photo's copies here can go into an album (None: none can)."""
+        return present[0] if present else None
+
     def add_to_album(self, title: str, instance_ids: list[str]) -> None:
         """Put these items into the album called ``title`` (created when missing).
 

@@ -267,7 +267,12 @@ def _missing_albums(
     """Canonical albums this copy is not yet in (by photosync's own mark on it)."""
     if not service.supports_albums or not album_titles(record):
         return []
-    added = set((present[0].get("extra") or {}).get("photosync_albums") or ()) if present else set()
+    if not present:  # uploaded in this run, then put into its albums
+        return album_titles(record)
+    copy = service.album_copy(present)
+    if copy is None:
+        return []  # the service cannot put this copy into albums (Google: not uploaded by us)
+    added = set((copy.get("extra") or {}).get("photosync_albums") or ())
     return [title for title in album_titles(record) if title not in added]
 
 
@@ -280,9 +285,10 @@ def _queue_albums(
         present = [
             i for i in record["instances"].get(name, []) if i.get("status", "present") == "present"
         ]
-        if present:
+        copy = service.album_copy(present) if present and service.supports_albums else None
+        if copy is not None:
             for title in _missing_albums(record, service, present):
-                queue.setdefault((name, title), []).append((record["photo_id"], present[0]["id"]))
+                queue.setdefault((name, title), []).append((record["photo_id"], copy["id"]))
 
 
 def _fill_albums(
@@ -469,12 +475,16 @@ def _ensure_blob_location(record: Record, store: Any) -> bool:
 
 def _commit(archive: Archive, report: ReplicateReport, *, final: bool) -> None:
     by_target: Counter[str] = Counter()
+    album_adds = 0
     for key, count in report.done.items():
-        by_target[key.split(":")[0]] += count
-    summary = (
-        ", ".join(f"{count} to {target}" for target, count in sorted(by_target.items()))
-        or "nothing new"
-    )
+        if key.endswith(":add_to_album"):
+            album_adds += count
+        else:
+            by_target[key.split(":")[0]] += count
+    summary = ", ".join(f"{count} to {target}" for target, count in sorted(by_target.items()))
+    if album_adds:
+        summary += f"{', ' if summary else ''}{album_adds} album addition(s)"
+    summary = summary or "nothing new"
     message = f"replicate: {summary}"
     if report.failed:
         message += f", {len(report.failed)} failed"

@@ -344,6 +344,12 @@ class GooglePhotosLibrary(TargetService):
 
     supports_albums = True
 
+    def album_copy(self, present: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Only items this app uploaded can join an album (a Takeout-known item cannot)."""
+        return next(
+            (c for c in present if (c.get("extra") or {}).get("uploaded_by") == "photosync"), None
+        )
+
     def add_to_album(self, title: str, instance_ids: list[str]) -> None:
         """App-created albums by title (the API shows no others), filled 50 items a call."""
         if not instance_ids:
