@@ -24,14 +24,17 @@ def google() -> None:
     """Google Photos helpers beyond discover/replicate."""
 
 
-@google.command("pick")
-@click.option(
+_service_option = click.option(
     "--service",
     "name",
     default="google-photos",
     show_default=True,
     help="The Google Photos service.",
 )
+
+
+@google.command("pick")
+@_service_option
 @click.option(
     "--timeout", default=600.0, show_default=True, help="Seconds to wait for you to pick."
 )
@@ -70,13 +73,7 @@ def pick(settings: Settings, name: str, timeout: float) -> None:
 
 
 @google.command("uploaded")
-@click.option(
-    "--service",
-    "name",
-    default="google-photos",
-    show_default=True,
-    help="The Google Photos service.",
-)
+@_service_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_settings
 @handle_errors
