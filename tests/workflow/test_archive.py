@@ -191,3 +191,26 @@ def test_second_writer_is_refused_and_a_killed_holder_releases(tmp_path: Path) -
     survivor = Archive(archive.root)
     survivor.lock()  # the kernel released the dead holder's lock
     survivor.close()
+
+
+def test_schemas_written_by_an_older_photosync_are_brought_up_to_date(tmp_path: Path) -> None:
+    from photosync.archive.archive import Archive
+    from photosync.archive.schema import schema_text
+
+    archive = Archive.init(tmp_path / "archive")
+    archive.close()
+    old = tmp_path / "archive" / "schemas" / "photo-metadata.schema.json"
+    old.write_text('{"type": "object"}\n', encoding="utf-8")
+    subprocess.run(
+        ["git", "-C", str(old.parent.parent), "commit", "-qam", "an older photosync"], check=True
+    )
+    archive = Archive(tmp_path / "archive")
+    notes = archive.lock()
+    assert any("schemas" in note for note in notes)
+    assert old.read_text(encoding="utf-8") == schema_text("photo-metadata.schema.json")
+    assert git_log(archive.root)[0] == "schemas: updated to the ones this photosync writes"
+    assert git_clean(archive.root)
+    archive.close()
+    again = Archive(tmp_path / "archive")
+    assert again.lock() == []  # up to date: no note, no commit
+    again.close()

@@ -24,6 +24,7 @@ from typing import Any
 
 from photosync.archive.git import Git
 from photosync.archive.jsonio import (
+    atomic_write,
     canonical_bytes,
     read_json,
     sync_filesystem,
@@ -194,6 +195,7 @@ class Archive:
         """
         self._lock = ArchiveLock(self.root / ".photosync" / "lock").acquire()
         notes = self._recover()
+        notes.extend(self._refresh_schemas())
         self.ensure_index(force=bool(notes))
         if self._lock.recovered_stale:
             notes.insert(
@@ -417,6 +419,26 @@ class Archive:
                 self.state.set_meta("index_head", commit)
             self.state.flush()
         return commit
+
+    def _refresh_schemas(self) -> list[str]:
+        """The archive documents the schemas its records follow: a copy written by an
+        older photosync is brought up to date, in a commit of its own."""
+        refreshed = []
+        for name in (PHOTO_SCHEMA, SERVICE_SCHEMA):
+            path = self.root / "schemas" / name
+            wanted = schema_text(name)
+            try:
+                current: str | None = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                current = None
+            if current != wanted:
+                atomic_write(path, wanted.encode("utf-8"))
+                self._touched.add(f"schemas/{name}")
+                refreshed.append(name)
+        if not refreshed:
+            return []
+        self.commit("schemas: updated to the ones this photosync writes")
+        return ["the archive's schemas/ were updated to the ones this photosync writes"]
 
     def _recover(self) -> list[str]:
         """Make leftovers of a killed run safe: keep valid records, quarantine torn ones."""
