@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from photosync.emulators.takeout import generate_takeout
 from photosync.workflow.discover import discover
 from photosync.workflow.replicate import replicate
 from photosync.workflow.resolve import auto_resolve
+from photosync.workflow.status import status
 from tests.helpers import new_archive
 
 pytestmark = pytest.mark.timeout(180)
@@ -83,6 +85,8 @@ def test_takeout_albums_reach_flickr_and_google_once(tmp_path: Path, rehearsal: 
         assert record["metadata"].get("albums", []) == truth[record["content_hash"][7:]], record[
             "metadata"
         ]["filename"]
+    per_album = Counter(title for titles in truth.values() for title in titles)
+    assert status(archive).albums == per_album  # `photosync status --json` shows photos per album
     auto_resolve(archive)
     first = replicate(archive, execute=True)
     assert not first.failed, first.failed

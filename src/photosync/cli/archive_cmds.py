@@ -48,6 +48,7 @@ def status_cmd(settings: Settings, as_json: bool) -> None:
     for state in ("discovered", "resolved", "replicated"):
         table.add_row(f"  {state}", str(result.by_state.get(state, 0)))
     table.add_row("undated", str(result.undated))
+    table.add_row("albums", str(len(result.albums)))
     table.add_row("with problems", str(result.with_problems))
     table.add_row("open conflicts", str(sum(result.open_conflicts.values())))
     for kind, count in sorted(result.open_conflicts.items()):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from photosync.archive.archive import Archive
-from photosync.model import is_wider
+from photosync.model import album_titles, is_wider
 
 
 @dataclass
@@ -20,6 +20,8 @@ class ArchiveStatus:
     open_conflicts: Counter[str] = field(default_factory=Counter)
     with_problems: int = 0
     undated: int = 0
+    #: photos per album title
+    albums: Counter[str] = field(default_factory=Counter)
     bytes_total: int = 0
     services: dict[str, Any] = field(default_factory=dict)
     sync_state: dict[str, Any] = field(default_factory=dict)
@@ -37,6 +39,7 @@ class ArchiveStatus:
             "open_conflicts": dict(self.open_conflicts),
             "photos_with_problems": self.with_problems,
             "undated": self.undated,
+            "albums": dict(sorted(self.albums.items())),
             "services": self.services,
             "sync_state": self.sync_state,
         }
@@ -64,6 +67,7 @@ def status(archive: Archive) -> ArchiveStatus:
                 result.open_conflicts[conflict["type"]] += 1
         result.with_problems += bool(record["problems"])
         result.undated += record["metadata"].get("taken_date") is None
+        result.albums.update(album_titles(record))
     return result
 
 
