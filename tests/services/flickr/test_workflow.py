@@ -202,3 +202,36 @@ def test_a_photo_that_failed_is_fetched_by_the_next_incremental_run(
     assert third.new == 0 and archive.sync_state()["services"]["flickr"].get("cursor")
     assert state.calls["flickr.photos.recentlyUpdated"] >= 1
     archive.close()
+
+
+@pytest.mark.parametrize("read_albums", [True, False])
+def test_a_full_listing_reads_photosets_unless_told_not_to(
+    tmp_path: Path, running: tuple[FlickrEmulator, FlickrState], read_albums: bool
+) -> None:
+    emulator, state = running
+    from photosync.emulators.flickr import EmuPhotoset
+
+    state.seed(8, video_every=0)
+    ids = sorted(state.photos)
+    for number, (title, members) in enumerate(
+        [("Summer 2019", ids[:3]), ("Kraków ❤", ids[2:5]), ("", ids[6:7])]
+    ):
+        state.photosets[f"7215{number}"] = EmuPhotoset(
+            f"7215{number}", title, "", members[0], list(members), 1, 1
+        )
+    _authorise(emulator, state, "flickr", "read")
+    archive = new_archive(tmp_path, flickr=_settings(emulator, read_albums=read_albums))
+    archive.lock()
+    assert discover(archive).new == 8
+    for record in records(archive.root):
+        (copy,) = record["instances"]["flickr"]
+        if read_albums:
+            expected = sorted(
+                {s.title for s in state.photosets.values() if copy["id"] in s.photos and s.title}
+            )
+            assert copy["observed"]["albums"] == expected
+            assert record["metadata"].get("albums", []) == expected
+        else:
+            assert "albums" not in copy["observed"]
+    assert bool(state.calls["flickr.photosets.getList"]) == read_albums
+    archive.close()

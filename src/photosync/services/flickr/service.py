@@ -8,7 +8,8 @@ Settings (``config/services.json``)::
 
 Optional tuning: ``per_page`` (500), ``window_pages`` (4000), ``cursor_margin_s``
 (3600), ``async_threshold_bytes`` (50 MB), ``ticket_poll_s`` (2), ``ticket_timeout_s``
-(1800), ``circuit_breaker`` (8). Credentials come from ``CredentialStore`` under the
+(1800), ``circuit_breaker`` (8), ``read_albums`` (true: a full listing also reads the
+photosets, one call per set and 500 photos). Credentials come from ``CredentialStore`` under the
 service's name (written by ``run_oauth_flow``).
 """
 
@@ -89,6 +90,7 @@ class FlickrService(SourceService, TargetService):
         self._clock = clock
         self._breaker_threshold = self._int_setting("circuit_breaker", 8, 1, 10_000)
         self._sets_by_title: dict[str, str] | None = None
+        self.read_albums = settings.get("read_albums", True) is not False
         self._http = http
         self._credentials = credentials
         self._client: FlickrClient | None = None
@@ -207,7 +209,7 @@ class FlickrService(SourceService, TargetService):
             chunks: Iterator[list[dict[str, Any]]] = self._windows(low or 0, high, report)
         else:
             chunks = self._pages(photos, pages, low, high)
-        albums = self._albums_by_photo(report)
+        albums = self._albums_by_photo(report) if self.read_albums else None
         for chunk in chunks:
             for photo in chunk:
                 item = self._item(photo, seen)
