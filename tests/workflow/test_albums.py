@@ -166,3 +166,28 @@ def test_photos_google_already_holds_are_not_forced_into_app_albums(
     assert not done.failed, done.failed
     assert not _google_albums(rehearsal) and _flickr_albums(rehearsal)
     archive.close()
+
+
+def test_photos_already_in_a_flickr_set_are_not_added_again(
+    tmp_path: Path, rehearsal: Rehearsal
+) -> None:
+    from photosync.emulators.flickr import EmuPhotoset
+
+    state = rehearsal.flickr.state
+    state.seed(6, video_every=0)
+    ids = sorted(state.photos)
+    for photo_id in ids:  # private everywhere: nothing waits for a visibility decision
+        state.touch(photo_id, is_public=0, is_friend=0, is_family=0)
+    state.photosets["72150"] = EmuPhotoset("72150", "Hiking", "", ids[0], ids[:4], 1, 1)
+    archive = new_archive(tmp_path, **rehearsal.settings)
+    archive.lock()
+    discover(archive)
+    auto_resolve(archive)
+    plan = replicate(archive).counts()
+    assert "add_to_album" not in plan.get("flickr", {})  # Flickr's own listing says they are in
+    assert plan["google-photos"] == {"upload": 6, "add_to_album": 4}
+    done = replicate(archive, execute=True)
+    assert not done.failed, done.failed
+    assert state.calls["flickr.photosets.addPhoto"] == 0
+    assert _google_albums(rehearsal) == _flickr_albums(rehearsal)
+    archive.close()

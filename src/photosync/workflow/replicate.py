@@ -272,7 +272,9 @@ def _missing_albums(
     copy = service.album_copy(present)
     if copy is None:
         return []  # the service cannot put this copy into albums (Google: not uploaded by us)
+    # in it already: put there by us, or seen there by the service's own listing
     added = set((copy.get("extra") or {}).get("photosync_albums") or ())
+    added.update((copy.get("observed") or {}).get("albums") or ())
     return [title for title in album_titles(record) if title not in added]
 
 
