@@ -264,7 +264,7 @@ def replicate(
 def _missing_albums(
     record: Record, service: TargetService, present: list[dict[str, Any]]
 ) -> list[str]:
-    """Canonical albums this copy is not yet in (by photosync's own mark on it)."""
+    """Canonical albums this photo's copy on ``service`` is not in yet, as far as we know."""
     if not service.supports_albums or not album_titles(record):
         return []
     if not present:  # uploaded in this run, then put into its albums
