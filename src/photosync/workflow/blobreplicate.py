@@ -19,7 +19,7 @@ from photosync.blobstore.base import BlobStore, check_digest
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import ConfigError, PhotosyncError
 from photosync.model import Record, utc_now
-from photosync.workflow.blobsync import JsonlJournal, copy_missing_blobs
+from photosync.workflow.blobsync import CopyOutcome, JsonlJournal, copy_missing_blobs
 from photosync.workflow.context import all_stores
 from photosync.workflow.progress import Progress, SilentProgress
 
@@ -29,23 +29,13 @@ DEFAULT_UPLOAD_WORKERS = 4
 
 
 @dataclass
-class BlobReplicateReport:
-    """What happened to originals: per location, digests copied and failures (digest -> why)."""
+class BlobReplicateReport(CopyOutcome):
+    """What happened to originals in every location."""
 
     locations: list[str] = field(default_factory=list)
     digests: int = 0
-    copied: dict[str, list[str]] = field(default_factory=dict)
-    failed: dict[str, dict[str, str]] = field(default_factory=dict)
     photo_of: dict[str, str] = field(default_factory=dict)  # bare digest -> photo_id
     records_updated: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not any(self.failed.values())
-
-    @property
-    def copied_count(self) -> int:
-        return sum(len(v) for v in self.copied.values())
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -93,11 +93,10 @@ class _ReplacesCorrupt(Protocol):
 
 
 @dataclass
-class BlobSyncReport:
-    """What ``copy_missing_blobs`` did, per target location name."""
+class CopyOutcome:
+    """Per location: digests copied, and failures (digest -> why)."""
 
     copied: dict[str, list[str]] = field(default_factory=dict)
-    present: dict[str, int] = field(default_factory=dict)
     failed: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
@@ -107,6 +106,13 @@ class BlobSyncReport:
     @property
     def copied_count(self) -> int:
         return sum(len(v) for v in self.copied.values())
+
+
+@dataclass
+class BlobSyncReport(CopyOutcome):
+    """What ``copy_missing_blobs`` did, per target location name."""
+
+    present: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -99,10 +99,8 @@ def plan(
         if name in blocked:
             continue  # waiting for, or decided by, a human
         level = target_level(record, service)
-        present = [
-            i for i in record["instances"].get(name, []) if i.get("status", "present") == "present"
-        ]
-        missing_albums = _missing_albums(record, service, present)
+        present = _present_copies(record, name)
+        _copy, missing_albums = _albums_to_fill(record, service, present)
         actions.extend(
             PlannedAction(
                 record["photo_id"],
@@ -261,21 +259,24 @@ def replicate(
     return report
 
 
-def _missing_albums(
+def _albums_to_fill(
     record: Record, service: TargetService, present: list[dict[str, Any]]
-) -> list[str]:
-    """Canonical albums this photo's copy on ``service`` is not in yet, as far as we know."""
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The copy that goes into albums, and the canonical albums it is not in yet.
+
+    No copy yet: it is uploaded in this run and then put into every album.
+    """
     if not service.supports_albums or not album_titles(record):
-        return []
-    if not present:  # uploaded in this run, then put into its albums
-        return album_titles(record)
+        return None, []
+    if not present:
+        return None, album_titles(record)
     copy = service.album_copy(present)
     if copy is None:
-        return []  # the service cannot put this copy into albums (Google: not uploaded by us)
+        return None, []  # the service cannot put this copy into albums (Google: not uploaded by us)
     # in it already: put there by us, or seen there by the service's own listing
     added = set((copy.get("extra") or {}).get("photosync_albums") or ())
     added.update((copy.get("observed") or {}).get("albums") or ())
-    return [title for title in album_titles(record) if title not in added]
+    return copy, [title for title in album_titles(record) if title not in added]
 
 
 def _queue_albums(
@@ -284,12 +285,9 @@ def _queue_albums(
     queue: dict[tuple[str, str], list[tuple[str, str]]],
 ) -> None:
     for name, service in targets.items():
-        present = [
-            i for i in record["instances"].get(name, []) if i.get("status", "present") == "present"
-        ]
-        copy = service.album_copy(present) if present and service.supports_albums else None
+        copy, titles = _albums_to_fill(record, service, _present_copies(record, name))
         if copy is not None:
-            for title in _missing_albums(record, service, present):
+            for title in titles:
                 queue.setdefault((name, title), []).append((record["photo_id"], copy["id"]))
 
 
@@ -361,10 +359,14 @@ def _skipped(record: Record) -> set[str]:
     }
 
 
+def _present_copies(record: Record, service: str) -> list[dict[str, Any]]:
+    return [
+        i for i in record["instances"].get(service, []) if i.get("status", "present") == "present"
+    ]
+
+
 def _has_present(record: Record, service: str) -> bool:
-    return any(
-        i.get("status", "present") == "present" for i in record["instances"].get(service, [])
-    )
+    return bool(_present_copies(record, service))
 
 
 def _carry_out(

@@ -97,22 +97,15 @@ class FlickrClient:
             "token": token,
             "token_secret": token_secret,
         }
-        self._auth = OAuth1(
-            api_key,
-            client_secret=api_secret,
-            resource_owner_key=token,
-            resource_owner_secret=token_secret,
-            signature_method=SIGNATURE_HMAC_SHA1,
-            signature_type=SIGNATURE_TYPE_AUTH_HEADER,
-        )
-        self._signer = Client(
-            api_key,
-            client_secret=api_secret,
-            resource_owner_key=token,
-            resource_owner_secret=token_secret,
-            signature_method=SIGNATURE_HMAC_SHA1,
-            signature_type=SIGNATURE_TYPE_AUTH_HEADER,
-        )
+        oauth: dict[str, Any] = {
+            "client_secret": api_secret,
+            "resource_owner_key": token,
+            "resource_owner_secret": token_secret,
+            "signature_method": SIGNATURE_HMAC_SHA1,
+            "signature_type": SIGNATURE_TYPE_AUTH_HEADER,
+        }
+        self._auth = OAuth1(api_key, **oauth)  # REST calls, through requests
+        self._signer = Client(api_key, **oauth)  # uploads: signs the multipart form fields
 
     def redact(self, text: str) -> str:
         return redact(text, self._secret_values)

@@ -178,6 +178,7 @@ class GooglePhotosLibrary(TargetService):
         )
         self._index: dict[str, dict[str, Any]] | None = None
         self._albums_by_title: dict[str, str] | None = None
+        self._albums_lock = threading.Lock()
         self._index_lock = threading.Lock()
 
     # credentials are looked up on first use, so that configuring the service
@@ -355,7 +356,7 @@ class GooglePhotosLibrary(TargetService):
         if not instance_ids:
             return
         url = f"{self.endpoints.library}/albums"
-        with self._index_lock:
+        with self._albums_lock:
             if self._albums_by_title is None:
                 self._albums_by_title = {}
                 for album in self.api.pages("GET", url, "albums", page_size=ALBUM_PAGE_SIZE):
