@@ -126,3 +126,21 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += max(0.0, seconds)
+
+
+def assert_check_clean(archive_root: Path, *extra: str) -> dict[str, Any]:
+    """The archive's own consistency check (``photosync check``) must be clean.
+
+    Every workflow, chaos and journey test ends with this: a test that only looks at
+    what it changed misses what it broke elsewhere.
+    """
+    out = subprocess.run(
+        [sys.executable, "-m", "photosync", "--archive", str(archive_root), "check", "--json", *extra],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PHOTOSYNC_NO_PROMPT": "1"},
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 0, f"photosync check exit {out.returncode}:\n{out.stdout}\n{out.stderr}"
+    report: dict[str, Any] = json.loads(out.stdout)
+    return report
