@@ -135,12 +135,23 @@ def assert_check_clean(archive_root: Path, *extra: str) -> dict[str, Any]:
     what it changed misses what it broke elsewhere.
     """
     out = subprocess.run(
-        [sys.executable, "-m", "photosync", "--archive", str(archive_root), "check", "--json", *extra],
+        [
+            sys.executable,
+            "-m",
+            "photosync",
+            "--archive",
+            str(archive_root),
+            "check",
+            "--json",
+            *extra,
+        ],
         capture_output=True,
         text=True,
         env={**os.environ, "PHOTOSYNC_NO_PROMPT": "1"},
         stdin=subprocess.DEVNULL,
     )
-    assert out.returncode == 0, f"photosync check exit {out.returncode}:\n{out.stdout}\n{out.stderr}"
+    assert out.returncode == 0, (
+        f"photosync check exit {out.returncode}:\n{out.stdout}\n{out.stderr}"
+    )
     report: dict[str, Any] = json.loads(out.stdout)
     return report

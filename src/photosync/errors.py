@@ -18,6 +18,11 @@ class ExitCode:
     INTERRUPTED = 130
 
 
+class InternalError(Exception):
+    """photosync contradicts itself (an id it just listed is gone): a bug, never the
+    user's doing, so deliberately not a ``PhotosyncError``: exit 1, please report."""
+
+
 class PhotosyncError(Exception):
     exit_code = ExitCode.USER_ERROR
 

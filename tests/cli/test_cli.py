@@ -135,3 +135,26 @@ def test_demo_with_the_emulated_services(tmp_path: Path, monkeypatch: pytest.Mon
     # the demo's tokens went to its own folder, never the user's config
     assert (tmp_path / "demo" / "user-config" / "credentials.json").stat().st_mode & 0o777 == 0o600
     assert not (tmp_path / "must-not-be-used").exists()
+
+
+def test_an_internal_inconsistency_is_a_bug_exit_1_not_a_user_mistake(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An id photosync itself listed and then cannot find is its own fault: exit 1."""
+    from photosync.archive.archive import Archive
+    from photosync.cli._common import handle_errors
+    from photosync.errors import ExitCode, InternalError
+
+    archive = Archive.init(tmp_path / "a")
+
+    @handle_errors
+    def lookup() -> None:
+        archive.load_record("0c4c46f6-5c07-5027-bd4f-54fecc81917b")
+
+    with pytest.raises(SystemExit) as exited:
+        lookup()
+    assert exited.value.code == ExitCode.INTERNAL == 1
+    assert "please report" in capsys.readouterr().err
+    with pytest.raises(InternalError):
+        archive.load_record("nope")
+    archive.close()

@@ -12,7 +12,7 @@ from photosync.blobstore.local import LocalBlobStore
 from photosync.emulators.samples import write_jpeg, write_xmp_sidecar
 from photosync.workflow.discover import discover
 from photosync.workflow.resolve import auto_resolve
-from tests.helpers import git_log, new_archive, records, run_cli
+from tests.helpers import assert_check_clean, git_log, new_archive, records, run_cli
 
 
 def _reencode(
@@ -132,6 +132,32 @@ def test_a_crop_is_an_edit_variant_for_a_human(tmp_path: Path) -> None:
         ]
         == []
     )
+
+
+def test_a_photo_with_both_a_recompressed_and_an_edited_copy_resolves(tmp_path: Path) -> None:
+    """The recompressed copy is merged away; the edit pair that named it names the keeper."""
+    original = _photo(tmp_path / "phone", 1)
+    _reencode(original, tmp_path / "google" / original.name)
+    _reencode(
+        original, tmp_path / "laptop" / "IMG_0001-edited.jpg", scale=1.0, quality=90, crop=0.8
+    )
+    archive = new_archive(
+        tmp_path,
+        phone={"type": "local", "path": str(tmp_path / "phone")},
+        google={"type": "local", "path": str(tmp_path / "google")},
+        laptop={"type": "local", "path": str(tmp_path / "laptop")},
+    )
+    archive.lock()
+    discover(archive)
+    report = auto_resolve(archive)
+    archive.close()
+    assert report.merged_variants == 1 and report.edit_variant_pairs == 1
+    both = {tuple(sorted(r["instances"])): r for r in records(archive.root)}
+    assert sorted(both) == [("google", "phone"), ("laptop",)]
+    keeper, edited = both[("google", "phone")], both[("laptop",)]
+    assert [c["id"] for c in keeper["conflicts"]] == [f"edit_variant:{edited['photo_id']}"]
+    assert [c["id"] for c in edited["conflicts"]] == [f"edit_variant:{keeper['photo_id']}"]
+    assert_check_clean(archive.root)
 
 
 def test_keeping_edit_variants_separate_is_remembered(tmp_path: Path) -> None:

@@ -41,7 +41,13 @@ from photosync.archive.schema import (
     validate_services,
 )
 from photosync.archive.state import StateDB
-from photosync.errors import ArchiveCorrupt, ArchiveNotFound, ConfigError, PhotosyncError
+from photosync.errors import (
+    ArchiveCorrupt,
+    ArchiveNotFound,
+    ConfigError,
+    InternalError,
+    PhotosyncError,
+)
 from photosync.model import Record, iter_instances, record_relpath, utc_now
 
 SERVICES_FILE = "config/services.json"
@@ -261,9 +267,11 @@ class Archive:
         return None if rel is None else self.root / rel
 
     def load_record(self, photo_id: str) -> Record:
+        """A record photosync knows of; an unknown id is photosync's own mistake (user
+        input goes through ``resolve_photo_ids`` or ``record_path`` first)."""
         path = self.record_path(photo_id)
         if path is None:
-            raise PhotosyncError(f"no photo with id {photo_id}")
+            raise InternalError(f"no photo with id {photo_id} in the archive's index")
         return self._load_path(path)
 
     def _load_path(self, path: Path) -> Record:

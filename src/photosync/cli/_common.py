@@ -26,7 +26,7 @@ from rich.progress import (
 )
 
 from photosync.archive.archive import Archive
-from photosync.errors import ExitCode, PhotosyncError
+from photosync.errors import ExitCode, InternalError, PhotosyncError
 
 console = Console(stderr=False, highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -160,6 +160,13 @@ def handle_errors(func: F) -> F:
             if error.hint:
                 err_console.print(f"[dim]hint:[/] {escape(error.hint)}")
             sys.exit(error.exit_code)
+        except InternalError as error:
+            err_console.print(f"[bold red]internal error:[/] {escape(str(error))}")
+            err_console.print(
+                "[dim]hint:[/] this is a bug in photosync, not something you did: please report it"
+                " with the command you ran; committed work is kept"
+            )
+            sys.exit(ExitCode.INTERNAL)
         except KeyboardInterrupt:
             err_console.print(
                 "[yellow]interrupted[/]: committed work is kept; run the same command again to finish"

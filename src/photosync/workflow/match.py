@@ -114,6 +114,9 @@ def match_variants(
             candidates.append(candidate)
     progress.finish()
     report.candidates = len(candidates)
+    # a record merged into another is gone: an edit pair that names it (one photo with
+    # both a recompressed and an edited copy) stands for the record that took it in
+    merged_into: dict[str, str] = {}
     for group in find_matches(candidates):
         if group.kind.automatic and group.keep and len(group.keys) > 1:
             if "quality_variants" not in rules:
@@ -123,11 +126,15 @@ def match_variants(
                 if key != group.keep:
                     merge_into(keeper, archive.load_record(key), kind="quality_variant")
                     archive.remove_record(key)
+                    merged_into[key] = group.keep
                     report.merged += 1
             archive.write_record(keeper)
         elif group.kind == MatchKind.EDIT_VARIANT:
             for key_a, key_b, match in group.pairs:
                 if match.kind != MatchKind.EDIT_VARIANT:
+                    continue
+                key_a, key_b = merged_into.get(key_a, key_a), merged_into.get(key_b, key_b)
+                if key_a == key_b:
                     continue
                 a, b = archive.load_record(key_a), archive.load_record(key_b)
                 reasons = "; ".join(match.reasons)
