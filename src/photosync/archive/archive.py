@@ -18,7 +18,6 @@ import os
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,10 @@ from photosync.archive.jsonio import (
     write_json,
 )
 from photosync.archive.lock import ArchiveLock
+from photosync.archive.preferences import DEFAULT_PREFERENCES, PREFERENCES_FILE, load_preferences
 from photosync.archive.schema import (
     PHOTO_SCHEMA,
+    PREFERENCES_SCHEMA,
     SERVICE_SCHEMA,
     is_valid,
     schema_errors,
@@ -52,35 +53,7 @@ from photosync.model import Record, iter_instances, record_relpath, utc_now
 
 SERVICES_FILE = "config/services.json"
 SYNC_STATE_FILE = "config/sync-state.json"
-PREFERENCES_FILE = "config/user-preferences.json"
 TRACKED_PATHS = ("photos", "config", "schemas", "README.md", ".gitignore")
-
-DEFAULT_PREFERENCES: dict[str, Any] = {
-    "default_visibility": "private",
-    "auto_resolve": [
-        "exact_duplicates",
-        "quality_variants",
-        "missing_metadata",
-        # "most_restrictive_visibility" would settle every "shown more widely on a
-        # service" conflict by narrowing that service: left to the user to opt in
-    ],
-    "blob_storage": {
-        "primary": "local",
-        "local_path": "blobs",
-        "s3_bucket": None,
-        "b2_bucket": None,
-        "locations": [{"name": "local", "type": "local", "path": "blobs"}],
-    },
-    "sync_preferences": {
-        "download_originals": True,
-        "max_parallel_downloads": 5,
-        "max_parallel_uploads": 4,
-        "incremental_sync_days": 30,
-        "commit_every": 2000,
-        "hash_workers": 8,
-        "fingerprint_during_discover": False,
-    },
-}
 
 ARCHIVE_README = """# photosync archive
 
@@ -165,7 +138,7 @@ class Archive:
         (archive.root / "README.md").write_text(ARCHIVE_README, encoding="utf-8")
         (archive.root / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
         (archive.root / "photos" / ".gitkeep").touch()
-        for name in (PHOTO_SCHEMA, SERVICE_SCHEMA):
+        for name in (PHOTO_SCHEMA, SERVICE_SCHEMA, PREFERENCES_SCHEMA):
             (archive.root / "schemas" / name).write_text(schema_text(name), encoding="utf-8")
         write_json(archive.root / SERVICES_FILE, {"schema_version": 1, "services": {}})
         write_json(archive.root / SYNC_STATE_FILE, {"services": {}})
@@ -235,16 +208,8 @@ class Archive:
         self._touched.add(SERVICES_FILE)
 
     def preferences(self) -> dict[str, Any]:
-        prefs = self._read_config(PREFERENCES_FILE)
-        if not isinstance(prefs, dict):
-            raise ConfigError(f"{PREFERENCES_FILE} must hold a JSON object")
-        merged = deepcopy(DEFAULT_PREFERENCES)
-        for key, value in prefs.items():
-            if isinstance(value, dict) and isinstance(merged.get(key), dict):
-                merged[key] = {**merged[key], **value}
-            else:
-                merged[key] = value
-        return merged
+        """The user's preferences over the defaults, checked (archive/preferences.py)."""
+        return load_preferences(self._read_config(PREFERENCES_FILE))
 
     def save_preferences(self, prefs: dict[str, Any]) -> None:
         write_json(self.root / PREFERENCES_FILE, prefs)
@@ -432,7 +397,7 @@ class Archive:
         """The archive documents the schemas its records follow: a copy written by an
         older photosync is brought up to date, in a commit of its own."""
         refreshed = []
-        for name in (PHOTO_SCHEMA, SERVICE_SCHEMA):
+        for name in (PHOTO_SCHEMA, SERVICE_SCHEMA, PREFERENCES_SCHEMA):
             path = self.root / "schemas" / name
             wanted = schema_text(name)
             try:

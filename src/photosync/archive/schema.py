@@ -14,6 +14,7 @@ from photosync.errors import ConfigError, RecordInvalid
 
 PHOTO_SCHEMA = "photo-metadata.schema.json"
 SERVICE_SCHEMA = "service-config.schema.json"
+PREFERENCES_SCHEMA = "user-preferences.schema.json"
 
 
 def schema_text(name: str) -> str:
@@ -21,7 +22,7 @@ def schema_text(name: str) -> str:
 
 
 @cache
-def _validator(name: str) -> Draft7Validator:
+def validator(name: str) -> Draft7Validator:
     schema = json.loads(schema_text(name))
     Draft7Validator.check_schema(schema)
     return Draft7Validator(schema)
@@ -43,7 +44,7 @@ def is_valid(name: str, value: Any) -> bool:
 
 def schema_errors(name: str, value: Any) -> list[str]:
     """Readable messages, one per problem, each naming the JSON path."""
-    errors = sorted(_validator(name).iter_errors(value), key=lambda e: list(e.absolute_path))
+    errors = sorted(validator(name).iter_errors(value), key=lambda e: list(e.absolute_path))
     messages = []
     for error in errors:
         where = "/".join(str(part) for part in error.absolute_path) or "(top level)"

@@ -82,6 +82,9 @@ class Service(ABC):  # noqa: B024 - a shared base; the abstract methods are in i
     type_name: str = ""
     can_read = False
     can_write = False
+    #: items are fetched over the network (discover runs ``max_parallel_downloads``
+    #: at once) rather than read from local files (``hash_workers``)
+    over_network = False
 
     def __init__(self, name: str, settings: dict[str, Any]) -> None:
         self.name = name

@@ -23,7 +23,9 @@ def blob_locations(archive: Archive) -> list[dict[str, Any]]:
     names = [loc.get("name") for loc in locations]
     if len(set(names)) != len(names) or not all(names):
         raise ConfigError("blob_storage.locations needs a unique name for every location")
-    return list(locations)
+    # the primary first: everything that asks for "the first local location" finds it
+    primary = storage.get("primary")
+    return sorted(locations, key=lambda loc: loc.get("name") != primary)
 
 
 def make_store(archive: Archive, spec: dict[str, Any]) -> BlobStore:
@@ -38,9 +40,10 @@ def make_store(archive: Archive, spec: dict[str, Any]) -> BlobStore:
 
 
 def primary_store(archive: Archive) -> LocalBlobStore:
-    """The local store discover writes originals into (the first local location)."""
+    """The local store discover writes originals into (``blob_storage.primary``)."""
+    primary = archive.preferences()["blob_storage"]["primary"]
     for spec in blob_locations(archive):
-        if spec.get("type", "local") == "local":
+        if spec.get("name") == primary and spec.get("type", "local") == "local":
             store = make_store(archive, spec)
             assert isinstance(store, LocalBlobStore)
             return store

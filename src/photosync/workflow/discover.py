@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +129,11 @@ def discover(
                 store,
                 since=since,
                 full_scan=full_scan,
-                commit_every=int(prefs.get("commit_every", 2000)),
-                workers=max(1, int(prefs.get("hash_workers", 4))),
+                commit_every=int(prefs["commit_every"]),
+                workers=int(
+                    prefs["max_parallel_downloads" if service.over_network else "hash_workers"]
+                ),
+                full_listing_days=int(prefs["incremental_sync_days"]),
                 progress=progress,
             )
             report.services.append(run.execute(report.commits))
@@ -148,6 +151,7 @@ class _ServiceRun:
         full_scan: bool,
         commit_every: int,
         workers: int,
+        full_listing_days: int,
         progress: Progress,
     ) -> None:
         self.archive = archive
@@ -157,6 +161,7 @@ class _ServiceRun:
         self.full_scan = full_scan
         self.commit_every = commit_every
         self.workers = workers
+        self.full_listing_days = full_listing_days
         self.progress = progress
         self.report = ServiceReport(service.name)
         self.seen = archive.state.seen_for_service(service.name)
@@ -175,6 +180,8 @@ class _ServiceRun:
         sync_state = self.archive.sync_state()
         previous = sync_state["services"].get(name, {})
         cursor = None if self.full_scan or self.since else previous.get("cursor")
+        if cursor is not None and self._full_listing_due():
+            cursor = None  # incremental_sync_days: now and then look at everything again
         listing = ListingReport()
         self.progress.start(f"discover {name}")
         try:
@@ -201,9 +208,12 @@ class _ServiceRun:
                 "cursor": self._next_cursor(listing, entry.get("cursor")),
             }
         )
-        if cursor is None and self.since is None and not self._shrank:
-            # after an alarm the old count stays: a slow decline must not become the new normal
-            entry["last_full_listing_count"] = self.report.listed
+        if cursor is None and self.since is None:
+            # kept locally like the time of every run: git is left alone by a quiet run
+            self.archive.state.set_meta(f"last_full_listing:{name}", entry["last_discover"])
+            if not self._shrank:
+                # after an alarm the old count stays: a slow decline must not become the new normal
+                entry["last_full_listing_count"] = self.report.listed
         changed = self.report.new or self.report.updated
         if changed or {k: v for k, v in entry.items() if k != "last_discover"} != {
             k: v for k, v in previous.items() if k != "last_discover"
@@ -214,6 +224,20 @@ class _ServiceRun:
         self.archive.state.set_meta(f"last_run:discover:{name}", entry["last_discover"])
         self._checkpoint(commits, final=True)
         return self.report
+
+    def _full_listing_due(self) -> bool:
+        """``incremental_sync_days``: a cursor is trusted that long after the last full listing
+        (an item a service backdates or lists late is found by the next full one)."""
+        if self.full_listing_days <= 0:
+            return False
+        last = self.archive.state.get_meta(f"last_full_listing:{self.service.name}")
+        if not isinstance(last, str):
+            return True
+        try:
+            when = datetime.fromisoformat(last.replace("Z", "+00:00"))
+        except ValueError:
+            return True
+        return datetime.now(UTC) - when > timedelta(days=self.full_listing_days)
 
     def _next_cursor(self, listing: ListingReport, previous: str | None) -> str | None:
         """The cursor moves only when every listed item is recorded.

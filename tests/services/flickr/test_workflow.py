@@ -235,3 +235,29 @@ def test_a_full_listing_reads_photosets_unless_told_not_to(
             assert "albums" not in copy["observed"]
     assert bool(state.calls["flickr.photosets.getList"]) == read_albums
     archive.close()
+
+
+def test_incremental_sync_days_makes_an_old_cursor_a_full_listing(
+    tmp_path: Path, running: tuple[FlickrEmulator, FlickrState]
+) -> None:
+    """A cursor is trusted for incremental_sync_days after the last full listing, then
+    discover lists everything again (an item listed late is found)."""
+    from tests.helpers import assert_check_clean, set_prefs
+
+    emulator, state = running
+    state.seed(5, video_every=0)
+    _authorise(emulator, state, "flickr", "read")
+    archive = new_archive(tmp_path, flickr=_settings(emulator))
+    set_prefs(archive, incremental_sync_days=10)
+    archive.lock()
+    discover(archive)
+    discover(archive)  # within the window: incremental
+    assert state.calls["flickr.people.getPhotos"] == 1
+    archive.state.set_meta("last_full_listing:flickr", "2020-01-01T00:00:00Z")
+    again = discover(archive)
+    assert state.calls["flickr.people.getPhotos"] == 2
+    assert again.services[0].listed == 5 and again.failed == 0
+    discover(archive)  # the full listing restarted the window
+    assert state.calls["flickr.people.getPhotos"] == 2
+    archive.close()
+    assert_check_clean(archive.root)

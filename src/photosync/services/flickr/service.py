@@ -62,6 +62,7 @@ _MIME = {
 
 class FlickrService(SourceService, TargetService):
     type_name = "flickr"
+    over_network = True
 
     def __init__(
         self,

@@ -252,6 +252,7 @@ class PickedSource(SourceService):
     """Downloaded Picker items as a one-off source for discover (quality: derivative)."""
 
     type_name = "google-picker"
+    over_network = True
 
     def __init__(self, name: str, items: list[PickedItem]) -> None:
         super().__init__(name, {})
