@@ -21,7 +21,7 @@ from photosync.cli.google_cmds import google
 from photosync.cli.phase_cmds import discover, replicate, resolve
 from photosync.cli.service_cmds import service
 from photosync.cli.storage_cmds import storage
-from photosync.cli.verify_cmds import verify
+from photosync.cli.verify_cmds import check, verify
 from photosync.cli.visibility_cmds import visibility
 
 
@@ -57,6 +57,7 @@ for command in (
     status_cmd,
     audit,
     verify,
+    check,
     visibility,
     google,
     demo,

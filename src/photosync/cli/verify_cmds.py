@@ -1,4 +1,5 @@
-"""verify: check records and every copy of every original; --repair restores copies."""
+"""verify: check records and every copy of every original; --repair restores copies.
+check: the read-only consistency check of the whole archive."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from photosync.cli._common import (
     print_json,
 )
 from photosync.errors import ExitCode
+from photosync.workflow.check import CheckReport, check_archive
 from photosync.workflow.verify import (
     ArchiveVerifyReport,
     describe,
@@ -181,3 +183,55 @@ def _show(report: ArchiveVerifyReport) -> None:
             console.print("run `photosync verify --repair` to restore them from good copies")
     if report.commit:
         console.print(f"records updated: {report.records_updated} (commit {report.commit[:10]})")
+
+
+@click.command()
+@click.option(
+    "--read-data", is_flag=True, help="Also re-read and re-hash every copy that is checked."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+@pass_settings
+@handle_errors
+def check(settings: Settings, read_data: bool, as_json: bool) -> None:
+    """Check that the archive is consistent; read-only (like `git fsck`).
+
+    Records parse and match the schema, sit where their content says, no photo
+    id or content hash twice; every hash of every record is in the primary
+    store and in every location the record names (sizes from one listing per
+    location; --read-data re-hashes); the local index and seen-cache agree with
+    the records; nothing is left uncommitted; git is on a branch with no merge
+    or rebase in progress. Each problem says what to run to fix it. Exit code 6
+    when problems are found. Never writes and never takes the writer lock.
+    """
+    archive = settings.archive()
+    report = check_archive(
+        archive,
+        read_data=read_data,
+        progress=RichProgress(not settings.quiet and not as_json),
+    )
+    if as_json:
+        print_json(report.to_json())
+    else:
+        _show_check(report)
+    if not report.ok:
+        sys.exit(ExitCode.CHECK_FAILED)
+
+
+def _show_check(report: CheckReport) -> None:
+    for problem in report.problems:
+        console.print(f"[red]{problem.kind}[/] {escape(problem.detail)}", soft_wrap=True)
+        console.print(f"  [dim]fix:[/] {escape(problem.fix)}", soft_wrap=True)
+    for note in report.notes:
+        err_console.print(f"[yellow]note:[/] {escape(note)}")
+    counts = report.counts
+    head = (
+        f"{counts.get('records', 0)} record(s), {counts.get('originals', 0)} original(s), "
+        f"{counts.get('blob_copies_present', 0)} cop(ies) listed in "
+        f"{counts.get('locations_listed', 0)} location(s)"
+    )
+    if "blob_copies_read" in counts:
+        head += f", {counts['blob_copies_read']} re-read"
+    if report.ok:
+        console.print(f"check: {head}: all good")
+    else:
+        console.print(f"check: {head}: [red]{len(report.problems)} problem(s)[/]")
