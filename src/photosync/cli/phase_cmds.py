@@ -41,9 +41,13 @@ from photosync.workflow.resolve import auto_resolve, combine, decide_in_archive,
     "takeout",
     multiple=True,
     type=click.Path(exists=True, path_type=Path),
-    help="Google Takeout .zip/.tgz part or unpacked folder (repeatable; give all parts).",
+    help="Google Takeout .zip/.tgz part or unpacked folder; give all parts: "
+    "--takeout a.zip b.zip (or --takeout a.zip --takeout b.zip).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
+@click.argument(
+    "more_parts", nargs=-1, metavar="[PART]...", type=click.Path(exists=True, path_type=Path)
+)
 @pass_settings
 @handle_errors
 def discover(
@@ -53,12 +57,21 @@ def discover(
     full_scan: bool,
     takeout: tuple[Path, ...],
     as_json: bool,
+    more_parts: tuple[Path, ...],
 ) -> None:
     """Phase 1: find new and changed photos, store originals, record them.
 
     With --takeout, the Takeout parts are the source for --service (default
     google-photos): every part is indexed before matching, nothing is unpacked.
+    Google Photos can only be read from a Takeout:
+    `photosync discover --service google-photos --takeout takeout-001.zip takeout-002.zip`.
     """
+    if more_parts and not takeout:
+        raise click.UsageError(
+            "extra arguments are Takeout parts: give them after --takeout "
+            "(photosync discover --service google-photos --takeout a.zip b.zip)"
+        )
+    takeout = (*takeout, *more_parts)
     since_at = parse_since(since)
     with writing(settings) as archive:
         report = run_discover(

@@ -85,6 +85,8 @@ class Service(ABC):  # noqa: B024 - a shared base; the abstract methods are in i
     #: items are fetched over the network (discover runs ``max_parallel_downloads``
     #: at once) rather than read from local files (``hash_workers``)
     over_network = False
+    #: for a service discover cannot list (Google Photos): how its photos are read instead
+    read_from_export: str | None = None
 
     def __init__(self, name: str, settings: dict[str, Any]) -> None:
         self.name = name

@@ -118,6 +118,8 @@ def discover(
     store = primary_store(archive)
     store.sweep_tmp()
     with open_services(archive, services) if sources is None else nullcontext(sources) as opened:
+        if services and sources is None:
+            _refuse_unlistable(opened)
         for name, service in opened.items():
             if not isinstance(service, SourceService):
                 continue
@@ -138,6 +140,21 @@ def discover(
             )
             report.services.append(run.execute(report.commits))
     return report
+
+
+def _refuse_unlistable(opened: dict[str, Any]) -> None:
+    """A service named on the command line that discover cannot list is a mistake to
+    explain (not a silent no-op): say how its photos are read instead."""
+    for name, service in opened.items():
+        if isinstance(service, SourceService):
+            continue
+        how = service.read_from_export
+        raise PhotosyncError(
+            f"{name} cannot be listed by discover",
+            hint=how.format(name=name)
+            if how
+            else f"{name} is a target only; `photosync replicate` writes to it.",
+        )
 
 
 class _ServiceRun:

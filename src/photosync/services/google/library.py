@@ -159,6 +159,11 @@ class GooglePhotosLibrary(TargetService):
     """
 
     type_name = "google-photos"
+    read_from_export = (
+        "since 2025 Google's API lists only what photosync uploaded; your photos come from "
+        "a Takeout (takeout.google.com, Google Photos only, .zip or .tgz): "
+        "`photosync discover --service {name} --takeout takeout-001.zip takeout-002.zip`"
+    )
 
     def __init__(
         self,
