@@ -32,12 +32,14 @@ from photosync.archive.jsonio import (
 from photosync.archive.lock import ArchiveLock
 from photosync.archive.preferences import DEFAULT_PREFERENCES, PREFERENCES_FILE, load_preferences
 from photosync.archive.schema import (
+    ALL_SCHEMAS,
+    CONFIG_SCHEMAS,
     PHOTO_SCHEMA,
-    PREFERENCES_SCHEMA,
-    SERVICE_SCHEMA,
     is_valid,
+    refuse_credentials,
     schema_errors,
     schema_text,
+    validate_config,
     validate_record,
     validate_services,
 )
@@ -138,7 +140,7 @@ class Archive:
         (archive.root / "README.md").write_text(ARCHIVE_README, encoding="utf-8")
         (archive.root / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
         (archive.root / "photos" / ".gitkeep").touch()
-        for name in (PHOTO_SCHEMA, SERVICE_SCHEMA, PREFERENCES_SCHEMA):
+        for name in ALL_SCHEMAS:
             (archive.root / "schemas" / name).write_text(schema_text(name), encoding="utf-8")
         write_json(archive.root / SERVICES_FILE, {"schema_version": 1, "services": {}})
         write_json(archive.root / SYNC_STATE_FILE, {"services": {}})
@@ -208,10 +210,14 @@ class Archive:
         self._touched.add(SERVICES_FILE)
 
     def preferences(self) -> dict[str, Any]:
-        """The user's preferences over the defaults, checked (archive/preferences.py)."""
-        return load_preferences(self._read_config(PREFERENCES_FILE))
+        """The user's preferences over the defaults, checked (archive/preferences.py);
+        nothing that looks like a credential is accepted."""
+        raw = self._read_config(PREFERENCES_FILE)
+        refuse_credentials(PREFERENCES_FILE, raw)
+        return load_preferences(raw)
 
     def save_preferences(self, prefs: dict[str, Any]) -> None:
+        validate_config(PREFERENCES_FILE, prefs)
         write_json(self.root / PREFERENCES_FILE, prefs)
         self._touched.add(PREFERENCES_FILE)
 
@@ -220,9 +226,11 @@ class Archive:
         if not isinstance(state, dict) or not isinstance(state.get("services", {}), dict):
             raise ConfigError(f"{SYNC_STATE_FILE} must hold {{'services': {{...}}}}")
         state.setdefault("services", {})
+        validate_config(SYNC_STATE_FILE, state)
         return state
 
     def save_sync_state(self, state: dict[str, Any]) -> None:
+        validate_config(SYNC_STATE_FILE, state)
         write_json(self.root / SYNC_STATE_FILE, state)
         self._touched.add(SYNC_STATE_FILE)
 
@@ -355,6 +363,7 @@ class Archive:
         """
         if everything:
             self.wait_for_commits()
+            self._scan_config(list(CONFIG_SCHEMAS))
             sync_filesystem(self.root)
             self._touched.clear()
             return self._after_commit(self.git.commit_all(message, TRACKED_PATHS))
@@ -368,6 +377,7 @@ class Archive:
         """
         self.wait_for_commits()
         paths = sorted(self._touched)
+        self._scan_config(paths)
         self._touched.clear()
         if self._committer is None:
             self._committer = ThreadPoolExecutor(1, thread_name_prefix="git-commit")
@@ -375,6 +385,13 @@ class Archive:
             self, self._committer.submit(self._commit_files, message, paths)
         )
         return self._inflight
+
+    def _scan_config(self, paths: list[str]) -> None:
+        """Before anything reaches git: no unknown key and nothing that looks like a
+        credential in the config files being committed (a hand edit included)."""
+        for rel in paths:
+            if rel in CONFIG_SCHEMAS and (self.root / rel).exists():
+                validate_config(rel, self._read_config(rel))
 
     def wait_for_commits(self) -> None:
         if self._inflight is not None:
@@ -397,7 +414,7 @@ class Archive:
         """The archive documents the schemas its records follow: a copy written by an
         older photosync is brought up to date, in a commit of its own."""
         refreshed = []
-        for name in (PHOTO_SCHEMA, SERVICE_SCHEMA, PREFERENCES_SCHEMA):
+        for name in ALL_SCHEMAS:
             path = self.root / "schemas" / name
             wanted = schema_text(name)
             try:

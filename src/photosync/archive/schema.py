@@ -10,11 +10,21 @@ from typing import Any
 import fastjsonschema
 from jsonschema import Draft7Validator
 
+from photosync.archive.secretscan import credential_paths, looks_like_credential, safe_key
 from photosync.errors import ConfigError, RecordInvalid
 
 PHOTO_SCHEMA = "photo-metadata.schema.json"
 SERVICE_SCHEMA = "service-config.schema.json"
 PREFERENCES_SCHEMA = "user-preferences.schema.json"
+SYNC_STATE_SCHEMA = "sync-state.schema.json"
+#: every schema the archive keeps a copy of in schemas/
+ALL_SCHEMAS = (PHOTO_SCHEMA, SERVICE_SCHEMA, PREFERENCES_SCHEMA, SYNC_STATE_SCHEMA)
+#: config file -> the schema that lists its allowed keys (the one allowlist)
+CONFIG_SCHEMAS = {
+    "config/services.json": SERVICE_SCHEMA,
+    "config/user-preferences.json": PREFERENCES_SCHEMA,
+    "config/sync-state.json": SYNC_STATE_SCHEMA,
+}
 
 
 def schema_text(name: str) -> str:
@@ -52,6 +62,72 @@ def schema_errors(name: str, value: Any) -> list[str]:
     return messages
 
 
+def _safe_where(parts: Any) -> str:
+    shown = []
+    for part in parts:
+        text = str(part)
+        shown.append(
+            "(a key that looks like a credential)" if looks_like_credential(text) else text
+        )
+    return "/".join(shown) or "(top level)"
+
+
+def _safe_message(error: Any) -> str:
+    """What is wrong, in words that never repeat the offending value (it may be a secret)."""
+    kind = error.validator
+    if kind == "additionalProperties":
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(str(key) for key in error.instance if key not in allowed)
+        return (
+            "unknown key(s) "
+            + ", ".join(safe_key(key) for key in extra)
+            + f" (allowed: {', '.join(sorted(allowed))})"
+        )
+    if kind == "required":
+        return str(error.message)  # names a key of the schema, never a value
+    if kind == "type":
+        return f"must be of type {error.validator_value}"
+    if kind in ("enum", "const"):
+        return f"must be one of {error.validator_value}"
+    if kind == "pattern":
+        if "@" in str(error.validator_value):
+            return "must be an http(s) URL without user:password@"
+        return "is not in the expected form"
+    if kind == "propertyNames":
+        return "a name that is not allowed here"
+    return f"fails the '{kind}' rule"
+
+
+def config_problems(name: str, value: Any) -> list[str]:
+    """Every problem in a config file: keys outside the allowlist, wrong shapes, and
+    anything that looks like a credential. The messages never contain a value."""
+    problems: list[str] = []
+    if not is_valid(name, value):
+        errors = sorted(validator(name).iter_errors(value), key=lambda e: list(e.absolute_path))
+        problems.extend(f"{_safe_where(e.absolute_path)}: {_safe_message(e)}" for e in errors)
+    problems.extend(f"{where}: looks like a credential" for where in credential_paths(value))
+    return problems
+
+
+def _refuse(relpath: str, problems: list[str]) -> None:
+    if problems:
+        raise ConfigError(
+            f"{relpath} is not valid: " + "; ".join(problems[:5]),
+            hint="Secrets belong in the credential store (`photosync auth`), never in config/. "
+            f"Fix the file by hand or restore it with `git checkout {relpath}`.",
+        )
+
+
+def refuse_credentials(relpath: str, value: Any) -> None:
+    """Refuse a config file holding anything that looks like a credential."""
+    _refuse(relpath, [f"{where}: looks like a credential" for where in credential_paths(value)])
+
+
+def validate_config(relpath: str, value: Any) -> None:
+    """Refuse a config file that has unknown keys or anything that looks like a secret."""
+    _refuse(relpath, config_problems(CONFIG_SCHEMAS[relpath], value))
+
+
 def validate_record(record: Any, *, where: str = "record") -> None:
     if is_valid(PHOTO_SCHEMA, record):
         return
@@ -61,9 +137,4 @@ def validate_record(record: Any, *, where: str = "record") -> None:
 
 
 def validate_services(config: Any) -> None:
-    problems = schema_errors(SERVICE_SCHEMA, config)
-    if problems:
-        raise ConfigError(
-            "config/services.json is not valid: " + "; ".join(problems[:5]),
-            hint="Fix the file by hand or restore it with `git checkout config/services.json`.",
-        )
+    validate_config("config/services.json", config)

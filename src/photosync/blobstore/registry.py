@@ -7,10 +7,12 @@ boto3 finds keys in the environment, an AWS profile or its default chain.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from photosync.archive.schema import PREFERENCES_SCHEMA, schema_text
 from photosync.blobstore.base import BlobStore
 from photosync.credentials import CredentialStore
 from photosync.errors import BlobError, ConfigError
@@ -18,23 +20,15 @@ from photosync.errors import BlobError, ConfigError
 if TYPE_CHECKING:
     from photosync.blobstore.s3 import AddressingStyle
 
-_COMMON = {"name", "type"}
-_LOCAL_KEYS = _COMMON | {"path"}
-_S3_KEYS = _COMMON | {
-    "bucket",
-    "prefix",
-    "endpoint_url",
-    "region",
-    "addressing_style",
-    "profile",
-    "credentials",
-    "multipart_threshold",
-    "multipart_chunk",
-    "max_concurrency",
-    "verify_after_put",
-    "server_checksums",
-    "allow_insecure_http",
-}
+
+def _allowed_keys(definition: str) -> set[str]:
+    """The keys a location may have: the one allowlist, in the preferences schema."""
+    schema = json.loads(schema_text(PREFERENCES_SCHEMA))
+    return set(schema["definitions"][definition]["properties"])
+
+
+_LOCAL_KEYS = _allowed_keys("location-local")
+_S3_KEYS = _allowed_keys("location-s3")
 
 
 def _text(name: str, spec: Mapping[str, Any], field: str, *, required: bool = False) -> str | None:

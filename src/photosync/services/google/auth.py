@@ -144,7 +144,7 @@ class GoogleAuth:
         store = store or CredentialStore()
         saved = store.get(name) or {}
         client_id = saved.get("client_id") or settings.get("client_id")
-        client_secret = saved.get("client_secret") or settings.get("client_secret")
+        client_secret = saved.get("client_secret")
         if not client_id or not client_secret:
             raise ConfigError(
                 f"service {name!r}: no Google OAuth client configured",

@@ -1,0 +1,81 @@
+"""What looks like a credential: checked in config before it is written or committed.
+
+The schemas already accept only known keys (an allowlist); this scan is the second
+line, for values: a known key holding a token, a URL carrying ``user:pass@``, a
+private key. Findings name where (a JSON path), never what: a message that echoed
+the value would leak it into terminals, logs and CI output.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from typing import Any
+
+_SPECIFIC = [
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"),  # AWS access key ids
+    re.compile(r"\bya29\.[0-9A-Za-z_\-]{10,}"),  # Google access token
+    re.compile(r"\b1//0[0-9A-Za-z_\-]{10,}"),  # Google refresh token
+    re.compile(r"\bGOCSPX-[0-9A-Za-z_\-]{10,}"),  # Google OAuth client secret
+    re.compile(r"\bAIza[0-9A-Za-z_\-]{30,}"),  # Google API key
+    re.compile(r"\b\d{17}-[0-9a-f]{16}\b"),  # Flickr OAuth token
+    re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr|github_pat)_[0-9A-Za-z_]{20,}"),
+    re.compile(r"\bxox[abprs]-[0-9A-Za-z\-]{10,}"),
+    re.compile(r"\beyJ[0-9A-Za-z_\-]{8,}\.eyJ[0-9A-Za-z_\-]{8,}\."),  # a JWT
+    re.compile(r"\b[a-z][a-z0-9+.\-]*://[^/\s:@]*:[^/\s@]+@"),  # user:password@ in a URL
+]
+#: one run of token characters, no separators a path, a sentence or a URL would have
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-+=.~]+$")
+
+
+def _entropy(text: str) -> float:
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def looks_like_credential(text: str) -> bool:
+    """A known token shape, or a long random-looking run of token characters.
+
+    Random means: 32+ hex digits, or 20+ characters mixing upper case, lower case
+    and digits with a high entropy (names, buckets, paths and dates never do).
+    """
+    if any(pattern.search(text) for pattern in _SPECIFIC):
+        return True
+    for word in re.split(r"[\s/\\:,;@?&#\"'()<>\[\]{}]+", text):
+        if len(word) < 20 or not _TOKEN.match(word):
+            continue
+        if len(word) >= 32 and re.fullmatch(r"[0-9a-fA-F]+", word):
+            return True
+        mixed = (
+            any(c.isupper() for c in word)
+            and any(c.islower() for c in word)
+            and any(c.isdigit() for c in word)
+        )
+        if mixed and _entropy(word) >= 3.5:
+            return True
+    return False
+
+
+def credential_paths(value: Any, where: str = "") -> list[str]:
+    """JSON paths of every key or string in ``value`` that looks like a credential."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if looks_like_credential(str(key)):
+                found.append(f"{where or '(top level)'}: a key")
+                continue
+            found.extend(credential_paths(item, f"{where}/{key}" if where else str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(credential_paths(item, f"{where}/{index}" if where else str(index)))
+    elif isinstance(value, str) and looks_like_credential(value):
+        found.append(where or "(top level)")
+    return found
+
+
+def safe_key(key: object) -> str:
+    """A key as it may be shown: itself, unless it looks like a credential."""
+    text = str(key)
+    return "(a key that looks like a credential)" if looks_like_credential(text) else repr(text)
