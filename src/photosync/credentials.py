@@ -15,6 +15,8 @@ from typing import Any
 
 import platformdirs
 
+from photosync.redaction import register_secrets
+
 KEYRING_SERVICE = "photosync"
 SECRET_FIELD_HINTS = ("secret", "token", "key", "password", "verifier", "code")
 
@@ -41,11 +43,13 @@ class CredentialStore:
 
             raw = keyring.get_password(KEYRING_SERVICE, service)
             if raw is not None:
-                return dict(json.loads(raw))
-        return self._read_file().get(service)
+                return _registered(dict(json.loads(raw)))
+        found = self._read_file().get(service)
+        return None if found is None else _registered(found)
 
     def set(self, service: str, secrets: dict[str, Any]) -> str:
         """Store secrets; returns where they went ("keyring" or the file path)."""
+        _registered(secrets)
         if self._use_keyring():
             import keyring
 
@@ -87,6 +91,16 @@ class CredentialStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _registered(secrets: dict[str, Any]) -> dict[str, Any]:
+    """Every secret photosync holds is kept out of its log lines (see ``redaction``)."""
+    register_secrets(
+        value
+        for name, value in secrets.items()
+        if any(hint in name.lower() for hint in SECRET_FIELD_HINTS)
+    )
+    return secrets
 
 
 def redact(text: str, secrets: dict[str, Any] | None) -> str:

@@ -15,7 +15,15 @@ from photosync.blobstore.base import hash_file
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import ConfigError
 from photosync.workflow.discover import discover
-from tests.helpers import git_clean, git_log, make_library, new_archive, records, set_prefs
+from tests.helpers import (
+    assert_check_clean,
+    git_clean,
+    git_log,
+    make_library,
+    new_archive,
+    records,
+    set_prefs,
+)
 
 
 def test_discover_records_each_photo_and_stores_originals(tmp_path: Path) -> None:
@@ -54,11 +62,14 @@ def test_byte_identical_files_are_one_record_with_several_instances(tmp_path: Pa
     )
     archive.lock()
     report = discover(archive)
-    assert report.new == 3 and report.updated == 3
+    # the second folder's copies are duplicates of photos just recorded, not updates
+    assert report.new == 3 and report.duplicate == 3 and report.updated == 0
+    assert all(s.adds_up() for s in report.services)
     for record in records(archive.root):
         assert sorted(record["instances"]) == ["a", "b"]
     assert len(list(LocalBlobStore(archive.root / "blobs").iter_digests())) == 3
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_unchanged_folder_is_rediscovered_without_reading_a_byte(
@@ -94,7 +105,11 @@ def test_full_scan_rereads_but_adds_nothing(
     monkeypatch.setattr(discover_module, "hash_file", lambda p: hashed.append(p) or real(p))
     report = discover(archive, full_scan=True)
     assert len(hashed) == 5 and report.new == 0 and report.updated == 0
+    # every re-read item is counted: the columns add up to what was listed
+    (only,) = report.services
+    assert only.listed == only.unchanged == 5 and only.adds_up()
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_changed_file_becomes_a_new_version_and_the_old_one_is_kept(tmp_path: Path) -> None:
@@ -222,3 +237,24 @@ def test_hostile_file_names_are_recorded_as_they_are(tmp_path: Path) -> None:
     assert report.new == len(names) and report.failed == 0
     assert sorted(r["metadata"]["filename"] for r in records(archive.root)) == sorted(names)
     archive.close()
+
+
+def test_an_exact_duplicate_in_a_brand_new_archive_is_a_duplicate_not_an_update(
+    tmp_path: Path,
+) -> None:
+    (first,) = make_library(tmp_path / "lib", 1)
+    (tmp_path / "lib" / "copy of it.jpg").write_bytes(first.read_bytes())
+    make_library(tmp_path / "lib", 2, start_seed=10)
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
+    archive.lock()
+    report = discover(archive)
+    (only,) = report.services
+    assert (only.listed, only.new, only.duplicate, only.updated) == (4, 3, 1, 0)
+    assert only.adds_up()
+    assert git_log(archive.root)[0] == (
+        "discover: 3 new, 1 duplicate(s) of photos already recorded, 0 updated from lib"
+    )
+    (twice,) = [r for r in records(archive.root) if len(r["instances"]["lib"]) == 2]
+    assert sorted(i["id"] for i in twice["instances"]["lib"])[0] == "copy of it.jpg"
+    archive.close()
+    assert_check_clean(archive.root)

@@ -13,11 +13,12 @@ from pathlib import Path
 import click
 
 from photosync import __version__
-from photosync.cli._common import Settings
+from photosync.cli._common import Settings, err_console
 from photosync.cli.archive_cmds import audit, init, status_cmd
 from photosync.cli.auth_cmds import auth
 from photosync.cli.demo import demo
 from photosync.cli.google_cmds import google
+from photosync.cli.logsetup import configure_console
 from photosync.cli.phase_cmds import discover, replicate, resolve
 from photosync.cli.service_cmds import service
 from photosync.cli.storage_cmds import storage
@@ -34,16 +35,27 @@ from photosync.cli.visibility_cmds import visibility
     help="The archive to use (default: the current folder or a parent; or $PHOTOSYNC_ARCHIVE).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log lines on the terminal: -v what happens, -vv every request and retry.",
+)
 @click.pass_context
-def cli(ctx: click.Context, archive: Path | None, quiet: bool) -> None:
+def cli(ctx: click.Context, archive: Path | None, quiet: bool, verbose: int) -> None:
     """photosync keeps your photos alive across services and storage.
 
     \b
     Exit codes: 0 ok, 1 internal error, 2 usage, 3 user error, 4 some items
     failed, 5 archive locked, 6 check found problems, 7 service error,
     130 interrupted.
+
+    \b
+    Every run that changes the archive is logged in full (debug included,
+    secrets masked) to .photosync/logs/; the last 30 runs are kept.
     """
-    ctx.obj = Settings(archive, quiet)
+    configure_console(verbose, err_console)
+    ctx.obj = Settings(archive, quiet, verbose)
 
 
 for command in (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import sys
@@ -26,8 +27,10 @@ from rich.progress import (
 )
 
 from photosync.archive.archive import Archive
+from photosync.cli.logsetup import run_log
 from photosync.errors import ExitCode, InternalError, PhotosyncError
 
+log = logging.getLogger("photosync.cli")
 console = Console(stderr=False, highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
@@ -37,9 +40,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Settings:
     """Global options, passed to every command through click's context."""
 
-    def __init__(self, archive: Path | None, quiet: bool) -> None:
+    def __init__(self, archive: Path | None, quiet: bool, verbose: int = 0) -> None:
         self.archive_path = archive
         self.quiet = quiet
+        self.verbose = verbose
 
     def archive(self) -> Archive:
         return Archive.find(self.archive_path)
@@ -55,15 +59,30 @@ def user_name() -> str:
 
 @contextmanager
 def writing(settings: Settings) -> Iterator[Archive]:
-    """The archive, locked and recovered, for a command that changes it."""
+    """The archive, locked and recovered, for a command that changes it.
+
+    The run is logged to its own file under ``.photosync/logs/`` from the moment
+    it holds the lock (a run refused by the lock touches nothing, not even logs).
+    """
     archive = settings.archive()
     try:
-        for note in archive.lock():
-            err_console.print(f"[yellow]recovered:[/] {escape(note)}")
-        _warn_damaged(archive)
-        yield archive
+        notes = archive.lock()
+        with run_log(archive.root, _command_name()):
+            for note in notes:
+                log.info("recovered: %s", note)
+                err_console.print(f"[yellow]recovered:[/] {escape(note)}")
+            _warn_damaged(archive)
+            yield archive
     finally:
         archive.close()
+
+
+def _command_name() -> str:
+    """``discover``, ``storage add``: the command being run, for the log's name."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return "run"
+    return " ".join(ctx.command_path.split()[1:]) or "run"
 
 
 @contextmanager

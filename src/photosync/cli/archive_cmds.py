@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -42,7 +43,10 @@ def status_cmd(settings: Settings, as_json: bool) -> None:
     if as_json:
         print_json(result.to_json())
         return
-    table = Table(title=f"photosync archive {result.root}", show_header=False)
+    # the path on a line of its own: a table title would wrap it mid-word
+    console.print("[bold]photosync archive[/]")
+    console.print(escape(result.root), soft_wrap=True)
+    table = Table(show_header=False)
     table.add_row("photos", str(result.photos))
     table.add_row("size", f"{result.bytes_total / 1e6:.1f} MB")
     for state in ("discovered", "resolved", "replicated"):
@@ -54,6 +58,10 @@ def status_cmd(settings: Settings, as_json: bool) -> None:
     for kind, count in sorted(result.open_conflicts.items()):
         table.add_row(f"  {kind}", str(count))
     console.print(table)
+    if not result.services:
+        console.print("no services yet: photosync service add NAME --type local --path DIR")
+        _print_last_run(result.last_run)
+        return
     services = Table(title="services")
     for column in ("name", "type", "role", "instances", "last discover"):
         services.add_column(column)
@@ -71,6 +79,20 @@ def status_cmd(settings: Settings, as_json: bool) -> None:
             name, settings_["type"], role, str(result.instances_by_service.get(name, 0)), last
         )
     console.print(services)
+    _print_last_run(result.last_run)
+
+
+def _print_last_run(last: dict[str, Any] | None) -> None:
+    """Point at the log of the last run when it had failures: the details live there."""
+    if not last or not last.get("problems"):
+        return
+    console.print(
+        f"[yellow]last run[/] (photosync {escape(str(last.get('command')))}, "
+        f"{escape(str(last.get('finished')))}) logged {last['problems']} problem(s)"
+        + (f", first: {escape(str(last['first_problem']))}" if last.get("first_problem") else ""),
+        soft_wrap=True,
+    )
+    console.print(f"details: {escape(str(last.get('log')))}", soft_wrap=True)
 
 
 @click.command()
@@ -92,6 +114,10 @@ def audit(settings: Settings, visibility_check: bool, as_json: bool) -> None:
     if as_json:
         print_json(
             {"discrepancies": [f.to_json() for f in findings], "wider_than_canonical": len(wider)}
+        )
+    elif not findings:
+        console.print(
+            "no visibility discrepancies: every service shows each photo at its canonical level"
         )
     else:
         table = Table(

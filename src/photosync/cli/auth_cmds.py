@@ -59,8 +59,9 @@ def flickr(settings: Settings, name: str, api_key: str | None, api_secret: str |
 
     def ask_verifier(url: str) -> str:
         console.print(
-            f"Open this page, approve photosync ({perms} access), and copy the code Flickr shows:\n  {escape(url)}"
+            f"Open this page, approve photosync ({perms} access), and copy the code Flickr shows:"
         )
+        click.echo(url)  # whole, on a line of its own: a wrapped URL cannot be pasted
         return str(click.prompt("Verifier code")).strip()
 
     store = CredentialStore()
@@ -118,7 +119,8 @@ def google_photos(
     store.set(name, {**saved, "client_id": client_id, "client_secret": client_secret})
 
     def on_link(url: str) -> None:
-        console.print(f"Open this page in your browser and allow access:\n  {escape(url)}")
+        console.print("Open this page in your browser and allow access:")
+        click.echo(url)  # whole, on a line of its own: a wrapped URL cannot be pasted
         click.launch(url)
 
     GoogleAuth.for_service(name, dict(entry), store=store).authorize(on_link, timeout=timeout)

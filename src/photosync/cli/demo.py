@@ -163,5 +163,14 @@ def demo(keep: Path | None, no_services: bool) -> None:
         if failures:
             raise SystemExit(1)
         console.print(
-            "[green]demo finished[/]" + (f"; kept in {escape(str(base))}" if keep else "")
+            "What you saw is expected: discover reports the deliberately damaged samples "
+            "(exit 4), resolve leaves them and a few real disagreements to you, and the audit "
+            "lists copies shown more narrowly than their canonical level (Google Photos has "
+            "no public sharing), which is safe."
         )
+        if keep:
+            console.print(
+                f"The archive is kept in {escape(str(archive))}; try `photosync status` there."
+            )
+        # the last line says how it went: nothing after it may read like a problem
+        console.print("[green]demo finished: every step ran as expected[/]")

@@ -84,9 +84,16 @@ def discover(
         )
     if as_json:
         print_json({"services": [s.__dict__ for s in report.services], "commits": report.commits})
+    elif not report.services:
+        console.print(
+            "nothing to discover: no source service is configured"
+            + (" by that name" if services else "")
+            + "; add one with `photosync service add NAME --type local --path DIR`"
+        )
     else:
+        # every listed item lands in exactly one of the other columns
         table = Table(title="discover")
-        for column in ("service", "listed", "unchanged", "new", "updated", "failed"):
+        for column in ("service", "listed", "unchanged", "new", "duplicate", "updated", "failed"):
             table.add_column(column, justify="right" if column != "service" else "left")
         for s in report.services:
             table.add_row(
@@ -94,10 +101,13 @@ def discover(
                 str(s.listed),
                 str(s.unchanged),
                 str(s.new),
+                str(s.duplicate),
                 str(s.updated),
                 str(len(s.failed)),
             )
         console.print(table)
+        if not report.new and not report.updated and not report.duplicate and not report.failed:
+            console.print("nothing new: the archive is up to date with these services")
         for s in report.services:
             _print_some("[red]failed[/]", s.failed)
             _print_some("[yellow]warning[/]", s.warnings)
@@ -155,6 +165,8 @@ def resolve(settings: Settings, mode: str | None, auto: str | None, as_json: boo
             ]
             if as_json:
                 print_json({"pending": items})
+            elif not items:
+                console.print("no open conflicts: nothing waits for a decision")
             else:
                 table = Table(title=f"{len(items)} open conflicts")
                 for column in ("photo", "file", "type", "description"):
@@ -338,13 +350,24 @@ def replicate(settings: Settings, execute: bool, services: tuple[str, ...], as_j
             }
         )
     else:
-        table = Table(title="replicate plan" if not execute else "replicate")
-        for column in ("target", "action", "photos"):
-            table.add_column(column)
-        for target, actions in sorted(counts.items()):
-            for action, count in sorted(actions.items()):
+        rows = [
+            (target, action, count)
+            for target, actions in sorted(counts.items())
+            for action, count in sorted(actions.items())
+            if count
+        ]
+        if rows:
+            table = Table(title="replicate plan" if not execute else "replicate")
+            for column in ("target", "action", "photos"):
+                table.add_column(column)
+            for target, action, count in rows:
                 table.add_row(target, action, str(count))
-        console.print(table)
+            console.print(table)
+        else:
+            console.print(
+                "nothing to replicate"
+                + ("" if report.skipped_unresolved else ": every photo is where it should be")
+            )
         if report.skipped_unresolved:
             console.print(
                 f"{report.skipped_unresolved} photo(s) wait for `photosync resolve` first"

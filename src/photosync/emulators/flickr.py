@@ -1764,7 +1764,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"API key:    {state.api_key}")
     print(f"API secret: {state.api_secret}")
-    print("services.json endpoints: " + json.dumps(emulator.endpoints()), flush=True)
+    endpoints = " ".join(f"--endpoint {key}={url}" for key, url in emulator.endpoints().items())
+    print("services.json endpoints: " + json.dumps(emulator.endpoints()))
+    print("add it as a service (one line):")
+    print(
+        f"  photosync service add flickr --type flickr --target {endpoints} --requests-per-hour 100000"
+    )
+    print("then: photosync auth flickr (with the key and secret above)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         emulator.serve_forever()
     return 0

@@ -1003,8 +1003,22 @@ def main(argv: list[str] | None = None) -> int:
     emulator = GoogleEmulator(
         GoogleState(clients={args.client_id: args.client_secret}), port=args.port
     )
-    info = {"url": emulator.url, "endpoints": emulator.endpoints(), "client_id": args.client_id}
-    print(json.dumps(info), flush=True)
+    endpoints = " ".join(f"--endpoint {key}={url}" for key, url in emulator.endpoints().items())
+    info = {
+        "url": emulator.url,
+        "endpoints": emulator.endpoints(),
+        "client_id": args.client_id,
+        "client_secret": args.client_secret,
+    }
+    print(json.dumps(info))  # first line: for programs
+    print(f"Google Photos emulator at {emulator.url}")
+    print(f"client id:     {args.client_id}")
+    print(f"client secret: {args.client_secret}")
+    print("add it as a service (one line):")
+    print(
+        f"  photosync service add google-photos --type google-photos --target --no-source {endpoints} --requests-per-hour 100000"
+    )
+    print("then: photosync auth google-photos (the emulator approves the consent page by itself)")
     print(f"picker sessions can be approved at {emulator.url}/pick/<session-id>", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         emulator.server.serve_forever()

@@ -306,6 +306,7 @@ class HttpClient:
         try:
             return retrying(attempt)
         except _Transient as exc:
+            log.warning("%s: %s; gave up after %d attempt(s)", self.service, exc, attempts)
             raise ServiceError(
                 f"{self.service}: {exc} (gave up after {attempts} attempt(s))", transient=True
             ) from None
@@ -319,8 +320,17 @@ class HttpClient:
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _Transient) and exc.retry_after is not None:
-            return exc.retry_after
-        return self.retry.backoff(state.attempt_number, self.rng)
+            wait = exc.retry_after
+        else:
+            wait = self.retry.backoff(state.attempt_number, self.rng)
+        log.info(
+            "%s: attempt %d failed (%s); retrying in %.1f s",
+            self.service,
+            state.attempt_number,
+            exc,
+            wait,
+        )
+        return wait
 
     def _attempt(
         self,
@@ -347,6 +357,9 @@ class HttpClient:
         with response:
             status = response.status_code
             if status == 429 or status >= 500:
+                log.debug(
+                    "%s: %s answered HTTP %d: %s", self.service, where, status, _excerpt(response)
+                )
                 retry_after = parse_retry_after(
                     response.headers.get("Retry-After"), self.clock.time()
                 )
@@ -377,6 +390,16 @@ class HttpClient:
         self.breaker.record_failure()
         log.debug("%s transient failure: %s", self.service, message)
         return _Transient(message, retry_after)
+
+
+def _excerpt(response: requests.Response, limit: int = 300) -> str:
+    """The start of a service's answer, for the log (secrets are masked by the log filter)."""
+    try:
+        text = response.text
+    except Exception:  # a body cut short: the status says enough
+        return "(body unreadable)"
+    text = " ".join(text.split())
+    return text[:limit] + ("..." if len(text) > limit else "") if text else "(empty body)"
 
 
 def _describe(method: str, url: str) -> str:

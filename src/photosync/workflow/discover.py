@@ -17,6 +17,7 @@ Data flow per service::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ from photosync.workflow.parallel import bounded_map
 from photosync.workflow.progress import Progress, SilentProgress
 from photosync.workflow.resolve import normalized, weak_date
 
+log = logging.getLogger(__name__)
+
 # A full listing that shrinks below this share of the last one is suspicious.
 SHRINK_ALARM = 0.5
 
@@ -63,9 +66,17 @@ class ServiceReport:
     listed: int = 0
     unchanged: int = 0
     new: int = 0
+    #: an item the archive already has the bytes of, from another file or service
+    duplicate: int = 0
     updated: int = 0
     failed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    def adds_up(self) -> bool:
+        """Every listed item is counted once: unchanged, new, duplicate, updated or failed."""
+        return self.listed == (
+            self.unchanged + self.new + self.duplicate + self.updated + len(self.failed)
+        )
 
 
 @dataclass
@@ -80,6 +91,10 @@ class DiscoverReport:
     @property
     def updated(self) -> int:
         return sum(s.updated for s in self.services)
+
+    @property
+    def duplicate(self) -> int:
+        return sum(s.duplicate for s in self.services)
 
     @property
     def failed(self) -> int:
@@ -189,6 +204,7 @@ class _ServiceRun:
             archive.preferences()["sync_preferences"].get("fingerprint_during_discover", False)
         )
         self.batch_new = 0
+        self.batch_duplicate = 0
         self.batch_updated = 0
 
     # orchestration ------------------------------------------------------------------------
@@ -200,6 +216,17 @@ class _ServiceRun:
         if cursor is not None and self._full_listing_due():
             cursor = None  # incremental_sync_days: now and then look at everything again
         listing = ListingReport()
+        log.info(
+            "discover %s: listing (%s)",
+            name,
+            "full scan"
+            if self.full_scan
+            else f"since {self.since.isoformat()}"
+            if self.since
+            else f"from cursor {cursor}"
+            if cursor
+            else "everything, seen-cache on",
+        )
         self.progress.start(f"discover {name}")
         try:
             for ingested in self._ingest_all(self._changed_items(listing, cursor)):
@@ -211,6 +238,7 @@ class _ServiceRun:
             # the service failed (circuit open, auth, outage): keep what was done, leave
             # the cursor where it was, and let the other services run
             self.report.failed.append(f"listing stopped: {error}")
+            log.error("discover %s: listing stopped, the cursor stays: %s", name, error)
             self.report.warnings.extend(listing.warnings)
             self._checkpoint(commits, final=True)
             return self.report
@@ -218,6 +246,8 @@ class _ServiceRun:
             self.progress.finish()
         self.report.warnings.extend(listing.warnings)
         self._check_shrinkage(previous, cursor)
+        for warning in self.report.warnings:
+            log.warning("discover %s: %s", name, warning)
         entry = dict(previous)
         entry.update(
             {
@@ -231,7 +261,7 @@ class _ServiceRun:
             if not self._shrank:
                 # after an alarm the old count stays: a slow decline must not become the new normal
                 entry["last_full_listing_count"] = self.report.listed
-        changed = self.report.new or self.report.updated
+        changed = self.report.new or self.report.updated or self.report.duplicate
         if changed or {k: v for k, v in entry.items() if k != "last_discover"} != {
             k: v for k, v in previous.items() if k != "last_discover"
         }:
@@ -240,7 +270,18 @@ class _ServiceRun:
             self.archive.save_sync_state(sync_state)
         self.archive.state.set_meta(f"last_run:discover:{name}", entry["last_discover"])
         self._checkpoint(commits, final=True)
-        return self.report
+        r = self.report
+        log.info(
+            "discover %s: listed %d, unchanged %d, new %d, duplicate %d, updated %d, failed %d",
+            name,
+            r.listed,
+            r.unchanged,
+            r.new,
+            r.duplicate,
+            r.updated,
+            len(r.failed),
+        )
+        return r
 
     def _full_listing_due(self) -> bool:
         """``incremental_sync_days``: a cursor is trusted that long after the last full listing
@@ -289,8 +330,10 @@ class _ServiceRun:
                 self._ingest_stream(item, result)
         except PhotosyncError as error:
             result.error = str(error)
+            log.debug("discover %s: %s", self.service.name, item.instance_id, exc_info=True)
         except OSError as error:
             result.error = f"{item.filename}: {error.strerror or error}"
+            log.debug("discover %s: %s", self.service.name, item.instance_id, exc_info=True)
         return result
 
     def _ingest_local(self, item: RemoteItem, result: _Ingested) -> None:
@@ -353,6 +396,13 @@ class _ServiceRun:
         item = ingested.item
         if ingested.error is not None or ingested.digest is None:
             self.report.failed.append(f"{item.instance_id}: {ingested.error}")
+            log.warning(
+                "discover %s: %s (%s) failed, retried next run: %s",
+                self.service.name,
+                item.instance_id,
+                item.filename,
+                ingested.error,
+            )
             return
         content_hash = f"sha256:{ingested.digest}"
         info = ingested.info or MediaInfo()
@@ -371,6 +421,7 @@ class _ServiceRun:
                 self.report.unchanged += 1
                 return
             changed = False
+            known = find_instance(record, self.service.name, item.instance_id) is not None
             if alias is not None:  # the item's better id now: the old one is kept, superseded
                 alias[0]["status"] = "superseded"
                 alias[0].setdefault("extra", {})["same_item_as"] = item.instance_id
@@ -382,13 +433,22 @@ class _ServiceRun:
             if changed:
                 if _needs_review(record, instance):
                     record["processing_state"] = ProcessingState.DISCOVERED.value
-                self.batch_updated += 1
-                self.report.updated += 1
+                if known or alias is not None:
+                    self.batch_updated += 1
+                    self.report.updated += 1
+                else:  # bytes the archive has already, from another file or service
+                    self.batch_duplicate += 1
+                    self.report.duplicate += 1
+            else:  # read again (--full-scan, a touched file) and nothing to add
+                self.report.unchanged += 1
         self._refresh_visibility(record)
         try:
             self.archive.write_record(record)
         except PhotosyncError as error:  # a damaged record file in the way: report, touch nothing
             self.report.failed.append(f"{item.instance_id}: {error}")
+            log.warning(
+                "discover %s: %s not recorded: %s", self.service.name, item.instance_id, error
+            )
             return
         self.pending_seen.append((item.instance_id, item.version, content_hash))
 
@@ -499,6 +559,8 @@ class _ServiceRun:
     def _checkpoint(self, commits: list[str], *, final: bool) -> None:
         name = self.service.name
         parts = [f"{self.batch_new} new", f"{self.batch_updated} updated"]
+        if self.batch_duplicate:
+            parts.insert(1, f"{self.batch_duplicate} duplicate(s) of photos already recorded")
         message = f"discover: {', '.join(parts)} from {name}"
         if not final:
             message += " (checkpoint, run continues)"
@@ -509,7 +571,7 @@ class _ServiceRun:
         # a batch are written only once its commit is done, so a kill redoes the batch
         self._inflight = (self.archive.commit_in_background(message), self.pending_seen)
         self.pending_seen = []
-        self.batch_new = self.batch_updated = 0
+        self.batch_new = self.batch_duplicate = self.batch_updated = 0
         if final:
             self._finish_inflight(commits)
 

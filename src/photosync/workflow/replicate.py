@@ -15,6 +15,7 @@ target is only ever narrowed automatically, never widened without an approval.
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,8 @@ from photosync.workflow.blobreplicate import BlobReplicateReport, replicate_blob
 from photosync.workflow.context import open_services, primary_store
 from photosync.workflow.progress import Progress, SilentProgress
 from photosync.workflow.resolve import normalized, weak_date
+
+log = logging.getLogger(__name__)
 
 OPERATION = "replicate"
 #: album members sent per call (and marked per write batch)
@@ -226,8 +229,18 @@ def replicate(
                 try:
                     changed |= _carry_out(archive, record, targets[action.target], action, store)
                     report.done[f"{action.target}:{action.action}"] += 1
+                    log.debug("%s %s -> %s: done", action.action, record["photo_id"], action.target)
                 except PhotosyncError as error:
                     report.failed.append(f"{record['photo_id']} -> {action.target}: {error}")
+                    log.warning(
+                        "replicate %s of %s (%s) to %s failed: %s",
+                        action.action,
+                        record["photo_id"],
+                        record["metadata"].get("filename"),
+                        action.target,
+                        error,
+                        exc_info=log.isEnabledFor(logging.DEBUG),
+                    )
                     changed |= any(
                         c["id"] == f"service_policy_violation:{action.target}"
                         for c in record["conflicts"]
@@ -235,6 +248,13 @@ def replicate(
                 except OSError as error:
                     report.failed.append(
                         f"{record['photo_id']} -> {action.target}: {error.strerror or error}"
+                    )
+                    log.warning(
+                        "replicate %s of %s to %s failed on the disk: %s",
+                        action.action,
+                        record["photo_id"],
+                        action.target,
+                        error,
                     )
             changed |= _ensure_blob_location(record, store)
             _queue_albums(record, targets, album_queue)
@@ -309,6 +329,9 @@ def _fill_albums(
                 targets[name].add_to_album(title, [instance_id for _, instance_id in chunk])
             except PhotosyncError as error:
                 report.failed.append(f"album {title!r} on {name}: {error}")
+                log.warning(
+                    "album %r on %s: adding %d photo(s) failed: %s", title, name, len(chunk), error
+                )
                 break
             for photo_id, instance_id in chunk:
                 record = archive.load_record(photo_id)
@@ -329,6 +352,7 @@ def _replicate_originals(archive: Archive, report: ReplicateReport, progress: Pr
         blobs = replicate_blobs(archive, progress=progress)
     except PhotosyncError as error:  # a broken location must not cost the service work its commit
         report.failed.append(f"blob locations: {error}")
+        log.warning("copying originals to the blob locations stopped: %s", error)
         return
     report.blobs = blobs
     for location, digests in sorted(blobs.copied.items()):
@@ -345,6 +369,7 @@ def _replicate_originals(archive: Archive, report: ReplicateReport, progress: Pr
             report.failed.append(
                 f"{blobs.photo_of.get(digest, digest)} -> {location}: original not copied: {why}"
             )
+            log.warning("original sha256:%s not copied to %s: %s", digest, location, why)
 
 
 def _held_back(record: Record) -> bool:

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from photosync.archive import runlog
 from photosync.archive.archive import Archive
 from photosync.model import album_titles, is_wider
 
@@ -26,6 +27,8 @@ class ArchiveStatus:
     services: dict[str, Any] = field(default_factory=dict)
     sync_state: dict[str, Any] = field(default_factory=dict)
     head: str | None = None
+    #: how the last logged run ended (``archive.runlog``): its log, its problem count
+    last_run: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -42,6 +45,7 @@ class ArchiveStatus:
             "albums": dict(sorted(self.albums.items())),
             "services": self.services,
             "sync_state": self.sync_state,
+            "last_run": self.last_run,
         }
 
 
@@ -49,6 +53,7 @@ def status(archive: Archive) -> ArchiveStatus:
     result = ArchiveStatus(root=str(archive.root), head=archive.git.head())
     result.services = archive.services()
     result.sync_state = archive.sync_state()["services"]
+    result.last_run = runlog.last_run(archive.root)
     for name in result.services:
         last_run = archive.state.get_meta(f"last_run:discover:{name}")
         if last_run:

@@ -25,6 +25,7 @@ from requests_oauthlib import OAuth1
 
 from photosync.credentials import redact
 from photosync.errors import AuthError, ConfigError, ItemUnavailable, ServiceError
+from photosync.redaction import register_secrets
 from photosync.services.http import HttpClient, TransientResponse
 
 DEFAULT_ENDPOINTS = {
@@ -97,6 +98,7 @@ class FlickrClient:
             "token": token,
             "token_secret": token_secret,
         }
+        register_secrets(self._secret_values.values())
         oauth: dict[str, Any] = {
             "client_secret": api_secret,
             "resource_owner_key": token,
