@@ -25,7 +25,7 @@ from tests.helpers import assert_check_clean, make_library, new_archive, run_cli
 class _EchoingOutage(BaseHTTPRequestHandler):
     """A service that is down and, like a careless proxy, echoes the credentials it was sent."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         token = getattr(self.server, "token", "")
         body = (
             "Service Unavailable. Debug: you sent Authorization: "
@@ -137,9 +137,7 @@ def test_verbose_shows_log_lines_quiet_by_default_and_a_clean_run_points_nowhere
     assert_check_clean(root)
 
 
-def test_only_the_newest_run_logs_are_kept(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_only_the_newest_run_logs_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_library(tmp_path / "lib", 2)
     archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
     root = archive.root
