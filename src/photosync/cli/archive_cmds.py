@@ -49,6 +49,10 @@ def status_cmd(settings: Settings, as_json: bool) -> None:
     table = Table(show_header=False)
     table.add_row("photos", str(result.photos))
     table.add_row("size", f"{result.bytes_total / 1e6:.1f} MB")
+    table.add_row(
+        "originals kept",
+        f"{result.originals} ({result.originals_bytes / 1e6:.1f} MB, merged copies included)",
+    )
     for state in ("discovered", "resolved", "replicated"):
         table.add_row(f"  {state}", str(result.by_state.get(state, 0)))
     table.add_row("undated", str(result.undated))

@@ -1,5 +1,9 @@
 """Every original in every blob location: the blob half of ``replicate --execute``.
 
+An original is every hash a record holds (``record_originals``): its own and
+each merged copy's, so a recompressed copy resolve joined in is never left on
+one machine only.
+
 Copies go through ``blobsync.copy_missing_blobs`` (parallel, bounded by
 ``sync_preferences.max_parallel_uploads``) with a JSON-lines journal in
 ``.photosync/journal/`` so a killed run resumes without re-uploading. Afterwards
@@ -14,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photosync.archive.archive import Archive
+from photosync.archive.archive import Archive, record_hashes
 from photosync.blobstore.base import BlobStore, check_digest
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import ConfigError, PhotosyncError
@@ -45,6 +49,33 @@ class BlobReplicateReport(CopyOutcome):
             "failed": self.failed,
             "records_updated": self.records_updated,
         }
+
+
+def record_originals(record: Record) -> dict[str, int | None]:
+    """Every original a record holds (bare digest) -> its size when the record says it.
+
+    Its own ``content_hash`` (size in ``media.size``) and every instance's: copies
+    that resolve joined in are originals too, kept and copied like the record's
+    own. Their size is not in the record; the primary store's listing says it.
+    """
+    own = check_digest(record["content_hash"])
+    out: dict[str, int | None] = {check_digest(value): None for value in record_hashes(record)}
+    out[own] = int(record["media"]["size"])
+    return out
+
+
+def expected_size(
+    digest: str, known: int | None, listings: Mapping[str, Mapping[str, int]], primary: str | None
+) -> int | None:
+    """The size a copy must have: the record's, else the primary store's, else any listing's."""
+    if known is not None:
+        return known
+    order = sorted(listings, key=lambda name: (name != primary, name))
+    for name in order:
+        size = listings[name].get(digest)
+        if size is not None and size >= 0:
+            return size
+    return None
 
 
 def upload_workers(archive: Archive) -> int:
@@ -135,11 +166,12 @@ def replicate_blobs(
     stores = list(stores) if stores is not None else all_stores(archive)
     workers = workers or upload_workers(archive)
     report = BlobReplicateReport(locations=[s.name for s in stores])
-    sizes: dict[str, int] = {}
+    sizes: dict[str, int | None] = {}
     for record in archive.iter_records() if records is None else records:
-        digest = check_digest(record["content_hash"])
-        sizes.setdefault(digest, int(record["media"]["size"]))
-        report.photo_of.setdefault(digest, record["photo_id"])
+        for digest, size in record_originals(record).items():
+            if sizes.get(digest) is None:
+                sizes[digest] = size
+            report.photo_of.setdefault(digest, record["photo_id"])
     report.digests = len(sizes)
     if not stores or not sizes:
         return report
@@ -171,11 +203,11 @@ def replicate_blobs(
 def _record_locations(
     archive: Archive,
     stores: Sequence[BlobStore],
-    sizes: Mapping[str, int],
+    sizes: Mapping[str, int | None],
     report: BlobReplicateReport,
     note: Callable[[str], None],
 ) -> int:
-    """Write ``blob_locations`` for every record whose blob the listings confirm."""
+    """Write ``blob_locations``: the locations whose listing shows every original of a record."""
     confirmed: dict[str, dict[str, int]] = {}
     for store in stores:
         try:
@@ -189,10 +221,17 @@ def _record_locations(
         digest = check_digest(record["content_hash"])
         if digest not in sizes:
             continue
+        originals = {
+            d: expected_size(d, size, confirmed, primary)
+            for d, size in record_originals(record).items()
+        }
         verified = {
             store.name: store.locator(digest)
             for store in stores
-            if confirmed.get(store.name, {}).get(digest) == sizes[digest]
+            if all(
+                size is not None and confirmed.get(store.name, {}).get(d) == size
+                for d, size in originals.items()
+            )
         }
         if update_blob_locations(record, verified, primary=primary, now=now):
             record["updated_at"] = now

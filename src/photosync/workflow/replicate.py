@@ -35,7 +35,11 @@ from photosync.model import (
     utc_now,
 )
 from photosync.services.base import TargetService, UploadResult
-from photosync.workflow.blobreplicate import BlobReplicateReport, replicate_blobs
+from photosync.workflow.blobreplicate import (
+    BlobReplicateReport,
+    record_originals,
+    replicate_blobs,
+)
 from photosync.workflow.context import open_services, primary_store
 from photosync.workflow.progress import Progress, SilentProgress
 from photosync.workflow.resolve import normalized, weak_date
@@ -476,14 +480,22 @@ def _policy_conflict(record: Record, target: str, problem: str) -> None:
 
 
 def _ensure_blob_location(record: Record, store: Any) -> bool:
-    """The original is in the local store: say so in the record (verified by size)."""
+    """Every original is in the local store: say so in the record (verified by size).
+
+    A merged copy's size is not in the record: for it, being there is what counts.
+    """
     stat = store.stat(record["content_hash"])
-    if stat is None or stat.size != record["media"]["size"]:
+    merged_here = all(
+        store.stat(digest) is not None
+        for digest, size in record_originals(record).items()
+        if size is None
+    )
+    if stat is None or stat.size != record["media"]["size"] or not merged_here:
         if not any(p["code"] == "blob_missing" for p in record["problems"]):
             record["problems"].append(
                 {
                     "code": "blob_missing",
-                    "message": f"original not in blob store {store.name}",
+                    "message": f"an original of this photo is not in blob store {store.name}",
                     "service": None,
                 }
             )

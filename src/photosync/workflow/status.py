@@ -8,7 +8,10 @@ from typing import Any
 
 from photosync.archive import runlog
 from photosync.archive.archive import Archive
+from photosync.errors import PhotosyncError
 from photosync.model import album_titles, is_wider
+from photosync.workflow.blobreplicate import record_originals
+from photosync.workflow.context import primary_store
 
 
 @dataclass
@@ -24,6 +27,9 @@ class ArchiveStatus:
     #: photos per album title
     albums: Counter[str] = field(default_factory=Counter)
     bytes_total: int = 0
+    #: every original kept (each record's own blob and every merged copy's) and their bytes
+    originals: int = 0
+    originals_bytes: int = 0
     services: dict[str, Any] = field(default_factory=dict)
     sync_state: dict[str, Any] = field(default_factory=dict)
     head: str | None = None
@@ -36,6 +42,8 @@ class ArchiveStatus:
             "head": self.head,
             "photos": self.photos,
             "bytes": self.bytes_total,
+            "originals": self.originals,
+            "originals_bytes": self.originals_bytes,
             "by_state": dict(self.by_state),
             "by_kind": dict(self.by_kind),
             "instances_by_service": dict(self.instances_by_service),
@@ -58,11 +66,25 @@ def status(archive: Archive) -> ArchiveStatus:
         last_run = archive.state.get_meta(f"last_run:discover:{name}")
         if last_run:
             result.sync_state.setdefault(name, {})["last_discover"] = last_run
+    counted: set[str] = set()
+    try:
+        store = primary_store(archive)
+    except PhotosyncError:
+        store = None
     for record in archive.iter_records():
         result.photos += 1
         result.by_state[record["processing_state"]] += 1
         result.by_kind[record["media"]["kind"]] += 1
         result.bytes_total += record["media"]["size"]
+        for digest, size in record_originals(record).items():
+            if digest in counted:
+                continue
+            counted.add(digest)
+            result.originals += 1
+            if size is None and store is not None:  # a merged copy: its size is its blob's
+                stat = store.stat(digest)
+                size = stat.size if stat is not None else None
+            result.originals_bytes += size or 0
         for service, instances in record["instances"].items():
             result.instances_by_service[service] += sum(
                 1 for i in instances if i.get("status", "present") == "present"

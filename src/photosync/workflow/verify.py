@@ -35,7 +35,9 @@ from photosync.model import utc_now
 from photosync.workflow.blobreplicate import (
     TMP_DIR,
     all_sizes,
+    expected_size,
     primary_name,
+    record_originals,
     update_blob_locations,
     upload_workers,
 )
@@ -60,7 +62,7 @@ class PhotoRef:
     photo_id: str
     path: str
     filename: str | None
-    size: int
+    size: int | None  # None: a merged copy, whose size the listings say
 
 
 @dataclass
@@ -258,15 +260,12 @@ def _scan_records(archive: Archive, report: ArchiveVerifyReport, progress: Progr
                 continue
             report.records += 1
             seen_ids[record["photo_id"]] = rel
-            report.photos.setdefault(
-                digest,
-                PhotoRef(
-                    record["photo_id"],
-                    rel,
-                    record["metadata"].get("filename"),
-                    int(record["media"]["size"]),
-                ),
-            )
+            for original, size in record_originals(record).items():
+                ref = PhotoRef(record["photo_id"], rel, record["metadata"].get("filename"), size)
+                if original not in report.photos or (
+                    original == digest and report.photos[original].size is None
+                ):
+                    report.photos[original] = ref
     finally:
         progress.finish()
     return referenced
@@ -323,20 +322,27 @@ def _list_stores(
     """One listing per location: missing, wrong size, orphans. Returns name -> digest -> size."""
     listings: dict[str, dict[str, int]] = {}
     for store in stores:
-        found = report.locations[store.name]
         try:
-            everything = all_sizes(store)
+            listings[store.name] = all_sizes(store)
         except PhotosyncError as error:
-            found.unavailable = f"cannot be listed: {error}"
+            report.locations[store.name].unavailable = f"cannot be listed: {error}"
+    primary = primary_name(stores)
+    expected_sizes = {
+        digest: expected_size(digest, report.photos[digest].size, listings, primary)
+        for digest in wanted
+    }
+    for store in stores:
+        if store.name not in listings:
             continue
-        listings[store.name] = everything
+        found = report.locations[store.name]
+        everything = listings[store.name]
         found.orphans = sorted(set(everything) - referenced)
         for digest in wanted:
             size = everything.get(digest)
-            expected = report.photos[digest].size
+            expected = expected_sizes[digest]
             if size is None:
                 found.missing.append(digest)
-            elif size != expected:
+            elif expected is not None and size != expected:
                 found.corrupt[digest] = f"size {size} bytes, expected {expected}"
             else:
                 found.present += 1
@@ -459,16 +465,21 @@ def _update_records(
         bad[name] = set(missing) | set(corrupt)
         good[name] = set(report.photos) - bad[name] - set(found.errors)
     lost_copies = 0
-    for digest, ref in sorted(report.photos.items(), key=lambda item: item[1].path):
-        verified = {
-            name: by_name[name].locator(digest) for name, ds in good.items() if digest in ds
-        }
-        lost = [name for name, ds in bad.items() if digest in ds]
-        path = archive.root / ref.path
+    originals: dict[str, set[str]] = {}  # record path -> every original it holds
+    for digest, ref in report.photos.items():
+        originals.setdefault(ref.path, set()).add(digest)
+    for rel, digests in sorted(originals.items()):
+        path = archive.root / rel
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            digest = check_digest(record["content_hash"])
+        except (OSError, ValueError, KeyError, TypeError):
             continue  # it was valid a moment ago; the next run will say what happened
+        # a location holds the photo when it holds every original of it
+        verified = {
+            name: by_name[name].locator(digest) for name, ds in good.items() if digests <= ds
+        }
+        lost = [name for name, ds in bad.items() if digests & ds]
         if update_blob_locations(record, verified, lost, primary=primary, now=now):
             record["updated_at"] = now
             archive.write_record(record)
