@@ -67,6 +67,24 @@ class ConflictType(StrEnum):
     PROCESSING_FAILED = "processing_failed"
 
 
+#: ``taken_date_source`` prefixes of a date that is not when the photo was taken but an
+#: estimate: a file's modification time ("file:mtime"), a service's upload time
+#: ("service:upload"; "upload..." in records written by older versions)
+ESTIMATED_DATE_PREFIXES = ("file:", "service:", "upload")
+
+
+def is_estimated_date(source: str | None) -> bool:
+    """A date that says when a copy was made or uploaded, not when the photo was taken."""
+    return str(source or "").startswith(ESTIMATED_DATE_PREFIXES)
+
+
+def date_kind(metadata: dict[str, Any]) -> str:
+    """``taken`` (stated by the file or a service), ``estimated`` or ``none``."""
+    if not metadata.get("taken_date"):
+        return "none"
+    return "estimated" if is_estimated_date(metadata.get("taken_date_source")) else "taken"
+
+
 # Fields of ``metadata`` that instances may disagree on.
 COMPARABLE_FIELDS = ("caption", "tags", "taken_date", "location")
 

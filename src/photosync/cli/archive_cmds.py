@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from photosync.cli._common import (
     reading,
 )
 from photosync.errors import ExitCode
-from photosync.workflow.status import status, visibility_audit
+from photosync.workflow.status import ArchiveStatus, estimated_dates, status, visibility_audit
 
 
 @click.command()
@@ -34,10 +35,18 @@ def init(path: Path) -> None:
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--estimated-dates",
+    is_flag=True,
+    help="List the photos dated by a file time or an upload time instead.",
+)
 @pass_settings
 @handle_errors
-def status_cmd(settings: Settings, as_json: bool) -> None:
-    """Counts by phase, per service, open conflicts and problems."""
+def status_cmd(settings: Settings, as_json: bool, estimated_dates: bool) -> None:
+    """Counts by phase, per service, dates, open conflicts and problems."""
+    if estimated_dates:
+        _list_estimated_dates(settings, as_json)
+        return
     with reading(settings) as archive:
         result = status(archive)
     if as_json:
@@ -55,13 +64,18 @@ def status_cmd(settings: Settings, as_json: bool) -> None:
     )
     for state in ("discovered", "resolved", "replicated"):
         table.add_row(f"  {state}", str(result.by_state.get(state, 0)))
-    table.add_row("undated", str(result.undated))
+    table.add_row("dates", _dates_line(result))
     table.add_row("albums", str(len(result.albums)))
     table.add_row("with problems", str(result.with_problems))
     table.add_row("open conflicts", str(sum(result.open_conflicts.values())))
     for kind, count in sorted(result.open_conflicts.items()):
         table.add_row(f"  {kind}", str(count))
     console.print(table)
+    if result.dates["estimated"]:
+        console.print(
+            "estimated dates are a file's or an upload's time, not when the photo was taken: "
+            "`photosync status --estimated-dates` lists them"
+        )
     if not result.services:
         console.print("no services yet: photosync service add NAME --type local --path DIR")
         _print_last_run(result.last_run)
@@ -97,6 +111,43 @@ def _print_last_run(last: dict[str, Any] | None) -> None:
         soft_wrap=True,
     )
     console.print(f"details: {escape(str(last.get('log')))}", soft_wrap=True)
+
+
+_ESTIMATE_NAMES = {"file:": "file time", "service:": "upload time", "upload": "upload time"}
+
+
+def _estimate_name(source: str) -> str:
+    return next((n for p, n in _ESTIMATE_NAMES.items() if source.startswith(p)), source)
+
+
+def _dates_line(result: ArchiveStatus) -> str:
+    """e.g. "80 from the photo, 9 estimated (file time 7, upload time 2), 2 none"."""
+    by_name: Counter[str] = Counter()
+    for source, count in result.estimated_by_source.items():
+        by_name[_estimate_name(source)] += count
+    line = f"{result.dates['taken']} from the photo, {result.dates['estimated']} estimated"
+    if by_name:
+        line += " (" + ", ".join(f"{c} {n}" for n, c in sorted(by_name.items())) + ")"
+    return line + f", {result.dates['none']} none"
+
+
+def _list_estimated_dates(settings: Settings, as_json: bool) -> None:
+    with reading(settings) as archive:
+        found = estimated_dates(archive)
+    if as_json:
+        print_json({"estimated_dates": [e.to_json() for e in found]})
+        return
+    table = Table(title=f"{len(found)} photos with an estimated date")
+    for column in ("photo", "file", "date", "what it is"):
+        table.add_column(column)
+    for entry in found:
+        table.add_row(
+            entry.photo_id[:8],
+            escape(entry.filename or ""),
+            entry.taken_date,
+            f"{_estimate_name(entry.taken_date_source)} ({entry.taken_date_source})",
+        )
+    console.print(table)
 
 
 @click.command()

@@ -98,12 +98,16 @@ def extract_media_info(
     *,
     sidecars: Sequence[Path] = (),
     fallback_mtime: datetime | None = None,
+    fallback_source: str = "file:mtime",
+    file_time: bool = True,
 ) -> MediaInfo:
     """Everything we keep about one file; see ``MediaInfo`` for the field rules.
 
     ``sidecars`` (from ``find_sidecars``) override embedded caption/title/tags
     and give dates and GPS only where the file has none.  ``fallback_mtime`` is
-    the time to use when the file carries no date (else the file's mtime).
+    the time to use when the file carries no date, labelled ``fallback_source``
+    (else the file's mtime, unless ``file_time`` is False: a downloaded copy's
+    mtime is the moment of the download, not a date of the photo).
     """
     path = Path(path)
     info = MediaInfo()
@@ -140,8 +144,10 @@ def extract_media_info(
         info.problems.extend(problems)
         side.append(facts)
     _merge(info, embedded, side)
-    if info.taken_date is None:
-        _file_time(info, path, fallback_mtime)
+    if info.taken_date is None and fallback_mtime is not None:
+        info.taken_date, info.taken_date_source = utc_iso(fallback_mtime), fallback_source
+    elif info.taken_date is None and file_time:
+        _file_time(info, path)
     return info
 
 
@@ -383,10 +389,7 @@ def _borrow_offset(value: str, others: Iterable[str]) -> str:
     return value
 
 
-def _file_time(info: MediaInfo, path: Path, fallback_mtime: datetime | None) -> None:
-    if fallback_mtime is not None:
-        info.taken_date, info.taken_date_source = utc_iso(fallback_mtime), "file:mtime"
-        return
+def _file_time(info: MediaInfo, path: Path) -> None:
     try:
         mtime = os.stat(path).st_mtime
     except OSError:

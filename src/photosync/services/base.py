@@ -50,6 +50,9 @@ class RemoteItem:
     local_path: Path | None = None
     #: when the item was created on the service (file mtime for folders), for --since
     modified_at: datetime | None = None
+    #: what ``modified_at`` is, as a date source when the file states no taken date:
+    #: "file:mtime" (a file's modification time) or "service:upload" (an upload time)
+    modified_at_source: str = "file:mtime"
     #: service-specific fields kept verbatim in the record's instance
     extra: dict[str, Any] = field(default_factory=dict)
     #: problems the service noticed (malformed sidecar, ...), recorded on the photo

@@ -41,6 +41,7 @@ from photosync.model import (
     add_problem,
     aliased_instance,
     find_instance,
+    is_estimated_date,
     merge_album_titles,
     most_restrictive,
     new_record,
@@ -357,7 +358,12 @@ class _ServiceRun:
         sidecars = (
             self.service.sidecar_paths(item) if isinstance(self.service, LocalFolderService) else []
         )
-        result.info = extract_media_info(path, sidecars=sidecars, fallback_mtime=item.modified_at)
+        result.info = extract_media_info(
+            path,
+            sidecars=sidecars,
+            fallback_mtime=item.modified_at,
+            fallback_source=item.modified_at_source,
+        )
         if stored_now:
             self._fingerprint(path, result)
 
@@ -372,7 +378,10 @@ class _ServiceRun:
             writer.abort()
             raise
         result.info = extract_media_info(
-            self.store.path_for(digest), fallback_mtime=item.modified_at
+            self.store.path_for(digest),
+            fallback_mtime=item.modified_at,
+            fallback_source=item.modified_at_source,
+            file_time=False,  # the stored copy's mtime is when it was downloaded
         )
         if stored_now:
             self._fingerprint(self.store.path_for(digest), result)
@@ -611,9 +620,7 @@ def _needs_review(record: Record, instance: dict[str, Any]) -> bool:
 def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:
     """File facts first, then what the service says where it says something."""
     service = item.observed
-    file_date_is_exact = bool(info.taken_date_source) and not str(
-        info.taken_date_source
-    ).startswith("file:")
+    file_date_is_exact = bool(info.taken_date) and not is_estimated_date(info.taken_date_source)
     taken, taken_source = info.taken_date, info.taken_date_source
     if service.taken_date and not file_date_is_exact:
         taken, taken_source = service.taken_date, service.taken_date_source

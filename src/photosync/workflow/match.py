@@ -28,6 +28,7 @@ from photosync.model import (
     ProcessingState,
     Record,
     album_titles,
+    is_estimated_date,
     most_restrictive,
 )
 from photosync.workflow.parallel import bounded_map
@@ -59,7 +60,7 @@ def _candidate(record: Record) -> Candidate | None:
         width=record["media"].get("width"),
         height=record["media"].get("height"),
         # a file time says when a copy was made, not when the photo was taken
-        taken_date=meta.get("taken_date") if not source.startswith("file:") else None,
+        taken_date=meta.get("taken_date") if not is_estimated_date(source) else None,
         camera_make=meta["camera_info"].get("make"),
         camera_model=meta["camera_info"].get("model"),
         size_bytes=record["media"].get("size"),

@@ -28,6 +28,7 @@ from photosync.model import (
     ProcessingState,
     Record,
     Visibility,
+    is_estimated_date,
     is_wider,
     iter_instances,
     most_restrictive,
@@ -83,7 +84,7 @@ def normalized(field_name: str, value: Any) -> Any:
 
 def weak_date(observed: dict[str, Any]) -> bool:
     """A file's or upload's time: what a copy says when it knows no taken date."""
-    return str(observed.get("taken_date_source") or "").startswith(("file:", "upload"))
+    return is_estimated_date(observed.get("taken_date_source"))
 
 
 def _sources(record: Record, field_name: str) -> list[tuple[str, Any]]:

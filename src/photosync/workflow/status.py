@@ -9,7 +9,7 @@ from typing import Any
 from photosync.archive import runlog
 from photosync.archive.archive import Archive
 from photosync.errors import PhotosyncError
-from photosync.model import album_titles, is_wider
+from photosync.model import album_titles, date_kind, is_wider
 from photosync.workflow.blobreplicate import record_originals
 from photosync.workflow.context import primary_store
 
@@ -24,6 +24,10 @@ class ArchiveStatus:
     open_conflicts: Counter[str] = field(default_factory=Counter)
     with_problems: int = 0
     undated: int = 0
+    #: taken dates by kind (``model.date_kind``): taken / estimated / none
+    dates: Counter[str] = field(default_factory=Counter)
+    #: estimated dates by what they are (file:mtime, service:upload, ...)
+    estimated_by_source: Counter[str] = field(default_factory=Counter)
     #: photos per album title
     albums: Counter[str] = field(default_factory=Counter)
     bytes_total: int = 0
@@ -50,6 +54,12 @@ class ArchiveStatus:
             "open_conflicts": dict(self.open_conflicts),
             "photos_with_problems": self.with_problems,
             "undated": self.undated,
+            "dates": {
+                "taken": self.dates["taken"],
+                "estimated": self.dates["estimated"],
+                "none": self.dates["none"],
+                "estimated_by_source": dict(sorted(self.estimated_by_source.items())),
+            },
             "albums": dict(sorted(self.albums.items())),
             "services": self.services,
             "sync_state": self.sync_state,
@@ -93,9 +103,41 @@ def status(archive: Archive) -> ArchiveStatus:
             if conflict["status"] == "open" and conflict["resolution_required"]:
                 result.open_conflicts[conflict["type"]] += 1
         result.with_problems += bool(record["problems"])
-        result.undated += record["metadata"].get("taken_date") is None
+        kind = date_kind(record["metadata"])
+        result.dates[kind] += 1
+        result.undated += kind == "none"
+        if kind == "estimated":
+            result.estimated_by_source[str(record["metadata"].get("taken_date_source"))] += 1
         result.albums.update(album_titles(record))
     return result
+
+
+@dataclass
+class EstimatedDate:
+    """A photo dated by a file time or an upload time, not by when it was taken."""
+
+    photo_id: str
+    filename: str | None
+    taken_date: str
+    taken_date_source: str
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def estimated_dates(archive: Archive) -> list[EstimatedDate]:
+    """Every photo whose date is an estimate, oldest date first (to check or fix by hand)."""
+    found = [
+        EstimatedDate(
+            record["photo_id"],
+            record["metadata"].get("filename"),
+            record["metadata"]["taken_date"],
+            str(record["metadata"].get("taken_date_source")),
+        )
+        for record in archive.iter_records()
+        if date_kind(record["metadata"]) == "estimated"
+    ]
+    return sorted(found, key=lambda e: (e.taken_date, e.photo_id))
 
 
 @dataclass

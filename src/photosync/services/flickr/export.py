@@ -258,6 +258,7 @@ class FlickrExportService(SourceService):
             quality="original",
             original_available=media is not None,
             modified_at=imported,
+            modified_at_source="service:upload",
             extra={k: v for k, v in extra.items() if v is not None},
             problems=problems,
         )

@@ -269,5 +269,6 @@ def remote_item_from_listing(photo: dict[str, Any]) -> RemoteItem:
         quality="original",
         original_available=available,
         modified_at=unix_to_datetime(photo.get("dateupload")),
+        modified_at_source="service:upload",
         extra={key: value for key, value in extra.items() if value not in (None, [], "")},
     )

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from photosync.blobstore.base import check_digest
 from photosync.credentials import CredentialStore
 from photosync.errors import AuthError, ConfigError, ItemUnavailable, ServiceError
-from photosync.model import Record, Visibility
+from photosync.model import Record, Visibility, is_estimated_date
 from photosync.services.base import (
     ListingReport,
     RemoteItem,
@@ -661,7 +661,11 @@ class FlickrService(SourceService, TargetService):
 
 def _date_not_in_file(metadata: dict[str, Any]) -> bool:
     source = str(metadata.get("taken_date_source") or "")
-    return bool(metadata.get("taken_date")) and not source.startswith(("exif:", "file:"))
+    return (
+        bool(metadata.get("taken_date"))
+        and not source.startswith("exif:")
+        and not is_estimated_date(source)
+    )
 
 
 def _photo_list(container: Any) -> list[dict[str, Any]]:

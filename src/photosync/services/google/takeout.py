@@ -1244,6 +1244,7 @@ class TakeoutIndex:
             original_available=True,
             local_path=Path(photo.entry.member) if photo.entry.kind == "dir" else None,
             modified_at=facts.created or _entry_time(photo.entry),
+            modified_at_source="service:upload" if facts.created else "file:mtime",
             extra=extra,
             problems=problems,
             aliases=self._path_ids(photo),
