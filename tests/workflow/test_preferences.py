@@ -36,8 +36,10 @@ DESIGN_EXAMPLE: dict[str, Any] = {
 
 
 def _write(archive: Archive, prefs: dict[str, Any]) -> None:
+    """As a user would: edit the file, commit it with git."""
     (archive.root / PREFERENCES_FILE).write_text(json.dumps(prefs), encoding="utf-8")
-    archive.commit("config: test preferences")
+    archive.git.run("add", "--", PREFERENCES_FILE)
+    archive.git.run("commit", "-q", "-m", "config: test preferences", "--", PREFERENCES_FILE)
 
 
 def _with(path: tuple[str, ...], value: Any) -> dict[str, Any]:
