@@ -8,6 +8,7 @@ visibility ordering, instance bookkeeping and record creation.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -192,6 +193,71 @@ def find_instance(record: Record, service: str, instance_id: str) -> dict[str, A
         if instance["id"] == instance_id:
             return instance
     return None
+
+
+def needs_decision(conflict: dict[str, Any]) -> bool:
+    """Open or skipped: a question still waiting for a human (a skip only postpones it)."""
+    return bool(conflict["resolution_required"]) and conflict["status"] in ("open", "skipped")
+
+
+_TAKEN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:\d{2})?$")
+
+
+def parse_custom(field_name: str, text: str) -> Any:
+    """A value a person typed for a field, in the record's shape; ValueError when it is not one.
+
+    caption: the text; tags: comma-separated; taken_date: ``YYYY-MM-DD[ HH:MM[:SS]]``
+    (an offset like ``+02:00`` may follow); location: ``lat, lng`` in degrees.
+    """
+    text = text.strip()
+    if field_name == "tags":
+        return sorted({t.strip() for t in text.split(",") if t.strip()})
+    if field_name == "taken_date":
+        value = text.replace(" ", "T", 1)
+        if not _TAKEN_DATE.match(value):
+            raise ValueError("a date is YYYY-MM-DD, optionally with HH:MM[:SS]")
+        datetime.fromisoformat(value.replace("Z", "+00:00"))  # a real day and time
+        return value
+    if field_name == "location":
+        parts = [p for p in re.split(r"[,\s]+", text) if p]
+        if len(parts) != 2:
+            raise ValueError("a location is latitude, longitude in degrees: 48.1375, 11.5755")
+        lat, lng = float(parts[0]), float(parts[1])
+        if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+            raise ValueError("latitude is -90..90 and longitude -180..180")
+        return {"lat": lat, "lng": lng}
+    if not text:
+        raise ValueError("an empty value says nothing")
+    return text
+
+
+def waiting_reasons(record: Record) -> list[str]:
+    """Why a photo is not replicated yet: its undecided conflicts, or resolve not run."""
+    reasons = [
+        f"{conflict['status']}: {conflict['description']}"
+        for conflict in record["conflicts"]
+        if needs_decision(conflict)
+    ]
+    return reasons or ["not examined by `photosync resolve` yet"]
+
+
+def display_name(record: Record) -> str:
+    """The file's real name for people: a name some copy was really called.
+
+    Services that keep no file name (Flickr) get a made-up ``<id>.<ext>``; a name
+    from a folder, a Takeout or an export is preferred to it.
+    """
+    names: list[str] = []
+    for _service, instance in iter_instances(record):
+        name = (instance.get("observed") or {}).get("filename")
+        if name and name.rsplit(".", 1)[0] != str(instance.get("id")):
+            names.append(str(name))
+    recorded = record["metadata"].get("filename")
+    if recorded and recorded in names:
+        return str(recorded)
+    if names:
+        return names[0]
+    return str(recorded or record["photo_id"])
 
 
 #: what photosync itself wrote into a service instance's ``extra`` (who uploaded it,

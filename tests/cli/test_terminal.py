@@ -60,7 +60,7 @@ def test_interactive_resolve_on_a_pseudo_terminal(tmp_path: Path) -> None:
     screen = _read_until(fd, b"Choice [1-5]")
     assert b"Conflict:" in screen and b"Use a version" in screen and b"Combine" in screen
     os.write(fd, b"4\n")  # Custom
-    _read_until(fd, b"Value")
+    _read_until(fd, b"Caption")
     os.write(fd, b"Golden hour at Ocean Beach\n")
     _read_until(fd, b"decision(s) recorded")
     _, status = os.waitpid(pid, 0)

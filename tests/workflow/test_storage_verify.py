@@ -163,8 +163,9 @@ def test_add_s3_replicate_break_verify_repair(
         and report["locations"]["cloud"]["corrupt"] == {}
     )
     assert report["invalid_records"] == [] and report["problems"] == 1
-    assert _locations_of(root)[gone] == ["cloud"]  # the record no longer claims the lost copy
-    assert git_log(Path(root))[0].startswith("verify: ") and git_clean(Path(root))
+    # checking never writes: the records and git are as they were (issue 11, defect 8)
+    assert _locations_of(root)[gone] == ["cloud", "local"]
+    assert not git_log(Path(root))[0].startswith("verify: ") and git_clean(Path(root))
     human = run_cli("--archive", root, "verify")
     assert (
         human.exit_code == 6

@@ -43,7 +43,7 @@ def init(path: Path) -> None:
 @pass_settings
 @handle_errors
 def status_cmd(settings: Settings, as_json: bool, estimated_dates: bool) -> None:
-    """Counts by phase, per service, dates, open conflicts and problems."""
+    """Counts by phase, per service, dates, open and skipped conflicts and problems."""
     if estimated_dates:
         _list_estimated_dates(settings, as_json)
         return
@@ -69,6 +69,9 @@ def status_cmd(settings: Settings, as_json: bool, estimated_dates: bool) -> None
     table.add_row("with problems", str(result.with_problems))
     table.add_row("open conflicts", str(sum(result.open_conflicts.values())))
     for kind, count in sorted(result.open_conflicts.items()):
+        table.add_row(f"  {kind}", str(count))
+    table.add_row("skipped conflicts", str(sum(result.skipped_conflicts.values())))
+    for kind, count in sorted(result.skipped_conflicts.items()):
         table.add_row(f"  {kind}", str(count))
     console.print(table)
     if result.dates["estimated"]:

@@ -19,15 +19,24 @@ from photosync.cli._common import (
     parse_since,
     pass_settings,
     print_json,
+    reading,
     user_name,
     writing,
 )
 from photosync.errors import ExitCode
+from photosync.model import display_name, parse_custom
 from photosync.workflow.context import primary_store
 from photosync.workflow.discover import discover as run_discover
 from photosync.workflow.match import describe_copy
 from photosync.workflow.replicate import replicate as run_replicate
-from photosync.workflow.resolve import auto_resolve, combine, decide_in_archive, pending
+from photosync.workflow.resolve import (
+    ResolveReport,
+    auto_resolve,
+    combine,
+    decide_in_archive,
+    pending,
+)
+from photosync.workflow.resolve import preview as preview_resolve
 
 
 @click.command()
@@ -135,52 +144,128 @@ def _takeout_source(services: list[str], parts: list[Path]) -> dict[str, Any]:
 
 @click.command()
 @click.option(
-    "--interactive", "mode", flag_value="interactive", help="Decide open conflicts one by one."
+    "--interactive",
+    "mode",
+    flag_value="interactive",
+    help="Decide conflicts one by one: the open ones, then those skipped earlier.",
 )
+@click.option("--skipped", is_flag=True, help="With --interactive: only the skipped conflicts.")
 @click.option(
     "--auto-resolve", "auto", type=click.Choice(["simple"]), help="Apply the automatic rules."
 )
-@click.option("--list", "mode", flag_value="list", help="List open conflicts.")
-@click.option("--json", "as_json", is_flag=True, help="With --list: machine-readable.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="With --auto-resolve: show what the rules would merge and decide; write nothing.",
+)
+@click.option("--list", "mode", flag_value="list", help="List open and skipped conflicts.")
+@click.option("--json", "as_json", is_flag=True, help="With --list or --dry-run: machine-readable.")
 @pass_settings
 @handle_errors
-def resolve(settings: Settings, mode: str | None, auto: str | None, as_json: bool) -> None:
+def resolve(
+    settings: Settings,
+    mode: str | None,
+    auto: str | None,
+    skipped: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
     """Phase 2: settle conflicts by rule, or ask you.
 
-    Every mode first detects conflicts and applies the automatic rules named in
-    config/user-preferences.json (auto_resolve); --auto-resolve stops there.
+    --auto-resolve and --interactive first detect conflicts and apply the
+    automatic rules named in config/user-preferences.json (auto_resolve), and
+    commit. --list and --dry-run show what that would give and write nothing.
     """
+    if skipped and mode != "interactive":
+        raise click.UsageError("--skipped goes with --interactive")
+    if dry_run and mode is not None:
+        raise click.UsageError("--dry-run previews the automatic rules: use it with --auto-resolve")
+    progress = RichProgress(not settings.quiet and not as_json)
+    if mode == "list" or dry_run:
+        with reading(settings) as archive:
+            report, questions = preview_resolve(archive, progress=progress)
+        if dry_run:
+            _show_preview(report, as_json)
+        else:
+            _list_questions(questions, as_json)
+        return
     with writing(settings) as archive:
-        # conflicts are detected (and the configured rules applied) before listing or asking
-        report = auto_resolve(archive, progress=RichProgress(not settings.quiet and not as_json))
+        report = auto_resolve(archive, progress=progress)
         if auto or mode is None:
             console.print(
                 f"examined {report.examined}, resolved {report.now_resolved} "
                 f"({report.auto_resolved} by automatic rules), {report.needs_decision} need a decision"
+                + (f" ({report.skipped} skipped earlier)" if report.skipped else "")
             )
-        if mode == "list":
-            items = [
-                {"photo_id": r["photo_id"], "filename": r["metadata"].get("filename"), **c}
-                for r, c in pending(archive)
-            ]
-            if as_json:
-                print_json({"pending": items})
-            elif not items:
-                console.print("no open conflicts: nothing waits for a decision")
-            else:
-                table = Table(title=f"{len(items)} open conflicts")
-                for column in ("photo", "file", "type", "description"):
-                    table.add_column(column)
-                for item in items:
-                    table.add_row(
-                        item["photo_id"][:8],
-                        escape(item["filename"] or ""),
-                        item["type"],
-                        escape(item["description"]),
-                    )
-                console.print(table)
-        elif mode == "interactive":
-            _interactive(archive)
+            console.print(report.rate_line())
+        if mode == "interactive":
+            _interactive(archive, skipped_only=skipped)
+
+
+def _list_questions(questions: list[tuple[dict[str, Any], dict[str, Any]]], as_json: bool) -> None:
+    items = [
+        {
+            "photo_id": r["photo_id"],
+            "filename": display_name(r),
+            **c,
+        }
+        for r, c in questions
+    ]
+    if as_json:
+        print_json({"pending": items})
+        return
+    if not items:
+        console.print("no open conflicts: nothing waits for a decision")
+        return
+    skipped = sum(1 for item in items if item["status"] == "skipped")
+    table = Table(title=f"{len(items) - skipped} open conflicts, {skipped} skipped")
+    for column in ("photo", "file", "type", "status", "description"):
+        table.add_column(column)
+    for item in items:
+        table.add_row(
+            item["photo_id"][:8],
+            escape(item["filename"] or ""),
+            item["type"],
+            item["status"],
+            escape(item["description"]),
+        )
+    console.print(table)
+    if skipped:
+        console.print("skipped ones are asked again: photosync resolve --interactive --skipped")
+
+
+def _show_preview(report: ResolveReport, as_json: bool) -> None:
+    if as_json:
+        print_json(
+            {
+                "dry_run": True,
+                "examined": report.examined,
+                "would_resolve": report.now_resolved,
+                "quality_variants_joined": report.merged_variants,
+                "decisions": [
+                    {"photo_id": photo_id, "filename": name, "decision": what}
+                    for photo_id, name, what in report.decisions
+                ],
+                "need_a_decision": report.needs_decision,
+                "automatic": {
+                    "settled": report.conflicts_auto,
+                    "total": report.conflicts_auto + report.conflicts_open,
+                    "rate": report.automatic_rate,
+                },
+            }
+        )
+        return
+    for photo_id, name, what in report.decisions:
+        console.print(f"  {photo_id[:8]} {escape(name)}: {escape(what)}", soft_wrap=True)
+    console.print(
+        f"would examine {report.examined}, resolve {report.now_resolved}, "
+        f"join {report.merged_variants} quality variant(s); "
+        f"{report.needs_decision} would need a decision"
+    )
+    console.print(report.rate_line())
+    console.print(
+        "dry run: nothing was changed; run `photosync resolve --auto-resolve simple` to apply"
+    )
 
 
 def _format(value: Any) -> str:
@@ -191,11 +276,26 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def _interactive(archive: Any) -> None:
+def _interactive(archive: Any, *, skipped_only: bool) -> None:
     try:
-        _ask_each(archive)
+        _ask_each(archive, skipped_only=skipped_only)
     finally:
         archive.commit(f"resolve: decisions by {user_name()} (interactive)")
+
+
+_CUSTOM_HINTS = {
+    "caption": "Caption",
+    "tags": "Tags (comma-separated)",
+    "taken_date": "Taken date (YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS])",
+    "location": "Location (latitude, longitude in degrees, e.g. 48.13751, 11.57549)",
+}
+
+_HELP = """\
+  a number  choose that option (the decision is written at once)
+  v         open both versions in the image viewer (edited copies)
+  q         stop here: the decisions so far are kept, the rest stay open
+  ?         this help
+  Skip keeps the question for later: `photosync resolve --interactive --skipped`"""
 
 
 def _choices(conflict: dict[str, Any]) -> list[tuple[str, str, Any]]:
@@ -231,6 +331,7 @@ def _choices(conflict: dict[str, Any]) -> list[tuple[str, str, Any]]:
         combined = combine(field_name, [o["value"] for o in options])
         if combined is not None:
             choices.append(("combine", f"Combine: {_format(combined)}", combined))
+    if field_name in _CUSTOM_HINTS:
         choices.append(("custom", "Custom value", None))
     choices.append(("skip", "Skip (resolve later)", None))
     return choices
@@ -254,20 +355,55 @@ def _show_variants(archive: Any, record: dict[str, Any], conflict: dict[str, Any
     return [row["blob"] for row in rows if row["blob"]]
 
 
-def _ask_each(archive: Any) -> int:
+class _Quit(Exception):
+    """The person pressed q: stop asking, keep what was decided."""
+
+
+def _ask_custom(field_name: str) -> Any:
+    while True:
+        text = click.prompt(_CUSTOM_HINTS[field_name])
+        try:
+            return parse_custom(field_name, text)
+        except ValueError as error:
+            console.print(f"[yellow]{escape(str(error))}[/]; try again")
+
+
+def _answer(choices: list[tuple[str, str, Any]], viewable: list[str]) -> int:
+    """The chosen option's index; raises _Quit on q."""
+    hint = f"Choice [1-{len(choices)}] (? help, q quit" + (", v viewer)" if viewable else ")")
+    while True:
+        answer = click.prompt(hint).strip().lower()
+        if answer == "q":
+            raise _Quit
+        if answer == "?":
+            console.print(_HELP)
+            continue
+        if answer == "v" and viewable:
+            for path in viewable:
+                click.launch(path)
+            continue
+        if answer.isdigit() and 1 <= int(answer) <= len(choices):
+            return int(answer) - 1
+        console.print(f"please answer a number from 1 to {len(choices)}, ? for help, q to stop")
+
+
+def _ask_each(archive: Any, *, skipped_only: bool = False) -> int:
+    questions = [] if skipped_only else list(pending(archive, ("open",)))
+    questions += list(pending(archive, ("skipped",)))
     decided = 0
-    for listed, conflict in list(pending(archive)):
+    for number, (listed, conflict) in enumerate(questions, 1):
         if archive.record_path(listed["photo_id"]) is None:
             continue  # joined into another record by an earlier answer
-        record = archive.load_record(
-            listed["photo_id"]
-        )  # fresh: earlier answers may have changed it
+        # fresh: earlier answers may have changed it
+        record = archive.load_record(listed["photo_id"])
         current = next((c for c in record["conflicts"] if c["id"] == conflict["id"]), None)
-        if current is None or current["status"] != "open":
+        if current is None or current["status"] != conflict["status"]:
             continue
-        name = record["metadata"].get("filename") or record["photo_id"]
+        again = " (skipped earlier)" if conflict["status"] == "skipped" else ""
         console.print(
-            f"\n[bold]Conflict:[/] Photo {escape(name)} — {escape(conflict['description'])}"
+            f"\n[bold][{number} of {len(questions)}] Conflict:[/] Photo "
+            f"{escape(display_name(record))} — {escape(conflict['description'])}{again}",
+            soft_wrap=True,
         )
         viewable: list[str] = []
         if conflict["type"] == "edit_variant":
@@ -277,29 +413,12 @@ def _ask_each(archive: Any) -> int:
                 console.print(f"  {escape(option['source'])}: {escape(_format(option['value']))}")
         choices = _choices(conflict)
         console.print("\nOptions:")
-        for number, (_key, label, _value) in enumerate(choices, 1):
-            console.print(f"  {number}. {escape(label)}")
-        hint = f"Choice [1-{len(choices)}]" + (" (v: open both in the viewer)" if viewable else "")
+        for index, (_key, label, _value) in enumerate(choices, 1):
+            console.print(f"  {index}. {escape(label)}")
         try:
-            while True:
-                answer = click.prompt(hint).strip().lower()
-                if answer == "v" and viewable:
-                    for path in viewable:
-                        click.launch(path)
-                    continue
-                if answer.isdigit() and 1 <= int(answer) <= len(choices):
-                    break
-                console.print(f"please answer a number from 1 to {len(choices)}")
-            key, _label, value = choices[int(answer) - 1]
+            key, _label, value = choices[_answer(choices, viewable)]
             if key == "custom":
-                text = click.prompt(
-                    "Value" + (" (comma-separated tags)" if conflict["field"] == "tags" else "")
-                )
-                value = (
-                    [t.strip() for t in text.split(",") if t.strip()]
-                    if conflict["field"] == "tags"
-                    else text
-                )
+                value = _ask_custom(conflict["field"])
             widening = conflict["type"] == "visibility_conflict" and key not in (
                 "canonical",
                 "skip",
@@ -308,8 +427,11 @@ def _ask_each(archive: Any) -> int:
                 f"Make this photo {value}? This widens who can see it", default=False
             ):
                 continue
-        except click.Abort:
-            console.print(f"\nno more answers: {decided} decision(s) recorded, the rest stay open")
+        except (click.Abort, _Quit):
+            left = len(questions) - number + 1
+            console.print(
+                f"\nstopped: {decided} decision(s) recorded, {left} question(s) left for later"
+            )
             return decided
         decide_in_archive(
             archive, record["photo_id"], conflict["id"], choice=key, value=value, by=user_name()
@@ -321,15 +443,24 @@ def _ask_each(archive: Any) -> int:
 
 @click.command()
 @click.option(
-    "--dry-run", "execute", flag_value=False, default=True, help="Show the plan only (default)."
+    "--execute/--dry-run",
+    "execute",
+    default=False,
+    help="Carry the plan out (--execute), or only show it (--dry-run, the default).",
 )
-@click.option("--execute", "execute", flag_value=True, help="Carry the plan out.")
 @click.option("--service", "services", multiple=True, help="Only this target (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
+@click.option("--verbose", is_flag=True, help="List the plan photo by photo.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable, photo by photo.")
 @pass_settings
 @handle_errors
-def replicate(settings: Settings, execute: bool, services: tuple[str, ...], as_json: bool) -> None:
-    """Phase 3: copy resolved photos to target services and blob stores."""
+def replicate(
+    settings: Settings, execute: bool, services: tuple[str, ...], verbose: bool, as_json: bool
+) -> None:
+    """Phase 3: copy resolved photos to target services and storage locations.
+
+    Without --execute this is a preview: the uploads, visibility and album
+    changes and the copies of originals it would make; nothing is changed.
+    """
     with writing(settings) as archive:
         report = run_replicate(
             archive,
@@ -343,9 +474,11 @@ def replicate(settings: Settings, execute: bool, services: tuple[str, ...], as_j
             {
                 "execute": execute,
                 "plan": counts,
+                "actions": [action.__dict__ for action in report.planned],
                 "done": dict(report.done),
                 "failed": report.failed,
                 "skipped_unresolved": report.skipped_unresolved,
+                "waiting": [w.__dict__ for w in report.waiting],
                 "commits": report.commits,
             }
         )
@@ -368,10 +501,24 @@ def replicate(settings: Settings, execute: bool, services: tuple[str, ...], as_j
                 "nothing to replicate"
                 + ("" if report.skipped_unresolved else ": every photo is where it should be")
             )
-        if report.skipped_unresolved:
-            console.print(
-                f"{report.skipped_unresolved} photo(s) wait for `photosync resolve` first"
-            )
+        if verbose:
+            for planned in report.planned:
+                console.print(
+                    f"  {planned.action} {escape(planned.target)}: {planned.photo_id[:8]} "
+                    f"{escape(planned.filename or '')}",
+                    soft_wrap=True,
+                )
+        if report.waiting:
+            console.print(f"{len(report.waiting)} photo(s) wait for `photosync resolve` first:")
+            shown = report.waiting if verbose else report.waiting[:20]
+            for item in shown:
+                console.print(
+                    f"  {item.photo_id[:8]} {escape(item.filename or '')}: "
+                    + escape("; ".join(item.reasons)),
+                    soft_wrap=True,
+                )
+            if len(shown) < len(report.waiting):
+                console.print(f"  ... and {len(report.waiting) - len(shown)} more (--verbose)")
         if not execute and report.planned:
             console.print("dry run: nothing was changed; run with --execute to carry it out")
         _print_some("[red]failed[/]", report.failed)

@@ -64,8 +64,9 @@ def verify(
     must be in every location with the right size (and, with --read-data, the
     right SHA-256). Blobs no record refers to are listed as orphans and kept.
     --repair copies a good copy over a missing or corrupt one; it never
-    deletes, and leaves alone a blob with no good copy anywhere. Records'
-    blob_locations are updated and committed. Exit code 6 when problems remain.
+    deletes, and leaves alone a blob with no good copy anywhere; it then
+    updates the records' blob_locations and commits. Plain verify writes
+    nothing to the records or git. Exit code 6 when problems remain.
     """
     if read_data and share is not None:
         raise click.UsageError("use either --read-data or --read-data-subset, not both")

@@ -200,6 +200,52 @@ def replicate_blobs(
     return report
 
 
+@dataclass
+class BlobPlan:
+    """What ``replicate --execute`` would copy between locations (``--dry-run``)."""
+
+    #: location -> digests it lacks (or holds with the wrong size) that another location has
+    to_copy: dict[str, list[str]] = field(default_factory=dict)
+    #: digests no listed location holds with the right size: nothing to copy from
+    nowhere: list[str] = field(default_factory=list)
+    photo_of: dict[str, str] = field(default_factory=dict)
+    filename_of: dict[str, str | None] = field(default_factory=dict)
+    #: locations that could not be listed, with why
+    unlisted: dict[str, str] = field(default_factory=dict)
+
+
+def plan_blobs(archive: Archive, *, stores: Sequence[BlobStore] | None = None) -> BlobPlan:
+    """One listing per location, nothing written: which originals each location lacks."""
+    stores = list(stores) if stores is not None else all_stores(archive)
+    plan = BlobPlan()
+    sizes: dict[str, int | None] = {}
+    for record in archive.iter_records():
+        for digest, size in record_originals(record).items():
+            if sizes.get(digest) is None:
+                sizes[digest] = size
+            plan.photo_of.setdefault(digest, record["photo_id"])
+            plan.filename_of.setdefault(digest, record["metadata"].get("filename"))
+    listed: dict[str, dict[str, int]] = {}
+    for store in stores:
+        try:
+            listed[store.name] = all_sizes(store)
+        except PhotosyncError as error:
+            plan.unlisted[store.name] = str(error)
+    primary = primary_name(stores)
+    for digest, known in sorted(sizes.items()):
+        size = expected_size(digest, known, listed, primary)
+        holders = [
+            name for name, found in listed.items() if size is not None and found.get(digest) == size
+        ]
+        if not holders:
+            plan.nowhere.append(digest)
+            continue
+        for name, found in listed.items():
+            if found.get(digest) != size:
+                plan.to_copy.setdefault(name, []).append(digest)
+    return plan
+
+
 def _record_locations(
     archive: Archive,
     stores: Sequence[BlobStore],

@@ -304,8 +304,8 @@ class _ServiceRun:
         An item that failed (a download gave up, a damaged record in the way) is not in the
         archive yet; a cursor past it would hide it from every incremental run after this one.
         """
-        if self.report.failed or listing.next_cursor is None:
-            return previous
+        if self.report.failed or listing.next_cursor is None or self.since is not None:
+            return previous  # a --since run is a window: items before it were never listed
         return listing.next_cursor
 
     def _changed_items(self, listing: ListingReport, cursor: str | None) -> Iterator[RemoteItem]:

@@ -16,10 +16,10 @@ becomes a ``Candidate``; the identity matcher groups them (sub-quadratic index).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from photosync.archive.archive import Archive
+from photosync.archive.preview import RecordAccess
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import PhotosyncError
 from photosync.identity import Candidate, Fingerprint, MatchKind, find_matches, fingerprint_file
@@ -28,6 +28,7 @@ from photosync.model import (
     ProcessingState,
     Record,
     album_titles,
+    display_name,
     is_estimated_date,
     most_restrictive,
 )
@@ -41,6 +42,8 @@ class MatchReport:
     fingerprinted_now: int = 0
     merged: int = 0
     edit_pairs: int = 0
+    #: (keeper id, keeper file name, joined id, joined file name) per quality variant merged
+    joined: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 def _candidate(record: Record) -> Candidate | None:
@@ -92,7 +95,11 @@ def ensure_fingerprint(record: Record, store: LocalBlobStore) -> bool:
 
 
 def match_variants(
-    archive: Archive, store: LocalBlobStore, rules: set[str], *, progress: Progress | None = None
+    archive: RecordAccess,
+    store: LocalBlobStore,
+    rules: set[str],
+    *,
+    progress: Progress | None = None,
 ) -> MatchReport:
     progress = progress or SilentProgress()
     report = MatchReport()
@@ -125,7 +132,11 @@ def match_variants(
             keeper = archive.load_record(group.keep)
             for key in group.keys:
                 if key != group.keep:
-                    merge_into(keeper, archive.load_record(key), kind="quality_variant")
+                    other = archive.load_record(key)
+                    report.joined.append(
+                        (keeper["photo_id"], display_name(keeper), key, display_name(other))
+                    )
+                    merge_into(keeper, other, kind="quality_variant")
                     archive.remove_record(key)
                     merged_into[key] = group.keep
                     report.merged += 1

@@ -27,16 +27,20 @@ from photosync.model import (
     Record,
     Visibility,
     album_titles,
+    display_name,
     find_instance,
     is_wider,
     iter_instances,
     most_restrictive,
     upsert_instance,
     utc_now,
+    waiting_reasons,
 )
 from photosync.services.base import TargetService, UploadResult
 from photosync.workflow.blobreplicate import (
+    BlobPlan,
     BlobReplicateReport,
+    plan_blobs,
     record_originals,
     replicate_blobs,
 )
@@ -61,15 +65,28 @@ class PlannedAction:
 
 
 @dataclass
+class Waiting:
+    """A photo replicate leaves alone until a decision is made, and why."""
+
+    photo_id: str
+    filename: str | None
+    reasons: list[str]
+
+
+@dataclass
 class ReplicateReport:
     planned: list[PlannedAction] = field(default_factory=list)
     done: Counter[str] = field(default_factory=Counter)
     skipped_unresolved: int = 0
+    #: the photos behind ``skipped_unresolved``, each with its reasons
+    waiting: list[Waiting] = field(default_factory=list)
     #: trashed or locked on their service: kept in the archive, never pushed anywhere
     held_back: int = 0
     failed: list[str] = field(default_factory=list)
     commits: list[str] = field(default_factory=list)
     blobs: BlobReplicateReport | None = None
+    #: with execute=False: the originals each location would receive
+    blob_plan: BlobPlan | None = None
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -218,6 +235,9 @@ def replicate(
             progress.advance()
             if record["processing_state"] == ProcessingState.DISCOVERED.value:
                 report.skipped_unresolved += 1
+                report.waiting.append(
+                    Waiting(record["photo_id"], display_name(record), waiting_reasons(record))
+                )
                 continue
             if _held_back(record):
                 report.held_back += 1
@@ -280,7 +300,37 @@ def replicate(
     if execute:
         _replicate_originals(archive, report, progress)
         _commit(archive, report, final=True)
+    else:
+        _plan_originals(archive, report)
     return report
+
+
+def _plan_originals(archive: Archive, report: ReplicateReport) -> None:
+    """The dry run's half for storage locations: one listing each, nothing copied."""
+    try:
+        blob_plan = plan_blobs(archive)
+    except PhotosyncError as error:
+        report.failed.append(f"blob locations: {error}")
+        return
+    report.blob_plan = blob_plan
+    for location, digests in sorted(blob_plan.to_copy.items()):
+        for digest in digests:
+            photo_id = blob_plan.photo_of.get(digest, digest)
+            report.planned.append(
+                PlannedAction(
+                    photo_id,
+                    location,
+                    "copy_original",
+                    blob_plan.filename_of.get(digest),
+                    "private",
+                )
+            )
+    for location, why in sorted(blob_plan.unlisted.items()):
+        report.failed.append(f"{location}: could not be listed: {why}")
+    for digest in blob_plan.nowhere:
+        report.failed.append(
+            f"{blob_plan.photo_of.get(digest, digest)}: original in no location (sha256:{digest})"
+        )
 
 
 def _albums_to_fill(

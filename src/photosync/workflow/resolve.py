@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from photosync.archive.archive import Archive
+from photosync.archive.preview import PreviewArchive, RecordAccess
 from photosync.errors import PhotosyncError
 from photosync.model import (
     COMPARABLE_FIELDS,
@@ -28,10 +29,13 @@ from photosync.model import (
     ProcessingState,
     Record,
     Visibility,
+    display_name,
     is_estimated_date,
     is_wider,
     iter_instances,
     most_restrictive,
+    needs_decision,
+    parse_custom,
     utc_now,
 )
 from photosync.workflow.context import primary_store
@@ -55,11 +59,23 @@ class ResolveReport:
     conflicts_open: int = 0
     merged_variants: int = 0
     edit_variant_pairs: int = 0
+    #: conflicts a person chose to skip: still waiting, asked again
+    skipped: int = 0
+    #: what the rules did, photo by photo: (photo_id, file name, what)
+    decisions: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def automatic_rate(self) -> float | None:
+        """The design's metric (> 90%): conflicts settled without a person, in this pass."""
         total = self.conflicts_auto + self.conflicts_open
         return None if total == 0 else self.conflicts_auto / total
+
+    def rate_line(self) -> str:
+        """``resolved automatically: 20 of 22 (90.9%)``."""
+        total = self.conflicts_auto + self.conflicts_open
+        rate = self.automatic_rate
+        share = "n/a" if rate is None else f"{rate * 100:.1f}%"
+        return f"resolved automatically: {self.conflicts_auto} of {total} ({share})"
 
 
 # comparing values ---------------------------------------------------------------------------
@@ -282,28 +298,46 @@ def _rules(archive: Archive, mode: str) -> set[str]:
 
 
 def auto_resolve(
-    archive: Archive, *, mode: str = "simple", progress: Progress | None = None
+    archive: Archive,
+    *,
+    mode: str = "simple",
+    progress: Progress | None = None,
+    view: RecordAccess | None = None,
 ) -> ResolveReport:
-    """Analyze every record not yet resolved; commit what changed."""
+    """Analyze every record not yet resolved; commit what changed.
+
+    ``view`` (a ``PreviewArchive``) makes it a dry run: the same work, kept in memory.
+    """
     progress = progress or SilentProgress()
+    records: RecordAccess = view if view is not None else archive
     rules = _rules(archive, mode)
     report = ResolveReport()
-    matched = match_variants(archive, primary_store(archive), rules, progress=progress)
+    matched = match_variants(records, primary_store(archive), rules, progress=progress)
     report.merged_variants, report.edit_variant_pairs = matched.merged, matched.edit_pairs
     report.conflicts_auto += matched.merged
-    progress.start("resolve", archive.state.count_records())
-    for record in archive.iter_records():
+    report.decisions.extend(
+        (keeper, name, f"quality variant joined: {gone_name} ({gone})")
+        for keeper, name, gone, gone_name in matched.joined
+    )
+    progress.start("resolve", records.state.count_records())
+    for record in records.iter_records():
         progress.advance()
         if record["processing_state"] != ProcessingState.DISCOVERED.value and not _has_open(record):
             continue
         report.examined += 1
         before_state = record["processing_state"]
+        before = {name: record["metadata"].get(name) for name in COMPARABLE_FIELDS}
         used = analyze(record, rules)
         for rule in used:
             report.by_rule[rule] = report.by_rule.get(rule, 0) + 1
+        report.decisions.extend(
+            (record["photo_id"], display_name(record), what)
+            for what in _what_rules_did(record, before, used)
+        )
         report.conflicts_auto += len(used)
-        report.conflicts_open += sum(
-            1 for c in record["conflicts"] if c["status"] == "open" and c["resolution_required"]
+        report.conflicts_open += sum(1 for c in record["conflicts"] if needs_decision(c))
+        report.skipped += sum(
+            1 for c in record["conflicts"] if needs_decision(c) and c["status"] == "skipped"
         )
         if used:
             report.auto_resolved += 1
@@ -312,9 +346,9 @@ def auto_resolve(
             and record["processing_state"] == ProcessingState.RESOLVED.value
         ):
             report.now_resolved += 1
-        if _has_open(record):
+        if any(needs_decision(c) for c in record["conflicts"]):
             report.needs_decision += 1
-        archive.write_record(record)
+        records.write_record(record)
     progress.finish()
     message = (
         f"resolve: {report.now_resolved} resolved ({report.auto_resolved} by automatic rules), "
@@ -322,19 +356,50 @@ def auto_resolve(
     )
     if report.merged_variants:
         message += f"\n\n{report.merged_variants} quality variant(s) joined with their best copy."
-    archive.commit(message)
+    records.commit(message)
     return report
 
 
+def preview(
+    archive: Archive, *, progress: Progress | None = None
+) -> tuple[ResolveReport, list[tuple[Record, dict[str, Any]]]]:
+    """What resolve would settle and which questions it would leave; nothing is written.
+
+    ``resolve --list`` and ``resolve --auto-resolve simple --dry-run``: listing never commits.
+    """
+    view = PreviewArchive(archive)
+    report = auto_resolve(archive, progress=progress, view=view)
+    return report, list(pending(view, ("open", "skipped")))
+
+
+def _what_rules_did(record: Record, before: dict[str, Any], used: list[str]) -> list[str]:
+    """Each field a rule filled in and each visibility kept, in words."""
+    if not used:
+        return []
+    out = [
+        f"{name.replace('_', ' ')} set to {record['metadata'].get(name)!r} (missing_metadata)"
+        for name in COMPARABLE_FIELDS
+        if normalized(name, before[name]) != normalized(name, record["metadata"].get(name))
+    ]
+    if "most_restrictive_visibility" in used:
+        out.append(
+            f"visibility kept {record['visibility']['canonical']} (most_restrictive_visibility)"
+        )
+    return out
+
+
 def _has_open(record: Record) -> bool:
-    return any(c["status"] == "open" and c["resolution_required"] for c in record["conflicts"])
+    """A question still waits (open or skipped): the photo is not resolved."""
+    return any(needs_decision(c) for c in record["conflicts"])
 
 
-def pending(archive: Archive) -> Iterator[tuple[Record, dict[str, Any]]]:
-    """Every open conflict that needs a human, with its record."""
+def pending(
+    archive: RecordAccess, statuses: tuple[str, ...] = ("open",)
+) -> Iterator[tuple[Record, dict[str, Any]]]:
+    """Every conflict that needs a human (open, or with "skipped" also the skipped), with its record."""
     for record in archive.iter_records():
         for conflict in record["conflicts"]:
-            if conflict["status"] == "open" and conflict["resolution_required"]:
+            if needs_decision(conflict) and conflict["status"] in statuses:
                 yield record, conflict
 
 
@@ -412,6 +477,10 @@ def decide(
         if is_wider(level, record["visibility"]["canonical"]):
             approve_visibility(record, level, by=by, reason=f"resolve {conflict_id}")
     elif field_name in COMPARABLE_FIELDS:
+        if choice == "custom":
+            value = parse_custom(field_name, value) if isinstance(value, str) else value
+            if field_name == "taken_date":
+                record["metadata"]["taken_date_source"] = "user"
         record["metadata"][field_name] = value
     conflict["status"] = "resolved"
     conflict["resolution"] = {

@@ -9,7 +9,7 @@ from typing import Any
 from photosync.archive import runlog
 from photosync.archive.archive import Archive
 from photosync.errors import PhotosyncError
-from photosync.model import album_titles, date_kind, is_wider
+from photosync.model import album_titles, date_kind, is_wider, needs_decision
 from photosync.workflow.blobreplicate import record_originals
 from photosync.workflow.context import primary_store
 
@@ -22,6 +22,8 @@ class ArchiveStatus:
     by_kind: Counter[str] = field(default_factory=Counter)
     instances_by_service: Counter[str] = field(default_factory=Counter)
     open_conflicts: Counter[str] = field(default_factory=Counter)
+    #: conflicts a person skipped: still waiting for a decision
+    skipped_conflicts: Counter[str] = field(default_factory=Counter)
     with_problems: int = 0
     undated: int = 0
     #: taken dates by kind (``model.date_kind``): taken / estimated / none
@@ -52,6 +54,7 @@ class ArchiveStatus:
             "by_kind": dict(self.by_kind),
             "instances_by_service": dict(self.instances_by_service),
             "open_conflicts": dict(self.open_conflicts),
+            "skipped_conflicts": dict(self.skipped_conflicts),
             "photos_with_problems": self.with_problems,
             "undated": self.undated,
             "dates": {
@@ -100,8 +103,13 @@ def status(archive: Archive) -> ArchiveStatus:
                 1 for i in instances if i.get("status", "present") == "present"
             )
         for conflict in record["conflicts"]:
-            if conflict["status"] == "open" and conflict["resolution_required"]:
-                result.open_conflicts[conflict["type"]] += 1
+            if needs_decision(conflict):
+                counter = (
+                    result.skipped_conflicts
+                    if conflict["status"] == "skipped"
+                    else result.open_conflicts
+                )
+                counter[conflict["type"]] += 1
         result.with_problems += bool(record["problems"])
         kind = date_kind(record["metadata"])
         result.dates[kind] += 1

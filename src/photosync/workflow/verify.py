@@ -11,8 +11,9 @@ run, so ``verify --repair`` after ``verify --read-data`` fixes them.
 
 ``repair`` restores missing and corrupt copies from a copy that was re-hashed
 and found good (``blobsync.repair_blobs``); it never deletes, and refuses a
-blob with no good copy anywhere. Records' ``blob_locations`` are brought in
-line with what was found and committed as ``verify: ...`` when they changed.
+blob with no good copy anywhere. With ``repair`` (and only then: checking never
+writes) records' ``blob_locations`` are brought in line with what was found and
+committed as ``verify: ...`` when they changed.
 """
 
 from __future__ import annotations
@@ -200,8 +201,9 @@ def verify_archive(
 ) -> ArchiveVerifyReport:
     """Check records, blobs in every location, (a share of) their bytes; optionally repair.
 
-    The caller holds the writer lock (``lock_for_verify``); pass
-    ``update_records=False`` when the index could not be rebuilt.
+    The caller holds the writer lock (``lock_for_verify``). Records are written
+    only with ``repair``; pass ``update_records=False`` when the index could
+    not be rebuilt.
     """
     progress = progress or SilentProgress()
     workers = workers or upload_workers(archive)
@@ -219,9 +221,9 @@ def verify_archive(
 
     if repair:
         _repair(archive, stores, report, workers)
-    if update_records:
+    if repair and update_records:  # checking never commits: only --repair writes records
         _update_records(archive, stores, report)
-    elif report.invalid_records or any(not f.ok for f in report.locations.values()):
+    elif repair and (report.invalid_records or any(not f.ok for f in report.locations.values())):
         report.notes.append("record files were not updated: fix the invalid record files first")
     state["suspects"] = {
         name: sorted(set(found.remaining()[1]) | set(found.errors))

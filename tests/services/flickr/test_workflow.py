@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from photosync.services.flickr.auth import run_oauth_flow
 from photosync.workflow.discover import discover
 from photosync.workflow.replicate import replicate
 from photosync.workflow.resolve import auto_resolve
-from tests.helpers import make_library, new_archive, records
+from tests.helpers import assert_check_clean, make_library, new_archive, records
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -171,7 +173,7 @@ def test_a_failing_service_leaves_the_rest_of_the_run_going(
     by_name = {s.service: s for s in report.services}
     assert by_name["lib"].new == 4  # the folder after the broken service still ran
     assert by_name["flickr"].failed and "listing stopped" in by_name["flickr"].failed[0]
-    assert "cursor" not in archive.sync_state()["services"].get("flickr", {})
+    assert archive.sync_state()["services"]["flickr"].get("cursor") is None
     archive.close()
 
 
@@ -259,5 +261,31 @@ def test_incremental_sync_days_makes_an_old_cursor_a_full_listing(
     assert again.services[0].listed == 5 and again.failed == 0
     discover(archive)  # the full listing restarted the window
     assert state.calls["flickr.people.getPhotos"] == 2
+    archive.close()
+    assert_check_clean(archive.root)
+
+
+def test_a_since_window_never_moves_the_cursor(
+    tmp_path: Path, running: tuple[FlickrEmulator, FlickrState]
+) -> None:
+    """Issue 11 (2): a first ``discover --since last-week`` must not hide the older photos."""
+    emulator, state = running
+    state.seed(10, video_every=0)  # uploaded in 2009
+    week_ago = datetime.now(UTC) - timedelta(days=7)
+    # three more uploaded in the last few days
+    state.seed(3, video_every=0, start_upload=int(time.time()) - 2 * 86_400 - 12 * 37_003)
+    _authorise(emulator, state, "flickr", "read")
+    archive = new_archive(tmp_path, flickr=_settings(emulator))
+    archive.lock()
+    window = discover(archive, since=week_ago)
+    assert window.new == 3 and window.failed == 0
+    assert archive.sync_state()["services"]["flickr"].get("cursor") is None
+    plain = discover(archive)  # a full listing: nothing was ever listed in full
+    assert plain.new == 10 and plain.failed == 0
+    assert len(records(archive.root)) == 13
+    cursor = archive.sync_state()["services"]["flickr"]["cursor"]
+    # a later window leaves the cursor of the full listing where it was
+    discover(archive, since=week_ago)
+    assert archive.sync_state()["services"]["flickr"]["cursor"] == cursor
     archive.close()
     assert_check_clean(archive.root)
