@@ -53,6 +53,41 @@ def is_wider(candidate: Visibility | str, than: Visibility | str) -> bool:
     return Visibility(candidate).rank > Visibility(than).rank
 
 
+def _level_or_private(value: Any) -> Visibility:
+    """A level as written in a record; anything unreadable counts as private (fail closed)."""
+    try:
+        return Visibility(value)
+    except ValueError:
+        return Visibility.PRIVATE
+
+
+def approved_level(record: Record) -> Visibility:
+    """The widest level the user has approved for this photo: its last approval.
+
+    Approvals are appended, in order, only by ``photosync visibility set/approve``
+    and the resolve prompt (a narrowing through ``visibility set`` is recorded
+    too, so it outranks an older, wider approval). None: private.
+    """
+    approvals = (record.get("visibility") or {}).get("approvals") or []
+    if not approvals or not isinstance(approvals[-1], dict):
+        return Visibility.PRIVATE
+    return _level_or_private(approvals[-1].get("level"))
+
+
+def pushable_level(record: Record, service_max: Visibility | str = Visibility.PUBLIC) -> Visibility:
+    """The level a service may be asked to show this photo at: never wider than its
+    canonical level, its last approval or what the service can do. A canonical level
+    edited by hand (or merged, or scripted) to something wider is not pushed."""
+    canonical = _level_or_private((record.get("visibility") or {}).get("canonical"))
+    return most_restrictive([canonical, approved_level(record), _level_or_private(service_max)])
+
+
+def unapproved_widening(record: Record) -> bool:
+    """The canonical level is wider than the last approval: a ``visibility_conflict``."""
+    canonical = _level_or_private((record.get("visibility") or {}).get("canonical"))
+    return is_wider(canonical, approved_level(record))
+
+
 class ProcessingState(StrEnum):
     DISCOVERED = "discovered"
     RESOLVED = "resolved"

@@ -159,15 +159,22 @@ def _list_estimated_dates(settings: Settings, as_json: bool) -> None:
     is_flag=True,
     help="List every photo whose visibility on a service differs from its canonical level.",
 )
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Ask the services what they show now (Flickr: one call per photo) instead of the archive.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_settings
 @handle_errors
-def audit(settings: Settings, visibility_check: bool, as_json: bool) -> None:
-    """Check the archive for privacy discrepancies (exit 6 when any is wider than canonical)."""
+def audit(settings: Settings, visibility_check: bool, live: bool, as_json: bool) -> None:
+    """Check for privacy discrepancies (exit 6 when a photo is shown wider than approved)."""
+    if live:
+        visibility_check = True
     if not visibility_check:
         raise click.UsageError("say what to audit: --visibility-check")
     with reading(settings) as archive:
-        findings = visibility_audit(archive)
+        findings = visibility_audit(archive, live=live)
     wider = [f for f in findings if f.wider]
     if as_json:
         print_json(

@@ -295,6 +295,9 @@ class FlickrState:
         self.max_page = 10_000
         #: checkTickets answers "not complete" this many times before completing
         self.ticket_polls = 1
+        #: "privacy ignored" mode: setPerms and an upload's privacy flags reply ok but
+        #: change nothing (the photo keeps its level, or gets the account default)
+        self.privacy_ignored = False
 
     # -- seeding and direct manipulation (tests) --------------------------
 
@@ -887,7 +890,7 @@ class FlickrHandler(BaseHTTPRequestHandler):
         state = self.state
         privacy = list(state.default_privacy)
         for position, name in enumerate(("is_public", "is_friend", "is_family")):
-            if name in fields:
+            if name in fields and not state.privacy_ignored:
                 if fields[name] not in ("0", "1"):
                     return FlickrError(3, f"General upload failure: bad {name}")
                 privacy[position] = int(fields[name])
@@ -1452,7 +1455,8 @@ def m_set_perms(call: _Call) -> dict[str, Any]:
         and state.non_public_count() >= FREE_MAX_NON_PUBLIC
     ):
         raise FlickrError(2, "Free accounts may hold at most 50 non-public items")
-    photo.is_public, photo.is_friend, photo.is_family = values
+    if not state.privacy_ignored:
+        photo.is_public, photo.is_friend, photo.is_family = values
     _bump(call, photo)
     return {
         "photoid": {

@@ -9,7 +9,10 @@ For each resolved photo and each target service::
 
 A killed run, re-run, neither repeats work (journal + find_existing) nor skips
 it (a photo is ``replicated`` only when every target has it). Visibility on a
-target is only ever narrowed automatically, never widened without an approval.
+target is only ever narrowed automatically, never widened without an approval:
+the level pushed is ``model.pushable_level`` (canonical, capped by the last
+approval and the service), and what the service shows afterwards is read back
+and recorded; a copy shown wider than asked is reported (``audit`` finds it).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from photosync.model import (
     find_instance,
     is_wider,
     iter_instances,
-    most_restrictive,
+    pushable_level,
     upsert_instance,
     utc_now,
     waiting_reasons,
@@ -106,8 +109,12 @@ def _targets(
     }
 
 
+class ShownWider(PhotosyncError):
+    """The service said yes, and shows the photo more widely than it was asked to."""
+
+
 def target_level(record: Record, service: TargetService) -> Visibility:
-    return most_restrictive([record["visibility"]["canonical"], service.max_visibility()])
+    return pushable_level(record, service.max_visibility())
 
 
 def plan(
@@ -169,7 +176,7 @@ def plan(
                     level.value,
                 )
             )
-        elif is_wider(level, current) and _approved(record, level):
+        elif is_wider(level, current):  # level is never wider than the last approval
             actions.append(
                 PlannedAction(
                     record["photo_id"],
@@ -208,11 +215,6 @@ def _stale_fields(record: Record, instance: dict[str, Any]) -> dict[str, Any]:
 
 def _stale_metadata(record: Record, present: list[dict[str, Any]]) -> bool:
     return any(_stale_fields(record, instance) for instance in present)
-
-
-def _approved(record: Record, level: Visibility) -> bool:
-    """Widening on a service only follows an explicit approval of at least that level."""
-    return any(not is_wider(level, a["level"]) for a in record["visibility"]["approvals"])
 
 
 def replicate(
@@ -265,7 +267,7 @@ def replicate(
                         error,
                         exc_info=log.isEnabledFor(logging.DEBUG),
                     )
-                    changed |= any(
+                    changed |= isinstance(error, ShownWider) or any(
                         c["id"] == f"service_policy_violation:{action.target}"
                         for c in record["conflicts"]
                     )
@@ -463,8 +465,8 @@ def _carry_out(
                 copy.setdefault("observed", {}).update(stale)
         return True
     if action.action in ("narrow_visibility", "widen_visibility"):
-        service.set_visibility(record, level)  # type: ignore[attr-defined]
-        record["visibility"]["per_service"][target] = level.value
+        shown = service.set_visibility(record, level)  # type: ignore[attr-defined]
+        _record_shown(record, target, level, shown.level, instances=None)
         return True
     policy = service.policy_problem(record, level)
     if policy is not None:
@@ -504,8 +506,33 @@ def _carry_out(
     }
     upsert_instance(record, target, instance)
     if result.visibility is not None:
-        record["visibility"]["per_service"][target] = result.visibility.level.value
+        _record_shown(
+            record, target, level, result.visibility.level, instances=[result.instance_id]
+        )
     return True
+
+
+def _record_shown(
+    record: Record,
+    target: str,
+    asked: Visibility,
+    shown: Visibility,
+    *,
+    instances: list[str] | None,
+) -> None:
+    """Record what the service shows (read back), never what it was asked for; a copy
+    shown wider than asked stops the item (reported; ``audit`` lists it)."""
+    record["visibility"]["per_service"][target] = shown.value
+    for copy in record["instances"].get(target, []):
+        if (instances is None and copy.get("status", "present") == "present") or (
+            instances is not None and copy["id"] in instances
+        ):
+            copy["visibility"] = shown.value
+    if is_wider(shown, asked):
+        raise ShownWider(
+            f"{target} said yes but shows the photo as {shown.value} (asked: {asked.value}); "
+            "see `photosync audit --visibility-check`"
+        )
 
 
 def _policy_conflict(record: Record, target: str, problem: str) -> None:

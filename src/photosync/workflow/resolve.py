@@ -29,6 +29,7 @@ from photosync.model import (
     ProcessingState,
     Record,
     Visibility,
+    approved_level,
     display_name,
     is_estimated_date,
     is_wider,
@@ -36,6 +37,7 @@ from photosync.model import (
     most_restrictive,
     needs_decision,
     parse_custom,
+    unapproved_widening,
     utc_now,
 )
 from photosync.workflow.context import primary_store
@@ -184,6 +186,9 @@ def analyze(record: Record, rules: set[str], *, by: str = "photosync") -> list[s
     failed = _processing_failed(record, previous)
     if failed is not None:
         conflicts.append(failed)
+    unapproved = _unapproved(record, previous)
+    if unapproved is not None:
+        conflicts.append(unapproved)
     visibility_conflict = _visibility(record, rules, previous, by=by)
     if visibility_conflict is not None:
         conflicts.append(visibility_conflict)
@@ -239,6 +244,33 @@ def _carry_decision(conflict: dict[str, Any], before: dict[str, Any] | None) -> 
     if before.get("options") == conflict["options"]:
         conflict["status"] = before["status"]
         conflict["resolution"] = before.get("resolution")
+
+
+def _unapproved(record: Record, previous: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """A canonical level wider than the last approval (a hand edit, a merge, a script):
+    never pushed as it is (replicate caps it); a human approves it or narrows it."""
+    if not unapproved_widening(record):
+        return None
+    approved = approved_level(record)
+    canonical = record["visibility"]["canonical"]
+    conflict_id = f"{ConflictType.VISIBILITY_CONFLICT.value}:unapproved"
+    conflict: dict[str, Any] = {
+        "id": conflict_id,
+        "type": ConflictType.VISIBILITY_CONFLICT.value,
+        "field": "visibility",
+        "description": f"canonical level {canonical} was never approved (last approval: "
+        f"{approved.value}); photos are pushed at {approved.value} until it is",
+        "services": [],
+        "resolution_required": True,
+        "status": "open",
+        "options": [
+            {"source": "approved", "value": approved.value},
+            {"source": "canonical", "value": canonical},
+        ],
+        "resolution": None,
+    }
+    _carry_decision(conflict, previous.get(conflict_id))
+    return conflict
 
 
 def _visibility(
@@ -474,8 +506,11 @@ def decide(
         pass  # the choice itself is the decision (a merge is carried out by decide_in_archive)
     elif conflict["type"] == ConflictType.VISIBILITY_CONFLICT.value:
         level = Visibility(value)
-        if is_wider(level, record["visibility"]["canonical"]):
+        canonical = record["visibility"]["canonical"]
+        if is_wider(level, canonical) or is_wider(level, approved_level(record)):
             approve_visibility(record, level, by=by, reason=f"resolve {conflict_id}")
+        elif is_wider(canonical, level):
+            record["visibility"]["canonical"] = level.value  # narrowing needs no approval
     elif field_name in COMPARABLE_FIELDS:
         if choice == "custom":
             value = parse_custom(field_name, value) if isinstance(value, str) else value
@@ -498,7 +533,7 @@ def approve_visibility(record: Record, level: Visibility, *, by: str, reason: st
     """The only way a photo's canonical visibility gets wider: an explicit, recorded approval."""
     vis = record["visibility"]
     previous = Visibility(vis["canonical"])
-    if previous == level:
+    if previous == level and not is_wider(level, approved_level(record)):
         return False
     vis["approvals"].append(
         {

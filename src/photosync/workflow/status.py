@@ -9,9 +9,18 @@ from typing import Any
 from photosync.archive import runlog
 from photosync.archive.archive import Archive
 from photosync.errors import PhotosyncError
-from photosync.model import album_titles, date_kind, is_wider, needs_decision
+from photosync.model import (
+    Record,
+    album_titles,
+    approved_level,
+    date_kind,
+    is_wider,
+    needs_decision,
+    pushable_level,
+    unapproved_widening,
+)
 from photosync.workflow.blobreplicate import record_originals
-from photosync.workflow.context import primary_store
+from photosync.workflow.context import open_services, primary_store
 
 
 @dataclass
@@ -156,14 +165,37 @@ class VisibilityFinding:
     current: str
     canonical: str
     wider: bool
+    #: "archive": what the record says a service shows; "unapproved": the canonical
+    #: level itself is wider than its last approval (service "-", current = canonical,
+    #: canonical = the approved level); "live": what the service answered just now;
+    #: "unreadable": the service could not say (current = the reason)
+    kind: str = "archive"
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
 
-def visibility_audit(archive: Archive) -> list[VisibilityFinding]:
-    """Every place a service's visibility differs from the canonical one."""
+def visibility_audit(archive: Archive, *, live: bool = False) -> list[VisibilityFinding]:
+    """Every place a service's visibility differs from the canonical one, and every
+    canonical level wider than its approval. ``live``: ask the services (those that
+    can read a copy's visibility back) instead of trusting the archive."""
     findings = []
+    for record in archive.iter_records():
+        if unapproved_widening(record):
+            findings.append(
+                VisibilityFinding(
+                    record["photo_id"],
+                    record["metadata"].get("filename"),
+                    "-",
+                    record["visibility"]["canonical"],
+                    approved_level(record).value,
+                    True,
+                    "unapproved",
+                )
+            )
+    if live:
+        findings.extend(_live_findings(archive))
+        return findings
     for record in archive.iter_records():
         canonical = record["visibility"]["canonical"]
         for service, level in sorted(record["visibility"]["per_service"].items()):
@@ -179,3 +211,40 @@ def visibility_audit(archive: Archive) -> list[VisibilityFinding]:
                     )
                 )
     return findings
+
+
+def _live_findings(archive: Archive) -> list[VisibilityFinding]:
+    """One question per copy to each service that can answer (Flickr: getInfo)."""
+    findings = []
+    with open_services(archive) as opened:
+        readers = {name: s for name, s in opened.items() if hasattr(s, "read_visibility")}
+        for record in archive.iter_records():
+            for name, service in sorted(readers.items()):
+                for copy in record["instances"].get(name, []):
+                    if copy.get("status", "present") != "present":
+                        continue
+                    findings.extend(_ask(record, name, service, copy["id"]))
+    return findings
+
+
+def _ask(record: Record, name: str, service: Any, instance_id: str) -> list[VisibilityFinding]:
+    canonical = record["visibility"]["canonical"]
+    filename = record["metadata"].get("filename")
+    try:
+        shown = service.read_visibility(instance_id).level.value
+    except PhotosyncError as error:
+        return [
+            VisibilityFinding(
+                record["photo_id"],
+                filename,
+                name,
+                f"unreadable: {error}",
+                canonical,
+                False,
+                "unreadable",
+            )
+        ]
+    if shown == canonical:
+        return []
+    wider = is_wider(shown, pushable_level(record))
+    return [VisibilityFinding(record["photo_id"], filename, name, shown, canonical, wider, "live")]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from photosync.archive.archive import Archive
 from photosync.errors import PhotosyncError
-from photosync.model import Visibility, is_wider
+from photosync.model import Visibility, approved_level, is_wider, utc_now
 from photosync.workflow.resolve import approve_visibility
 
 
@@ -16,10 +16,12 @@ class VisibilityChange:
     filename: str | None
     before: str
     after: str
+    #: wider than the last approval (a level set by hand): an approval even when equal
+    unapproved: bool = False
 
     @property
     def widens(self) -> bool:
-        return is_wider(self.after, self.before)
+        return is_wider(self.after, self.before) or self.unapproved
 
 
 def resolve_photo_ids(archive: Archive, prefixes: list[str]) -> list[str]:
@@ -43,9 +45,14 @@ def plan_visibility(
     for photo_id in photo_ids:
         record = archive.load_record(photo_id)
         before = record["visibility"]["canonical"]
-        if before != level.value:
+        # the same level counts too when it was never approved (a hand edit): setting
+        # it through photosync is the approval
+        unapproved = is_wider(level, approved_level(record))
+        if before != level.value or unapproved:
             changes.append(
-                VisibilityChange(photo_id, record["metadata"].get("filename"), before, level.value)
+                VisibilityChange(
+                    photo_id, record["metadata"].get("filename"), before, level.value, unapproved
+                )
             )
     return changes
 
@@ -62,10 +69,14 @@ def plan_service_approvals(
             continue
         level = record["visibility"]["per_service"].get(service)
         canonical = record["visibility"]["canonical"]
-        if level and is_wider(level, canonical):
+        if level and (is_wider(level, canonical) or is_wider(level, approved_level(record))):
             changes.append(
                 VisibilityChange(
-                    record["photo_id"], record["metadata"].get("filename"), canonical, level
+                    record["photo_id"],
+                    record["metadata"].get("filename"),
+                    canonical,
+                    level,
+                    is_wider(level, approved_level(record)),
                 )
             )
     return changes
@@ -81,6 +92,17 @@ def apply_visibility(
         if change.widens:
             approve_visibility(record, level, by=by, reason=reason or "photosync visibility set")
         else:
+            # recorded too: the last approval is the widest level replicate may push, so
+            # an older, wider approval must not let a later hand edit widen it again
+            record["visibility"]["approvals"].append(
+                {
+                    "level": level.value,
+                    "previous": record["visibility"]["canonical"],
+                    "by": by,
+                    "at": utc_now(),
+                    "reason": reason or "photosync visibility set (narrowed)",
+                }
+            )
             record["visibility"]["canonical"] = level.value
         record["visibility"]["discrepancies"] = [
             {"service": s, "current": lvl, "canonical": level.value}

@@ -475,15 +475,19 @@ class FlickrService(SourceService, TargetService):
                 )
             clock.sleep(self.ticket_poll_s)
 
+    def read_visibility(self, photo_id: str) -> VisibilityObservation:
+        """What Flickr really shows (getInfo), not what a reply said it would."""
+        info = self.client.call("flickr.photos.getInfo", photo_id=photo_id).get("photo", {})
+        seen = info.get("visibility", {})
+        return visibility_from_flags(
+            seen.get("ispublic"), seen.get("isfriend"), seen.get("isfamily")
+        )
+
     def _enforce_visibility(
         self, photo_id: str, flags: tuple[int, int, int]
     ) -> VisibilityObservation:
         """Read the privacy back; if Flickr applied anything else, set it explicitly."""
-        info = self.client.call("flickr.photos.getInfo", photo_id=photo_id).get("photo", {})
-        seen = info.get("visibility", {})
-        observed = visibility_from_flags(
-            seen.get("ispublic"), seen.get("isfriend"), seen.get("isfamily")
-        )
+        observed = self.read_visibility(photo_id)
         raw = observed.raw or {}
         if (raw.get("is_public"), raw.get("is_friend"), raw.get("is_family")) != flags:
             return self.set_visibility(photo_id, visibility_from_flags(*flags).level)
@@ -493,6 +497,8 @@ class FlickrService(SourceService, TargetService):
         self, target: Record | str, level: Visibility | str
     ) -> VisibilityObservation:
         """Set all three flags, always: an omitted one would mean the account default.
+
+        Returns what Flickr shows afterwards (read back; the widest when several copies).
 
         ``target`` is a Flickr photo id, or a record (every present instance of
         this service in it is set), which is how the replicate workflow calls it.
@@ -509,6 +515,7 @@ class FlickrService(SourceService, TargetService):
             if not photo_ids:
                 raise ServiceError(f"{self.name}: the record has no instance on this service")
         flags = flags_for_visibility(level)
+        shown: list[VisibilityObservation] = []
         for photo_id in photo_ids:
             self.client.call(
                 "flickr.photos.setPerms",
@@ -518,7 +525,9 @@ class FlickrService(SourceService, TargetService):
                 is_friend=flags[1],
                 is_family=flags[2],
             )
-        return visibility_from_flags(*flags)
+            # a reply of "ok" is not proof: read back what Flickr shows now
+            shown.append(self.read_visibility(photo_id))
+        return max(shown, key=lambda seen: seen.level.rank)
 
     def apply_metadata(
         self,

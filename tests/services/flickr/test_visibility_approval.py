@@ -1,0 +1,237 @@
+"""No photo is shown wider than its approvals allow, whatever the record says and
+whatever a service replies; what a service shows is read back, not assumed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from photosync.archive.archive import Archive
+from photosync.emulators.flickr import FlickrEmulator, FlickrState
+from photosync.emulators.rehearsal import flickr_browser
+from photosync.model import (
+    Visibility,
+    approved_level,
+    is_wider,
+    new_record,
+    pushable_level,
+    record_relpath,
+)
+from photosync.services.flickr.auth import run_oauth_flow
+from photosync.workflow.discover import discover
+from photosync.workflow.replicate import replicate, target_level
+from photosync.workflow.resolve import analyze, auto_resolve, decide
+from tests.helpers import assert_check_clean, make_library, new_archive, records, run_cli
+
+pytestmark = pytest.mark.timeout(180)
+LEVELS = [v.value for v in Visibility]
+
+# -- the rule, for every record -----------------------------------------------------------------
+
+_level_text = st.one_of(st.sampled_from(LEVELS), st.text(max_size=8))
+_approval = st.one_of(
+    st.fixed_dictionaries(
+        {"level": _level_text, "by": st.text(max_size=5), "at": st.just("2024-01-01T00:00:00Z")}
+    ),
+    st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=2),
+)
+
+
+class _Target:
+    def __init__(self, most: str) -> None:
+        self.most = Visibility(most)
+
+    def max_visibility(self) -> Visibility:
+        return self.most
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    canonical=_level_text,
+    approvals=st.lists(_approval, max_size=5),
+    service_max=st.sampled_from(LEVELS),
+)
+def test_the_pushed_level_never_exceeds_the_last_approval(
+    canonical: str, approvals: list[dict[str, Any]], service_max: str
+) -> None:
+    record = new_record(
+        content_hash="sha256:" + "cd" * 32,
+        size=1,
+        media={"kind": "photo"},
+        canonical_source="s:1",
+        source_of_truth_path=None,
+    )
+    record["visibility"]["canonical"] = canonical
+    record["visibility"]["approvals"] = approvals
+    last = approvals[-1].get("level") if approvals else None
+    allowed = Visibility(last) if last in LEVELS else Visibility.PRIVATE
+    assert approved_level(record) == allowed
+    for pushed in (pushable_level(record, service_max), target_level(record, _Target(service_max))):  # type: ignore[arg-type]
+        assert not is_wider(pushed, allowed)
+        assert not is_wider(pushed, service_max)
+        if canonical in LEVELS:
+            assert not is_wider(pushed, canonical)
+        else:
+            assert pushed is Visibility.PRIVATE
+
+
+def test_a_hand_edited_level_is_a_conflict_until_approved_or_narrowed() -> None:
+    record = new_record(
+        content_hash="sha256:" + "ef" * 32,
+        size=1,
+        media={"kind": "photo"},
+        canonical_source="s:1",
+        source_of_truth_path=None,
+    )
+    record["visibility"]["canonical"] = "public"
+    analyze(record, {"most_restrictive_visibility"})
+    (conflict,) = [c for c in record["conflicts"] if c["id"] == "visibility_conflict:unapproved"]
+    assert conflict["status"] == "open"  # no rule settles it: a human does
+    decide(record, conflict["id"], choice="approved", by="tester")
+    assert record["visibility"]["canonical"] == "private" and not record["visibility"]["approvals"]
+    record["visibility"]["canonical"] = "friends"
+    analyze(record, set())
+    decide(record, "visibility_conflict:unapproved", choice="canonical", by="tester")
+    assert approved_level(record) is Visibility.FRIENDS
+    assert record["visibility"]["approvals"][-1]["by"] == "tester"
+    analyze(record, set())
+    assert not [c for c in record["conflicts"] if c["id"].endswith(":unapproved")]
+
+
+# -- against the Flickr emulator -----------------------------------------------------------------
+
+
+@pytest.fixture
+def running() -> Iterator[tuple[FlickrEmulator, FlickrState]]:
+    state = FlickrState()  # the account default is public
+    with FlickrEmulator(state) as emulator:
+        yield emulator, state
+
+
+def _replicated_archive(
+    tmp_path: Path, emulator: FlickrEmulator, state: FlickrState, count: int
+) -> Archive:
+    make_library(tmp_path / "lib", count)
+    run_oauth_flow(
+        state.api_key,
+        state.api_secret,
+        "write",
+        emulator.endpoints(),
+        flickr_browser,
+        service_name="flickr",
+    )
+    archive = new_archive(
+        tmp_path,
+        lib={"type": "local", "path": str(tmp_path / "lib")},
+        flickr={
+            "type": "flickr",
+            "target": True,
+            "source": False,
+            "endpoints": emulator.endpoints(),
+            "rate_limit": {"requests_per_hour": 36_000_000},
+        },
+    )
+    archive.lock()
+    discover(archive, services=["lib"])
+    auto_resolve(archive)
+    return archive
+
+
+def _hand_edit(archive: Archive, photo_id: str, level: str) -> None:
+    record = archive.load_record(photo_id)
+    record["visibility"]["canonical"] = level
+    path = archive.root / record_relpath(record)
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    archive.git.run("commit", "-qam", "a hand edit")
+    archive.ensure_index()
+
+
+def _audit(archive: Archive, *extra: str) -> tuple[int, dict[str, Any]]:
+    result = run_cli(
+        "--archive", str(archive.root), "audit", "--visibility-check", "--json", *extra
+    )
+    return result.exit_code, json.loads(result.output)
+
+
+def test_a_record_edited_by_hand_to_public_is_not_uploaded_public(
+    tmp_path: Path, running: tuple[FlickrEmulator, FlickrState]
+) -> None:
+    emulator, state = running
+    archive = _replicated_archive(tmp_path, emulator, state, 2)
+    edited, other = sorted(r["photo_id"] for r in records(archive.root))
+    _hand_edit(archive, edited, "public")
+    report = replicate(archive, execute=True)
+    assert not report.failed, report.failed
+    assert len(state.photos) == 2
+    assert all(p.privacy == (0, 0, 0) for p in state.photos.values())
+    code, found = _audit(archive)
+    assert code == 6
+    wider = [(f["photo_id"], f["kind"]) for f in found["discrepancies"] if f["wider"]]
+    assert wider == [(edited, "unapproved")]
+    # an approval made through photosync lets it widen, and only that photo
+    archive.close()
+    done = run_cli("--archive", str(archive.root), "visibility", "set", edited, "public", "--yes")
+    assert done.exit_code == 0, done.output
+    archive = Archive(archive.root)
+    archive.lock()
+    assert approved_level(archive.load_record(edited)) is Visibility.PUBLIC
+    assert not replicate(archive, execute=True).failed
+    (pushed,) = archive.load_record(edited)["instances"]["flickr"]
+    assert state.photos[pushed["id"]].privacy == (1, 0, 0)
+    (kept,) = archive.load_record(other)["instances"]["flickr"]
+    assert state.photos[kept["id"]].privacy == (0, 0, 0)
+    assert _audit(archive)[0] == 0
+    archive.close()
+    assert_check_clean(archive.root)
+
+
+def test_a_service_that_says_yes_but_shows_wider_is_recorded_and_audited(
+    tmp_path: Path, running: tuple[FlickrEmulator, FlickrState]
+) -> None:
+    emulator, state = running
+    archive = _replicated_archive(tmp_path, emulator, state, 2)
+    state.privacy_ignored = True  # uploads get the account default (public); setPerms is a no-op
+    report = replicate(archive, execute=True)
+    assert len(report.failed) == 2 and all("shows the photo as public" in f for f in report.failed)
+    assert all(p.privacy == (1, 0, 0) for p in state.photos.values())
+    for record in records(archive.root):
+        assert record["visibility"]["per_service"]["flickr"] == "public"  # read back, not assumed
+        assert record["instances"]["flickr"][0]["visibility"] == "public"
+    code, found = _audit(archive)
+    assert code == 6 and found["wider_than_canonical"] == 2
+    # the next run tries to narrow again; the service still lies; nothing is uploaded twice
+    again = replicate(archive, execute=True)
+    assert len(again.failed) == 2 and len(state.photos) == 2
+    # the service is fixed: the next run narrows, and reads back that it did
+    state.privacy_ignored = False
+    assert not replicate(archive, execute=True).failed
+    assert all(p.privacy == (0, 0, 0) for p in state.photos.values())
+    assert _audit(archive)[0] == 0
+    archive.close()
+    assert_check_clean(archive.root)
+
+
+def test_audit_live_asks_the_service_instead_of_the_archive(
+    tmp_path: Path, running: tuple[FlickrEmulator, FlickrState]
+) -> None:
+    emulator, state = running
+    archive = _replicated_archive(tmp_path, emulator, state, 3)
+    assert not replicate(archive, execute=True).failed
+    archive.close()
+    assert _audit(archive)[0] == 0
+    assert _audit(archive, "--live")[0] == 0
+    widened = sorted(state.photos)[0]
+    state.photos[widened].is_public = 1  # changed on flickr.com, behind photosync's back
+    assert _audit(archive)[0] == 0  # the archive cannot know
+    code, found = _audit(archive, "--live")
+    assert code == 6
+    assert [(f["service"], f["current"], f["kind"]) for f in found["discrepancies"]] == [
+        ("flickr", "public", "live")
+    ]
+    assert_check_clean(archive.root)
