@@ -155,3 +155,60 @@ def assert_check_clean(archive_root: Path, *extra: str) -> dict[str, Any]:
     )
     report: dict[str, Any] = json.loads(out.stdout)
     return report
+
+
+def write_xmp(
+    path: Path, *, caption: str | None = None, date: str | None = None, gps: str | None = None
+) -> None:
+    """An XMP sidecar with a caption, a taken date and/or a place (``lat,lng`` in XMP's form)."""
+    parts = []
+    if caption is not None:
+        parts.append(
+            f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{caption}</rdf:li></rdf:Alt></dc:description>'
+        )
+    if date is not None:
+        parts.append(f"<exif:DateTimeOriginal>{date}</exif:DateTimeOriginal>")
+    if gps is not None:
+        lat, lng = gps.split(";")
+        parts.append(
+            f"<exif:GPSLatitude>{lat}</exif:GPSLatitude><exif:GPSLongitude>{lng}</exif:GPSLongitude>"
+        )
+    path.write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:exif="http://ns.adobe.com/exif/1.0/">'
+        f"{''.join(parts)}</rdf:Description></rdf:RDF></x:xmpmeta>\n",
+        encoding="utf-8",
+    )
+
+
+def conflicting_library(tmp_path: Path, count: int = 3) -> str:
+    """The same photos in two folders whose sidecars disagree on caption, date and place."""
+    for index in range(count):
+        name = f"IMG_{index:04d}.jpg"
+        write_jpeg(tmp_path / "a" / name, seed=40 + index, taken=None, make=None, model=None)
+        (tmp_path / "b").mkdir(exist_ok=True)
+        (tmp_path / "b" / name).write_bytes((tmp_path / "a" / name).read_bytes())
+        write_xmp(
+            tmp_path / "a" / f"{name}.xmp",
+            caption=f"Beach {index}",
+            date=f"2021-05-0{index + 1}T10:00:00",
+            gps="48,8.25N;11,34.5E",
+        )
+        write_xmp(
+            tmp_path / "b" / f"{name}.xmp",
+            caption=f"Lake {index}",
+            date=f"2022-06-0{index + 1}T11:00:00",
+            gps="40,26.0N;3,42.0W",
+        )
+    root = str(tmp_path / "archive")
+    assert run_cli("init", root).exit_code == 0
+    for name in ("a", "b"):
+        folder = str(tmp_path / name)
+        added = run_cli(
+            "--archive", root, "service", "add", name, "--type", "local", "--path", folder
+        )
+        assert added.exit_code == 0, added.output
+    assert run_cli("--archive", root, "discover").exit_code == 0
+    return root

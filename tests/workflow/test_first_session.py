@@ -11,8 +11,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from photosync.emulators.samples import write_jpeg
-from tests.helpers import assert_check_clean, git_clean, make_library, records, run_cli
+from tests.helpers import (
+    assert_check_clean,
+    conflicting_library,
+    git_clean,
+    make_library,
+    records,
+    run_cli,
+)
 
 
 def _ok(*args: str, codes: tuple[int, ...] = (0,)) -> Any:
@@ -106,69 +112,6 @@ def test_replicate_without_a_flag_only_previews_uploads_and_copies(tmp_path: Pat
     assert done["done"] == {"out:upload": 3, "nas:copy_original": 3}
     assert len(_files(tmp_path / "out")) == 3 and len(_files(tmp_path / "nas")) == 3
     assert_check_clean(Path(root))
-
-
-def _xmp(
-    path: Path, *, caption: str | None = None, date: str | None = None, gps: str | None = None
-) -> None:
-    """An XMP sidecar with a caption, a taken date and/or a place (``lat,lng`` in XMP's form)."""
-    parts = []
-    if caption is not None:
-        parts.append(
-            f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{caption}</rdf:li></rdf:Alt></dc:description>'
-        )
-    if date is not None:
-        parts.append(f"<exif:DateTimeOriginal>{date}</exif:DateTimeOriginal>")
-    if gps is not None:
-        lat, lng = gps.split(";")
-        parts.append(
-            f"<exif:GPSLatitude>{lat}</exif:GPSLatitude><exif:GPSLongitude>{lng}</exif:GPSLongitude>"
-        )
-    path.write_text(
-        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
-        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-        '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
-        'xmlns:exif="http://ns.adobe.com/exif/1.0/">'
-        f"{''.join(parts)}</rdf:Description></rdf:RDF></x:xmpmeta>\n",
-        encoding="utf-8",
-    )
-
-
-def conflicting_library(tmp_path: Path, count: int = 3) -> str:
-    """The same photos in two folders whose sidecars disagree on caption, date and place."""
-    for index in range(count):
-        name = f"IMG_{index:04d}.jpg"
-        write_jpeg(tmp_path / "a" / name, seed=40 + index, taken=None, make=None, model=None)
-        (tmp_path / "b").mkdir(exist_ok=True)
-        (tmp_path / "b" / name).write_bytes((tmp_path / "a" / name).read_bytes())
-        _xmp(
-            tmp_path / "a" / f"{name}.xmp",
-            caption=f"Beach {index}",
-            date=f"2021-05-0{index + 1}T10:00:00",
-            gps="48,8.25N;11,34.5E",
-        )
-        _xmp(
-            tmp_path / "b" / f"{name}.xmp",
-            caption=f"Lake {index}",
-            date=f"2022-06-0{index + 1}T11:00:00",
-            gps="40,26.0N;3,42.0W",
-        )
-    root = str(tmp_path / "archive")
-    _ok("init", root)
-    for name in ("a", "b"):
-        _ok(
-            "--archive",
-            root,
-            "service",
-            "add",
-            name,
-            "--type",
-            "local",
-            "--path",
-            str(tmp_path / name),
-        )
-    _ok("--archive", root, "discover")
-    return root
 
 
 def _fields(root: str) -> dict[str, set[str]]:
