@@ -73,3 +73,9 @@ class AuthError(ServiceError):
 
 class ItemUnavailable(ServiceError):
     """One item cannot be fetched (hidden, deleted, not downloadable); the run goes on."""
+
+
+class ItemRefused(ItemUnavailable):
+    """The service refuses this one item for good (a file type it does not take, an
+    original it never hands out): retrying cannot help, so photosync records the
+    refusal and asks again only with ``--retry-failed`` or when the item changes."""

@@ -373,3 +373,27 @@ def add_problem(record: Record, code: str, message: str, service: str | None = N
         return False
     record["problems"].append(problem)
     return True
+
+
+#: problem code of an upload a target service refused for good (file type, size):
+#: replicate does not try that target again until ``--retry-failed``
+REFUSED_PROBLEM = "refused_by_service"
+
+
+def refused_by(record: Record, service: str) -> bool:
+    """Has ``service`` refused this photo for good (so replicate leaves it alone)?"""
+    return any(
+        p.get("code") == REFUSED_PROBLEM and p.get("service") == service for p in record["problems"]
+    )
+
+
+def clear_refusal(record: Record, service: str) -> bool:
+    """The service took the photo after all: its refusal is no longer a problem."""
+    kept = [
+        p
+        for p in record["problems"]
+        if not (p.get("code") == REFUSED_PROBLEM and p.get("service") == service)
+    ]
+    changed = len(kept) != len(record["problems"])
+    record["problems"] = kept
+    return changed

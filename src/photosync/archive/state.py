@@ -30,6 +30,16 @@ CREATE TABLE IF NOT EXISTS record_paths (
     photo_id TEXT PRIMARY KEY,
     path TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS refused (
+    service TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    name TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    hint TEXT,
+    since TEXT NOT NULL,
+    PRIMARY KEY (service, instance_id)
+);
 CREATE TABLE IF NOT EXISTS journal (
     operation TEXT NOT NULL,
     photo_id TEXT NOT NULL,
@@ -45,6 +55,19 @@ CREATE TABLE IF NOT EXISTS journal (
 class SeenEntry:
     version: str
     content_hash: str | None
+
+
+@dataclass(frozen=True)
+class RefusedItem:
+    """An item a service refused for good, as discover last saw it."""
+
+    service: str
+    instance_id: str
+    version: str
+    name: str
+    reason: str
+    hint: str | None
+    since: str
 
 
 class StateDB:
@@ -75,6 +98,42 @@ class StateDB:
         self._write_pending()
         if self.conn.in_transaction:
             self.conn.execute("COMMIT")
+
+    # items a service refuses for good (discover: no bytes, so no record to note it on)
+    def refused_for_service(self, service: str) -> dict[str, RefusedItem]:
+        rows = self.conn.execute(
+            "SELECT instance_id, version, name, reason, hint, since FROM refused WHERE service=?",
+            (service,),
+        )
+        return {row[0]: RefusedItem(service, *row) for row in rows}
+
+    def all_refused(self) -> list[RefusedItem]:
+        rows = self.conn.execute(
+            "SELECT service, instance_id, version, name, reason, hint, since FROM refused "
+            "ORDER BY service, name, instance_id"
+        )
+        return [RefusedItem(*row) for row in rows]
+
+    def set_refused(self, item: RefusedItem) -> None:
+        self._tx()
+        self.conn.execute(
+            "INSERT OR REPLACE INTO refused VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                item.service,
+                item.instance_id,
+                item.version,
+                item.name,
+                item.reason,
+                item.hint,
+                item.since,
+            ),
+        )
+
+    def forget_refused(self, service: str, instance_id: str) -> None:
+        self._tx()
+        self.conn.execute(
+            "DELETE FROM refused WHERE service=? AND instance_id=?", (service, instance_id)
+        )
 
     # meta ---------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

@@ -20,7 +20,13 @@ from photosync.cli._common import (
     reading,
 )
 from photosync.errors import ExitCode
-from photosync.workflow.status import ArchiveStatus, estimated_dates, status, visibility_audit
+from photosync.workflow.status import (
+    ArchiveStatus,
+    Refusal,
+    estimated_dates,
+    status,
+    visibility_audit,
+)
 
 
 @click.command()
@@ -67,6 +73,8 @@ def status_cmd(settings: Settings, as_json: bool, estimated_dates: bool) -> None
     table.add_row("dates", _dates_line(result))
     table.add_row("albums", str(len(result.albums)))
     table.add_row("with problems", str(result.with_problems))
+    if result.refused:
+        table.add_row("refused for good", str(len(result.refused)))
     table.add_row("open conflicts", str(sum(result.open_conflicts.values())))
     for kind, count in sorted(result.open_conflicts.items()):
         table.add_row(f"  {kind}", str(count))
@@ -79,6 +87,7 @@ def status_cmd(settings: Settings, as_json: bool, estimated_dates: bool) -> None
             "estimated dates are a file's or an upload's time, not when the photo was taken: "
             "`photosync status --estimated-dates` lists them"
         )
+    print_refusals(result.refused)
     if not result.services:
         console.print("no services yet: photosync service add NAME --type local --path DIR")
         _print_last_run(result.last_run)
@@ -114,6 +123,23 @@ def _print_last_run(last: dict[str, Any] | None) -> None:
         soft_wrap=True,
     )
     console.print(f"details: {escape(str(last.get('log')))}", soft_wrap=True)
+
+
+def print_refusals(refused: list[Refusal], limit: int = 10) -> None:
+    """What a service refused for good, with what to do; not retried until --retry-failed."""
+    if not refused:
+        return
+    console.print(
+        f"{len(refused)} item(s) refused for good by a service (not retried until "
+        "`discover --retry-failed` / `replicate --execute --retry-failed`):"
+    )
+    for entry in refused[:limit]:
+        console.print(
+            f"  {escape(entry.name)} ({entry.phase}, {escape(entry.service)}): {escape(entry.reason)}",
+            soft_wrap=True,
+        )
+    if len(refused) > limit:
+        console.print(f"  ... and {len(refused) - limit} more (status --json lists them all)")
 
 
 _ESTIMATE_NAMES = {"file:": "file time", "service:": "upload time", "upload": "upload time"}

@@ -23,6 +23,7 @@ from photosync.cli._common import (
     user_name,
     writing,
 )
+from photosync.cli.archive_cmds import print_refusals
 from photosync.errors import ExitCode
 from photosync.model import display_name, parse_custom
 from photosync.workflow.context import primary_store
@@ -37,6 +38,7 @@ from photosync.workflow.resolve import (
     pending,
 )
 from photosync.workflow.resolve import preview as preview_resolve
+from photosync.workflow.status import Refusal, refusals
 
 
 @click.command()
@@ -53,6 +55,11 @@ from photosync.workflow.resolve import preview as preview_resolve
     help="Google Takeout .zip/.tgz part or unpacked folder; give all parts: "
     "--takeout a.zip b.zip (or --takeout a.zip --takeout b.zip).",
 )
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Ask again for items a service refused for good in an earlier run.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.argument(
     "more_parts", nargs=-1, metavar="[PART]...", type=click.Path(exists=True, path_type=Path)
@@ -65,6 +72,7 @@ def discover(
     since: str | None,
     full_scan: bool,
     takeout: tuple[Path, ...],
+    retry_failed: bool,
     as_json: bool,
     more_parts: tuple[Path, ...],
 ) -> None:
@@ -74,6 +82,10 @@ def discover(
     google-photos): every part is indexed before matching, nothing is unpacked.
     Google Photos can only be read from a Takeout:
     `photosync discover --service google-photos --takeout takeout-001.zip takeout-002.zip`.
+
+    An item a service refuses for good (Flickr keeping originals from a free
+    account) is reported once, with what to do, and not asked for again until
+    --retry-failed; `photosync status` lists these.
     """
     if more_parts and not takeout:
         raise click.UsageError(
@@ -89,6 +101,7 @@ def discover(
             since=since_at,
             full_scan=full_scan,
             sources=_takeout_source(list(services), list(takeout)) if takeout else None,
+            retry_failed=retry_failed,
             progress=RichProgress(not settings.quiet and not as_json),
         )
     if as_json:
@@ -102,10 +115,14 @@ def discover(
     else:
         # every listed item lands in exactly one of the other columns
         table = Table(title="discover")
-        for column in ("service", "listed", "unchanged", "new", "duplicate", "updated", "failed"):
+        columns = ["service", "listed", "unchanged", "new", "duplicate", "updated", "failed"]
+        refusals = report.refused or report.refused_before
+        if refusals:
+            columns.append("refused")
+        for column in columns:
             table.add_column(column, justify="right" if column != "service" else "left")
         for s in report.services:
-            table.add_row(
+            row = [
                 s.service,
                 str(s.listed),
                 str(s.unchanged),
@@ -113,14 +130,23 @@ def discover(
                 str(s.duplicate),
                 str(s.updated),
                 str(len(s.failed)),
-            )
+            ]
+            if refusals:
+                row.append(str(len(s.refused) + s.refused_before))
+            table.add_row(*row)
         console.print(table)
-        if not report.new and not report.updated and not report.duplicate and not report.failed:
+        if not (report.new or report.updated or report.duplicate or report.failed or refusals):
             console.print("nothing new: the archive is up to date with these services")
         for s in report.services:
-            _print_some("[red]failed[/]", s.failed)
+            _print_some("[red]failed[/] (retried next run)", s.failed)
+            _print_some("[red]refused for good[/]", s.refused)
             _print_some("[yellow]warning[/]", s.warnings)
-    if report.failed or any(s.warnings for s in report.services):
+        if report.refused_before:
+            console.print(
+                f"{report.refused_before} item(s) refused for good in an earlier run were not "
+                "asked for again: `photosync status` lists them, `--retry-failed` asks again"
+            )
+    if report.failed or report.refused or any(s.warnings for s in report.services):
         sys.exit(ExitCode.PARTIAL)
 
 
@@ -184,10 +210,11 @@ def resolve(
     if mode == "list" or dry_run:
         with reading(settings) as archive:
             report, questions = preview_resolve(archive, progress=progress)
+            refused = refusals(archive) if not dry_run else []
         if dry_run:
             _show_preview(report, as_json)
         else:
-            _list_questions(questions, as_json)
+            _list_questions(questions, as_json, refused)
         return
     with writing(settings) as archive:
         report = auto_resolve(archive, progress=progress)
@@ -202,7 +229,12 @@ def resolve(
             _interactive(archive, skipped_only=skipped)
 
 
-def _list_questions(questions: list[tuple[dict[str, Any], dict[str, Any]]], as_json: bool) -> None:
+def _list_questions(
+    questions: list[tuple[dict[str, Any], dict[str, Any]]],
+    as_json: bool,
+    refused: list[Refusal],
+) -> None:
+    """Open and skipped conflicts, then what a service refused for good."""
     items = [
         {
             "photo_id": r["photo_id"],
@@ -212,8 +244,9 @@ def _list_questions(questions: list[tuple[dict[str, Any], dict[str, Any]]], as_j
         for r, c in questions
     ]
     if as_json:
-        print_json({"pending": items})
+        print_json({"pending": items, "refused": [r.to_json() for r in refused]})
         return
+    print_refusals(refused)
     if not items:
         console.print("no open conflicts: nothing waits for a decision")
         return
@@ -450,22 +483,35 @@ def _ask_each(archive: Any, *, skipped_only: bool = False) -> int:
 )
 @click.option("--service", "services", multiple=True, help="Only this target (repeatable).")
 @click.option("--verbose", is_flag=True, help="List the plan photo by photo.")
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Try again the uploads a service refused for good in an earlier run.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable, photo by photo.")
 @pass_settings
 @handle_errors
 def replicate(
-    settings: Settings, execute: bool, services: tuple[str, ...], verbose: bool, as_json: bool
+    settings: Settings,
+    execute: bool,
+    services: tuple[str, ...],
+    verbose: bool,
+    retry_failed: bool,
+    as_json: bool,
 ) -> None:
     """Phase 3: copy resolved photos to target services and storage locations.
 
     Without --execute this is a preview: the uploads, visibility and album
     changes and the copies of originals it would make; nothing is changed.
+    An upload a service refuses for good (a file type it does not take) becomes
+    a problem on the photo and is not tried again until --retry-failed.
     """
     with writing(settings) as archive:
         report = run_replicate(
             archive,
             services=list(services) or None,
             execute=execute,
+            retry_failed=retry_failed,
             progress=RichProgress(not settings.quiet and not as_json),
         )
     counts = report.counts()
@@ -477,6 +523,8 @@ def replicate(
                 "actions": [action.__dict__ for action in report.planned],
                 "done": dict(report.done),
                 "failed": report.failed,
+                "refused": report.refused,
+                "refused_before": report.refused_before,
                 "skipped_unresolved": report.skipped_unresolved,
                 "waiting": [w.__dict__ for w in report.waiting],
                 "commits": report.commits,
@@ -521,6 +569,12 @@ def replicate(
                 console.print(f"  ... and {len(report.waiting) - len(shown)} more (--verbose)")
         if not execute and report.planned:
             console.print("dry run: nothing was changed; run with --execute to carry it out")
-        _print_some("[red]failed[/]", report.failed)
-    if report.failed:
+        _print_some("[red]failed[/] (retried next run)", report.failed)
+        _print_some("[red]refused for good[/]", report.refused)
+        if report.refused_before:
+            console.print(
+                f"{report.refused_before} upload(s) refused for good in an earlier run were not "
+                "tried again: `photosync status` lists them, `--retry-failed` tries again"
+            )
+    if report.failed or report.refused:
         sys.exit(ExitCode.PARTIAL)

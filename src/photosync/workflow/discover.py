@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from photosync.archive.archive import Archive, PendingCommit
-from photosync.archive.state import SeenEntry
+from photosync.archive.state import RefusedItem, SeenEntry
 from photosync.blobstore.base import hash_file
 from photosync.blobstore.local import LocalBlobStore
-from photosync.errors import PhotosyncError, ServiceError
+from photosync.errors import ItemRefused, PhotosyncError, ServiceError
 from photosync.identity import fingerprint_file
 from photosync.metadata import extract_media_info
 from photosync.metadata.types import MediaInfo
@@ -72,11 +72,22 @@ class ServiceReport:
     updated: int = 0
     failed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: refused for good by the service in this run (file, reason, what to do)
+    refused: list[str] = field(default_factory=list)
+    #: refused in an earlier run and unchanged since: not asked again (--retry-failed)
+    refused_before: int = 0
 
     def adds_up(self) -> bool:
-        """Every listed item is counted once: unchanged, new, duplicate, updated or failed."""
+        """Every listed item is counted once: unchanged, new, duplicate, updated, failed
+        or refused."""
         return self.listed == (
-            self.unchanged + self.new + self.duplicate + self.updated + len(self.failed)
+            self.unchanged
+            + self.new
+            + self.duplicate
+            + self.updated
+            + len(self.failed)
+            + len(self.refused)
+            + self.refused_before
         )
 
 
@@ -101,6 +112,14 @@ class DiscoverReport:
     def failed(self) -> int:
         return sum(len(s.failed) for s in self.services)
 
+    @property
+    def refused(self) -> int:
+        return sum(len(s.refused) for s in self.services)
+
+    @property
+    def refused_before(self) -> int:
+        return sum(s.refused_before for s in self.services)
+
 
 @dataclass
 class _Ingested:
@@ -112,6 +131,8 @@ class _Ingested:
     fingerprint: dict[str, Any] | None = None
     fingerprint_note: str | None = None
     error: str | None = None
+    #: the service refused this item for good
+    refused: ItemRefused | None = None
 
 
 def discover(
@@ -121,12 +142,15 @@ def discover(
     since: datetime | None = None,
     full_scan: bool = False,
     sources: dict[str, SourceService] | None = None,
+    retry_failed: bool = False,
     progress: Progress | None = None,
 ) -> DiscoverReport:
     """Run discover on the given (or all enabled source) services. Caller holds the lock.
 
     ``sources`` replaces the configured services with ready-made sources (a
     Takeout import, Picker downloads) whose instances count for the named service.
+    An item the service refused for good in an earlier run is asked for again only
+    with ``retry_failed`` (or once the service lists a new version of it).
     """
     progress = progress or SilentProgress()
     prefs = archive.preferences()["sync_preferences"]
@@ -152,6 +176,7 @@ def discover(
                     prefs["max_parallel_downloads" if service.over_network else "hash_workers"]
                 ),
                 full_listing_days=int(prefs["incremental_sync_days"]),
+                retry_failed=retry_failed,
                 progress=progress,
             )
             report.services.append(run.execute(report.commits))
@@ -186,6 +211,7 @@ class _ServiceRun:
         workers: int,
         full_listing_days: int,
         progress: Progress,
+        retry_failed: bool = False,
     ) -> None:
         self.archive = archive
         self.service = service
@@ -195,6 +221,8 @@ class _ServiceRun:
         self.commit_every = commit_every
         self.workers = workers
         self.full_listing_days = full_listing_days
+        self.retry_failed = retry_failed
+        self.refused = archive.state.refused_for_service(service.name)
         self.progress = progress
         self.report = ServiceReport(service.name)
         self.seen = archive.state.seen_for_service(service.name)
@@ -216,6 +244,8 @@ class _ServiceRun:
         cursor = None if self.full_scan or self.since else previous.get("cursor")
         if cursor is not None and self._full_listing_due():
             cursor = None  # incremental_sync_days: now and then look at everything again
+        if cursor is not None and self.retry_failed and self.refused:
+            cursor = None  # the refused items are behind the cursor: list them again
         listing = ListingReport()
         log.info(
             "discover %s: listing (%s)",
@@ -315,6 +345,10 @@ class _ServiceRun:
             if not self.full_scan and seen is not None and seen.version == item.version:
                 self.report.unchanged += 1
                 continue
+            earlier = self.refused.get(item.instance_id)
+            if earlier is not None and earlier.version == item.version and not self.retry_failed:
+                self.report.refused_before += 1  # refused for good: not asked again
+                continue
             yield item
 
     def _ingest_all(self, items: Iterator[RemoteItem]) -> Iterator[_Ingested]:
@@ -329,11 +363,13 @@ class _ServiceRun:
                 self._ingest_local(item, result)
             else:
                 self._ingest_stream(item, result)
+        except ItemRefused as error:
+            result.refused = error
         except PhotosyncError as error:
             result.error = str(error)
             log.debug("discover %s: %s", self.service.name, item.instance_id, exc_info=True)
         except OSError as error:
-            result.error = f"{item.filename}: {error.strerror or error}"
+            result.error = str(error.strerror or error)
             log.debug("discover %s: %s", self.service.name, item.instance_id, exc_info=True)
         return result
 
@@ -403,8 +439,11 @@ class _ServiceRun:
     # main-thread side ---------------------------------------------------------------------------
     def _apply(self, ingested: _Ingested) -> None:
         item = ingested.item
+        if ingested.refused is not None:
+            self._note_refused(item, ingested.refused)
+            return
         if ingested.error is not None or ingested.digest is None:
-            self.report.failed.append(f"{item.instance_id}: {ingested.error}")
+            self.report.failed.append(f"{item_label(item)}: {ingested.error}")
             log.warning(
                 "discover %s: %s (%s) failed, retried next run: %s",
                 self.service.name,
@@ -454,12 +493,39 @@ class _ServiceRun:
         try:
             self.archive.write_record(record)
         except PhotosyncError as error:  # a damaged record file in the way: report, touch nothing
-            self.report.failed.append(f"{item.instance_id}: {error}")
+            self.report.failed.append(f"{item_label(item)}: {error}")
             log.warning(
                 "discover %s: %s not recorded: %s", self.service.name, item.instance_id, error
             )
             return
         self.pending_seen.append((item.instance_id, item.version, content_hash))
+        if item.instance_id in self.refused:  # fetched after all (--retry-failed, a new version)
+            self.archive.state.forget_refused(self.service.name, item.instance_id)
+            del self.refused[item.instance_id]
+
+    def _note_refused(self, item: RemoteItem, error: ItemRefused) -> None:
+        """Refused for good: said once with what to do, remembered, not asked again.
+
+        The item has no bytes here, so no record: the refusal is kept in the local state
+        (``status`` lists it); it does not hold the cursor back.
+        """
+        name = item_label(item)
+        reason = str(error)
+        self.report.refused.append(
+            f"{name} on {self.service.name}: {reason}" + (f". {error.hint}" if error.hint else "")
+        )
+        log.warning(
+            "discover %s: %s (%s) refused for good: %s",
+            self.service.name,
+            name,
+            item.instance_id,
+            reason,
+        )
+        entry = RefusedItem(
+            self.service.name, item.instance_id, item.version, name, reason, error.hint, utc_now()
+        )
+        self.archive.state.set_refused(entry)
+        self.refused[item.instance_id] = entry
 
     def _instance(self, item: RemoteItem, content_hash: str, info: MediaInfo) -> dict[str, Any]:
         observed = _observed(item, info)
@@ -596,6 +662,15 @@ class _ServiceRun:
             self.archive.state.record_seen(self.service.name, seen_rows)
             for iid, version, digest in seen_rows:
                 self.seen[iid] = SeenEntry(version, digest)
+
+
+def item_label(item: RemoteItem) -> str:
+    """How the user knows an item: its file name, and its title where the service has one."""
+    name = item.observed.filename or item.filename
+    title = item.observed.title
+    if title and title not in name:
+        return f"{title!r} ({name})"
+    return name
 
 
 def _needs_review(record: Record, instance: dict[str, Any]) -> bool:

@@ -24,17 +24,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from photosync.archive.archive import Archive
-from photosync.errors import PhotosyncError
+from photosync.errors import ItemRefused, PhotosyncError
 from photosync.model import (
+    REFUSED_PROBLEM,
     ProcessingState,
     Record,
     Visibility,
+    add_problem,
     album_titles,
+    clear_refusal,
     display_name,
     find_instance,
     is_wider,
     iter_instances,
     pushable_level,
+    refused_by,
     upsert_instance,
     utc_now,
     waiting_reasons,
@@ -86,6 +90,10 @@ class ReplicateReport:
     #: trashed or locked on their service: kept in the archive, never pushed anywhere
     held_back: int = 0
     failed: list[str] = field(default_factory=list)
+    #: uploads a target refused for good in this run (file, reason, what to do)
+    refused: list[str] = field(default_factory=list)
+    #: uploads refused in an earlier run: not tried again (--retry-failed)
+    refused_before: int = 0
     commits: list[str] = field(default_factory=list)
     blobs: BlobReplicateReport | None = None
     #: with execute=False: the originals each location would receive
@@ -118,7 +126,12 @@ def target_level(record: Record, service: TargetService) -> Visibility:
 
 
 def plan(
-    archive: Archive, record: Record, targets: dict[str, TargetService]
+    archive: Archive,
+    record: Record,
+    targets: dict[str, TargetService],
+    *,
+    retry_failed: bool = False,
+    report: ReplicateReport | None = None,
 ) -> list[PlannedAction]:
     actions: list[PlannedAction] = []
     blocked = {
@@ -142,6 +155,10 @@ def plan(
             )
             for _title in missing_albums
         )
+        if not present and refused_by(record, name) and not retry_failed:
+            if report is not None:
+                report.refused_before += 1  # refused for good earlier: not tried again
+            continue
         if not present:
             actions.append(
                 PlannedAction(
@@ -222,8 +239,14 @@ def replicate(
     *,
     services: list[str] | None = None,
     execute: bool = False,
+    retry_failed: bool = False,
     progress: Progress | None = None,
 ) -> ReplicateReport:
+    """Plan (and with ``execute`` carry out) the copies to every target and location.
+
+    An upload a target refused for good (ItemRefused) becomes a problem on the
+    record and is tried again only with ``retry_failed``.
+    """
     progress = progress or SilentProgress()
     report = ReplicateReport()
     store = primary_store(archive)
@@ -244,7 +267,7 @@ def replicate(
             if _held_back(record):
                 report.held_back += 1
                 continue
-            actions = plan(archive, record, targets)
+            actions = plan(archive, record, targets, retry_failed=retry_failed, report=report)
             report.planned.extend(actions)
             if not execute:
                 continue
@@ -256,8 +279,13 @@ def replicate(
                     changed |= _carry_out(archive, record, targets[action.target], action, store)
                     report.done[f"{action.target}:{action.action}"] += 1
                     log.debug("%s %s -> %s: done", action.action, record["photo_id"], action.target)
+                    if action.action == "upload":
+                        changed |= clear_refusal(record, action.target)
+                except ItemRefused as error:
+                    _note_refused(record, action.target, error, report)
+                    changed = True
                 except PhotosyncError as error:
-                    report.failed.append(f"{record['photo_id']} -> {action.target}: {error}")
+                    report.failed.append(f"{_label(record)} -> {action.target}: {error}")
                     log.warning(
                         "replicate %s of %s (%s) to %s failed: %s",
                         action.action,
@@ -273,7 +301,7 @@ def replicate(
                     )
                 except OSError as error:
                     report.failed.append(
-                        f"{record['photo_id']} -> {action.target}: {error.strerror or error}"
+                        f"{_label(record)} -> {action.target}: {error.strerror or error}"
                     )
                     log.warning(
                         "replicate %s of %s to %s failed on the disk: %s",
@@ -426,6 +454,24 @@ def _replicate_originals(archive: Archive, report: ReplicateReport, progress: Pr
                 f"{blobs.photo_of.get(digest, digest)} -> {location}: original not copied: {why}"
             )
             log.warning("original sha256:%s not copied to %s: %s", digest, location, why)
+
+
+def _label(record: Record) -> str:
+    """A photo as the user knows it: its file name (and the short id to find the record)."""
+    return f"{display_name(record)} ({record['photo_id'][:8]})"
+
+
+def _note_refused(record: Record, target: str, error: ItemRefused, report: ReplicateReport) -> None:
+    """Refused for good: a problem on the record (status counts it), said once with
+    what to do, not tried again until --retry-failed."""
+    message = f"{target} refused {display_name(record)}: {error}"
+    if error.hint:
+        message += f". {error.hint}"
+    add_problem(record, REFUSED_PROBLEM, message, target)
+    report.refused.append(
+        f"{_label(record)} -> {target}: {error}" + (f". {error.hint}" if error.hint else "")
+    )
+    log.warning("replicate %s to %s refused for good: %s", record["photo_id"], target, error)
 
 
 def _held_back(record: Record) -> bool:
@@ -606,6 +652,8 @@ def _commit(archive: Archive, report: ReplicateReport, *, final: bool) -> None:
     message = f"replicate: {summary}"
     if report.failed:
         message += f", {len(report.failed)} failed"
+    if report.refused:
+        message += f", {len(report.refused)} refused for good (a problem on the photo)"
     if not final:
         message += " (checkpoint, run continues)"
     commit = archive.commit(message)

@@ -10,10 +10,12 @@ from photosync.archive import runlog
 from photosync.archive.archive import Archive
 from photosync.errors import PhotosyncError
 from photosync.model import (
+    REFUSED_PROBLEM,
     Record,
     album_titles,
     approved_level,
     date_kind,
+    display_name,
     is_wider,
     needs_decision,
     pushable_level,
@@ -50,6 +52,8 @@ class ArchiveStatus:
     head: str | None = None
     #: how the last logged run ended (``archive.runlog``): its log, its problem count
     last_run: dict[str, Any] | None = None
+    #: what a service refused for good (discover: a download; replicate: an upload)
+    refused: list[Refusal] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +80,7 @@ class ArchiveStatus:
             "services": self.services,
             "sync_state": self.sync_state,
             "last_run": self.last_run,
+            "refused": [r.to_json() for r in self.refused],
         }
 
 
@@ -126,7 +131,61 @@ def status(archive: Archive) -> ArchiveStatus:
         if kind == "estimated":
             result.estimated_by_source[str(record["metadata"].get("taken_date_source"))] += 1
         result.albums.update(album_titles(record))
+        result.refused.extend(_upload_refusals(record))
+    result.refused[:0] = _download_refusals(archive)
     return result
+
+
+@dataclass
+class Refusal:
+    """Something a service refused for good: not retried until --retry-failed."""
+
+    phase: str  # "discover" (a download) | "replicate" (an upload)
+    service: str
+    name: str
+    reason: str
+    #: the record it is a problem on (replicate); None when there are no bytes yet
+    photo_id: str | None = None
+    instance_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def _download_refusals(archive: Archive) -> list[Refusal]:
+    """Items discover could not fetch for good: kept in the local state (no record yet)."""
+    return [
+        Refusal(
+            "discover",
+            item.service,
+            item.name,
+            item.reason + (f". {item.hint}" if item.hint else ""),
+            instance_id=item.instance_id,
+        )
+        for item in archive.state.all_refused()
+    ]
+
+
+def _upload_refusals(record: dict[str, Any]) -> list[Refusal]:
+    return [
+        Refusal(
+            "replicate",
+            str(problem.get("service")),
+            display_name(record),
+            problem["message"],
+            photo_id=record["photo_id"],
+        )
+        for problem in record["problems"]
+        if problem.get("code") == REFUSED_PROBLEM
+    ]
+
+
+def refusals(archive: Archive) -> list[Refusal]:
+    """Every refusal for good, downloads first (for `resolve --list`)."""
+    found = _download_refusals(archive)
+    for record in archive.iter_records():
+        found.extend(_upload_refusals(record))
+    return found
 
 
 @dataclass

@@ -73,6 +73,7 @@ class FlickrApiError(ServiceError):
         super().__init__(f"Flickr {method} failed: {message} (code {code})")
         self.method = method
         self.code = code
+        self.flickr_message = message
 
 
 class FlickrClient:

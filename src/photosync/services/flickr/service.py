@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 
 from photosync.blobstore.base import check_digest
 from photosync.credentials import CredentialStore
-from photosync.errors import AuthError, ConfigError, ItemUnavailable, ServiceError
+from photosync.errors import AuthError, ConfigError, ItemRefused, ItemUnavailable, ServiceError
 from photosync.model import Record, Visibility, is_estimated_date
 from photosync.services.base import (
     ListingReport,
@@ -57,6 +57,26 @@ _MIME = {
     "heic": "image/heic",
     "mp4": "video/mp4",
     "mov": "video/quicktime",
+}
+
+
+#: what to do when Flickr will not hand out originals (said with every such refusal)
+FREE_ACCOUNT_HINT = (
+    "Flickr gives originals only to the account's owner with downloads on (a Pro account for "
+    "the API). Request 'Download your data' (flickr.com > Settings > Your Flickr data), then "
+    "`photosync service add flickr-export --type flickr-export --path DIR-OF-ZIPS` and "
+    "`photosync discover --service flickr-export`. photosync asks Flickr again only with "
+    "`discover --retry-failed`."
+)
+
+#: Flickr upload error codes that refuse this one file for good, with what to do
+REFUSED_UPLOAD_CODES = {
+    4: "The file is empty in the archive's store: run `photosync verify --repair`.",
+    5: "Flickr takes photos (JPEG, PNG, GIF, TIFF, HEIC, ...) and videos only; the file stays "
+    "in the archive and on the other services. photosync tries again only with "
+    "`replicate --execute --retry-failed`.",
+    8: "The file is larger than Flickr accepts (200 MB for photos, 1 GB for videos); it stays "
+    "in the archive and on the other services.",
 }
 
 
@@ -305,8 +325,9 @@ class FlickrService(SourceService, TargetService):
     @contextmanager
     def _open(self, item: RemoteItem) -> Iterator[BinaryIO]:
         if not item.original_available:
-            raise ItemUnavailable(
-                f"{self.name}: the original of {item.instance_id} is not downloadable"
+            raise ItemRefused(
+                "Flickr does not hand out the original (a free account, or downloads disabled)",
+                hint=FREE_ACCOUNT_HINT,
             )
         url = item.extra.get("url_o") if item.media_type != "video" else None
         stream: BinaryIO | None = None
@@ -341,8 +362,9 @@ class FlickrService(SourceService, TargetService):
             size = by_label.get(label)
             if size and size.get("source"):
                 return str(size["source"])
-        raise ItemUnavailable(
-            f"{self.name}: Flickr offers no original for {photo_id} (free account or downloads disabled)"
+        raise ItemRefused(
+            "Flickr does not hand out the original (a free account, or downloads disabled)",
+            hint=FREE_ACCOUNT_HINT,
         )
 
     # -- target ---------------------------------------------------------------
@@ -414,6 +436,13 @@ class FlickrService(SourceService, TargetService):
                     seekable.seek(0)
                     root = self.client.upload(fields, (filename, seekable, mime))
                     break
+                except FlickrApiError as error:
+                    if error.code in REFUSED_UPLOAD_CODES:
+                        raise ItemRefused(
+                            f"Flickr refused the file: {error.flickr_message} (code {error.code})",
+                            hint=REFUSED_UPLOAD_CODES[error.code],
+                        ) from None
+                    raise
                 except ServiceError as error:
                     if not error.transient or attempt == attempts:
                         raise
