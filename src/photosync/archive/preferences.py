@@ -79,6 +79,10 @@ def load_preferences(raw: Any) -> dict[str, Any]:
         storage["locations"] = [
             {"name": storage["primary"], "type": "local", "path": storage["local_path"]}
         ]
+    sync = merged["sync_preferences"]
+    for key, value in sync.items():
+        if isinstance(value, float) and value.is_integer():
+            sync[key] = int(value)  # JSON Schema counts 5.0 as an integer; the code wants 5
     _refuse_unsupported(merged, explicit_local_path="local_path" in user_storage)
     return merged
 
