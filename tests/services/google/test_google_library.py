@@ -273,3 +273,21 @@ def test_parallel_uploaders_in_one_process_never_collide(
     assert len(emulator.state.app_items()) == 20
     assert emulator.state.stats["batch_create_concurrent_rejections"] == 0
     assert json.dumps(emulator.state.stats)
+
+
+def test_a_file_over_googles_limit_is_refused_for_good_by_name(
+    signed_in: GoogleAuth, emulator: GoogleEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Too large for Google Photos will not change on a retry: ItemRefused, naming the file."""
+    from photosync.errors import ItemRefused
+    from photosync.services.google import library as library_module
+
+    library = make_library(emulator, signed_in, tmp_path)
+    data = jpeg(801)
+    monkeypatch.setattr(library_module, "MAX_PHOTO_BYTES", len(data) - 1)
+    with pytest.raises(
+        ItemRefused, match=r"big\.jpg is larger than Google Photos takes"
+    ) as refused:
+        library.upload(record_for(data, "big.jpg"), io.BytesIO(data), visibility=Visibility.PRIVATE)
+    assert refused.value.hint and "retry-failed" in refused.value.hint
+    assert emulator.state.app_items() == []

@@ -33,7 +33,12 @@ from urllib.parse import quote
 import requests
 
 from photosync.credentials import CredentialStore, config_dir
-from photosync.errors import ChecksumMismatch, ItemUnavailable, PhotosyncError, ServiceError
+from photosync.errors import (
+    ChecksumMismatch,
+    ItemRefused,
+    PhotosyncError,
+    ServiceError,
+)
 from photosync.model import Record, Visibility
 from photosync.services.base import TargetService, UploadResult, VisibilityObservation
 from photosync.services.google.api import GoogleApi, make_http
@@ -281,8 +286,11 @@ class GooglePhotosLibrary(TargetService):
                 digest.update(chunk)
                 size += len(chunk)
                 if size > limit:
-                    raise ItemUnavailable(
-                        f"{record['photo_id']}: {size} bytes is over Google Photos' limit"
+                    raise ItemRefused(
+                        f"{_filename(record)} is larger than Google Photos takes "
+                        f"({limit // 1024**2:,} MB for a {'video' if limit == MAX_VIDEO_BYTES else 'photo'})",
+                        hint="It stays in the archive and on the other services; photosync "
+                        "tries again only with `replicate --execute --retry-failed`.",
                     )
                 spool.write(chunk)
             if f"sha256:{digest.hexdigest()}" != content_hash:
