@@ -525,6 +525,7 @@ def replicate(
                 "failed": report.failed,
                 "refused": report.refused,
                 "refused_before": report.refused_before,
+                "pending_uploads": report.pending_uploads,
                 "skipped_unresolved": report.skipped_unresolved,
                 "waiting": [w.__dict__ for w in report.waiting],
                 "commits": report.commits,
@@ -576,5 +577,6 @@ def replicate(
                 f"{report.refused_before} upload(s) refused for good in an earlier run were not "
                 "tried again: `photosync status` lists them, `--retry-failed` tries again"
             )
-    if report.failed or report.refused:
+        _print_some("[yellow]waiting for the service's search[/]", report.pending_uploads)
+    if report.failed or report.refused or report.pending_uploads:
         sys.exit(ExitCode.PARTIAL)

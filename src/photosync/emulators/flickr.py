@@ -194,6 +194,8 @@ class EmuPhoto:
     exif_hidden: bool = False
     seed_index: int | None = None
     data: bytes | None = None
+    #: when search starts showing the photo (state clock; see ``search_lag_s``)
+    indexed_at: float = 0.0
 
     def content(self) -> bytes:
         if self.data is None:
@@ -298,6 +300,9 @@ class FlickrState:
         #: "privacy ignored" mode: setPerms and an upload's privacy flags reply ok but
         #: change nothing (the photo keeps its level, or gets the account default)
         self.privacy_ignored = False
+        #: seconds before search (flickr.photos.search) shows a new upload, as Flickr's
+        #: index does at times; measured on ``clock``, so a test's fake clock drives it
+        self.search_lag_s = 0.0
 
     # -- seeding and direct manipulation (tests) --------------------------
 
@@ -375,6 +380,7 @@ class FlickrState:
             taken_unknown=taken is None,
             media=sniffed[0],
             data=data,
+            indexed_at=self.clock() + self.search_lag_s,
         )
         for key, value in fields.items():
             setattr(photo, key, value)
@@ -1245,7 +1251,8 @@ def m_search(call: _Call) -> dict[str, Any]:
             3,
             "Parameterless searches have been disabled. Please use flickr.photos.getRecent instead.",
         )
-    photos = [p for p in call.state.photos.values() if call.can_see(p)]
+    now = call.state.clock()
+    photos = [p for p in call.state.photos.values() if call.can_see(p) and p.indexed_at <= now]
     if call.args.get("user_id"):
         call.user_id()
     photos = _date_filter(call, photos)

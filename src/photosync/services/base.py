@@ -8,6 +8,7 @@ must pass ``tests/services/conformance.py``.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -16,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from photosync.errors import ServiceError
 from photosync.model import ObservedMetadata, Record, Visibility
 
 
@@ -113,8 +115,24 @@ class SourceService(Service):
         """A stream of the item's bytes (the original when ``original_available``)."""
 
 
+class UploadUncertain(ServiceError):
+    """The reply to an upload was lost and ``find_existing`` cannot see it yet: it may
+    have landed. Uploading again now could double the photo (see ``search_lag_s``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=True)
+
+
 class TargetService(Service):
     can_write = True
+    #: the longest a finished upload can stay invisible to ``find_existing`` (a search
+    #: index that lags): an upload whose reply was lost is only repeated once it has
+    #: been absent for longer than this
+    search_lag_s: float = 0.0
+
+    def now(self) -> float:
+        """Wall-clock seconds, from the service's clock (tests inject a fake one)."""
+        return time.time()
 
     @abstractmethod
     def find_existing(self, record: Record) -> UploadResult | None:

@@ -43,7 +43,7 @@ from photosync.model import (
     utc_now,
     waiting_reasons,
 )
-from photosync.services.base import TargetService, UploadResult
+from photosync.services.base import TargetService, UploadResult, UploadUncertain
 from photosync.workflow.blobreplicate import (
     BlobPlan,
     BlobReplicateReport,
@@ -94,6 +94,9 @@ class ReplicateReport:
     refused: list[str] = field(default_factory=list)
     #: uploads refused in an earlier run: not tried again (--retry-failed)
     refused_before: int = 0
+    #: uploads that may have landed but the service's search does not show yet: not
+    #: repeated until absent for longer than the service's ``search_lag_s`` (exit 4)
+    pending_uploads: list[str] = field(default_factory=list)
     commits: list[str] = field(default_factory=list)
     blobs: BlobReplicateReport | None = None
     #: with execute=False: the originals each location would receive
@@ -115,6 +118,10 @@ def _targets(
         for name, service in opened.items()
         if isinstance(service, TargetService) and (configured[name].get("target") or names)
     }
+
+
+class UploadPending(PhotosyncError):
+    """An earlier upload may have landed; the service's search cannot tell yet."""
 
 
 class ShownWider(PhotosyncError):
@@ -284,6 +291,8 @@ def replicate(
                 except ItemRefused as error:
                     _note_refused(record, action.target, error, report)
                     changed = True
+                except UploadPending as pending:
+                    report.pending_uploads.append(f"{_label(record)} -> {action.target}: {pending}")
                 except PhotosyncError as error:
                     report.failed.append(f"{_label(record)} -> {action.target}: {error}")
                     log.warning(
@@ -524,10 +533,15 @@ def _carry_out(
         result = UploadResult(**json.loads(journal[1]))
     elif journal is not None:
         result = service.find_existing(record)  # an earlier attempt may have landed
+        if result is None:
+            _wait_out_search_lag(archive, photo_id, service, journal[1])
     if result is None:
-        archive.state.journal_set(OPERATION, photo_id, target, "intent")
+        _journal_intent(archive, photo_id, service)
         with store.open(record["content_hash"]) as stream:
-            result = service.upload(record, stream, visibility=level)
+            try:
+                result = service.upload(record, stream, visibility=level)
+            except UploadUncertain as error:
+                raise UploadPending(f"{error}; asked again after that") from error
     archive.state.journal_set(
         OPERATION,
         photo_id,
@@ -578,6 +592,34 @@ def _record_shown(
         raise ShownWider(
             f"{target} said yes but shows the photo as {shown.value} (asked: {asked.value}); "
             "see `photosync audit --visibility-check`"
+        )
+
+
+def _journal_intent(archive: Archive, photo_id: str, service: TargetService) -> None:
+    """Durable before the upload, with the service's time of the attempt."""
+    detail = json.dumps({"at": service.now()})
+    archive.state.journal_set(OPERATION, photo_id, service.name, "intent", detail)
+
+
+def _wait_out_search_lag(
+    archive: Archive, photo_id: str, service: TargetService, detail: str | None
+) -> None:
+    """An earlier attempt that ``find_existing`` does not show is only proven absent
+    once its search has had longer than ``search_lag_s`` to show it."""
+    lag = service.search_lag_s
+    if lag <= 0:
+        return
+    try:
+        since = float(json.loads(detail or "{}")["at"])
+    except (ValueError, KeyError, TypeError):
+        # an intent from an older photosync: its time is unknown, so it counts from now
+        _journal_intent(archive, photo_id, service)
+        since = service.now()
+    waited = service.now() - since
+    if waited <= lag:
+        raise UploadPending(
+            f"an earlier upload may have landed and {service.name}'s search can lag "
+            f"{lag:.0f} s: not uploaded again before {lag - waited:.0f} s more have passed"
         )
 
 

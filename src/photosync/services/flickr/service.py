@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 from photosync.blobstore.base import check_digest
 from photosync.credentials import CredentialStore
@@ -31,6 +32,7 @@ from photosync.services.base import (
     SourceService,
     TargetService,
     UploadResult,
+    UploadUncertain,
     VisibilityObservation,
 )
 from photosync.services.flickr.client import FlickrApiError, FlickrClient, FlickrEndpoints
@@ -47,7 +49,17 @@ from photosync.services.flickr.mapping import (
     to_int,
     visibility_from_flags,
 )
-from photosync.services.http import CircuitBreaker, Clock, HttpClient, TokenBucket, shared_bucket
+from photosync.services.http import (
+    CircuitBreaker,
+    Clock,
+    HttpClient,
+    SystemClock,
+    TokenBucket,
+    shared_bucket,
+)
+
+#: how long real Flickr's search may take to show a new upload, unless configured
+DEFAULT_SEARCH_LAG_S = 600.0
 
 _MIME = {
     "jpg": "image/jpeg",
@@ -112,9 +124,27 @@ class FlickrService(SourceService, TargetService):
         self._breaker_threshold = self._int_setting("circuit_breaker", 8, 1, 10_000)
         self._sets_by_title: dict[str, str] | None = None
         self.read_albums = settings.get("read_albums", True) is not False
+        self.search_lag_s = self._search_lag(settings.get("search_lag_s"))
         self._http = http
         self._credentials = credentials
         self._client: FlickrClient | None = None
+
+    def _search_lag(self, value: Any) -> float:
+        """How long Flickr's search may take to show a new upload (``search_lag_s``).
+
+        Real Flickr's index lags by minutes at times: 600 s unless configured. The
+        bundled emulator (a loopback endpoint) indexes at once unless told to lag,
+        so there the default is 0.
+        """
+        if value is None:
+            loopback = urlsplit(self.endpoints.rest).hostname in ("127.0.0.1", "localhost", "::1")
+            return 0.0 if loopback else DEFAULT_SEARCH_LAG_S
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"{self.name}: search_lag_s must be a number of seconds (>= 0)")
+        return float(value)
+
+    def now(self) -> float:
+        return (self._clock or SystemClock()).time()
 
     def _int_setting(self, key: str, default: int, low: int, high: int) -> int:
         value = self.settings.get(key, default)
@@ -451,6 +481,13 @@ class FlickrService(SourceService, TargetService):
                     if existing is not None:
                         existing.visibility = self._enforce_visibility(existing.instance_id, flags)
                         return existing
+                    if self.search_lag_s > 0:
+                        # absent from a search that lags proves nothing: uploading again
+                        # now could double the photo; the workflow asks again later
+                        raise UploadUncertain(
+                            f"{self.name}: the reply to an upload was lost ({error}); it may "
+                            f"have landed (Flickr's search can lag {self.search_lag_s:.0f} s)"
+                        ) from error
                     self.http.clock.sleep(self.http.retry.backoff(attempt, self.http.rng))
         finally:
             if seekable is not stream:
