@@ -79,3 +79,8 @@ class ItemRefused(ItemUnavailable):
     """The service refuses this one item for good (a file type it does not take, an
     original it never hands out): retrying cannot help, so photosync records the
     refusal and asks again only with ``--retry-failed`` or when the item changes."""
+
+
+class NotRegularFile(ItemUnavailable):
+    """A FIFO, device, socket or symlink where a photo file was: skipped, never read
+    (reading a FIFO would wait forever), and said so."""

@@ -305,13 +305,19 @@ def album_titles(record: Record) -> list[str]:
     return list(record["metadata"].get("albums") or [])
 
 
-def merge_album_titles(record: Record) -> bool:
+def merge_album_titles(record: Record, instance: dict[str, Any] | None = None) -> bool:
     """Canonical albums = union of what every active instance says; membership is only
-    ever added automatically (an album left on one service is not a removal elsewhere)."""
+    ever added automatically (an album left on one service is not a removal elsewhere).
+
+    With ``instance`` (one copy just added), only that copy is looked at: every write
+    went through here, so the others are in already, and a photo with thousands of
+    copies costs one step per copy.
+    """
     titles = set(album_titles(record))
-    for _service, instance in iter_instances(record):
-        if instance.get("status") != "superseded":
-            titles.update((instance.get("observed") or {}).get("albums") or ())
+    added = [instance] if instance is not None else [i for _s, i in iter_instances(record)]
+    for one in added:
+        if one.get("status") != "superseded":
+            titles.update((one.get("observed") or {}).get("albums") or ())
     merged = sorted(titles)
     if merged == album_titles(record) and ("albums" in record["metadata"] or not merged):
         return False

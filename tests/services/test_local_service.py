@@ -6,9 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from photosync.blobstore.base import hash_file
-from photosync.services.local import LocalFolderService, safe_filename
+from photosync.services.local import (
+    LocalFolderService,
+    portable_name,
+    raw_name_hex,
+    safe_filename,
+)
 from tests.helpers import make_library
 from tests.services.conformance import (
     SourceCase,
@@ -82,3 +89,18 @@ def test_upload_puts_hostile_names_inside_the_target(tmp_path: Path) -> None:
     assert written.is_relative_to((tmp_path / "out").resolve())
     assert written.name == "escape.jpg"
     assert not (tmp_path / "escape.jpg").exists()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=1, max_size=40).filter(lambda b: b"/" not in b and b"\0" not in b))
+def test_every_file_name_has_a_storable_form_and_its_raw_bytes_back(raw: bytes) -> None:
+    name = os.fsdecode(raw)
+    stored = portable_name(name)
+    stored.encode("utf-8")  # JSON, git and sqlite take it
+    assert bytes.fromhex(raw_name_hex(name)) == raw
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        assert stored != name
+    else:
+        assert stored == name  # a valid name is never rewritten

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import threading
 import tracemalloc
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import photosync.workflow.discover as discover_module
+from photosync.archive.archive import Archive
 from photosync.blobstore.base import hash_file
 from photosync.blobstore.local import LocalBlobStore
+from photosync.emulators.samples import write_xmp_sidecar
 from photosync.errors import ConfigError
+from photosync.services.base import ListingReport, RemoteItem
+from photosync.services.local import LocalFolderService
 from photosync.workflow.discover import discover
 from tests.helpers import (
     assert_check_clean,
@@ -85,7 +93,7 @@ def test_unchanged_folder_is_rediscovered_without_reading_a_byte(
         raise AssertionError("an unchanged file was read")
 
     monkeypatch.setattr(discover_module, "extract_media_info", must_not_read)
-    monkeypatch.setattr(discover_module, "hash_file", must_not_read)
+    monkeypatch.setattr(discover_module, "open_regular", must_not_read)
     monkeypatch.setattr(LocalBlobStore, "writer", must_not_read)
     report = discover(archive)
     assert report.services[0].unchanged == 8 and report.new == 0
@@ -100,9 +108,9 @@ def test_full_scan_rereads_but_adds_nothing(
     archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
     archive.lock()
     discover(archive)
-    hashed: list[Path] = []
-    real = discover_module.hash_file
-    monkeypatch.setattr(discover_module, "hash_file", lambda p: hashed.append(p) or real(p))
+    hashed: list[object] = []
+    real = discover_module.hash_stream
+    monkeypatch.setattr(discover_module, "hash_stream", lambda f: hashed.append(f) or real(f))
     report = discover(archive, full_scan=True)
     assert len(hashed) == 5 and report.new == 0 and report.updated == 0
     # every re-read item is counted: the columns add up to what was listed
@@ -256,5 +264,127 @@ def test_an_exact_duplicate_in_a_brand_new_archive_is_a_duplicate_not_an_update(
     )
     (twice,) = [r for r in records(archive.root) if len(r["instances"]["lib"]) == 2]
     assert sorted(i["id"] for i in twice["instances"]["lib"])[0] == "copy of it.jpg"
+
+
+class _SwapsInFifo(LocalFolderService):
+    """A folder where a FIFO replaces one photo between its listing and its reading."""
+
+    def __init__(self, name: str, settings: dict[str, Any], victim: str) -> None:
+        super().__init__(name, settings)
+        self.victim = victim
+
+    def list_items(
+        self, *, since: datetime | None, cursor: str | None, report: ListingReport
+    ) -> Iterator[RemoteItem]:
+        for item in super().list_items(since=since, cursor=cursor, report=report):
+            if item.filename == self.victim and item.local_path is not None:
+                item.local_path.unlink()
+                os.mkfifo(item.local_path)
+            yield item
+
+
+def test_a_fifo_swapped_in_under_a_photo_name_is_skipped_not_waited_on(tmp_path: Path) -> None:
+    library = make_library(tmp_path / "lib", 4)
+    os.mkfifo(tmp_path / "lib" / "already-a-pipe.jpg")  # there before the listing, too
+    victim = library[1]
+    source = _SwapsInFifo("lib", {"path": str(tmp_path / "lib")}, victim.name)
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
+    archive.lock()
+    outcome: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(discover(archive, sources={"lib": source})), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=120)
+    if worker.is_alive():  # a reader blocked in open(): give it a writer that hangs up
+        for pipe in (victim, tmp_path / "lib" / "already-a-pipe.jpg"):
+            with contextlib.suppress(OSError):
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(timeout=30)
+        pytest.fail("discover waited on a FIFO")
+    report = outcome[0].services[0]
+    assert report.failed == [] and report.new == 3
+    assert any(victim.name in w and "FIFO" in w for w in report.warnings), report.warnings
+    assert any("already-a-pipe.jpg" in w for w in report.warnings), report.warnings
+    assert sorted(r["metadata"]["filename"] for r in records(archive.root)) == sorted(
+        p.name for p in library if p != victim
+    )
+    archive.close()
+    assert_check_clean(archive.root)
+
+
+def test_symlinks_are_skipped_and_said(tmp_path: Path) -> None:
+    make_library(tmp_path / "lib", 2)
+    outside = make_library(tmp_path / "elsewhere", 2, start_seed=50)
+    (tmp_path / "lib" / "linked.jpg").symlink_to(outside[0])
+    (tmp_path / "lib" / "linked-folder").symlink_to(outside[0].parent, target_is_directory=True)
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
+    archive.lock()
+    report = discover(archive).services[0]
+    assert report.new == 2 and report.failed == []
+    said = [w for w in report.warnings if "symlink" in w]
+    assert any("linked.jpg" in w for w in said) and any("linked-folder" in w for w in said)
+    archive.close()
+    assert_check_clean(archive.root)
+
+
+def test_a_name_that_is_not_utf8_is_archived_with_its_raw_bytes(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    source = make_library(tmp_path / "seed", 1)[0]
+    raw_folder, raw_name = b"vacances \xe9t\xe9", b"plage \xff.jpg"  # Latin-1, not UTF-8
+    folder = lib / os.fsdecode(raw_folder)
+    folder.mkdir(parents=True)
+    (folder / os.fsdecode(raw_name)).write_bytes(source.read_bytes())
+    write_xmp_sidecar(folder / os.fsdecode(raw_name + b".xmp"), caption="from the sidecar")
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(lib)})
+    archive.lock()
+    report = discover(archive)
+    assert report.new == 1 and report.failed == 0
+    (record,) = records(archive.root)
+    (instance,) = record["instances"]["lib"]
+    assert bytes.fromhex(instance["extra"]["raw_path_hex"]) == raw_folder + b"/" + raw_name
+    assert instance["id"] == "vacances \\xe9t\\xe9/plage \\xff.jpg"
+    assert record["metadata"]["filename"] == "plage \\xff.jpg"
+    assert record["metadata"]["caption"] == "from the sidecar"  # its sidecar was found
+    assert LocalBlobStore(archive.root / "blobs").has(record["content_hash"])
+    again = discover(archive)  # the escaped id is stable: nothing read twice, nothing new
+    assert again.new == 0 and again.updated == 0 and again.services[0].unchanged == 1
+    archive.close()
+    assert_check_clean(archive.root)
+
+
+def test_thousands_of_identical_files_cost_one_record_write_per_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copies, batch = 2000, 500
+    lib = tmp_path / "lib"
+    data = make_library(tmp_path / "seed", 1)[0].read_bytes()
+    lib.mkdir()
+    for index in range(copies):
+        (lib / f"copy_{index:04d}.jpg").write_bytes(data)
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(lib)})
+    set_prefs(archive, commit_every=batch)
+    writes: list[str] = []
+    loads: list[str] = []
+    real_write, real_load = Archive.write_record, Archive.load_record
+
+    def counted_write(self: Archive, record: dict[str, Any]) -> bool:
+        writes.append(record["photo_id"])
+        return real_write(self, record)
+
+    def counted_load(self: Archive, photo_id: str) -> dict[str, Any]:
+        loads.append(photo_id)
+        return real_load(self, photo_id)
+
+    monkeypatch.setattr(Archive, "write_record", counted_write)
+    monkeypatch.setattr(Archive, "load_record", counted_load)
+    archive.lock()
+    report = discover(archive)
+    assert report.new == 1 and report.updated == copies - 1 and report.failed == 0
+    (record,) = records(archive.root)
+    assert len(record["instances"]["lib"]) == copies
+    # each file used to parse, validate and rewrite the whole record: 2,000 x 2,000 instances
+    assert len(writes) <= copies // batch + 1, len(writes)
+    assert len(loads) <= copies // batch + 1, len(loads)
     archive.close()
     assert_check_clean(archive.root)

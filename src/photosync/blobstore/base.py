@@ -8,12 +8,16 @@ interface has no delete.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from photosync.errors import NotRegularFile
 
 CHUNK_SIZE = 1024 * 1024
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -33,15 +37,57 @@ def blob_key(digest: str) -> str:
     return f"sha256/{bare[:2]}/{bare}"
 
 
-def hash_file(path: Path) -> tuple[str, int]:
-    """Streamed SHA-256 of a file: (hex digest, size)."""
+def open_regular(path: Path) -> BinaryIO:
+    """Open a regular file for reading, never blocking on what was swapped in under its name.
+
+    ``O_NONBLOCK`` makes opening a FIFO or device return at once, ``O_NOFOLLOW``
+    refuses a symlink, and ``fstat`` on the open descriptor (not a ``stat`` before
+    it: the name can change in between) decides; for a regular file ``O_NONBLOCK``
+    changes nothing.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        if os.path.islink(path):
+            raise NotRegularFile(f"{path} is a symlink: skipped") from error
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(f"{path} is {_file_kind(mode)}, not a photo file: skipped")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a regular file"
+
+
+def hash_stream(handle: BinaryIO) -> tuple[str, int]:
+    """Streamed SHA-256 of what is left in ``handle``: (hex digest, size)."""
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_SIZE):
-            digest.update(chunk)
-            size += len(chunk)
+    while chunk := handle.read(CHUNK_SIZE):
+        digest.update(chunk)
+        size += len(chunk)
     return digest.hexdigest(), size
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    """Streamed SHA-256 of a regular file: (hex digest, size)."""
+    with open_regular(path) as handle:
+        return hash_stream(handle)
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from photosync.blobstore.base import CHUNK_SIZE, hash_file
+from photosync.blobstore.base import CHUNK_SIZE, hash_file, open_regular
 from photosync.blobstore.local import pid_alive
-from photosync.errors import ConfigError, ItemUnavailable
+from photosync.errors import ConfigError, ItemUnavailable, NotRegularFile
 from photosync.model import Record, Visibility
 from photosync.services.base import (
     ListingReport,
@@ -132,18 +132,26 @@ class LocalFolderService(SourceService, TargetService):
                 version = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}"
                 for sidecar in own_sidecars:
                     sst = sidecar.stat()
-                    version += f"|{sidecar.name}:{sst.st_size}:{sst.st_mtime_ns}"
+                    version += f"|{portable_name(sidecar.name)}:{sst.st_size}:{sst.st_mtime_ns}"
                 rel = Path(entry.path).relative_to(self.root).as_posix()
+                extra: dict[str, Any] = {}
+                if own_sidecars:
+                    extra["sidecars"] = [portable_name(s.name) for s in own_sidecars]
+                    if any(portable_name(s.name) != s.name for s in own_sidecars):
+                        extra["raw_sidecars_hex"] = [raw_name_hex(s.name) for s in own_sidecars]
+                if portable_name(rel) != rel:
+                    # not valid UTF-8: archived under an escaped id, the raw bytes kept beside
+                    extra["raw_path_hex"] = raw_name_hex(rel)
                 yield RemoteItem(
-                    instance_id=rel,
+                    instance_id=portable_name(rel),
                     version=version,
-                    filename=entry.name,
+                    filename=portable_name(entry.name),
                     size=st.st_size,
                     media_type=kind,
                     quality="original",
                     local_path=Path(entry.path),
                     modified_at=datetime.fromtimestamp(st.st_mtime, UTC),
-                    extra={"sidecars": [s.name for s in own_sidecars]} if own_sidecars else {},
+                    extra=extra,
                 )
             del folder
 
@@ -163,23 +171,37 @@ class LocalFolderService(SourceService, TargetService):
             for entry in entries:
                 if entry.name.startswith("."):
                     continue
-                if entry.is_dir(follow_symlinks=False):
+                if entry.is_symlink():
+                    report.warnings.append(
+                        f"skipped symlink {portable_name(entry.path)}: photosync reads only real "
+                        "files (add the folder it points to as a service of its own)"
+                    )
+                elif entry.is_dir(follow_symlinks=False):
                     stack.append(Path(entry.path))
                 elif entry.is_file(follow_symlinks=False):
                     files.append(entry)
+                elif media_kind(entry.name) is not None:
+                    report.warnings.append(
+                        f"skipped {portable_name(entry.path)}: not a regular file "
+                        "(a FIFO, device or socket), never read"
+                    )
             yield folder, files
             stack.sort(reverse=True)
 
     def open_item(self, item: RemoteItem) -> AbstractContextManager[BinaryIO]:
-        path = item.local_path or self.root / item.instance_id
+        path = item.local_path or self.root / raw_relpath(item)
         try:
-            return open(path, "rb")
+            return open_regular(path)
         except OSError as error:
             raise ItemUnavailable(f"cannot read {path}: {error.strerror}") from error
 
     def sidecar_paths(self, item: RemoteItem) -> list[Path]:
-        base = (item.local_path or self.root / item.instance_id).parent
-        return [base / name for name in item.extra.get("sidecars", [])]
+        base = (item.local_path or self.root / raw_relpath(item)).parent
+        raw = item.extra.get("raw_sidecars_hex")
+        names = (
+            [os.fsdecode(bytes.fromhex(h)) for h in raw] if raw else item.extra.get("sidecars", [])
+        )
+        return [base / name for name in names]
 
     # target ----------------------------------------------------------------------------
     def target_relpath(self, record: Record) -> str:
@@ -195,7 +217,7 @@ class LocalFolderService(SourceService, TargetService):
             path = self.root / candidate
             if not path.exists():
                 return None
-            if hash_file(path)[0] == record["content_hash"].removeprefix("sha256:"):
+            if _holds(path, record["content_hash"].removeprefix("sha256:")):
                 return UploadResult(instance_id=candidate, url=path.as_uri())
         return None
 
@@ -220,8 +242,8 @@ class LocalFolderService(SourceService, TargetService):
                 raise ItemUnavailable(f"bytes for {record['photo_id']} do not match its hash")
             for candidate in self._candidates(wanted):
                 path = self.root / candidate
-                if path.exists():
-                    if hash_file(path)[0] == digest:
+                if os.path.lexists(path):
+                    if _holds(path, digest):
                         return UploadResult(instance_id=candidate, url=path.as_uri())
                     continue
                 try:
@@ -254,6 +276,35 @@ class LocalFolderService(SourceService, TargetService):
 
     def max_visibility(self) -> Visibility:
         return Visibility.PRIVATE
+
+
+def portable_name(name: str) -> str:
+    """A name as it can be stored in JSON and git: itself when it is valid UTF-8, else
+    its undecodable bytes escaped as ``\\xNN`` (the raw bytes go in ``raw_name_hex``)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+    return name
+
+
+def raw_name_hex(name: str) -> str:
+    """The bytes the file system holds for ``name``, in hex: recoverable exactly."""
+    return os.fsencode(name).hex()
+
+
+def raw_relpath(item: RemoteItem) -> str:
+    """The item's path under the root as the file system spells it."""
+    raw = item.extra.get("raw_path_hex")
+    return os.fsdecode(bytes.fromhex(raw)) if raw else item.instance_id
+
+
+def _holds(path: Path, digest: str) -> bool:
+    """Does the file at ``path`` hold these bytes (a FIFO or symlink there does not)?"""
+    try:
+        return hash_file(path)[0] == digest
+    except NotRegularFile:
+        return False
 
 
 def _ext(name: str) -> str:

@@ -23,13 +23,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from photosync.archive.archive import Archive, PendingCommit
 from photosync.archive.state import RefusedItem, SeenEntry
-from photosync.blobstore.base import hash_file
+from photosync.blobstore.base import hash_stream, open_regular
 from photosync.blobstore.local import LocalBlobStore
-from photosync.errors import ItemRefused, PhotosyncError, ServiceError
+from photosync.errors import ItemRefused, NotRegularFile, PhotosyncError, ServiceError
 from photosync.identity import fingerprint_file
 from photosync.metadata import extract_media_info
 from photosync.metadata.types import MediaInfo
@@ -59,6 +59,10 @@ log = logging.getLogger(__name__)
 
 # A full listing that shrinks below this share of the last one is suspicious.
 SHRINK_ALARM = 0.5
+
+
+#: (instance id, version, content hash): what the seen-cache remembers of one item
+SeenRow = tuple[str, str, str | None]
 
 
 @dataclass
@@ -133,6 +137,8 @@ class _Ingested:
     error: str | None = None
     #: the service refused this item for good
     refused: ItemRefused | None = None
+    #: why the item was not read at all (a FIFO or device under a photo's name)
+    skipped: str | None = None
 
 
 def discover(
@@ -226,8 +232,15 @@ class _ServiceRun:
         self.progress = progress
         self.report = ServiceReport(service.name)
         self.seen = archive.state.seen_for_service(service.name)
-        self.pending_seen: list[tuple[str, str, str | None]] = []
-        self._inflight: tuple[PendingCommit, list[tuple[str, str, str | None]]] | None = None
+        self.pending_seen: list[SeenRow] = []
+        # records this batch changed, written once at its checkpoint: a photo found in
+        # thousands of identical files is parsed, validated and written once per batch,
+        # not once per file (which made such a folder quadratic)
+        self._batch: dict[str, Record] = {}
+        self._batch_hashes: dict[str, str] = {}
+        self._batch_rows: dict[str, list[tuple[SeenRow, str]]] = {}
+        self._batch_items = 0
+        self._inflight: tuple[PendingCommit, list[SeenRow]] | None = None
         self._shrank = False
         self.fingerprints = bool(
             archive.preferences()["sync_preferences"].get("fingerprint_during_discover", False)
@@ -263,7 +276,7 @@ class _ServiceRun:
             for ingested in self._ingest_all(self._changed_items(listing, cursor)):
                 self._apply(ingested)
                 self.progress.advance()
-                if len(self.pending_seen) >= self.commit_every:
+                if self._batch_items >= self.commit_every:
                     self._checkpoint(commits, final=False)
         except ServiceError as error:
             # the service failed (circuit open, auth, outage): keep what was done, leave
@@ -365,6 +378,8 @@ class _ServiceRun:
                 self._ingest_stream(item, result)
         except ItemRefused as error:
             result.refused = error
+        except NotRegularFile as error:
+            result.skipped = str(error)
         except PhotosyncError as error:
             result.error = str(error)
             log.debug("discover %s: %s", self.service.name, item.instance_id, exc_info=True)
@@ -376,20 +391,18 @@ class _ServiceRun:
     def _ingest_local(self, item: RemoteItem, result: _Ingested) -> None:
         path = item.local_path
         assert path is not None
-        known_before = item.instance_id in self.seen
-        if known_before:
-            # likely already stored (touched file, --full-scan): hash before copying
-            digest, size = hash_file(path)
-            stored_now = not self.store.has(digest) and self.store.put_file(path, digest)
-        else:
-            writer = self.store.writer()
-            try:
-                with open(path, "rb") as source:
-                    writer.copy_from(source)
-                (digest, stored_now), size = writer.commit(), writer.size
-            except BaseException:
-                writer.abort()
-                raise
+        # one descriptor, opened without blocking (a FIFO swapped in under the name is
+        # refused, not waited on), serves the hash and the copy
+        with open_regular(path) as source:
+            stored_now = False
+            if item.instance_id in self.seen:
+                # likely already stored (touched file, --full-scan): hash before copying
+                digest, size = hash_stream(source)
+                if not self.store.has(digest):
+                    source.seek(0)
+                    digest, stored_now, size = self._store_from(source)
+            else:
+                digest, stored_now, size = self._store_from(source)
         result.digest, result.size = digest, size
         sidecars = (
             self.service.sidecar_paths(item) if isinstance(self.service, LocalFolderService) else []
@@ -403,16 +416,21 @@ class _ServiceRun:
         if stored_now:
             self._fingerprint(path, result)
 
-    def _ingest_stream(self, item: RemoteItem, result: _Ingested) -> None:
+    def _store_from(self, source: BinaryIO) -> tuple[str, bool, int]:
+        """Copy a stream into the local blob store: (digest, stored now, size)."""
         writer = self.store.writer()
         try:
-            with self.service.open_item(item) as stream:
-                writer.copy_from(stream)
+            writer.copy_from(source)
             digest, stored_now = writer.commit()
-            result.digest, result.size = digest, writer.size
         except BaseException:
             writer.abort()
             raise
+        return digest, stored_now, writer.size
+
+    def _ingest_stream(self, item: RemoteItem, result: _Ingested) -> None:
+        with self.service.open_item(item) as stream:
+            digest, stored_now, result.size = self._store_from(stream)
+        result.digest = digest
         result.info = extract_media_info(
             self.store.path_for(digest),
             fallback_mtime=item.modified_at,
@@ -442,6 +460,9 @@ class _ServiceRun:
         if ingested.refused is not None:
             self._note_refused(item, ingested.refused)
             return
+        if ingested.skipped is not None:  # not a photo file: said, never counted as one
+            self.report.warnings.append(ingested.skipped)
+            return
         if ingested.error is not None or ingested.digest is None:
             self.report.failed.append(f"{item_label(item)}: {ingested.error}")
             log.warning(
@@ -456,7 +477,7 @@ class _ServiceRun:
         info = ingested.info or MediaInfo()
         instance = self._instance(item, content_hash, info)
         self._supersede_previous(item, content_hash)
-        record = self.archive.record_for_hash(content_hash)
+        record = self._record_for_hash(content_hash)
         if record is None:
             record = self._new_record(content_hash, ingested, info, instance)
             self.batch_new += 1
@@ -466,6 +487,7 @@ class _ServiceRun:
             if alias is not None and not alias[1]:
                 # the same item, already recorded under its better id: nothing new here
                 self.pending_seen.append((item.instance_id, item.version, content_hash))
+                self._batch_items += 1
                 self.report.unchanged += 1
                 return
             changed = False
@@ -477,7 +499,7 @@ class _ServiceRun:
             _keep_known_albums(record, self.service.name, instance)
             changed |= upsert_instance(record, self.service.name, instance)
             changed |= self._note_problems(record, item, info)
-            changed |= merge_album_titles(record)
+            changed |= merge_album_titles(record, instance)
             if changed:
                 if _needs_review(record, instance):
                     record["processing_state"] = ProcessingState.DISCOVERED.value
@@ -490,18 +512,51 @@ class _ServiceRun:
             else:  # read again (--full-scan, a touched file) and nothing to add
                 self.report.unchanged += 1
         self._refresh_visibility(record)
-        try:
-            self.archive.write_record(record)
-        except PhotosyncError as error:  # a damaged record file in the way: report, touch nothing
-            self.report.failed.append(f"{item_label(item)}: {error}")
-            log.warning(
-                "discover %s: %s not recorded: %s", self.service.name, item.instance_id, error
-            )
-            return
-        self.pending_seen.append((item.instance_id, item.version, content_hash))
-        if item.instance_id in self.refused:  # fetched after all (--retry-failed, a new version)
-            self.archive.state.forget_refused(self.service.name, item.instance_id)
-            del self.refused[item.instance_id]
+        self._stage(
+            record, content_hash, (item.instance_id, item.version, content_hash), item_label(item)
+        )
+
+    def _record_for_hash(self, content_hash: str) -> Record | None:
+        """The record holding these bytes, this batch's in-memory copy when it has one."""
+        photo_id = self._batch_hashes.get(content_hash) or self.archive.state.photo_for_hash(
+            content_hash
+        )
+        if photo_id is None:
+            return None
+        return self._batch.get(photo_id) or self.archive.load_record(photo_id)
+
+    def _stage(
+        self, record: Record, content_hash: str, row: SeenRow | None = None, label: str = ""
+    ) -> None:
+        """Keep a changed record for the checkpoint; the item's seen row waits on its write."""
+        photo_id = record["photo_id"]
+        self._batch[photo_id] = record
+        self._batch_hashes[content_hash] = photo_id
+        if row is not None:
+            self._batch_rows.setdefault(photo_id, []).append((row, label))
+            self._batch_items += 1
+
+    def _flush(self) -> None:
+        """Write the batch's records; an item whose record cannot be written is not seen."""
+        for photo_id, record in self._batch.items():
+            rows = self._batch_rows.get(photo_id, [])
+            try:
+                self.archive.write_record(record)
+            except PhotosyncError as error:  # a damaged record file in the way: touch nothing
+                self.report.failed.extend(f"{label}: {error}" for _row, label in rows)
+                if not rows:
+                    self.report.failed.append(f"photo {photo_id}: {error}")
+                log.warning(
+                    "discover %s: photo %s not recorded: %s", self.service.name, photo_id, error
+                )
+                continue
+            for row, _label in rows:
+                self.pending_seen.append(row)
+                if row[0] in self.refused:  # fetched after all (--retry-failed, a new version)
+                    self.archive.state.forget_refused(self.service.name, row[0])
+                    del self.refused[row[0]]
+        self._batch, self._batch_hashes, self._batch_rows = {}, {}, {}
+        self._batch_items = 0
 
     def _note_refused(self, item: RemoteItem, error: ItemRefused) -> None:
         """Refused for good: said once with what to do, remembered, not asked again.
@@ -609,14 +664,14 @@ class _ServiceRun:
         seen = self.seen.get(item.instance_id)
         if seen is None or seen.content_hash in (None, content_hash):
             return
-        old = self.archive.record_for_hash(seen.content_hash)
+        old = self._record_for_hash(seen.content_hash)
         if old is None:
             return
         instance = find_instance(old, self.service.name, item.instance_id)
         if instance is not None and instance.get("status") != "superseded":
             instance["status"] = "superseded"
             instance.setdefault("extra", {})["superseded_by"] = content_hash
-            self.archive.write_record(old)
+            self._stage(old, seen.content_hash, None)
             self.batch_updated += 1
 
     def _check_shrinkage(self, previous: dict[str, Any], cursor: str | None) -> None:
@@ -632,6 +687,7 @@ class _ServiceRun:
             )
 
     def _checkpoint(self, commits: list[str], *, final: bool) -> None:
+        self._flush()
         name = self.service.name
         parts = [f"{self.batch_new} new", f"{self.batch_updated} updated"]
         if self.batch_duplicate:
