@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from photosync.emulators.samples import write_xmp_sidecar
 from tests.helpers import (
     assert_check_clean,
     conflicting_library,
@@ -19,6 +20,7 @@ from tests.helpers import (
     records,
     run_cli,
 )
+from tests.workflow.test_identity_resolution import _photo, _reencode
 
 
 def _ok(*args: str, codes: tuple[int, ...] = (0,)) -> Any:
@@ -215,4 +217,119 @@ def test_plain_interactive_asks_the_skipped_after_the_open_ones(tmp_path: Path) 
     (record,) = records(Path(root))
     assert record["metadata"]["caption"] == "Beach 0 — Lake 0"
     assert record["processing_state"] == "resolved"
+    assert_check_clean(Path(root))
+
+
+# defect 11: a preview of resolve, the automatic rate, and undoing a run -------------------------
+def _variants_library(tmp_path: Path) -> str:
+    """A phone folder and a "google" folder of smaller re-encodes: three quality variants
+    (one with a caption only Google has), a photo whose captions disagree, and one whose
+    caption only the phone's identical copy has."""
+    originals = [_photo(tmp_path / "phone", i) for i in range(5)]
+    for path in originals[:3]:
+        _reencode(path, tmp_path / "google" / path.name)
+    write_xmp_sidecar(tmp_path / "google" / f"{originals[0].name}.xmp", caption="Picnic")
+    # the same bytes on both (Google's listed first); only the phone's copy has a caption
+    (tmp_path / "google" / originals[4].name).write_bytes(originals[4].read_bytes())
+    write_xmp_sidecar(tmp_path / "phone" / f"{originals[4].name}.xmp", caption="Sunset")
+    (tmp_path / "google" / originals[3].name).write_bytes(originals[3].read_bytes())
+    write_xmp_sidecar(tmp_path / "phone" / f"{originals[3].name}.xmp", caption="Harbour")
+    write_xmp_sidecar(tmp_path / "google" / f"{originals[3].name}.xmp", caption="Old port")
+    root = str(tmp_path / "archive")
+    _ok("init", root)
+    for name in ("phone", "google"):
+        _ok(
+            "--archive",
+            root,
+            "service",
+            "add",
+            name,
+            "--type",
+            "local",
+            "--path",
+            str(tmp_path / name),
+        )
+    _ok("--archive", root, "discover")
+    return root
+
+
+def _snapshot(root: str) -> dict[str, bytes]:
+    photos = Path(root) / "photos"
+    return {str(p.relative_to(photos)): p.read_bytes() for p in sorted(photos.rglob("*.json"))}
+
+
+def _blobs(root: str) -> list[str]:
+    return _files(Path(root) / "blobs" / "sha256")
+
+
+def test_auto_resolve_dry_run_shows_what_the_real_run_then_does(tmp_path: Path) -> None:
+    root = _variants_library(tmp_path)
+    before, head = _snapshot(root), _head(root)
+    assert len(before) == 8  # five photos, three smaller copies recorded apart
+    preview = json.loads(
+        _ok("--archive", root, "resolve", "--auto-resolve", "simple", "--dry-run", "--json").output
+    )
+    human = _ok("--archive", root, "resolve", "--auto-resolve", "simple", "--dry-run").output
+    assert _snapshot(root) == before and _head(root) == head and git_clean(Path(root))
+    assert "dry run: nothing was changed" in human
+    assert preview["dry_run"] is True and preview["quality_variants_joined"] == 3
+    joined = {
+        d["decision"].rsplit("(", 1)[1].rstrip(")")
+        for d in preview["decisions"]
+        if "joined" in d["decision"]
+    }
+    assert len(joined) == 3
+    said = {(d["filename"], d["decision"]) for d in preview["decisions"]}
+    assert ("IMG_0004.jpg", "caption set to 'Sunset' (missing_metadata)") in said
+    automatic = preview["automatic"]
+    assert automatic["total"] - automatic["settled"] == 1  # the harbour caption: a human's call
+    rate_line = (
+        f"resolved automatically: {automatic['settled']} of {automatic['total']} "
+        f"({automatic['settled'] / automatic['total'] * 100:.1f}%)"
+    )
+    assert rate_line in human
+    # the real run does what the preview said, and ends with the same rate
+    done = _ok("--archive", root, "resolve", "--auto-resolve", "simple").output
+    assert rate_line in done
+    after = records(Path(root))
+    assert len(after) == 5
+    assert {v["photo_id"] for r in after for v in r.get("variants", [])} >= joined
+    assert {r["photo_id"] for r in after}.isdisjoint(joined)
+    by_name = {r["metadata"]["filename"]: r for r in after}
+    assert by_name["IMG_0000.jpg"]["metadata"]["caption"] == "Picnic"  # came with the merge
+    assert by_name["IMG_0004.jpg"]["metadata"]["caption"] == "Sunset"
+    assert_check_clean(Path(root))
+
+
+def test_reverting_resolve_commits_brings_conflicts_back_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    root = _variants_library(tmp_path)
+    before, blobs = _snapshot(root), _blobs(root)
+    _ok("--archive", root, "resolve", "--auto-resolve", "simple")
+    merged = _head(root)
+    asked = run_cli("--archive", root, "resolve", "--interactive", input="1\n")  # phone's caption
+    assert asked.exit_code == 0 and "1 decision(s) recorded" in asked.output, asked.output
+    decided = _head(root)
+    assert json.loads(_ok("--archive", root, "resolve", "--list", "--json").output)["pending"] == []
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", root, *args], check=True, capture_output=True)
+
+    git("revert", "--no-edit", decided)  # undo the decision: the question is back
+    pending = json.loads(_ok("--archive", root, "resolve", "--list", "--json").output)["pending"]
+    assert [(p["filename"], p["field"], p["status"]) for p in pending] == [
+        ("IMG_0003.jpg", "caption", "open")
+    ]
+    assert_check_clean(Path(root))
+    git("revert", "--no-edit", merged)  # undo the merges: every record and instance is back
+    assert _snapshot(root) == before
+    assert _blobs(root) == blobs  # no blob was ever removed
+    assert_check_clean(Path(root))
+    # and photosync carries on from there: nothing new to discover, the same merges again
+    found = json.loads(_ok("--archive", root, "discover", "--json").output)
+    assert all(s["new"] == 0 for s in found["services"])
+    _ok("--archive", root, "resolve", "--auto-resolve", "simple")
+    assert len(records(Path(root))) == 5
+    assert _blobs(root) == blobs
     assert_check_clean(Path(root))

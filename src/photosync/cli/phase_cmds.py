@@ -297,7 +297,8 @@ def _show_preview(report: ResolveReport, as_json: bool) -> None:
     )
     console.print(report.rate_line())
     console.print(
-        "dry run: nothing was changed; run `photosync resolve --auto-resolve simple` to apply"
+        "dry run: nothing was changed; run `photosync resolve --auto-resolve simple` to apply",
+        soft_wrap=True,
     )
 
 
