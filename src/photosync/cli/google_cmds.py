@@ -59,7 +59,8 @@ def pick(settings: Settings, name: str, timeout: float) -> None:
         picker = GooglePicker(name, services[name])
 
         def on_link(url: str) -> None:
-            console.print(f"Open this link, pick photos, then press Done:\n  {escape(url)}")
+            console.print("Open this link, pick photos, then press Done:")
+            click.echo(url)  # whole, on a line of its own: a wrapped URL cannot be pasted
             click.launch(url)
 
         with tempfile.TemporaryDirectory(prefix="picked-", dir=archive.root / ".photosync") as tmp:
@@ -69,7 +70,8 @@ def pick(settings: Settings, name: str, timeout: float) -> None:
                 sources={name: PickedSource(name, items)},
                 progress=RichProgress(not settings.quiet),
             )
-    console.print(f"{len(items)} picked, {report.new} new, {report.updated} already known")
+    known = report.updated + report.duplicate
+    console.print(f"{len(items)} picked, {report.new} new, {known} already known")
 
 
 @google.command("uploaded")

@@ -747,6 +747,8 @@ class GoogleHandler(BaseHTTPRequestHandler):
                 created=state.now(),
             )
             state.items[item.id] = item
+            # the Picker shows the whole library, photosync's own uploads included
+            state.picker_library[item.id] = item
         if album_id is not None and item.id not in state.albums[album_id]["items"]:
             state.albums[album_id]["items"].append(item.id)
         result["status"] = {"message": "Success"}
