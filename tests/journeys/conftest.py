@@ -61,7 +61,9 @@ class Shell:
             for part in line.split("&&"):
                 part = part.strip()
                 if part.startswith("cd "):
-                    self.cwd = Path(os.path.expanduser(part[3:].strip().replace("~", str(self.home))))
+                    self.cwd = Path(
+                        os.path.expanduser(part[3:].strip().replace("~", str(self.home)))
+                    )
                     continue
                 words = shlex.split(part)
                 key = " ".join(w for w in words[1:3] if not w.startswith("-"))

@@ -44,7 +44,9 @@ def test_flickr_and_google_rehearsal_as_the_readme_says(
     flickr, google = emulators
     readme = readme_block_with("photosync service add flickr")
     assert "photosync auth flickr" in readme[1]
-    assert any(line.startswith("photosync discover --service google-photos --takeout") for line in readme)
+    assert any(
+        line.startswith("photosync discover --service google-photos --takeout") for line in readme
+    )
     # the README's own rehearsal lines keep the rate limit out of the way
     rehearsal = readme_block_with("python -m photosync.emulators.flickr")
     assert all("--requests-per-hour" in line for line in rehearsal if "service add" in line)
@@ -54,8 +56,12 @@ def test_flickr_and_google_rehearsal_as_the_readme_says(
     shell.cwd = shell.home / "photo-archive"
 
     # the service lines exactly as the emulators printed them
-    flickr_add = next(line.strip() for line in flickr.lines if "photosync service add flickr" in line)
-    google_add = next(line.strip() for line in google.lines if "photosync service add google" in line)
+    flickr_add = next(
+        line.strip() for line in flickr.lines if "photosync service add flickr" in line
+    )
+    google_add = next(
+        line.strip() for line in google.lines if "photosync service add google" in line
+    )
     assert "--requests-per-hour" in flickr_add and "--requests-per-hour" in google_add
     shell.run(flickr_add)
     shell.run(google_add)
@@ -82,13 +88,24 @@ def test_flickr_and_google_rehearsal_as_the_readme_says(
     # a Takeout in two parts, read with one --takeout as the README writes it
     phone = make_library(tmp_path / "phone", 4)
     subprocess.run(
-        [sys.executable, "-m", "photosync.emulators.takeout", str(tmp_path / "takeout"), "--parts", "2", "--photos", *map(str, phone)],
+        [
+            sys.executable,
+            "-m",
+            "photosync.emulators.takeout",
+            str(tmp_path / "takeout"),
+            "--parts",
+            "2",
+            "--photos",
+            *map(str, phone),
+        ],
         check=True,
         env=shell.environment(),
     )
     parts = sorted(str(p) for p in (tmp_path / "takeout").glob("*.zip"))
     assert len(parts) == 2
-    shell.run(f"photosync discover --service google-photos --takeout {parts[0]} {parts[1]}", ok=(0, 4))
+    shell.run(
+        f"photosync discover --service google-photos --takeout {parts[0]} {parts[1]}", ok=(0, 4)
+    )
     shell.run("photosync discover", ok=(0, 4))
     flickr_copies = {i["id"] for r in records(shell.cwd) for i in r["instances"].get("flickr", [])}
     assert len(flickr_copies) == 6
@@ -98,7 +115,9 @@ def test_flickr_and_google_rehearsal_as_the_readme_says(
 
     uploaded = json.loads(shell.run("photosync google uploaded --json").stdout)["items"]
     assert uploaded, "replicate uploaded nothing to the emulated Google Photos"
-    picked = interact(shell, "photosync google pick --timeout 60", lambda url: _open_in_browser(url))
+    picked = interact(
+        shell, "photosync google pick --timeout 60", lambda url: _open_in_browser(url)
+    )
     # the Picker hands out derivatives (re-encoded, location stripped): recorded, never merged blindly
     assert f"{len(uploaded)} picked," in picked
     shell.run("photosync resolve --auto-resolve simple")

@@ -16,7 +16,9 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-def test_using_it_as_the_readme_says_first_time(shell: Shell, real_photos: Path, tmp_path: Path) -> None:
+def test_using_it_as_the_readme_says_first_time(
+    shell: Shell, real_photos: Path, tmp_path: Path
+) -> None:
     nas = tmp_path / "nas"
     block = readme_block_with("photosync init")
     assert block[0] == "photosync init ~/photo-archive && cd ~/photo-archive"
@@ -60,5 +62,10 @@ def test_using_it_as_the_readme_says_first_time(shell: Shell, real_photos: Path,
     status = json.loads(shell.run("photosync status --json").stdout)
     assert status["photos"] == len(records(archive))
     assert status["last_run"]["problems"] == 0
-    assert subprocess.run(["git", "-C", str(archive), "status", "--porcelain"], capture_output=True, text=True).stdout == ""
+    assert (
+        subprocess.run(
+            ["git", "-C", str(archive), "status", "--porcelain"], capture_output=True, text=True
+        ).stdout
+        == ""
+    )
     assert_check_clean(archive)

@@ -13,8 +13,6 @@ from rich.markup import escape
 from rich.rule import Rule
 
 from photosync.cli._common import console, handle_errors
-from photosync.emulators.rehearsal import authorise, sample_takeout, start_rehearsal
-from photosync.emulators.samples import make_demo_library
 
 
 def _run(args: list[str]) -> int:
@@ -49,6 +47,10 @@ def demo(keep: Path | None, no_services: bool) -> None:
     Google Photos played by photosync's bundled emulators on 127.0.0.1, reached
     through the same connectors, OAuth flows included, as the real services.
     """
+    # imported here: the emulators cost every other command half a second of start-up
+    from photosync.emulators.rehearsal import authorise, sample_takeout, start_rehearsal
+    from photosync.emulators.samples import make_demo_library
+
     with tempfile.TemporaryDirectory(prefix="photosync-demo-") as tmp:
         base = keep.resolve() if keep else Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
