@@ -27,8 +27,12 @@ def test_using_it_as_the_readme_says_first_time(
         for line in block
     ]
     archive = shell.home / "photo-archive"
-    # up to replicate --dry-run, as written
-    dry_run_at = next(i for i, line in enumerate(script) if "replicate --dry-run" in line)
+    # up to the replicate preview, as written
+    dry_run_at = next(
+        i
+        for i, line in enumerate(script)
+        if line.startswith("photosync replicate") and "--execute" not in line
+    )
     shell.run_script(script[:dry_run_at])
     assert shell.cwd == archive
     # every file of the phone dump is a copy of some record (joined variants keep theirs)
