@@ -54,6 +54,7 @@ def _on_a_terminal(shell: Shell, *args: str) -> tuple[int, int]:
 def _adds_up(summary: dict[str, object]) -> None:
     for s in summary["services"]:  # type: ignore[union-attr]
         counted = s["unchanged"] + s["new"] + s["duplicate"] + s["updated"] + len(s["failed"])
+        counted += len(s.get("refused", [])) + s.get("refused_before", 0)
         assert s["listed"] == counted, s
 
 
