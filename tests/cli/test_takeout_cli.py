@@ -59,3 +59,12 @@ def test_parts_without_takeout_are_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("--archive", str(root), "discover", str(manifest.parts[0]))
     assert result.exit_code == 2
     assert "after --takeout" in result.output
+
+
+def test_a_plain_discover_says_how_to_read_a_google_photos_service(tmp_path: Path) -> None:
+    root = _google_archive(tmp_path)
+    result = run_cli("--archive", str(root), "discover")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "google-photos" in said and "--takeout takeout-001.zip" in said
+    assert_check_clean(root)

@@ -105,7 +105,13 @@ def discover(
             progress=RichProgress(not settings.quiet and not as_json),
         )
     if as_json:
-        print_json({"services": [s.__dict__ for s in report.services], "commits": report.commits})
+        print_json(
+            {
+                "services": [s.__dict__ for s in report.services],
+                "commits": report.commits,
+                "notes": report.notes,
+            }
+        )
     elif not report.services:
         console.print(
             "nothing to discover: no source service is configured"
@@ -146,6 +152,9 @@ def discover(
                 f"{report.refused_before} item(s) refused for good in an earlier run were not "
                 "asked for again: `photosync status` lists them, `--retry-failed` asks again"
             )
+    if not as_json:
+        for note in report.notes:  # a Google Photos service: read from a Takeout
+            console.print(f"[dim]note:[/] {escape(note)}", soft_wrap=True)
     if report.failed or report.refused or any(s.warnings for s in report.services):
         sys.exit(ExitCode.PARTIAL)
 

@@ -99,6 +99,8 @@ class ServiceReport:
 class DiscoverReport:
     services: list[ServiceReport] = field(default_factory=list)
     commits: list[str] = field(default_factory=list)
+    #: services discover cannot list, with how their photos are read instead (Takeout)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def new(self) -> int:
@@ -168,6 +170,8 @@ def discover(
             _refuse_unlistable(opened)
         for name, service in opened.items():
             if not isinstance(service, SourceService):
+                if service.read_from_export:
+                    report.notes.append(f"{name}: " + service.read_from_export.format(name=name))
                 continue
             if not services and sources is None and archive.services()[name].get("source") is False:
                 continue
