@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import pty
 import re
+import select
 import shlex
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,29 +149,44 @@ def interact(
     on_url: Callable[[str], str | None],
     *,
     ok: tuple[int, ...] = (0,),
+    deadline_s: float = 120.0,
 ) -> str:
-    """Run a command that shows a URL to open; ``on_url`` plays the person (and may answer)."""
-    args = [sys.executable, "-m", "photosync", *shlex.split(line)[1:]]
-    process = subprocess.Popen(
-        args,
-        cwd=shell.cwd,
-        env=shell.environment(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None and process.stdin is not None
-    seen: list[str] = []
-    for out in process.stdout:
-        seen.append(out)
-        if out.startswith("http://") or out.startswith("https://"):
-            answer = on_url(out.strip())
-            if answer is not None:
-                process.stdin.write(answer + "\n")
-                process.stdin.flush()
-    code = process.wait(timeout=120)
-    text = "".join(seen)
+    """Run a command on a pseudo-terminal; at each URL it prints, ``on_url`` plays the person
+    (opens the page) and may type an answer."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: photosync on a terminal
+        os.chdir(shell.cwd)
+        os.execve(
+            sys.executable,
+            [sys.executable, "-m", "photosync", *shlex.split(line)[1:]],
+            shell.environment(),
+        )
+    seen = b""
+    done_lines = 0
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+        lines = seen.split(b"\n")[:-1]
+        for raw in lines[done_lines:]:
+            text = raw.decode(errors="replace").strip()
+            if text.startswith(("http://", "https://")):
+                answer = on_url(text)
+                if answer is not None:
+                    os.write(fd, answer.encode() + b"\n")
+        done_lines = len(lines)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    code = os.waitstatus_to_exitcode(status)
+    text = seen.decode(errors="replace").replace("\r\n", "\n")
     shell.transcript.append(f"$ {line}\n{text}[exit {code}]")
     assert code in ok, text
     return text
