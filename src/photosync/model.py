@@ -403,3 +403,18 @@ def clear_refusal(record: Record, service: str) -> bool:
     changed = len(kept) != len(record["problems"])
     record["problems"] = kept
     return changed
+
+
+def matches_selector(record: Record, selector: str) -> bool:
+    """``--only`` of restore and export: a year (``2023``), a month (``2023-05``),
+    ``album:TITLE``, ``undated``, or a photo id (or its first 8+ characters)."""
+    taken = str(record["metadata"].get("taken_date") or "")
+    if selector == UNDATED_FOLDER:
+        return not taken
+    if re.fullmatch(r"\d{4}", selector):
+        return taken[:4] == selector
+    if re.fullmatch(r"\d{4}-\d{2}", selector):
+        return taken[:7] == selector
+    if selector.startswith("album:"):
+        return selector.removeprefix("album:") in album_titles(record)
+    return len(selector) >= 8 and str(record["photo_id"]).startswith(selector.lower())
