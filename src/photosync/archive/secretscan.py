@@ -28,6 +28,10 @@ _SPECIFIC = [
 ]
 #: one run of token characters, no separators a path, a sentence or a URL would have
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-+=.~]+$")
+#: dates and ids (20240315T101500Z, a Flickr photo id) are not random
+_DIGIT_RUN = re.compile(r"\d{8,}")
+_EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{1,4}$")
+_PIECE = re.compile(r"[A-Z]?[a-z]{3,}|[A-Z][a-z]{2,}|[0-9]{2,}")
 
 
 def _entropy(text: str) -> float:
@@ -35,24 +39,33 @@ def _entropy(text: str) -> float:
     return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
 
 
+def _reads_as_words(word: str) -> bool:
+    """CamelCase words and numbers (FamilyArchive2019Backup) rather than noise: in
+    random text, capitalised or lower-case words of three letters or more and
+    numbers cover far less than 80 % of the characters."""
+    covered = sum(len(piece) for piece in _PIECE.findall(word))
+    return covered >= 0.8 * len(word)
+
+
 def looks_like_credential(text: str) -> bool:
     """A known token shape, or a long random-looking run of token characters.
 
-    Random means: 32+ hex digits, or 20+ characters mixing upper case, lower case
-    and digits with a high entropy (names, buckets, paths and dates never do).
+    Random means: 32+ hex digits, or 20+ characters mixing upper and lower case
+    with a high entropy that do not read as words and numbers (names, buckets,
+    paths and dates never look random); a run of eight digits (a date, a timestamp,
+    an id) and a file name's extension do not count.
     """
     if any(pattern.search(text) for pattern in _SPECIFIC):
         return True
     for word in re.split(r"[\s/\\:,;@?&#\"'()<>\[\]{}]+", text):
+        word = _EXTENSION.sub("", word)  # a file name's stem is judged, not its type
         if len(word) < 20 or not _TOKEN.match(word):
             continue
         if len(word) >= 32 and re.fullmatch(r"[0-9a-fA-F]+", word):
             return True
-        mixed = (
-            any(c.isupper() for c in word)
-            and any(c.islower() for c in word)
-            and any(c.isdigit() for c in word)
-        )
+        if _DIGIT_RUN.search(word) or _reads_as_words(word):
+            continue
+        mixed = any(c.isupper() for c in word) and any(c.islower() for c in word)
         if mixed and _entropy(word) >= 3.5:
             return True
     return False
