@@ -5,6 +5,15 @@ Anything that is not a ``PhotosyncError`` is a bug and is reported as one.
 
 from __future__ import annotations
 
+import re
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def shown_url(url: object) -> str:
+    """A URL as an error message may show it: ``user:password@`` never is."""
+    return repr(_USERINFO.sub("***@", str(url)))
+
 
 class ExitCode:
     OK = 0

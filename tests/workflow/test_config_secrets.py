@@ -315,3 +315,62 @@ def test_ordinary_paths_names_and_dates_are_not_taken_for_credentials(value: str
     config["services"]["takeout"]["paths"] = [value]
     config["services"]["lib"]["path"] = value
     validate_config(SERVICES_FILE, config)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["service", "add", "f", "--type", "flickr", "--endpoint", "rest=http://me:{pw}@flickr.x/"],
+        ["service", "add", "f", "--type", "flickr", "--endpoint", "rest=https://me:{pw}@flickr.x/"],
+        [
+            "service",
+            "add",
+            "g",
+            "--type",
+            "google-photos",
+            "--endpoint",
+            "library=http://me:{pw}@g.x/",
+        ],
+        [
+            "storage",
+            "add",
+            "s",
+            "--type",
+            "s3",
+            "--bucket",
+            "b",
+            "--endpoint",
+            "http://me:{pw}@s3.x",
+        ],
+        [
+            "storage",
+            "add",
+            "s",
+            "--type",
+            "s3",
+            "--bucket",
+            "b",
+            "--endpoint",
+            "https://me:{pw}@s3.x",
+        ],
+    ],
+    ids=["flickr-http", "flickr-https", "google-http", "s3-http", "s3-https"],
+)
+def test_a_password_in_an_endpoint_is_refused_and_never_printed(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """The endpoint checks printed the whole URL, password included."""
+    password = "Pa55-w0rd-x9"
+    root = Archive.init(tmp_path / "a").root
+    shown = subprocess.run(
+        [sys.executable, "-m", "photosync", "--archive", str(root)]
+        + [part.format(pw=password) for part in command]
+        + (["--no-check"] if command[0] == "storage" else []),
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 3, shown.stdout + shown.stderr
+    assert password not in shown.stdout + shown.stderr
+    assert password not in (root / SERVICES_FILE).read_text()
+    assert password not in (root / PREFERENCES_FILE).read_text()
+    assert_check_clean(root)

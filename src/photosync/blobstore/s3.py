@@ -39,7 +39,7 @@ from botocore.config import Config
 
 from photosync.blobstore.base import CHUNK_SIZE, BlobStat, BlobStore, blob_key, check_digest
 from photosync.credentials import redact
-from photosync.errors import BlobError, ChecksumMismatch
+from photosync.errors import BlobError, ChecksumMismatch, shown_url
 
 MiB = 1024 * 1024
 MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
@@ -107,7 +107,7 @@ def _check_endpoint(name: str, endpoint_url: str | None, allow_insecure_http: bo
     ):
         return
     raise BlobError(
-        f"S3 location {name!r}: endpoint {endpoint_url!r} must be an https:// URL",
+        f"S3 location {name!r}: endpoint {shown_url(endpoint_url)} must be an https:// URL",
         hint="plain http is only accepted for 127.0.0.1, or with allow_insecure_http: true "
         "in the location (keys and photos then cross the network unencrypted)",
     )

@@ -24,7 +24,7 @@ from requests.auth import AuthBase
 from requests_oauthlib import OAuth1
 
 from photosync.credentials import redact
-from photosync.errors import AuthError, ConfigError, ItemUnavailable, ServiceError
+from photosync.errors import AuthError, ConfigError, ItemUnavailable, ServiceError, shown_url
 from photosync.redaction import register_secrets
 from photosync.services.http import HttpClient, TransientResponse
 
@@ -60,7 +60,8 @@ class FlickrEndpoints:
                 ("https://", "http://127.0.0.1", "http://localhost")
             ):
                 raise ConfigError(
-                    f"Flickr endpoint {key!r} must be an https:// URL (or a local emulator), got {url!r}"
+                    f"Flickr endpoint {key!r} must be an https:// URL (or a local emulator), "
+                    f"got {shown_url(url)}"
                 )
         oauth = merged["oauth"] if merged["oauth"].endswith("/") else merged["oauth"] + "/"
         return cls(merged["rest"], merged["upload"], merged["replace"], oauth)

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from photosync.credentials import CredentialStore, redact
-from photosync.errors import AuthError, ConfigError
+from photosync.errors import AuthError, ConfigError, shown_url
 
 SCOPE_APPENDONLY = "https://www.googleapis.com/auth/photoslibrary.appendonly"
 SCOPE_READ_APPCREATED = "https://www.googleapis.com/auth/photoslibrary.readonly.appcreateddata"
@@ -69,7 +69,9 @@ def check_endpoint(name: str, url: str) -> None:
         return
     if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
         return
-    raise ConfigError(f"Google endpoint {name}={url!r} must be https (or http on 127.0.0.1)")
+    raise ConfigError(
+        f"Google endpoint {name}={shown_url(url)} must be https (or http on 127.0.0.1)"
+    )
 
 
 def is_loopback(url: str) -> bool:
