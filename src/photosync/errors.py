@@ -60,6 +60,10 @@ class RecordInvalid(PhotosyncError):
     pass
 
 
+class UserChanged(PhotosyncError):
+    """A file photosync would write holds a change the user made and has not committed."""
+
+
 class BlobError(PhotosyncError):
     """A blob is missing, corrupt, or a store refused it."""
 

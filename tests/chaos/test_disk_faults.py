@@ -91,7 +91,7 @@ def test_git_failing_on_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     commits = {"n": 0}
 
     def full_disk_git(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-        if args[:2] == ["git", "commit"]:
+        if args[:2] in (["git", "commit"], ["git", "commit-tree"]):
             commits["n"] += 1
             if commits["n"] >= 2:
                 return subprocess.CompletedProcess(

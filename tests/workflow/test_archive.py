@@ -149,20 +149,30 @@ def test_recovery_keeps_valid_leftovers_and_quarantines_torn_records(tmp_path: P
     archive.commit("test: one record")
     kept = _record("e")
     archive.write_record(kept)  # left uncommitted, as by a killed run
+    good["metadata"]["caption"] = "rewritten by the run that was killed"
+    archive.write_record(good)
     torn_rel = record_relpath(good)
-    (archive.root / torn_rel).write_text('{"photo_id": "trunc')  # torn write of a tracked record
-    (archive.root / "photos/2024/03/stray.json").write_text("{")  # torn untracked one
+    (archive.root / torn_rel).write_text('{"photo_id": "trunc')  # its write torn (power cut)
+    (archive.root / "photos/2024/03/stray.json").write_text("{")  # not photosync's file
     archive.close()
 
     again = Archive(archive.root)
     notes = again.lock()
     assert any("damaged" in note for note in notes)
     assert json.loads((archive.root / torn_rel).read_text())["photo_id"] == good["photo_id"]
-    assert not (archive.root / "photos/2024/03/stray.json").exists()
-    assert len(list((archive.root / ".photosync/quarantine").iterdir())) == 2
+    assert len(list((archive.root / ".photosync/quarantine").iterdir())) == 1
     assert (archive.root / record_relpath(kept)).exists()
-    assert git_clean(archive.root)
     assert git_log(archive.root)[0].startswith("recover:")
+    # a file photosync did not write is the user's: reported, left where it is, never committed
+    assert any("left alone" in note and "stray.json" in note for note in notes)
+    assert (archive.root / "photos/2024/03/stray.json").read_text() == "{"
+    status = subprocess.run(
+        ["git", "-C", str(archive.root), "status", "--porcelain"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert status.splitlines() == ["?? photos/2024/03/stray.json"]
     again.close()
 
 

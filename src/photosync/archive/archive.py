@@ -25,6 +25,7 @@ from photosync.archive.git import Git
 from photosync.archive.jsonio import (
     atomic_write,
     canonical_bytes,
+    fsync_dir,
     read_json,
     sync_filesystem,
     write_json,
@@ -50,12 +51,16 @@ from photosync.errors import (
     ConfigError,
     InternalError,
     PhotosyncError,
+    UserChanged,
 )
 from photosync.model import Record, iter_instances, record_relpath, utc_now
 
 SERVICES_FILE = "config/services.json"
 SYNC_STATE_FILE = "config/sync-state.json"
 TRACKED_PATHS = ("photos", "config", "schemas", "README.md", ".gitignore")
+#: the paths photosync is about to write or remove and has not committed yet, one a line:
+#: written before the files, rewritten after each commit; recovery commits only these
+PENDING_FILE = ".photosync/pending-paths"
 
 ARCHIVE_README = """# photosync archive
 
@@ -93,6 +98,10 @@ class Archive:
         self.damaged_records: list[str] = []
         #: files this process wrote or removed since its last commit
         self._touched: set[str] = set()
+        #: the paths listed in PENDING_FILE (written ahead of the files)
+        self._intended: set[str] = set()
+        #: files with changes photosync did not make (a hand edit, a staged file): left alone
+        self.user_changed: set[str] = set()
         self._committer: ThreadPoolExecutor | None = None
         self._inflight: PendingCommit | None = None
 
@@ -175,9 +184,20 @@ class Archive:
         Returns notes about what recovery did (for the user).
         """
         self._lock = ArchiveLock(self.root / ".photosync" / "lock").acquire()
+        refusal = self.git.write_refusal()
+        if refusal is not None:
+            self._lock.release()
+            self._lock = None
+            raise PhotosyncError(
+                f"{refusal}; photosync commits only on a branch, outside a git operation",
+                hint="Finish or abort it (git merge --abort, git rebase --abort, "
+                "git switch BRANCH), then run photosync again. Read-only commands "
+                "(status, check, audit, resolve --list) work now.",
+            )
         notes = self._recover()
         notes.extend(self._refresh_schemas())
-        self.ensure_index(force=bool(notes))
+        # a record changed by hand may hold or lack instances the caches think of
+        self.ensure_index(force=bool(notes) or bool(self.user_changed))
         if self._lock.recovered_stale:
             notes.insert(
                 0,
@@ -206,8 +226,8 @@ class Archive:
     def save_services(self, services: dict[str, dict[str, Any]]) -> None:
         config = {"schema_version": 1, "services": services}
         validate_services(config)
+        self._intend(SERVICES_FILE)
         write_json(self.root / SERVICES_FILE, config)
-        self._touched.add(SERVICES_FILE)
 
     def preferences(self) -> dict[str, Any]:
         """The user's preferences over the defaults, checked (archive/preferences.py);
@@ -218,8 +238,8 @@ class Archive:
 
     def save_preferences(self, prefs: dict[str, Any]) -> None:
         validate_config(PREFERENCES_FILE, prefs)
+        self._intend(PREFERENCES_FILE)
         write_json(self.root / PREFERENCES_FILE, prefs)
-        self._touched.add(PREFERENCES_FILE)
 
     def sync_state(self) -> dict[str, Any]:
         state = self._read_config(SYNC_STATE_FILE)
@@ -231,8 +251,8 @@ class Archive:
 
     def save_sync_state(self, state: dict[str, Any]) -> None:
         validate_config(SYNC_STATE_FILE, state)
+        self._intend(SYNC_STATE_FILE)
         write_json(self.root / SYNC_STATE_FILE, state)
-        self._touched.add(SYNC_STATE_FILE)
 
     # records ------------------------------------------------------------------------
     def record_path(self, photo_id: str) -> Path | None:
@@ -262,14 +282,16 @@ class Archive:
         photo_id = self.state.photo_for_hash(content_hash)
         return None if photo_id is None else self.load_record(photo_id)
 
-    def write_record(self, record: Record) -> bool:
+    def write_record(self, record: Record, *, durable: bool = False) -> bool:
         """Validate and write one record (moving it if its date folder changed).
 
         ``updated_at`` is stamped here, and only when something else changed, so
-        that re-writing an unchanged record leaves git untouched.
+        that re-writing an unchanged record leaves git untouched. ``durable``: on
+        disk before this returns (a merge's survivor, before the merged files go).
         """
         rel = record_relpath(record)
         old_rel = self.state.path_for_photo(record["photo_id"])
+        self._refuse_user_changed(rel, old_rel)
         # an unindexed file can only be in the way when the index skipped damaged ones
         maybe_blocked = old_rel is not None or bool(self.damaged_records)
         if old_rel != rel and maybe_blocked and (self.root / rel).exists():
@@ -283,10 +305,13 @@ class Archive:
         if old_rel is not None:
             record["updated_at"] = utc_now()
         validate_record(record, where=f"photo {record.get('photo_id')}")
-        changed = write_json(self.root / rel, record, fsync=False, known_new=old_rel is None)
-        self._touched.add(rel)
+        self._intend(rel)
         if old_rel and old_rel != rel:
-            self._touched.add(old_rel)
+            self._intend(old_rel)
+        changed = write_json(self.root / rel, record, fsync=durable, known_new=old_rel is None)
+        if durable:
+            fsync_dir((self.root / rel).parent)
+        if old_rel and old_rel != rel:
             (self.root / old_rel).unlink(missing_ok=True)
             changed = True
         self.state.index_record(record["photo_id"], rel, record_hashes(record))
@@ -305,12 +330,63 @@ class Archive:
         return True
 
     def remove_record(self, photo_id: str) -> None:
-        """Drop a record file whose content was merged into another record (git keeps it)."""
+        """Drop a record file whose content was merged into another record (git keeps it).
+
+        The caller has written the record that took its instances first (durably).
+        """
         path = self.record_path(photo_id)
+        if path is not None:
+            rel = str(path.relative_to(self.root))
+            self._refuse_user_changed(rel, None)
+            self._intend(rel)
         self.state.forget_record(photo_id)
         if path is not None:
             path.unlink(missing_ok=True)
-            self._touched.add(str(path.relative_to(self.root)))
+
+    def is_user_changed(self, photo_id: str) -> bool:
+        """True when the record's file holds a change the user made and has not committed."""
+        if not self.user_changed:
+            return False
+        return self.state.path_for_photo(photo_id) in self.user_changed
+
+    def _refuse_user_changed(self, rel: str, old_rel: str | None) -> None:
+        for where in (rel, old_rel):
+            if where is not None and where in self.user_changed:
+                raise UserChanged(
+                    f"{where} has changes photosync did not make (not committed); "
+                    "photosync leaves it alone",
+                    hint=f"Commit your change (git commit {where}) or discard it "
+                    f"(git checkout -- {where}), then run again.",
+                )
+
+    def _intend(self, rel: str) -> None:
+        """List a path in PENDING_FILE before writing or removing it (recovery commits only these)."""
+        self._touched.add(rel)
+        if rel in self._intended:
+            return
+        self._intended.add(rel)
+        path = self.root / PENDING_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as pending:
+            pending.write(rel + "\n")
+
+    def _pending_paths(self) -> set[str]:
+        try:
+            text = (self.root / PENDING_FILE).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return set()
+        return {line for line in text.splitlines() if line}
+
+    def _rewrite_pending(self) -> None:
+        """After a commit: only what was written since stays listed."""
+        self._intended = set(self._touched)
+        path = self.root / PENDING_FILE
+        if self._intended:
+            atomic_write(
+                path, "".join(f"{p}\n" for p in sorted(self._intended)).encode(), fsync=False
+            )
+        else:
+            path.unlink(missing_ok=True)
 
     def iter_record_files(self) -> Iterator[Path]:
         photos = self.root / "photos"
@@ -331,12 +407,18 @@ class Archive:
                 yield self._load_path(path)
 
     def ensure_index(self, *, force: bool = False) -> None:
-        """Rebuild the hash/path index when git HEAD moved without us (pull, reset, edit)."""
+        """Rebuild the hash/path index when git HEAD moved without us (pull, reset, edit).
+
+        The seen-cache is checked against the records at the same time: a row whose
+        instance no record holds any more (a reset, a checkout, a revert took it
+        away) is dropped, so the next discover reads that file again.
+        """
         head = self.git.head()
         if not force and self.state.get_meta("index_head") == head and head is not None:
             return
         self.state.clear_indexes()
         rows = []
+        held: set[tuple[str, str, str]] = set()
         self.damaged_records = []
         for path in self.iter_record_files():
             rel = str(path.relative_to(self.root))
@@ -350,8 +432,18 @@ class Archive:
                 self.damaged_records.append(f"{rel}: " + "; ".join(problems[:2]))
                 continue
             rows.append((record["photo_id"], rel, record_hashes(record)))
+            for service, instance in iter_instances(record):
+                held.add(
+                    (
+                        service,
+                        instance["id"],
+                        instance.get("content_hash") or record["content_hash"],
+                    )
+                )
         self.state.index_many(rows)
-        self.state.set_meta("index_head", head)
+        self.state.keep_seen_only(held)
+        # while the user's uncommitted changes stand, every run reads the records again
+        self.state.set_meta("index_head", None if self.user_changed else head)
         self.state.flush()
 
     # committing -------------------------------------------------------------------------
@@ -405,9 +497,10 @@ class Archive:
 
     def _after_commit(self, commit: str | None) -> str | None:
         if self._state is not None:
-            if commit is not None:
+            if commit is not None and not self.user_changed:
                 self.state.set_meta("index_head", commit)
             self.state.flush()
+        self._rewrite_pending()
         return commit
 
     def _refresh_schemas(self) -> list[str]:
@@ -422,8 +515,11 @@ class Archive:
             except (OSError, UnicodeDecodeError):
                 current = None
             if current != wanted:
+                rel = f"schemas/{name}"
+                if rel in self.user_changed:
+                    continue  # the user's edit, left alone (and reported by recovery)
+                self._intend(rel)
                 atomic_write(path, wanted.encode("utf-8"))
-                self._touched.add(f"schemas/{name}")
                 refreshed.append(name)
         if not refreshed:
             return []
@@ -431,24 +527,35 @@ class Archive:
         return ["the archive's schemas/ were updated to the ones this photosync writes"]
 
     def _recover(self) -> list[str]:
-        """Make leftovers of a killed run safe: keep valid records, quarantine torn ones."""
+        """Make leftovers of a killed run safe; leave the user's own changes alone.
+
+        Only paths listed in PENDING_FILE were being written by photosync: valid
+        records among them are kept, torn ones quarantined (the committed version
+        restored), a merge cut short is completed, and exactly those paths are
+        committed. Any other change (a hand edit, a staged file, conflict markers,
+        a secret kept beside the config) is the user's: reported, never committed.
+        """
         # a git killed with us (kill -9 of the group, power cut) leaves its lock files
         notes: list[str] = self.git.clear_stale_locks(self.root / ".photosync" / "quarantine")
-        # only records: config files are written atomically, and a hand edit there is the
-        # user's to fix (reading it gives a clear error), never ours to revert
-        dirty = self.git.dirty_paths("photos")
-        if not dirty:
-            return notes
+        pending = self._pending_paths()
+        dirty = self.git.dirty_paths("photos", "config", "schemas")
         quarantine = self.root / ".photosync" / "quarantine"
+        ours: list[str] = []
+        user: list[str] = []
         kept = 0
         for rel in dirty:
             path = self.root / rel
-            if not path.exists():
-                continue  # a removal (record moved); committing it is right
-            if path.name.startswith(".") and path.name.endswith(".tmp"):
+            if path.name.startswith(".") and path.name.endswith(".tmp") and path.exists():
+                # photosync's own temp file (atomic_write) of a killed run: never a record
                 quarantine.mkdir(parents=True, exist_ok=True)
                 shutil.move(str(path), quarantine / path.name)
                 continue
+            if rel not in pending:
+                user.append(rel)
+                continue
+            ours.append(rel)
+            if not path.exists() or not rel.startswith("photos/"):
+                continue  # a removal (merged or moved record), or config written atomically
             problem = _record_problem(path)
             if problem is None:
                 kept += 1
@@ -460,14 +567,71 @@ class Archive:
             else:
                 path.unlink()
             notes.append(f"{rel} was damaged ({problem}); a copy is in .photosync/quarantine/")
+        finished = self._finish_merges([r for r in ours if (self.root / r).exists()], set(user))
+        ours.extend(finished)
         if kept:
             notes.append(
                 f"{kept} file(s) left uncommitted by an interrupted run were checked and kept"
             )
-        self.commit(
-            "recover: changes left by an interrupted run\n\n" + "\n".join(notes), everything=True
-        )
+        if finished:
+            notes.append(f"{len(finished)} merge(s) cut short by an interrupted run were completed")
+        self.user_changed = set(user)
+        if ours:
+            self._touched.update(ours)
+            self.commit("recover: changes left by an interrupted run\n\n" + "\n".join(notes))
+        else:
+            self._rewrite_pending()
+        if user:
+            shown = ", ".join(sorted(user)[:5]) + (" ..." if len(user) > 5 else "")
+            notes.append(
+                f"{len(user)} file(s) changed outside photosync and not committed are left "
+                f"alone (commit or discard them): {shown}"
+            )
         return notes
+
+    def _finish_merges(self, written: list[str], user: set[str]) -> list[str]:
+        """Remove the records a kept survivor already holds in full (a merge killed midway).
+
+        The survivor is written (durably) before the merged files are removed, so a
+        kill in between leaves both; the removal is finished only when every
+        instance of the merged record is in the survivor: nothing can be lost.
+        """
+        merged: dict[str, Record] = {}
+        for rel in written:
+            if not rel.startswith("photos/") or not rel.endswith(".json"):
+                continue
+            try:
+                record = read_json(self.root / rel)
+            except (OSError, ValueError):
+                continue
+            for variant in record.get("variants") or []:
+                if str(variant.get("role") or "").startswith("merged:"):
+                    merged.setdefault(variant["photo_id"], record)
+        if not merged:
+            return []
+        removed = []
+        for path in self.iter_record_files():
+            keeper = merged.get(path.stem)
+            rel = str(path.relative_to(self.root))
+            if keeper is None or rel in user or path.stem == keeper["photo_id"]:
+                continue
+            try:
+                gone = read_json(path)
+            except (OSError, ValueError):
+                continue
+            held = {
+                (service, i.get("id"), i.get("content_hash") or keeper["content_hash"])
+                for service, i in iter_instances(keeper)
+            }
+            wanted = {
+                (service, i.get("id"), i.get("content_hash") or gone.get("content_hash"))
+                for service, i in iter_instances(gone)
+            }
+            if wanted <= held:
+                self._intend(rel)
+                path.unlink()
+                removed.append(rel)
+        return removed
 
 
 class PendingCommit:

@@ -22,8 +22,14 @@ class Git:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def run(self, *args: str, input_text: str | None = None, check: bool = True) -> str:
-        env = dict(os.environ)
+    def run(
+        self,
+        *args: str,
+        input_text: str | None = None,
+        check: bool = True,
+        env_extra: dict[str, str] | None = None,
+    ) -> str:
+        env = {**os.environ, **(env_extra or {})}
         if not self._has_identity(env):
             env = {**_FALLBACK_IDENTITY, **env}
         try:
@@ -83,16 +89,42 @@ class Git:
         return paths
 
     def commit_all(self, message: str, pathspecs: Sequence[str]) -> str | None:
-        """Stage everything under ``pathspecs`` and commit; None when nothing changed."""
+        """Stage everything under ``pathspecs`` and commit; None when nothing changed.
+
+        Only for ``init``, in a repository photosync has just created.
+        """
         self.run("add", "-A", "--", *pathspecs)
-        return self._commit_staged(message)
+        if not self.run("diff", "--cached", "--name-only", "-z").strip("\0"):
+            return None
+        self.run("commit", "-q", "--no-verify", "-F", "-", input_text=message)
+        return self.head()
 
     def commit_files(self, message: str, paths: Sequence[str]) -> str | None:
-        """Stage exactly these files (added, changed or removed) and commit.
+        """Commit exactly these files (added, changed or removed) on top of HEAD.
 
-        Naming the files spares git a scan of the whole work tree, which grows
-        with the archive; the list goes through stdin, so it may be long.
+        The commit is built in an index of photosync's own (``.git/photosync-index``)
+        from HEAD plus these files, so whatever the user has staged stays staged and
+        out of photosync's commit; HEAD moves only if nobody moved it meanwhile
+        (``update-ref`` with the old value); then the user's index learns these
+        files' new state. Naming the files spares git a scan of the whole tree;
+        the list goes through stdin, so it may be long.
         """
+        if not paths:
+            return None
+        head = self.head()
+        index = self.root / ".git" / "photosync-index"
+        env = {"GIT_INDEX_FILE": str(index)}
+        marker = self.root / ".git" / "photosync-index.head"
+        try:
+            index_head = marker.read_text().strip() if index.exists() else None
+            marker.unlink()  # written back only once the index matches a commit again
+        except OSError:
+            index_head = None
+        if head is None:
+            self.run("read-tree", "--empty", env_extra=env)
+        elif index_head != head:  # reused while HEAD is the commit photosync made last
+            self.run("read-tree", head, env_extra=env)
+        listed = "\0".join(paths) + "\0"
         # update-index takes the list as data, not as pathspecs to match against the tree
         self.run(
             "-c",
@@ -102,15 +134,48 @@ class Git:
             "--remove",
             "-z",
             "--stdin",
-            input_text="\0".join(paths) + "\0",
+            input_text=listed,
+            env_extra=env,
         )
-        return self._commit_staged(message)
-
-    def _commit_staged(self, message: str) -> str | None:
-        if not self.run("diff", "--cached", "--name-only", "-z").strip("\0"):
+        tree = self.run("write-tree", env_extra=env).strip()
+        if head is not None and tree == self.run("rev-parse", f"{head}^{{tree}}").strip():
+            marker.write_text(head)
+            self._sync_user_index(listed)
             return None
-        self.run("commit", "-q", "--no-verify", "-F", "-", input_text=message)
-        return self.head()
+        parents = ["-p", head] if head is not None else []
+        commit = self.run("commit-tree", tree, *parents, "-F", "-", input_text=message).strip()
+        subject = message.splitlines()[0] if message else ""
+        self.run("update-ref", "-m", f"commit: {subject}", "HEAD", commit, head or "0" * 40)
+        marker.write_text(commit)
+        self._sync_user_index(listed)
+        return commit
+
+    def _sync_user_index(self, listed: str) -> None:
+        """The user's index records the committed state of photosync's files (and only theirs)."""
+        self.run("update-index", "--add", "--remove", "-z", "--stdin", input_text=listed)
+
+    def write_refusal(self) -> str | None:
+        """Why photosync must not commit here now (None: it may).
+
+        A detached HEAD would leave photosync's commits on no branch; in the middle
+        of a merge, rebase, cherry-pick, revert or bisect a commit would become part
+        of the user's operation (a merge commit, a rebased history).
+        """
+        git_dir = self.root / ".git"
+        states = {
+            "MERGE_HEAD": "a merge",
+            "CHERRY_PICK_HEAD": "a cherry-pick",
+            "REVERT_HEAD": "a revert",
+            "rebase-merge": "a rebase",
+            "rebase-apply": "a rebase or `git am`",
+            "BISECT_LOG": "a bisect",
+        }
+        for name, what in states.items():
+            if (git_dir / name).exists():
+                return f"git is in the middle of {what} in this archive"
+        if self.head() is not None and self.run("symbolic-ref", "-q", "HEAD", check=False) == "":
+            return "git HEAD is detached (a commit is checked out, not a branch)"
+        return None
 
     def clear_stale_locks(
         self, quarantine: Path, *, grace_s: float = 2.0, max_wait_s: float = 60.0
@@ -146,6 +211,14 @@ class Git:
                 time.sleep(0.05)  # a live git (a surviving child, the user's) finishes
             if not lock.exists():
                 continue
+            holders = live_git_processes(self.root)
+            if holders:
+                # git keeps a lock unchanged while it waits (for an editor, for stdin):
+                # a live git in this repository owns its lock, whatever its age
+                raise ArchiveLocked(
+                    f"a git command is running in this archive and holds .git/{rel} ({holders[0]})",
+                    hint="Finish or quit that git command, then run photosync again.",
+                )
             quarantine.mkdir(parents=True, exist_ok=True)
             os.replace(lock, quarantine / ("git__" + rel.replace("/", "__")))
             notes.append(f"removed a stale git lock .git/{rel} left by an interrupted run")
@@ -156,3 +229,30 @@ class Git:
 
     def is_tracked(self, path: str) -> bool:
         return bool(self.run("ls-files", "--", path).strip())
+
+
+def live_git_processes(root: Path) -> list[str]:
+    """Running git processes whose working folder is inside ``root`` ("pid N: git ...").
+
+    Read from /proc (Linux); elsewhere the list is empty and a lock's age decides.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    root = root.resolve()
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            cwd = Path(os.readlink(entry / "cwd"))
+        except OSError:
+            continue  # gone meanwhile, or not ours to look at
+        program = os.path.basename(argv[0].decode("utf-8", "replace")) if argv else ""
+        if program != "git" and not program.startswith("git-"):
+            continue
+        if cwd == root or root in cwd.parents:
+            command = " ".join(a.decode("utf-8", "replace") for a in argv if a)
+            found.append(f"pid {entry.name}: {command[:80]}")
+    return found

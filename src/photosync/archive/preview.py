@@ -30,9 +30,11 @@ class RecordAccess(Protocol):
 
     def load_record(self, photo_id: str) -> Record: ...
 
-    def write_record(self, record: Record) -> bool: ...
+    def write_record(self, record: Record, *, durable: bool = False) -> bool: ...
 
     def remove_record(self, photo_id: str) -> None: ...
+
+    def is_user_changed(self, photo_id: str) -> bool: ...
 
     def record_path(self, photo_id: str) -> Path | None: ...
 
@@ -67,7 +69,7 @@ class PreviewArchive:
             return copy.deepcopy(self.written[photo_id])
         return self.archive.load_record(photo_id)
 
-    def write_record(self, record: Record) -> bool:
+    def write_record(self, record: Record, *, durable: bool = False) -> bool:
         self.written[record["photo_id"]] = copy.deepcopy(record)
         self.removed.discard(record["photo_id"])
         return True
@@ -75,6 +77,9 @@ class PreviewArchive:
     def remove_record(self, photo_id: str) -> None:
         self.removed.add(photo_id)
         self.written.pop(photo_id, None)
+
+    def is_user_changed(self, photo_id: str) -> bool:
+        return self.archive.is_user_changed(photo_id)
 
     def record_path(self, photo_id: str) -> Path | None:
         return None if photo_id in self.removed else self.archive.record_path(photo_id)

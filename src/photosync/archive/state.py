@@ -160,6 +160,22 @@ class StateDB:
         )
         self.flush()
 
+    def keep_seen_only(self, held: set[tuple[str, str, str]]) -> int:
+        """Drop seen rows whose (service, instance, content hash) no record holds; returns how many."""
+        ids = {(service, iid) for service, iid, _digest in held}
+        stale = [
+            (service, iid)
+            for service, iid, digest in self.conn.execute(
+                "SELECT service, instance_id, content_hash FROM seen"
+            )
+            if ((service, iid, digest) not in held if digest else (service, iid) not in ids)
+        ]
+        if stale:
+            self._tx()
+            self.conn.executemany("DELETE FROM seen WHERE service=? AND instance_id=?", stale)
+            self.flush()
+        return len(stale)
+
     # indexes ------------------------------------------------------------------
     # Lookups during a run are answered from memory where they can be: the set of
     # known keys is read once, and new rows wait in ``_pending`` until ``flush``.

@@ -234,6 +234,11 @@ def resolve(
                 + (f" ({report.skipped} skipped earlier)" if report.skipped else "")
             )
             console.print(report.rate_line())
+        if report.left_alone:
+            err_console.print(
+                f"[yellow]left alone:[/] {report.left_alone} record(s) you changed by hand "
+                "and have not committed"
+            )
         if mode == "interactive":
             _interactive(archive, skipped_only=skipped)
 

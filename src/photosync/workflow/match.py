@@ -114,6 +114,8 @@ def match_variants(
         fingerprinted, archive.iter_records(), workers=workers, name="fingerprint"
     ):
         progress.advance()
+        if archive.is_user_changed(record["photo_id"]):
+            continue  # the user's uncommitted edit: not written, not matched
         if changed:
             archive.write_record(record)
             report.fingerprinted_now += 1
@@ -130,17 +132,24 @@ def match_variants(
             if "quality_variants" not in rules:
                 continue
             keeper = archive.load_record(group.keep)
-            for key in group.keys:
-                if key != group.keep:
-                    other = archive.load_record(key)
-                    report.joined.append(
-                        (keeper["photo_id"], display_name(keeper), key, display_name(other))
+            others = [archive.load_record(key) for key in group.keys if key != group.keep]
+            for other in others:
+                report.joined.append(
+                    (
+                        keeper["photo_id"],
+                        display_name(keeper),
+                        other["photo_id"],
+                        display_name(other),
                     )
-                    merge_into(keeper, other, kind="quality_variant")
-                    archive.remove_record(key)
-                    merged_into[key] = group.keep
-                    report.merged += 1
-            archive.write_record(keeper)
+                )
+                merge_into(keeper, other, kind="quality_variant")
+            # the survivor first, on disk, then the merged files: a kill in between
+            # leaves both (recovery finishes the merge), never neither
+            archive.write_record(keeper, durable=True)
+            for other in others:
+                archive.remove_record(other["photo_id"])
+                merged_into[other["photo_id"]] = group.keep
+                report.merged += 1
         elif group.kind == MatchKind.EDIT_VARIANT:
             for key_a, key_b, match in group.pairs:
                 if match.kind != MatchKind.EDIT_VARIANT:

@@ -65,6 +65,8 @@ class ResolveReport:
     skipped: int = 0
     #: what the rules did, photo by photo: (photo_id, file name, what)
     decisions: list[tuple[str, str, str]] = field(default_factory=list)
+    #: records with a change the user made and has not committed: not touched
+    left_alone: int = 0
 
     @property
     def automatic_rate(self) -> float | None:
@@ -356,6 +358,9 @@ def auto_resolve(
         progress.advance()
         if record["processing_state"] != ProcessingState.DISCOVERED.value and not _has_open(record):
             continue
+        if archive.is_user_changed(record["photo_id"]):
+            report.left_alone += 1  # the user's uncommitted edit (lock() said so)
+            continue
         report.examined += 1
         before_state = record["processing_state"]
         before = {name: record["metadata"].get(name) for name in COMPARABLE_FIELDS}
@@ -458,13 +463,14 @@ def decide_in_archive(
             )
             keeper, gone = (record, other) if keep_mine else (other, record)
             merge_into(keeper, gone, kind="edit_variant")
-            archive.remove_record(gone["photo_id"])
             keeper["conflicts"] = [
                 c
                 for c in keeper["conflicts"]
                 if c["id"] != f"{ConflictType.EDIT_VARIANT.value}:{gone['photo_id']}"
             ]
-            archive.write_record(keeper)
+            # the survivor first, on disk, then the merged file (see match_variants)
+            archive.write_record(keeper, durable=True)
+            archive.remove_record(gone["photo_id"])
             return
         archive.write_record(other)
     archive.write_record(record)

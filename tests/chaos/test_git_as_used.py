@@ -1,0 +1,256 @@
+"""photosync in a git repository the user also uses: resets, checkouts, merges, staged
+files, hand edits, a git command running beside it (issue 10, holes 3 and 4)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.harness import Expect, check_invariants, git, run, wait_for
+from tests.helpers import assert_check_clean, make_library, new_archive, records
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _archive(tmp_path: Path, count: int) -> tuple[Path, Path]:
+    library = tmp_path / "lib"
+    make_library(library, count)
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(library)})
+    archive.close()
+    return archive.root, library
+
+
+def _instances(root: Path) -> set[tuple[str, str]]:
+    return {
+        (service, instance["id"])
+        for record in records(root)
+        for service, instances in record["instances"].items()
+        for instance in instances
+    }
+
+
+def _commits(root: Path) -> list[str]:
+    return git(root, "rev-list", "--all").stdout.split()
+
+
+def _said(result: subprocess.CompletedProcess[str]) -> str:
+    return " ".join((result.stdout + result.stderr).split())
+
+
+def killed_after(root: Path, code: str) -> None:
+    """Run ``code`` (with ``archive``, the locked Archive) in a process that then dies by SIGKILL."""
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from photosync.archive.archive import Archive\n"
+        "archive = Archive(Path(sys.argv[1]))\n"
+        "archive.lock()\n" + code + "\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(root)], check=False)
+    assert done.returncode == -9, done
+
+
+# -- hole 3: the seen-cache follows git ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "undo",
+    [
+        ["reset", "--hard", "HEAD~1"],
+        ["revert", "--no-edit", "HEAD"],
+        ["checkout", "-q", "-b", "older", "HEAD~1"],
+    ],
+    ids=["reset-hard", "revert", "checkout-branch"],
+)
+def test_discover_after_git_took_records_away_brings_them_back(
+    tmp_path: Path, undo: list[str]
+) -> None:
+    """After a reset (revert, checkout) a plain discover skipped the files whose records went."""
+    root, library = _archive(tmp_path, 6)
+    run(root, "discover")
+    make_library(library, 4, start_seed=100)
+    run(root, "discover")
+    assert len(records(root)) == 10
+    git(root, "-c", "user.name=u", "-c", "user.email=u@x", *undo)
+    assert len(records(root)) == 6  # git took the last discover's records away
+    run(root, "discover")
+    check_invariants(root, Expect(records=10, present={"lib": 10}), read_data=False)
+    assert_check_clean(root)
+
+
+def test_a_record_deleted_by_hand_is_reported_not_skipped(tmp_path: Path) -> None:
+    """A record file removed by hand (not committed) is the user's change: discover says so."""
+    root, _library = _archive(tmp_path, 3)
+    run(root, "discover")
+    gone = sorted((root / "photos").rglob("*.json"))[0]
+    gone.unlink()
+    result = run(root, "discover", expect=4)
+    assert gone.name in _said(result) and "left alone" in _said(result)
+    assert not gone.exists()  # the user's change stands until they commit or discard it
+    git(root, "checkout", "--", str(gone.relative_to(root)))
+    run(root, "discover")
+    check_invariants(root, Expect(records=3, present={"lib": 3}), read_data=False)
+    assert_check_clean(root)
+
+
+# -- hole 4: git as the user uses it ------------------------------------------------------
+
+
+def test_a_users_staged_change_stays_staged_and_out_of_photosyncs_commits(
+    tmp_path: Path,
+) -> None:
+    root, _library = _archive(tmp_path, 4)
+    (root / "notes.txt").write_text("my own notes\n")
+    (root / "README.md").write_text("my archive\n")
+    git(root, "add", "notes.txt", "README.md")
+    run(root, "discover")
+    assert git(root, "show", "--name-only", "--format=", "HEAD").stdout.split() != []
+    committed = git(root, "log", "--format=", "--name-only").stdout.split()
+    assert "notes.txt" not in committed and committed.count("README.md") == 1  # init's only
+    staged = git(root, "diff", "--cached", "--name-only").stdout.split()
+    assert sorted(staged) == ["README.md", "notes.txt"]
+    git(root, "reset", "-q", "--", "notes.txt", "README.md")
+    git(root, "checkout", "--", "README.md")
+    (root / "notes.txt").unlink()
+    check_invariants(root, Expect(records=4, present={"lib": 4}), read_data=False)
+    assert_check_clean(root)
+
+
+def test_recovery_commits_only_what_photosync_wrote(tmp_path: Path) -> None:
+    """The recovery step used `git add -A`: a secret beside the config and a hand edit went in."""
+    root, _library = _archive(tmp_path, 3)
+    run(root, "discover")
+    hand_edited = sorted((root / "photos").rglob("*.json"))[0]
+    record = json.loads(hand_edited.read_text())
+    record["metadata"]["caption"] = "written by hand"
+    hand_edited.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    (root / "config" / "my-token.json").write_text('{"secret": "hunter2"}\n')
+    # a run killed after writing a record and before its commit
+    leftover = records(root)[1]
+    killed_after(
+        root,
+        f"record = archive.load_record({leftover['photo_id']!r})\n"
+        "record['metadata']['caption'] = 'written by the killed run'\n"
+        "archive.write_record(record)",
+    )
+    result = run(root, "discover")
+    assert "left alone" in _said(result) and hand_edited.name in _said(result)
+    everything = git(root, "log", "--all", "--format=", "--name-only").stdout.split()
+    assert "config/my-token.json" not in everything
+    assert "hunter2" not in git(root, "log", "--all", "-p").stdout
+    assert "written by hand" not in git(root, "log", "--all", "-p").stdout
+    assert "written by the killed run" in git(root, "log", "-p").stdout
+    status = git(root, "status", "--porcelain").stdout.splitlines()
+    assert sorted(status) == sorted(
+        [f" M {hand_edited.relative_to(root)}", "?? config/my-token.json"]
+    )
+    assert json.loads(hand_edited.read_text())["metadata"]["caption"] == "written by hand"
+    git(root, "checkout", "--", str(hand_edited.relative_to(root)))
+    (root / "config" / "my-token.json").unlink()
+    run(root, "discover")
+    check_invariants(root, Expect(records=3, present={"lib": 3}), read_data=False)
+    assert_check_clean(root)
+
+
+def _conflicting_merge(root: Path) -> Path:
+    """A merge of two branches that edited the same record, left with its conflict."""
+    target = sorted((root / "photos").rglob("*.json"))[0]
+    rel = str(target.relative_to(root))
+    ident = ["-c", "user.name=u", "-c", "user.email=u@x"]
+    git(root, "checkout", "-q", "-b", "side")
+    value = json.loads(target.read_text())
+    value["metadata"]["caption"] = "side"
+    target.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    git(root, *ident, "commit", "-q", "-m", "side caption", "--", rel)
+    git(root, "checkout", "-q", "main")
+    value["metadata"]["caption"] = "main"
+    target.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    git(root, *ident, "commit", "-q", "-m", "main caption", "--", rel)
+    merged = git(root, *ident, "merge", "side", check=False)
+    assert merged.returncode != 0 and (root / ".git" / "MERGE_HEAD").exists()
+    return target
+
+
+@pytest.mark.parametrize("state", ["detached", "merging", "cherry-picking"])
+def test_no_commit_on_a_detached_head_or_in_the_middle_of_a_git_operation(
+    tmp_path: Path, state: str
+) -> None:
+    root, library = _archive(tmp_path, 3)
+    run(root, "discover")
+    make_library(library, 2, start_seed=40)
+    if state == "detached":
+        git(root, "checkout", "-q", "--detach", "HEAD")
+        said = "detached"
+    elif state == "merging":
+        _conflicting_merge(root)
+        said = "merge"
+    else:
+        _conflicting_merge(root)
+        git(root, "merge", "--abort")
+        git(root, "-c", "user.name=u", "-c", "user.email=u@x", "cherry-pick", "side", check=False)
+        assert (root / ".git" / "CHERRY_PICK_HEAD").exists()
+        said = "cherry-pick"
+    before = _commits(root)
+    head = git(root, "rev-parse", "HEAD").stdout
+    for args in (["discover"], ["resolve", "--auto-resolve", "simple"], ["verify", "--repair"]):
+        refused = run(root, *args, expect=3)
+        assert said in _said(refused) and "photosync commits only on a branch" in _said(refused)
+    assert _commits(root) == before and git(root, "rev-parse", "HEAD").stdout == head
+    # read-only commands keep working
+    run(root, "status")
+    listed = run(root, "resolve", "--list", "--json")
+    assert "pending" in json.loads(listed.stdout)
+    run(root, "check", expect=(0, 6))
+    # every commit photosync ever made has one parent: never a merge commit
+    parents = git(root, "log", "--all", "--format=%p").stdout.splitlines()
+    assert all(len(line.split()) <= 1 for line in parents)
+    if state == "detached":
+        git(root, "checkout", "-q", "main")
+    elif state == "merging":
+        git(root, "merge", "--abort")
+    else:
+        git(root, "cherry-pick", "--abort")
+    run(root, "discover")
+    check_invariants(root, Expect(records=5, present={"lib": 5}), read_data=False)
+    assert_check_clean(root)
+
+
+def test_a_lock_held_by_a_live_git_is_never_moved(tmp_path: Path) -> None:
+    """`git commit -- FILE` holds .git/index.lock while its editor is open, unchanged for
+    as long as the user takes: photosync moved it aside after two seconds."""
+    root, _library = _archive(tmp_path, 2)
+    run(root, "discover")
+    (root / "README.md").write_text("my archive, my words\n")
+    editor = f"{sys.executable} -c 'import sys; sys.stdin.readline()'"
+    user_git = subprocess.Popen(
+        ["git", "-c", "user.name=u", "-c", "user.email=u@x", "commit", "--", "README.md"],
+        cwd=root,
+        env={**os.environ, "GIT_EDITOR": editor},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lock = root / ".git" / "index.lock"
+    try:
+        assert wait_for(lock.exists, 30)
+        held = lock.stat().st_ino
+        refused = run(root, "discover", expect=5)
+        assert "git command is running" in _said(refused)
+        assert lock.exists() and lock.stat().st_ino == held  # still the user's git's
+        assert not (root / ".photosync" / "quarantine").exists()
+    finally:
+        assert user_git.stdin is not None
+        user_git.stdin.write("\n")  # the editor closes: an empty message aborts the commit
+        user_git.stdin.close()
+        user_git.wait(timeout=60)
+    assert not lock.exists()
+    git(root, "checkout", "--", "README.md")
+    run(root, "discover")
+    check_invariants(root, Expect(records=2, present={"lib": 2}), read_data=False)
+    assert_check_clean(root)
