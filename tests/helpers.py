@@ -212,3 +212,17 @@ def conflicting_library(tmp_path: Path, count: int = 3) -> str:
         assert added.exit_code == 0, added.output
     assert run_cli("--archive", root, "discover").exit_code == 0
     return root
+
+
+def killed_after(archive_root: Path, code: str) -> None:
+    """Run ``code`` (``archive`` is the locked Archive) in a process that then dies by SIGKILL:
+    what a run killed after those writes and before its commit leaves behind."""
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from photosync.archive.archive import Archive\n"
+        "archive = Archive(Path(sys.argv[1]))\n"
+        "archive.lock()\n" + code + "\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(archive_root)], check=False)
+    assert done.returncode == -9, done

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.harness import Expect, check_invariants, git, run, wait_for
-from tests.helpers import assert_check_clean, make_library, new_archive, records
+from tests.helpers import (
+    assert_check_clean,
+    killed_after,
+    make_library,
+    new_archive,
+    records,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -40,19 +46,6 @@ def _commits(root: Path) -> list[str]:
 
 def _said(result: subprocess.CompletedProcess[str]) -> str:
     return " ".join((result.stdout + result.stderr).split())
-
-
-def killed_after(root: Path, code: str) -> None:
-    """Run ``code`` (with ``archive``, the locked Archive) in a process that then dies by SIGKILL."""
-    script = (
-        "import os, signal, sys\n"
-        "from pathlib import Path\n"
-        "from photosync.archive.archive import Archive\n"
-        "archive = Archive(Path(sys.argv[1]))\n"
-        "archive.lock()\n" + code + "\nos.kill(os.getpid(), signal.SIGKILL)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script, str(root)], check=False)
-    assert done.returncode == -9, done
 
 
 # -- hole 3: the seen-cache follows git ---------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from photosync.archive.jsonio import canonical_bytes
-from tests.helpers import assert_check_clean, make_library, records, run_cli
+from tests.helpers import assert_check_clean, killed_after, make_library, records, run_cli
 
 PREFIX = "photos"
 
@@ -233,8 +233,13 @@ def test_uncommitted_hand_edit_and_leftover_are_told_apart(tmp_path: Path) -> No
     path.write_bytes(canonical_bytes(record))  # photosync's format, but updated_at untouched
     (problem,) = _only(root, "uncommitted_edit")
     assert "by hand" in problem["detail"] and "git diff" in problem["fix"]
-    record["updated_at"] = "2030-01-01T00:00:00Z"  # what photosync's own write does
-    path.write_bytes(canonical_bytes(record))
+    subprocess.run(["git", "-C", str(root), "checkout", "--", str(path.relative_to(root))])
+    killed_after(  # photosync's own write, then a kill before its commit
+        root,
+        f"record = archive.load_record({record['photo_id']!r})\n"
+        "record['metadata']['caption'] = 'written by photosync'\n"
+        "archive.write_record(record)",
+    )
     (problem,) = _only(root, "uncommitted_leftover")
     assert "interrupted photosync run" in problem["detail"]
     _ok("--archive", str(root), "verify")  # a writer commits the leftover

@@ -370,7 +370,8 @@ class Archive:
         with open(path, "a", encoding="utf-8") as pending:
             pending.write(rel + "\n")
 
-    def _pending_paths(self) -> set[str]:
+    def pending_paths(self) -> set[str]:
+        """The paths a photosync run was writing and has not committed (PENDING_FILE)."""
         try:
             text = (self.root / PENDING_FILE).read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -537,7 +538,7 @@ class Archive:
         """
         # a git killed with us (kill -9 of the group, power cut) leaves its lock files
         notes: list[str] = self.git.clear_stale_locks(self.root / ".photosync" / "quarantine")
-        pending = self._pending_paths()
+        pending = self.pending_paths()
         dirty = self.git.dirty_paths("photos", "config", "schemas")
         quarantine = self.root / ".photosync" / "quarantine"
         ours: list[str] = []

@@ -37,8 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from photosync.archive.archive import Archive, record_hashes
-from photosync.archive.jsonio import canonical_bytes
-from photosync.archive.schema import PHOTO_SCHEMA, is_valid, schema_errors, schema_text
+from photosync.archive.schema import PHOTO_SCHEMA, is_valid, schema_errors
 from photosync.blobstore.base import BlobStore, check_digest
 from photosync.errors import PhotosyncError
 from photosync.model import record_relpath
@@ -244,60 +243,32 @@ def _fix_config(rel: str, status: str) -> str:
 
 
 def _classify_change(archive: Archive, status: str, rel: str) -> tuple[bool, str]:
-    """(made by photosync?, what the change is)."""
+    """(made by photosync?, what the change is).
+
+    photosync lists every path before it writes or removes it (``Archive.pending_paths``);
+    a change to any other path is someone else's, however photosync-like it looks.
+    """
     path = archive.root / rel
     name = path.name
-    if "D" in status:
-        if rel.startswith("photos/") and _merged_away(archive, rel):
-            return True, "removed (its photo was joined into another record)"
-        return False, "deleted"
-    what = "added" if status == "??" else "changed"
     if name.startswith(".") and name.endswith(".tmp"):
         return True, "a half-written temporary file"
+    ours = rel in archive.pending_paths()
+    if "D" in status:
+        if ours and rel.startswith("photos/"):
+            return True, "removed (its photo was joined into another record or moved)"
+        return ours, "deleted"
+    what = "added" if status == "??" else "changed"
     try:
-        data = path.read_bytes()
+        value = json.loads(path.read_bytes())
     except OSError:
-        return False, what
-    if rel.startswith("schemas/"):
-        return data.decode("utf-8", "replace") == schema_text(name), what
-    try:
-        value = json.loads(data)
+        return ours, what
     except ValueError:
-        return False, what + " (not valid JSON)"
-    if canonical_bytes(value) != data:
-        return False, what
-    if not rel.startswith("photos/"):
-        return True, what
-    if not isinstance(value, dict) or not is_valid(PHOTO_SCHEMA, value):
-        return False, what + " (does not match the photo schema)"
-    if status == "??":
-        return True, what
-    # photosync stamps updated_at on every change it makes; a hand edit keeps the old one
-    try:
-        before = json.loads(archive.git.run("show", f"HEAD:{rel}"))
-    except (PhotosyncError, ValueError):
-        return True, what
-    if isinstance(before, dict) and before.get("updated_at") == value.get("updated_at"):
-        return False, what
-    return True, what
-
-
-def _merged_away(archive: Archive, rel: str) -> bool:
-    """A removed record file whose every hash another record in the work tree holds."""
-    try:
-        before = json.loads(archive.git.run("show", f"HEAD:{rel}"))
-        hashes = set(record_hashes(before))
-    except (PhotosyncError, ValueError, KeyError, TypeError, AttributeError):
-        return False
-    for path in archive.iter_record_files():
-        try:
-            other = json.loads(path.read_bytes())
-            hashes -= set(record_hashes(other))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue
-        if not hashes:
-            return True
-    return False
+        return ours, what + " (not valid JSON)"
+    if rel.startswith("photos/") and (
+        not isinstance(value, dict) or not is_valid(PHOTO_SCHEMA, value)
+    ):
+        return ours, what + " (does not match the photo schema)"
+    return ours, what
 
 
 # records --------------------------------------------------------------------------------------
