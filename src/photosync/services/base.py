@@ -12,7 +12,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -62,6 +62,43 @@ class RemoteItem:
     #: other ids the very same item gets elsewhere (a Takeout file listed without its
     #: sidecar is known by path): discover keeps one instance per item, not one per id
     aliases: tuple[str, ...] = ()
+    #: other files of this very item whose bytes may differ (a Takeout photo in its year
+    #: folder and, re-encoded, in an album folder): each a full item of its own whose
+    #: ``extra["copy_of"]`` names this one. Discover stores every one; the best bytes
+    #: take this item's id (``trade_files``), the others stay instances of their own
+    copies: tuple[RemoteItem, ...] = ()
+    #: the id this file takes when another of the item's files holds the item's id; an
+    #: item with copies has a ``version`` that changes when any of its files does
+    copy_id: str | None = None
+
+
+def trade_files(item: RemoteItem, copy: RemoteItem) -> tuple[RemoteItem, RemoteItem]:
+    """``item``'s identity on ``copy``'s (better) file; ``item``'s file becomes a copy.
+
+    What names the item on the service (id, version, url, aliases) stays put; what
+    describes a file (name, size, path, observed facts, extra) moves with the file,
+    and the demoted file takes its own ``copy_id``.
+    """
+    assert item.copy_id is not None, "an item with copies names its own copy id"
+    promoted = replace(
+        copy,
+        instance_id=item.instance_id,
+        version=item.version,
+        url=item.url,
+        aliases=item.aliases,
+        extra={key: value for key, value in copy.extra.items() if key != "copy_of"},
+        copies=(),
+    )
+    demoted = replace(
+        item,
+        instance_id=item.copy_id,
+        version=copy.version,
+        url=None,
+        aliases=(),
+        extra={**item.extra, "copy_of": item.instance_id},
+        copies=(),
+    )
+    return promoted, demoted
 
 
 @dataclass

@@ -29,8 +29,8 @@ from photosync.archive.archive import Archive, PendingCommit
 from photosync.archive.state import RefusedItem, SeenEntry
 from photosync.blobstore.base import hash_stream, open_regular
 from photosync.blobstore.local import LocalBlobStore
-from photosync.errors import ItemRefused, NotRegularFile, PhotosyncError, ServiceError
-from photosync.identity import fingerprint_file
+from photosync.errors import ItemRefused, PhotosyncError, ServiceError
+from photosync.identity import Candidate, best_copy, fingerprint_file
 from photosync.metadata import extract_media_info
 from photosync.metadata.types import MediaInfo
 from photosync.model import (
@@ -48,7 +48,7 @@ from photosync.model import (
     upsert_instance,
     utc_now,
 )
-from photosync.services.base import ListingReport, RemoteItem, SourceService
+from photosync.services.base import ListingReport, RemoteItem, SourceService, trade_files
 from photosync.services.local import LocalFolderService
 from photosync.workflow.context import open_services, primary_store
 from photosync.workflow.parallel import bounded_map
@@ -139,8 +139,8 @@ class _Ingested:
     error: str | None = None
     #: the service refused this item for good
     refused: ItemRefused | None = None
-    #: why the item was not read at all (a FIFO or device under a photo's name)
-    skipped: str | None = None
+    #: the item's other files (``RemoteItem.copies``), each ingested on its own
+    copies: list[_Ingested] = field(default_factory=list)
 
 
 def discover(
@@ -374,6 +374,19 @@ class _ServiceRun:
 
     # worker side ---------------------------------------------------------------------------
     def _ingest(self, item: RemoteItem) -> _Ingested:
+        """One item, and each of its other files: every one stored, the best one the item's."""
+        result = self._ingest_file(item)
+        if not item.copies:
+            return result
+        files = [result, *(self._ingest_file(copy) for copy in item.copies)]
+        readable = [f for f in files if f.digest is not None]
+        best = _best_file(readable) if readable else result
+        if best is not result:
+            best.item, result.item = trade_files(result.item, best.item)
+        best.copies = [f for f in files if f is not best]
+        return best
+
+    def _ingest_file(self, item: RemoteItem) -> _Ingested:
         result = _Ingested(item)
         try:
             if item.local_path is not None:
@@ -382,8 +395,6 @@ class _ServiceRun:
                 self._ingest_stream(item, result)
         except ItemRefused as error:
             result.refused = error
-        except NotRegularFile as error:
-            result.skipped = str(error)
         except PhotosyncError as error:
             result.error = str(error)
             log.debug("discover %s: %s", self.service.name, item.instance_id, exc_info=True)
@@ -460,12 +471,17 @@ class _ServiceRun:
 
     # main-thread side ---------------------------------------------------------------------------
     def _apply(self, ingested: _Ingested) -> None:
+        # the item counts as seen only when every one of its files is stored
+        complete = all(f.digest is not None for f in ingested.copies)
+        self._apply_file(ingested, remember=complete)
+        for copy in ingested.copies:  # listed inside their item: counted here
+            self.report.listed += 1
+            self._apply_file(copy)
+
+    def _apply_file(self, ingested: _Ingested, *, remember: bool = True) -> None:
         item = ingested.item
         if ingested.refused is not None:
             self._note_refused(item, ingested.refused)
-            return
-        if ingested.skipped is not None:  # not a photo file: said, never counted as one
-            self.report.warnings.append(ingested.skipped)
             return
         if ingested.error is not None or ingested.digest is None:
             self.report.failed.append(f"{item_label(item)}: {ingested.error}")
@@ -516,9 +532,8 @@ class _ServiceRun:
             else:  # read again (--full-scan, a touched file) and nothing to add
                 self.report.unchanged += 1
         self._refresh_visibility(record)
-        self._stage(
-            record, content_hash, (item.instance_id, item.version, content_hash), item_label(item)
-        )
+        row = (item.instance_id, item.version, content_hash) if remember else None
+        self._stage(record, content_hash, row, item_label(item))
 
     def _record_for_hash(self, content_hash: str) -> Record | None:
         """The record holding these bytes, this batch's in-memory copy when it has one."""
@@ -731,6 +746,28 @@ def item_label(item: RemoteItem) -> str:
     if title and title not in name:
         return f"{title!r} ({name})"
     return name
+
+
+def _best_file(files: list[_Ingested]) -> _Ingested:
+    """The copy to keep as the item's original, by resolve's own quality rules."""
+
+    def candidate(file: _Ingested) -> Candidate:
+        info = file.info or MediaInfo()
+        return Candidate(
+            key=file.item.instance_id,
+            fingerprint=None,
+            content_hash=file.digest,
+            width=info.width,
+            height=info.height,
+            taken_date=info.taken_date,
+            camera_make=info.camera_make,
+            camera_model=info.camera_model,
+            size_bytes=file.size,
+            format=info.format,
+        )
+
+    by_key = {file.item.instance_id: file for file in files}
+    return by_key[best_copy([candidate(file) for file in files]).key]
 
 
 def _needs_review(record: Record, instance: dict[str, Any]) -> bool:

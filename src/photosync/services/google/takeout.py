@@ -13,7 +13,14 @@ Decisions (documented for the workflow and the user):
   ``Photos from YYYY`` folders, else the folder under ``Takeout/`` holding the
   most media files.
 * A photo that sits in its year folder and in album folders is ONE item; album
-  folders only add membership (``extra["albums"]``).
+  folders add membership (``extra["albums"]``). Identity groups files, it never
+  decides whether bytes are kept: a file of the item that may differ from the
+  first one (another size, or another zip CRC) is listed as one of its
+  ``copies`` (id ``<id>#copy:<path>``); discover stores every one and gives the
+  item's id the best (resolve's quality rules). Same-size files in folders and
+  tar parts are taken as identical (telling them apart costs a second read).
+  Flags a sidecar states (archived, trashed, favorited) hold whichever file's
+  sidecar said them.
 * Identity: ``instance_id`` is the key of the sidecar's ``url``
   (``https://photos.google.com/photo/<key>``); without one it is
   ``path:<path under the product folder>:<size>`` (and the item names those
@@ -54,6 +61,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from photosync.blobstore.base import open_regular
 from photosync.errors import ItemUnavailable, PhotosyncError
 from photosync.model import ObservedMetadata, Visibility
 from photosync.services.base import (
@@ -422,6 +430,17 @@ def _geo(value: Any) -> dict[str, float] | None:
     return location
 
 
+def copy_id(photo_id: str, rel: str) -> str:
+    """The id of one more file of an item, whose bytes differ from the item's own."""
+    return f"{photo_id}#copy:{rel}"
+
+
+def _sidecar_flags(facts: SidecarFacts) -> set[str]:
+    """Flags a sidecar states; they hold for the item whichever of its files said them."""
+    said = {"archive": facts.archived, "trash": facts.trashed, "favorited": facts.favorited}
+    return {flag for flag, on in said.items() if on}
+
+
 def url_key(url: Any) -> str | None:
     if not isinstance(url, str):
         return None
@@ -524,6 +543,14 @@ class Entry:
     gzipped: bool = False
     #: the entry's own time (zip/tar header, file mtime), POSIX seconds
     mtime: float | None = None
+    #: CRC-32 from the zip directory (free to read): tells same-size copies apart
+    crc: int | None = None
+
+    def may_differ(self, other: Entry) -> bool:
+        """Could these two files hold different bytes (without reading either)?"""
+        if self.size != other.size:
+            return True
+        return self.crc is not None and other.crc is not None and self.crc != other.crc
 
 
 @dataclass
@@ -700,6 +727,7 @@ class _Indexer:
                     path=path,
                     size=info.file_size,
                     mtime=_zip_time(info.date_time),
+                    crc=info.CRC,
                 )
                 self._take(
                     entry,
@@ -840,6 +868,8 @@ class _Photo:
     edits: set[str] = field(default_factory=set)
     live_videos: set[str] = field(default_factory=set)
     copies: int = 0
+    #: other files of this very item whose bytes may differ: (entry, rel), each one read
+    other_files: list[tuple[Entry, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -873,6 +903,8 @@ class TakeoutIndex:
         for part in parts:
             self._indexer.add_part(Path(part))
         self.photos: dict[str, _Photo] = {}
+        #: ids of the other files of an item (``copy_id``) -> their entries, for open_item
+        self.copy_entries: dict[str, Entry] = {}
         self.roots = self._product_roots()
         self._build()
 
@@ -1077,10 +1109,15 @@ class TakeoutIndex:
         existing = self.photos.get(photo_id)
         if existing is None:
             return None
-        if existing.entry.size != entry.size:
+        rel = f"{folder.name}/{entry.path.rpartition('/')[2]}" if folder.name else entry.path
+        known = [existing.entry, *(other for other, _rel in existing.other_files)]
+        if all(other.may_differ(entry) for other in known):
+            # identity groups the files; it never decides whether bytes are kept
+            existing.other_files.append((entry, rel))
+            self.copy_entries[copy_id(photo_id, rel)] = entry
             existing.problems.append(
-                f"copies differ in size: {existing.rel} ({existing.entry.size}) and "
-                f"{folder.name}/{entry.path.rpartition('/')[2]} ({entry.size})"
+                f"copies differ: {existing.rel} ({existing.entry.size} bytes) and {rel} "
+                f"({entry.size} bytes); both are kept, the better one as the original"
             )
         self._add_membership(existing, folder)
         return existing
@@ -1108,6 +1145,8 @@ class TakeoutIndex:
         if existing is not None:
             if existing.sidecar is None and sidecar_rel is not None:
                 existing.sidecar, existing.facts = sidecar_rel, facts
+            # what any of its sidecars says about the item holds, whichever came first
+            existing.flags.update(_sidecar_flags(facts))
             if problem and problem not in existing.problems:
                 existing.problems.append(problem)
                 self.warnings.append(problem)
@@ -1168,23 +1207,25 @@ class TakeoutIndex:
 
     def items(self) -> Iterator[RemoteItem]:
         for photo_id in sorted(self.photos):
-            yield self._item(self.photos[photo_id])
+            photo = self.photos[photo_id]
+            yield self._item(photo)
 
-    def _item(self, photo: _Photo) -> RemoteItem:
+    def _item(self, photo: _Photo, *, entry: Entry | None = None, rel: str = "") -> RemoteItem:
+        """The item, or with ``entry`` one more file of it (id ``<id>#copy:<rel>``)."""
+        copy_of = photo.instance_id if entry is not None else None
+        entry = entry or photo.entry
+        rel = rel or photo.rel
         facts = photo.facts
         parent = self.photos.get(photo.edit_of or photo.live_of or "")
         flags = set(photo.flags) | (parent.flags if parent else set())
         albums = set(photo.albums) | (parent.albums if parent else set())
-        if facts.archived:
-            flags.add("archive")
-        if facts.trashed:
-            flags.add("trash")
+        flags |= _sidecar_flags(facts)
         extra: dict[str, Any] = {
-            "takeout_path": photo.rel,
+            "takeout_path": rel,
             "sidecar": photo.sidecar if photo.sidecar else None,
             "albums": sorted(albums),
             "people": facts.people,
-            "favorited": facts.favorited,
+            "favorited": "favorited" in flags,
             "archived": "archive" in flags,
             "trashed": "trash" in flags,
             "locked": "locked" in flags,
@@ -1212,7 +1253,9 @@ class TakeoutIndex:
             problems.append("in Google's 'Failed Videos' folder: Google could not process it")
         if "trash" in flags:
             problems.append("in the Google Photos trash: kept in the archive, never replicated")
-        filename = photo.rel.rpartition("/")[2]
+        if copy_of is not None:
+            extra["copy_of"] = copy_of
+        filename = rel.rpartition("/")[2]
         observed = ObservedMetadata(
             taken_date=facts.taken_date,
             taken_date_source="google-takeout:photoTakenTime" if facts.taken_date else None,
@@ -1221,33 +1264,40 @@ class TakeoutIndex:
             caption=facts.caption,
             albums=sorted(albums),
         )
-        version_basis = {
-            "size": photo.entry.size,
+        version_basis: dict[str, Any] = {
+            "size": entry.size,
             "observed": observed.to_json(),
             "extra": {k: v for k, v in extra.items() if k not in ("takeout_path", "sidecar")},
         }
+        if photo.other_files and copy_of is None:
+            # an item's version covers all its files: one changed, the item is read again
+            version_basis["files"] = [(e.size, e.crc) for e, _ in photo.other_files]
         version = hashlib.sha256(
             json.dumps(version_basis, sort_keys=True, default=str).encode()
         ).hexdigest()[:32]
         return RemoteItem(
-            instance_id=photo.instance_id,
+            instance_id=photo.instance_id if copy_of is None else copy_id(copy_of, rel),
             version=version,
             filename=filename,
-            size=photo.entry.size,
+            size=entry.size,
             media_type=photo.kind if photo.kind in ("photo", "video") else None,
             observed=observed,
             visibility=VisibilityObservation(
                 Visibility.PRIVATE, raw="locked-folder" if "locked" in flags else "library"
             ),
-            url=facts.url if not (photo.edit_of or photo.live_of) else None,
+            url=facts.url if not (photo.edit_of or photo.live_of or copy_of) else None,
             quality="original",
             original_available=True,
-            local_path=Path(photo.entry.member) if photo.entry.kind == "dir" else None,
-            modified_at=facts.created or _entry_time(photo.entry),
+            local_path=Path(entry.member) if entry.kind == "dir" else None,
+            modified_at=facts.created or _entry_time(entry),
             modified_at_source="service:upload" if facts.created else "file:mtime",
             extra=extra,
             problems=problems,
-            aliases=self._path_ids(photo),
+            aliases=self._path_ids(photo) if copy_of is None else (f"path:{rel}:{entry.size}",),
+            copies=tuple(self._item(photo, entry=e, rel=r) for e, r in photo.other_files)
+            if copy_of is None
+            else (),
+            copy_id=copy_id(photo.instance_id, rel) if photo.other_files else None,
         )
 
     def _path_ids(self, photo: _Photo) -> tuple[str, ...]:
@@ -1315,7 +1365,7 @@ def open_entry(entry: Entry) -> BinaryIO:
     label = f"{entry.part.name}:{entry.path}"
     try:
         if entry.kind == "dir":
-            handle = open(entry.member, "rb")  # noqa: SIM115 - closed by the stream
+            handle = open_regular(Path(entry.member))  # closed by the stream; never a FIFO
             raw: io.RawIOBase = _BoundedStream(handle, entry.size, label, [handle])
         elif entry.kind == "zip":
             archive = zipfile.ZipFile(entry.part)
@@ -1388,7 +1438,9 @@ class TakeoutSource(SourceService):
             yield item
 
     def open_item(self, item: RemoteItem) -> AbstractContextManager[BinaryIO]:
-        photo = self.index().photos.get(item.instance_id)
-        if photo is None:
+        index = self.index()
+        photo = index.photos.get(item.instance_id)
+        entry = photo.entry if photo is not None else index.copy_entries.get(item.instance_id)
+        if entry is None:
             raise ItemUnavailable(f"{item.instance_id} is not in the Takeout parts given")
-        return contextlib.closing(open_entry(photo.entry))
+        return contextlib.closing(open_entry(entry))
