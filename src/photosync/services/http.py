@@ -377,8 +377,9 @@ class HttpClient:
                 raise self._fail(f"{where}: {exc}", exc.retry_after) from None
             except _TRANSIENT_EXCEPTIONS as exc:
                 raise self._fail(f"{where}: body cut short ({type(exc).__name__})") from None
-            except PhotosyncError:
+            except PhotosyncError as exc:
                 self.breaker.record_success()
+                log.debug("%s: %s refused (%s): %s", self.service, where, exc, _excerpt(response))
                 raise
             except (ValueError, ParseError) as exc:
                 raise self._fail(f"{where}: unparseable body ({type(exc).__name__})") from None
