@@ -307,7 +307,8 @@ def _show_preview(report: ResolveReport, as_json: bool) -> None:
     console.print(
         f"would examine {report.examined}, resolve {report.now_resolved}, "
         f"join {report.merged_variants} quality variant(s); "
-        f"{report.needs_decision} would need a decision"
+        f"{report.needs_decision} would need a decision",
+        soft_wrap=True,
     )
     console.print(report.rate_line())
     console.print(

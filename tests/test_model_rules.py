@@ -1,0 +1,104 @@
+"""Rules about a record that must hold for every input (model.py): typed custom values,
+the name a person sees, which conflicts still wait."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from photosync.archive.schema import validate_record
+from photosync.model import (
+    Record,
+    display_name,
+    needs_decision,
+    new_record,
+    parse_custom,
+    waiting_reasons,
+)
+
+
+def _record() -> Record:
+    return new_record(
+        content_hash="sha256:" + "ab" * 32,
+        size=10,
+        media={"kind": "photo", "mime_type": "image/jpeg"},
+        canonical_source="test:1",
+        source_of_truth_path=None,
+    )
+
+
+@settings(deadline=None)  # the first call compiles the schema
+@given(
+    st.datetimes(min_value=datetime(1826, 1, 1), max_value=datetime(2200, 12, 31)),
+    st.sampled_from(["%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]),
+)
+def test_a_typed_date_is_a_valid_taken_date_of_the_same_moment(
+    moment: datetime, shape: str
+) -> None:
+    typed = moment.strftime(shape)
+    value = parse_custom("taken_date", typed)
+    record = _record()
+    record["metadata"]["taken_date"] = value
+    validate_record(record)
+    assert datetime.fromisoformat(value) == datetime.strptime(typed, shape)
+
+
+@settings(deadline=None)
+@given(
+    st.floats(min_value=-90, max_value=90, allow_nan=False),
+    st.floats(min_value=-180, max_value=180, allow_nan=False),
+    st.sampled_from([", ", ",", " ", " , "]),
+)
+def test_a_typed_place_is_a_valid_location(lat: float, lng: float, sep: str) -> None:
+    value = parse_custom("location", f"{lat!r}{sep}{lng!r}")
+    assert value == {"lat": lat, "lng": lng}
+    record = _record()
+    record["metadata"]["location"] = value
+    validate_record(record)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False).filter(lambda v: abs(v) > 90))
+def test_a_latitude_beyond_a_pole_is_refused(lat: float) -> None:
+    with pytest.raises(ValueError):
+        parse_custom("location", f"{lat!r}, 0")
+
+
+@given(st.lists(st.text(alphabet="abc xyz,", max_size=8), max_size=5))
+def test_typed_tags_are_a_set_without_blanks(parts: list[str]) -> None:
+    value = parse_custom("tags", ",".join(parts))
+    assert value == sorted(set(value)) and all(t and t == t.strip() for t in value)
+
+
+@given(
+    st.text(alphabet="0123456789", min_size=1, max_size=12),
+    st.text(alphabet="abcdefgh _-", min_size=1, max_size=12).filter(lambda s: s.strip()),
+    st.booleans(),
+)
+def test_the_shown_name_is_a_real_file_name_when_any_copy_has_one(
+    flickr_id: str, stem: str, flickr_first: bool
+) -> None:
+    record = _record()
+    made_up = f"{flickr_id}.jpg"
+    real = f"{stem}.jpg"
+    record["metadata"]["filename"] = made_up if flickr_first else real
+    record["instances"] = {
+        "flickr": [{"id": flickr_id, "observed": {"filename": made_up}}],
+        "phone": [{"id": f"dcim/{real}", "observed": {"filename": real}}],
+    }
+    assert display_name(record) == real
+
+
+@given(st.sampled_from(["open", "skipped", "resolved"]), st.booleans())
+def test_a_skipped_question_still_waits(status: str, required: bool) -> None:
+    conflict = {"status": status, "resolution_required": required, "description": "d"}
+    assert needs_decision(conflict) == (required and status != "resolved")
+    record = _record()
+    record["conflicts"] = [conflict]
+    reasons = waiting_reasons(record)
+    if needs_decision(conflict):
+        assert reasons == [f"{status}: d"]
+    else:
+        assert reasons == ["not examined by `photosync resolve` yet"]
