@@ -39,6 +39,7 @@ from photosync.model import (
     iter_instances,
     pushable_level,
     refused_by,
+    unapproved_widening,
     upsert_instance,
     utc_now,
     waiting_reasons,
@@ -53,7 +54,7 @@ from photosync.workflow.blobreplicate import (
 )
 from photosync.workflow.context import open_services, primary_store
 from photosync.workflow.progress import Progress, SilentProgress
-from photosync.workflow.resolve import normalized, weak_date
+from photosync.workflow.resolve import normalized, refresh_visibility_conflicts, weak_date
 
 log = logging.getLogger(__name__)
 
@@ -320,6 +321,8 @@ def replicate(
                         error,
                     )
             changed |= _ensure_blob_location(record, store)
+            if _visibility_in_question(record):
+                changed |= refresh_visibility_conflicts(record)
             _queue_albums(record, targets, album_queue)
             everywhere = targets and all(
                 _has_present(record, name) or name in _skipped(record) for name in targets
@@ -481,6 +484,17 @@ def _note_refused(record: Record, target: str, error: ItemRefused, report: Repli
         f"{_label(record)} -> {target}: {error}" + (f". {error.hint}" if error.hint else "")
     )
     log.warning("replicate %s to %s refused for good: %s", record["photo_id"], target, error)
+
+
+def _visibility_in_question(record: Record) -> bool:
+    """A level edited by hand, a service read back wider, or a visibility conflict
+    that may be settled now: the record's visibility conflicts are brought up to date."""
+    vis = record["visibility"]
+    return (
+        unapproved_widening(record)
+        or any(is_wider(level, vis["canonical"]) for level in vis["per_service"].values())
+        or any(c["type"] == "visibility_conflict" for c in record["conflicts"])
+    )
 
 
 def _held_back(record: Record) -> bool:

@@ -16,6 +16,7 @@ rule above), and only an explicit approval widens it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,10 +189,12 @@ def analyze(record: Record, rules: set[str], *, by: str = "photosync") -> list[s
     failed = _processing_failed(record, previous)
     if failed is not None:
         conflicts.append(failed)
+    visibility_conflict = _visibility(record, rules, previous, by=by)
+    # after _visibility: a level set by hand that a service shows narrower was narrowed
+    # back already (fail closed); what is still wider than approved is a question
     unapproved = _unapproved(record, previous)
     if unapproved is not None:
         conflicts.append(unapproved)
-    visibility_conflict = _visibility(record, rules, previous, by=by)
     if visibility_conflict is not None:
         conflicts.append(visibility_conflict)
         if visibility_conflict["status"] == "resolved" and visibility_conflict["resolution"].get(
@@ -246,6 +249,25 @@ def _carry_decision(conflict: dict[str, Any], before: dict[str, Any] | None) -> 
     if before.get("options") == conflict["options"]:
         conflict["status"] = before["status"]
         conflict["resolution"] = before.get("resolution")
+
+
+def refresh_visibility_conflicts(record: Record) -> bool:
+    """The visibility conflicts of a record outside a resolve pass (replicate read back
+    a level wider than it asked, or met a level edited by hand): recomputed with no
+    automatic rule, decisions kept. True when the record changed."""
+    previous = {c["id"]: c for c in record["conflicts"]}
+    before = json.dumps([record["conflicts"], record["visibility"]], sort_keys=True)
+    found = [
+        conflict
+        for conflict in (
+            _visibility(record, set(), previous, by="photosync"),
+            _unapproved(record, previous),  # after: see analyze
+        )
+        if conflict is not None
+    ]
+    kept = [c for c in record["conflicts"] if c["type"] != ConflictType.VISIBILITY_CONFLICT.value]
+    record["conflicts"] = sorted(kept + found, key=lambda c: c["id"])
+    return json.dumps([record["conflicts"], record["visibility"]], sort_keys=True) != before
 
 
 def _unapproved(record: Record, previous: dict[str, dict[str, Any]]) -> dict[str, Any] | None:

@@ -166,16 +166,22 @@ def test_a_record_edited_by_hand_to_public_is_not_uploaded_public(
     archive = _replicated_archive(tmp_path, emulator, state, 2)
     edited, other = sorted(r["photo_id"] for r in records(archive.root))
     _hand_edit(archive, edited, "public")
-    report = replicate(archive, execute=True)
-    assert not report.failed, report.failed
-    assert len(state.photos) == 2
-    assert all(p.privacy == (0, 0, 0) for p in state.photos.values())
+    archive.close()
     code, found = _audit(archive)
     assert code == 6
     wider = [(f["photo_id"], f["kind"]) for f in found["discrepancies"] if f["wider"]]
     assert wider == [(edited, "unapproved")]
-    # an approval made through photosync lets it widen, and only that photo
+    archive = Archive(archive.root)
+    archive.lock()
+    report = replicate(archive, execute=True)
+    assert not report.failed, report.failed
+    assert len(state.photos) == 2
+    assert all(p.privacy == (0, 0, 0) for p in state.photos.values())
+    # Flickr shows it private and nobody approved more: narrowed back (fails closed)
+    assert archive.load_record(edited)["visibility"]["canonical"] == "private"
     archive.close()
+    assert _audit(archive)[0] == 0
+    # an approval made through photosync lets it widen, and only that photo
     done = run_cli("--archive", str(archive.root), "visibility", "set", edited, "public", "--yes")
     assert done.exit_code == 0, done.output
     archive = Archive(archive.root)
@@ -184,6 +190,7 @@ def test_a_record_edited_by_hand_to_public_is_not_uploaded_public(
     assert not replicate(archive, execute=True).failed
     (pushed,) = archive.load_record(edited)["instances"]["flickr"]
     assert state.photos[pushed["id"]].privacy == (1, 0, 0)
+    assert not archive.load_record(edited)["conflicts"]  # settled by the approval
     (kept,) = archive.load_record(other)["instances"]["flickr"]
     assert state.photos[kept["id"]].privacy == (0, 0, 0)
     assert _audit(archive)[0] == 0
@@ -205,6 +212,9 @@ def test_a_service_that_says_yes_but_shows_wider_is_recorded_and_audited(
         assert record["instances"]["flickr"][0]["visibility"] == "public"
     code, found = _audit(archive)
     assert code == 6 and found["wider_than_canonical"] == 2
+    for record in records(archive.root):
+        (question,) = record["conflicts"]
+        assert question["id"] == "visibility_conflict:canonical" and question["status"] == "open"
     # the next run tries to narrow again; the service still lies; nothing is uploaded twice
     again = replicate(archive, execute=True)
     assert len(again.failed) == 2 and len(state.photos) == 2
@@ -213,6 +223,7 @@ def test_a_service_that_says_yes_but_shows_wider_is_recorded_and_audited(
     assert not replicate(archive, execute=True).failed
     assert all(p.privacy == (0, 0, 0) for p in state.photos.values())
     assert _audit(archive)[0] == 0
+    assert not any(record["conflicts"] for record in records(archive.root))
     archive.close()
     assert_check_clean(archive.root)
 
