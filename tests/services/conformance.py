@@ -137,3 +137,9 @@ class TargetConformance:
 
     def test_max_visibility_is_a_level(self, target_case: TargetCase) -> None:
         assert isinstance(target_case.service.max_visibility(), Visibility)
+
+    def test_search_lag_and_clock_are_declared(self, target_case: TargetCase) -> None:
+        """replicate waits this long before it takes "not found" as "not uploaded"."""
+        lag = target_case.service.search_lag_s
+        assert isinstance(lag, int | float) and not isinstance(lag, bool) and lag >= 0
+        assert isinstance(target_case.service.now(), float)

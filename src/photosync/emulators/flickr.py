@@ -1765,8 +1765,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--free", action="store_true", help="emulate a free account (no originals)")
     parser.add_argument("--api-key", default=DEFAULT_API_KEY)
     parser.add_argument("--api-secret", default=DEFAULT_API_SECRET)
+    parser.add_argument(
+        "--search-lag",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="search shows a new upload only this long after it (give the service "
+        "the same search_lag_s)",
+    )
+    parser.add_argument(
+        "--privacy-ignored",
+        action="store_true",
+        help="setPerms and an upload's privacy flags reply ok but change nothing",
+    )
     args = parser.parse_args(argv)
     state = FlickrState(api_key=args.api_key, api_secret=args.api_secret, pro=not args.free)
+    state.search_lag_s = args.search_lag
+    state.privacy_ignored = args.privacy_ignored
     state.seed(args.seed_photos)
     emulator = FlickrEmulator(state, port=args.port)
     print(
