@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from photosync.archive import runlog
 from photosync.credentials import CredentialStore, config_dir
 from photosync.redaction import MASK, redact_text, register_secret
-from tests.helpers import assert_check_clean, make_library, new_archive, run_cli
+from tests.helpers import assert_check_clean, git_log, make_library, new_archive, run_cli
 
 
 class _EchoingOutage(BaseHTTPRequestHandler):
@@ -188,3 +188,17 @@ def test_a_registered_secret_is_masked_wherever_it_occurs(
 ) -> None:
     register_secret(secret)
     assert secret not in redact_text(f"{before}{secret}{after}")
+
+
+def test_a_log_that_cannot_be_written_does_not_stop_the_run(tmp_path: Path) -> None:
+    make_library(tmp_path / "lib", 2)
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
+    root = archive.root
+    archive.close()
+    (root / ".photosync").mkdir(exist_ok=True)
+    (root / ".photosync" / "logs").write_text("in the way\n")  # no folder can be made there
+    run = _photosync("--archive", str(root), "discover")
+    assert run.returncode == 0, run.stderr
+    assert "2 new" in git_log(root)[0]
+    (root / ".photosync" / "logs").unlink()
+    assert_check_clean(root)

@@ -122,7 +122,8 @@ def _print_last_run(last: dict[str, Any] | None) -> None:
         + (f", first: {escape(str(last['first_problem']))}" if last.get("first_problem") else ""),
         soft_wrap=True,
     )
-    console.print(f"details: {escape(str(last.get('log')))}", soft_wrap=True)
+    if last.get("log"):
+        console.print(f"details: {escape(str(last['log']))}", soft_wrap=True)
 
 
 def print_refusals(refused: list[Refusal], limit: int = 10) -> None:

@@ -9,6 +9,7 @@ no secret reaches a terminal or a file through a log line.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -69,11 +70,14 @@ class _ProblemCounter(logging.Handler):
 
 
 @contextmanager
-def run_log(root: Path, command: str) -> Iterator[Path]:
+def run_log(root: Path, command: str) -> Iterator[Path | None]:
     """Everything logged while the block runs goes to a new file in ``.photosync/logs/``."""
-    path = runlog.new_run_log(root, command.replace(" ", "-"))
-    file_handler = logging.FileHandler(path, encoding="utf-8", delay=False)
-    os.chmod(path, 0o600)  # file names, service answers: the owner's business only
+    try:
+        path = runlog.new_run_log(root, command.replace(" ", "-"))
+        file_handler: logging.Handler = logging.FileHandler(path, encoding="utf-8", delay=False)
+        os.chmod(path, 0o600)  # file names, service answers: the owner's business only
+    except OSError:  # a full or read-only disk: the run itself says so; no log is no reason to stop
+        path, file_handler = None, logging.NullHandler()
     formatter = logging.Formatter(FILE_FORMAT, datefmt="%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime
     file_handler.setFormatter(formatter)
@@ -108,15 +112,14 @@ def run_log(root: Path, command: str) -> Iterator[Path]:
         logger.removeHandler(file_handler)
         logger.removeHandler(counter)
         file_handler.close()
-        runlog.save_last_run(
-            root,
-            {
-                "command": command,
-                "log": str(path.relative_to(root)),
-                "started": started.isoformat(timespec="seconds"),
-                "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-                "outcome": outcome,
-                "problems": counter.count,
-                "first_problem": counter.first,
-            },
-        )
+        summary = {
+            "command": command,
+            "log": str(path.relative_to(root)) if path is not None else None,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "outcome": outcome,
+            "problems": counter.count,
+            "first_problem": counter.first,
+        }
+        with contextlib.suppress(OSError):  # never hide the run's own error behind this one
+            runlog.save_last_run(root, summary)
