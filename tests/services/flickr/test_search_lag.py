@@ -8,6 +8,7 @@ longer than the lag the service declares.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,14 @@ from photosync.workflow import context
 from photosync.workflow.discover import discover
 from photosync.workflow.replicate import replicate
 from photosync.workflow.resolve import auto_resolve
-from tests.helpers import FakeClock, assert_check_clean, make_library, new_archive, records
+from tests.helpers import (
+    FakeClock,
+    assert_check_clean,
+    make_library,
+    new_archive,
+    records,
+    run_cli,
+)
 
 pytestmark = pytest.mark.timeout(240)
 LAG_S = 20.0
@@ -120,3 +128,67 @@ def test_a_lagging_search_is_the_default_for_real_flickr_only() -> None:
     configured = FlickrService("flickr", {"type": "flickr", "search_lag_s": 5})
     assert real.search_lag_s >= 60 and emulated.search_lag_s == 0
     assert configured.search_lag_s == 5
+
+
+def test_the_cli_says_an_upload_is_pending_and_exits_4_until_search_shows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock(start=1_700_000_000.0)
+    state = FlickrState(clock=clock.time)
+    state.search_lag_s = LAG_S
+    make_library(tmp_path / "lib", 1)
+    with FlickrEmulator(state) as emulator:
+        run_oauth_flow(
+            state.api_key,
+            state.api_secret,
+            "write",
+            emulator.endpoints(),
+            flickr_browser,
+            service_name="flickr",
+        )
+        archive = new_archive(
+            tmp_path,
+            lib={"type": "local", "path": str(tmp_path / "lib")},
+            flickr={
+                "type": "flickr",
+                "target": True,
+                "source": False,
+                "endpoints": emulator.endpoints(),
+                "rate_limit": {"requests_per_hour": 36_000_000},
+                "search_lag_s": LAG_S,
+            },
+        )
+        archive.lock()
+        discover(archive, services=["lib"])
+        auto_resolve(archive)
+        archive.close()
+        made = context.make_service
+        monkeypatch.setattr(
+            context,
+            "make_service",
+            lambda name, settings: (
+                FlickrService(name, settings, clock=clock)
+                if settings["type"] == "flickr"
+                else made(name, settings)
+            ),
+        )
+
+        def run() -> tuple[int, dict[str, Any]]:
+            result = run_cli("--archive", str(archive.root), "replicate", "--execute", "--json")
+            return result.exit_code, json.loads(result.output)
+
+        emulator.faults = FaultPlan(rate_truncate=1.0, only_prefixes=("/services/upload",))
+        code, out = run()
+        assert code == 4 and len(out["pending_uploads"]) == 1 and not out["failed"]
+        emulator.faults = FaultPlan()
+        clock.now += LAG_S / 2  # the search does not show it yet: asked, not uploaded again
+        code, out = run()
+        assert code == 4 and len(out["pending_uploads"]) == 1
+        assert state.calls["upload"] == 1
+        clock.now += LAG_S  # now it does
+        code, out = run()
+        assert code == 0 and not out["pending_uploads"], out
+        assert state.calls["upload"] == 1 and len(state.photos) == 1
+    (record,) = records(archive.root)
+    assert [i["id"] for i in record["instances"]["flickr"]] == list(state.photos)
+    assert_check_clean(archive.root)
