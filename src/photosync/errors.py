@@ -95,5 +95,5 @@ class ItemRefused(ItemUnavailable):
 
 
 class NotRegularFile(ItemUnavailable):
-    """A FIFO, device, socket or symlink where a photo file was: skipped, never read
-    (reading a FIFO would wait forever), and said so."""
+    """A FIFO, device, socket or symlink where a photo file was: never read (reading a
+    FIFO would wait forever); the item fails with this reason and is retried."""

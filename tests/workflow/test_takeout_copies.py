@@ -20,6 +20,7 @@ from PIL import Image
 
 from photosync.blobstore.local import LocalBlobStore
 from photosync.emulators.samples import write_jpeg
+from photosync.emulators.takeout import generate_takeout
 from photosync.workflow.discover import discover
 from photosync.workflow.resolve import auto_resolve
 from tests.helpers import assert_check_clean, new_archive, records
@@ -122,5 +123,36 @@ def test_every_file_of_one_google_item_is_stored_and_the_best_is_the_original(
     auto_resolve(archive)
     kept = {i["content_hash"] for r in records(archive.root) for i in r["instances"]["google"]}
     assert kept == {_sha(data) for data in media.values()}
+    archive.close()
+    assert_check_clean(archive.root)
+
+
+def test_a_generated_takeout_with_a_differing_album_copy_keeps_both_files(
+    tmp_path: Path,
+) -> None:
+    manifest = generate_takeout(
+        tmp_path / "takeout", None, parts=2, seed=7, differing_album_copy=True
+    )
+    ((path, (copy_sha, item_sha)),) = manifest.differing_copies.items()
+    archive = new_archive(
+        tmp_path,
+        google={
+            "type": "google-takeout",
+            "paths": [str(p) for p in manifest.parts],
+            "target": False,
+        },
+    )
+    archive.lock()
+    report = discover(archive).services[0]
+    assert report.failed == [] and report.adds_up()
+    held = {
+        i["content_hash"]: i["id"] for r in records(archive.root) for i in r["instances"]["google"]
+    }
+    store = LocalBlobStore(archive.root / "blobs")
+    for sha in [*(item.sha256 for item in manifest.items), copy_sha]:
+        assert store.has(f"sha256:{sha}") and f"sha256:{sha}" in held, sha
+    key = manifest.by_sha()[item_sha].google_key
+    assert held[f"sha256:{item_sha}"] == key  # the full-size file is the item's original
+    assert held[f"sha256:{copy_sha}"] == f"{key}#copy:{path}"
     archive.close()
     assert_check_clean(archive.root)

@@ -111,6 +111,9 @@ class TakeoutManifest:
     media_without_sidecar: list[str]
     #: sha256 of items whose sidecar was written to another part than the media
     split_across_parts: list[str]
+    #: album copies whose bytes differ from the item's own (``differing_album_copy``):
+    #: path (relative to the product folder) -> (its sha256, the item's sha256)
+    differing_copies: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def by_sha(self) -> dict[str, ExpectedItem]:
         return {item.sha256: item for item in self.items}
@@ -292,8 +295,13 @@ def generate_takeout(
     locale: str = "en",
     seed: int = 0,
     export_name: str | None = None,
+    differing_album_copy: bool = False,
 ) -> TakeoutManifest:
-    """Write a multi-part Takeout into ``out_dir`` and return its truth."""
+    """Write a multi-part Takeout into ``out_dir`` and return its truth.
+
+    ``differing_album_copy``: the first photo's album copy is re-encoded at half size
+    (real exports hold such pairs), so one Google item has two files that differ.
+    """
     if fmt not in ("zip", "tgz"):
         raise ValueError(f"fmt must be 'zip' or 'tgz', not {fmt!r}")
     if locale not in LOCALES:
@@ -491,9 +499,17 @@ def generate_takeout(
         files.append(
             (f"{album}/{loc.album_metadata}", json.dumps(meta, ensure_ascii=False).encode())
         )
+    differing: dict[str, tuple[str, str]] = {}
     for photo in specs:
         for album, name, side in photo.albums:
-            files.append((f"{album}/{name}", photo.data))
+            data = photo.data
+            if differing_album_copy and photo is normal and not differing:
+                data = _half_size(photo.data)
+                differing[f"{album}/{name}"] = (
+                    hashlib.sha256(data).hexdigest(),
+                    hashlib.sha256(photo.data).hexdigest(),
+                )
+            files.append((f"{album}/{name}", data))
             if side is not None and photo.sidecar is not None:
                 files.append(
                     (
@@ -591,7 +607,17 @@ def generate_takeout(
         orphan_sidecars=[orphan_path],
         media_without_sidecar=[f"{home(orphan_media)}/{orphan_media.name}"],
         split_across_parts=sorted(set(split)),
+        differing_copies=differing,
     )
+
+
+def _half_size(data: bytes) -> bytes:
+    """The same picture re-encoded at half size, as a service's album copy can be."""
+    with Image.open(io.BytesIO(data)) as image:
+        small = image.convert("RGB").resize((max(1, image.width // 2), max(1, image.height // 2)))
+        out = io.BytesIO()
+        small.save(out, format="JPEG", quality=60)
+    return out.getvalue()
 
 
 def _write_part(target: Path, members: list[tuple[str, bytes]], fmt: str) -> None:

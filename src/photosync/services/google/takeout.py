@@ -1207,8 +1207,7 @@ class TakeoutIndex:
 
     def items(self) -> Iterator[RemoteItem]:
         for photo_id in sorted(self.photos):
-            photo = self.photos[photo_id]
-            yield self._item(photo)
+            yield self._item(self.photos[photo_id])
 
     def _item(self, photo: _Photo, *, entry: Entry | None = None, rel: str = "") -> RemoteItem:
         """The item, or with ``entry`` one more file of it (id ``<id>#copy:<rel>``)."""
