@@ -28,6 +28,7 @@ from photosync.archive.archive import Archive, record_hashes
 from photosync.archive.schema import PHOTO_SCHEMA, schema_errors
 from photosync.blobstore.base import BlobStore
 from photosync.workflow.context import all_stores
+from tests.helpers import assert_check_clean
 
 Record = dict[str, Any]
 
@@ -305,4 +306,5 @@ def check_invariants(
         archive.close()
     if read_data:
         run(root, "verify", "--read-data")
+    assert_check_clean(root)  # and the archive's own check agrees (blobs re-read above)
     return records

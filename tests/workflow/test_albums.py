@@ -24,7 +24,7 @@ from photosync.workflow.discover import discover
 from photosync.workflow.replicate import replicate
 from photosync.workflow.resolve import auto_resolve
 from photosync.workflow.status import status
-from tests.helpers import new_archive
+from tests.helpers import assert_check_clean, new_archive
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -115,6 +115,7 @@ def test_takeout_albums_reach_flickr_and_google_once(tmp_path: Path, rehearsal: 
         assert state_calls[method] == calls.get(method), method
     assert _flickr_albums(rehearsal) == flickr_albums and _google_albums(rehearsal) == google_albums
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_a_membership_call_repeated_after_a_crash_is_harmless(
@@ -146,6 +147,7 @@ def test_a_membership_call_repeated_after_a_crash_is_harmless(
     assert (_flickr_albums(rehearsal), _google_albums(rehearsal)) == before
     assert not replicate(archive, execute=True).done
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_photos_google_already_holds_are_not_forced_into_app_albums(
@@ -166,6 +168,7 @@ def test_photos_google_already_holds_are_not_forced_into_app_albums(
     assert not done.failed, done.failed
     assert not _google_albums(rehearsal) and _flickr_albums(rehearsal)
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_photos_already_in_a_flickr_set_are_not_added_again(
@@ -191,3 +194,4 @@ def test_photos_already_in_a_flickr_set_are_not_added_again(
     assert state.calls["flickr.photosets.addPhoto"] == 0
     assert _google_albums(rehearsal) == _flickr_albums(rehearsal)
     archive.close()
+    assert_check_clean(archive.root)

@@ -21,7 +21,7 @@ from photosync.errors import (
     RecordInvalid,
 )
 from photosync.model import new_record, record_relpath
-from tests.helpers import git_clean, git_log
+from tests.helpers import assert_check_clean, git_clean, git_log
 
 
 def _record(seed: str = "a", taken: str | None = "2024-03-05T12:15:30+01:00") -> dict:
@@ -54,6 +54,7 @@ def test_init_lays_out_the_archive(tmp_path: Path) -> None:
     assert git_clean(archive.root)
     prefs = archive.preferences()
     assert prefs["default_visibility"] == "private"
+    assert_check_clean(archive.root)
 
 
 def test_init_refuses_non_empty_folder_and_existing_archive(tmp_path: Path) -> None:
@@ -80,6 +81,7 @@ def test_archive_is_found_like_git(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         Archive.find(start=tmp_path)
     with pytest.raises(ArchiveNotFound, match="not a photosync archive"):
         Archive.find(explicit=tmp_path)
+    assert_check_clean(archive.root)
 
 
 def test_records_are_canonical_validated_and_placed_by_date(tmp_path: Path) -> None:
@@ -104,7 +106,7 @@ def test_records_are_canonical_validated_and_placed_by_date(tmp_path: Path) -> N
     archive.write_record(record)
     assert not path.exists()
     assert (archive.root / "photos/2019/07" / f"{record['photo_id']}.json").exists()
-    archive.close()
+    archive.close()  # (records with made-up hashes and no blobs: no archive check here)
 
 
 def test_atomic_write_keeps_the_old_file_when_interrupted(
@@ -139,6 +141,10 @@ def test_broken_config_gives_a_clear_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="not valid"):
         archive.services()
+    subprocess.run(  # restored as the hint says: the archive is whole again
+        ["git", "-C", str(archive.root), "checkout", "--", "config/services.json"], check=True
+    )
+    assert_check_clean(archive.root)
 
 
 def test_recovery_keeps_valid_leftovers_and_quarantines_torn_records(tmp_path: Path) -> None:
@@ -173,7 +179,7 @@ def test_recovery_keeps_valid_leftovers_and_quarantines_torn_records(tmp_path: P
         check=True,
     ).stdout
     assert status.splitlines() == ["?? photos/2024/03/stray.json"]
-    again.close()
+    again.close()  # (records with made-up hashes and no blobs: no archive check here)
 
 
 def test_second_writer_is_refused_and_a_killed_holder_releases(tmp_path: Path) -> None:
@@ -201,6 +207,7 @@ def test_second_writer_is_refused_and_a_killed_holder_releases(tmp_path: Path) -
     survivor = Archive(archive.root)
     survivor.lock()  # the kernel released the dead holder's lock
     survivor.close()
+    assert_check_clean(archive.root)
 
 
 def test_schemas_written_by_an_older_photosync_are_brought_up_to_date(tmp_path: Path) -> None:
@@ -224,3 +231,4 @@ def test_schemas_written_by_an_older_photosync_are_brought_up_to_date(tmp_path: 
     again = Archive(tmp_path / "archive")
     assert again.lock() == []  # up to date: no note, no commit
     again.close()
+    assert_check_clean(archive.root)

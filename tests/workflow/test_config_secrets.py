@@ -52,6 +52,7 @@ def test_config_written_by_todays_code_still_loads(tmp_path: Path) -> None:
     ]
     assert archive.sync_state()["services"]["lib"]["last_full_listing_count"] == 3
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_the_design_documents_preferences_are_accepted() -> None:
@@ -132,6 +133,16 @@ def test_services_json_error_no_longer_echoes_the_secret(tmp_path: Path) -> None
     assert shown.returncode == 3, shown.stderr
     assert "api_secret" in shown.stderr
     assert SECRET not in shown.stdout + shown.stderr
+    checked = subprocess.run(
+        [sys.executable, "-m", "photosync", "--archive", str(archive.root), "check", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 6  # check names the hand edit, and echoes no secret either
+    assert [p["kind"] for p in json.loads(checked.stdout)["problems"]] == ["uncommitted_edit"]
+    assert SECRET not in checked.stdout + checked.stderr
+    subprocess.run(["git", "-C", str(archive.root), "checkout", "--", SERVICES_FILE], check=True)
+    assert_check_clean(archive.root)
 
 
 def test_a_hand_edited_secret_is_never_committed(tmp_path: Path) -> None:

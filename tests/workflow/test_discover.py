@@ -56,6 +56,7 @@ def test_discover_records_each_photo_and_stores_originals(tmp_path: Path) -> Non
     )
     assert not list((archive.root / "blobs" / "tmp").iterdir())
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_byte_identical_files_are_one_record_with_several_instances(tmp_path: Path) -> None:
@@ -99,6 +100,7 @@ def test_unchanged_folder_is_rediscovered_without_reading_a_byte(
     assert report.services[0].unchanged == 8 and report.new == 0
     assert git_log(archive.root) == head  # nothing changed, no commit
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_full_scan_rereads_but_adds_nothing(
@@ -135,6 +137,7 @@ def test_changed_file_becomes_a_new_version_and_the_old_one_is_kept(tmp_path: Pa
     assert old_instance["status"] == "superseded"
     assert LocalBlobStore(archive.root / "blobs").has(old_hash)
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_corrupt_truncated_and_empty_files_are_recorded_with_a_problem(tmp_path: Path) -> None:
@@ -153,6 +156,7 @@ def test_corrupt_truncated_and_empty_files_are_recorded_with_a_problem(tmp_path:
         assert LocalBlobStore(archive.root / "blobs").has(by_name[name]["content_hash"])
     assert not by_name[paths[1].name]["problems"]
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_since_only_looks_at_recent_files_and_cursor_is_committed_with_the_photos(
@@ -171,6 +175,7 @@ def test_since_only_looks_at_recent_files_and_cursor_is_committed_with_the_photo
     assert git_clean(archive.root)  # sync-state went into the same commit
     assert discover(archive).new == 3
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_checkpoints_commit_in_batches(tmp_path: Path) -> None:
@@ -186,6 +191,7 @@ def test_checkpoints_commit_in_batches(tmp_path: Path) -> None:
         "discover: 10 new, 0 updated from lib (checkpoint, run continues)",
     ]
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_a_source_that_suddenly_lists_far_fewer_photos_is_reported_not_deleted(
@@ -204,6 +210,7 @@ def test_a_source_that_suddenly_lists_far_fewer_photos_is_reported_not_deleted(
     assert len(records(archive.root)) == 12
     assert all(r["instances"]["lib"][0]["status"] == "present" for r in records(archive.root))
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_missing_folder_is_an_error_not_an_empty_library(tmp_path: Path) -> None:
@@ -212,6 +219,7 @@ def test_missing_folder_is_an_error_not_an_empty_library(tmp_path: Path) -> None
     with pytest.raises(ConfigError, match="does not exist"):
         discover(archive)
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_large_files_are_streamed_not_loaded(tmp_path: Path) -> None:
@@ -230,6 +238,7 @@ def test_large_files_are_streamed_not_loaded(tmp_path: Path) -> None:
     assert report.new == 1
     assert peak < 12 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB for a 48 MB file"
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_hostile_file_names_are_recorded_as_they_are(tmp_path: Path) -> None:
@@ -245,6 +254,7 @@ def test_hostile_file_names_are_recorded_as_they_are(tmp_path: Path) -> None:
     assert report.new == len(names) and report.failed == 0
     assert sorted(r["metadata"]["filename"] for r in records(archive.root)) == sorted(names)
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_an_exact_duplicate_in_a_brand_new_archive_is_a_duplicate_not_an_update(

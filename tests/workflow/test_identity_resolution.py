@@ -90,6 +90,7 @@ def test_quality_variants_are_joined_into_the_best_copy(tmp_path: Path) -> None:
         .stdout.splitlines()
     )
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_a_crop_is_an_edit_variant_for_a_human(tmp_path: Path) -> None:
@@ -132,6 +133,7 @@ def test_a_crop_is_an_edit_variant_for_a_human(tmp_path: Path) -> None:
         ]
         == []
     )
+    assert_check_clean(archive.root)
 
 
 def test_a_photo_with_both_a_recompressed_and_an_edited_copy_resolves(tmp_path: Path) -> None:
@@ -179,6 +181,7 @@ def test_keeping_edit_variants_separate_is_remembered(tmp_path: Path) -> None:
         conflict = next(c for c in record["conflicts"] if c["type"] == "edit_variant")
         assert conflict["status"] == "resolved" and conflict["resolution"]["choice"] == "separate"
         assert record["processing_state"] == "resolved"
+    assert_check_clean(archive.root)
 
 
 def test_an_unreadable_file_is_a_processing_conflict(tmp_path: Path) -> None:
@@ -195,6 +198,7 @@ def test_an_unreadable_file_is_a_processing_conflict(tmp_path: Path) -> None:
     run_cli("--archive", str(archive.root), "resolve", "--interactive", input="1\n")
     cut = next(r for r in records(archive.root) if r["metadata"]["filename"] == "cut.jpg")
     assert cut["processing_state"] == "resolved"
+    assert_check_clean(archive.root)
 
 
 def test_a_realistic_mixed_library_resolves_mostly_by_itself(tmp_path: Path) -> None:
@@ -225,6 +229,7 @@ def test_a_realistic_mixed_library_resolves_mostly_by_itself(tmp_path: Path) -> 
     assert len(records(archive.root)) == 30
     assert git_log(archive.root)[0].startswith("resolve:")
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_visibility_set_widens_only_with_confirmation_and_records_it(tmp_path: Path) -> None:
@@ -262,3 +267,4 @@ def test_visibility_set_widens_only_with_confirmation_and_records_it(tmp_path: P
     assert records(archive.root)[0]["visibility"]["canonical"] == "friends"
     short = run_cli("--archive", root, "visibility", "set", "abc", "public")
     assert short.exit_code == 3
+    assert_check_clean(archive.root)

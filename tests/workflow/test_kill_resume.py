@@ -12,6 +12,7 @@ import pytest
 
 from photosync.blobstore.base import hash_file
 from tests.helpers import (
+    assert_check_clean,
     comparable,
     git_clean,
     make_library,
@@ -89,6 +90,7 @@ def test_discover_killed_at_a_random_point_then_rerun(
     for record in records(root):
         blob = root / "blobs" / "sha256" / record["content_hash"][7:9] / record["content_hash"][7:]
         assert hash_file(blob)[0] == record["content_hash"][7:]
+    assert_check_clean(root)
 
 
 @pytest.mark.parametrize("trial", range(5))
@@ -117,4 +119,5 @@ def test_replicate_killed_at_a_random_point_then_rerun(
     )
     assert copies == sorted(r["content_hash"][7:] for r in records(root))
     assert not [p for p in backup.rglob(".photosync-*")]
+    assert_check_clean(root)
     shutil.rmtree(root / "blobs", ignore_errors=True)

@@ -96,6 +96,8 @@ def test_refused_on_load_with_what_to_do(
     assert said in " ".join(result.output.split()), result.output
     assert "Traceback" not in result.output
     assert records(archive.root) == []  # nothing ran on a configuration it cannot honour
+    _write(archive, DESIGN_EXAMPLE)  # fixed by hand: the archive is whole again
+    assert_check_clean(archive.root)
 
 
 def test_default_visibility_never_makes_a_new_photo_public(tmp_path: Path) -> None:
@@ -116,6 +118,7 @@ def test_local_path_alone_names_the_primary_store(tmp_path: Path) -> None:
     assert not (archive.root / "blobs" / "sha256").exists() or not any(
         p.is_file() for p in (archive.root / "blobs" / "sha256").rglob("*")
     )
+    assert_check_clean(archive.root)
 
 
 def test_local_path_that_disagrees_with_the_locations_is_refused() -> None:
@@ -149,6 +152,7 @@ def test_primary_names_the_store_discover_writes_into(tmp_path: Path) -> None:
     assert sum(p.is_file() for p in (tmp_path / "nas" / "sha256").rglob("*")) == 2
     for record in records(archive.root):
         assert record["source_of_truth_path"].startswith("nas:")
+    assert_check_clean(archive.root)
 
 
 def test_max_parallel_downloads_sets_the_workers_of_a_network_service(

@@ -13,7 +13,7 @@ from photosync.services.local import LocalFolderService
 from photosync.workflow.discover import discover
 from photosync.workflow.replicate import replicate
 from photosync.workflow.resolve import auto_resolve
-from tests.helpers import git_log, make_library, new_archive, records, run_cli
+from tests.helpers import assert_check_clean, git_log, make_library, new_archive, records, run_cli
 
 
 def _two_views(tmp: Path) -> Path:
@@ -61,6 +61,7 @@ def test_conflicts_are_found_and_simple_ones_settled_by_rule(tmp_path: Path) -> 
     assert report.needs_decision == 1 and report.now_resolved == 1
     assert git_log(archive.root)[0].startswith("resolve: 1 resolved")
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_interactive_resolution_records_who_and_when(
@@ -93,6 +94,7 @@ def test_interactive_resolution_records_who_and_when(
         json.loads(run_cli("--archive", root, "resolve", "--list", "--json").output)["pending"]
         == []
     )
+    assert_check_clean(archive.root)
 
 
 def test_interactive_stops_cleanly_when_input_runs_out(tmp_path: Path) -> None:
@@ -103,6 +105,7 @@ def test_interactive_stops_cleanly_when_input_runs_out(tmp_path: Path) -> None:
     result = run_cli("--archive", str(archive.root), "resolve", "--interactive", input="5\n")
     assert result.exit_code == 0
     assert "no more answers: 0 decision(s)" in result.output or "1 decision" in result.output
+    assert_check_clean(archive.root)
 
 
 def test_replicate_dry_run_plans_and_execute_copies_without_overwriting(tmp_path: Path) -> None:
@@ -140,6 +143,7 @@ def test_replicate_dry_run_plans_and_execute_copies_without_overwriting(tmp_path
     again = replicate(archive, execute=True)
     assert again.counts() == {} and not again.done
     archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_unresolved_photos_wait_and_new_photos_stay_private(tmp_path: Path) -> None:
@@ -152,3 +156,4 @@ def test_unresolved_photos_wait_and_new_photos_stay_private(tmp_path: Path) -> N
     for record in records(archive.root):
         assert record["visibility"]["canonical"] == "private"
     archive.close()
+    assert_check_clean(archive.root)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from photosync.archive.archive import PREFERENCES_FILE
 from photosync.workflow.verify import ArchiveVerifyReport, _select_reads, parse_share
-from tests.helpers import git_clean, git_log, make_library, records, run_cli
+from tests.helpers import assert_check_clean, git_clean, git_log, make_library, records, run_cli
 
 PREFIX = "photos"
 
@@ -196,6 +196,7 @@ def test_add_s3_replicate_break_verify_repair(
     assert code == 0 and report["ok"] and report["locations"]["cloud"]["read"] == 4
     clean = run_cli("--archive", root, "verify")
     assert clean.exit_code == 0 and "all good" in clean.output
+    assert_check_clean(root)
 
 
 def test_repair_refuses_a_blob_with_no_good_copy(
@@ -219,6 +220,7 @@ def test_repair_refuses_a_blob_with_no_good_copy(
     assert human.exit_code == 6
     assert "not repaired" in human.output and "no good copy" in human.output
     assert _locations_of(root)[lost] == []
+    assert_check_clean(root)
 
 
 def test_invalid_record_files_are_reported_not_fatal(
@@ -267,6 +269,7 @@ def test_invalid_record_files_are_reported_not_fatal(
     assert code == 0 and report["records"] == 3
     status = json.loads(_ok("--archive", root, "status", "--json").stdout)
     assert status["photos"] == 3
+    assert_check_clean(root)
 
 
 def test_read_data_subset_rotates_through_the_archive(
@@ -289,6 +292,7 @@ def test_read_data_subset_rotates_through_the_archive(
     assert bad.exit_code == 2
     both = run_cli("--archive", root, "verify", "--read-data", "--read-data-subset", "5%")
     assert both.exit_code == 2
+    assert_check_clean(root)
 
 
 @settings(max_examples=60, deadline=None)
@@ -377,6 +381,7 @@ def test_storage_add_checks_its_input(tmp_path: Path, s3_endpoint: str, s3_bucke
     assert git_log(Path(root))[0] == "config: add storage location nas"
     table = _ok("--archive", root, "storage", "list").output
     assert "nas" in table and "local" in table
+    assert_check_clean(root)
 
 
 def test_unreachable_location_fails_the_copies_not_the_run(
@@ -407,3 +412,4 @@ def test_unreachable_location_fails_the_copies_not_the_run(
     code, report = _verify(root)
     assert code == 6 and "does not exist" in report["locations"]["later"]["unavailable"]
     assert report["locations"]["cloud"]["ok"] and report["locations"]["local"]["ok"]
+    assert_check_clean(root)

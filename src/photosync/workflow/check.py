@@ -368,7 +368,7 @@ def _check_blobs(
     except PhotosyncError as error:
         report.add(
             "config_invalid",
-            f"blob_storage in config/user-preferences.json: {error}",
+            f"config/user-preferences.json: {error}",
             "fix config/user-preferences.json (`git diff`, `git checkout`)",
         )
         return
