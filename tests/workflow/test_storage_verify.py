@@ -220,6 +220,10 @@ def test_repair_refuses_a_blob_with_no_good_copy(
     assert human.exit_code == 6
     assert "not repaired" in human.output and "no good copy" in human.output
     assert _locations_of(root)[lost] == []
+    # what check says to run: the library still has it, a full scan reads it again
+    _ok("--archive", root, "discover", "--full-scan")
+    _ok("--archive", root, "replicate", "--execute")
+    assert _locations_of(root)[lost] == ["cloud", "local"]
     assert_check_clean(root)
 
 
