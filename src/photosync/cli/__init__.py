@@ -20,7 +20,7 @@ from photosync.cli.demo import demo
 from photosync.cli.google_cmds import google
 from photosync.cli.logsetup import configure_console
 from photosync.cli.phase_cmds import discover, replicate, resolve
-from photosync.cli.restore_cmds import restore
+from photosync.cli.restore_cmds import export_cmd, restore
 from photosync.cli.service_cmds import service
 from photosync.cli.storage_cmds import storage
 from photosync.cli.verify_cmds import check, verify
@@ -72,6 +72,7 @@ for command in (
     verify,
     check,
     restore,
+    export_cmd,
     visibility,
     google,
     demo,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from rich.markup import escape
@@ -19,6 +20,13 @@ from photosync.cli._common import (
     writing,
 )
 from photosync.errors import ExitCode
+from photosync.workflow.export import (
+    DEFAULT_LAYOUT,
+    FORMATS,
+    LAYOUT_FIELDS,
+    ExportReport,
+    export_library,
+)
 from photosync.workflow.restore import RestoreReport, restore_originals
 
 _SHOWN = 50  # lines per kind; --json has them all
@@ -113,3 +121,97 @@ def _show_restore(report: RestoreReport) -> None:
     )
     if report.failed:
         console.print("run `photosync restore` again to retry the failed ones")
+
+
+@click.command("export")
+@click.argument("dest", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--layout",
+    default=DEFAULT_LAYOUT,
+    show_default=True,
+    help="Where each file goes. Fields: "
+    + ", ".join("{" + f + "}" for f in LAYOUT_FIELDS)
+    + ". {album} makes one folder per album (a photo in two albums is in both).",
+)
+@click.option(
+    "--metadata",
+    type=click.Choice(sorted(FORMATS)),
+    default="xmp",
+    show_default=True,
+    help="xmp: a sidecar beside each file (the original untouched); embed: written into "
+    "the copy with exiftool; none.",
+)
+@click.option(
+    "--variants",
+    type=click.Choice(["best", "all"]),
+    default="best",
+    show_default=True,
+    help="best: each photo's best copy; all: every copy a photo holds (merged copies too).",
+)
+@click.option("--update", is_flag=True, help="Only what is new or changed since the last export.")
+@click.option("--only", multiple=True, metavar="SELECTOR", help=_ONLY_HELP)
+@click.option("--dry-run", is_flag=True, help="Say what would be written; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+@pass_settings
+@handle_errors
+def export_cmd(
+    settings: Settings,
+    dest: Path,
+    layout: str,
+    metadata: str,
+    variants: str,
+    update: bool,
+    only: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Copy the library to DEST as browsable folders, with its metadata.
+
+    Every file is the original's bytes, verified by SHA-256 (with --metadata
+    embed, a copy with the metadata written in); its modification time is the
+    taken date; names are safe on FAT, NTFS and macOS and a name already taken
+    gets " (1)": nothing in DEST is ever overwritten or deleted. A manifest in
+    DEST/.photosync-export/ remembers what was written: --update writes only
+    what is new or changed (and finishes an interrupted export); a file you
+    changed or removed is left as it is. Read-only on the archive.
+    """
+    progress = RichProgress(not settings.quiet and not as_json)
+    with reading(settings) as archive:
+        report = export_library(
+            archive, dest, layout=layout, metadata=metadata, variants=variants,
+            update=update, only=only, dry_run=dry_run, progress=progress,
+        )  # fmt: skip
+    if as_json:
+        print_json(report.to_json())
+    else:
+        _show_export(report)
+    if not report.ok:
+        sys.exit(ExitCode.PARTIAL)
+
+
+def _show_export(report: ExportReport) -> None:
+    verb = "would write" if report.dry_run else "wrote"
+    if report.dry_run:
+        for rel in [*report.written, *report.updated][:_SHOWN]:
+            console.print(escape(rel), soft_wrap=True)
+    for rel, why in sorted(report.failed.items())[:_SHOWN]:
+        err_console.print(f"[red]failed[/] {escape(rel)}: {escape(why)}", soft_wrap=True)
+    for note in report.notes[:_SHOWN]:
+        err_console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
+    if report.removed_by_user:
+        err_console.print(
+            f"[dim]{len(report.removed_by_user)} file(s) removed from DEST since the last "
+            "export are not re-created[/]"
+        )
+    head = f"export to {escape(report.dest)}: {report.items} item(s)"
+    if not report.written and not report.updated and not report.failed:
+        console.print(f"{head}: nothing new ({report.unchanged} unchanged)")
+        return
+    size = f"{report.bytes_written / 1e6:.1f} MB"
+    line = (
+        f"{head}: {verb} {len(report.written)} new, {len(report.updated)} updated, "
+        f"{report.unchanged} unchanged" + ("" if report.dry_run else f" ({size})")
+    )
+    if report.failed:
+        line += f"; [red]{len(report.failed)} failed[/] (run with --update to retry)"
+    console.print(line)
