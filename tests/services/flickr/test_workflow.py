@@ -173,7 +173,7 @@ def test_a_failing_service_leaves_the_rest_of_the_run_going(
     by_name = {s.service: s for s in report.services}
     assert by_name["lib"].new == 4  # the folder after the broken service still ran
     assert by_name["flickr"].failed and "listing stopped" in by_name["flickr"].failed[0]
-    assert archive.sync_state()["services"]["flickr"].get("cursor") is None
+    assert archive.sync_state()["services"].get("flickr", {}).get("cursor") is None
     archive.close()
 
 
@@ -279,7 +279,7 @@ def test_a_since_window_never_moves_the_cursor(
     archive.lock()
     window = discover(archive, since=week_ago)
     assert window.new == 3 and window.failed == 0
-    assert archive.sync_state()["services"]["flickr"].get("cursor") is None
+    assert archive.sync_state()["services"].get("flickr", {}).get("cursor") is None
     plain = discover(archive)  # a full listing: nothing was ever listed in full
     assert plain.new == 10 and plain.failed == 0
     assert len(records(archive.root)) == 13
