@@ -31,6 +31,8 @@ def test_nothing_to_do_is_said_in_words_not_shown_as_an_empty_table(tmp_path: Pa
         "replicate --dry-run": "nothing to replicate",
         "audit --visibility-check": "no visibility discrepancies",
         "status": "no services yet",
+        "service list": "no services yet",
+        "status --estimated-dates": "no estimated dates",
     }
     for command, words in said.items():
         out = _photosync("--archive", root, *command.split())

@@ -167,6 +167,9 @@ def _list_estimated_dates(settings: Settings, as_json: bool) -> None:
     if as_json:
         print_json({"estimated_dates": [e.to_json() for e in found]})
         return
+    if not found:
+        console.print("no estimated dates: every dated photo says when it was taken")
+        return
     table = Table(title=f"{len(found)} photos with an estimated date")
     for column in ("photo", "file", "date", "what it is"):
         table.add_column(column)

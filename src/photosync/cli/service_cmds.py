@@ -103,6 +103,9 @@ def list_(settings: Settings, as_json: bool) -> None:
     if as_json:
         print_json(services)
         return
+    if not services:
+        console.print("no services yet: photosync service add NAME --type local --path DIR")
+        return
     table = Table(title="services")
     for column in ("name", "type", "source", "target", "location"):
         table.add_column(column)
