@@ -43,6 +43,7 @@ def test_first_session_on_the_shared_photos(testdata: Path, tmp_path: Path) -> N
         ("service", "add", "phone", "--type", "local", "--path", str(phone)),
         ("service", "add", "nas", "--type", "local", "--path", str(nas), "--target", "--no-source"),
         ("discover",),
+        ("resolve", "--auto-resolve", "simple", "--dry-run"),  # the preview merges, too
         ("resolve", "--auto-resolve", "simple"),
         ("replicate", "--execute"),
         ("status",),

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from photosync.archive.archive import Archive
 from photosync.archive.state import StateDB
-from photosync.errors import PhotosyncError
+from photosync.errors import InternalError
 from photosync.model import Record
 
 
@@ -64,7 +64,7 @@ class PreviewArchive:
 
     def load_record(self, photo_id: str) -> Record:
         if photo_id in self.removed:
-            raise PhotosyncError(f"no photo with id {photo_id}")
+            raise InternalError(f"no photo with id {photo_id} in the preview (merged away)")
         if photo_id in self.written:
             return copy.deepcopy(self.written[photo_id])
         return self.archive.load_record(photo_id)
