@@ -23,12 +23,16 @@ from defusedxml.ElementTree import fromstring
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from photosync.archive.archive import Archive
 from photosync.emulators.samples import write_jpeg
 from photosync.metadata.xmp import DC, EXIF_NS, RDF, parse_xmp_packet, xmp_gps
 from photosync.metadata.xmpwrite import MetadataOut, xmp_packet
 from photosync.workflow.export import (
+    FORMATS,
     MAX_COMPONENT_BYTES,
     STATE_DIR,
+    XmpSidecar,
+    export_library,
     numbered,
     render,
     safe_component,
@@ -356,6 +360,9 @@ def test_export_refuses_what_it_cannot_do(tmp_path: Path) -> None:
     assert "--update" in again.stderr
     dry = run(root, "export", str(tmp_path / "dry"), "--dry-run")
     assert "would write 2 new" in dry.stdout and not (tmp_path / "dry").exists()
+    years = sorted(r["metadata"]["taken_date"][:4] for r in records(root))
+    only = run(root, "export", str(tmp_path / "dry"), "--dry-run", "--json", "--only", years[0])
+    assert [p.split("/")[0] for p in json.loads(only.stdout)["written"]] == [years[0]]
     # no exiftool on PATH: a clear message, nothing written
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -394,4 +401,38 @@ def test_kill_during_export_then_update_leaves_nothing_missing_or_doubled(
         assert not any((dest / STATE_DIR / "tmp").iterdir())
         assert "nothing new" in run(root, "export", str(dest), "--update").stdout
     assert killed, "no trial was killed while exporting: the drill proved nothing"
+    assert_check_clean(root)
+
+
+class _Flipping(XmpSidecar):
+    """A format that (wrongly) changes the copy's bytes: what a bad disk or tool would do."""
+
+    name = "flip"
+
+    def apply(self, copy: Path, meta: MetadataOut) -> tuple[bytes | None, str | None]:
+        data = bytearray(copy.read_bytes())
+        data[-3] ^= 0xFF
+        os.chmod(copy, 0o644)
+        copy.write_bytes(bytes(data))
+        return super().apply(copy, meta)
+
+
+def test_a_copy_that_does_not_read_back_as_the_original_is_never_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: with a sidecar format the read-back check was skipped, so a copy whose
+    bytes changed after the verified fetch was exported as if it were the original."""
+    make_library(tmp_path / "lib", 2)
+    root = _archive(tmp_path, ("phone", tmp_path / "lib"))
+    monkeypatch.setitem(FORMATS, "flip", _Flipping)
+    archive = Archive.find(root)
+    try:
+        archive.ensure_index()
+        report = export_library(archive, tmp_path / "out", metadata="flip")
+    finally:
+        archive.close()
+    assert len(report.failed) == 2 and not report.written
+    assert all("does not read back as the original" in why for why in report.failed.values())
+    assert _files(tmp_path / "out") == {}
+    assert not any((tmp_path / "out" / STATE_DIR / "tmp").iterdir())
     assert_check_clean(root)

@@ -141,6 +141,8 @@ class MetadataFormat(ABC):
     name: str
     #: a sidecar may be written beside the file (its name is reserved in the plan)
     sidecar: bool = False
+    #: ``apply`` may change the copy's bytes (else they must still hash to the original)
+    changes_bytes: bool = False
 
     def check(self) -> None:
         """Raise ConfigError when this format cannot run here (before anything is written)."""
@@ -166,6 +168,7 @@ class Embedded(MetadataFormat):
 
     name = "embed"
     sidecar = True  # the fallback's name is reserved
+    changes_bytes = True
 
     def __init__(self) -> None:
         self.exiftool = exiftool_path()
@@ -671,8 +674,11 @@ def _write_item(
         sidecar, note = fmt.apply(tmp, item.meta)
         _durable(tmp)
         written, size = hash_file(tmp)  # read back: what is named is what was checked
-        if sidecar is None and fmt.name != "embed" and written != item.digest:
-            raise BlobError(f"the copy of sha256:{item.digest} changed while it was written")
+        if not fmt.changes_bytes and written != item.digest:
+            raise BlobError(
+                f"the copy of sha256:{item.digest} does not read back as the original "
+                f"(sha256:{written}); nothing was named"
+            )
         side_written = None
         if sidecar is not None and item.sidecar_rel is not None:
             side_tmp.write_bytes(sidecar)
