@@ -436,3 +436,22 @@ def test_a_copy_that_does_not_read_back_as_the_original_is_never_named(
     assert _files(tmp_path / "out") == {}
     assert not any((tmp_path / "out" / STATE_DIR / "tmp").iterdir())
     assert_check_clean(root)
+
+
+def test_update_with_another_metadata_format_adds_sidecars_beside_the_same_files(
+    tmp_path: Path,
+) -> None:
+    """Regression: after an export with --metadata none, --update --metadata xmp wrote no
+    sidecar (the earlier entry had none, and its missing name was kept)."""
+    make_library(tmp_path / "lib", 3)
+    root = _archive(tmp_path, ("phone", tmp_path / "lib"))
+    dest = tmp_path / "out"
+    run(root, "export", str(dest), "--metadata", "none")
+    before = _files(dest)
+    assert not any(k.endswith(".xmp") for k in before)
+    report = json.loads(run(root, "export", str(dest), "--update", "--json").stdout)
+    assert sorted(report["updated"]) == sorted(before)
+    after = _files(dest)
+    assert {k: after[k] for k in before} == before  # the same files, untouched, none doubled
+    assert sorted(k for k in after if k.endswith(".xmp")) == sorted(k + ".xmp" for k in before)
+    assert_check_clean(root)

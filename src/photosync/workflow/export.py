@@ -393,6 +393,9 @@ class _Names:
                 if rel:
                     self.taken.add(str(rel).casefold())
 
+    def taken_or_present(self, rel: str) -> bool:
+        return self._on_disk(rel)
+
     def _on_disk(self, rel: str) -> bool:
         folder = str(PurePosixPath(rel).parent)
         if folder not in self._listed:
@@ -489,8 +492,14 @@ def plan_export(
                     report.unchanged += 1
                 else:
                     item.action = "update"
-                    if state and _sidecar_untouched(dest, entry):
-                        item.rel, item.sidecar_rel = entry["path"], entry.get("sidecar")
+                    side = entry.get("sidecar")
+                    if side is None and fmt.sidecar:  # e.g. --metadata none before, xmp now
+                        wanted = str(entry["path"]) + SIDECAR_SUFFIX
+                        side = None if names.taken_or_present(wanted) else wanted
+                        if side is not None:
+                            names.taken.add(side.casefold())
+                    if state and _sidecar_untouched(dest, entry) and (side or not fmt.sidecar):
+                        item.rel, item.sidecar_rel = entry["path"], side
                         item.replace = True
                     else:  # the user changed our copy: it is theirs now, keep it
                         item.rel, item.sidecar_rel = names.claim(rel, fmt.sidecar)
