@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -122,6 +124,62 @@ def run_and_kill(
     return KillResult(reached and not finished_first, finished_first, proc.returncode, stderr)
 
 
+@dataclass
+class TerminalRun:
+    #: answers sent to "Choice [" prompts
+    answers: int
+    #: True when the process group was killed (SIGKILL) after ``kill_after`` answers
+    killed: bool
+    returncode: int
+    screen: bytes
+
+
+def run_on_terminal(
+    root: Path,
+    args: Iterable[str],
+    answer: Callable[[bytes], bytes],
+    *,
+    kill_after: int | None = None,
+    deadline_s: float = 120.0,
+) -> TerminalRun:
+    """``photosync ARGS`` on a pseudo-terminal, as a person runs ``resolve --interactive``.
+
+    ``answer(screen so far)`` replies to each prompt; with ``kill_after`` the process
+    group (photosync and any git child) gets SIGKILL right after that many answers.
+    """
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: photosync on a terminal (a new session: its own group)
+        os.execv(sys.executable, [sys.executable, "-m", "photosync", "--archive", str(root), *args])
+    screen, answers, killed = b"", 0, False
+    end = time.monotonic() + deadline_s
+    try:
+        while time.monotonic() < end:
+            if kill_after is not None and answers >= kill_after:
+                os.killpg(pid, signal.SIGKILL)
+                killed = True
+                break
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break  # the child closed the terminal: it is done
+            if not chunk:
+                break
+            screen += chunk
+            while screen.count(b"Choice [") > answers:
+                os.write(fd, answer(screen))
+                answers += 1
+    finally:
+        if not killed and time.monotonic() >= end:
+            os.killpg(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    return TerminalRun(answers, killed, code, screen)
+
+
 def run(
     root: Path,
     *args: str,
@@ -230,6 +288,11 @@ def check_invariants(
     fsck = git(root, "fsck", "--full", "--no-dangling", "--no-progress", check=False)
     assert fsck.returncode == 0 and not fsck.stdout.strip(), f"git fsck: {fsck.stdout}{fsck.stderr}"
     head_files = {p.name for p in (root / "photos").rglob("*.json")}
+    # a record joined into another (resolve) is gone on purpose: the survivor names it
+    for survivor in (root / "photos").rglob("*.json"):
+        for variant in json.loads(survivor.read_text(encoding="utf-8")).get("variants") or []:
+            if str(variant.get("role") or "").startswith("merged:"):
+                head_files.add(f"{variant['photo_id']}.json")
     for path, data in committed_record_versions(root) if history else []:
         try:
             value = json.loads(data)

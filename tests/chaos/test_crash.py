@@ -41,11 +41,24 @@ from tests.chaos.harness import (
     record_file_count,
     run,
     run_and_kill,
+    run_on_terminal,
     target_digests,
     target_file_count,
 )
 from tests.chaos.s3proxy import S3Proxy
-from tests.helpers import comparable, make_library, new_archive, set_prefs
+from tests.helpers import (
+    assert_check_clean,
+    comparable,
+    conflicting_library,
+    killed_after,
+    make_library,
+    new_archive,
+    records,
+    run_cli,
+    set_prefs,
+)
+from tests.workflow.test_identity_resolution import _photo as variant_photo
+from tests.workflow.test_identity_resolution import _reencode as reencode
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -461,3 +474,221 @@ def test_replicate_to_s3(
         assert sum(proxy.landed.values()) == N_LOCAL
         # a multipart upload cut by the kill was resumed and completed, none left dangling
         assert not s3_admin.list_multipart_uploads(Bucket=fresh_bucket).get("Uploads")
+
+
+# -- resolve and verify --repair (issue 10, hole 2) --------------------------------------
+
+N_VARIANTS = 12  # originals, each with a recompressed, halved copy on a second "service"
+
+
+def _instances_held(root: Path) -> set[tuple[str, str, str]]:
+    """Every (service, item, bytes) any record holds: a merge moves them, never drops one."""
+    return {
+        (service, inst["id"], inst.get("content_hash") or record["content_hash"])
+        for record in records(root)
+        for service, insts in record["instances"].items()
+        for inst in insts
+    }
+
+
+def _variants_template(cache: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    def build() -> Path:
+        where = tmp_path_factory.mktemp("template-variants")
+        for index in range(N_VARIANTS):
+            original = variant_photo(where / "phone", index)
+            reencode(original, where / "google" / original.name)
+        # and one edited copy (a crop): an edit variant, a question for a human
+        edited = variant_photo(where / "phone", N_VARIANTS)
+        reencode(edited, where / "laptop" / "edited.jpg", scale=1.0, quality=90, crop=0.8)
+        archive = new_archive(
+            where,
+            phone={"type": "local", "path": str(where / "phone")},
+            google={"type": "local", "path": str(where / "google")},
+            laptop={"type": "local", "path": str(where / "laptop")},
+        )
+        set_prefs(archive, **PREFS)
+        archive.close()
+        run(archive.root, "discover")
+        return archive.root
+
+    return Path(cached(cache, "variants", build))
+
+
+def test_resolve_auto_with_quality_variants(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, cache: dict[str, Any], trial: int
+) -> None:
+    """Killed while fingerprinting (even trials) or while joining variants (odd trials)."""
+    template = _variants_template(cache, tmp_path_factory)
+    total = 2 * N_VARIANTS + 2
+
+    def reference() -> Any:
+        root = _copy(template, tmp_path / "reference")
+        run(root, "resolve", "--auto-resolve", "simple")
+        return comparable(root)
+
+    expected = cached(cache, "resolve-variants", reference)
+    root = _copy(template, tmp_path)
+    held = _instances_held(root)
+    pending = root / ".photosync" / "pending-paths"
+
+    def listed() -> int:
+        try:
+            return pending.read_text().count("\n")
+        except FileNotFoundError:
+            return 0
+
+    if trial % 2 == 0:
+        kill_at = kill_point("resolve-fingerprint", trial, total)
+        progress: Callable[[], bool] = lambda: listed() >= kill_at  # noqa: E731
+    else:
+        kill_at = kill_point("resolve-merge", trial, N_VARIANTS)
+        progress = lambda: record_file_count(root) <= total - kill_at  # noqa: E731
+    crash_and_rerun(
+        root, ["resolve", "--auto-resolve", "simple"], progress, phase="resolve", kill_at=kill_at
+    )
+    assert _instances_held(root) == held  # not one copy lost, none invented
+    check_invariants(root, Expect(records=N_VARIANTS + 2), read_data=False)
+    assert comparable(root) == expected
+    assert_check_clean(root)
+
+
+def _answer(screen: bytes) -> bytes:
+    """Join an edited copy with its original; otherwise take the first option."""
+    question = screen[screen.rfind(b"Conflict:") :]
+    return b"2\n" if b"Same photo: join them" in question else b"1\n"
+
+
+def _decisions(root: Path) -> list[tuple[str, str, str, Any]]:
+    return sorted(
+        (r["photo_id"], c["id"], c["status"], (c["resolution"] or {}).get("value"))
+        for r in records(root)
+        for c in r["conflicts"]
+    )
+
+
+def test_resolve_interactive(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, cache: dict[str, Any], trial: int
+) -> None:
+    """Killed after a random answer: decisions written so far are kept, the rest asked again."""
+
+    def template() -> Path:
+        where = tmp_path_factory.mktemp("template-interactive")
+        root = Path(conflicting_library(where, count=4))
+        edited = variant_photo(where / "phone", 0)
+        reencode(edited, where / "laptop" / "edited.jpg", scale=1.0, quality=90, crop=0.8)
+        for name in ("phone", "laptop"):
+            run_cli(
+                "--archive",
+                str(root),
+                "service",
+                "add",
+                name,
+                "--type",
+                "local",
+                "--path",
+                str(where / name),
+            )
+        run(root, "discover")
+        run(root, "resolve", "--auto-resolve", "simple")
+        return root
+
+    source = Path(cached(cache, "interactive-template", template))
+
+    def reference() -> Any:
+        root = _copy(source, tmp_path / "reference")
+        done = run_on_terminal(root, ["resolve", "--interactive"], _answer)
+        assert done.returncode == 0, done.screen.decode(errors="replace")
+        return done.answers, comparable(root), _decisions(root)
+
+    questions, expected, expected_decisions = cached(cache, "interactive-reference", reference)
+    root = _copy(source, tmp_path)
+    held = _instances_held(root)
+    kill_at = kill_point("resolve-interactive", trial, questions)
+    killed = run_on_terminal(root, ["resolve", "--interactive"], _answer, kill_after=kill_at)
+    assert killed.killed or killed.returncode == 0, killed.screen.decode(errors="replace")
+    done = run_on_terminal(root, ["resolve", "--interactive"], _answer)
+    assert done.returncode == 0 and b"Traceback" not in done.screen, done.screen.decode(
+        errors="replace"
+    )
+    assert _instances_held(root) == held
+    check_invariants(root, Expect(), read_data=False)
+    assert comparable(root) == expected
+    assert [d[:3] for d in _decisions(root)] == [d[:3] for d in expected_decisions]
+    assert_check_clean(root)
+
+
+def test_verify_repair(
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    library: Path,
+    cache: dict[str, Any],
+    trial: int,
+) -> None:
+    """Killed while copying good copies over missing ones: the re-run repairs the rest."""
+    nas_template = tmp_path_factory.getbasetemp() / "nas-template"
+
+    def build() -> Path:
+        template = _discovered_template(cache, tmp_path_factory, library, "replicate-s3")
+        root = _copy(template, tmp_path_factory.mktemp("template-repair"))
+        _reconfigure(root, location={"name": "nas", "type": "local", "path": str(nas_template)})
+        run(root, "replicate", "--execute")
+        return root
+
+    template = Path(cached(cache, "repair-template", build))
+    root = _copy(template, tmp_path)
+    nas = tmp_path / "nas"
+    shutil.copytree(nas_template, nas)
+    _reconfigure_location(root, "nas", str(nas))
+    blobs = sorted(p for p in nas.rglob("*") if p.is_file())
+    rng = random.Random(f"repair:{SEED}:{trial}")
+    for path in rng.sample(blobs, N_LOCAL // 2):  # the disk lost half of them
+        path.chmod(0o600)
+        path.unlink()
+    kill_at = kill_point("verify-repair", trial, N_LOCAL // 2)
+    killed = run_and_kill(
+        root, ["verify", "--repair"], lambda: target_file_count(nas) >= N_LOCAL // 2 + kill_at
+    )
+    assert killed.reached or killed.finished_first
+    assert "Traceback" not in killed.stderr, killed.stderr
+    run(root, "verify", "--repair")
+    check_invariants(root, Expect(records=N_LOCAL, located_everywhere=True), read_data=False)
+    assert target_file_count(nas) == N_LOCAL
+    assert_check_clean(root)
+
+
+def _reconfigure_location(root: Path, name: str, path: str) -> None:
+    archive = Archive(root)
+    try:
+        prefs = archive.preferences()
+        for location in prefs["blob_storage"]["locations"]:
+            if location["name"] == name:
+                location["path"] = path
+        archive.save_preferences(prefs)
+        archive.commit(f"config: {name} moved for this trial")
+    finally:
+        archive.close()
+
+
+def test_merge_killed_between_survivor_and_removal(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, cache: dict[str, Any]
+) -> None:
+    """SIGKILL right after the first merged record's file is removed: the recovery step
+    committed that removal while the survivor holding its copies was never written."""
+    root = _copy(_variants_template(cache, tmp_path_factory), tmp_path)
+    held = _instances_held(root)
+    killed_after(
+        root,
+        "from photosync.workflow.resolve import auto_resolve\n"
+        "real = type(archive).remove_record\n"
+        "def remove_record(self, photo_id):\n"
+        "    real(self, photo_id)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "type(archive).remove_record = remove_record\n"
+        "auto_resolve(archive)",
+    )
+    run(root, "verify")  # a writer: recovery runs
+    assert _instances_held(root) == held
+    run(root, "resolve", "--auto-resolve", "simple")
+    assert _instances_held(root) == held
+    check_invariants(root, Expect(records=N_VARIANTS + 2), read_data=False)
+    assert_check_clean(root)
