@@ -2,7 +2,10 @@
 
 Phases: discover from a local folder, from the Flickr emulator and from a
 generated Takeout; replicate to a local folder, to the Flickr emulator and to
-an S3 location (moto). Each test runs once per trial (``--trials N``); the kill
+an S3 location (moto); resolve --auto-resolve with quality variants (killed
+while fingerprinting or while joining), resolve --interactive on a
+pseudo-terminal (killed after a random answer) and verify --repair of a local
+location (killed while copying). Each test runs once per trial (``--trials N``); the kill
 point of trial ``t`` is drawn from a generator seeded with the phase, ``t`` and
 ``$PHOTOSYNC_CHAOS_SEED``, so a failure names a reproducible point.
 """
@@ -691,4 +694,29 @@ def test_merge_killed_between_survivor_and_removal(
     run(root, "resolve", "--auto-resolve", "simple")
     assert _instances_held(root) == held
     check_invariants(root, Expect(records=N_VARIANTS + 2), read_data=False)
+    assert_check_clean(root)
+
+
+def test_edit_merge_decision_killed_between_survivor_and_removal(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, cache: dict[str, Any]
+) -> None:
+    """The same for a person's "same photo: join them" (decide_in_archive)."""
+    root = _copy(_variants_template(cache, tmp_path_factory), tmp_path)
+    run(root, "resolve", "--auto-resolve", "simple")
+    held = _instances_held(root)
+    killed_after(
+        root,
+        "from photosync.workflow.resolve import decide_in_archive, pending\n"
+        "record, conflict = next((r, c) for r, c in pending(archive) if c['type'] == 'edit_variant')\n"
+        "real = type(archive).remove_record\n"
+        "def remove_record(self, photo_id):\n"
+        "    real(self, photo_id)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "type(archive).remove_record = remove_record\n"
+        "decide_in_archive(archive, record['photo_id'], conflict['id'], choice='merge', by='t')",
+    )
+    run(root, "verify")  # a writer: recovery runs
+    assert _instances_held(root) == held
+    assert len(records(root)) == N_VARIANTS + 1  # the edited copy joined its original
+    check_invariants(root, Expect(records=N_VARIANTS + 1), read_data=False)
     assert_check_clean(root)

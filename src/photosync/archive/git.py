@@ -21,6 +21,18 @@ _FALLBACK_IDENTITY = {
 class Git:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._git_dir: Path | None = None
+
+    @property
+    def git_dir(self) -> Path:
+        """The repository's own folder: ``.git``, or where a ``.git`` file points (a worktree)."""
+        plain = self.root / ".git"
+        if not plain.is_file():
+            return plain
+        if self._git_dir is None:
+            out = self.run("rev-parse", "--absolute-git-dir", check=False).strip()
+            self._git_dir = Path(out) if out else plain
+        return self._git_dir
 
     def run(
         self,
@@ -112,9 +124,9 @@ class Git:
         if not paths:
             return None
         head = self.head()
-        index = self.root / ".git" / "photosync-index"
+        index = self.git_dir / "photosync-index"
         env = {"GIT_INDEX_FILE": str(index)}
-        marker = self.root / ".git" / "photosync-index.head"
+        marker = self.git_dir / "photosync-index.head"
         try:
             index_head = marker.read_text().strip() if index.exists() else None
             marker.unlink()  # written back only once the index matches a commit again
@@ -161,7 +173,7 @@ class Git:
         of a merge, rebase, cherry-pick, revert or bisect a commit would become part
         of the user's operation (a merge commit, a rebased history).
         """
-        git_dir = self.root / ".git"
+        git_dir = self.git_dir
         states = {
             "MERGE_HEAD": "a merge",
             "CHERRY_PICK_HEAD": "a cherry-pick",
@@ -188,7 +200,7 @@ class Git:
         lock unchanged for ``grace_s`` is stale; it is moved, not deleted. One that
         keeps changing for ``max_wait_s`` belongs to a git at work: never stolen.
         """
-        git_dir = self.root / ".git"
+        git_dir = self.git_dir
         if not git_dir.is_dir():
             return []
         found = [git_dir / "index.lock", git_dir / "HEAD.lock", *(git_dir / "refs").rglob("*.lock")]
