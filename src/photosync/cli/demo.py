@@ -12,7 +12,7 @@ import click
 from rich.markup import escape
 from rich.rule import Rule
 
-from photosync.cli._common import console, handle_errors
+from photosync.cli._common import Settings, console, handle_errors
 
 
 def _run(args: list[str]) -> int:
@@ -21,8 +21,11 @@ def _run(args: list[str]) -> int:
 
     console.print(Rule(style="dim"))
     console.print(f"[bold]$ photosync {escape(shlex.join(args))}[/]")
+    outer = click.get_current_context(silent=True)
+    settings = outer.find_object(Settings) if outer is not None else None
+    verbose = ["-v"] * settings.verbose if settings is not None else []  # photosync -v demo
     try:
-        cli.main(args=args, prog_name="photosync", standalone_mode=False)
+        cli.main(args=[*verbose, *args], prog_name="photosync", standalone_mode=False)
     except SystemExit as exit_:
         return int(exit_.code or 0)
     return 0
