@@ -337,3 +337,61 @@ class BlobStoreConformance:
         self.corrupt(store, digest, bytes(flipped))
         assert not store.verify(digest)
         assert store.has(digest)  # corrupt, not gone: nothing deletes it
+
+    # -- named objects (the archive's own copy: git bundles, manifests) ---------------
+
+    def test_named_objects_round_trip_beside_the_blobs(
+        self, store: BlobStore, tmp_path: Path
+    ) -> None:
+        assert list(store.iter_named()) == []
+        data = os.urandom(70_000)
+        path, digest = write_blob(tmp_path, data, "bundle")
+        blob, blob_digest = write_blob(tmp_path, b"a photo", "photo")
+        store.put_file(blob, blob_digest)
+        assert store.put_named("bundle-x.bundle", path) is True
+        assert store.put_named("bundle-x.bundle", path) is False  # identical: a no-op
+        assert list(store.iter_named()) == [("bundle-x.bundle", len(data))]
+        with store.open_named("bundle-x.bundle") as stream:
+            assert hashlib.sha256(stream.read()).hexdigest() == digest
+        # named objects are never taken for blobs, nor blobs for named objects
+        assert list(store.iter_digests()) == [blob_digest]
+        with pytest.raises(BlobError):
+            store.open_named("absent.json")
+
+    def test_a_named_object_is_never_overwritten(self, store: BlobStore, tmp_path: Path) -> None:
+        first, _ = write_blob(tmp_path / "a", b"version one")
+        second, _ = write_blob(tmp_path / "b", b"version two, other bytes")
+        assert store.put_named("manifest-1.json", first) is True
+        with pytest.raises(BlobError):
+            store.put_named("manifest-1.json", second)
+        with store.open_named("manifest-1.json") as stream:
+            assert stream.read() == b"version one"
+        assert list(store.iter_named()) == [("manifest-1.json", len(b"version one"))]
+
+    @pytest.mark.parametrize("name", ["", "../x", "a/b", ".hidden", "a\x00b", "x" * 201, "a..b"])
+    def test_hostile_names_are_rejected(self, store: BlobStore, tmp_path: Path, name: str) -> None:
+        path, _ = write_blob(tmp_path, b"payload")
+        with pytest.raises((ValueError, PhotosyncError)):
+            store.put_named(name, path)
+        with pytest.raises((ValueError, PhotosyncError)):
+            store.open_named(name)
+        assert list(store.iter_named()) == []
+
+    def test_interrupted_named_upload_leaves_nothing(
+        self, store: BlobStore, tmp_path: Path
+    ) -> None:
+        data = os.urandom(300_000)
+        path, _ = write_blob(tmp_path, data)
+        injected = 0
+        for nth in (1, 2):
+            with fail_on_open(path, nth, fail_at=len(data) // 2):
+                try:
+                    store.put_named("bundle.bundle", path)
+                except (OSError, PhotosyncError) as error:
+                    assert caused_by_injection(error), error
+                    injected += 1
+                    assert list(store.iter_named()) == []
+        assert injected >= 1, "the failure was never injected"
+        store.put_named("bundle.bundle", path)
+        with store.open_named("bundle.bundle") as stream:
+            assert stream.read() == data

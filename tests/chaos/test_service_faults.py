@@ -198,6 +198,8 @@ def _corrupt_objects(s3_admin: Any, bucket: str) -> list[str]:
 
     bad = []
     for item in s3_admin.list_objects_v2(Bucket=bucket).get("Contents", []):
+        if "sha256/" not in item["Key"]:
+            continue  # the archive's own copy (archive/): not an original
         digest = item["Key"].rsplit("/", 1)[-1]
         try:
             body = s3_admin.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()

@@ -85,7 +85,8 @@ def _s3_key(digest: str) -> str:
 
 
 def _s3_listing(admin: Any, bucket: str) -> dict[str, int]:
-    page = admin.list_objects_v2(Bucket=bucket, Prefix=PREFIX + "/")
+    """The originals in the bucket (the archive's own copy is under archive/, beside them)."""
+    page = admin.list_objects_v2(Bucket=bucket, Prefix=PREFIX + "/sha256/")
     return {item["Key"].rsplit("/", 1)[1]: item["Size"] for item in page.get("Contents", [])}
 
 
@@ -270,6 +271,10 @@ def test_invalid_record_files_are_reported_not_fatal(
         ["git", "-C", root, "commit", "-qm", "fixed by hand"], check=True, capture_output=True
     )
     code, report = _verify(root)
+    # the hand commits are not in the bucket's copy of the archive yet: verify says so
+    assert code == 6 and report["locations"]["cloud"]["archive_copy"]["state"] == "behind"
+    _ok("--archive", root, "backup-archive")
+    code, report = _verify(root)
     assert code == 0 and report["records"] == 3
     status = json.loads(_ok("--archive", root, "status", "--json").stdout)
     assert status["photos"] == 3
@@ -411,7 +416,9 @@ def test_unreachable_location_fails_the_copies_not_the_run(
     result = run_cli("--archive", root, "replicate", "--execute", "--json")
     assert result.exit_code == 4
     failed = json.loads(result.stdout)["failed"]
-    assert len(failed) == 2 and all("later" in line for line in failed)
+    # its originals and its copy of the archive: each failed, retried next run
+    assert len(failed) == 3 and all("later" in line for line in failed)
+    assert any(line.startswith("archive copy to later") for line in failed)
     assert git_clean(Path(root))
     code, report = _verify(root)
     assert code == 6 and "does not exist" in report["locations"]["later"]["unavailable"]

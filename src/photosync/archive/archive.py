@@ -82,6 +82,13 @@ Run `photosync status` here to see where things stand.
 GITIGNORE = "/blobs/\n/.photosync/\n"
 
 
+def configure_git(git: Git) -> None:
+    """The repository settings of an archive (``init``, and ``recover`` for a rebuilt one)."""
+    # history is the audit trail: have git fsync its objects and refs (batched)
+    git.run("config", "core.fsync", "committed")
+    git.run("config", "core.fsyncMethod", "batch")
+
+
 def _is_archive(path: Path) -> bool:
     return (path / SERVICES_FILE).is_file() and (path / ".git").exists()
 
@@ -141,9 +148,7 @@ class Archive:
         archive = cls(path)
         if not (path / ".git").exists():
             archive.git.init()
-            # history is the audit trail: have git fsync its objects and refs (batched)
-            archive.git.run("config", "core.fsync", "committed")
-            archive.git.run("config", "core.fsyncMethod", "batch")
+            configure_git(archive.git)
         for folder in ("photos", "config", "schemas", "blobs", ".photosync"):
             (archive.root / folder).mkdir(exist_ok=True)
         (archive.root / "README.md").write_text(ARCHIVE_README, encoding="utf-8")

@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from photosync.errors import NotRegularFile
+from photosync.errors import BlobError, NotRegularFile
 
 CHUNK_SIZE = 1024 * 1024
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+#: where named objects live in every store, beside ``sha256/`` (never listed as blobs)
+NAMED_PREFIX = "archive/"
 
 
 def check_digest(digest: str) -> str:
@@ -29,6 +32,13 @@ def check_digest(digest: str) -> str:
     if not _HEX_DIGEST.match(bare):
         raise ValueError(f"not a SHA-256 digest: {digest!r}")
     return bare
+
+
+def check_name(name: str) -> str:
+    """A named object's name: letters, digits, ``.``, ``_``, ``-``; no path, no hidden file."""
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise ValueError(f"not a valid object name: {name!r}")
+    return name
 
 
 def blob_key(digest: str) -> str:
@@ -122,6 +132,27 @@ class BlobStore(ABC):
     @abstractmethod
     def locator(self, digest: str) -> str:
         """Where the blob is, for people and for ``source_of_truth_path``."""
+
+    # named objects: the archive's own copy (git bundles and their manifests) ----------
+    #
+    # Kept under ``archive/<name>`` beside the blobs, with the same promises: an
+    # object is stored whole and verified by SHA-256 or not at all, is never
+    # replaced by different bytes, and is never deleted.
+
+    def put_named(self, name: str, path: Path) -> bool:
+        """Store a file as ``archive/<name>``, verified; False if identical bytes are there.
+
+        Raises BlobError when the name holds different bytes (never overwritten).
+        """
+        raise BlobError(f"{self.name} cannot keep named objects")
+
+    def open_named(self, name: str) -> BinaryIO:
+        """A stream of a named object's bytes (BlobError when absent)."""
+        raise BlobError(f"{self.name} cannot keep named objects")
+
+    def iter_named(self) -> Iterator[tuple[str, int]]:
+        """Every named object as (name, size), from one listing."""
+        raise BlobError(f"{self.name} cannot keep named objects")
 
     def verify(self, digest: str) -> bool:
         """Re-read the bytes and compare with the digest."""

@@ -18,10 +18,12 @@ from typing import BinaryIO
 
 from photosync.blobstore.base import (
     CHUNK_SIZE,
+    NAMED_PREFIX,
     BlobStat,
     BlobStore,
     blob_key,
     check_digest,
+    check_name,
 )
 from photosync.errors import BlobError, ChecksumMismatch
 
@@ -151,6 +153,60 @@ class LocalBlobStore(BlobStore):
     def locator(self, digest: str) -> str:
         return f"{self.name}:{blob_key(digest)}"
 
+    # named objects ---------------------------------------------------------------
+    def named_path(self, name: str) -> Path:
+        return self.root / NAMED_PREFIX / check_name(name)
+
+    def put_named(self, name: str, path: Path) -> bool:
+        """Copied and hashed into tmp/, fsynced, then linked under its name (``link``
+        never replaces an existing file, so a racing writer cannot be overwritten)."""
+        final = self.named_path(name)
+        writer = self.writer()
+        try:
+            with open(path, "rb") as source:
+                writer.copy_from(source)
+            assert writer._handle is not None
+            os.fsync(writer._handle.fileno())
+            writer._handle.close()
+            writer._handle = None
+            os.chmod(writer.tmp_path, 0o444)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(writer.tmp_path, final)
+            except FileExistsError:
+                with open(final, "rb") as existing:
+                    digest, _size = _hash(existing)
+                if digest != writer.digest:
+                    raise BlobError(
+                        f"{self.name}:{NAMED_PREFIX}{name} exists with different bytes; "
+                        "photosync never overwrites it"
+                    ) from None
+                return False
+            _fsync_dir(final.parent)
+            return True
+        finally:
+            writer.abort()
+
+    def open_named(self, name: str) -> BinaryIO:
+        try:
+            return open(self.named_path(name), "rb")
+        except FileNotFoundError as error:
+            raise BlobError(f"{NAMED_PREFIX}{name} is missing from {self.name}") from error
+
+    def iter_named(self) -> Iterator[tuple[str, int]]:
+        folder = self.root / NAMED_PREFIX
+        try:
+            names = sorted(os.listdir(folder))
+        except FileNotFoundError:
+            return
+        for name in names:
+            try:
+                check_name(name)
+                info = os.stat(folder / name)
+            except (ValueError, FileNotFoundError):
+                continue
+            yield name, info.st_size
+
     def sweep_tmp(self) -> int:
         """Remove temp files of ingests whose process is gone (a killed run); never blobs."""
         removed = 0
@@ -174,6 +230,23 @@ class LocalBlobStore(BlobStore):
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), target)
         return target
+
+
+def _hash(handle: BinaryIO) -> tuple[str, int]:
+    hasher = hashlib.sha256()
+    size = 0
+    while chunk := handle.read(CHUNK_SIZE):
+        hasher.update(chunk)
+        size += len(chunk)
+    return hasher.hexdigest(), size
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def pid_alive(pid: int) -> bool:

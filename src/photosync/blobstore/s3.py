@@ -37,7 +37,15 @@ import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
-from photosync.blobstore.base import CHUNK_SIZE, BlobStat, BlobStore, blob_key, check_digest
+from photosync.blobstore.base import (
+    CHUNK_SIZE,
+    NAMED_PREFIX,
+    BlobStat,
+    BlobStore,
+    blob_key,
+    check_digest,
+    check_name,
+)
 from photosync.credentials import redact
 from photosync.errors import BlobError, ChecksumMismatch, shown_url
 
@@ -482,6 +490,101 @@ class S3BlobStore(BlobStore):
                 return False
             self._upload(path, bare, key, size)
             return True
+
+    # -- named objects -------------------------------------------------------
+
+    def named_key(self, name: str) -> str:
+        return self.prefix + NAMED_PREFIX + check_name(name)
+
+    def put_named(self, name: str, path: Path) -> bool:
+        """One PUT with the file's SHA-256 for the server to check, ``If-None-Match: *``
+        (an object already there is judged, never overwritten), then a HEAD."""
+        key = self.named_key(name)
+        digest, size = self._hash_path(path)
+        if size > 5 * 1024 * MiB:
+            raise BlobError(f"{path} is larger than one S3 PUT takes (5 GiB)")
+        head = self._head(key)
+        if head is None:
+            extra: dict[str, Any] = {}
+            if self.server_checksums:
+                extra = {
+                    "ChecksumAlgorithm": "SHA256",
+                    "ChecksumSHA256": sha256_b64(bytes.fromhex(digest)),
+                }
+            if self._conditional_ok:
+                extra["IfNoneMatch"] = "*"
+            try:
+                with open(path, "rb") as handle:
+                    # small objects from memory (what was hashed is what is sent);
+                    # a large bundle streams from the file, the server checks the SHA-256
+                    body: Any = handle.read() if size <= 64 * MiB else handle
+                    self._call(
+                        "upload",
+                        self.client.put_object,
+                        Bucket=self.bucket,
+                        Key=key,
+                        Body=body,
+                        ContentLength=size,
+                        ContentType="application/octet-stream",
+                        Metadata={"sha256": digest},
+                        **extra,
+                    )
+            except OSError as error:
+                raise BlobError(f"cannot read {path}: {error.strerror or error}") from error
+            except BlobError as error:
+                code = _code(error)
+                if code in ("NotImplemented", "501") and "IfNoneMatch" in extra:
+                    self._conditional_ok = False  # no conditional writes here: HEAD decided
+                    return self.put_named(name, path)
+                if code not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                    raise
+            head = self._head(key)
+            if head is None:
+                raise BlobError(f"s3://{self.bucket}/{key} is not visible after upload")
+            if self._judge(head, digest, size) == "match":
+                return True
+            raise ChecksumMismatch(f"s3://{self.bucket}/{key}: the stored object does not match")
+        if self._judge(head, digest, size) == "match":
+            return False
+        raise BlobError(
+            f"s3://{self.bucket}/{key} exists with different bytes; photosync never overwrites it"
+        )
+
+    def open_named(self, name: str) -> BinaryIO:
+        key = self.named_key(name)
+        self._check_bucket()
+        try:
+            answer = self._call("GET", self.client.get_object, Bucket=self.bucket, Key=key)
+        except BlobError as error:
+            if _code(error) in ("404", "NoSuchKey", "NotFound"):
+                raise BlobError(f"{NAMED_PREFIX}{name} is missing from {self.name}") from error
+            raise
+        return cast(BinaryIO, answer["Body"])
+
+    def iter_named(self) -> Iterator[tuple[str, int]]:
+        self._check_bucket()
+        start = self.prefix + NAMED_PREFIX
+        token: str | None = None
+        while True:
+            extra = {"ContinuationToken": token} if token else {}
+            page = self._call(
+                "listing",
+                self.client.list_objects_v2,
+                Bucket=self.bucket,
+                Prefix=start,
+                MaxKeys=self.list_page_size,
+                **extra,
+            )
+            for item in page.get("Contents", []):
+                name = str(item["Key"])[len(start) :]
+                try:
+                    check_name(name)
+                except ValueError:
+                    continue
+                yield name, int(item.get("Size", 0))
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
 
     # -- uploads -----------------------------------------------------------
 

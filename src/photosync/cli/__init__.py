@@ -16,6 +16,7 @@ from photosync import __version__
 from photosync.cli._common import Settings, err_console
 from photosync.cli.archive_cmds import audit, init, status_cmd
 from photosync.cli.auth_cmds import auth
+from photosync.cli.backup_cmds import backup_archive_cmd, recover
 from photosync.cli.demo import demo
 from photosync.cli.google_cmds import google
 from photosync.cli.logsetup import configure_console
@@ -73,6 +74,8 @@ for command in (
     check,
     restore,
     export_cmd,
+    backup_archive_cmd,
+    recover,
     visibility,
     google,
     demo,

@@ -545,6 +545,7 @@ def replicate(
                 "skipped_unresolved": report.skipped_unresolved,
                 "waiting": [w.__dict__ for w in report.waiting],
                 "commits": report.commits,
+                "archive_copy": report.archive_copy.to_json() if report.archive_copy else None,
             }
         )
     else:

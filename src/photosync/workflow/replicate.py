@@ -45,6 +45,7 @@ from photosync.model import (
     waiting_reasons,
 )
 from photosync.services.base import TargetService, UploadResult, UploadUncertain
+from photosync.workflow.backup import BackupReport, backup_archive
 from photosync.workflow.blobreplicate import (
     BlobPlan,
     BlobReplicateReport,
@@ -102,6 +103,8 @@ class ReplicateReport:
     blobs: BlobReplicateReport | None = None
     #: with execute=False: the originals each location would receive
     blob_plan: BlobPlan | None = None
+    #: with execute: the archive's own history copied to every location (backup.py)
+    archive_copy: BackupReport | None = None
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -342,6 +345,7 @@ def replicate(
     if execute:
         _replicate_originals(archive, report, progress)
         _commit(archive, report, final=True)
+        _copy_archive(archive, report)
     else:
         _plan_originals(archive, report)
     return report
@@ -466,6 +470,18 @@ def _replicate_originals(archive: Archive, report: ReplicateReport, progress: Pr
                 f"{blobs.photo_of.get(digest, digest)} -> {location}: original not copied: {why}"
             )
             log.warning("original sha256:%s not copied to %s: %s", digest, location, why)
+
+
+def _copy_archive(archive: Archive, report: ReplicateReport) -> None:
+    """After the last commit: the archive's history to every location (never a reason to
+    lose the run's work: a failure is one more failed item, retried next run)."""
+    try:
+        report.archive_copy = backup_archive(archive)
+    except PhotosyncError as error:
+        report.failed.append(f"archive copy: {error}")
+        return
+    for location, why in sorted(report.archive_copy.failed.items()):
+        report.failed.append(f"archive copy to {location}: {why}")
 
 
 def _label(record: Record) -> str:

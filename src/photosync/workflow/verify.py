@@ -34,6 +34,12 @@ from photosync.blobstore.base import BlobStore, check_digest
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import ArchiveCorrupt, PhotosyncError
 from photosync.model import utc_now
+from photosync.workflow.backup import (
+    CopyState,
+    archive_copy_state,
+    backup_archive,
+    is_backup_target,
+)
 from photosync.workflow.blobreplicate import (
     TMP_DIR,
     all_sizes,
@@ -82,6 +88,8 @@ class LocationFindings:
     unavailable: str | None = None
     restored: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
+    #: this location's copy of the archive itself (None: not kept here, the primary blobs/)
+    archive_copy: CopyState | None = None
 
     def remaining(self) -> tuple[list[str], dict[str, str]]:
         """Missing and corrupt digests that a repair did not fix."""
@@ -94,7 +102,8 @@ class LocationFindings:
     @property
     def ok(self) -> bool:
         missing, corrupt = self.remaining()
-        return not (missing or corrupt or self.errors or self.unavailable)
+        archive_ok = self.archive_copy is None or self.archive_copy.ok
+        return not (missing or corrupt or self.errors or self.unavailable) and archive_ok
 
     def to_json(self) -> dict[str, Any]:
         missing, corrupt = self.remaining()
@@ -113,6 +122,7 @@ class LocationFindings:
             "refused": self.refused,
             "still_missing": missing,
             "still_corrupt": corrupt,
+            "archive_copy": self.archive_copy.to_json() if self.archive_copy else None,
         }
 
 
@@ -140,6 +150,7 @@ class ArchiveVerifyReport:
         for found in self.locations.values():
             missing, corrupt = found.remaining()
             count += len(missing) + len(corrupt) + len(found.errors) + bool(found.unavailable)
+            count += found.archive_copy is not None and not found.archive_copy.ok
         return count
 
     def to_json(self) -> dict[str, Any]:
@@ -220,6 +231,11 @@ def verify_archive(
     suspects = {name: set(ds) for name, ds in state.get("suspects", {}).items()}
     _read_bytes(stores, report, listings, to_read, suspects, progress, workers)
 
+    copies = [s for s in stores if is_backup_target(archive, s) and s.name in listings]
+    for store in copies:
+        report.locations[store.name].archive_copy = archive_copy_state(
+            archive, store, read_data=read_data or read_share is not None
+        )
     if repair:
         for store in stores:
             if isinstance(store, LocalBlobStore):
@@ -229,6 +245,8 @@ def verify_archive(
         _update_records(archive, stores, report)
     elif repair and (report.invalid_records or any(not f.ok for f in report.locations.values())):
         report.notes.append("record files were not updated: fix the invalid record files first")
+    if repair:  # after the commit above: the copies end at the HEAD this run leaves
+        _repair_archive_copies(archive, [s for s in copies if s.name in listings], report)
     state["suspects"] = {
         name: sorted(set(found.remaining()[1]) | set(found.errors))
         for name, found in report.locations.items()
@@ -503,6 +521,24 @@ def _update_records(
 
 
 # rotating state -------------------------------------------------------------------------------
+def _repair_archive_copies(
+    archive: Archive, stores: Sequence[BlobStore], report: ArchiveVerifyReport
+) -> None:
+    """Copies of the archive that are missing, behind or damaged are written again."""
+    stale = [
+        s
+        for s in stores
+        if (state := report.locations[s.name].archive_copy) is not None and state.state != "current"
+    ]
+    if not stale:
+        return
+    backup_archive(archive, stores=stale)
+    for store in stale:
+        report.locations[store.name].archive_copy = archive_copy_state(
+            archive, store, read_data=False
+        )
+
+
 def _load_state(archive: Archive) -> dict[str, Any]:
     try:
         value = json.loads((archive.root / STATE_FILE).read_text(encoding="utf-8"))
