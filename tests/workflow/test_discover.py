@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import stat
 import threading
@@ -30,6 +31,7 @@ from tests.helpers import (
     make_library,
     new_archive,
     records,
+    run_cli,
     set_prefs,
 )
 
@@ -398,5 +400,102 @@ def test_thousands_of_identical_files_cost_one_record_write_per_batch(
     # each file used to parse, validate and rewrite the whole record: 2,000 x 2,000 instances
     assert len(writes) <= copies // batch + 1, len(writes)
     assert len(loads) <= copies // batch + 1, len(loads)
+    archive.close()
+    assert_check_clean(archive.root)
+
+
+def test_every_file_of_the_breadth_folder_is_archived_or_named(
+    tmp_path: Path, testdata: Path
+) -> None:
+    """242 real files of many makes and formats: each one recorded or named as left out."""
+    folder = testdata / "breadth" / "photos"
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert len(files) == 242
+    archive = new_archive(tmp_path, breadth={"type": "local", "path": str(folder)})
+    archive.lock()
+    report = discover(archive)
+    assert report.failed == 0
+    recorded = {
+        i["id"]
+        for r in records(archive.root)
+        for i in r["instances"]["breadth"]
+        if i.get("status", "present") == "present"
+    }
+    (service,) = report.services
+    named = {line.split(": ", 1)[0] for line in service.left_out}
+    assert recorded | named == set(files) and not recorded & named
+    # the raw and odd formats a listing by extension used to leave out are archived
+    for name in (
+        "raw/CanonRaw.crw",
+        "raw/Sigma.x3f",
+        "raw/Minolta.mrw",
+        "raw/PhaseOne.iiq",
+        "raw/KyoceraRaw.raw",
+        "video/Red.r3d",
+        "other/Lytro.lfp",
+        "other/Photoshop.psd",
+        "other/balloon.jp2",
+        "other/BPG.bpg",
+        "other/PhotoCD.pcd",
+        "video/ASF.wmv",
+        "video/MXF.mxf",
+        "video/sample_mpeg2.m2v",
+        "video/DV.dv",
+    ):
+        assert name in recorded, name
+    kinds = {
+        i["id"]: r["media"]["kind"]
+        for r in records(archive.root)
+        for i in r["instances"]["breadth"]
+    }
+    assert kinds["video/DV.dv"] == "video" and kinds["raw/Sigma.x3f"] == "photo"
+    assert named == {"other/MIE.mie", "other/PLIST.aae"}
+    archive.close()
+    status_json = run_cli("--archive", str(archive.root), "status", "--json")
+    assert status_json.exit_code == 0, status_json.output
+    left = json.loads(status_json.output)["left_out"]["breadth"]
+    assert {line.split(": ", 1)[0] for line in left["left_out"]} == named
+    assert_check_clean(archive.root)
+
+
+def test_a_photo_without_a_known_extension_is_found_by_its_content(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    make_library(lib, 2)
+    jpeg = next(lib.rglob("*.jpg"))
+    jpeg.rename(lib / "scan-0001")  # no extension at all
+    (lib / "notes.txt").write_text("shopping list\n")
+    (lib / "orphan.xmp").write_text("<x:xmpmeta/>")
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(lib)})
+    archive.lock()
+    report = discover(archive)
+    assert report.new == 2
+    ids = {i["id"] for r in records(archive.root) for i in r["instances"]["lib"]}
+    assert "scan-0001" in ids
+    (service,) = report.services
+    assert sorted(line.split(": ", 1)[0] for line in service.left_out) == [
+        "notes.txt",
+        "orphan.xmp",
+    ]
+    archive.close()
+    assert_check_clean(archive.root)
+
+
+def test_include_and_exclude_patterns_of_a_folder(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    make_library(lib, 4)
+    (lib / "edit.AAE").write_text("<plist/>")
+    (lib / "Screenshots").mkdir()
+    make_library(lib / "Screenshots", 1, start_seed=50)
+    archive = new_archive(
+        tmp_path,
+        lib={"type": "local", "path": str(lib), "include": ["*.aae"], "exclude": ["screenshots/*"]},
+    )
+    archive.lock()
+    report = discover(archive)
+    ids = {i["id"] for r in records(archive.root) for i in r["instances"]["lib"]}
+    assert "edit.AAE" in ids and not any(i.startswith("Screenshots/") for i in ids)
+    assert report.new == 5
+    (service,) = report.services
+    assert service.excluded == 1 and service.left_out == []
     archive.close()
     assert_check_clean(archive.root)

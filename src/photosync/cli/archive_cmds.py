@@ -109,7 +109,25 @@ def status_cmd(settings: Settings, as_json: bool, estimated_dates: bool) -> None
             name, settings_["type"], role, str(result.instances_by_service.get(name, 0)), last
         )
     console.print(services)
+    print_left_out(result.left_out)
     _print_last_run(result.last_run)
+
+
+def print_left_out(left_out: dict[str, dict[str, Any]], limit: int = 10) -> None:
+    """Files a folder holds that are not archived: counted and named, never silent."""
+    for name, seen in sorted(left_out.items()):
+        files = seen.get("left_out", [])
+        if files:
+            console.print(
+                f"[yellow]{len(files)} file(s) in {escape(name)} not archived[/] "
+                "(not photos or videos; an `include` pattern archives them):"
+            )
+            for line in files[:limit]:
+                console.print(f"  {escape(line)}", soft_wrap=True)
+            if len(files) > limit:
+                console.print(f"  ... and {len(files) - limit} more (status --json lists them all)")
+        if seen.get("excluded"):
+            console.print(f"{seen['excluded']} file(s) in {escape(name)} kept out by `exclude`")
 
 
 def _print_last_run(last: dict[str, Any] | None) -> None:

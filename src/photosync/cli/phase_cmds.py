@@ -147,6 +147,14 @@ def discover(
             _print_some("[red]failed[/] (retried next run)", s.failed)
             _print_some("[red]refused for good[/]", s.refused)
             _print_some("[yellow]warning[/]", s.warnings)
+            if s.left_out:
+                err_console.print(
+                    f"{s.service}: {len(s.left_out)} file(s) not archived (not photos or "
+                    "videos; `photosync status` lists them):"
+                )
+                _print_some("  left out", s.left_out)
+            if s.excluded:
+                err_console.print(f"{s.service}: {s.excluded} file(s) kept out by `exclude`")
         if report.refused_before:
             console.print(
                 f"{report.refused_before} item(s) refused for good in an earlier run were not "

@@ -36,6 +36,20 @@ def service() -> None:
     help="Kind of service.",
 )
 @click.option("--path", type=click.Path(path_type=Path), help="Folder (type local).")
+@click.option(
+    "--include",
+    "include",
+    multiple=True,
+    metavar="GLOB",
+    help="Type local: also archive files matching GLOB that are no photo or video (repeatable).",
+)
+@click.option(
+    "--exclude",
+    "exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Type local: never archive files matching GLOB, e.g. 'Screenshots/*' (repeatable).",
+)
 @click.option("--target", is_flag=True, help="replicate pushes photos to this service.")
 @click.option("--no-source", is_flag=True, help="Never read photos from it (a pure backup target).")
 @click.option(
@@ -57,6 +71,8 @@ def add(
     name: str,
     type_name: str,
     path: Path | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
     target: bool,
     no_source: bool,
     endpoints: tuple[str, ...],
@@ -75,6 +91,10 @@ def add(
         }
         if path is not None:
             entry["path"] = str(path.expanduser().resolve())
+        if include:
+            entry["include"] = list(include)
+        if exclude:
+            entry["exclude"] = list(exclude)
         if endpoints:
             parsed = {}
             for item in endpoints:

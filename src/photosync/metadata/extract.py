@@ -21,6 +21,7 @@ from photosync.metadata.containers import Blocks, scan_jpeg, scan_png, scan_webp
 from photosync.metadata.dates import utc_iso
 from photosync.metadata.exif import facts_from_exif_bytes, facts_from_tiff
 from photosync.metadata.facts import Facts, add_tags, clean_text
+from photosync.metadata.formats import SNIFF_BYTES, SNIFFED_KINDS, sniff_media
 from photosync.metadata.iptc import iim_from_photoshop, parse_iim
 from photosync.metadata.isobmff import read_video, sniff_brand
 from photosync.metadata.sidecars import parse_xmp_sidecar
@@ -65,6 +66,9 @@ MIME = {
 VIDEO_FORMATS = frozenset({"mp4", "m4v", "mov", "3gp"})
 RAW_TIFF_EXTENSIONS = frozenset({".dng", ".cr2", ".nef", ".nrw", ".arw", ".pef", ".srw", ".orf"})
 
+#: sniffed formats Pillow can open for size and embedded EXIF/XMP
+PILLOW_READS = frozenset({"psd", "jp2", "j2k", "webp", "heic", "avif", "pcd"})
+
 _heif_ready = False
 
 
@@ -90,6 +94,8 @@ def sniff_format(head: bytes, suffix: str = "") -> str | None:
 def _kind_for(fmt: str | None) -> str:
     if fmt is None or fmt == "xmp":
         return "unknown"
+    if fmt in SNIFFED_KINDS:
+        return SNIFFED_KINDS[fmt]
     return "video" if fmt in VIDEO_FORMATS else "photo"
 
 
@@ -120,6 +126,10 @@ def extract_media_info(
             size = os.fstat(fh.fileno()).st_size
             head = fh.read(64)
             fmt = sniff_format(head, path.suffix)
+            if fmt is None and size:
+                fh.seek(0)
+                found = sniff_media(fh.read(SNIFF_BYTES))
+                fmt = found[0] if found else None
             if size == 0:
                 info.problems.append("empty file")
                 fmt = _format_from_name(path)
@@ -191,6 +201,10 @@ def _read_embedded(fh: BinaryIO, size: int, fmt: str, path: Path, info: MediaInf
         return []
     if fmt == "xmp":
         info.problems.append("an XMP sidecar, not a photo")
+        return []
+    if fmt in SNIFFED_KINDS and fmt not in PILLOW_READS:
+        # archived bit-exact all the same; its date falls back to the file's time
+        info.problems.append(f"no built-in metadata reader for {fmt} files")
         return []
     return _from_pillow(path, info)
 

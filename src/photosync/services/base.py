@@ -114,6 +114,11 @@ class ListingReport:
     """What a listing saw besides items: orphans, skipped names, warnings."""
 
     warnings: list[str] = field(default_factory=list)
+    #: files the listing saw and does not archive (not a photo or video), each
+    #: ``"path: why"``: never skipped in silence
+    left_out: list[str] = field(default_factory=list)
+    #: files an ``exclude`` pattern of the user kept out (counted, not named)
+    excluded: int = 0
     #: the cursor to store once every item listed is committed
     next_cursor: str | None = None
 

@@ -8,6 +8,7 @@ never overwrites a different file.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import re
@@ -22,6 +23,7 @@ from typing import Any, BinaryIO
 from photosync.blobstore.base import CHUNK_SIZE, hash_file, open_regular
 from photosync.blobstore.local import pid_alive
 from photosync.errors import ConfigError, ItemUnavailable, NotRegularFile
+from photosync.metadata.formats import SNIFF_BYTES, kind_by_name, sniff_media
 from photosync.model import Record, Visibility
 from photosync.services.base import (
     ListingReport,
@@ -31,50 +33,13 @@ from photosync.services.base import (
     UploadResult,
 )
 
-PHOTO_EXTENSIONS = frozenset(
-    [
-        "jpg",
-        "jpeg",
-        "jpe",
-        "jfif",
-        "png",
-        "webp",
-        "tif",
-        "tiff",
-        "heic",
-        "heif",
-        "hif",
-        "avif",
-        "gif",
-        "bmp",
-        "mpo",
-        "dng",
-        "cr2",
-        "cr3",
-        "nef",
-        "nrw",
-        "arw",
-        "orf",
-        "rw2",
-        "raf",
-        "srw",
-        "pef",
-    ]
-)
-VIDEO_EXTENSIONS = frozenset(
-    ["mp4", "mov", "m4v", "3gp", "3g2", "avi", "mkv", "mts", "m2ts", "webm", "mpg", "mpeg"]
-)
 SIDECAR_EXTENSIONS = frozenset({"xmp"})
 MAX_NAME_BYTES = 200
 
 
 def media_kind(name: str) -> str | None:
-    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if ext in PHOTO_EXTENSIONS:
-        return "photo"
-    if ext in VIDEO_EXTENSIONS:
-        return "video"
-    return None
+    """Photo or video by extension (``metadata.formats``); content is asked when this says no."""
+    return kind_by_name(name)
 
 
 def safe_filename(name: str, fallback: str = "photo") -> str:
@@ -103,6 +68,11 @@ class LocalFolderService(SourceService, TargetService):
         if not settings.get("path"):
             raise ConfigError(f"service {name!r} (type local) has no path")
         self.root = Path(os.path.expanduser(settings["path"]))
+        #: glob patterns on the path under the folder (``*`` crosses ``/``), case-insensitive:
+        #: ``include`` archives a matching file even when it is no photo or video,
+        #: ``exclude`` never archives a matching one (it is counted, not named)
+        self.include = [p.lower() for p in _patterns(settings.get("include"))]
+        self.exclude = [p.lower() for p in _patterns(settings.get("exclude"))]
         self._swept: set[Path] = set()
 
     # source -------------------------------------------------------------------------
@@ -117,10 +87,30 @@ class LocalFolderService(SourceService, TargetService):
         since_ns = int(since.timestamp() * 1e9) if since else None
         for folder, entries in self._walk(self.root, report):
             sidecars = {e.name.lower(): e for e in entries if _ext(e.name) in SIDECAR_EXTENSIONS}
+            attached: set[str] = set()
+            media: list[tuple[os.DirEntry[str], str]] = []
             for entry in entries:
-                kind = media_kind(entry.name)
-                if kind is None:
+                rel = portable_name(Path(entry.path).relative_to(self.root).as_posix())
+                if self._matches(rel, self.exclude):
+                    report.excluded += 1
                     continue
+                if _ext(entry.name) in SIDECAR_EXTENSIONS:
+                    continue  # a sidecar goes with its photo; one without a photo is named below
+                kind = media_kind(entry.name) or _sniffed_kind(entry, report)
+                if kind is None and self._matches(rel, self.include):
+                    kind = "unknown"  # the user asked for it: archived whatever it is
+                if kind is None:
+                    report.left_out.append(f"{rel}: {_why_left_out(entry.name)}")
+                    continue
+                media.append((entry, kind))
+                attached.update(s.name.lower() for s in _sidecars_for(entry.name, sidecars))
+            for key, sidecar in sorted(sidecars.items()):
+                rel = portable_name(Path(sidecar.path).relative_to(self.root).as_posix())
+                if key not in attached and not self._matches(rel, self.exclude):
+                    report.left_out.append(
+                        f"{rel}: an XMP sidecar with no photo of its name beside it"
+                    )
+            for entry, kind in media:
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except OSError as error:
@@ -154,6 +144,14 @@ class LocalFolderService(SourceService, TargetService):
                     extra=extra,
                 )
             del folder
+
+    @staticmethod
+    def _matches(relpath: str, patterns: list[str]) -> bool:
+        lowered = relpath.lower()
+        name = lowered.rsplit("/", 1)[-1]
+        return any(
+            fnmatch.fnmatchcase(lowered, p) or fnmatch.fnmatchcase(name, p) for p in patterns
+        )
 
     def _walk(
         self, top: Path, report: ListingReport
@@ -305,6 +303,48 @@ def _holds(path: Path, digest: str) -> bool:
         return hash_file(path)[0] == digest
     except NotRegularFile:
         return False
+
+
+def _patterns(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def _sniffed_kind(entry: os.DirEntry[str], report: ListingReport) -> str | None:
+    """Photo or video by the file's first bytes: for names whose extension says nothing."""
+    try:
+        with open_regular(Path(entry.path)) as fh:
+            head = fh.read(SNIFF_BYTES)
+    except (OSError, NotRegularFile) as error:
+        report.warnings.append(f"cannot read {portable_name(entry.path)}: {error}")
+        return None
+    found = sniff_media(head)
+    return found[1] if found else None
+
+
+#: what a file left out most likely is, by extension: said in the report
+_LEFT_OUT_REASONS = {
+    "aae": "an Apple Photos edit file (the edit recipe, not a photo)",
+    "json": "a JSON file (a Takeout sidecar is read by a google-takeout service)",
+    "thm": "a camera's thumbnail of a video",
+    "db": "a database (a Windows thumbnail cache?)",
+    "ini": "a settings file",
+    "txt": "a text file",
+    "pdf": "a document",
+}
+
+
+def _why_left_out(name: str) -> str:
+    ext = _ext(name)
+    reason = _LEFT_OUT_REASONS.get(ext) or (
+        f"not a photo or video photosync recognises (.{ext})"
+        if ext
+        else "not a photo or video photosync recognises"
+    )
+    return reason + "; left out (add an `include` pattern to archive it)"
 
 
 def _ext(name: str) -> str:

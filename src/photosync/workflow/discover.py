@@ -17,6 +17,7 @@ Data flow per service::
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import nullcontext
@@ -80,6 +81,10 @@ class ServiceReport:
     refused: list[str] = field(default_factory=list)
     #: refused in an earlier run and unchanged since: not asked again (--retry-failed)
     refused_before: int = 0
+    #: files the listing saw and does not archive (``"path: why"``); not in ``listed``
+    left_out: list[str] = field(default_factory=list)
+    #: files an ``exclude`` pattern kept out; not in ``listed``
+    excluded: int = 0
 
     def adds_up(self) -> bool:
         """Every listed item is counted once: unchanged, new, duplicate, updated, failed
@@ -293,6 +298,11 @@ class _ServiceRun:
         finally:
             self.progress.finish()
         self.report.warnings.extend(listing.warnings)
+        self.report.left_out, self.report.excluded = listing.left_out, listing.excluded
+        self.archive.state.set_meta(
+            f"left_out:{name}",
+            json.dumps({"left_out": listing.left_out, "excluded": listing.excluded}),
+        )
         self._check_shrinkage(previous, cursor)
         for warning in self.report.warnings:
             log.warning("discover %s: %s", name, warning)

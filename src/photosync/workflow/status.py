@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,9 @@ class ArchiveStatus:
     last_run: dict[str, Any] | None = None
     #: what a service refused for good (discover: a download; replicate: an upload)
     refused: list[Refusal] = field(default_factory=list)
+    #: per service, what its last discover saw and did not archive: ``left_out``
+    #: (``"path: why"``) and ``excluded`` (how many an exclude pattern kept out)
+    left_out: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +85,7 @@ class ArchiveStatus:
             "sync_state": self.sync_state,
             "last_run": self.last_run,
             "refused": [r.to_json() for r in self.refused],
+            "left_out": self.left_out,
         }
 
 
@@ -93,6 +98,11 @@ def status(archive: Archive) -> ArchiveStatus:
         last_run = archive.state.get_meta(f"last_run:discover:{name}")
         if last_run:
             result.sync_state.setdefault(name, {})["last_discover"] = last_run
+        left_out = archive.state.get_meta(f"left_out:{name}")
+        if left_out:
+            seen = json.loads(left_out)
+            if seen.get("left_out") or seen.get("excluded"):
+                result.left_out[name] = seen
     counted: set[str] = set()
     try:
         store = primary_store(archive)
