@@ -243,7 +243,10 @@ def _processing_failed(
 
 
 def _carry_decision(conflict: dict[str, Any], before: dict[str, Any] | None) -> None:
-    """A decision stays valid while the options it chose from are unchanged."""
+    """A decision stays valid while the options it chose from are unchanged; the earlier
+    decisions a merge of two clones showed (``decisions``) are always carried."""
+    if before is not None and before.get("decisions"):
+        conflict["decisions"] = before["decisions"]
     if before is None or before.get("status") == "open":
         return
     if before.get("options") == conflict["options"]:
