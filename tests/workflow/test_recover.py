@@ -192,7 +192,11 @@ def test_recover_from_a_local_folder_and_verify_sees_a_missing_or_stale_copy(
     refused = run(dest, "recover", str(dest), "--type", "local", "--path", str(nas), expect=3)
     assert "corrupt" in refused.stderr
     assert not (dest / "photos").exists()  # bad bytes are never applied
-    bundle.write_bytes(good)  # the copy is good again (say, from another disk)
+    # --repair writes the chain again under new names; the bad object stays, untouched
+    repaired = json.loads(run(root, "verify", "--read-data", "--repair", "--json").stdout)
+    assert repaired["locations"]["nas"]["archive_copy"]["state"] == "current"
+    assert bundle.read_bytes() == bytes(flipped)
+    assert json.loads(run(root, "verify", "--read-data", "--json").stdout)["ok"]
     run(dest, "recover", str(dest), "--type", "local", "--path", str(nas))
     assert _history(dest) == history
     run(dest, "restore")

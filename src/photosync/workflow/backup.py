@@ -92,8 +92,15 @@ def manifest_name(seq: int, head: str) -> str:
     return f"manifest-{seq:010d}-{head}.json"
 
 
-def bundle_name(base: str | None, tip: str, digest: str) -> str:
-    return f"bundle-{base or 'full'}-{tip}-{digest}.bundle"
+def bundle_name(base: str | None, tip: str, digest: str, copy: int = 0) -> str:
+    """``copy``: a second upload of the same bytes, when the first object went bad
+    (an object is never overwritten, so the good bytes get a name of their own)."""
+    return f"bundle-{base or 'full'}-{tip}-{digest}{f'.{copy}' if copy else ''}.bundle"
+
+
+_BUNDLE = re.compile(
+    r"^bundle-(full|[0-9a-f]{40})-([0-9a-f]{40})-([0-9a-f]{64})(?:\.(\d+))?\.bundle$"
+)
 
 
 def parse_manifest(raw: bytes, name: str) -> Manifest:
@@ -133,8 +140,13 @@ def _bundle_entry_ok(entry: Any) -> bool:
         and bool(_HEX64.match(str(entry.get("sha256"))))
         and bool(_HEX40.match(str(entry.get("tip"))))
         and (entry.get("base") is None or bool(_HEX40.match(str(entry.get("base")))))
-        and entry["name"] == bundle_name(entry.get("base"), entry["tip"], entry["sha256"])
+        and _names_range(entry["name"], entry.get("base"), entry["tip"], entry["sha256"])
     )
+
+
+def _names_range(name: str, base: str | None, tip: str, digest: str) -> bool:
+    match = _BUNDLE.match(name)
+    return match is not None and match.group(1, 2, 3) == (base or "full", tip, digest)
 
 
 def newest_manifest(listing: dict[str, int]) -> tuple[int, str, str] | None:
@@ -221,10 +233,14 @@ class BackupReport:
         }
 
 
-def backup_archive(archive: Archive, *, stores: Sequence[BlobStore] | None = None) -> BackupReport:
+def backup_archive(
+    archive: Archive, *, stores: Sequence[BlobStore] | None = None, rehash: bool = False
+) -> BackupReport:
     """The archive's history into every location (the caller holds the writer lock).
 
     A location that fails is reported and the others still get their copy.
+    ``rehash`` (verify --repair): the newest chain's bundles are read back and a
+    chain with a bad one is written again, whole, under new names.
     """
     report = BackupReport(head=archive.git.head())
     if report.head is None:
@@ -235,7 +251,7 @@ def backup_archive(archive: Archive, *, stores: Sequence[BlobStore] | None = Non
         done = LocationBackup(store.name)
         report.locations[store.name] = done
         try:
-            _backup_to(archive, store, report.head, report.branch, done)
+            _backup_to(archive, store, report.head, report.branch, done, rehash=rehash)
         except (PhotosyncError, OSError) as error:
             done.outcome = "failed"
             done.error = str(error)
@@ -252,13 +268,20 @@ def _branch(git: Git) -> str:
 
 
 def _backup_to(
-    archive: Archive, store: BlobStore, head: str, branch: str, done: LocationBackup
+    archive: Archive,
+    store: BlobStore,
+    head: str,
+    branch: str,
+    done: LocationBackup,
+    *,
+    rehash: bool = False,
 ) -> None:
     listing = dict(store.iter_named())
     newest = newest_manifest(listing)
     chain: list[dict[str, Any]] = []
     base: str | None = None
     seq = 1
+    bad: set[str] = set()
     if newest is not None:
         seq = newest[0] + 1
         try:
@@ -268,6 +291,13 @@ def _backup_to(
         else:
             # one small read: a chain whose bundle went missing is written again, whole
             intact = all(listing.get(b["name"]) == b["size"] for b in previous.bundles)
+            if intact and rehash:
+                bad = {
+                    b["name"]
+                    for b in previous.bundles
+                    if _hash_stream(store, b["name"]) != b["sha256"]
+                }
+                intact = not bad
             if intact and previous.head == head:
                 done.outcome = "up to date"
                 done.manifest = previous.name
@@ -278,7 +308,7 @@ def _backup_to(
                 and _is_ancestor(archive.git, previous.head, head)
             ):
                 chain, base = list(previous.bundles), previous.head
-    entry = _bundle_for(archive, store, listing, base, head, branch, done)
+    entry = _bundle_for(archive, store, listing, base, head, branch, done, bad)
     manifest = Manifest(seq, head, branch, [*chain, entry])
     staged = archive.root / STAGING / manifest.name
     atomic_write(staged, manifest.to_bytes())
@@ -302,18 +332,20 @@ def _bundle_for(
     head: str,
     branch: str,
     done: LocationBackup,
+    bad: set[str],
 ) -> dict[str, Any]:
     """The bundle from ``base`` to ``head``: already in the location (a killed run's), or
-    built (once, kept in .photosync/backup/) and uploaded."""
-    prefix = f"bundle-{base or 'full'}-{head}-"
+    built (once, kept in .photosync/backup/) and uploaded. A name in ``bad`` (its
+    bytes went wrong) is never used again: the good bytes get the next free name."""
     for name, size in sorted(listing.items()):
-        if name.startswith(prefix) and name.endswith(".bundle"):
-            digest = name[len(prefix) : -len(".bundle")]
-            if _HEX64.match(digest):
-                return _entry(name, digest, size, base, head, branch)
+        match = _BUNDLE.match(name)
+        if match and name not in bad and match.group(1, 2) == (base or "full", head):
+            return _entry(name, match.group(3), size, base, head, branch)
     path = _staged_bundle(archive, base, head, branch)
     digest, size = _hash(path)
-    name = bundle_name(base, head, digest)
+    copy = 0
+    while (name := bundle_name(base, head, digest, copy)) in listing:
+        copy += 1
     store.put_named(name, path)
     done.bundles.append(name)
     return _entry(name, digest, size, base, head, branch)

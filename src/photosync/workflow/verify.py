@@ -532,7 +532,11 @@ def _repair_archive_copies(
     ]
     if not stale:
         return
-    backup_archive(archive, stores=stale)
+    damaged = any(
+        (state := report.locations[s.name].archive_copy) is not None and state.state == "damaged"
+        for s in stale
+    )
+    backup_archive(archive, stores=stale, rehash=damaged)
     for store in stale:
         report.locations[store.name].archive_copy = archive_copy_state(
             archive, store, read_data=False
