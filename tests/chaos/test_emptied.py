@@ -19,7 +19,7 @@ from photosync.emulators.takeout import generate_takeout
 from tests.chaos.clirun import photosync, snapshot
 from tests.chaos.harness import Expect, check_invariants
 from tests.chaos.test_crash import flickr_settings, store_flickr_token
-from tests.helpers import make_library, new_archive, records
+from tests.helpers import assert_check_clean, make_library, new_archive, records
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -104,6 +104,7 @@ def test_missing_folder_is_an_error_not_an_empty_library(tmp_path: Path) -> None
     said = " ".join(result.output.split())
     assert "does not exist" in said and "a missing drive is not an empty library" in said
     assert snapshot(root / "photos") == before
+    assert_check_clean(root)
 
 
 @pytest.mark.parametrize("drop_every", [1, 2])

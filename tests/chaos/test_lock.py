@@ -12,7 +12,7 @@ import pytest
 from photosync.archive.archive import Archive
 from photosync.errors import ArchiveLocked
 from tests.chaos.harness import Expect, check_invariants, record_file_count, run, wait_for
-from tests.helpers import make_library, new_archive, set_prefs
+from tests.helpers import assert_check_clean, make_library, new_archive, set_prefs
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -115,3 +115,4 @@ def test_in_one_process_a_second_writer_is_refused_too(tmp_path: Path) -> None:
     second = Archive(root)
     assert second.lock() == []  # released cleanly: nothing to take over, nothing recovered
     second.close()
+    assert_check_clean(root)

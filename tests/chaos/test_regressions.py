@@ -24,7 +24,7 @@ from photosync.workflow.replicate import OPERATION, replicate
 from photosync.workflow.resolve import auto_resolve
 from tests.chaos.harness import Expect, check_invariants, run
 from tests.chaos.test_crash import flickr_settings, store_flickr_token
-from tests.helpers import make_library, new_archive, set_prefs
+from tests.helpers import assert_check_clean, make_library, new_archive, set_prefs
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -106,6 +106,7 @@ def test_a_live_git_lock_is_waited_for_not_stolen(tmp_path: Path) -> None:
     finally:
         helper.wait(timeout=30)
     assert notes == [] and not (archive.root / ".photosync" / "q").exists()
+    assert_check_clean(archive.root)  # the lock went with its git
 
 
 def test_stale_archive_lock_of_a_killed_run_is_reported_and_taken_over(tmp_path: Path) -> None:
