@@ -252,3 +252,18 @@ def test_config_hand_edit_is_found(tmp_path: Path) -> None:
     prefs.write_text(prefs.read_text().replace('"commit_every": 2000', '"commit_every":  10'))
     (problem,) = _only(root, "uncommitted_edit")
     assert "config/user-preferences.json" in problem["detail"]
+
+
+def test_a_stale_lock_of_photosyncs_own_git_index_is_found_and_taken_over(tmp_path: Path) -> None:
+    """A git killed while committing through photosync's own index left its lock: every
+    later discover stopped with exit 3 (found by the discover crash tests)."""
+    root = _archive(tmp_path, count=2)
+    lock = root / ".git" / "photosync-index.lock"
+    lock.write_bytes(b"")
+    os.utime(lock, (1_000_000_000, 1_000_000_000))  # long unchanged: its git is gone
+    (problem,) = _only(root, "git_stale_lock")
+    assert "photosync-index.lock" in problem["detail"]
+    make_library(tmp_path / "lib", 2, start_seed=70)
+    _ok("--archive", str(root), "discover")
+    assert len(records(root)) == 4 and not lock.exists()
+    assert_check_clean(root)

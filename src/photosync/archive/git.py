@@ -207,7 +207,12 @@ class Git:
         git_dir = self.git_dir
         if not git_dir.is_dir():
             return []
-        found = [git_dir / "index.lock", git_dir / "HEAD.lock", *(git_dir / "refs").rglob("*.lock")]
+        found = [
+            git_dir / "index.lock",
+            git_dir / "photosync-index.lock",  # photosync's own index (commit_files)
+            git_dir / "HEAD.lock",
+            *(git_dir / "refs").rglob("*.lock"),
+        ]
         notes = []
         for lock in found:
             rel = lock.relative_to(git_dir).as_posix()

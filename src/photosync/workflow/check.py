@@ -175,7 +175,7 @@ def _check_git(archive: Archive, report: CheckReport, writer: bool) -> None:
         if (git_dir / marker).exists():
             report.add("git_operation_in_progress", f"{what} is in progress in the archive", fix)
     if not writer:
-        locks = [git_dir / "index.lock", git_dir / "HEAD.lock"]
+        locks = [git_dir / "index.lock", git_dir / "photosync-index.lock", git_dir / "HEAD.lock"]
         locks += sorted((git_dir / "refs").rglob("*.lock")) if (git_dir / "refs").is_dir() else []
         for lock in locks:
             if lock.exists():
