@@ -11,8 +11,18 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from hypothesis import HealthCheck, settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# CI runs the same examples every time (a red CI is then a real, repeatable failure) and
+# gives no deadline (a loaded CI machine is slow, not wrong); locally each run explores anew.
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def shared_dir() -> Path | None:

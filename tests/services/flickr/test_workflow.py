@@ -289,3 +289,31 @@ def test_a_since_window_never_moves_the_cursor(
     assert archive.sync_state()["services"]["flickr"]["cursor"] == cursor
     archive.close()
     assert_check_clean(archive.root)
+
+
+def test_a_since_window_sees_edits_to_older_photos(
+    tmp_path: Path, running: tuple[FlickrEmulator, FlickrState]
+) -> None:
+    """``--since`` means "changed since": a caption edited today on a photo uploaded in 2009
+    is seen by ``discover --since yesterday`` (not only what was uploaded since)."""
+    emulator, state = running
+    state.seed(6, video_every=0)  # uploaded in 2009
+    _authorise(emulator, state, "flickr", "read")
+    archive = new_archive(tmp_path, flickr=_settings(emulator))
+    archive.lock()
+    assert discover(archive).new == 6
+    cursor = archive.sync_state()["services"]["flickr"]["cursor"]
+    edited = sorted(state.photos)[0]
+    state.touch(edited, description="Written today")
+    window = discover(archive, since=datetime.now(UTC) - timedelta(days=1))
+    assert window.failed == 0 and window.new == 0
+    observed = [
+        inst["observed"].get("caption")
+        for record in records(archive.root)
+        for inst in record["instances"].get("flickr", [])
+        if inst["id"] == edited
+    ]
+    assert observed == ["Written today"]
+    assert archive.sync_state()["services"]["flickr"]["cursor"] == cursor  # a window
+    archive.close()
+    assert_check_clean(archive.root)

@@ -209,10 +209,13 @@ class FlickrService(SourceService, TargetService):
         self, *, since: datetime | None, cursor: str | None, report: ListingReport
     ) -> Iterator[RemoteItem]:
         with self._readable("listing"):
-            if cursor is not None and since is None:
+            if since is not None:
+                # a window is "changed since" (uploads and edits alike), like a cursor
+                yield from self._updated_since(max(1, int(since.timestamp())), report)
+            elif cursor is not None:
                 yield from self._incremental(cursor, report)
             else:
-                yield from self._full(since, report)
+                yield from self._full(None, report)
 
     @contextmanager
     def _readable(self, what: str) -> Iterator[None]:
@@ -311,9 +314,13 @@ class FlickrService(SourceService, TargetService):
             raise ServiceError(
                 f"{self.name}: stored cursor {cursor!r} is not a Flickr timestamp; run a full scan"
             )
-        min_date = max(1, stamp - self.cursor_margin_s)
+        yield from self._updated_since(max(1, stamp - self.cursor_margin_s), report, stamp)
+
+    def _updated_since(
+        self, min_date: int, report: ListingReport, newest: int = 0
+    ) -> Iterator[RemoteItem]:
+        """``flickr.photos.recentlyUpdated``: every photo uploaded or changed since then."""
         seen: set[str] = set()
-        newest = stamp
         page, pages = 1, 1
         while page <= pages:
             data = self.client.call(
