@@ -644,20 +644,23 @@ def test_verify_repair(
     nas = tmp_path / "nas"
     shutil.copytree(nas_template, nas)
     _reconfigure_location(root, "nas", str(nas))
-    blobs = sorted(p for p in nas.rglob("*") if p.is_file())
+    originals = nas / "sha256"  # beside it, archive/ holds the archive's own copy
+    blobs = sorted(p for p in originals.rglob("*") if p.is_file())
     rng = random.Random(f"repair:{SEED}:{trial}")
     for path in rng.sample(blobs, N_LOCAL // 2):  # the disk lost half of them
         path.chmod(0o600)
         path.unlink()
     kill_at = kill_point("verify-repair", trial, N_LOCAL // 2)
     killed = run_and_kill(
-        root, ["verify", "--repair"], lambda: target_file_count(nas) >= N_LOCAL // 2 + kill_at
+        root,
+        ["verify", "--repair"],
+        lambda: target_file_count(originals) >= N_LOCAL // 2 + kill_at,
     )
     assert killed.reached or killed.finished_first
     assert "Traceback" not in killed.stderr, killed.stderr
     run(root, "verify", "--repair")
     check_invariants(root, Expect(records=N_LOCAL, located_everywhere=True), read_data=False)
-    assert target_file_count(nas) == N_LOCAL
+    assert target_file_count(originals) == N_LOCAL
     assert_check_clean(root)
 
 

@@ -112,7 +112,12 @@ def test_replicate_without_a_flag_only_previews_uploads_and_copies(tmp_path: Pat
     assert _head(root) == head and _files(tmp_path / "out") == []
     done = json.loads(_ok("--archive", root, "replicate", "--execute", "--json").output)
     assert done["done"] == {"out:upload": 3, "nas:copy_original": 3}
-    assert len(_files(tmp_path / "out")) == 3 and len(_files(tmp_path / "nas")) == 3
+    assert len(_files(tmp_path / "out")) == 3 and len(_files(tmp_path / "nas" / "sha256")) == 3
+    # and the archive itself: one bundle of its history and the manifest naming it
+    assert [name.split("-")[0] for name in _files(tmp_path / "nas" / "archive")] == [
+        "bundle",
+        "manifest",
+    ]
     assert_check_clean(Path(root))
 
 
