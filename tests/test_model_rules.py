@@ -3,7 +3,7 @@ the name a person sees, which conflicts still wait."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from photosync.archive.schema import validate_record
 from photosync.model import (
     Record,
+    dates_agree,
     display_name,
+    find_offset,
     needs_decision,
     new_record,
     parse_custom,
@@ -102,3 +104,33 @@ def test_a_skipped_question_still_waits(status: str, required: bool) -> None:
         assert reasons == [f"{status}: d"]
     else:
         assert reasons == ["not examined by `photosync resolve` yet"]
+
+
+@given(
+    wall=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1)),
+    quarters=st.integers(min_value=-56, max_value=56),
+    jitter=st.integers(min_value=-59, max_value=59),
+)
+def test_a_wall_clock_and_its_utc_instant_give_the_offset(
+    wall: datetime, quarters: int, jitter: int
+) -> None:
+    """Any zone within +-14 h, the two a few seconds apart: that zone is found, and they agree."""
+    wall = wall.replace(microsecond=0)
+    utc = (wall - timedelta(minutes=15 * quarters, seconds=jitter)).replace(tzinfo=UTC)
+    naive, instant = wall.isoformat(), utc.isoformat().replace("+00:00", "Z")
+    minutes = abs(quarters) * 15
+    expected = f"{'+' if quarters >= 0 else '-'}{minutes // 60:02d}:{minutes % 60:02d}"
+    assert find_offset(naive, instant) == expected
+    assert dates_agree(naive, instant) and dates_agree(instant, naive)
+
+
+@given(
+    wall=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1)),
+    apart=st.integers(min_value=15 * 3600, max_value=400 * 86400),
+)
+def test_an_edited_date_is_no_time_zone(wall: datetime, apart: int) -> None:
+    """More than 14 h (and a minute) apart: no offset explains it, the sources disagree."""
+    wall = wall.replace(microsecond=0)
+    utc = (wall - timedelta(seconds=apart)).replace(tzinfo=UTC)
+    assert find_offset(wall.isoformat(), utc.isoformat()) is None
+    assert not dates_agree(wall.isoformat(), utc.isoformat())

@@ -8,6 +8,7 @@ visibility ordering, instance bookkeeping and record creation.
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Iterable, Iterator
@@ -125,6 +126,93 @@ def date_kind(metadata: dict[str, Any]) -> str:
 COMPARABLE_FIELDS = ("caption", "tags", "taken_date", "location")
 
 
+#: sources of one instance that state times more than this apart disagree (after offsets)
+DATE_TOLERANCE_S = 60
+#: ... and places farther apart than this
+PLACE_TOLERANCE_M = 100.0
+
+
+def _instant(value: str) -> tuple[datetime, bool] | None:
+    """(time, has an offset) of an ISO date; a naive one is its wall clock."""
+    text = value.replace("Z", "+00:00")
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when, when.tzinfo is not None
+
+
+def find_offset(wall_clock: str, instant: str) -> str | None:
+    """The UTC offset (``+01:00``) that makes a naive wall-clock time the stated instant.
+
+    None when the two cannot be one moment: no whole quarter-hour offset within
+    ±14 h puts them within ``DATE_TOLERANCE_S`` of each other (a date edited in a
+    service, not a time zone).
+    """
+    wall, utc = _instant(wall_clock), _instant(instant)
+    if wall is None or utc is None or wall[1] or not utc[1] or len(wall_clock) < 16:
+        return None
+    delta = (wall[0] - utc[0].astimezone(UTC).replace(tzinfo=None)).total_seconds()
+    quarters = round(delta / 900)
+    if abs(quarters) > 14 * 4 or abs(delta - quarters * 900) > DATE_TOLERANCE_S:
+        return None
+    minutes = abs(quarters) * 15
+    return f"{'+' if quarters >= 0 else '-'}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def dates_agree(a: str, b: str) -> bool:
+    """Do two sources state one moment (within ``DATE_TOLERANCE_S``, offsets resolved)?
+
+    A naive wall clock agrees with an instant when some time zone makes them one;
+    a day alone agrees with any time on that day.
+    """
+    if len(a) < 16 or len(b) < 16:
+        return a[:10] == b[:10]
+    first, second = _instant(a), _instant(b)
+    if first is None or second is None:
+        return a == b
+    if first[1] and second[1]:
+        return abs((first[0] - second[0]).total_seconds()) <= DATE_TOLERANCE_S
+    if not first[1] and not second[1]:
+        return abs((first[0] - second[0]).total_seconds()) <= DATE_TOLERANCE_S
+    naive, aware = (a, b) if not first[1] else (b, a)
+    return find_offset(naive, aware) is not None
+
+
+def places_agree(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Within ``PLACE_TOLERANCE_M`` of each other (haversine)."""
+    lat1, lng1 = math.radians(float(a["lat"])), math.radians(float(a["lng"]))
+    lat2, lng2 = math.radians(float(b["lat"])), math.radians(float(b["lng"]))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
+    )
+    return 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(h))) <= PLACE_TOLERANCE_M
+
+
+def sources_disagree(sources: list[dict[str, Any]]) -> list[str]:
+    """Fields on which an instance's own sources disagree in a way that matters:
+    a date more than a minute apart, a place more than ~100 m, a different caption."""
+    by_field: dict[str, list[Any]] = {}
+    for entry in sources:
+        if entry.get("value") not in (None, "", [], {}):
+            by_field.setdefault(str(entry.get("field")), []).append(entry["value"])
+    out = []
+    for name, values in sorted(by_field.items()):
+        pairs = [(x, y) for i, x in enumerate(values) for y in values[i + 1 :]]
+        if name == "taken_date":
+            differ = any(not dates_agree(str(x), str(y)) for x, y in pairs)
+        elif name == "location":
+            differ = any(not places_agree(x, y) for x, y in pairs)
+        elif name == "caption":
+            differ = len({" ".join(str(v).split()) for v in values}) > 1
+        else:
+            differ = False
+        if differ:
+            out.append(name)
+    return out
+
+
 def utc_now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
@@ -157,6 +245,12 @@ class ObservedMetadata:
     camera_model: str | None = None
     #: album titles the photo belongs to there; None when the service did not say
     albums: list[str] | None = None
+    #: every value each source of this instance stated, kept even when another won:
+    #: ``{"source": "google-takeout:photoTakenTime", "field": "taken_date", "value": ...}``
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    #: fields whose sources disagree beyond the tolerances (``sources_disagree``):
+    #: resolve asks about each with every source's value
+    disagree: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -171,6 +265,10 @@ class ObservedMetadata:
         }
         if self.albums is not None:
             out["albums"] = sorted({title for title in self.albums if title})
+        if self.sources:
+            out["sources"] = self.sources
+        if self.disagree:
+            out["disagree"] = sorted(set(self.disagree))
         return out
 
 

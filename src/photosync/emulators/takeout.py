@@ -12,15 +12,17 @@ media. The returned ``TakeoutManifest`` is the truth to assert against.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import math
 import random
 import tarfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +212,41 @@ class _Media:
 
 # ---------------------------------------------------------------------------
 # names
+
+
+def _exif_moment(data: bytes) -> int | None:
+    """EXIF DateTimeOriginal as epoch seconds (its offset applied, else read as UTC)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            ifd = image.getexif().get_ifd(0x8769)
+    except Exception:
+        return None
+    text, offset = ifd.get(0x9003), ifd.get(0x9011)
+    try:
+        when = datetime.strptime(str(text), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    zone = UTC
+    if isinstance(offset, str) and len(offset) == 6 and offset[0] in "+-":
+        with contextlib.suppress(ValueError):
+            sign = 1 if offset[0] == "+" else -1
+            zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
+    return int(when.replace(tzinfo=zone).timestamp())
+
+
+def _exif_gps(data: bytes) -> tuple[float, float] | None:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            gps = image.getexif().get_ifd(0x8825)
+        lat = sum(float(v) / 60**i for i, v in enumerate(gps[2]))
+        lng = sum(float(v) / 60**i for i, v in enumerate(gps[4]))
+    except Exception:
+        return None
+    lat = -lat if gps.get(1) == "S" else lat
+    lng = -lng if gps.get(3) == "W" else lng
+    if not (math.isfinite(lat) and math.isfinite(lng)) or abs(lat) > 90 or abs(lng) > 180:
+        return None
+    return (round(lat, 7), round(lng, 7)) if (lat or lng) else None
 
 
 def sidecar_name(
@@ -412,6 +449,15 @@ def generate_takeout(
             photo.data = media.derive(photo.parent.data)
         else:
             photo.data = media.take(photo.kind)
+            camera = _exif_moment(photo.data)
+            if camera is not None and photo.taken and not photo.taken_zero:
+                # Google's photoTakenTime is the camera's moment (its clock read as UTC
+                # when it states no zone): a real export never contradicts its EXIF
+                # unless the user edited the date
+                photo.taken = camera
+            fix = _exif_gps(photo.data)
+            if fix is not None:
+                photo.geo_exif = _geo(*fix)  # geoDataExif is the file's own fix
         photo.created = rng.randrange(_EPOCH_2015, _EPOCH_2024 + 86400 * 365)
         if photo.sidecar is not None:
             photo.key = "AF1Qip" + "".join(

@@ -147,3 +147,52 @@ def utc_iso(when: datetime) -> str:
     if when.tzinfo is None:
         when = when.astimezone()
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+#: the ``taken_date_source`` of a date read from the file's name
+FILENAME_SOURCE = "filename"
+
+# Names phones, cameras and apps give files, each with the date (and time) they
+# were taken in local wall-clock time.  Searched in the name without extension;
+# a match outside MIN_YEAR..now-ish or an impossible date is ignored.
+_NAME_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # IMG_20210127_193339.jpg, VID_20210127_193339.mp4, PXL_20210127_193339123.jpg,
+    # 20210127_193339.jpg (Samsung), MVIMG_20190101_101010.jpg, IMG_20210127_193339_1.jpg
+    re.compile(r"(?<!\d)((?:19|20)\d{2})(\d{2})(\d{2})[_-](\d{2})(\d{2})(\d{2})(?:\d{0,3})(?!\d)"),
+    # 2014-04-04 09.12.11.jpg (Dropbox), Screenshot_2020-05-01-12-34-56.png,
+    # Screen Shot 2020-05-01 at 12.34.56.png (macOS), signal-2021-01-27-193339.jpg
+    re.compile(
+        r"(?<!\d)((?:19|20)\d{2})-(\d{2})-(\d{2})(?:[ _T-]|\sat\s)(\d{2})[.:_-]?(\d{2})[.:_-]?(\d{2})(?!\d)"
+    ),
+)
+# IMG-20190101-WA0001.jpg (WhatsApp): a day, no time
+_DAY_PATTERN = re.compile(r"(?<!\d)((?:19|20)\d{2})(\d{2})(\d{2})-WA\d+", re.IGNORECASE)
+
+
+def date_from_filename(name: str) -> str | None:
+    """The taken date a file's name states (naive wall clock, or a day), or None.
+
+    Used only when the file carries no date of its own, before its modification time.
+    """
+    stem = name.rsplit("/", 1)[-1]
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    for pattern in _NAME_PATTERNS:
+        match = pattern.search(stem)
+        if match:
+            y, mo, d, h, mi, s = (int(g) for g in match.groups())
+            try:
+                when = datetime(y, mo, d, h, mi, s)
+            except ValueError:
+                continue
+            if when.year >= MIN_YEAR and when <= datetime.now() + timedelta(days=2):
+                return when.strftime("%Y-%m-%dT%H:%M:%S")
+    match = _DAY_PATTERN.search(stem)
+    if match:
+        y, mo, d = (int(g) for g in match.groups())
+        try:
+            day = datetime(y, mo, d)
+        except ValueError:
+            return None
+        if day <= datetime.now() + timedelta(days=2):
+            return day.strftime("%Y-%m-%d")
+    return None

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from photosync.metadata.containers import Blocks, scan_jpeg, scan_png, scan_webp
-from photosync.metadata.dates import utc_iso
+from photosync.metadata.dates import FILENAME_SOURCE, date_from_filename, utc_iso
 from photosync.metadata.exif import facts_from_exif_bytes, facts_from_tiff
 from photosync.metadata.facts import Facts, add_tags, clean_text
 from photosync.metadata.formats import SNIFF_BYTES, SNIFFED_KINDS, sniff_media
@@ -106,6 +106,7 @@ def extract_media_info(
     fallback_mtime: datetime | None = None,
     fallback_source: str = "file:mtime",
     file_time: bool = True,
+    name: str | None = None,
 ) -> MediaInfo:
     """Everything we keep about one file; see ``MediaInfo`` for the field rules.
 
@@ -113,7 +114,9 @@ def extract_media_info(
     and give dates and GPS only where the file has none.  ``fallback_mtime`` is
     the time to use when the file carries no date, labelled ``fallback_source``
     (else the file's mtime, unless ``file_time`` is False: a downloaded copy's
-    mtime is the moment of the download, not a date of the photo).
+    mtime is the moment of the download, not a date of the photo).  Before
+    either, a date the file's ``name`` (default: the path's) states is used,
+    labelled ``filename`` (``IMG_20210127_193339.jpg``).
     """
     path = Path(path)
     info = MediaInfo()
@@ -154,6 +157,10 @@ def extract_media_info(
         info.problems.extend(problems)
         side.append(facts)
     _merge(info, embedded, side)
+    if info.taken_date is None:
+        named = date_from_filename(name or path.name)
+        if named is not None:
+            info.taken_date, info.taken_date_source = named, FILENAME_SOURCE
     if info.taken_date is None and fallback_mtime is not None:
         info.taken_date, info.taken_date_source = utc_iso(fallback_mtime), fallback_source
     elif info.taken_date is None and file_time:

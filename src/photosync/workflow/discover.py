@@ -33,6 +33,7 @@ from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import ItemRefused, PhotosyncError, ServiceError
 from photosync.identity import Candidate, best_copy, fingerprint_file
 from photosync.metadata import extract_media_info
+from photosync.metadata.dates import FILENAME_SOURCE
 from photosync.metadata.types import MediaInfo
 from photosync.model import (
     COMPARABLE_FIELDS,
@@ -42,10 +43,12 @@ from photosync.model import (
     add_problem,
     aliased_instance,
     find_instance,
+    find_offset,
     is_estimated_date,
     merge_album_titles,
     most_restrictive,
     new_record,
+    sources_disagree,
     upsert_instance,
     utc_now,
 )
@@ -461,6 +464,7 @@ class _ServiceRun:
             fallback_mtime=item.modified_at,
             fallback_source=item.modified_at_source,
             file_time=False,  # the stored copy's mtime is when it was downloaded
+            name=item.filename,
         )
         if stored_now:
             self._fingerprint(self.store.path_for(digest), result)
@@ -800,12 +804,35 @@ def _needs_review(record: Record, instance: dict[str, Any]) -> bool:
 
 
 def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:
-    """File facts first, then what the service says where it says something."""
+    """File facts first, then what the service says where it says something.
+
+    What the service stated is kept in ``sources`` beside the file's own values
+    (a Takeout sidecar's date and both places); a file's naive wall clock takes
+    the offset that makes it the service's UTC instant (``model.find_offset``);
+    sources that disagree beyond the tolerances are listed in ``disagree``.
+    """
     service = item.observed
-    file_date_is_exact = bool(info.taken_date) and not is_estimated_date(info.taken_date_source)
+    embedded_date = info.taken_date_source not in (None, FILENAME_SOURCE)
+    file_date_is_exact = (
+        bool(info.taken_date) and embedded_date and not is_estimated_date(info.taken_date_source)
+    )
     taken, taken_source = info.taken_date, info.taken_date_source
     if service.taken_date and not file_date_is_exact:
         taken, taken_source = service.taken_date, service.taken_date_source
+    sources = [dict(entry) for entry in service.sources]
+    if sources:
+        if file_date_is_exact and info.taken_date:
+            if service.taken_date:
+                offset = find_offset(info.taken_date, service.taken_date)
+                if offset is not None:
+                    taken = info.taken_date + offset
+            sources.append(
+                {"source": str(info.taken_date_source), "field": "taken_date", "value": taken}
+            )
+        if info.location:
+            sources.append({"source": "file", "field": "location", "value": info.location})
+        if info.caption:
+            sources.append({"source": "file", "field": "caption", "value": info.caption})
     return ObservedMetadata(
         taken_date=taken,
         taken_date_source=taken_source,
@@ -817,6 +844,8 @@ def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:
         camera_make=info.camera_make or service.camera_make,
         camera_model=info.camera_model or service.camera_model,
         albums=service.albums,
+        sources=sources,
+        disagree=sources_disagree(sources),
     )
 
 

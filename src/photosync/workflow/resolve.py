@@ -120,12 +120,19 @@ def _sources(record: Record, field_name: str) -> list[tuple[str, Any]]:
         if has_original and instance.get("quality") == "derivative":
             continue
         observed = instance.get("observed", {})
+        label = f"{service}:{instance['id']}" if service in multi else service
+        if field_name in observed.get("disagree", ()):
+            # the instance's own sources disagree (a date edited in Google Photos):
+            # each one is an option, with its value
+            for entry in observed.get("sources", []):
+                if entry.get("field") == field_name and normalized(field_name, entry["value"]):
+                    out.append((f"{label}:{entry['source']}", entry["value"]))
+            continue
         value = observed.get(field_name)
         if normalized(field_name, value) is None or (
             field_name == "taken_date" and weak_date(observed)
         ):
             continue
-        label = f"{service}:{instance['id']}" if service in multi else service
         out.append((label, value))
     return out
 

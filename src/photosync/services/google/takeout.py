@@ -430,6 +430,22 @@ def _geo(value: Any) -> dict[str, float] | None:
     return location
 
 
+def _sidecar_sources(facts: SidecarFacts) -> list[dict[str, Any]]:
+    """Every date, place and caption the sidecar states, each labelled: kept on the
+    instance whatever wins (discover compares them with the file's own)."""
+    stated: list[tuple[str, str, Any]] = [
+        ("google-takeout:photoTakenTime", "taken_date", facts.taken_date),
+        ("google-takeout:geoData", "location", facts.geo_data),
+        ("google-takeout:geoDataExif", "location", facts.geo_data_exif),
+        ("google-takeout:description", "caption", facts.caption),
+    ]
+    return [
+        {"source": source, "field": name, "value": value}
+        for source, name, value in stated
+        if value is not None
+    ]
+
+
 def copy_id(photo_id: str, rel: str) -> str:
     """The id of one more file of an item, whose bytes differ from the item's own."""
     return f"{photo_id}#copy:{rel}"
@@ -454,6 +470,10 @@ class SidecarFacts:
 
     taken_date: str | None = None
     location: dict[str, float] | None = None
+    #: both places the sidecar states: geoData (Google's, maybe the user's edit)
+    #: and geoDataExif (the camera's, as uploaded)
+    geo_data: dict[str, float] | None = None
+    geo_data_exif: dict[str, float] | None = None
     caption: str | None = None
     title: str | None = None
     url: str | None = None
@@ -479,7 +499,8 @@ def parse_sidecar(data: Any) -> SidecarFacts:
     if created is not None:
         with contextlib.suppress(OverflowError, OSError, ValueError):
             facts.created = datetime.fromtimestamp(created, tz=UTC)
-    facts.location = _geo(data.get("geoDataExif")) or _geo(data.get("geoData"))
+    facts.geo_data, facts.geo_data_exif = _geo(data.get("geoData")), _geo(data.get("geoDataExif"))
+    facts.location = facts.geo_data_exif or facts.geo_data
     description = data.get("description")
     if isinstance(description, str) and description.strip():
         facts.caption = description
@@ -1262,6 +1283,7 @@ class TakeoutIndex:
             location=facts.location,
             caption=facts.caption,
             albums=sorted(albums),
+            sources=_sidecar_sources(facts),
         )
         version_basis: dict[str, Any] = {
             "size": entry.size,
