@@ -151,19 +151,20 @@ def test_recovery_commits_only_what_photosync_wrote(tmp_path: Path) -> None:
 
 
 def _conflicting_merge(root: Path) -> Path:
-    """A merge of two branches that edited the same record, left with its conflict."""
-    target = sorted((root / "photos").rglob("*.json"))[0]
-    rel = str(target.relative_to(root))
+    """A merge of two branches that edited the same file, left with its conflict.
+
+    Records and config are merged by photosync's driver (no conflict left), so the
+    clash is in the archive's README.md, which git merges line by line.
+    """
+    target = root / "README.md"
+    rel = "README.md"
     ident = ["-c", "user.name=u", "-c", "user.email=u@x"]
     git(root, "checkout", "-q", "-b", "side")
-    value = json.loads(target.read_text())
-    value["metadata"]["caption"] = "side"
-    target.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
-    git(root, *ident, "commit", "-q", "-m", "side caption", "--", rel)
+    target.write_text("my archive, side\n")
+    git(root, *ident, "commit", "-q", "-m", "side readme", "--", rel)
     git(root, "checkout", "-q", "main")
-    value["metadata"]["caption"] = "main"
-    target.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
-    git(root, *ident, "commit", "-q", "-m", "main caption", "--", rel)
+    target.write_text("my archive, main\n")
+    git(root, *ident, "commit", "-q", "-m", "main readme", "--", rel)
     merged = git(root, *ident, "merge", "side", check=False)
     assert merged.returncode != 0 and (root / ".git" / "MERGE_HEAD").exists()
     return target

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
+import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -53,14 +55,17 @@ from photosync.errors import (
     PhotosyncError,
     UserChanged,
 )
+from photosync.merge import MergeError, merge_records
 from photosync.model import Record, iter_instances, record_relpath, utc_now
 
 SERVICES_FILE = "config/services.json"
 SYNC_STATE_FILE = "config/sync-state.json"
-TRACKED_PATHS = ("photos", "config", "schemas", "README.md", ".gitignore")
+TRACKED_PATHS = ("photos", "config", "schemas", "README.md", ".gitignore", ".gitattributes")
 #: the paths photosync is about to write or remove and has not committed yet, one a line:
 #: written before the files, rewritten after each commit; recovery commits only these
 PENDING_FILE = ".photosync/pending-paths"
+#: HEAD before ``photosync sync`` ran ``git merge`` (present only while it merges)
+SYNC_MERGE_FILE = ".photosync/sync-merge"
 
 ARCHIVE_README = """# photosync archive
 
@@ -81,12 +86,36 @@ Run `photosync status` here to see where things stand.
 
 GITIGNORE = "/blobs/\n/.photosync/\n"
 
+#: records and config are merged by photosync's rule (``photosync merge-driver``), never
+#: line by line: a plain ``git pull`` of two clones leaves no conflict marker in JSON
+GITATTRIBUTES_LINES = ("photos/**/*.json merge=photosync", "config/*.json merge=photosync")
+
+
+def merge_driver_command() -> str:
+    """The command git runs to merge one record or config file (this photosync)."""
+    return f"{shlex.quote(sys.executable)} -m photosync merge-driver %O %A %B %P"
+
+
+def configure_merge_driver(git: Git) -> bool:
+    """Register photosync's merge driver in this clone's git config; True when it changed.
+
+    The config is per clone (git never copies it), so every photosync run that takes
+    the lock checks it: a fresh ``git clone`` is set up by its first run.
+    """
+    wanted = merge_driver_command()
+    if git.run("config", "--get", "merge.photosync.driver", check=False).strip() == wanted:
+        return False
+    git.run("config", "merge.photosync.name", "photosync record merge")
+    git.run("config", "merge.photosync.driver", wanted)
+    return True
+
 
 def configure_git(git: Git) -> None:
     """The repository settings of an archive (``init``, and ``recover`` for a rebuilt one)."""
     # history is the audit trail: have git fsync its objects and refs (batched)
     git.run("config", "core.fsync", "committed")
     git.run("config", "core.fsyncMethod", "batch")
+    configure_merge_driver(git)
 
 
 def _is_archive(path: Path) -> bool:
@@ -153,6 +182,9 @@ class Archive:
             (archive.root / folder).mkdir(exist_ok=True)
         (archive.root / "README.md").write_text(ARCHIVE_README, encoding="utf-8")
         (archive.root / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
+        (archive.root / ".gitattributes").write_text(
+            "".join(f"{line}\n" for line in GITATTRIBUTES_LINES), encoding="utf-8"
+        )
         (archive.root / "photos" / ".gitkeep").touch()
         for name in ALL_SCHEMAS:
             (archive.root / "schemas" / name).write_text(schema_text(name), encoding="utf-8")
@@ -189,6 +221,7 @@ class Archive:
         Returns notes about what recovery did (for the user).
         """
         self._lock = ArchiveLock(self.root / ".photosync" / "lock").acquire()
+        aborted = self._abort_own_merge()
         refusal = self.git.write_refusal()
         if refusal is not None:
             self._lock.release()
@@ -200,7 +233,11 @@ class Archive:
                 "(status, check, audit, resolve --list) work now.",
             )
         notes = self._recover()
+        notes.extend(aborted)
         notes.extend(self._refresh_schemas())
+        notes.extend(self._ensure_merge_driver())
+        # a pull, a merge or a run killed half-way through merging them (a listing only)
+        notes.extend(self.merge_duplicate_records())
         # a record changed by hand may hold or lack instances the caches think of
         self.ensure_index(force=bool(notes) or bool(self.user_changed))
         if self._lock.recovered_stale:
@@ -531,6 +568,95 @@ class Archive:
             return []
         self.commit("schemas: updated to the ones this photosync writes")
         return ["the archive's schemas/ were updated to the ones this photosync writes"]
+
+    def begin_own_merge(self) -> None:
+        """``photosync sync`` is about to run ``git merge``: remember HEAD, so that a run
+        killed in the middle leaves a merge the next run knows is its own to abort."""
+        head = self.git.head() or ""
+        atomic_write(self.root / SYNC_MERGE_FILE, head.encode("ascii"))
+
+    def end_own_merge(self) -> None:
+        (self.root / SYNC_MERGE_FILE).unlink(missing_ok=True)
+
+    def _abort_own_merge(self) -> list[str]:
+        """A merge ``sync`` started and did not finish (killed) is aborted: the archive is
+        back as it was before it, and the re-run merges again. A merge of the user's is
+        never touched (no marker, or HEAD moved since)."""
+        marker = self.root / SYNC_MERGE_FILE
+        if not marker.exists():
+            return []
+        started_at = marker.read_text(encoding="ascii").strip()
+        if (self.git.git_dir / "MERGE_HEAD").exists() and started_at == (self.git.head() or ""):
+            self.git.run("merge", "--abort", check=False)
+            note = ["a sync killed during its merge was undone; this run merges again"]
+        else:
+            note = []
+        marker.unlink(missing_ok=True)
+        return note
+
+    def merge_duplicate_records(self) -> list[str]:
+        """One photo in two record files (two clones discovered it with different dates,
+        so at different paths; git merged both in): the files become one record by the
+        merge rule, at the path its date gives, in a commit of its own.
+
+        The merged record is written durably before the other files go, so a run
+        killed in between leaves both files and the next run merges them again.
+        """
+        by_id: dict[str, list[Path]] = {}
+        for path in self.iter_record_files():
+            by_id.setdefault(path.stem, []).append(path)
+        notes = []
+        for photo_id, paths in sorted(by_id.items()):
+            if len(paths) < 2:
+                continue
+            rels = [str(p.relative_to(self.root)) for p in paths]
+            if any(rel in self.user_changed for rel in rels):
+                continue  # the user's edit is in one of them: left alone, reported by recovery
+            try:
+                versions = [self._load_path(p) for p in sorted(paths)]
+                merged = versions[0]
+                for other in versions[1:]:
+                    merged = merge_records(merged, other)
+                validate_record(merged, where=f"photo {photo_id}")
+            except (ArchiveCorrupt, MergeError, PhotosyncError) as error:
+                notes.append(
+                    f"photo {photo_id} is in {len(paths)} files and could not be merged: {error}"
+                )
+                continue
+            target = record_relpath(merged)
+            for rel in {target, *rels}:
+                self._intend(rel)
+            write_json(self.root / target, merged)
+            fsync_dir((self.root / target).parent)
+            for rel in rels:
+                if rel != target:
+                    (self.root / rel).unlink(missing_ok=True)
+            notes.append(f"photo {photo_id} was in {len(paths)} record files; merged into {target}")
+        if notes:
+            self.commit("merge: one record per photo (two clones filed it under different dates)")
+        return notes
+
+    def _ensure_merge_driver(self) -> list[str]:
+        """Idempotently: the driver in this clone's git config, and ``.gitattributes``
+        naming it (the user's own lines there are kept; an uncommitted edit of theirs
+        is left alone)."""
+        configure_merge_driver(self.git)
+        path = self.root / ".gitattributes"
+        try:
+            current = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            current = ""
+        missing = [line for line in GITATTRIBUTES_LINES if line not in current.splitlines()]
+        if not missing or self.git.dirty_paths(".gitattributes"):
+            return []
+        if current and not current.endswith("\n"):
+            current += "\n"
+        self._intend(".gitattributes")
+        atomic_write(path, (current + "".join(f"{line}\n" for line in missing)).encode("utf-8"))
+        self.commit("archive: records and config merged by photosync's rule (.gitattributes)")
+        return [
+            "records and config are now merged by photosync's rule in a git pull (.gitattributes)"
+        ]
 
     def _recover(self) -> list[str]:
         """Make leftovers of a killed run safe; leave the user's own changes alone.

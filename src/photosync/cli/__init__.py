@@ -24,6 +24,7 @@ from photosync.cli.phase_cmds import discover, replicate, resolve
 from photosync.cli.restore_cmds import export_cmd, restore
 from photosync.cli.service_cmds import service
 from photosync.cli.storage_cmds import storage
+from photosync.cli.sync_cmds import merge_driver, sync_cmd
 from photosync.cli.verify_cmds import check, verify
 from photosync.cli.visibility_cmds import visibility
 
@@ -76,6 +77,8 @@ for command in (
     export_cmd,
     backup_archive_cmd,
     recover,
+    sync_cmd,
+    merge_driver,
     visibility,
     google,
     demo,

@@ -214,7 +214,12 @@ def analyze(record: Record, rules: set[str], *, by: str = "photosync") -> list[s
         ConflictType.VISIBILITY_CONFLICT.value,
         ConflictType.PROCESSING_FAILED.value,
     )
-    kept = [c for c in record["conflicts"] if c["type"] not in recomputed]
+    # and so are the questions a merge of two clones raised (``merge:FIELD``, see photosync.merge)
+    kept = [
+        c
+        for c in record["conflicts"]
+        if c["type"] not in recomputed or str(c["id"]).startswith("merge:")
+    ]
     record["conflicts"] = sorted(kept + conflicts, key=lambda c: c["id"])
     open_required = [
         c for c in record["conflicts"] if c["status"] != "resolved" and c["resolution_required"]

@@ -1,0 +1,186 @@
+"""One archive on several machines: ``photosync sync`` and the git merge driver.
+
+git moves the records between clones; photosync decides what two versions of a
+file become (``photosync.merge``). The driver is what a plain ``git pull`` runs
+for ``photos/**/*.json`` and ``config/*.json``; ``sync`` is fetch, merge (through
+the same driver), one record per photo, originals fetched, check, push. A merge
+that cannot be done safely is aborted: the archive stays as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from photosync.archive.archive import SYNC_STATE_FILE, Archive
+from photosync.archive.jsonio import atomic_write, canonical_bytes
+from photosync.archive.schema import validate_config, validate_record
+from photosync.errors import PhotosyncError
+from photosync.merge import MergeError, merge_config, merge_records, merge_sync_state
+from photosync.workflow.check import check_archive
+from photosync.workflow.progress import Progress, SilentProgress
+from photosync.workflow.restore import restore_originals
+
+log = logging.getLogger(__name__)
+
+
+class SyncRefused(PhotosyncError):
+    """The two clones cannot be merged safely; nothing was changed."""
+
+
+def _read_side(path: Path) -> Any:
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if not text.strip():
+        return None  # no common ancestor (the file was added on both sides)
+    return json.loads(text)
+
+
+def merge_file(base: Path, ours: Path, theirs: Path, relpath: str) -> None:
+    """Git's merge driver: merge ``theirs`` into ``ours`` (written in place) by photosync's
+    rule for ``relpath``. Raises (and leaves ``ours`` untouched) when the result would
+    not be valid: git then reports the file as conflicted, never with markers in it."""
+    try:
+        a, b, o = _read_side(ours), _read_side(theirs), _read_side(base)
+    except (OSError, ValueError) as error:
+        raise SyncRefused(f"{relpath}: not JSON on one side ({error})") from error
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        raise SyncRefused(f"{relpath}: one side is not a JSON object")
+    base_value = o if isinstance(o, dict) else None
+    try:
+        if relpath.startswith("photos/"):
+            merged = merge_records(a, b, base_value)
+            validate_record(merged, where=relpath)
+        elif relpath == SYNC_STATE_FILE:
+            merged = merge_sync_state(a, b, base_value)
+            validate_config(relpath, merged)
+        elif relpath.startswith("config/"):
+            merged = merge_config(a, b, base_value)
+            validate_config(relpath, merged)
+        else:
+            raise SyncRefused(f"{relpath}: photosync does not merge this file")
+    except MergeError as error:
+        raise SyncRefused(f"{relpath}: {error}") from error
+    atomic_write(ours, canonical_bytes(merged))
+
+
+@dataclass
+class SyncReport:
+    remote: str
+    branch: str
+    merged: bool = False
+    already_up_to_date: bool = False
+    pushed: bool = False
+    notes: list[str] = field(default_factory=list)
+    originals_fetched: int = 0
+    originals_missing: int = 0
+    check_problems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "remote": self.remote,
+            "branch": self.branch,
+            "merged": self.merged,
+            "already_up_to_date": self.already_up_to_date,
+            "pushed": self.pushed,
+            "notes": self.notes,
+            "originals_fetched": self.originals_fetched,
+            "originals_missing": self.originals_missing,
+            "check_problems": self.check_problems,
+        }
+
+
+def _refuse_user_changes(archive: Archive) -> None:
+    dirty = archive.git.dirty_paths(
+        "photos", "config", "schemas", "README.md", ".gitignore", ".gitattributes"
+    )
+    dirty = [path for path in dirty if path not in archive.pending_paths()]
+    if dirty or archive.user_changed:
+        shown = sorted(set(dirty) | archive.user_changed)
+        raise PhotosyncError(
+            "the archive has uncommitted changes photosync did not make: "
+            + ", ".join(shown[:5])
+            + (f" and {len(shown) - 5} more" if len(shown) > 5 else ""),
+            hint="Commit them (git commit) or put them aside (git stash), then run sync again.",
+        )
+
+
+def _default_remote(archive: Archive, branch: str) -> str:
+    configured = archive.git.run("config", "--get", f"branch.{branch}.remote", check=False).strip()
+    if configured:
+        return configured
+    remotes = archive.git.run("remote").split()
+    if not remotes:
+        raise PhotosyncError(
+            "this archive has no git remote to sync with",
+            hint="Add one: git remote add origin URL (a bare repository all machines reach).",
+        )
+    return "origin" if "origin" in remotes else remotes[0]
+
+
+def sync(
+    archive: Archive,
+    remote: str | None = None,
+    *,
+    push: bool = True,
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Bring this clone and ``remote`` to the same records. The caller holds the lock."""
+    progress = progress or SilentProgress()
+    _refuse_user_changes(archive)
+    branch = archive.git.run("symbolic-ref", "--short", "HEAD").strip()
+    remote = remote or _default_remote(archive, branch)
+    report = SyncReport(remote=remote, branch=branch)
+    archive.git.run("fetch", "-q", remote)
+    upstream = f"refs/remotes/{remote}/{branch}"
+    theirs = archive.git.run("rev-parse", "--verify", "-q", upstream, check=False).strip()
+    before = archive.git.head()
+    if theirs and theirs != before:
+        base = archive.git.run("merge-base", "HEAD", theirs, check=False).strip()
+        if base == theirs:
+            report.already_up_to_date = True
+        else:
+            _merge(archive, remote, branch, theirs, report)
+    elif theirs:
+        report.already_up_to_date = True
+    if report.merged:
+        report.notes.extend(archive.merge_duplicate_records())
+        archive.ensure_index(force=True)
+    restored = restore_originals(archive, progress=progress)
+    report.originals_fetched = len(restored.restored)
+    report.originals_missing = len(restored.missing) + len(restored.failed)
+    checked = check_archive(archive, progress=progress)
+    report.check_problems = [f"{p.kind}: {p.detail}" for p in checked.problems]
+    if push:
+        archive.git.run("push", "-q", remote, f"HEAD:refs/heads/{branch}")
+        report.pushed = True
+    return report
+
+
+def _merge(archive: Archive, remote: str, branch: str, theirs: str, report: SyncReport) -> None:
+    """``git merge`` through photosync's driver; anything left conflicted aborts it."""
+    archive.begin_own_merge()
+    out = archive.git.run(
+        "merge",
+        "--no-edit",
+        "--no-ff",
+        "-m",
+        f"sync: merged {remote}/{branch} by photosync's rule",
+        theirs,
+        check=False,
+    )
+    conflicted = archive.git.run("diff", "--name-only", "--diff-filter=U").split()
+    merging = (archive.git.git_dir / "MERGE_HEAD").exists()
+    if conflicted or merging:
+        archive.git.run("merge", "--abort", check=False)
+        archive.end_own_merge()
+        raise SyncRefused(
+            "the other machine's changes cannot be merged safely: "
+            + (", ".join(conflicted[:5]) or out.strip()[-300:]),
+            hint="Nothing was changed here. Decide these files by hand in a clone "
+            "(git merge, edit, git commit), then run photosync sync again.",
+        )
+    archive.end_own_merge()
+    report.merged = True

@@ -1,0 +1,217 @@
+"""One archive on two machines: two clones of a bare remote, real git, real folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from photosync.archive.archive import Archive
+from photosync.emulators.samples import write_jpeg
+from photosync.workflow.resolve import decide_in_archive
+from tests.helpers import assert_check_clean, make_library, records, run_cli
+
+pytestmark = pytest.mark.timeout(600) if hasattr(pytest.mark, "timeout") else []
+
+
+def git(root: Path, *args: str, check: bool = True) -> str:
+    out = subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
+    )
+    if check:
+        assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def ps(root: Path, *args: str, code: int = 0) -> str:
+    result = run_cli("--archive", str(root), *args)
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def clone(remote: Path, dest: Path) -> Path:
+    subprocess.run(["git", "clone", "-q", str(remote), str(dest)], check=True)
+    return dest
+
+
+def add_folder(root: Path, name: str, folder: Path) -> None:
+    ps(root, "service", "add", name, "--type", "local", "--path", str(folder))
+
+
+def edit_record(root: Path, photo_id: str, **metadata: Any) -> None:
+    """A hand edit of a record, committed, as a user may do."""
+    path = next((root / "photos").rglob(f"{photo_id}.json"))
+    record = json.loads(path.read_text())
+    record["metadata"].update(metadata)
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    git(root, "commit", "-qam", f"caption of {photo_id}")
+
+
+def decide(root: Path, photo_id: str, conflict_id: str, choice: str) -> None:
+    archive = Archive(root)
+    try:
+        archive.lock()
+        decide_in_archive(archive, photo_id, conflict_id, choice=choice, by="test")
+        archive.commit(f"resolve: {conflict_id}")
+    finally:
+        archive.close()
+
+
+def by_id(root: Path) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for record in records(root):
+        assert record["photo_id"] not in out, f"photo_id {record['photo_id']} twice"
+        out[record["photo_id"]] = record
+    return out
+
+
+def tracked_bytes(root: Path) -> dict[str, bytes]:
+    files = git(root, "ls-files", "-z").split("\0")
+    return {f: (root / f).read_bytes() for f in files if f}
+
+
+def no_conflict_markers(root: Path) -> None:
+    for path in [*(root / "photos").rglob("*.json"), *(root / "config").glob("*.json")]:
+        text = path.read_text()
+        assert "<<<<<<<" not in text and ">>>>>>>" not in text, path
+        json.loads(text)
+
+
+@pytest.fixture
+def two_clones(tmp_path: Path) -> tuple[Path, Path, Path]:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    shared = tmp_path / "shared-originals"
+    shared.mkdir()
+    one = tmp_path / "one"
+    Archive.init(one)
+    prefs = json.loads((one / "config" / "user-preferences.json").read_text())
+    # originals go to a folder both machines reach (a NAS, a synced drive)
+    prefs["blob_storage"]["primary"] = "shared"
+    prefs["blob_storage"].pop("local_path", None)
+    prefs["blob_storage"]["locations"] = [{"name": "shared", "type": "local", "path": str(shared)}]
+    (one / "config" / "user-preferences.json").write_text(json.dumps(prefs, indent=2) + "\n")
+    git(one, "commit", "-qam", "shared originals location")
+    git(one, "remote", "add", "origin", str(remote))
+    ps(one, "sync")
+    two = clone(remote, tmp_path / "two")
+    return remote, one, two
+
+
+def test_two_machines_sync_both_ways_and_lose_nothing(
+    tmp_path: Path, two_clones: tuple[Path, Path, Path]
+) -> None:
+    remote, one, two = two_clones
+    folder_one, folder_two = tmp_path / "pics-one", tmp_path / "pics-two"
+    make_library(folder_one, 3, start_seed=0)
+    make_library(folder_two, 2, start_seed=10)
+    # the same photo, undated, on both machines with different file times: different paths
+    for folder, mtime in ((folder_one, 1_577_000_000), (folder_two, 1_620_000_000)):
+        common = write_jpeg(folder / "common.jpg", seed=77, size=(96, 64), taken=None)
+        os.utime(common, (mtime, mtime))
+
+    add_folder(one, "pics-one", folder_one)
+    ps(one, "discover")
+    ps(one, "sync")
+
+    add_folder(two, "pics-two", folder_two)
+    ps(two, "discover")  # the first run in this clone registers the merge driver too
+    assert "merge=photosync" in (two / ".gitattributes").read_text()
+    assert "merge-driver" in git(two, "config", "--get", "merge.photosync.driver")
+    ps(two, "sync")
+    ps(one, "sync")
+
+    ids_one = by_id(one)
+    assert ids_one.keys() == by_id(two).keys()
+    assert len(ids_one) == 3 + 2 + 1  # the common photo is one record
+    common_id = next(pid for pid, r in ids_one.items() if len(r["instances"]) == 2)
+    assert set(ids_one[common_id]["instances"]) == {"pics-one", "pics-two"}
+
+    # both machines resolve (the common photo's estimated dates disagree)
+    ps(one, "resolve")
+    ps(two, "resolve")
+
+    # a caption edited on each side (different photos), and one photo on both sides
+    others = sorted(pid for pid in ids_one if pid != common_id)
+    edit_record(one, others[0], caption="sea")
+    edit_record(two, others[1], caption="hill")
+    edit_record(one, others[2], caption="lake, said one")
+    edit_record(two, others[2], caption="lake, said two")
+    # a widening approved on one machine only
+    ps(one, "visibility", "set", others[3], "public", "--yes")
+    for root in (one, two, one):
+        ps(root, "sync")
+    question_id = "merge:caption"
+    for root in (one, two):
+        question = next(c for c in by_id(root)[others[2]]["conflicts"] if c["id"] == question_id)
+        assert question["status"] == "open"
+        assert {o["value"] for o in question["options"]} == {"lake, said one", "lake, said two"}
+        ps(root, "resolve")  # a resolve run keeps the question the merge raised
+
+    # the same question decided differently on each machine
+    decide(one, others[2], question_id, "clone-1")
+    decide(two, others[2], question_id, "clone-2")
+    for root in (one, two, one):
+        ps(root, "sync")
+
+    for root in (one, two):
+        no_conflict_markers(root)
+        assert_check_clean(root)
+    final = by_id(one)
+    assert final == by_id(two)
+    assert final.keys() == ids_one.keys()
+    assert final[others[0]]["metadata"]["caption"] == "sea"
+    assert final[others[1]]["metadata"]["caption"] == "hill"
+    reopened = next(c for c in final[others[2]]["conflicts"] if c["id"] == question_id)
+    assert reopened["status"] == "open" and reopened["resolution"] is None
+    assert sorted(d["choice"] for d in reopened["decisions"]) == ["clone-1", "clone-2"]
+    assert final[others[2]]["processing_state"] == "discovered"
+    approvals = final[others[3]]["visibility"]["approvals"]
+    assert [a["level"] for a in approvals] == ["public"]
+    assert final[others[3]]["visibility"]["canonical"] == "public"
+    for pid, record in final.items():
+        if pid != others[3]:
+            assert not record["visibility"]["approvals"], pid
+
+    # a third clone made afterwards agrees byte for byte with both
+    three = clone(remote, tmp_path / "three")
+    assert tracked_bytes(three) == tracked_bytes(one) == tracked_bytes(two)
+
+
+def test_sync_refuses_uncommitted_user_changes_and_changes_nothing(
+    two_clones: tuple[Path, Path, Path],
+) -> None:
+    _remote, one, _two = two_clones
+    prefs = one / "config" / "user-preferences.json"
+    prefs.write_text(
+        prefs.read_text().replace('"max_parallel_uploads": 4', '"max_parallel_uploads": 3')
+    )
+    head = git(one, "rev-parse", "HEAD")
+    out = ps(one, "sync", code=3)
+    assert "uncommitted changes" in out
+    assert git(one, "rev-parse", "HEAD") == head
+    git(one, "checkout", "--", "config/user-preferences.json")
+    assert_check_clean(one)
+
+
+def test_a_plain_git_pull_merges_sync_state_without_markers(
+    tmp_path: Path, two_clones: tuple[Path, Path, Path]
+) -> None:
+    _remote, one, two = two_clones
+    for root, seed in ((one, 0), (two, 20)):
+        folder = tmp_path / f"pics-{root.name}"
+        make_library(folder, 2, start_seed=seed)
+        ps(root, "service", "add", f"pics-{root.name}", "--type", "local", "--path", str(folder))
+        ps(root, "discover")
+    ps(one, "sync")
+    git(two, "pull", "-q", "--no-rebase", "--no-edit")
+    no_conflict_markers(two)
+    state = json.loads((two / "config" / "sync-state.json").read_text())
+    assert {"pics-one", "pics-two"} <= set(state["services"])
+    ps(two, "status")
+    assert len(by_id(two)) == 4
+    assert_check_clean(two)
