@@ -81,6 +81,16 @@ def no_conflict_markers(root: Path) -> None:
         json.loads(text)
 
 
+def share_originals(root: Path, shared: Path) -> None:
+    """Originals go to a folder both machines reach (a NAS, a synced drive)."""
+    prefs = json.loads((root / "config" / "user-preferences.json").read_text())
+    prefs["blob_storage"]["primary"] = "shared"
+    prefs["blob_storage"].pop("local_path", None)
+    prefs["blob_storage"]["locations"] = [{"name": "shared", "type": "local", "path": str(shared)}]
+    (root / "config" / "user-preferences.json").write_text(json.dumps(prefs, indent=2) + "\n")
+    git(root, "commit", "-qam", "shared originals location")
+
+
 @pytest.fixture
 def two_clones(tmp_path: Path) -> tuple[Path, Path, Path]:
     remote = tmp_path / "remote.git"
@@ -89,13 +99,7 @@ def two_clones(tmp_path: Path) -> tuple[Path, Path, Path]:
     shared.mkdir()
     one = tmp_path / "one"
     Archive.init(one)
-    prefs = json.loads((one / "config" / "user-preferences.json").read_text())
-    # originals go to a folder both machines reach (a NAS, a synced drive)
-    prefs["blob_storage"]["primary"] = "shared"
-    prefs["blob_storage"].pop("local_path", None)
-    prefs["blob_storage"]["locations"] = [{"name": "shared", "type": "local", "path": str(shared)}]
-    (one / "config" / "user-preferences.json").write_text(json.dumps(prefs, indent=2) + "\n")
-    git(one, "commit", "-qam", "shared originals location")
+    share_originals(one, shared)
     git(one, "remote", "add", "origin", str(remote))
     ps(one, "sync")
     two = clone(remote, tmp_path / "two")
@@ -215,3 +219,89 @@ def test_a_plain_git_pull_merges_sync_state_without_markers(
     ps(two, "status")
     assert len(by_id(two)) == 4
     assert_check_clean(two)
+
+
+def _diverged(tmp_path: Path) -> Path:
+    """Two clones with work of their own, the same undated photo at different paths on each:
+    clone two has not merged clone one's work yet. Returns the folder holding it all."""
+    world = tmp_path / "world"
+    world.mkdir()
+    remote = world / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    one = world / "one"
+    Archive.init(one)
+    (world / "shared").mkdir()
+    share_originals(one, world / "shared")
+    git(one, "remote", "add", "origin", str(remote))
+    ps(one, "sync")
+    two = clone(remote, world / "two")
+    for root, seed, mtime in ((one, 0, 1_577_000_000), (two, 10, 1_620_000_000)):
+        folder = world / f"pics-{root.name}"
+        make_library(folder, 2, start_seed=seed)
+        common = write_jpeg(folder / "common.jpg", seed=77, size=(96, 64), taken=None)
+        os.utime(common, (mtime, mtime))
+        add_folder(root, f"pics-{root.name}", folder)
+        ps(root, "discover")
+    ps(one, "sync")
+    return world
+
+
+def _copy_world(world: Path, dest: Path) -> Path:
+    """The same two machines, elsewhere (the originals stay in the first world's shared folder)."""
+    subprocess.run(["cp", "-a", str(world), str(dest)], check=True)
+    git(dest / "two", "remote", "set-url", "origin", str(dest / "remote.git"))
+    return dest / "two"
+
+
+KILL_AT_GIT_CALL = """
+from photosync.archive.git import Git
+from photosync.workflow.sync import sync
+calls = [0]
+real_run = Git.run
+def run(self, *args, **kwargs):
+    calls[0] += 1
+    if calls[0] == {n}:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_run(self, *args, **kwargs)
+Git.run = run
+sync(archive)
+"""
+
+KILL_IN_MERGE = """
+archive.git.run("fetch", "-q", "origin")
+archive.begin_own_merge()
+archive.git.run("merge", "--no-commit", "--no-ff", "origin/main", check=False)
+assert (archive.git.git_dir / "MERGE_HEAD").exists()
+"""
+
+KILL_BEFORE_DUPLICATE_GOES = """
+from photosync.workflow.sync import sync
+real_unlink = Path.unlink
+def unlink(self, missing_ok=False):
+    if self.suffix == ".json" and "photos" in self.parts:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_unlink(self, missing_ok=missing_ok)
+Path.unlink = unlink
+sync(archive)
+"""
+
+
+def test_sync_killed_at_any_point_then_run_again_ends_as_if_never_killed(tmp_path: Path) -> None:
+    from tests.helpers import killed_after
+
+    world = _diverged(tmp_path)
+    reference = _copy_world(world, tmp_path / "reference")
+    ps(reference, "sync")
+    wanted = {k: v for k, v in tracked_bytes(reference).items() if not k.startswith("schemas/")}
+    assert sum(1 for k in wanted if k.startswith("photos/") and k.endswith(".json")) == 5
+    cases = [KILL_IN_MERGE, KILL_BEFORE_DUPLICATE_GOES] + [
+        KILL_AT_GIT_CALL.replace("{n}", str(n)) for n in (1, 3, 5, 8, 12, 16, 20, 25)
+    ]
+    for number, code in enumerate(cases):
+        two = _copy_world(world, tmp_path / f"case{number}")
+        killed_after(two, code)
+        ps(two, "sync")
+        got = {k: v for k, v in tracked_bytes(two).items() if not k.startswith("schemas/")}
+        assert got == wanted, f"case {number}"
+        no_conflict_markers(two)
+        assert_check_clean(two)
