@@ -305,3 +305,30 @@ def test_sync_killed_at_any_point_then_run_again_ends_as_if_never_killed(tmp_pat
         assert got == wanted, f"case {number}"
         no_conflict_markers(two)
         assert_check_clean(two)
+
+
+def test_a_folder_located_on_one_machine_stays_on_that_machine(
+    tmp_path: Path, two_clones: tuple[Path, Path, Path]
+) -> None:
+    _remote, one, two = two_clones
+    folder_one, folder_two = tmp_path / "pics-one", tmp_path / "copy-on-two"
+    make_library(folder_one, 2, start_seed=0)
+    make_library(folder_two, 3, start_seed=30)
+    add_folder(one, "pics", folder_one)
+    ps(one, "discover")
+    ps(one, "sync")
+    ps(two, "sync")
+    ps(two, "service", "locate", "pics", str(folder_two))
+    ps(two, "discover", "--service", "pics")
+    services = json.loads((two / "config" / "services.json").read_text())
+    assert services["services"]["pics"]["path"] == str(folder_one.resolve())
+    assert git(two, "status", "--porcelain") == ""
+    ids = {inst["id"] for record in records(two) for inst in record["instances"].get("pics", [])}
+    assert len(records(two)) == 5 and len(ids) == 5  # its own folder's three, one's two
+    ps(two, "sync")
+    ps(one, "sync")
+    ps(one, "discover")  # machine one still reads its own folder: nothing new, nothing lost
+    assert len(records(one)) == 5
+    for root in (one, two):
+        assert_check_clean(root)
+    ps(two, "service", "locate", "nope", str(folder_two), code=3)

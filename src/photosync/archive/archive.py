@@ -64,6 +64,8 @@ TRACKED_PATHS = ("photos", "config", "schemas", "README.md", ".gitignore", ".git
 #: the paths photosync is about to write or remove and has not committed yet, one a line:
 #: written before the files, rewritten after each commit; recovery commits only these
 PENDING_FILE = ".photosync/pending-paths"
+#: where services' folders are on this machine (``photosync service locate``); never in git
+MACHINE_FILE = ".photosync/machine.json"
 #: HEAD before ``photosync sync`` ran ``git merge`` (present only while it merges)
 SYNC_MERGE_FILE = ".photosync/sync-merge"
 
@@ -297,6 +299,25 @@ class Archive:
         write_json(self.root / SYNC_STATE_FILE, state)
 
     # records ------------------------------------------------------------------------
+    def machine_paths(self) -> dict[str, str]:
+        """Per service, the folder this machine uses instead of the one in services.json."""
+        try:
+            value = read_json(self.root / MACHINE_FILE)
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as error:
+            raise ConfigError(
+                f"{MACHINE_FILE} is not readable: {error}",
+                hint="Remove it and set the folders again with `photosync service locate`.",
+            ) from error
+        paths = value.get("paths") if isinstance(value, dict) else None
+        return {str(k): str(v) for k, v in (paths or {}).items()}
+
+    def save_machine_path(self, name: str, path: str) -> None:
+        paths = self.machine_paths()
+        paths[name] = path
+        write_json(self.root / MACHINE_FILE, {"paths": paths})
+
     def record_path(self, photo_id: str) -> Path | None:
         rel = self.state.path_for_photo(photo_id)
         return None if rel is None else self.root / rel

@@ -19,6 +19,7 @@ from photosync.cli._common import (
 )
 from photosync.errors import ConfigError
 from photosync.services.registry import SERVICE_TYPES, service_class
+from photosync.workflow.context import locate_service
 
 
 @click.group()
@@ -110,6 +111,19 @@ def add(
         archive.save_services(services)
         archive.commit(f"config: add service {name} ({type_name}{', target' if target else ''})")
     console.print(f"Added service {escape(name)}.")
+
+
+@service.command("locate")
+@click.argument("name")
+@click.argument("path", type=click.Path(path_type=Path))
+@pass_settings
+@handle_errors
+def locate(settings: Settings, name: str, path: Path) -> None:
+    """Say where service NAME's folder is on this machine (another clone of the archive
+    keeps its own; nothing is committed)."""
+    with writing(settings) as archive:
+        where = locate_service(archive, name, path)
+    console.print(f"{escape(name)} reads {escape(where)} on this machine.")
 
 
 @service.command("list")

@@ -71,11 +71,29 @@ def open_services(archive: Archive, names: list[str] | None = None) -> Iterator[
         for name, settings in sorted(configured.items())
         if (names and name in names) or (not names and settings.get("enabled", True))
     }
+    located = archive.machine_paths()
     opened: dict[str, Service] = {}
     try:
         for name, settings in selected.items():
+            if name in located and "path" in settings:
+                settings = {**settings, "path": located[name]}  # this machine's folder
             opened[name] = make_service(name, settings)
         yield opened
     finally:
         for service in opened.values():
             service.close()
+
+
+def locate_service(archive: Archive, name: str, path: Path) -> str:
+    """Say where service NAME's folder is on this machine (kept out of git: another
+    machine's path in config/services.json stays as it is). Returns the path kept."""
+    configured = archive.services()
+    if name not in configured:
+        raise ConfigError(f"no service named {name}", hint="See `photosync service list`.")
+    if "path" not in configured[name]:
+        raise ConfigError(f"service {name} has no folder (it is not a folder or an export)")
+    where = path.expanduser().resolve()
+    if not where.exists():
+        raise ConfigError(f"{where} does not exist on this machine")
+    archive.save_machine_path(name, str(where))
+    return str(where)
