@@ -332,3 +332,31 @@ def test_a_folder_located_on_one_machine_stays_on_that_machine(
     for root in (one, two):
         assert_check_clean(root)
     ps(two, "service", "locate", "nope", str(folder_two), code=3)
+
+
+def test_originals_the_other_machine_put_on_s3_are_fetched_by_sync(
+    tmp_path: Path, s3_endpoint: str, s3_bucket: str
+) -> None:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    one = tmp_path / "one"
+    Archive.init(one)
+    git(one, "remote", "add", "origin", str(remote))
+    ps(one, "storage", "add", "cloud", "--type", "s3", "--bucket", s3_bucket,
+       "--prefix", "p/", "--endpoint", s3_endpoint, "--region", "us-east-1",
+       "--addressing-style", "path")  # fmt: skip
+    make_library(tmp_path / "pics", 3)
+    add_folder(one, "pics", tmp_path / "pics")
+    ps(one, "discover")
+    ps(one, "resolve", "--auto-resolve", "simple")
+    ps(one, "replicate", "--execute")
+    ps(one, "sync")
+    two = clone(remote, tmp_path / "two")
+    out = ps(two, "sync")
+    assert "originals fetched from other locations: 3" in out
+    fetched = sorted(p.name for p in (two / "blobs").rglob("*") if p.is_file())
+    held = sorted(p.name for p in (one / "blobs").rglob("*") if p.is_file())
+    assert fetched == held and len(fetched) == 3
+    assert tracked_bytes(two) == tracked_bytes(one)
+    for root in (one, two):
+        assert_check_clean(root)
