@@ -360,3 +360,24 @@ def test_originals_the_other_machine_put_on_s3_are_fetched_by_sync(
     assert tracked_bytes(two) == tracked_bytes(one)
     for root in (one, two):
         assert_check_clean(root)
+
+
+def test_originals_only_on_the_other_machine_are_not_here_yet_not_lost(tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    one = tmp_path / "one"
+    Archive.init(one)
+    git(one, "remote", "add", "origin", str(remote))
+    make_library(tmp_path / "pics", 3)
+    add_folder(one, "pics", tmp_path / "pics")
+    ps(one, "discover")
+    ps(one, "sync")
+    two = clone(remote, tmp_path / "two")
+    out = ps(two, "sync")  # exit 0: nothing is lost, three originals are elsewhere
+    assert "originals not here yet (on another machine only): 3" in out
+    report = assert_check_clean(two)
+    assert report["counts"]["originals_not_here"] == 3
+    assert_check_clean(one)
+    # the same archive without sync's knowledge: check says what is missing here
+    (two / ".photosync" / "originals-elsewhere.json").unlink()
+    assert run_cli("--archive", str(two), "check").exit_code == 6

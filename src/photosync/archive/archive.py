@@ -66,6 +66,9 @@ TRACKED_PATHS = ("photos", "config", "schemas", "README.md", ".gitignore", ".git
 PENDING_FILE = ".photosync/pending-paths"
 #: where services' folders are on this machine (``photosync service locate``); never in git
 MACHINE_FILE = ".photosync/machine.json"
+#: originals this clone's records name that no location reachable from here holds
+#: (another machine has them): written by ``sync``; ``check`` counts them, not as lost
+ELSEWHERE_FILE = ".photosync/originals-elsewhere.json"
 #: HEAD before ``photosync sync`` ran ``git merge`` (present only while it merges)
 SYNC_MERGE_FILE = ".photosync/sync-merge"
 
@@ -317,6 +320,17 @@ class Archive:
         paths = self.machine_paths()
         paths[name] = path
         write_json(self.root / MACHINE_FILE, {"paths": paths})
+
+    def originals_elsewhere(self) -> set[str]:
+        """Bare digests the last ``sync`` found on no location this machine reaches."""
+        try:
+            value = read_json(self.root / ELSEWHERE_FILE)
+        except (OSError, ValueError):
+            return set()
+        return {str(d) for d in value.get("digests", [])} if isinstance(value, dict) else set()
+
+    def save_originals_elsewhere(self, digests: set[str]) -> None:
+        write_json(self.root / ELSEWHERE_FILE, {"digests": sorted(digests)})
 
     def record_path(self, photo_id: str) -> Path | None:
         rel = self.state.path_for_photo(photo_id)

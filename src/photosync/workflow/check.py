@@ -414,6 +414,8 @@ def _check_blobs(
     report.counts["locations_listed"] = len(listings)
     to_read: list[tuple[str, str]] = []
     present = 0
+    not_here = 0
+    elsewhere = archive.originals_elsewhere()
     for digest, blob in sorted(scan.blobs.items()):
         wanted = sorted(({primary} if primary else set()) | (blob.locations & set(listings)))
         size = blob.size
@@ -425,6 +427,9 @@ def _check_blobs(
             if name not in listings:
                 continue
             found = listings[name].get(digest)
+            if found is None and name == primary and digest in elsewhere:
+                not_here += 1  # sync found it on no location here: on another machine
+                continue
             if found is None:
                 report.add(
                     "blob_missing",
@@ -441,6 +446,13 @@ def _check_blobs(
                 present += 1
                 to_read.append((name, digest))
     report.counts["blob_copies_present"] = present
+    if not_here:
+        report.counts["originals_not_here"] = not_here
+        report.notes.append(
+            f"{not_here} original(s) not here yet: `photosync sync` found them on no location "
+            "this machine reaches (another clone has them; add a shared location and run "
+            "`replicate --execute` there, then `photosync sync` here)"
+        )
     if read_data:
         _read(stores, to_read, scan, report, progress)
 

@@ -150,7 +150,9 @@ def sync(
         archive.ensure_index(force=True)
     restored = restore_originals(archive, progress=progress)
     report.originals_fetched = len(restored.restored)
-    report.originals_missing = len(restored.missing) + len(restored.failed)
+    # on no location this machine reaches: the other machine has them (not lost)
+    archive.save_originals_elsewhere(set(restored.missing))
+    report.originals_missing = len(restored.missing)
     checked = check_archive(archive, progress=progress)
     report.check_problems = [f"{p.kind}: {p.detail}" for p in checked.problems]
     if push:
