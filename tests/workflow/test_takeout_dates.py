@@ -8,6 +8,7 @@ better is said.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,6 +115,17 @@ def test_google_dates_and_places_are_kept_and_an_edited_date_is_a_question(
     (question,) = [c for c in moved["conflicts"] if c["id"] == "metadata_mismatch:location"]
     assert len({(o["value"]["lat"], o["value"]["lng"]) for o in question["options"]}) == 2
     assert not [c for c in moved["conflicts"] if c["id"] == "metadata_mismatch:taken_date"]
+
+    # the sidecar JSON itself is kept, byte for byte, as a blob the Google copy names
+    (kept,) = instance["sidecars"]
+    data = (part / ROOT / "moved.jpg.json").read_bytes()
+    assert kept == {
+        "name": "moved.jpg.json",
+        "content_hash": "sha256:" + hashlib.sha256(data).hexdigest(),
+        "size": len(data),
+    }
+    digest = kept["content_hash"][7:]
+    assert (archive.root / "blobs" / "sha256" / digest[:2] / digest).read_bytes() == data
 
     nodate = photos["nodate.jpg"]
     assert nodate["metadata"]["taken_date"] == "2021-05-05T05:05:05Z"

@@ -828,6 +828,22 @@ def _record_problem(path: Path) -> str | None:
     return "; ".join(problems[:3]) if problems else None
 
 
+def record_sidecars(record: Record) -> dict[str, int | None]:
+    """Every sidecar blob a record's instances hold (``instance.sidecars``) -> its size.
+
+    Preserved data like originals (copied, verified, restored), but not an identity
+    of the record: two photos may carry byte-identical sidecars.
+    """
+    out: dict[str, int | None] = {}
+    for _service, instance in iter_instances(record):
+        for sidecar in instance.get("sidecars") or []:
+            value = sidecar.get("content_hash") if isinstance(sidecar, dict) else None
+            if isinstance(value, str):
+                size = sidecar.get("size")
+                out[value] = size if isinstance(size, int) else None
+    return out
+
+
 def record_hashes(record: Record) -> list[str]:
     """Every content hash that identifies this record (its own and its instances')."""
     hashes = {record["content_hash"]}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -155,6 +155,14 @@ class SourceService(Service):
     @abstractmethod
     def open_item(self, item: RemoteItem) -> AbstractContextManager[BinaryIO]:
         """A stream of the item's bytes (the original when ``original_available``)."""
+
+    def sidecar_files(
+        self, item: RemoteItem
+    ) -> list[tuple[str, Callable[[], AbstractContextManager[BinaryIO]]]]:
+        """(name, opener) of each sidecar file that came with the item (an XMP beside
+        a folder photo, a Takeout JSON): discover keeps their bytes like originals."""
+        del item
+        return []
 
 
 class UploadUncertain(ServiceError):

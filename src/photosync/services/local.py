@@ -9,12 +9,13 @@ never overwrites a different file.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -200,6 +201,14 @@ class LocalFolderService(SourceService, TargetService):
             [os.fsdecode(bytes.fromhex(h)) for h in raw] if raw else item.extra.get("sidecars", [])
         )
         return [base / name for name in names]
+
+    def sidecar_files(
+        self, item: RemoteItem
+    ) -> list[tuple[str, Callable[[], AbstractContextManager[BinaryIO]]]]:
+        return [
+            (portable_name(path.name), functools.partial(open_regular, path))
+            for path in self.sidecar_paths(item)
+        ]
 
     # target ----------------------------------------------------------------------------
     def target_relpath(self, record: Record) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photosync.archive.archive import Archive, record_hashes
+from photosync.archive.archive import Archive, record_hashes, record_sidecars
 from photosync.blobstore.base import BlobStore, check_digest
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import ConfigError, PhotosyncError
@@ -57,9 +57,12 @@ def record_originals(record: Record) -> dict[str, int | None]:
     Its own ``content_hash`` (size in ``media.size``) and every instance's: copies
     that resolve joined in are originals too, kept and copied like the record's
     own. Their size is not in the record; the primary store's listing says it.
+    Sidecar files that came with an instance (``archive.record_sidecars``) too.
     """
     own = check_digest(record["content_hash"])
     out: dict[str, int | None] = {check_digest(value): None for value in record_hashes(record)}
+    for value, size in record_sidecars(record).items():  # sidecars are kept like originals
+        out.setdefault(check_digest(value), size)
     out[own] = int(record["media"]["size"])
     return out
 

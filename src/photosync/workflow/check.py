@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photosync.archive.archive import Archive, record_hashes
+from photosync.archive.archive import Archive, record_hashes, record_sidecars
 from photosync.archive.schema import PHOTO_SCHEMA, is_valid, schema_errors
 from photosync.blobstore.base import BlobStore, check_digest
 from photosync.errors import PhotosyncError
@@ -355,6 +355,10 @@ def _note_blobs(record: dict[str, Any], rel: str, scan: _Scan, report: CheckRepo
         scan.hash_owner[value] = photo_id
         size = int(record["media"]["size"]) if digest == own else None
         blob = scan.blobs.setdefault(digest, _Blob(photo_id, rel, size))
+        blob.locations |= named
+    for value, size in record_sidecars(record).items():
+        # a sidecar must be wherever the record's originals are; two photos may share one
+        blob = scan.blobs.setdefault(check_digest(value), _Blob(photo_id, rel, size))
         blob.locations |= named
 
 

@@ -149,6 +149,8 @@ class _Ingested:
     refused: ItemRefused | None = None
     #: the item's other files (``RemoteItem.copies``), each ingested on its own
     copies: list[_Ingested] = field(default_factory=list)
+    #: sidecar files that came with it, stored as blobs: ``{"name", "content_hash", "size"}``
+    sidecars: list[dict[str, Any]] = field(default_factory=list)
 
 
 def discover(
@@ -435,6 +437,7 @@ class _ServiceRun:
         sidecars = (
             self.service.sidecar_paths(item) if isinstance(self.service, LocalFolderService) else []
         )
+        self._store_sidecars(item, result)
         result.info = extract_media_info(
             path,
             sidecars=sidecars,
@@ -443,6 +446,14 @@ class _ServiceRun:
         )
         if stored_now:
             self._fingerprint(path, result)
+
+    def _store_sidecars(self, item: RemoteItem, result: _Ingested) -> None:
+        """Sidecars are preserved like originals (ratings, labels, develop settings, what
+        Google knew): one that cannot be read fails the item, retried next run."""
+        for name, opener in self.service.sidecar_files(item):
+            with opener() as stream:
+                digest, _stored, size = self._store_from(stream)
+            result.sidecars.append({"name": name, "content_hash": f"sha256:{digest}", "size": size})
 
     def _store_from(self, source: BinaryIO) -> tuple[str, bool, int]:
         """Copy a stream into the local blob store: (digest, stored now, size)."""
@@ -459,6 +470,7 @@ class _ServiceRun:
         with self.service.open_item(item) as stream:
             digest, stored_now, result.size = self._store_from(stream)
         result.digest = digest
+        self._store_sidecars(item, result)
         result.info = extract_media_info(
             self.store.path_for(digest),
             fallback_mtime=item.modified_at,
@@ -510,6 +522,8 @@ class _ServiceRun:
         content_hash = f"sha256:{ingested.digest}"
         info = ingested.info or MediaInfo()
         instance = self._instance(item, content_hash, info)
+        if ingested.sidecars:
+            instance["sidecars"] = ingested.sidecars
         self._supersede_previous(item, content_hash)
         record = self._record_for_hash(content_hash)
         if record is None:
@@ -531,6 +545,7 @@ class _ServiceRun:
                 alias[0].setdefault("extra", {})["same_item_as"] = item.instance_id
                 changed = True
             _keep_known_albums(record, self.service.name, instance)
+            _keep_earlier_sidecars(record, self.service.name, instance)
             changed |= upsert_instance(record, self.service.name, instance)
             changed |= self._note_problems(record, item, info)
             changed |= merge_album_titles(record, instance)
@@ -847,6 +862,19 @@ def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:
         sources=sources,
         disagree=sources_disagree(sources),
     )
+
+
+def _keep_earlier_sidecars(record: Record, service: str, instance: dict[str, Any]) -> None:
+    """A sidecar edited since the last run is kept beside the new one: never lose a blob."""
+    previous = find_instance(record, service, instance["id"])
+    if previous is None or not previous.get("sidecars"):
+        return
+    current = {s["content_hash"] for s in instance.get("sidecars", [])}
+    earlier = [
+        {**s, "superseded": True} for s in previous["sidecars"] if s["content_hash"] not in current
+    ]
+    if earlier:
+        instance["sidecars"] = [*instance.get("sidecars", []), *earlier]
 
 
 def _keep_known_albums(record: Record, service: str, instance: dict[str, Any]) -> None:

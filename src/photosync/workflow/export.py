@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from photosync.archive.archive import Archive
+from photosync.archive.archive import Archive, record_sidecars
 from photosync.archive.lock import ArchiveLock
 from photosync.blobstore.base import CHUNK_SIZE, BlobStore, check_digest, hash_file
 from photosync.blobstore.local import LocalBlobStore
@@ -458,7 +458,9 @@ def plan_export(
     for record in _selected(archive.iter_records(), only):
         own = check_digest(record["content_hash"])
         digests = (
-            [own] if variants == "best" else [own, *sorted(set(record_originals(record)) - {own})]
+            [own]
+            if variants == "best"
+            else [own, *sorted(set(record_originals(record)) - {own} - _sidecar_digests(record))]
         )
         albums = (album_titles(record) or [NO_ALBUM]) if "album" in uses else [""]
         meta = metadata_out(record)
@@ -726,3 +728,8 @@ def _write_item(
     finally:
         tmp.unlink(missing_ok=True)
         side_tmp.unlink(missing_ok=True)
+
+
+def _sidecar_digests(record: Record) -> set[str]:
+    """Sidecar blobs are not variants of the photo: not exported as pictures."""
+    return {check_digest(value) for value in record_sidecars(record)}

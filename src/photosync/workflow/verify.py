@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photosync.archive.archive import Archive, record_hashes
+from photosync.archive.archive import Archive, record_hashes, record_sidecars
 from photosync.archive.jsonio import atomic_write
 from photosync.archive.schema import PHOTO_SCHEMA, is_valid, schema_errors
 from photosync.blobstore.base import BlobStore, check_digest
@@ -312,7 +312,7 @@ def _record_file_problems(path: Path) -> tuple[list[str], dict[str, Any] | None]
 def _hashes_of(record: dict[str, Any]) -> Iterator[str]:
     """Digests a (possibly invalid) record refers to, so its blobs are never called orphans."""
     try:
-        hashes = record_hashes(record)
+        hashes = [*record_hashes(record), *record_sidecars(record)]
     except (KeyError, TypeError, AttributeError):
         value = record.get("content_hash")
         hashes = [value] if isinstance(value, str) else []

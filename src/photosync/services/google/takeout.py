@@ -878,6 +878,8 @@ class _Photo:
     rel: str  # path under the product folder of the canonical copy
     kind: str
     sidecar: str | None = None
+    #: the sidecar JSON's entry: its bytes are kept (discover stores them as a blob)
+    sidecar_entry: Entry | None = None
     facts: SidecarFacts = field(default_factory=SidecarFacts)
     albums: set[str] = field(default_factory=set)
     folders: set[str] = field(default_factory=set)
@@ -1155,6 +1157,7 @@ class TakeoutIndex:
         facts = SidecarFacts()
         problem = None
         sidecar_rel = None
+        sidecar_entry = None
         if sidecar_name is not None:
             sidecar_entry = folder.sidecars[sidecar_name]
             facts, problem = self._facts(sidecar_entry)
@@ -1166,6 +1169,7 @@ class TakeoutIndex:
         if existing is not None:
             if existing.sidecar is None and sidecar_rel is not None:
                 existing.sidecar, existing.facts = sidecar_rel, facts
+                existing.sidecar_entry = sidecar_entry
             # what any of its sidecars says about the item holds, whichever came first
             existing.flags.update(_sidecar_flags(facts))
             if problem and problem not in existing.problems:
@@ -1178,6 +1182,7 @@ class TakeoutIndex:
             rel=rel,
             kind=media_kind(name) or "unknown",
             sidecar=sidecar_rel,
+            sidecar_entry=sidecar_entry,
             facts=facts,
         )
         if problem:
@@ -1457,6 +1462,16 @@ class TakeoutSource(SourceService):
             if since is not None and item.modified_at is not None and item.modified_at < since:
                 continue
             yield item
+
+    def sidecar_files(
+        self, item: RemoteItem
+    ) -> list[tuple[str, Callable[[], AbstractContextManager[BinaryIO]]]]:
+        photo = self.index().photos.get(item.instance_id)
+        if photo is None or photo.sidecar_entry is None or photo.sidecar is None:
+            return []
+        entry = photo.sidecar_entry
+        name = photo.sidecar.rpartition("/")[2]
+        return [(name, lambda: contextlib.closing(open_entry(entry)))]
 
     def open_item(self, item: RemoteItem) -> AbstractContextManager[BinaryIO]:
         index = self.index()
