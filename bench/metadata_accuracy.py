@@ -1,6 +1,6 @@
 """How well does metadata extraction agree with exiftool on the real test photos?
 
-Usage: ``python bench/metadata_accuracy.py [--shared PATH] [--repeat N]``
+Usage: ``python bench/metadata_accuracy.py [--shared PATH] [--repeat N] [--set photos|breadth]``
 
 Reads ``testdata/MANIFEST.tsv`` (exiftool 12.57 ground truth), runs
 ``extract_media_info`` on every file (``parse_xmp_sidecar`` on sidecars) and
@@ -256,8 +256,16 @@ def main(argv: list[str] | None = None) -> int:
         "--shared", type=Path, default=default_shared, help="folder holding testdata/"
     )
     parser.add_argument("--repeat", type=int, default=20, help="timed runs per file")
+    parser.add_argument(
+        "--set",
+        choices=("photos", "breadth"),
+        default="photos",
+        help="testdata/ (91 photos) or testdata/breadth/ (242 files of many makes and formats)",
+    )
     args = parser.parse_args(argv)
     testdata = args.shared / "testdata"
+    if args.set == "breadth":
+        testdata = testdata / "breadth"
     if not (testdata / "MANIFEST.tsv").is_file():
         print(f"no MANIFEST.tsv under {testdata}", file=sys.stderr)
         return 2

@@ -224,3 +224,23 @@ def test_jpeg_extraction_reads_headers_only(
         size = path.stat().st_size
         # EXIF, XMP and IPTC sit in the APPn segments before the image data
         assert sum(read_bytes) <= max(256 * 1024, size // 4), (path, sum(read_bytes), size)
+
+
+@pytest.mark.parametrize(
+    ("name", "taken", "make", "model"),
+    [
+        ("raw/FujiFilm.raf", "2007-05-22T13:58:30", "FUJIFILM", "FinePix S5Pro"),
+        ("raw/Panasonic.rw2", "2008-08-06T15:21:56", "Panasonic", "DMC-LX3"),
+    ],
+)
+def test_raw_files_keep_their_date_and_camera(
+    testdata: Path, name: str, taken: str, make: str, model: str
+) -> None:
+    """RAF (EXIF in its JPEG preview) and RW2 (a TIFF with its own magic), as exiftool reads them."""
+    info = extract_media_info(testdata / "breadth" / "photos" / name)
+    assert (info.kind, info.taken_date, info.taken_date_source) == (
+        "photo",
+        taken,
+        "exif:DateTimeOriginal",
+    )
+    assert (info.camera_make, info.camera_model) == (make, model)

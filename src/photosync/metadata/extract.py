@@ -7,6 +7,7 @@ no pixel decoding, no reading a video's media data.
 
 from __future__ import annotations
 
+import io
 import mimetypes
 import os
 import stat
@@ -64,7 +65,11 @@ MIME = {
     "xmp": "application/rdf+xml",
 }
 VIDEO_FORMATS = frozenset({"mp4", "m4v", "mov", "3gp"})
-RAW_TIFF_EXTENSIONS = frozenset({".dng", ".cr2", ".nef", ".nrw", ".arw", ".pef", ".srw", ".orf"})
+RAW_TIFF_EXTENSIONS = frozenset(
+    {".dng", ".cr2", ".nef", ".nrw", ".arw", ".pef", ".srw", ".orf", ".rw2"}
+)
+#: a RAF's embedded JPEG preview (offset and length at byte 84) carries its EXIF
+RAF_PREVIEW_LIMIT = 32 * 1024 * 1024
 
 #: sniffed formats Pillow can open for size and embedded EXIF/XMP
 PILLOW_READS = frozenset({"psd", "jp2", "j2k", "webp", "heic", "avif", "pcd"})
@@ -209,6 +214,17 @@ def _read_embedded(fh: BinaryIO, size: int, fmt: str, path: Path, info: MediaInf
     if fmt == "xmp":
         info.problems.append("an XMP sidecar, not a photo")
         return []
+    if fmt == "raf":
+        fh.seek(84)
+        offset, length = struct.unpack(">II", fh.read(8))
+        if 0 < length <= RAF_PREVIEW_LIMIT and offset + length <= size:
+            fh.seek(offset)
+            preview = io.BytesIO(fh.read(length))
+            blocks = scan_jpeg(preview, length)
+            width, height = info.width, info.height
+            preview_facts = _from_blocks(blocks, info)
+            info.width, info.height = width, height  # the preview's size is not the raw's
+            return preview_facts
     if fmt in SNIFFED_KINDS and fmt not in PILLOW_READS:
         # archived bit-exact all the same; its date falls back to the file's time
         info.problems.append(f"no built-in metadata reader for {fmt} files")
