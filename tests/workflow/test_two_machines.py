@@ -381,3 +381,25 @@ def test_originals_only_on_the_other_machine_are_not_here_yet_not_lost(tmp_path:
     # the same archive without sync's knowledge: check says what is missing here
     (two / ".photosync" / "originals-elsewhere.json").unlink()
     assert run_cli("--archive", str(two), "check").exit_code == 6
+
+
+def test_a_merge_sync_cannot_do_safely_leaves_the_archive_as_it_was(
+    two_clones: tuple[Path, Path, Path],
+) -> None:
+    _remote, one, two = two_clones
+    for root, value in ((one, 3), (two, 2)):
+        prefs = root / "config" / "user-preferences.json"
+        data = json.loads(prefs.read_text())
+        data["sync_preferences"]["max_parallel_uploads"] = value
+        prefs.write_text(json.dumps(data, indent=2) + "\n")
+        git(root, "commit", "-qam", f"uploads: {value}")
+    ps(one, "sync")
+    head = git(two, "rev-parse", "HEAD")
+    before = tracked_bytes(two)
+    out = ps(two, "sync", code=3)
+    assert "config/user-preferences.json" in out
+    assert git(two, "rev-parse", "HEAD") == head
+    assert not (two / ".git" / "MERGE_HEAD").exists()
+    assert tracked_bytes(two) == before
+    no_conflict_markers(two)
+    assert_check_clean(two)
