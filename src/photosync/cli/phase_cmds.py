@@ -152,7 +152,7 @@ def discover(
                     f"{s.service}: {len(s.left_out)} file(s) not archived (not photos or "
                     "videos; `photosync status` lists them):"
                 )
-                _print_some("  left out", s.left_out)
+                _print_some(" ", s.left_out)
             if s.excluded:
                 err_console.print(f"{s.service}: {s.excluded} file(s) kept out by `exclude`")
         if report.refused_before:
