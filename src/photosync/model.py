@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -62,31 +62,65 @@ def _level_or_private(value: Any) -> Visibility:
         return Visibility.PRIVATE
 
 
-def approved_level(record: Record) -> Visibility:
-    """The widest level the user has approved for this photo: its last approval.
+#: Whether an approval was made through photosync here (``archive.seals``: its seal
+#: verifies for this photo id and level); the workflow layer supplies it
+ApprovalCheck = Callable[[str, Mapping[str, Any]], bool]
+
+
+def trust_none(photo_id: str, approval: Mapping[str, Any]) -> bool:
+    """No approval is trusted (an archive whose key is not here): everything stays private."""
+    return False
+
+
+def trusted_approvals(record: Record, trusted: ApprovalCheck) -> list[dict[str, Any]]:
+    """The approvals made through photosync here, in order; typed, copied or forged ones are left out."""
+    approvals = (record.get("visibility") or {}).get("approvals") or []
+    photo_id = str(record.get("photo_id", ""))
+    return [a for a in approvals if isinstance(a, dict) and trusted(photo_id, a)]
+
+
+def untrusted_approvals(record: Record, trusted: ApprovalCheck) -> list[Any]:
+    """Approvals in the record that photosync did not make here (no valid seal)."""
+    approvals = (record.get("visibility") or {}).get("approvals") or []
+    photo_id = str(record.get("photo_id", ""))
+    return [a for a in approvals if not (isinstance(a, dict) and trusted(photo_id, a))]
+
+
+def approved_level(record: Record, trusted: ApprovalCheck) -> Visibility:
+    """The widest level the user has approved for this photo: its last TRUSTED approval.
 
     Approvals are appended, in order, only by ``photosync visibility set/approve``
-    and the resolve prompt (a narrowing through ``visibility set`` is recorded
-    too, so it outranks an older, wider approval). None: private.
+    and the resolve prompt, each sealed (a narrowing through ``visibility set`` is
+    recorded too, so it outranks an older, wider approval). An approval whose seal
+    does not verify for this photo and level (typed by hand, copied from another
+    photo or level, made in a clone without this archive's key) counts for nothing.
+    None trusted: private.
     """
-    approvals = (record.get("visibility") or {}).get("approvals") or []
-    if not approvals or not isinstance(approvals[-1], dict):
+    approvals = trusted_approvals(record, trusted)
+    if not approvals:
         return Visibility.PRIVATE
     return _level_or_private(approvals[-1].get("level"))
 
 
-def pushable_level(record: Record, service_max: Visibility | str = Visibility.PUBLIC) -> Visibility:
+def pushable_level(
+    record: Record,
+    service_max: Visibility | str = Visibility.PUBLIC,
+    *,
+    trusted: ApprovalCheck,
+) -> Visibility:
     """The level a service may be asked to show this photo at: never wider than its
-    canonical level, its last approval or what the service can do. A canonical level
-    edited by hand (or merged, or scripted) to something wider is not pushed."""
+    canonical level, its last trusted approval or what the service can do. A canonical
+    level edited by hand (or merged, or scripted) to something wider is not pushed."""
     canonical = _level_or_private((record.get("visibility") or {}).get("canonical"))
-    return most_restrictive([canonical, approved_level(record), _level_or_private(service_max)])
+    return most_restrictive(
+        [canonical, approved_level(record, trusted), _level_or_private(service_max)]
+    )
 
 
-def unapproved_widening(record: Record) -> bool:
-    """The canonical level is wider than the last approval: a ``visibility_conflict``."""
+def unapproved_widening(record: Record, trusted: ApprovalCheck) -> bool:
+    """The canonical level is wider than the last trusted approval: a ``visibility_conflict``."""
     canonical = _level_or_private((record.get("visibility") or {}).get("canonical"))
-    return is_wider(canonical, approved_level(record))
+    return is_wider(canonical, approved_level(record, trusted))
 
 
 class ProcessingState(StrEnum):

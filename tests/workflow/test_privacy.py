@@ -5,10 +5,12 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from photosync.archive.seals import ApprovalSeals
 from photosync.model import Visibility, new_record
-from photosync.workflow.resolve import analyze, approve_visibility, decide
+from photosync.workflow.resolve import analyze, decide
 
 LEVELS = [v.value for v in Visibility]
+SEALS = ApprovalSeals(bytes(32))
 RULES = st.sets(
     st.sampled_from(["missing_metadata", "most_restrictive_visibility", "quality_variants"])
 )
@@ -46,30 +48,36 @@ def test_no_sequence_widens_canonical_visibility_without_an_approval(sequence: l
         if step[0] == "observe":
             record["visibility"]["per_service"][step[1]] = step[2]
         elif step[0] == "analyze":
-            analyze(record, step[1])
+            analyze(record, step[1], seals=SEALS)
         else:
             open_ = [c for c in record["conflicts"] if c["status"] == "open"]
             if open_:
                 conflict = open_[0]
                 options = [o["source"] for o in conflict["options"]] + ["skip"]
-                decide(record, conflict["id"], choice=options[step[1] % len(options)], by="tester")
+                decide(
+                    record,
+                    conflict["id"],
+                    choice=options[step[1] % len(options)],
+                    by="tester",
+                    seals=SEALS,
+                )
         after = Visibility(record["visibility"]["canonical"])
         if after.rank > before.rank:
             # a widening happened: only through a recorded human approval in this very step
             assert step[0] == "decide"
             assert len(record["visibility"]["approvals"]) == approvals_before + 1
             assert record["visibility"]["approvals"][-1]["by"] == "tester"
+            assert SEALS.verify(record["photo_id"], record["visibility"]["approvals"][-1])
 
 
 @given(st.lists(st.sampled_from(LEVELS), min_size=1, max_size=6))
 def test_canonical_is_the_most_restrictive_level_seen(levels: list[str]) -> None:
     record = _record()
     record["visibility"]["canonical"] = "public"
-    approve_visibility(record, Visibility.PUBLIC, by="t", reason=None)  # no-op: already public
     record["visibility"]["approvals"] = []
     for index, level in enumerate(levels):
         record["visibility"]["per_service"][f"s{index}"] = level
-    analyze(record, set())
+    analyze(record, set(), seals=SEALS)
     assert record["visibility"]["canonical"] == min(levels, key=lambda v: Visibility(v).rank)
     wider = [
         d

@@ -46,6 +46,7 @@ from photosync.archive.schema import (
     validate_record,
     validate_services,
 )
+from photosync.archive.seals import ApprovalSeals, load_key, new_key, save_key
 from photosync.archive.state import StateDB
 from photosync.errors import (
     ArchiveCorrupt,
@@ -145,6 +146,7 @@ class Archive:
         self.user_changed: set[str] = set()
         self._committer: ThreadPoolExecutor | None = None
         self._inflight: PendingCommit | None = None
+        self._seals: ApprovalSeals | None = None
 
     # finding and creating -------------------------------------------------------
     @classmethod
@@ -245,12 +247,79 @@ class Archive:
         notes.extend(self.merge_duplicate_records())
         # a record changed by hand may hold or lack instances the caches think of
         self.ensure_index(force=bool(notes) or bool(self.user_changed))
+        notes.extend(self._seal_earlier_approvals())
         if self._lock.recovered_stale:
             notes.insert(
                 0,
                 f"the last run ({self._lock.previous_holder}) was killed; the lock it left was taken over",
             )
         return notes
+
+    # approval seals --------------------------------------------------------------------
+    @property
+    def seals(self) -> ApprovalSeals:
+        """This archive's approval key, as found here (read-only: never created).
+
+        Without a key nothing verifies, so every photo stays at private (fail closed).
+        """
+        if self._seals is None:
+            self._seals = ApprovalSeals(load_key(self.git))
+        return self._seals
+
+    def reset_seals(self) -> None:
+        """Read the key again (after ``visibility key import``)."""
+        self._seals = None
+
+    def _seal_earlier_approvals(self) -> list[str]:
+        """The first writing run in a clone with no key creates it; approvals made by
+        photosync before sealing existed are sealed then, in a commit of their own.
+
+        Only when no approval in the archive carries a seal yet (an archive sealed in
+        another clone is not re-sealed here: its approvals wait until the key is
+        imported). A run killed midway leaves ``.photosync/sealing``; the next run
+        finishes the sealing with the key it stored.
+        """
+        marker = self.root / ".photosync" / "sealing"
+        key = load_key(self.git)
+        if key is not None and not marker.exists():
+            self._seals = ApprovalSeals(key)
+            return []
+        records = [
+            (rel, self._load_path(self.root / rel))
+            for _photo_id, rel in list(self.state.all_record_paths())
+            if rel not in self.user_changed and (self.root / rel).exists()
+        ]
+        if key is None:
+            already_sealed = any(
+                isinstance(a, dict) and "seal" in a
+                for _rel, record in records
+                for a in record["visibility"].get("approvals", [])
+            )
+            key = new_key()
+            if not already_sealed:
+                marker.write_text("sealing approvals made before sealing\n", encoding="utf-8")
+            save_key(self.git, key)
+            if already_sealed:
+                self._seals = ApprovalSeals(key)
+                return [
+                    "this archive's approvals were sealed with a key kept on another machine: "
+                    "photos wait at their last approval made here (private when none) until "
+                    "you run `photosync visibility key import` with that key"
+                ]
+        self._seals = ApprovalSeals(key)
+        sealed = 0
+        for _rel, record in records:
+            approvals = record["visibility"].get("approvals", [])
+            unsealed = [a for a in approvals if isinstance(a, dict) and "seal" not in a]
+            for approval in unsealed:
+                approval["seal"] = self._seals.seal(record["photo_id"], approval)
+            if unsealed:
+                sealed += len(unsealed)
+                self.write_record(record)
+        if sealed:
+            self.commit("visibility: approvals made before sealing were sealed")
+        marker.unlink(missing_ok=True)
+        return [f"{sealed} approval(s) made before sealing were sealed"] if sealed else []
 
     # config --------------------------------------------------------------------------
     def _read_config(self, relpath: str) -> Any:

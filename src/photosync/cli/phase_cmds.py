@@ -370,6 +370,19 @@ def _choices(conflict: dict[str, Any]) -> list[tuple[str, str, Any]]:
             ("accept", "Accept: keep it as it is (the original bytes are stored)", None),
             ("skip", "Skip (resolve later)", None),
         ]
+    if kind == "visibility_conflict" and conflict["id"].endswith(":unapproved"):
+        # "approved" keeps the last level approved through photosync; "canonical" widens
+        choices = [
+            (
+                o["source"],
+                f"Approve {o['value']} (makes it visible more widely)"
+                if o["source"] == "canonical"
+                else f"Keep {o['value']}, the last level approved through photosync",
+                o["value"],
+            )
+            for o in options
+        ]
+        return [*choices, ("skip", "Skip (resolve later)", None)]
     if kind == "visibility_conflict":
         choices = [
             (
@@ -392,6 +405,15 @@ def _choices(conflict: dict[str, Any]) -> list[tuple[str, str, Any]]:
         choices.append(("custom", "Custom value", None))
     choices.append(("skip", "Skip (resolve later)", None))
     return choices
+
+
+def _widens(conflict: dict[str, Any], key: str) -> bool:
+    """The answer makes the photo visible more widely: asked again before it is recorded."""
+    if conflict["type"] != "visibility_conflict":
+        return False
+    if conflict["id"].endswith(":unapproved"):
+        return key == "canonical"  # the level typed into the record, wider than approved
+    return key not in ("canonical", "skip")
 
 
 def _show_variants(archive: Any, record: dict[str, Any], conflict: dict[str, Any]) -> list[str]:
@@ -476,10 +498,7 @@ def _ask_each(archive: Any, *, skipped_only: bool = False) -> int:
             key, _label, value = choices[_answer(choices, viewable)]
             if key == "custom":
                 value = _ask_custom(conflict["field"])
-            widening = conflict["type"] == "visibility_conflict" and key not in (
-                "canonical",
-                "skip",
-            )
+            widening = _widens(conflict, key)
             if widening and not click.confirm(
                 f"Make this photo {value}? This widens who can see it", default=False
             ):

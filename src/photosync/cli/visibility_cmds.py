@@ -11,6 +11,7 @@ from photosync.cli._common import (
     console,
     handle_errors,
     pass_settings,
+    reading,
     user_name,
     writing,
 )
@@ -18,6 +19,8 @@ from photosync.model import Visibility
 from photosync.workflow.visibility import (
     VisibilityChange,
     apply_visibility,
+    export_key,
+    import_key,
     plan_service_approvals,
     plan_visibility,
     resolve_photo_ids,
@@ -99,3 +102,51 @@ def _confirm_and_apply(
         return False
     apply_visibility(archive, changes, by=user_name(), reason=reason)
     return True
+
+
+@visibility.group("key")
+def key() -> None:
+    """The key that seals approvals (kept in the keyring or credentials file, never in git)."""
+
+
+@key.command("show")
+@pass_settings
+@handle_errors
+def key_show(settings: Settings) -> None:
+    """The fingerprint of this archive's approval key here (never the key)."""
+    with reading(settings) as archive:
+        fingerprint = archive.seals.fingerprint()
+    console.print(f"approval key: {fingerprint or 'none on this machine'}")
+
+
+@key.command("export")
+@click.option("--reveal", is_flag=True, help="Really print the secret key on stdout.")
+@pass_settings
+@handle_errors
+def key_export(settings: Settings, reveal: bool) -> None:
+    """Print the approval key, to copy it to another clone with `visibility key import`."""
+    if not reveal:
+        raise click.UsageError(
+            "the approval key is a secret: pass --reveal to print it "
+            "(e.g. photosync visibility key export --reveal | ssh other photosync visibility key import)"
+        )
+    with reading(settings) as archive:
+        secret = export_key(archive)
+    click.echo(secret)
+
+
+@key.command("import")
+@pass_settings
+@handle_errors
+def key_import(settings: Settings) -> None:
+    """Read an approval key on stdin and keep it for this archive on this machine."""
+    text = click.get_text_stream("stdin").read()
+    with reading(settings) as archive:
+        new, before = import_key(archive, text)
+    if before is not None and before != new:
+        console.print(
+            f"approval key {new} kept; it replaces {before}: approvals sealed with that one "
+            "no longer count (those photos wait at private until approved again)"
+        )
+    else:
+        console.print(f"approval key {new} kept; approvals sealed with it count here")

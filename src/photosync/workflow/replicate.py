@@ -27,6 +27,7 @@ from photosync.archive.archive import Archive
 from photosync.errors import ItemRefused, PhotosyncError
 from photosync.model import (
     REFUSED_PROBLEM,
+    ApprovalCheck,
     ProcessingState,
     Record,
     Visibility,
@@ -132,8 +133,9 @@ class ShownWider(PhotosyncError):
     """The service said yes, and shows the photo more widely than it was asked to."""
 
 
-def target_level(record: Record, service: TargetService) -> Visibility:
-    return pushable_level(record, service.max_visibility())
+def target_level(record: Record, service: TargetService, trusted: ApprovalCheck) -> Visibility:
+    """Never wider than the last approval made through photosync here (``trusted``)."""
+    return pushable_level(record, service.max_visibility(), trusted=trusted)
 
 
 def plan(
@@ -153,7 +155,7 @@ def plan(
     for name, service in targets.items():
         if name in blocked:
             continue  # waiting for, or decided by, a human
-        level = target_level(record, service)
+        level = target_level(record, service, archive.seals.verify)
         present = _present_copies(record, name)
         _copy, missing_albums = _albums_to_fill(record, service, present)
         actions.extend(
@@ -324,8 +326,8 @@ def replicate(
                         error,
                     )
             changed |= _ensure_blob_location(record, store)
-            if _visibility_in_question(record):
-                changed |= refresh_visibility_conflicts(record)
+            if _visibility_in_question(record, archive.seals.verify):
+                changed |= refresh_visibility_conflicts(record, archive.seals)
             _queue_albums(record, targets, album_queue)
             everywhere = targets and all(
                 _has_present(record, name) or name in _skipped(record) for name in targets
@@ -502,12 +504,12 @@ def _note_refused(record: Record, target: str, error: ItemRefused, report: Repli
     log.warning("replicate %s to %s refused for good: %s", record["photo_id"], target, error)
 
 
-def _visibility_in_question(record: Record) -> bool:
+def _visibility_in_question(record: Record, trusted: ApprovalCheck) -> bool:
     """A level edited by hand, a service read back wider, or a visibility conflict
     that may be settled now: the record's visibility conflicts are brought up to date."""
     vis = record["visibility"]
     return (
-        unapproved_widening(record)
+        unapproved_widening(record, trusted)
         or any(is_wider(level, vis["canonical"]) for level in vis["per_service"].values())
         or any(c["type"] == "visibility_conflict" for c in record["conflicts"])
     )

@@ -23,6 +23,7 @@ from typing import Any
 
 from photosync.archive.archive import Archive
 from photosync.archive.preview import PreviewArchive, RecordAccess
+from photosync.archive.seals import ApprovalSeals
 from photosync.errors import PhotosyncError
 from photosync.model import (
     COMPARABLE_FIELDS,
@@ -39,6 +40,7 @@ from photosync.model import (
     needs_decision,
     parse_custom,
     unapproved_widening,
+    untrusted_approvals,
     utc_now,
 )
 from photosync.workflow.context import primary_store
@@ -151,7 +153,9 @@ def combine(field_name: str, values: list[Any]) -> Any | None:
 
 
 # analysis -----------------------------------------------------------------------------------
-def analyze(record: Record, rules: set[str], *, by: str = "photosync") -> list[str]:
+def analyze(
+    record: Record, rules: set[str], *, by: str = "photosync", seals: ApprovalSeals
+) -> list[str]:
     """Recompute the record's conflicts, applying automatic rules; returns the rules used."""
     used: list[str] = []
     previous = {c["id"]: c for c in record["conflicts"]}
@@ -199,7 +203,7 @@ def analyze(record: Record, rules: set[str], *, by: str = "photosync") -> list[s
     visibility_conflict = _visibility(record, rules, previous, by=by)
     # after _visibility: a level set by hand that a service shows narrower was narrowed
     # back already (fail closed); what is still wider than approved is a question
-    unapproved = _unapproved(record, previous)
+    unapproved = _unapproved(record, previous, seals)
     if unapproved is not None:
         conflicts.append(unapproved)
     if visibility_conflict is not None:
@@ -266,7 +270,7 @@ def _carry_decision(conflict: dict[str, Any], before: dict[str, Any] | None) -> 
         conflict["resolution"] = before.get("resolution")
 
 
-def refresh_visibility_conflicts(record: Record) -> bool:
+def refresh_visibility_conflicts(record: Record, seals: ApprovalSeals) -> bool:
     """The visibility conflicts of a record outside a resolve pass (replicate read back
     a level wider than it asked, or met a level edited by hand): recomputed with no
     automatic rule, decisions kept. True when the record changed."""
@@ -276,7 +280,7 @@ def refresh_visibility_conflicts(record: Record) -> bool:
         conflict
         for conflict in (
             _visibility(record, set(), previous, by="photosync"),
-            _unapproved(record, previous),  # after: see analyze
+            _unapproved(record, previous, seals),  # after: see analyze
         )
         if conflict is not None
     ]
@@ -285,20 +289,32 @@ def refresh_visibility_conflicts(record: Record) -> bool:
     return json.dumps([record["conflicts"], record["visibility"]], sort_keys=True) != before
 
 
-def _unapproved(record: Record, previous: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    """A canonical level wider than the last approval (a hand edit, a merge, a script):
+def _unapproved(
+    record: Record, previous: dict[str, dict[str, Any]], seals: ApprovalSeals
+) -> dict[str, Any] | None:
+    """A canonical level wider than the last trusted approval (a hand edit, a merge, a
+    script, an approval typed by hand or made in a clone without this archive's key):
     never pushed as it is (replicate caps it); a human approves it or narrows it."""
-    if not unapproved_widening(record):
+    if not unapproved_widening(record, seals.verify):
         return None
-    approved = approved_level(record)
+    approved = approved_level(record, seals.verify)
     canonical = record["visibility"]["canonical"]
+    untrusted = untrusted_approvals(record, seals.verify)
+    why = (
+        f"; {len(untrusted)} approval(s) in the record were not made through photosync here "
+        "(no valid seal: typed by hand, copied, or made in a clone without this archive's "
+        "key) and count for nothing"
+        if untrusted
+        else ""
+    )
     conflict_id = f"{ConflictType.VISIBILITY_CONFLICT.value}:unapproved"
     conflict: dict[str, Any] = {
         "id": conflict_id,
         "type": ConflictType.VISIBILITY_CONFLICT.value,
         "field": "visibility",
         "description": f"canonical level {canonical} was never approved (last approval: "
-        f"{approved.value}); photos are pushed at {approved.value} until it is",
+        f"{approved.value}){why}; photos are pushed at {approved.value} until it is "
+        "approved through photosync",
         "services": [],
         "resolution_required": True,
         "status": "open",
@@ -401,7 +417,7 @@ def auto_resolve(
         report.examined += 1
         before_state = record["processing_state"]
         before = {name: record["metadata"].get(name) for name in COMPARABLE_FIELDS}
-        used = analyze(record, rules)
+        used = analyze(record, rules, seals=archive.seals)
         for rule in used:
             report.by_rule[rule] = report.by_rule.get(rule, 0) + 1
         report.decisions.extend(
@@ -484,16 +500,16 @@ def decide_in_archive(
     record = archive.load_record(photo_id)
     conflict = next((c for c in record["conflicts"] if c["id"] == conflict_id), None)
     if conflict is None or conflict["type"] != ConflictType.EDIT_VARIANT.value:
-        decide(record, conflict_id, choice=choice, value=value, by=by)
+        decide(record, conflict_id, choice=choice, value=value, by=by, seals=archive.seals)
         archive.write_record(record)
         return
     other_id = conflict_id.split(":", 1)[1]
     other = archive.load_record(other_id) if archive.record_path(other_id) else None
-    decide(record, conflict_id, choice=choice, value=value, by=by)
+    decide(record, conflict_id, choice=choice, value=value, by=by, seals=archive.seals)
     if other is not None:
         mirror = f"{ConflictType.EDIT_VARIANT.value}:{photo_id}"
         if any(c["id"] == mirror for c in other["conflicts"]):
-            decide(other, mirror, choice=choice, value=value, by=by)
+            decide(other, mirror, choice=choice, value=value, by=by, seals=archive.seals)
         if choice == "merge":
             keep_mine = record["media"].get("width", 0) * record["media"].get("height", 0) >= (
                 other["media"].get("width", 0) * other["media"].get("height", 0)
@@ -520,6 +536,7 @@ def decide(
     choice: str,
     value: Any = None,
     by: str,
+    seals: ApprovalSeals,
 ) -> None:
     """Record a human decision: ``choice`` is an option's source, "combine", "custom" or "skip"."""
     conflict = next((c for c in record["conflicts"] if c["id"] == conflict_id), None)
@@ -550,8 +567,8 @@ def decide(
     elif conflict["type"] == ConflictType.VISIBILITY_CONFLICT.value:
         level = Visibility(value)
         canonical = record["visibility"]["canonical"]
-        if is_wider(level, canonical) or is_wider(level, approved_level(record)):
-            approve_visibility(record, level, by=by, reason=f"resolve {conflict_id}")
+        if is_wider(level, canonical) or is_wider(level, approved_level(record, seals.verify)):
+            approve_visibility(record, level, by=by, reason=f"resolve {conflict_id}", seals=seals)
         elif is_wider(canonical, level):
             record["visibility"]["canonical"] = level.value  # narrowing needs no approval
     elif field_name in COMPARABLE_FIELDS:
@@ -572,20 +589,31 @@ def decide(
         record["processing_state"] = ProcessingState.RESOLVED.value
 
 
-def approve_visibility(record: Record, level: Visibility, *, by: str, reason: str | None) -> bool:
-    """The only way a photo's canonical visibility gets wider: an explicit, recorded approval."""
+def approve_visibility(
+    record: Record,
+    level: Visibility,
+    *,
+    by: str,
+    reason: str | None,
+    seals: ApprovalSeals,
+    service: str | None = None,
+) -> bool:
+    """The only way a photo's canonical visibility gets wider: an explicit, recorded,
+    sealed approval (see ``archive.seals``)."""
     vis = record["visibility"]
     previous = Visibility(vis["canonical"])
-    if previous == level and not is_wider(level, approved_level(record)):
+    if previous == level and not is_wider(level, approved_level(record, seals.verify)):
         return False
     vis["approvals"].append(
-        {
-            "level": level.value,
-            "previous": previous.value,
-            "by": by,
-            "at": utc_now(),
-            "reason": reason,
-        }
+        sealed_approval(
+            record,
+            level,
+            previous=previous.value,
+            by=by,
+            reason=reason,
+            seals=seals,
+            service=service,
+        )
     )
     vis["canonical"] = level.value
     vis["discrepancies"] = [
@@ -594,3 +622,27 @@ def approve_visibility(record: Record, level: Visibility, *, by: str, reason: st
         if lvl != level.value
     ]
     return True
+
+
+def sealed_approval(
+    record: Record,
+    level: Visibility,
+    *,
+    previous: str,
+    by: str,
+    reason: str | None,
+    seals: ApprovalSeals,
+    service: str | None = None,
+) -> dict[str, Any]:
+    """An approval as photosync makes it: who, when, why, sealed for this photo and level."""
+    approval: dict[str, Any] = {
+        "level": level.value,
+        "previous": previous,
+        "by": by,
+        "at": utc_now(),
+        "reason": reason,
+    }
+    if service is not None:
+        approval["service"] = service
+    approval["seal"] = seals.seal(record["photo_id"], approval)
+    return approval

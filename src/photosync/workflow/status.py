@@ -12,6 +12,7 @@ from photosync.archive.archive import Archive
 from photosync.errors import PhotosyncError
 from photosync.model import (
     REFUSED_PROBLEM,
+    ApprovalCheck,
     Record,
     album_titles,
     approved_level,
@@ -250,14 +251,14 @@ def visibility_audit(archive: Archive, *, live: bool = False) -> list[Visibility
     can read a copy's visibility back) instead of trusting the archive."""
     findings = []
     for record in archive.iter_records():
-        if unapproved_widening(record):
+        if unapproved_widening(record, archive.seals.verify):
             findings.append(
                 VisibilityFinding(
                     record["photo_id"],
                     record["metadata"].get("filename"),
                     "-",
                     record["visibility"]["canonical"],
-                    approved_level(record).value,
+                    approved_level(record, archive.seals.verify).value,
                     True,
                     "unapproved",
                 )
@@ -292,11 +293,13 @@ def _live_findings(archive: Archive) -> list[VisibilityFinding]:
                 for copy in record["instances"].get(name, []):
                     if copy.get("status", "present") != "present":
                         continue
-                    findings.extend(_ask(record, name, service, copy["id"]))
+                    findings.extend(_ask(record, name, service, copy["id"], archive.seals.verify))
     return findings
 
 
-def _ask(record: Record, name: str, service: Any, instance_id: str) -> list[VisibilityFinding]:
+def _ask(
+    record: Record, name: str, service: Any, instance_id: str, trusted: ApprovalCheck
+) -> list[VisibilityFinding]:
     canonical = record["visibility"]["canonical"]
     filename = record["metadata"].get("filename")
     try:
@@ -315,5 +318,5 @@ def _ask(record: Record, name: str, service: Any, instance_id: str) -> list[Visi
         ]
     if shown == canonical:
         return []
-    wider = is_wider(shown, pushable_level(record))
+    wider = is_wider(shown, pushable_level(record, trusted=trusted))
     return [VisibilityFinding(record["photo_id"], filename, name, shown, canonical, wider, "live")]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from photosync.archive.archive import Archive
+from photosync.archive.seals import ApprovalSeals, parse_key, save_key
 from photosync.errors import PhotosyncError
-from photosync.model import Visibility, approved_level, is_wider, utc_now
-from photosync.workflow.resolve import approve_visibility
+from photosync.model import Visibility, approved_level, is_wider
+from photosync.workflow.resolve import approve_visibility, sealed_approval
 
 
 @dataclass
@@ -18,6 +19,8 @@ class VisibilityChange:
     after: str
     #: wider than the last approval (a level set by hand): an approval even when equal
     unapproved: bool = False
+    #: the service whose level is adopted (``visibility approve``), kept in the approval
+    service: str | None = None
 
     @property
     def widens(self) -> bool:
@@ -47,7 +50,7 @@ def plan_visibility(
         before = record["visibility"]["canonical"]
         # the same level counts too when it was never approved (a hand edit): setting
         # it through photosync is the approval
-        unapproved = is_wider(level, approved_level(record))
+        unapproved = is_wider(level, approved_level(record, archive.seals.verify))
         if before != level.value or unapproved:
             changes.append(
                 VisibilityChange(
@@ -69,14 +72,18 @@ def plan_service_approvals(
             continue
         level = record["visibility"]["per_service"].get(service)
         canonical = record["visibility"]["canonical"]
-        if level and (is_wider(level, canonical) or is_wider(level, approved_level(record))):
+        if level and (
+            is_wider(level, canonical)
+            or is_wider(level, approved_level(record, archive.seals.verify))
+        ):
             changes.append(
                 VisibilityChange(
                     record["photo_id"],
                     record["metadata"].get("filename"),
                     canonical,
                     level,
-                    is_wider(level, approved_level(record)),
+                    is_wider(level, approved_level(record, archive.seals.verify)),
+                    service,
                 )
             )
     return changes
@@ -90,18 +97,26 @@ def apply_visibility(
         record = archive.load_record(change.photo_id)
         level = Visibility(change.after)
         if change.widens:
-            approve_visibility(record, level, by=by, reason=reason or "photosync visibility set")
+            approve_visibility(
+                record,
+                level,
+                by=by,
+                reason=reason or "photosync visibility set",
+                seals=archive.seals,
+                service=change.service,
+            )
         else:
             # recorded too: the last approval is the widest level replicate may push, so
             # an older, wider approval must not let a later hand edit widen it again
             record["visibility"]["approvals"].append(
-                {
-                    "level": level.value,
-                    "previous": record["visibility"]["canonical"],
-                    "by": by,
-                    "at": utc_now(),
-                    "reason": reason or "photosync visibility set (narrowed)",
-                }
+                sealed_approval(
+                    record,
+                    level,
+                    previous=record["visibility"]["canonical"],
+                    by=by,
+                    reason=reason or "photosync visibility set (narrowed)",
+                    seals=archive.seals,
+                )
             )
             record["visibility"]["canonical"] = level.value
         record["visibility"]["discrepancies"] = [
@@ -114,3 +129,30 @@ def apply_visibility(
     return archive.commit(
         f"visibility: {len(changes)} photo(s) set by {by} ({widened} widened with approval, {len(changes) - widened} narrowed)"
     )
+
+
+def export_key(archive: Archive) -> str:
+    """This archive's approval key, to copy to another clone (``visibility key import``)."""
+    key = archive.seals.key_hex()
+    if key is None:
+        raise PhotosyncError(
+            "this machine has no approval key for this archive",
+            hint="Import it from the machine that has it, or run any writing command to create one.",
+        )
+    return key
+
+
+def import_key(archive: Archive, text: str) -> tuple[str, str | None]:
+    """Keep ``text`` as this archive's approval key here: approvals sealed with it verify.
+
+    Returns the new key's fingerprint and the one it replaced (None: there was none).
+    Approvals sealed with the replaced key stop verifying (those photos wait at their
+    last approval that does, private when none): fail closed.
+    """
+    key = parse_key(text)
+    before = archive.seals.fingerprint()
+    save_key(archive.git, key)
+    archive.reset_seals()
+    new = ApprovalSeals(key).fingerprint()
+    assert new is not None
+    return new, before

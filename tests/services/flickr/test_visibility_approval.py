@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from photosync.archive.archive import Archive
+from photosync.archive.seals import ApprovalSeals
 from photosync.emulators.flickr import FlickrEmulator, FlickrState
 from photosync.emulators.rehearsal import flickr_browser
 from photosync.model import (
@@ -22,6 +23,7 @@ from photosync.model import (
     new_record,
     pushable_level,
     record_relpath,
+    trust_none,
 )
 from photosync.services.flickr.auth import run_oauth_flow
 from photosync.workflow.discover import discover
@@ -43,6 +45,10 @@ _approval = st.one_of(
 )
 
 
+KEY = ApprovalSeals(bytes(range(32)))
+OTHER_KEY = ApprovalSeals(bytes(range(1, 33)))
+
+
 class _Target:
     def __init__(self, most: str) -> None:
         self.most = Visibility(most)
@@ -57,22 +63,92 @@ class _Target:
     approvals=st.lists(_approval, max_size=5),
     service_max=st.sampled_from(LEVELS),
 )
-def test_the_pushed_level_never_exceeds_the_last_approval(
+def test_without_a_key_nothing_is_pushed_wider_than_private(
     canonical: str, approvals: list[dict[str, Any]], service_max: str
 ) -> None:
-    record = new_record(
-        content_hash="sha256:" + "cd" * 32,
+    """A clone without the archive's key trusts no approval: everything stays private."""
+    record = _record()
+    record["visibility"]["canonical"] = canonical
+    record["visibility"]["approvals"] = approvals
+    assert approved_level(record, trust_none) is Visibility.PRIVATE
+    assert pushable_level(record, service_max, trusted=trust_none) is Visibility.PRIVATE
+    assert target_level(record, _Target(service_max), trust_none) is Visibility.PRIVATE  # type: ignore[arg-type]
+
+
+def _record(content: str = "cd") -> dict[str, Any]:
+    return new_record(
+        content_hash="sha256:" + content * 32,
         size=1,
         media={"kind": "photo"},
         canonical_source="s:1",
         source_of_truth_path=None,
     )
+
+
+_OTHER_PHOTO = _record("01")["photo_id"]
+#: how an approval came to be in the record: only "genuine" was made through photosync here
+_origin = st.sampled_from(
+    ["genuine", "unsealed", "forged", "other_photo", "other_level", "other_key", "other_reason"]
+)
+
+
+@st.composite
+def _approvals(draw: st.DrawFn, photo_id: str) -> tuple[dict[str, Any], bool]:
+    """One approval as it may sit in a record, and whether photosync made it here."""
+    level = draw(st.sampled_from(LEVELS))
+    approval: dict[str, Any] = {
+        "level": level,
+        "previous": draw(st.sampled_from(LEVELS)),
+        "by": draw(st.text(max_size=5)),
+        "at": draw(st.sampled_from(["2024-01-01T00:00:00Z", "2025-06-01T12:00:00Z"])),
+        "reason": draw(st.one_of(st.none(), st.text(max_size=5))),
+    }
+    if draw(st.booleans()):
+        approval["service"] = draw(st.sampled_from(["flickr", "google-photos"]))
+    origin = draw(_origin)
+    if origin == "genuine":
+        approval["seal"] = KEY.seal(photo_id, approval)
+    elif origin == "forged":
+        approval["seal"] = draw(st.one_of(st.text(max_size=80), st.just("hmac-sha256:" + "0" * 64)))
+    elif origin == "other_photo":  # copied, seal and all, from another photo
+        approval["seal"] = KEY.seal(_OTHER_PHOTO, approval)
+    elif origin == "other_level":  # a sealed approval with its level edited
+        approval["seal"] = KEY.seal(photo_id, approval)
+        approval["level"] = draw(st.sampled_from([v for v in LEVELS if v != level]))
+    elif origin == "other_key":  # sealed in another archive (or with another key)
+        approval["seal"] = OTHER_KEY.seal(photo_id, approval)
+    elif origin == "other_reason":  # a sealed approval with its reason edited
+        approval["seal"] = KEY.seal(photo_id, approval)
+        approval["reason"] = str(approval["reason"]) + "!"
+    return approval, origin == "genuine"
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    canonical=_level_text,
+    drawn=st.lists(_approvals(_record()["photo_id"]), max_size=6),
+    junk=st.lists(st.tuples(st.integers(0, 6), _approval), max_size=2),
+    service_max=st.sampled_from(LEVELS),
+)
+def test_the_pushed_level_never_exceeds_the_last_approval_made_through_photosync(
+    canonical: str,
+    drawn: list[tuple[dict[str, Any], bool]],
+    junk: list[tuple[int, dict[str, Any]]],
+    service_max: str,
+) -> None:
+    record = _record()
+    approvals: list[Any] = [approval for approval, _ in drawn]
+    genuine = [approval["level"] for approval, made_here in drawn if made_here]
+    for index, anything in junk:  # entries of any shape, anywhere: never trusted
+        approvals.insert(min(index, len(approvals)), anything)
     record["visibility"]["canonical"] = canonical
     record["visibility"]["approvals"] = approvals
-    last = approvals[-1].get("level") if approvals else None
-    allowed = Visibility(last) if last in LEVELS else Visibility.PRIVATE
-    assert approved_level(record) == allowed
-    for pushed in (pushable_level(record, service_max), target_level(record, _Target(service_max))):  # type: ignore[arg-type]
+    allowed = Visibility(genuine[-1]) if genuine else Visibility.PRIVATE
+    assert approved_level(record, KEY.verify) == allowed
+    for pushed in (
+        pushable_level(record, service_max, trusted=KEY.verify),
+        target_level(record, _Target(service_max), KEY.verify),  # type: ignore[arg-type]
+    ):
         assert not is_wider(pushed, allowed)
         assert not is_wider(pushed, service_max)
         if canonical in LEVELS:
@@ -90,17 +166,19 @@ def test_a_hand_edited_level_is_a_conflict_until_approved_or_narrowed() -> None:
         source_of_truth_path=None,
     )
     record["visibility"]["canonical"] = "public"
-    analyze(record, {"most_restrictive_visibility"})
+    analyze(record, {"most_restrictive_visibility"}, seals=KEY)
     (conflict,) = [c for c in record["conflicts"] if c["id"] == "visibility_conflict:unapproved"]
     assert conflict["status"] == "open"  # no rule settles it: a human does
-    decide(record, conflict["id"], choice="approved", by="tester")
+    decide(record, conflict["id"], choice="approved", by="tester", seals=KEY)
     assert record["visibility"]["canonical"] == "private" and not record["visibility"]["approvals"]
     record["visibility"]["canonical"] = "friends"
-    analyze(record, set())
-    decide(record, "visibility_conflict:unapproved", choice="canonical", by="tester")
-    assert approved_level(record) is Visibility.FRIENDS
+    analyze(record, set(), seals=KEY)
+    decide(record, "visibility_conflict:unapproved", choice="canonical", by="tester", seals=KEY)
+    assert approved_level(record, KEY.verify) is Visibility.FRIENDS
     assert record["visibility"]["approvals"][-1]["by"] == "tester"
-    analyze(record, set())
+    assert KEY.verify(record["photo_id"], record["visibility"]["approvals"][-1])  # sealed
+    assert approved_level(record, OTHER_KEY.verify) is Visibility.PRIVATE
+    analyze(record, set(), seals=KEY)
     assert not [c for c in record["conflicts"] if c["id"].endswith(":unapproved")]
 
 
@@ -186,7 +264,7 @@ def test_a_record_edited_by_hand_to_public_is_not_uploaded_public(
     assert done.exit_code == 0, done.output
     archive = Archive(archive.root)
     archive.lock()
-    assert approved_level(archive.load_record(edited)) is Visibility.PUBLIC
+    assert approved_level(archive.load_record(edited), archive.seals.verify) is Visibility.PUBLIC
     assert not replicate(archive, execute=True).failed
     (pushed,) = archive.load_record(edited)["instances"]["flickr"]
     assert state.photos[pushed["id"]].privacy == (1, 0, 0)
@@ -195,6 +273,71 @@ def test_a_record_edited_by_hand_to_public_is_not_uploaded_public(
     assert state.photos[kept["id"]].privacy == (0, 0, 0)
     assert _audit(archive)[0] == 0
     archive.close()
+    assert_check_clean(archive.root)
+
+
+def _forge(archive: Archive, photo_id: str, approval: dict[str, Any]) -> None:
+    """Red-team repro 03: canonical widened and an approval appended by hand, committed with git."""
+    record = archive.load_record(photo_id)
+    record["visibility"]["canonical"] = approval["level"]
+    record["visibility"]["approvals"].append(approval)
+    path = archive.root / record_relpath(record)
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    archive.git.run("commit", "-qam", "my hand edit: make public")
+
+
+def test_an_approval_typed_by_hand_or_copied_from_another_photo_does_not_widen(
+    tmp_path: Path, running: tuple[FlickrEmulator, FlickrState]
+) -> None:
+    emulator, state = running
+    archive = _replicated_archive(tmp_path, emulator, state, 3)
+    assert not replicate(archive, execute=True).failed
+    archive.close()
+    root = str(archive.root)
+    approved, typed, copied = sorted(r["photo_id"] for r in records(archive.root))
+    done = run_cli("--archive", root, "visibility", "set", approved, "public", "--yes")
+    assert done.exit_code == 0, done.output
+    archive = Archive(archive.root)
+    archive.ensure_index()
+    genuine = archive.load_record(approved)["visibility"]["approvals"][-1]
+    assert genuine["seal"].startswith("hmac-sha256:")
+    _forge(
+        archive, typed, {"level": "public", "by": "me", "at": "2024-01-01T00:00:00Z", "reason": "x"}
+    )
+    _forge(archive, copied, dict(genuine))  # a sealed approval, but of another photo
+    archive.close()
+    assert run_cli("--archive", root, "resolve", "--auto-resolve", "simple").exit_code == 0
+    run_cli("--archive", root, "replicate", "--execute")
+    shown = {
+        r["photo_id"]: state.photos[r["instances"]["flickr"][0]["id"]].privacy
+        for r in records(archive.root)
+    }
+    assert shown == {approved: (1, 0, 0), typed: (0, 0, 0), copied: (0, 0, 0)}
+    code, found = _audit(archive, "--live")
+    assert code == 6
+    assert sorted((f["photo_id"], f["kind"]) for f in found["discrepancies"] if f["wider"]) == [
+        (typed, "unapproved"),
+        (copied, "unapproved"),
+    ]
+    for photo_id in (typed, copied):
+        (question,) = [
+            c
+            for c in archive.load_record(photo_id)["conflicts"]
+            if c["id"] == "visibility_conflict:unapproved"
+        ]
+        assert question["status"] == "open"
+        assert "not made through photosync here" in question["description"]
+    # approving through photosync seals a new approval: then, and only then, it widens
+    done = run_cli("--archive", root, "visibility", "set", typed, "public", "--yes")
+    assert done.exit_code == 0, done.output
+    done = run_cli("--archive", root, "visibility", "set", copied, "private", "--yes")
+    assert done.exit_code == 0, done.output
+    assert run_cli("--archive", root, "replicate", "--execute").exit_code == 0
+    (pushed,) = archive.load_record(typed)["instances"]["flickr"]
+    assert state.photos[pushed["id"]].privacy == (1, 0, 0)
+    (kept,) = archive.load_record(copied)["instances"]["flickr"]
+    assert state.photos[kept["id"]].privacy == (0, 0, 0)
+    assert _audit(archive, "--live")[0] == 0
     assert_check_clean(archive.root)
 
 
