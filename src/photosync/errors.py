@@ -5,14 +5,13 @@ Anything that is not a ``PhotosyncError`` is a bug and is reported as one.
 
 from __future__ import annotations
 
-import re
-
-_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
+from photosync.redaction import redact_text
 
 
 def shown_url(url: object) -> str:
-    """A URL as an error message may show it: ``user:password@`` never is."""
-    return repr(_USERINFO.sub("***@", str(url)))
+    """A URL as an error message may show it: ``user:password@``, a credential's
+    query parameter (``?password=``, ``X-Amz-Signature=``) and token shapes never are."""
+    return repr(redact_text(str(url)))
 
 
 class ExitCode:

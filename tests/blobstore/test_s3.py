@@ -299,6 +299,36 @@ def test_unreachable_endpoint_is_reported() -> None:
         store.has(hashlib.sha256(b"x").hexdigest())
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?X-Amz-Credential=AKIAIOSFODNN7EXAMPLE&X-Amz-Signature=abcdef0123456789abcdef",
+        "?password=hunter2x",
+        "#access_token=Fragment0Token",
+    ],
+)
+@pytest.mark.parametrize("path", ["/", ""], ids=["slash", "no-path"])
+def test_a_bad_endpoint_is_reported_without_its_query(query: str, path: str) -> None:
+    """botocore quotes the endpoint word for word ("Custom endpoint `...` was not a valid
+    URI"); the message showed it raw, an access key in its query included."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    keys = {"aws_access_key_id": "AKIDLOCALTEST", "aws_secret_access_key": "local-test-secret"}
+    store = make_store(
+        f"http://127.0.0.1:{port}{path}{query}",
+        "bucket",
+        max_attempts=1,
+        connect_timeout=2,
+        credentials=keys,
+    )
+    with pytest.raises(BlobError) as caught:
+        store.has(hashlib.sha256(b"x").hexdigest())
+    shown = f"{caught.value} {caught.value.hint or ''}"
+    for value in ("AKIAIOSFODNN7EXAMPLE", "abcdef0123456789abcdef", "hunter2x", "Fragment0Token"):
+        assert value not in shown
+
+
 def test_no_credentials_is_reported(
     s3_endpoint: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

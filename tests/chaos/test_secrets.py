@@ -315,3 +315,20 @@ def test_plain_http_s3_endpoint_needs_an_explicit_opt_in(tmp_path: Path) -> None
         make_blob_store("nas", spec, tmp_path)
     make_blob_store("nas", {**spec, "allow_insecure_http": True}, tmp_path)
     make_blob_store("nas", {**spec, "endpoint_url": "https://minio.lan:9000"}, tmp_path)
+
+
+def test_a_tls_failure_never_shows_the_requests_query(self_signed: tuple[str, Path]) -> None:
+    """requests quotes the URL, query and all, in its SSLError; the message showed it raw."""
+    url, _cert = self_signed
+    client = HttpClient("tls-test")
+    with pytest.raises(ServiceError, match="TLS verification failed") as caught:
+        client.call(
+            "GET",
+            url + "services/rest/?method=x&api_key=Key0123abcXYZ&oauth_token=Tok987zyxABC",
+            lambda response: response.text,
+            retry=False,
+        )
+    client.close()
+    shown = f"{caught.value} {caught.value.hint or ''}"
+    assert "Key0123abcXYZ" not in shown
+    assert "Tok987zyxABC" not in shown

@@ -16,6 +16,7 @@ import sys
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -23,7 +24,8 @@ from hypothesis import strategies as st
 
 from photosync.archive.archive import PREFERENCES_FILE, SERVICES_FILE, SYNC_STATE_FILE, Archive
 from photosync.archive.schema import CONFIG_SCHEMAS, validate_config, validator
-from photosync.errors import ConfigError
+from photosync.errors import ConfigError, shown_url
+from photosync.redaction import MASK, redact_text
 from tests.helpers import assert_check_clean, git_clean, git_log
 
 DATA = Path(__file__).parent.parent / "data" / "config-v1"
@@ -318,6 +320,8 @@ def test_the_allowlist_refuses_what_a_deny_list_would_miss() -> None:
         "my-photo-archive-bucket-2024-eu-west-1",
         "/tmp/pytest-of-root/pytest-174/test_discover_reads_a_generate0",
         "https://s3.us-west-004.backblazeb2.com",
+        "/mnt/NAS/Photos/year=2024/month=03",  # a partition-style folder, no query
+        "https://photos.example.com/album/?page=2&sort=date&year=2024#top",
     ],
 )
 def test_ordinary_paths_names_and_dates_are_not_taken_for_credentials(value: str) -> None:
@@ -384,4 +388,192 @@ def test_a_password_in_an_endpoint_is_refused_and_never_printed(
     assert password not in shown.stdout + shown.stderr
     assert password not in (root / SERVICES_FILE).read_text()
     assert password not in (root / PREFERENCES_FILE).read_text()
+    assert_check_clean(root)
+
+
+# -- a credential's NAME in a URL makes its value a credential, whatever the value's shape -----
+
+_PARAM_WORDS = [
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "access_token",
+    "api_key",
+    "apikey",
+    "key",
+    "signature",
+    "sig",
+    "x_amz_credential",
+    "x_amz_signature",
+    "x_amz_security_token",
+    "oauth_token",
+    "oauth_signature",
+    "client_secret",
+    "auth",
+    "session",
+    "code",
+]
+CREDENTIAL_PARAMS = st.sampled_from(_PARAM_WORDS).flatmap(_spellings)
+_BASES = [
+    "http://127.0.0.1:8765/services/rest/",
+    "https://s3.eu-west-1.amazonaws.com",
+    "https://photoslibrary.googleapis.com/v1",
+]
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    name=CREDENTIAL_PARAMS,
+    value=st.text(min_size=1, max_size=40),
+    base=st.sampled_from(_BASES),
+    before=st.sampled_from(["?", "?page=2&", "?format=json;", "#", "?a=1#"]),
+)
+def test_a_credential_named_url_parameter_is_refused_and_masked_whatever_its_value(
+    name: str, value: str, base: str, before: str
+) -> None:
+    """``?password=hunter2`` was accepted: values were judged by their shape only."""
+    url = f"{base}{before}{name}={quote(value, safe='')}"
+    config = _today()[SERVICES_FILE]
+    config["services"]["flickr"]["endpoints"]["rest"] = url
+    with pytest.raises(ConfigError) as caught:
+        validate_config(SERVICES_FILE, config)
+    assert "services/flickr/endpoints/rest" in str(caught.value)
+    assert f"{name}={quote(value, safe='')}" not in _message(caught.value)
+    # the same rule masks it wherever photosync shows or logs a URL
+    assert redact_text(url) == f"{base}{before}{name}={MASK}"
+    assert shown_url(url) == repr(f"{base}{before}{name}={MASK}")
+
+
+_FLICKR = ["service", "add", "f", "--type", "flickr", "--target", "--endpoint"]
+_GOOGLE = ["service", "add", "g", "--type", "google-photos", "--endpoint"]
+_S3 = ["storage", "add", "s3x", "--type", "s3", "--bucket", "b"]
+_SECRET_IN_QUERY = [
+    *[
+        ([*_FLICKR, "rest={base}?{q}"], q)
+        for q in (
+            "password=hunter2",
+            "secret=CorrectHorseBatteryStaple",
+            "api_key=d41d8cd98f00b204",
+            "oauth_token=TOKSECRET987654321",
+        )
+    ],
+    ([*_GOOGLE, "library={base}#{q}"], "access_token=Fragment0Token"),
+    (["service", "add", "l", "--type", "local", "--path", "/tmp/x?{q}"], "token=LocalPath1"),
+    *[
+        ([*_S3, *no_check, "--endpoint", "{s3}?{q}"], q)
+        for q in (
+            "X-Amz-Credential=AKIAIOSFODNN7EXAMPLE&X-Amz-Signature=abcdef0123456789abcdef",
+            "X-Amz-Security-Token=FwoGZXIvYXdzShort",
+        )
+        for no_check in ([], ["--no-check"])
+    ],
+]
+
+
+@pytest.mark.parametrize(("command", "query"), _SECRET_IN_QUERY)
+def test_a_credential_in_a_url_query_is_refused_and_never_shown(
+    tmp_path: Path, command: list[str], query: str
+) -> None:
+    """Each was accepted (exit 0) and committed to git, or its S3 error printed the key."""
+    root = Archive.init(tmp_path / "a").root
+    args = [
+        part.format(base="http://127.0.0.1:8765/services/rest/", s3="http://127.0.0.1:9/", q=query)
+        for part in command
+    ]
+    shown = subprocess.run(
+        [sys.executable, "-m", "photosync", "-vv", "--archive", str(root), *args],
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 3, shown.stdout + shown.stderr
+    logs = "".join(
+        path.read_text(errors="replace") for path in (root / ".photosync").rglob("*.log")
+    )
+    history = subprocess.run(
+        ["git", "-C", str(root), "log", "-p", "--all"], capture_output=True, text=True
+    ).stdout
+    config = "".join((root / rel).read_text() for rel in CONFIG_SCHEMAS)
+    for pair in query.split("&"):
+        value = pair.partition("=")[2]
+        for where in (shown.stdout, shown.stderr, logs, history, config):
+            assert value not in where
+    assert_check_clean(root)
+
+
+_ARCHIVE_FOR_ALL: list[Path] = []
+_ADD_FLICKR = ["service", "add", "f", "--type", "flickr", "--target", "--endpoint"]
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    name=CREDENTIAL_PARAMS,
+    value=st.text(string.ascii_letters + string.digits, min_size=10, max_size=30),
+)
+def test_any_credential_named_parameter_never_reaches_output_logs_or_git(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    """The CLI end to end, for all credential names: refused, and the value is nowhere."""
+    if not _ARCHIVE_FOR_ALL:  # one archive for every example: each add is refused
+        _ARCHIVE_FOR_ALL.append(Archive.init(tmp_path / "a").root)
+    root = _ARCHIVE_FOR_ALL[0]
+    assume(value not in Path(root).as_posix())
+    url = f"rest=http://127.0.0.1:8765/services/rest/?format=json&{name}={value}"
+    shown = subprocess.run(
+        [sys.executable, "-m", "photosync", "-vv", "--archive", str(root), *_ADD_FLICKR, url],
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 3, shown.stdout + shown.stderr
+    logs = "".join(p.read_text(errors="replace") for p in (root / ".photosync").rglob("*.log"))
+    history = subprocess.run(
+        ["git", "-C", str(root), "log", "-p", "--all"], capture_output=True, text=True
+    ).stdout
+    assert value not in shown.stdout + shown.stderr + logs + history
+    assert value not in (root / SERVICES_FILE).read_text()
+
+
+def test_the_archive_of_the_cli_examples_is_still_consistent() -> None:
+    """The archive every example above was refused in is as photosync left it."""
+    if not _ARCHIVE_FOR_ALL:
+        pytest.skip(
+            "runs after test_any_credential_named_parameter_never_reaches_output_logs_or_git"
+        )
+    assert_check_clean(_ARCHIVE_FOR_ALL[0])
+
+
+def test_check_reports_a_credential_committed_by_hand(tmp_path: Path) -> None:
+    """A hand commit put ``?password=`` into config/: check said "all good"."""
+    root = Archive.init(tmp_path / "a").root
+    config = json.loads((root / SERVICES_FILE).read_text())
+    config["services"]["f"] = {
+        "type": "flickr",
+        "enabled": True,
+        "source": True,
+        "target": True,
+        "endpoints": {"rest": "http://127.0.0.1:8765/services/rest/?password=hunter2xyz"},
+    }
+    (root / SERVICES_FILE).write_text(json.dumps(config, indent=2))
+    subprocess.run(["git", "-C", str(root), "commit", "-qam", "by hand"], check=True)
+    checked = subprocess.run(
+        [sys.executable, "-m", "photosync", "--archive", str(root), "check", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 6, checked.stdout + checked.stderr
+    problems = json.loads(checked.stdout)["problems"]
+    assert [p["kind"] for p in problems] == ["config_secret"]
+    assert "services/f/endpoints/rest" in problems[0]["detail"]
+    assert "git commit" in problems[0]["fix"]
+    assert "hunter2xyz" not in checked.stdout + checked.stderr
+    # the fix it names: remove it by hand, commit
+    del config["services"]["f"]
+    (root / SERVICES_FILE).write_text(json.dumps(config, indent=2))
+    subprocess.run(["git", "-C", str(root), "commit", "-qam", "secret removed"], check=True)
     assert_check_clean(root)

@@ -123,6 +123,20 @@ def refuse_credentials(relpath: str, value: Any) -> None:
     _refuse(relpath, [f"{where}: looks like a credential" for where in credential_paths(value)])
 
 
+def refuse_credential_options(options: dict[str, Any]) -> None:
+    """Refuse command-line values bound for config/ (``--endpoint``, ``--path``) that
+    look like credentials, before anything uses them: a probe would otherwise send
+    them and a library's error quote them. Names the option, never the value."""
+    found = [option for option, value in options.items() if credential_paths(value)]
+    if found:
+        raise ConfigError(
+            f"{', '.join(found)}: looks like a credential (it would be written into config/ "
+            "and git)",
+            hint="Secrets belong in the credential store (`photosync auth`, --credentials) "
+            "or the environment, never in a URL or a path: remove it from the value.",
+        )
+
+
 def validate_config(relpath: str, value: Any) -> None:
     """Refuse a config file that has unknown keys or anything that looks like a secret."""
     _refuse(relpath, config_problems(CONFIG_SCHEMAS[relpath], value))

@@ -2,7 +2,9 @@
 
 The schemas already accept only known keys (an allowlist); this scan is the second
 line, for values: a known key holding a token, a URL carrying ``user:pass@``, a
-private key. Findings name where (a JSON path), never what: a message that echoed
+private key, a URL parameter named like a credential (``?password=hunter2``: the
+name says what the value is, whatever its shape; the same rule masks log lines,
+``redaction.credential_params``). Findings name where (a JSON path), never what: a message that echoed
 the value would leak it into terminals, logs and CI output.
 """
 
@@ -12,6 +14,8 @@ import math
 import re
 from collections import Counter
 from typing import Any
+
+from photosync.redaction import credential_params
 
 _SPECIFIC = [
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
@@ -48,14 +52,16 @@ def _reads_as_words(word: str) -> bool:
 
 
 def looks_like_credential(text: str) -> bool:
-    """A known token shape, or a long random-looking run of token characters.
+    """A known token shape, a value under a credential's name in a URL's query or
+    fragment (``?api_key=...``, ``#access_token=...``), or a long random-looking run
+    of token characters.
 
     Random means: 32+ hex digits, or 20+ characters mixing upper and lower case
     with a high entropy that do not read as words and numbers (names, buckets,
     paths and dates never look random); a run of eight digits (a date, a timestamp,
     an id) and a file name's extension do not count.
     """
-    if any(pattern.search(text) for pattern in _SPECIFIC):
+    if any(pattern.search(text) for pattern in _SPECIFIC) or credential_params(text):
         return True
     for word in re.split(r"[\s/\\:,;@?&#\"'()<>\[\]{}]+", text):
         word = _EXTENSION.sub("", word)  # a file name's stem is judged, not its type

@@ -46,8 +46,8 @@ from photosync.blobstore.base import (
     check_digest,
     check_name,
 )
-from photosync.credentials import redact
 from photosync.errors import BlobError, ChecksumMismatch, shown_url
+from photosync.redaction import shown_error
 
 MiB = 1024 * 1024
 MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
@@ -228,7 +228,7 @@ class S3BlobStore(BlobStore):
                 hint="create it with `aws configure --profile NAME` or set profile to null",
             ) from error
         except (bexc.BotoCoreError, ValueError) as error:
-            raise BlobError(f"S3 location {name!r}: {self._clean(str(error))}") from error
+            raise BlobError(f"S3 location {name!r}: {self._clean(error)}") from error
 
     # -- helpers -----------------------------------------------------------
 
@@ -243,8 +243,9 @@ class S3BlobStore(BlobStore):
                 f"invalid blob digest {digest!r}: expected 64 hexadecimal characters"
             ) from error
 
-    def _clean(self, text: str) -> str:
-        return redact(text, self._secrets)
+    def _clean(self, error: BaseException | str) -> str:
+        """botocore's text as a message may carry it: it quotes the endpoint, query and all."""
+        return shown_error(error, self._secrets)
 
     def _lock(self, bare: str) -> threading.Lock:
         return self._locks[int(bare[:2], 16) % len(self._locks)]
@@ -261,11 +262,12 @@ class S3BlobStore(BlobStore):
                 "or store keys with photosync's credential store",
             ) from error
         except bexc.PartialCredentialsError as error:
-            raise BlobError(f"{where}: incomplete credentials: {error}") from error
+            raise BlobError(f"{where}: incomplete credentials: {self._clean(error)}") from error
         except _UNREACHABLE as error:
             raise BlobError(
-                f"{where}: cannot reach endpoint {self.endpoint_url or 'AWS S3'} during {action}: "
-                f"{self._clean(str(error))}"
+                f"{where}: cannot reach endpoint "
+                f"{shown_url(self.endpoint_url) if self.endpoint_url else 'AWS S3'} during {action}: "
+                f"{self._clean(error)}"
             ) from error
         except bexc.ClientError as error:
             code = str(error.response.get("Error", {}).get("Code", ""))
@@ -281,7 +283,7 @@ class S3BlobStore(BlobStore):
                 ) from error
             raise BlobError(f"{where}: {action} failed: {code} {message}".rstrip()) from error
         except bexc.BotoCoreError as error:
-            raise BlobError(f"{where}: {action} failed: {self._clean(str(error))}") from error
+            raise BlobError(f"{where}: {action} failed: {self._clean(error)}") from error
 
     def _check_bucket(self) -> None:
         """Tell "no such bucket" apart from "no such object" once (HEAD 404s look alike)."""
@@ -410,7 +412,7 @@ class S3BlobStore(BlobStore):
             while chunk := stream.read(CHUNK_SIZE):
                 hasher.update(chunk)
         except (bexc.BotoCoreError, OSError) as error:
-            raise BlobError(f"reading {self.locator(bare)} failed: {error}") from error
+            raise BlobError(f"reading {self.locator(bare)} failed: {self._clean(error)}") from error
         finally:
             stream.close()
         return hasher.hexdigest() == bare

@@ -29,6 +29,7 @@ from rich.progress import (
 from photosync.archive.archive import Archive
 from photosync.cli.logsetup import run_log
 from photosync.errors import ExitCode, InternalError, PhotosyncError
+from photosync.redaction import redact_text
 
 log = logging.getLogger("photosync.cli")
 console = Console(stderr=False, highlight=False)
@@ -175,12 +176,13 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except PhotosyncError as error:
-            err_console.print(f"[bold red]error:[/] {escape(str(error))}")
+            # the last net: a message that quoted a library's text verbatim is masked here too
+            err_console.print(f"[bold red]error:[/] {escape(redact_text(str(error)))}")
             if error.hint:
-                err_console.print(f"[dim]hint:[/] {escape(error.hint)}")
+                err_console.print(f"[dim]hint:[/] {escape(redact_text(error.hint))}")
             sys.exit(error.exit_code)
         except InternalError as error:
-            err_console.print(f"[bold red]internal error:[/] {escape(str(error))}")
+            err_console.print(f"[bold red]internal error:[/] {escape(redact_text(str(error)))}")
             err_console.print(
                 "[dim]hint:[/] this is a bug in photosync, not something you did: please report it"
                 " with the command you ran; committed work is kept"
@@ -198,7 +200,7 @@ def handle_errors(func: F) -> F:
             reason = (error.strerror if isinstance(error, OSError) else None) or str(error)
             filename = getattr(error, "filename", None)
             where = f" ({filename})" if filename else ""
-            err_console.print(f"[bold red]error:[/] {escape(reason + where)}")
+            err_console.print(f"[bold red]error:[/] {escape(redact_text(reason + where))}")
             err_console.print(
                 "[dim]hint:[/] free some space or fix the folder's permissions, then run the same command again; committed work is kept"
             )

@@ -8,6 +8,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from photosync.archive.schema import refuse_credential_options
 from photosync.cli._common import (
     Settings,
     console,
@@ -17,7 +18,7 @@ from photosync.cli._common import (
     reading,
     writing,
 )
-from photosync.errors import ConfigError
+from photosync.errors import ConfigError, shown_url
 from photosync.services.registry import SERVICE_TYPES, service_class
 from photosync.workflow.context import locate_service
 
@@ -80,6 +81,14 @@ def add(
     requests_per_hour: float | None,
 ) -> None:
     """Add service NAME."""
+    refuse_credential_options(
+        {
+            "--endpoint": list(endpoints),
+            "--path": str(path) if path else None,
+            "--include": list(include),
+            "--exclude": list(exclude),
+        }
+    )
     with writing(settings) as archive:
         services = archive.services()
         if name in services:
@@ -101,7 +110,7 @@ def add(
             for item in endpoints:
                 key, sep, url = item.partition("=")
                 if not sep or not url:
-                    raise ConfigError(f"--endpoint {item!r}: expected KEY=URL")
+                    raise ConfigError(f"--endpoint {shown_url(item)}: expected KEY=URL")
                 parsed[key] = url
             entry["endpoints"] = parsed
         if requests_per_hour:

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from photosync.archive.archive import PREFERENCES_FILE, Archive
 from photosync.archive.jsonio import read_json
+from photosync.archive.schema import refuse_credential_options
 from photosync.blobstore.registry import make_blob_store
 from photosync.cli._common import (
     Settings,
@@ -111,6 +112,7 @@ def add(
         "--profile": profile,
         "--credentials": credentials_ref,
     }
+    refuse_credential_options({**remote, "--path": str(path) if path else None})
     spec: dict[str, Any] = {"name": name, "type": kind}
     if kind == "local":
         given = [option for option, value in remote.items() if value is not None]

@@ -41,6 +41,7 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from photosync.errors import ConfigError, PhotosyncError, ServiceError
+from photosync.redaction import shown_error
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +351,7 @@ class HttpClient:
         except requests.exceptions.SSLError as exc:
             self.breaker.record_success()  # reachable but untrusted: retrying will not help
             raise ServiceError(
-                f"{self.service}: TLS verification failed for {where}: {exc}"
+                f"{self.service}: TLS verification failed for {where}: {shown_error(exc)}"
             ) from None
         except _TRANSIENT_EXCEPTIONS as exc:
             raise self._fail(f"{where}: {type(exc).__name__}") from None

@@ -5,7 +5,7 @@ What it looks at, in one pass each:
 - git: on a branch (not detached), no merge/rebase/cherry-pick/revert in
   progress, no stale ``index.lock``; nothing uncommitted under photos/ config/
   schemas/ (each change named as a leftover of an interrupted photosync run or
-  as a hand edit);
+  as a hand edit); nothing that looks like a credential in config/ as committed;
 - records: every file parses and matches the schema, sits at the path its
   content says (``record_relpath``), no photo_id twice, no content hash held by
   two records;
@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from photosync.archive.archive import Archive, record_hashes, record_sidecars
-from photosync.archive.schema import PHOTO_SCHEMA, is_valid, schema_errors
+from photosync.archive.schema import CONFIG_SCHEMAS, PHOTO_SCHEMA, is_valid, schema_errors
+from photosync.archive.secretscan import credential_paths
 from photosync.blobstore.base import BlobStore, check_digest
 from photosync.errors import PhotosyncError
 from photosync.model import record_relpath
@@ -187,6 +188,27 @@ def _check_git(archive: Archive, report: CheckReport, writer: bool) -> None:
                     "locks aside), or remove the file when no git command is running",
                 )
     _check_uncommitted(archive, report, writer)
+    _check_committed_config(archive, report)
+
+
+def _check_committed_config(archive: Archive, report: CheckReport) -> None:
+    """A credential in config/ as committed: photosync refuses to write or commit one,
+    so it came by a hand commit; named by its JSON path, never shown."""
+    if archive.git.head() is None:
+        return
+    for rel in sorted(CONFIG_SCHEMAS):
+        try:
+            value = json.loads(archive.git.run("show", f"HEAD:{rel}", check=False) or "null")
+        except ValueError:
+            continue  # not JSON: every command that reads it says so
+        for where in credential_paths(value):
+            report.add(
+                "config_secret",
+                f"{rel} as committed: {where} looks like a credential",
+                f"remove it from {rel} by hand, then `git commit -- {rel}`; keep the secret in "
+                "the credential store (`photosync auth`, --credentials) or the environment, "
+                "and change it at the service: git history still holds the old commit",
+            )
 
 
 def _check_uncommitted(archive: Archive, report: CheckReport, writer: bool) -> None:

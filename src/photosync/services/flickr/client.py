@@ -53,7 +53,11 @@ class FlickrEndpoints:
         value = dict(value or {})
         unknown = set(value) - set(DEFAULT_ENDPOINTS)
         if unknown:
-            raise ConfigError(f"unknown Flickr endpoint(s): {', '.join(sorted(unknown))}")
+            raise ConfigError(
+                "unknown Flickr endpoint(s): "
+                + ", ".join(shown_url(key) for key in sorted(unknown))
+                + f" (known: {', '.join(DEFAULT_ENDPOINTS)})"
+            )
         merged = {**DEFAULT_ENDPOINTS, **value}
         for key, url in merged.items():
             if not isinstance(url, str) or not url.startswith(

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import requests
 
 from photosync.errors import AuthError, ItemUnavailable, ServiceError
+from photosync.redaction import shown_error
 from photosync.services.google.auth import GoogleAuth
 from photosync.services.http import HttpClient, RetryPolicy, TransientResponse
 
@@ -38,9 +39,10 @@ def google_error(response: requests.Response) -> str:
         return f"HTTP {response.status_code}"
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
-        return f"HTTP {response.status_code} {error.get('status', '')}: {error.get('message', '')}"
+        message = f"{error.get('status', '')}: {error.get('message', '')}"
+        return f"HTTP {response.status_code} {shown_error(message)}"
     if isinstance(error, str):
-        return f"HTTP {response.status_code} {error}"
+        return f"HTTP {response.status_code} {shown_error(error)}"
     return f"HTTP {response.status_code}"
 
 

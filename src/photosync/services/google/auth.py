@@ -23,8 +23,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from photosync.credentials import CredentialStore, redact
+from photosync.credentials import CredentialStore
 from photosync.errors import AuthError, ConfigError, shown_url
+from photosync.redaction import shown_error
 
 SCOPE_APPENDONLY = "https://www.googleapis.com/auth/photoslibrary.appendonly"
 SCOPE_READ_APPCREATED = "https://www.googleapis.com/auth/photoslibrary.readonly.appcreateddata"
@@ -223,7 +224,7 @@ class GoogleAuth:
                 flow.fetch_token(code=code)
         except Exception as exc:  # oauthlib raises many kinds; all mean "no token"
             raise AuthError(
-                f"exchanging the authorization code failed: {redact(str(exc), {'c': code})}"
+                f"exchanging the authorization code failed: {shown_error(exc, {'c': code})}"
             ) from None
         creds = flow.credentials
         if not creds.refresh_token:
@@ -274,7 +275,7 @@ class GoogleAuth:
             except google.auth.exceptions.RefreshError as exc:
                 raise AuthError(
                     f"{self.credential_key}: Google refused to refresh the sign-in "
-                    f"({redact(str(exc), self._saved)})",
+                    f"({shown_error(exc, self._saved)})",
                     hint=f"run `photosync auth {self.credential_key}` again",
                 ) from None
             except google.auth.exceptions.TransportError as exc:
