@@ -83,7 +83,7 @@ def add(
     """Add service NAME."""
     refuse_credential_options(
         {
-            "--endpoint": list(endpoints),
+            "--endpoint": [item.partition("=")[2] for item in endpoints],  # KEY=URL
             "--path": str(path) if path else None,
             "--include": list(include),
             "--exclude": list(exclude),
