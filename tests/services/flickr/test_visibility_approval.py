@@ -157,7 +157,7 @@ def test_the_pushed_level_never_exceeds_the_last_approval_made_through_photosync
             assert pushed is Visibility.PRIVATE
 
 
-def test_a_hand_edited_level_is_a_conflict_until_approved_or_narrowed() -> None:
+def test_a_hand_edited_level_is_a_conflict_until_approved_ornarrowed() -> None:
     record = new_record(
         content_hash="sha256:" + "ef" * 32,
         size=1,
@@ -368,6 +368,38 @@ def test_a_service_that_says_yes_but_shows_wider_is_recorded_and_audited(
     assert _audit(archive)[0] == 0
     assert not any(record["conflicts"] for record in records(archive.root))
     archive.close()
+    assert_check_clean(archive.root)
+
+
+def test_visibility_approve_seals_the_level_it_adopts_from_the_service(
+    tmp_path: Path, running: tuple[FlickrEmulator, FlickrState]
+) -> None:
+    emulator, state = running
+    archive = _replicated_archive(tmp_path, emulator, state, 2)
+    state.privacy_ignored = True  # Flickr shows both public, whatever it is asked
+    assert len(replicate(archive, execute=True).failed) == 2
+    state.privacy_ignored = False
+    archive.close()
+    root = str(archive.root)
+    shown, narrowed = sorted(r["photo_id"] for r in records(archive.root))
+    done = run_cli(
+        "--archive", root, "visibility", "approve", "--service", "flickr", shown, "--yes"
+    )
+    assert done.exit_code == 0, done.output
+    archive = Archive(archive.root)
+    archive.ensure_index()
+    approval = archive.load_record(shown)["visibility"]["approvals"][-1]
+    assert approval["service"] == "flickr" and approval["level"] == "public"
+    assert archive.seals.verify(shown, approval)
+    assert not archive.seals.verify(narrowed, approval)  # sealed for that photo only
+    archive.close()
+    assert run_cli("--archive", root, "replicate", "--execute").exit_code == 0
+    privacy = {
+        r["photo_id"]: state.photos[r["instances"]["flickr"][0]["id"]].privacy
+        for r in records(archive.root)
+    }
+    assert privacy == {shown: (1, 0, 0), narrowed: (0, 0, 0)}
+    assert _audit(archive, "--live")[0] == 0
     assert_check_clean(archive.root)
 
 
