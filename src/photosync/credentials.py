@@ -15,7 +15,7 @@ from typing import Any
 
 import platformdirs
 
-from photosync.redaction import register_secrets
+from photosync.redaction import register_secrets, shown_error
 
 KEYRING_SERVICE = "photosync"
 SECRET_FIELD_HINTS = ("secret", "token", "key", "password", "verifier", "code")
@@ -104,8 +104,6 @@ def _registered(secrets: dict[str, Any]) -> dict[str, Any]:
 
 
 def redact(text: str, secrets: dict[str, Any] | None) -> str:
-    """Replace every secret value that occurs in ``text`` with ``***``."""
-    for value in (secrets or {}).values():
-        if isinstance(value, str) and len(value) >= 4:
-            text = text.replace(value, "***")
-    return text
+    """``text`` with every value of ``secrets`` and everything shaped like a credential
+    (``?api_key=...``, ``Bearer ...``) masked: ``redaction.shown_error``, the one rule."""
+    return shown_error(text, secrets)

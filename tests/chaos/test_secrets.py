@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 import pytest
 import requests
 
-from photosync.credentials import CredentialStore, config_dir
+from photosync.credentials import CredentialStore, config_dir, redact
 from photosync.emulators.flickr import FlickrEmulator, FlickrState
 from photosync.emulators.google import GoogleEmulator, GoogleState, approve
 from photosync.errors import ConfigError, PhotosyncError, ServiceError
@@ -330,5 +330,21 @@ def test_a_tls_failure_never_shows_the_requests_query(self_signed: tuple[str, Pa
         )
     client.close()
     shown = f"{caught.value} {caught.value.hint or ''}"
+    assert "Key0123abcXYZ" not in shown
+    assert "Tok987zyxABC" not in shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Invalid signature for GET /services/rest/?method=x&api_key=Key0123abcXYZ",
+        "redirect to https://h/cb#access_token=Tok987zyxABC&state=1",
+        "Authorization: Bearer Tok987zyxABC",
+    ],
+)
+def test_a_services_message_is_masked_even_with_no_secret_registered(text: str) -> None:
+    """Flickr's and Google's sign-in errors masked only the secrets the caller held:
+    a token the service echoed in a URL came out as it was."""
+    shown = redact(text, {"unrelated": "nothing-here"})
     assert "Key0123abcXYZ" not in shown
     assert "Tok987zyxABC" not in shown
