@@ -91,22 +91,22 @@ class LocalFolderService(SourceService, TargetService):
             attached: set[str] = set()
             media: list[tuple[os.DirEntry[str], str]] = []
             for entry in entries:
-                rel = portable_name(Path(entry.path).relative_to(self.root).as_posix())
-                if self._matches(rel, self.exclude):
+                if self.exclude and self._matches(self._rel(entry), self.exclude):
                     report.excluded += 1
                     continue
                 if _ext(entry.name) in SIDECAR_EXTENSIONS:
                     continue  # a sidecar goes with its photo; one without a photo is named below
                 kind = media_kind(entry.name) or _sniffed_kind(entry, report)
-                if kind is None and self._matches(rel, self.include):
+                if kind is None and self.include and self._matches(self._rel(entry), self.include):
                     kind = "unknown"  # the user asked for it: archived whatever it is
                 if kind is None:
-                    report.left_out.append(f"{rel}: {_why_left_out(entry.name)}")
+                    report.left_out.append(f"{self._rel(entry)}: {_why_left_out(entry.name)}")
                     continue
                 media.append((entry, kind))
-                attached.update(s.name.lower() for s in _sidecars_for(entry.name, sidecars))
+                if sidecars:
+                    attached.update(s.name.lower() for s in _sidecars_for(entry.name, sidecars))
             for key, sidecar in sorted(sidecars.items()):
-                rel = portable_name(Path(sidecar.path).relative_to(self.root).as_posix())
+                rel = self._rel(sidecar)
                 if key not in attached and not self._matches(rel, self.exclude):
                     report.left_out.append(
                         f"{rel}: an XMP sidecar with no photo of its name beside it"
@@ -145,6 +145,10 @@ class LocalFolderService(SourceService, TargetService):
                     extra=extra,
                 )
             del folder
+
+    def _rel(self, entry: os.DirEntry[str]) -> str:
+        """The entry's path under the root, as stored (asked only when needed: listing cost)."""
+        return portable_name(Path(entry.path).relative_to(self.root).as_posix())
 
     @staticmethod
     def _matches(relpath: str, patterns: list[str]) -> bool:
