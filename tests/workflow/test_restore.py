@@ -16,6 +16,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from photosync.archive.archive import Archive
+from photosync.blobstore.local import LocalBlobStore
+from photosync.errors import BlobError
+from photosync.workflow.restore import fetch_into
 from tests.chaos.harness import run, run_and_kill
 from tests.helpers import assert_check_clean, make_library, records, run_cli
 from tests.workflow.test_identity_resolution import _photo, _reencode
@@ -189,3 +193,44 @@ def test_kill_during_restore_then_rerun_leaves_nothing_missing_or_doubled(
         assert not list((root / "blobs" / "tmp").glob("ingest-*"))  # swept by the re-run
     assert killed, "no trial was killed while restoring: the drill proved nothing"
     assert_check_clean(root, "--read-data")
+
+
+class _PresignedStream:
+    """A store's stream that fails the way a presigned download does: the library's
+    message quotes the URL, signature and all."""
+
+    def __enter__(self) -> _PresignedStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def read(self, _size: int = -1) -> bytes:
+        raise RuntimeError(
+            "Connection broken: https://b.example.com/k?X-Amz-Credential=AKIDPRESIGN1"
+            "&X-Amz-Signature=SigValue0123456789&X-Amz-Security-Token=SessTok0123"
+        )
+
+
+def test_a_failing_stream_is_reported_without_the_urls_credentials(tmp_path: Path) -> None:
+    """restore quoted a store's own exception verbatim, presigned URL included."""
+
+    class Presigned(LocalBlobStore):
+        def open(self, digest: str) -> Any:
+            return _PresignedStream()
+
+    archive = Archive.init(tmp_path / "a")
+    archive.close()
+    local = LocalBlobStore(archive.root / "blobs")
+    source = Presigned(tmp_path / "elsewhere", name="presigned")
+    digest = hashlib.sha256(b"x").hexdigest()
+    try:
+        fetch_into(local, digest, [source])
+    except BlobError as error:
+        shown = str(error)
+    else:
+        raise AssertionError("a failing stream gave no error")
+    assert "presigned: RuntimeError" in shown
+    for value in ("AKIDPRESIGN1", "SigValue0123456789", "SessTok0123"):
+        assert value not in shown
+    assert_check_clean(archive.root)

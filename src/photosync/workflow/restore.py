@@ -28,6 +28,7 @@ from photosync.blobstore.base import BlobStore
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import BlobError, ConfigError, PhotosyncError
 from photosync.model import Record, matches_selector
+from photosync.redaction import shown_error
 from photosync.workflow.blobreplicate import all_sizes, record_originals
 from photosync.workflow.context import all_stores, primary_store
 from photosync.workflow.parallel import bounded_map
@@ -281,7 +282,7 @@ def fetch_into(local: LocalBlobStore, digest: str, sources: Sequence[BlobStore])
             problems.append(f"{source.name}: {error}")
         except Exception as error:  # a store's stream fails in its own way mid-read
             writer.abort()
-            problems.append(f"{source.name}: {type(error).__name__}: {error}")
+            problems.append(f"{source.name}: {type(error).__name__}: {shown_error(error)}")
         except BaseException:
             writer.abort()
             raise
