@@ -36,8 +36,6 @@ _SECRET_NAMES = (
 )
 # key=value in query strings and form bodies, "key": "value" in JSON, key: value in text
 _KEY_VALUE = re.compile(rf"(?i)(\b(?:{_SECRET_NAMES})\b[\"']?\s*[=:]\s*[\"']?)([^\s&\"',;}}\]]+)")
-# an OAuth authorization code in a redirect, a presigned URL's signature
-_QUERY = re.compile(r"(?i)([?&](?:code|signature|sig|x-amz-signature|x-amz-credential)=)[^&\s\"']+")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
 # ``user:password@`` (or a bare token as the user) in a URL
 _USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
@@ -60,7 +58,8 @@ _CREDENTIAL_NAME_PARTS = (
     "private",
 )
 _CREDENTIAL_NAMES = frozenset({"pw", "code", "sid", "pin", "otp", "ticket", "verifier"})
-#: ``name=value`` in a URL's query or fragment (or a form body, or a whole value)
+#: ``name=value`` in a URL's query or fragment (or a form body, or a whole value): an
+#: OAuth code in a redirect, a presigned URL's signature, ``?password=`` alike
 _PARAM = re.compile(
     r"(?P<lead>(?:^|[?&#;])(?P<name>[^=&#;?/\s\"'`<>]+)=)(?P<value>[^&#;?\s\"'`<>]*)"
 )
@@ -107,7 +106,6 @@ def redact_text(text: str) -> str:
         if value in text:
             text = text.replace(value, MASK)
     text = _KEY_VALUE.sub(lambda m: m.group(1) + MASK, text)
-    text = _QUERY.sub(lambda m: m.group(1) + MASK, text)
     text = _PARAM.sub(_mask_param, text)
     text = _USERINFO.sub(MASK + "@", text)
     return _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
