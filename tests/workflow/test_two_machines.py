@@ -307,6 +307,35 @@ def test_sync_killed_at_any_point_then_run_again_ends_as_if_never_killed(tmp_pat
         assert_check_clean(two)
 
 
+# what git killed while it runs the merge driver leaves: its temp copies of the three sides
+KILL_IN_MERGE_DRIVER = (
+    KILL_IN_MERGE
+    + """
+record = next(archive.root.glob("photos/*/*/*.json"))
+for name in (".merge_file_a1B2c3", ".merge_file_Zz9Yx8", ".merge_file_000000"):
+    (archive.root / name).write_bytes(record.read_bytes())
+"""
+)
+
+
+def test_a_sync_killed_in_the_merge_driver_leaves_no_git_temp_files(tmp_path: Path) -> None:
+    from tests.helpers import killed_after
+
+    world = _diverged(tmp_path)
+    two = _copy_world(world, tmp_path / "killed")
+    killed_after(two, KILL_IN_MERGE_DRIVER)
+    (two / ".merge_file_notes").write_text("the user's own file\n")  # not git's template
+    report = json.loads(ps(two, "check", "--json", code=6))
+    assert report["problem_kinds"].get("merge_temp_leftover") == 3, report
+    ps(two, "sync")
+    assert not list(two.glob(".merge_file_??????")), "git's temp files are still there"
+    assert (two / ".merge_file_notes").read_text() == "the user's own file\n"
+    (two / ".merge_file_notes").unlink()
+    assert git(two, "status", "--porcelain") == ""
+    no_conflict_markers(two)
+    assert_check_clean(two)
+
+
 def test_a_folder_located_on_one_machine_stays_on_that_machine(
     tmp_path: Path, two_clones: tuple[Path, Path, Path]
 ) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -72,6 +73,20 @@ MACHINE_FILE = ".photosync/machine.json"
 ELSEWHERE_FILE = ".photosync/originals-elsewhere.json"
 #: HEAD before ``photosync sync`` ran ``git merge`` (present only while it merges)
 SYNC_MERGE_FILE = ".photosync/sync-merge"
+#: the temp files git's merge driver call leaves at the work tree's top when git is killed
+#: mid-merge (copies of records; git names them from the template ``.merge_file_XXXXXX``)
+MERGE_TEMP = re.compile(r"\.merge_file_[A-Za-z0-9]{6}")
+
+
+def merge_temp_leftovers(root: Path) -> list[Path]:
+    """Untracked files at ``root`` named by git's merge temp template: a killed merge's."""
+    found = sorted(p for p in root.glob(".merge_file_*") if MERGE_TEMP.fullmatch(p.name))
+    if not found:
+        return []
+    tracked = Git(root).run("ls-files", "-z", "--", *(p.name for p in found), check=False)
+    named = set(tracked.split("\0"))
+    return [p for p in found if p.name not in named and p.is_file() and not p.is_symlink()]
+
 
 ARCHIVE_README = """# photosync archive
 
@@ -695,6 +710,13 @@ class Archive:
             note = ["a sync killed during its merge was undone; this run merges again"]
         else:
             note = []
+        # git killed while it ran the merge driver leaves its temp copies of records behind;
+        # only photosync's own cut-short merge (the marker) makes them photosync's to remove
+        leftovers = merge_temp_leftovers(self.root)
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        if leftovers:
+            note.append(f"{len(leftovers)} temp file(s) of the killed sync's git merge removed")
         marker.unlink(missing_ok=True)
         return note
 

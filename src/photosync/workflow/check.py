@@ -36,7 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photosync.archive.archive import Archive, record_hashes, record_sidecars
+from photosync.archive.archive import (
+    Archive,
+    merge_temp_leftovers,
+    record_hashes,
+    record_sidecars,
+)
 from photosync.archive.schema import CONFIG_SCHEMAS, PHOTO_SCHEMA, is_valid, schema_errors
 from photosync.archive.secretscan import credential_paths
 from photosync.blobstore.base import BlobStore, check_digest
@@ -187,6 +192,14 @@ def _check_git(archive: Archive, report: CheckReport, writer: bool) -> None:
                     "run `photosync verify` (any photosync command that writes moves stale git "
                     "locks aside), or remove the file when no git command is running",
                 )
+        for path in merge_temp_leftovers(archive.root):
+            report.add(
+                "merge_temp_leftover",
+                f"{path.name}: a temp copy of a record left untracked by a git merge that was "
+                "killed (`git add -A` would commit it)",
+                "run `photosync sync` again when it was sync's merge (it removes them), "
+                f"otherwise remove it: `rm -- {path.name}` (the records are in git)",
+            )
     _check_uncommitted(archive, report, writer)
     _check_committed_config(archive, report)
 
