@@ -537,16 +537,73 @@ def clear_refusal(record: Record, service: str) -> bool:
     return changed
 
 
-def matches_selector(record: Record, selector: str) -> bool:
-    """``--only`` of restore and export: a year (``2023``), a month (``2023-05``),
-    ``album:TITLE``, ``undated``, or a photo id (or its first 8+ characters)."""
-    taken = str(record["metadata"].get("taken_date") or "")
+SELECTOR_FORMS = "a year (2023), a month (2023-05), album:TITLE, undated, or a photo id (or its first 8+ characters)"
+
+
+def parse_selector(selector: str) -> tuple[str, str]:
+    """``--only``'s forms as (kind, value), kind one of year, month, album, undated, id;
+    ValueError for a selector that can match nothing by its form (a 13th month, a word)."""
     if selector == UNDATED_FOLDER:
-        return not taken
+        return "undated", ""
     if re.fullmatch(r"\d{4}", selector):
-        return taken[:4] == selector
+        return "year", selector
     if re.fullmatch(r"\d{4}-\d{2}", selector):
-        return taken[:7] == selector
-    if selector.startswith("album:"):
-        return selector.removeprefix("album:") in album_titles(record)
-    return len(selector) >= 8 and str(record["photo_id"]).startswith(selector.lower())
+        if not 1 <= int(selector[5:]) <= 12:
+            raise ValueError(f"--only {selector}: there is no month {selector[5:]}")
+        return "month", selector
+    if selector.startswith("album:") and selector.removeprefix("album:"):
+        return "album", selector.removeprefix("album:")
+    if re.fullmatch(r"[0-9a-fA-F-]{8,36}", selector):
+        return "id", selector.lower()
+    raise ValueError(f"--only {selector!r} is not a selector")
+
+
+def matches_selector(record: Record, selector: str) -> bool:
+    """``--only`` of restore and export: see ``SELECTOR_FORMS``; a malformed selector
+    matches nothing (``selector_mistakes`` reports it)."""
+    try:
+        kind, value = parse_selector(selector)
+    except ValueError:
+        return False
+    taken = str(record["metadata"].get("taken_date") or "")
+    if kind == "undated":
+        return not taken
+    if kind in ("year", "month"):
+        return taken[: len(value)] == value
+    if kind == "album":
+        return value in album_titles(record)
+    return str(record["photo_id"]).startswith(value)
+
+
+def selector_mistakes(records: Iterable[Record], selectors: Iterable[str]) -> list[str]:
+    """Why each of ``selectors`` is a mistake: a malformed one, a photo id or an album no
+    photo has (a year, month or ``undated`` with no photo is just an empty part)."""
+    wanted = list(selectors)
+    mistakes: list[str] = []
+    parsed: dict[str, tuple[str, str]] = {}
+    for selector in wanted:
+        try:
+            parsed[selector] = parse_selector(selector)
+        except ValueError as error:
+            mistakes.append(str(error))
+    pending = {s for s, (kind, _) in parsed.items() if kind in ("id", "album")}
+    if not pending:
+        return mistakes
+    albums: set[str] = set()
+    for record in records:
+        albums.update(album_titles(record))
+        pending = {s for s in pending if not matches_selector(record, s)}
+    for selector in sorted(pending):
+        kind, value = parsed[selector]
+        if kind == "id":
+            mistakes.append(f"no photo with id {value}")
+        else:
+            known = sorted(albums)
+            shown = ", ".join(known[:10]) + (
+                f" and {len(known) - 10} more" if len(known) > 10 else ""
+            )
+            mistakes.append(
+                f"no photo is in album {value!r}; "
+                + (f"albums: {shown}" if known else "no photo is in any album")
+            )
+    return mistakes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from photosync.archive.archive import Archive
 from photosync.blobstore.base import BlobStore
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import ConfigError
+from photosync.model import SELECTOR_FORMS, selector_mistakes
 from photosync.services.base import Service
 from photosync.services.registry import make_service
 
@@ -97,3 +98,25 @@ def locate_service(archive: Archive, name: str, path: Path) -> str:
         raise ConfigError(f"{where} does not exist on this machine")
     archive.save_machine_path(name, str(where))
     return str(where)
+
+
+def check_selectors(archive: Archive, only: Sequence[str]) -> None:
+    """A ``--only`` that cannot match (malformed, an unknown photo id or album) is the
+    user's mistake, not "nothing to do": say so before any work."""
+    if not only:
+        return
+    mistakes = selector_mistakes(archive.iter_records(), only)
+    if mistakes:
+        raise ConfigError("; ".join(mistakes), hint=f"--only takes {SELECTOR_FORMS}.")
+
+
+def check_service_name(archive: Archive, name: str) -> None:
+    """An unknown service NAME is a mistake: name the configured ones."""
+    configured = sorted(archive.services())
+    if name not in configured:
+        raise ConfigError(
+            f"no service named {name!r}",
+            hint=f"Configured services: {', '.join(configured)}."
+            if configured
+            else "No service is configured yet (`photosync service add`).",
+        )

@@ -50,7 +50,7 @@ from photosync.model import (
     matches_selector,
 )
 from photosync.workflow.blobreplicate import record_originals
-from photosync.workflow.context import all_stores
+from photosync.workflow.context import all_stores, check_selectors
 from photosync.workflow.parallel import bounded_map
 from photosync.workflow.progress import Progress, SilentProgress
 from photosync.workflow.restore import download_workers
@@ -541,6 +541,7 @@ def export_library(
         raise ConfigError(f"--variants {variants!r}: use best or all")
     fmt = FORMATS[metadata]()
     fmt.check()
+    check_selectors(archive, only)
     dest = dest.expanduser().resolve()
     if dest == archive.root or archive.root in dest.parents:
         raise ConfigError(
@@ -560,7 +561,13 @@ def export_library(
     report = ExportReport(str(dest), dry_run, metadata, layout, variants)
     lock: ArchiveLock | None = None
     if not dry_run:
-        state.mkdir(parents=True, exist_ok=True)
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # not "free some space": the folder cannot be made at all
+            raise ConfigError(
+                f"cannot create the export folder {dest}: {error.strerror or error}",
+                hint="Choose a folder you may write to (or create it first), then run again.",
+            ) from error
         lock = ArchiveLock(state / "lock").acquire()
     try:
         items = plan_export(archive, dest, fmt, manifest, layout=layout, variants=variants,

@@ -30,7 +30,7 @@ from photosync.errors import BlobError, ConfigError, PhotosyncError
 from photosync.model import Record, matches_selector
 from photosync.redaction import shown_error
 from photosync.workflow.blobreplicate import all_sizes, record_originals
-from photosync.workflow.context import all_stores, primary_store
+from photosync.workflow.context import all_stores, check_selectors, primary_store
 from photosync.workflow.parallel import bounded_map
 from photosync.workflow.progress import Progress, SilentProgress
 
@@ -204,6 +204,7 @@ def restore_originals(
             )
     # local folders first: fastest, and free
     others.sort(key=lambda s: not isinstance(s, LocalBlobStore))
+    check_selectors(archive, only)
     sizes, photo_of, filename_of = wanted_originals(archive.iter_records(), only)
     report = RestoreReport(
         dry_run=dry_run,

@@ -8,6 +8,7 @@ from photosync.archive.archive import Archive
 from photosync.archive.seals import ApprovalSeals, parse_key, save_key
 from photosync.errors import PhotosyncError
 from photosync.model import Visibility, approved_level, is_wider
+from photosync.workflow.context import check_service_name
 from photosync.workflow.resolve import approve_visibility, sealed_approval
 
 
@@ -65,6 +66,7 @@ def plan_service_approvals(
 ) -> list[VisibilityChange]:
     """Photos a service shows more widely than their canonical level: adopting the
     service's level is a widening, so it is only ever done by explicit request."""
+    check_service_name(archive, service)
     wanted = set(photo_ids) if photo_ids else None
     changes = []
     for record in archive.iter_records():
