@@ -11,10 +11,13 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from photosync.archive.jsonio import canonical_bytes
 from tests.helpers import assert_check_clean, killed_after, make_library, records, run_cli
@@ -210,18 +213,46 @@ def test_merge_in_progress_and_stale_git_lock_are_found(tmp_path: Path) -> None:
     assert_check_clean(root)
 
 
-def test_seen_cache_entry_after_reset_is_found(tmp_path: Path) -> None:
+def test_seen_cache_entry_without_record_is_found_when_the_cache_claims_head(
+    tmp_path: Path,
+) -> None:
+    """A seen-cache entry whose record is gone while the cache says it was checked at
+    this HEAD: discover would skip the file."""
     root = _archive(tmp_path, count=2)
     make_library(tmp_path / "lib", 2, start_seed=50)
     _ok("--archive", str(root), "discover")
     assert len(records(root)) == 4
     _git(root, "reset", "-q", "--hard", "HEAD~1")
     assert len(records(root)) == 2
-    problems = _only(root, "seen_without_record")
+    head = _git(root, "rev-parse", "HEAD").strip()
+    with sqlite3.connect(root / ".photosync" / "state.sqlite") as conn:  # cache claims HEAD
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'index_head'", (head,))
+    code, report = _check(root)
+    assert code == 6 and _kinds(report) == {"seen_without_record", "index_disagrees"}
+    problems = [p for p in report["problems"] if p["kind"] == "seen_without_record"]
     assert len(problems) == 2
     assert all("discover --service phone --full-scan" in p["fix"] for p in problems)
+    index_fix = next(p["fix"] for p in report["problems"] if p["kind"] == "index_disagrees")
+    assert "DELETE FROM meta WHERE key='index_head'" in index_fix
+    with sqlite3.connect(root / ".photosync" / "state.sqlite") as conn:  # its fix, as told
+        conn.execute("DELETE FROM meta WHERE key='index_head'")
     _ok("--archive", str(root), "discover", "--full-scan")
     assert len(records(root)) == 4
+    assert_check_clean(root)
+
+
+def test_revert_of_a_discover_leaves_check_clean_and_discover_reads_again(
+    tmp_path: Path,
+) -> None:
+    """README: after `git revert` check is clean; the seen-cache is revalidated when HEAD
+    moved, so its entries for the reverted photos are not "skipped by discover"."""
+    root = _archive(tmp_path, count=2)
+    _git(root, "revert", "--no-edit", "HEAD")
+    assert records(root) == []
+    report = assert_check_clean(root)
+    assert any("discover will read 2 file(s) again" in note for note in report["notes"])
+    _ok("--archive", str(root), "discover")
+    assert len(records(root)) == 2
     assert_check_clean(root)
 
 
@@ -252,6 +283,36 @@ def test_config_hand_edit_is_found(tmp_path: Path) -> None:
     prefs.write_text(prefs.read_text().replace('"commit_every": 2000', '"commit_every":  10'))
     (problem,) = _only(root, "uncommitted_edit")
     assert "config/user-preferences.json" in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    ("rel", "breakage"),
+    [
+        ("config/services.json", "truncated"),
+        ("config/sync-state.json", "truncated"),
+        ("config/sync-state.json", "wrong shape"),
+        ("config/user-preferences.json", "truncated"),
+        ("config/user-preferences.json", "wrong shape"),
+    ],
+)
+def test_a_broken_committed_config_file_is_found(tmp_path: Path, rel: str, breakage: str) -> None:
+    """A config file the commands refuse (exit 3) made check say all was good."""
+    root = _archive(tmp_path, count=1)
+    path = root / rel
+    good = path.read_bytes()
+    if breakage == "truncated":
+        path.write_bytes(good[:20])
+    else:
+        path.write_text('{"services": [], "sync_preferences": 7}')
+    _git(root, "commit", "-qam", f"hand edit: {rel} broken")
+    for command in ("discover", "status"):
+        assert run_cli("--archive", str(root), command).exit_code == 3, command
+    (problem,) = _only(root, "config_invalid")
+    assert rel in problem["detail"] and f"git log -p -- {rel}" in problem["fix"]
+    path.write_bytes(good)  # the fix it names: restore the last good version
+    _git(root, "commit", "-qam", f"{rel} restored")
+    _ok("--archive", str(root), "status")
+    assert_check_clean(root)
 
 
 def test_a_stale_lock_of_photosyncs_own_git_index_is_found_and_taken_over(tmp_path: Path) -> None:

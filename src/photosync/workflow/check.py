@@ -2,6 +2,8 @@
 
 What it looks at, in one pass each:
 
+- config: services, sync-state and preferences load with the loaders the commands
+  use (a file they refuse is ``config_invalid``);
 - git: on a branch (not detached), no merge/rebase/cherry-pick/revert in
   progress, no stale ``index.lock``; nothing uncommitted under photos/ config/
   schemas/ (each change named as a leftover of an interrupted photosync run or
@@ -135,6 +137,7 @@ def check_archive(
             "may be its work in progress and are not counted as problems"
         )
     _check_git(archive, report, writer)
+    _check_config(archive, report)
     scan = _scan_records(archive, report, progress)
     _check_blobs(archive, scan, report, read_data, progress)
     _check_state(archive, scan, report)
@@ -221,6 +224,27 @@ def _check_committed_config(archive: Archive, report: CheckReport) -> None:
                 f"remove it from {rel} by hand, then `git commit -- {rel}`; keep the secret in "
                 "the credential store (`photosync auth`, --credentials) or the environment, "
                 "and change it at the service: git history still holds the old commit",
+            )
+
+
+def _check_config(archive: Archive, report: CheckReport) -> None:
+    """Each config file through the loader the commands use: one they refuse (exit 3)
+    is a problem here too, however good the records are."""
+    loaders = (
+        ("config/services.json", archive.services),
+        ("config/sync-state.json", archive.sync_state),
+        ("config/user-preferences.json", archive.preferences),
+    )
+    for rel, load in loaders:
+        try:
+            load()
+        except PhotosyncError as error:
+            report.add(
+                "config_invalid",
+                f"{rel}: {error}" if rel not in str(error) else str(error),
+                f"fix {rel} by hand or restore the last good version: `git log -p -- {rel}`, "
+                f"`git checkout <commit> -- {rel}`; discover, status and replicate refuse to "
+                "run until then",
             )
 
 
@@ -404,13 +428,8 @@ def _check_blobs(
     report.counts["originals"] = len(scan.blobs)
     try:
         specs = {str(spec.get("name")): spec for spec in blob_locations(archive)}
-    except PhotosyncError as error:
-        report.add(
-            "config_invalid",
-            f"config/user-preferences.json: {error}",
-            "fix config/user-preferences.json (`git diff`, `git checkout`)",
-        )
-        return
+    except PhotosyncError:
+        return  # _check_config reported config/user-preferences.json
     stores: dict[str, BlobStore] = {}
     for name, spec in specs.items():
         try:
@@ -569,9 +588,11 @@ def _check_state(archive: Archive, scan: _Scan, report: CheckReport) -> None:
     try:
         head = archive.git.head()
         marks = dict(_rows(conn, "SELECT key, value FROM meta"))
-        if head is not None and marks.get("index_head") == head:
+        validated = head is not None and marks.get("index_head") == head
+        if validated:
             _check_index(conn, scan, report)
         seen = 0
+        reread = 0
         for service, instance_id, content_hash in _rows(
             conn,
             "SELECT service, instance_id, content_hash FROM seen ORDER BY service, instance_id",
@@ -582,6 +603,12 @@ def _check_state(archive: Archive, scan: _Scan, report: CheckReport) -> None:
                 and content_hash not in scan.hash_owner
                 and content_hash not in scan.in_invalid
             ):
+                if not validated:
+                    # HEAD moved since the cache was checked (revert, reset, checkout, pull):
+                    # the next run drops such entries (Archive.ensure_index) and reads the
+                    # file again, so nothing is skipped
+                    reread += 1
+                    continue
                 report.add(
                     "seen_without_record",
                     f"the seen-cache says {service} item {instance_id} was recorded "
@@ -589,6 +616,11 @@ def _check_state(archive: Archive, scan: _Scan, report: CheckReport) -> None:
                     f"`photosync discover --service {service} --full-scan`",
                 )
         report.counts["seen_entries"] = seen
+        if reread:
+            report.notes.append(
+                f"discover will read {reread} file(s) again: HEAD moved since the seen-cache "
+                "was last checked and no record holds them any more"
+            )
     finally:
         conn.close()
 

@@ -94,6 +94,7 @@ def status(archive: Archive) -> ArchiveStatus:
     result = ArchiveStatus(root=str(archive.root), head=archive.git.head())
     result.services = archive.services()
     result.sync_state = archive.sync_state()["services"]
+    archive.preferences()  # broken preferences stop status as they stop every command
     result.last_run = runlog.last_run(archive.root)
     for name in result.services:
         last_run = archive.state.get_meta(f"last_run:discover:{name}")
