@@ -141,7 +141,9 @@ def test_services_json_error_no_longer_echoes_the_secret(tmp_path: Path) -> None
         text=True,
     )
     assert checked.returncode == 6  # check names the hand edit, and echoes no secret either
-    assert [p["kind"] for p in json.loads(checked.stdout)["problems"]] == ["uncommitted_edit"]
+    # the commands refuse the file (exit 3 above): config_invalid, with no secret either
+    kinds = sorted(p["kind"] for p in json.loads(checked.stdout)["problems"])
+    assert kinds == ["config_invalid", "uncommitted_edit"]
     assert SECRET not in checked.stdout + checked.stderr
     subprocess.run(["git", "-C", str(archive.root), "checkout", "--", SERVICES_FILE], check=True)
     assert_check_clean(archive.root)
@@ -568,9 +570,11 @@ def test_check_reports_a_credential_committed_by_hand(tmp_path: Path) -> None:
     )
     assert checked.returncode == 6, checked.stdout + checked.stderr
     problems = json.loads(checked.stdout)["problems"]
-    assert [p["kind"] for p in problems] == ["config_secret"]
-    assert "services/f/endpoints/rest" in problems[0]["detail"]
-    assert "git commit" in problems[0]["fix"]
+    # the commands refuse the file too: config_invalid beside it, naming the file
+    assert sorted(p["kind"] for p in problems) == ["config_invalid", "config_secret"]
+    (secret,) = [p for p in problems if p["kind"] == "config_secret"]
+    assert "services/f/endpoints/rest" in secret["detail"]
+    assert "git commit" in secret["fix"]
     assert "hunter2xyz" not in checked.stdout + checked.stderr
     # the fix it names: remove it by hand, commit
     del config["services"]["f"]
