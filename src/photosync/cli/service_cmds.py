@@ -20,7 +20,7 @@ from photosync.cli._common import (
 )
 from photosync.errors import ConfigError, shown_url
 from photosync.services.registry import SERVICE_TYPES, service_class
-from photosync.workflow.context import locate_service
+from photosync.workflow.context import disable_service, locate_service
 
 
 @click.group()
@@ -135,6 +135,18 @@ def locate(settings: Settings, name: str, path: Path) -> None:
     console.print(f"{escape(name)} reads {escape(where)} on this machine.")
 
 
+@service.command("disable")
+@click.argument("name")
+@pass_settings
+@handle_errors
+def disable(settings: Settings, name: str) -> None:
+    """Retire service NAME (it shut down): no run reads or writes it any more; its photos'
+    records keep what it had (nothing is deleted)."""
+    with writing(settings) as archive:
+        changed = disable_service(archive, name)
+    console.print(f"{escape(name)} {'is now' if changed else 'was already'} disabled.")
+
+
 @service.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_settings
@@ -150,12 +162,13 @@ def list_(settings: Settings, as_json: bool) -> None:
         console.print("no services yet: photosync service add NAME --type local --path DIR")
         return
     table = Table(title="services")
-    for column in ("name", "type", "source", "target", "location"):
+    for column in ("name", "type", "enabled", "source", "target", "location"):
         table.add_column(column)
     for name, entry in sorted(services.items()):
         table.add_row(
             name,
             entry["type"],
+            "yes" if entry.get("enabled", True) else "no (retired)",
             "yes" if entry.get("source", True) else "no",
             "yes" if entry.get("target") else "no",
             escape(str(entry.get("path") or entry.get("endpoints", {}).get("rest", ""))),

@@ -120,3 +120,16 @@ def check_service_name(archive: Archive, name: str) -> None:
             if configured
             else "No service is configured yet (`photosync service add`).",
         )
+
+
+def disable_service(archive: Archive, name: str) -> bool:
+    """Retire service NAME (it shut down): no run reads or writes it any more; its
+    records' instances stay as they are (nothing is deleted). False: it already was."""
+    check_service_name(archive, name)
+    services = archive.services()
+    if not services[name].get("enabled", True):
+        return False
+    services[name] = {**services[name], "enabled": False}
+    archive.save_services(services)
+    archive.commit(f"config: disable service {name}")
+    return True

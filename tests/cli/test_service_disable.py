@@ -1,0 +1,30 @@
+"""``service disable``: retiring a service changes only its config entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.helpers import assert_check_clean, git_log, make_library, run_cli
+
+
+def test_disable_retires_a_service_once_and_refuses_an_unknown_name(tmp_path: Path) -> None:
+    make_library(tmp_path / "lib", 2)
+    root = str(tmp_path / "archive")
+    assert run_cli("init", root).exit_code == 0
+    added = run_cli("--archive", root, "service", "add", "phone", "--type", "local", "--path",
+                    str(tmp_path / "lib"))  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert run_cli("--archive", root, "discover").exit_code == 0
+    commits = len(git_log(Path(root)))
+    first = run_cli("--archive", root, "service", "disable", "phone")
+    assert first.exit_code == 0 and "is now disabled" in first.output
+    again = run_cli("--archive", root, "service", "disable", "phone")
+    assert again.exit_code == 0 and "was already disabled" in again.output
+    assert len(git_log(Path(root))) == commits + 1  # one config commit, nothing else
+    listed = run_cli("--archive", root, "service", "list")
+    assert "no (retired)" in listed.output
+    unknown = run_cli("--archive", root, "service", "disable", "nope")
+    assert unknown.exit_code == 3 and "Configured services: phone" in unknown.output
+    # the photos it gave stay in the archive; a run no longer reads it
+    assert run_cli("--archive", root, "status").exit_code == 0
+    assert_check_clean(Path(root))
