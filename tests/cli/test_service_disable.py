@@ -25,6 +25,9 @@ def test_disable_retires_a_service_once_and_refuses_an_unknown_name(tmp_path: Pa
     assert "no (retired)" in listed.output
     unknown = run_cli("--archive", root, "service", "disable", "nope")
     assert unknown.exit_code == 3 and "Configured services: phone" in unknown.output
-    # the photos it gave stay in the archive; a run no longer reads it
+    # a run no longer reads it, even when named; the photos it gave stay in the archive
+    named = run_cli("--archive", root, "discover", "--service", "phone")
+    assert named.exit_code == 3 and "phone is disabled" in named.output, named.output
+    assert run_cli("--archive", root, "discover").exit_code == 0
     assert run_cli("--archive", root, "status").exit_code == 0
     assert_check_clean(Path(root))

@@ -67,10 +67,16 @@ def open_services(archive: Archive, names: list[str] | None = None) -> Iterator[
                 f"no service named {', '.join(unknown)}",
                 hint="See `photosync service list`.",
             )
+        retired = [name for name in names if not configured[name].get("enabled", True)]
+        if retired:  # named or not, a retired service is neither read nor written
+            raise ConfigError(
+                f"service {', '.join(retired)} is disabled (retired with `service disable`)",
+                hint="It is not read or written any more; see `photosync service list`.",
+            )
     selected = {
         name: settings
         for name, settings in sorted(configured.items())
-        if (names and name in names) or (not names and settings.get("enabled", True))
+        if (not names or name in names) and settings.get("enabled", True)
     }
     located = archive.machine_paths()
     opened: dict[str, Service] = {}
