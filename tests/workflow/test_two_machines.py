@@ -407,9 +407,51 @@ def test_originals_only_on_the_other_machine_are_not_here_yet_not_lost(tmp_path:
     report = assert_check_clean(two)
     assert report["counts"]["originals_not_here"] == 3
     assert_check_clean(one)
-    # the same archive without sync's knowledge: check says what is missing here
+    # without sync's marker check works it out itself: this clone never had them
     (two / ".photosync" / "originals-elsewhere.json").unlink()
-    assert run_cli("--archive", str(two), "check").exit_code == 6
+    report = assert_check_clean(two)
+    assert report["counts"]["originals_not_here"] == 3
+
+
+def test_after_a_plain_git_pull_the_other_machines_originals_are_not_here_yet(
+    tmp_path: Path,
+) -> None:
+    """README "Two machines": after a plain `git pull` (no `photosync sync`), check
+    said blob_missing ("discover --full-scan") for an original only the other machine
+    has; on the machine that discovered it a truly lost blob is still blob_missing."""
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    one = tmp_path / "one"
+    Archive.init(one)
+    git(one, "remote", "add", "origin", str(remote))
+    ps(one, "sync")
+    two = clone(remote, tmp_path / "two")
+    ps(two, "sync")
+    make_library(tmp_path / "pics-two", 2, start_seed=40)
+    add_folder(two, "pics-two", tmp_path / "pics-two")
+    ps(two, "discover")
+    ps(two, "sync")
+    make_library(tmp_path / "pics-one", 2, start_seed=0)
+    add_folder(one, "pics-one", tmp_path / "pics-one")
+    ps(one, "discover")
+    git(one, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
+    no_conflict_markers(one)
+    assert len(by_id(one)) == 4
+    elsewhere = one / ".photosync" / "originals-elsewhere.json"
+    assert "sha256" not in (elsewhere.read_text() if elsewhere.exists() else "")  # no sync since
+    report = assert_check_clean(one)
+    assert report["counts"]["originals_not_here"] == 2
+    assert any("photosync restore" in note for note in report["notes"])
+    # the machine that discovered them loses one: that is lost, not "not here yet"
+    lost = next(p for p in (two / "blobs").rglob("*") if p.is_file())
+    lost.chmod(0o644)
+    lost.unlink()
+    result = run_cli("--archive", str(two), "check", "--json")
+    assert result.exit_code == 6, result.output
+    kinds = {p["kind"] for p in json.loads(result.stdout)["problems"]}
+    assert kinds == {"blob_missing"}
+    ps(two, "discover", "--full-scan")  # the fix it names: read it again from the folder
+    assert_check_clean(two)
 
 
 def test_a_merge_sync_cannot_do_safely_leaves_the_archive_as_it_was(

@@ -122,6 +122,7 @@ class _Scan:
     ambiguous: set[str] = field(default_factory=set)  # hashes/ids held twice
     in_invalid: set[str] = field(default_factory=set)  # hashes invalid records seem to hold
     named_locations: set[str] = field(default_factory=set)
+    photo_hashes: dict[str, set[str]] = field(default_factory=dict)  # photo_id -> its hashes
 
 
 def check_archive(
@@ -399,6 +400,7 @@ def _note_blobs(record: dict[str, Any], rel: str, scan: _Scan, report: CheckRepo
     named = {loc["store"] for loc in record.get("blob_locations", [])}
     scan.named_locations |= named
     own = check_digest(record["content_hash"])
+    scan.photo_hashes[photo_id] = set(record_hashes(record))
     for value in record_hashes(record):
         digest = check_digest(value)
         owner = scan.hash_owner.get(value)
@@ -474,6 +476,7 @@ def _check_blobs(
     present = 0
     not_here = 0
     elsewhere = archive.originals_elsewhere()
+    seen = _seen_hashes(archive)
     for digest, blob in sorted(scan.blobs.items()):
         wanted = sorted(({primary} if primary else set()) | (blob.locations & set(listings)))
         size = blob.size
@@ -487,6 +490,14 @@ def _check_blobs(
             found = listings[name].get(digest)
             if found is None and name == primary and digest in elsewhere:
                 not_here += 1  # sync found it on no location here: on another machine
+                continue
+            if (
+                found is None
+                and name == primary
+                and not any(digest in listing for listing in listings.values())
+                and _never_here(digest, blob, scan, seen)
+            ):
+                not_here += 1  # came by a pull; this clone never discovered it
                 continue
             if found is None:
                 report.add(
@@ -507,12 +518,36 @@ def _check_blobs(
     if not_here:
         report.counts["originals_not_here"] = not_here
         report.notes.append(
-            f"{not_here} original(s) not here yet: `photosync sync` found them on no location "
-            "this machine reaches (another clone has them; add a shared location and run "
-            "`replicate --execute` there, then `photosync sync` here)"
+            f"{not_here} original(s) not here yet: another clone discovered them and this "
+            "one never had them (fix: `photosync restore`, or `photosync sync`, once a "
+            "location this machine reaches holds them: add a shared location and run "
+            "`replicate --execute` on the other machine)"
         )
     if read_data:
         _read(stores, to_read, scan, report, progress)
+
+
+def _seen_hashes(archive: Archive) -> set[str] | None:
+    """Every hash this clone's seen-cache holds; None when there is no readable state
+    (then nothing can be told apart and a missing blob stays ``blob_missing``)."""
+    conn = _open_state(archive.root / ".photosync" / "state.sqlite")
+    if conn is None:
+        return None
+    try:
+        return {str(row[0]) for row in _rows(conn, "SELECT content_hash FROM seen") if row[0]}
+    finally:
+        conn.close()
+
+
+def _never_here(digest: str, blob: _Blob, scan: _Scan, seen: set[str] | None) -> bool:
+    """An original a pull brought the record of, never its bytes: no location here lists
+    it (checked by the caller for the primary; a copy elsewhere here is a repair) and
+    this clone's seen-cache never had any hash of its photo. On the clone that discovered
+    it the seen-cache has it, so a truly lost blob stays ``blob_missing`` there."""
+    if seen is None:
+        return False
+    hashes = scan.photo_hashes.get(blob.photo_id, {f"sha256:{digest}"})
+    return not hashes & seen
 
 
 def _repair_fix(
