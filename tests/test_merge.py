@@ -286,3 +286,45 @@ def test_config_takes_each_side_change_and_refuses_a_real_clash() -> None:
     a["services"]["pics"]["path"] = "/c"
     with pytest.raises(MergeError):
         merge_config(a, b, base)
+
+
+VARIANT = "sha256:" + "cd" * 32
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.booleans(), st.booleans(), st.booleans())
+def test_a_join_undone_on_one_side_takes_the_instances_it_brought_along(
+    changed_since: bool, undo_is_ours: bool, other_adds: bool
+) -> None:
+    """`git revert` of resolve's join: the variant's instance leaves the joined record with
+    the link (its own record is back on that side); one changed since the join stays."""
+    joined = base_record()
+    joined["instances"]["local"].append(
+        {
+            "id": "v.jpg",
+            "quality": "original",
+            "last_sync": "2026-01-01T00:00:00Z",
+            "content_hash": VARIANT,
+        }
+    )
+    joined["variants"] = [
+        {"photo_id": "v-id", "kind": "quality_variant", "role": f"merged: {VARIANT}"}
+    ]
+    undone = copy.deepcopy(joined)
+    undone["instances"]["local"] = undone["instances"]["local"][:1]
+    undone["variants"] = []
+    other = copy.deepcopy(joined)
+    if other_adds:
+        other["instances"]["out"] = [
+            {"id": "x/a.jpg", "quality": "original", "last_sync": "2026-01-02T00:00:00Z"}
+        ]
+    if changed_since:
+        other["instances"]["local"][1]["observed"] = {"caption": "new at the service"}
+    a, b = (undone, other) if undo_is_ours else (other, undone)
+    merged = merge_records(a, b, joined)
+    assert merged == merge_records(b, a, joined)
+    validate_record(merged)
+    assert merged["variants"] == []
+    assert (("local", "v.jpg") in instance_keys(merged)) is changed_since
+    assert ("local", "a.jpg") in instance_keys(merged)
+    assert (("out", "x/a.jpg") in instance_keys(merged)) is other_adds

@@ -25,6 +25,8 @@ from photosync.model import (
     Record,
     Visibility,
     _level_or_private,
+    iter_instances,
+    joined_hashes,
     most_restrictive,
 )
 
@@ -152,6 +154,34 @@ def _merge_instances(
                     _merge_instance(a[instance_id], b[instance_id], o.get(instance_id, _MISSING))
                 )
         out[service] = merged
+    return out
+
+
+def _undo_joins(
+    instances: dict[str, list[Any]], a: Record, b: Record, o: Record, undone: set[str]
+) -> dict[str, list[Any]]:
+    """A join one side undid (its link gone, e.g. ``git revert`` of the resolve commit): the
+    instances that came with it leave too, the way the link did (gone on that side, exactly
+    as in ``base`` on the other). The undoing side has the joined record back, holding them
+    (git restores its file), so nothing is lost; one the other side changed since stays."""
+    base = {(s, i["id"]): i for s, i in iter_instances(o)}
+    sides = [{(s, i["id"]) for s, i in iter_instances(r)} for r in (a, b)]
+    own = o.get("content_hash")
+    out: dict[str, list[Any]] = {}
+    for service, items in instances.items():
+        kept = []
+        for instance in items:
+            k = (service, instance["id"])
+            leaves = (
+                (instance.get("content_hash") or own) in undone
+                and any(k not in side for side in sides)
+                and k in base
+                and _key(instance) == _key(base[k])
+            )
+            if not leaves:
+                kept.append(instance)
+        if kept or not items:  # a service only the undone join brought leaves with it
+            out[service] = kept
     return out
 
 
@@ -396,6 +426,10 @@ def merge_records(ours: Record, theirs: Record, base: Record | None = None) -> R
         merged["variants"] = _union(
             a.get("variants", []), b.get("variants", []), o.get("variants") if o else None, _key
         )
+    if o is not None:
+        undone = joined_hashes(o.get("variants", [])) - joined_hashes(merged.get("variants", []))
+        if undone:
+            merged["instances"] = _undo_joins(merged["instances"], a, b, o, undone)
     states = [s for s in (a.get("processing_state"), b.get("processing_state")) if s]
     state = min(states, key=lambda s: _STATE_RANK.get(s, -1))
     if any(c.get("resolution_required") and c.get("status") == "open" for c in merged["conflicts"]):

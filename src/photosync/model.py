@@ -355,6 +355,25 @@ def iter_instances(record: Record) -> Iterator[tuple[str, dict[str, Any]]]:
             yield service, instance
 
 
+#: a ``variants`` link's role when resolve joined that record into this one (its instances
+#: carrying ``content_hash`` H came with the join): ``"merged: " + H``
+JOIN_ROLE_PREFIX = "merged: "
+
+
+def join_link(photo_id: str, kind: str, content_hash: str) -> dict[str, str]:
+    """The ``variants`` entry saying record ``photo_id`` (bytes ``content_hash``) was joined in."""
+    return {"photo_id": photo_id, "kind": kind, "role": f"{JOIN_ROLE_PREFIX}{content_hash}"}
+
+
+def joined_hashes(variants: Iterable[dict[str, Any]]) -> set[str]:
+    """The content hashes of the records these ``variants`` links say were joined in."""
+    return {
+        str(v.get("role"))[len(JOIN_ROLE_PREFIX) :]
+        for v in variants
+        if str(v.get("role") or "").startswith(JOIN_ROLE_PREFIX)
+    }
+
+
 def find_instance(record: Record, service: str, instance_id: str) -> dict[str, Any] | None:
     for instance in record["instances"].get(service, []):
         if instance["id"] == instance_id:

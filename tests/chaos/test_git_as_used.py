@@ -248,3 +248,53 @@ def test_a_lock_held_by_a_live_git_is_never_moved(tmp_path: Path) -> None:
     run(root, "discover")
     check_invariants(root, Expect(records=2, present={"lib": 2}), read_data=False)
     assert_check_clean(root)
+
+
+def test_git_revert_of_a_resolve_join_after_replicate_leaves_a_consistent_archive(
+    tmp_path: Path, testdata: Path
+) -> None:
+    """README: `git revert` of a resolve commit, then check is clean. A join then replicate
+    then revert left the variant's instance in the joined record too: duplicate_hash."""
+    source, target = tmp_path / "src", tmp_path / "tgt"
+    source.mkdir()
+    target.mkdir()
+    for rel in ("camera/Canon EOS 7D.jpg", "derived/Canon_EOS_7D__q60_50pct_exif.jpg"):
+        (source / Path(rel).name).write_bytes((testdata / "photos" / rel).read_bytes())
+    archive = new_archive(tmp_path, phone={"type": "local", "path": str(source)})
+    archive.close()
+    root = archive.root
+    run(
+        root,
+        "service",
+        "add",
+        "out",
+        "--type",
+        "local",
+        "--path",
+        str(target),
+        "--target",
+        "--no-source",
+    )
+    run(root, "discover")
+    before = {r["content_hash"]: r for r in records(root)}
+    assert len(before) == 2
+    run(root, "resolve", "--auto-resolve", "simple")
+    resolve_commit = git(root, "rev-parse", "HEAD").stdout.strip()
+    assert len(records(root)) == 1  # the recompressed copy was joined into the original
+    run(root, "replicate", "--execute")  # touches the joined record after the join
+    git(root, "-c", "user.name=u", "-c", "user.email=u@x", "revert", "--no-edit", resolve_commit)
+    after = records(root)
+    holders: dict[str, set[str]] = {}
+    for record in after:
+        for _service, instance in (
+            (s, i) for s, items in record["instances"].items() for i in items
+        ):
+            h = instance.get("content_hash") or record["content_hash"]
+            holders.setdefault(h, set()).add(record["photo_id"])
+    # each original's instance in exactly the record that is its own again, none lost
+    assert holders == {h: {r["photo_id"]} for h, r in before.items()}
+    assert {(s, i["id"]) for r in after for s, items in r["instances"].items() for i in items} >= {
+        ("phone", i["id"]) for r in before.values() for i in r["instances"]["phone"]
+    }
+    assert git(root, "status", "--porcelain").stdout == ""
+    assert_check_clean(root)

@@ -30,6 +30,7 @@ from photosync.model import (
     album_titles,
     display_name,
     is_estimated_date,
+    join_link,
     most_restrictive,
 )
 from photosync.workflow.parallel import bounded_map
@@ -197,9 +198,7 @@ def merge_into(keeper: Record, other: Record, *, kind: str) -> None:
         ) not in (None, ""):
             keeper["metadata"][field_name] = other["metadata"][field_name]
     variants = keeper.setdefault("variants", [])
-    variants.append(
-        {"photo_id": other["photo_id"], "kind": kind, "role": f"merged: {other['content_hash']}"}
-    )
+    variants.append(join_link(other["photo_id"], kind, other["content_hash"]))
     variants.extend(v for v in other.get("variants", []) if v["photo_id"] != keeper["photo_id"])
     keeper["processing_state"] = ProcessingState.DISCOVERED.value
 
