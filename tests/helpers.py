@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -226,3 +228,21 @@ def killed_after(archive_root: Path, code: str) -> None:
     )
     done = subprocess.run([sys.executable, "-c", script, str(archive_root)], check=False)
     assert done.returncode == -9, done
+
+
+def read_until(fd: int, needle: bytes, deadline_s: float = 60.0) -> bytes:
+    """What a terminal shows until ``needle`` appears (the deadline only bounds a hang)."""
+    seen = b""
+    end = time.monotonic() + deadline_s
+    while needle not in seen and time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    assert needle in seen, seen.decode(errors="replace")
+    return seen

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
-import select
 import sys
-import time
 from pathlib import Path
 
 from photosync.emulators.flickr import FlickrEmulator, FlickrState
@@ -20,26 +18,10 @@ from tests.helpers import (
     git_clean,
     git_log,
     new_archive,
+    read_until,
     records,
     run_cli,
 )
-
-
-def _read_until(fd: int, needle: bytes, deadline_s: float = 30.0) -> bytes:
-    seen = b""
-    end = time.monotonic() + deadline_s
-    while needle not in seen and time.monotonic() < end:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-    assert needle in seen, seen.decode(errors="replace")
-    return seen
 
 
 def test_interactive_resolve_on_a_pseudo_terminal(tmp_path: Path) -> None:
@@ -60,7 +42,7 @@ def test_interactive_resolve_on_a_pseudo_terminal(tmp_path: Path) -> None:
         os.execv(
             sys.executable, [sys.executable, "-m", "photosync", "--archive", str(root), "discover"]
         )
-    _read_until(fd, b"discover")
+    read_until(fd, b"discover")
     os.waitpid(pid, 0)
     pid, fd = pty.fork()
     if pid == 0:
@@ -69,12 +51,12 @@ def test_interactive_resolve_on_a_pseudo_terminal(tmp_path: Path) -> None:
             sys.executable,
             [sys.executable, "-m", "photosync", "--archive", str(root), "resolve", "--interactive"],
         )
-    screen = _read_until(fd, b"Choice [1-5]")
+    screen = read_until(fd, b"Choice [1-5]")
     assert b"Conflict:" in screen and b"Use a version" in screen and b"Combine" in screen
     os.write(fd, b"4\n")  # Custom
-    _read_until(fd, b"Caption")
+    read_until(fd, b"Caption")
     os.write(fd, b"Golden hour at Ocean Beach\n")
-    _read_until(fd, b"decision(s) recorded")
+    read_until(fd, b"decision(s) recorded")
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
     (record,) = records(root)
@@ -107,27 +89,27 @@ def test_counter_help_and_custom_dates_and_places(tmp_path: Path) -> None:
     """Issue 11 (4): '1 of 3', '?' explains the keys, Custom for a date and a place too."""
     root = conflicting_library(tmp_path, count=1)
     pid, fd = _resolve_on_a_terminal(root)
-    screen = _read_until(fd, b"Choice [1-5]")
+    screen = read_until(fd, b"Choice [1-5]")
     assert b"[1 of 3] Conflict:" in screen and b"Photo IMG_0000.jpg" in screen
     assert b"caption" in screen and b"? help, q quit" in screen
     os.write(fd, b"?\n")
-    _read_until(fd, b"the decisions so far are kept")
+    read_until(fd, b"the decisions so far are kept")
     os.write(fd, b"4\n")  # Custom caption
-    _read_until(fd, b"Caption")
+    read_until(fd, b"Caption")
     os.write(fd, b"Golden hour\n")
-    screen = _read_until(fd, b"Choice [1-4]")
+    screen = read_until(fd, b"Choice [1-4]")
     assert b"[2 of 3] Conflict:" in screen and b"location" in screen and b"Custom value" in screen
     os.write(fd, b"3\n")  # Custom place
-    _read_until(fd, b"Location (latitude, longitude")
+    read_until(fd, b"Location (latitude, longitude")
     os.write(fd, b"91, 8\n")  # no such latitude: asked again
-    _read_until(fd, b"latitude is -90..90")
+    read_until(fd, b"latitude is -90..90")
     os.write(fd, b"47.5, 8.25\n")
-    screen = _read_until(fd, b"Choice [1-4]")
+    screen = read_until(fd, b"Choice [1-4]")
     assert b"[3 of 3] Conflict:" in screen and b"taken date" in screen
     os.write(fd, b"3\n")  # Custom date
-    _read_until(fd, b"Taken date (YYYY-MM-DD")
+    read_until(fd, b"Taken date (YYYY-MM-DD")
     os.write(fd, b"2020-02-29 07:30\n")
-    _read_until(fd, b"3 decision(s) recorded")
+    read_until(fd, b"3 decision(s) recorded")
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
     (record,) = records(Path(root))
@@ -142,11 +124,11 @@ def test_counter_help_and_custom_dates_and_places(tmp_path: Path) -> None:
 def test_q_stops_and_keeps_the_decisions_so_far(tmp_path: Path) -> None:
     root = conflicting_library(tmp_path, count=2)
     pid, fd = _resolve_on_a_terminal(root)
-    _read_until(fd, b"[1 of 6] Conflict:")
+    read_until(fd, b"[1 of 6] Conflict:")
     os.write(fd, b"2\n")  # b's caption
-    _read_until(fd, b"[2 of 6] Conflict:")
+    read_until(fd, b"[2 of 6] Conflict:")
     os.write(fd, b"q\n")
-    _read_until(fd, b"stopped: 1 decision(s) recorded, 5 question(s) left for later")
+    read_until(fd, b"stopped: 1 decision(s) recorded, 5 question(s) left for later")
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
     first = next(r for r in records(Path(root)) if r["metadata"]["filename"] == "IMG_0000.jpg")
@@ -195,10 +177,10 @@ def test_the_prompt_names_the_file_by_its_real_name(tmp_path: Path) -> None:
     (record,) = [r for r in records(Path(root)) if "phone" in r["instances"]]
     assert record["metadata"]["filename"] == f"{photo.id}.jpg"  # what Flickr made up
     pid, fd = _resolve_on_a_terminal(root)
-    screen = _read_until(fd, b"Choice [")
+    screen = read_until(fd, b"Choice [")
     assert b"Photo Holiday at the lake.jpg" in screen, screen
     os.write(fd, b"q\n")
-    _read_until(fd, b"stopped: 0 decision(s)")
+    read_until(fd, b"stopped: 0 decision(s)")
     os.waitpid(pid, 0)
     listed = json.loads(run_cli("--archive", root, "resolve", "--list", "--json").output)
     assert {item["filename"] for item in listed["pending"]} == {"Holiday at the lake.jpg"}

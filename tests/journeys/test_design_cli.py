@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 import os
 import pty
-import select
 import shutil
 import sys
-import time
 from pathlib import Path
 
 from photosync.emulators.samples import write_jpeg, write_xmp_sidecar
-from tests.helpers import assert_check_clean, git_log, make_library, records
+from tests.helpers import assert_check_clean, git_log, make_library, read_until, records
 from tests.journeys.conftest import Shell
 
 
@@ -23,23 +21,6 @@ def _files(folder: Path) -> dict[str, bytes]:
     if not folder.exists():
         return {}
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
-def _read_until(fd: int, needle: bytes, deadline_s: float = 60.0) -> bytes:
-    seen = b""
-    end = time.monotonic() + deadline_s
-    while needle not in seen and time.monotonic() < end:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-    assert needle in seen, seen.decode(errors="replace")
-    return seen
 
 
 def _on_a_terminal(shell: Shell, *args: str) -> tuple[int, int]:
@@ -101,7 +82,7 @@ def test_the_design_cli_examples_in_a_first_session(shell: Shell, tmp_path: Path
 
     # resolve --interactive, through a terminal: combine the two captions
     pid, fd = _on_a_terminal(shell, "resolve", "--interactive")
-    screen = _read_until(fd, b"Choice [1-")
+    screen = read_until(fd, b"Choice [1-")
     assert b"Sunset at the beach" in screen and b"Ocean Beach sunset with friends" in screen
     assert b"Combine" in screen
     combine = next(
@@ -110,7 +91,7 @@ def test_the_design_cli_examples_in_a_first_session(shell: Shell, tmp_path: Path
         if b"Combine" in line and line.strip()[:1].isdigit()
     )
     os.write(fd, combine + b"\n")
-    _read_until(fd, b"decision(s) recorded")
+    read_until(fd, b"decision(s) recorded")
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
     (beach,) = [r for r in records(root) if r["metadata"]["filename"] == "IMG_BEACH.jpg"]
