@@ -1,4 +1,4 @@
-"""Rules about a record that must hold for every input (model.py): typed custom values,
+"""Rules about a record that must hold for every input (photosync.model): typed custom values,
 the name a person sees, which conflicts still wait."""
 
 from __future__ import annotations

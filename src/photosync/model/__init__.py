@@ -1,9 +1,14 @@
 """The canonical photo record and the rules that hold for every record.
 
-A record is kept as a plain JSON-shaped ``dict`` (the exact shape of
-``schemas/photo-metadata.schema.json``) so that what is in memory is what is in
-git; the helpers here give the few operations that must be the same everywhere:
-visibility ordering, instance bookkeeping and record creation.
+``model.record`` holds the record as typed dataclasses (``PhotoRecord``,
+``Instance``, ``Conflict``, ``Decision``, ``Approval``, ``Problem``,
+``BlobLocation``, ``VisibilityState``) and ``model.codec`` the one codec between
+them and the on-disk JSON (with ``schema_version`` migrations). The workflow
+still passes a record around as its JSON-shaped ``dict`` (``Record``, the exact
+shape of ``schemas/photo-metadata.schema.json``) while it moves onto the types;
+the helpers here give the operations that must be the same everywhere:
+visibility ordering, instance bookkeeping, record creation, comparing values.
+No I/O anywhere in this package.
 """
 
 from __future__ import annotations
@@ -17,7 +22,31 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-SCHEMA_VERSION = 1
+from photosync.model.codec import SCHEMA_VERSION, record_from_json, record_to_json
+from photosync.model.record import (
+    Approval,
+    BlobLocation,
+    Conflict,
+    Decision,
+    Instance,
+    PhotoRecord,
+    Problem,
+    VisibilityState,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Approval",
+    "BlobLocation",
+    "Conflict",
+    "Decision",
+    "Instance",
+    "PhotoRecord",
+    "Problem",
+    "VisibilityState",
+    "record_from_json",
+    "record_to_json",
+]
 
 Record = dict[str, Any]
 
@@ -375,6 +404,7 @@ def joined_hashes(variants: Iterable[dict[str, Any]]) -> set[str]:
 
 
 def find_instance(record: Record, service: str, instance_id: str) -> dict[str, Any] | None:
+    instance: dict[str, Any]
     for instance in record["instances"].get(service, []):
         if instance["id"] == instance_id:
             return instance
