@@ -93,6 +93,26 @@ def test_the_shown_name_is_a_real_file_name_when_any_copy_has_one(
     assert display_name(record) == real
 
 
+@given(
+    st.text(alphabet="abcdefgh _-", min_size=1, max_size=12).filter(lambda s: s.strip()),
+    st.text(alphabet="abcdefgh _-", min_size=1, max_size=12).filter(lambda s: s.strip()),
+    st.booleans(),
+)
+def test_a_name_made_from_a_flickr_title_yields_to_a_real_file_name(
+    title: str, stem: str, flickr_first: bool
+) -> None:
+    record = _record()
+    titled, real = f"{title}.png", f"{stem}.png"
+    record["metadata"]["filename"] = titled if flickr_first else real
+    flickr = {"id": "42", "observed": {"filename": titled}, "extra": {"name_from": "title"}}
+    record["instances"] = {"flickr": [flickr]}
+    record["instances"]["phone"] = [{"id": f"dcim/{real}", "observed": {"filename": real}}]
+    assert display_name(record) == real
+    record["instances"] = {"flickr": [flickr, {"id": "43", "observed": {"filename": "43.png"}}]}
+    record["metadata"]["filename"] = "43.png"
+    assert display_name(record) == titled  # a title's name beats a bare id
+
+
 @given(st.sampled_from(["open", "skipped", "resolved"]), st.booleans())
 def test_a_skipped_question_still_waits(status: str, required: bool) -> None:
     conflict = {"status": status, "resolution_required": required, "description": "d"}

@@ -175,7 +175,7 @@ def test_the_prompt_names_the_file_by_its_real_name(tmp_path: Path) -> None:
         assert run_cli("--archive", root, "discover", "--service", "flickr").exit_code == 0
         assert run_cli("--archive", root, "discover", "--service", "phone").exit_code == 0
     (record,) = [r for r in records(Path(root)) if "phone" in r["instances"]]
-    assert record["metadata"]["filename"] == f"{photo.id}.jpg"  # what Flickr made up
+    assert record["metadata"]["filename"] == f"{photo.title}.jpg"  # made up from the title
     pid, fd = _resolve_on_a_terminal(root)
     screen = read_until(fd, b"Choice [")
     assert b"Photo Holiday at the lake.jpg" in screen, screen

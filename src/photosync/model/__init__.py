@@ -457,23 +457,61 @@ def waiting_reasons(record: Record) -> list[str]:
     return reasons or ["not examined by `photosync resolve` yet"]
 
 
+def name_made_up(instance: dict[str, Any]) -> bool:
+    """A file name the service made up because it keeps none (Flickr: ``<id>.<ext>`` in
+    older records, ``<title>.<format>`` now): shown only when no copy had a real name."""
+    name = str((instance.get("observed") or {}).get("filename") or "")
+    return (
+        name.rsplit(".", 1)[0] == str(instance.get("id"))
+        or (instance.get("extra") or {}).get("name_from") == "title"
+    )
+
+
 def display_name(record: Record) -> str:
     """The file's real name for people: a name some copy was really called.
 
-    Services that keep no file name (Flickr) get a made-up ``<id>.<ext>``; a name
-    from a folder, a Takeout or an export is preferred to it.
+    Services that keep no file name (Flickr) get a name from the title (or the id)
+    and the original's format; a name from a folder, a Takeout or an export is
+    preferred to it, and a title's name to a bare id.
     """
-    names: list[str] = []
+    real: list[str] = []
+    titled: list[str] = []
     for _service, instance in iter_instances(record):
         name = (instance.get("observed") or {}).get("filename")
-        if name and name.rsplit(".", 1)[0] != str(instance.get("id")):
-            names.append(str(name))
+        if not name:
+            continue
+        if not name_made_up(instance):
+            real.append(str(name))
+        elif str(name).rsplit(".", 1)[0] != str(instance.get("id")):
+            titled.append(str(name))
     recorded = record["metadata"].get("filename")
-    if recorded and recorded in names:
-        return str(recorded)
-    if names:
-        return names[0]
+    for names in (real, titled):
+        if recorded and recorded in names:
+            return str(recorded)
+        if names:
+            return names[0]
     return str(recorded or record["photo_id"])
+
+
+def upgrade_made_up_name(
+    record: Record, previous: dict[str, Any] | None, instance: dict[str, Any]
+) -> bool:
+    """A record named after a service's made-up ``<id>.<ext>`` (Flickr, before names came
+    from titles) takes the name the same instance has now. Nothing is lost: the id stays
+    the instance's id, and the made-up name was never a file's. True when it changed."""
+    if previous is None or not (previous.get("observed") or {}).get("filename"):
+        return False
+    old = str(previous["observed"]["filename"])
+    new = (instance.get("observed") or {}).get("filename")
+    if (
+        not new
+        or new == old
+        or record["metadata"].get("filename") != old
+        or old.rsplit(".", 1)[0] != str(previous.get("id"))
+    ):
+        return False
+    record["metadata"]["filename"] = new
+    return True
 
 
 #: what photosync itself wrote into a service instance's ``extra`` (who uploaded it,

@@ -49,6 +49,7 @@ from photosync.model import (
     most_restrictive,
     new_record,
     sources_disagree,
+    upgrade_made_up_name,
     upsert_instance,
     utc_now,
 )
@@ -546,6 +547,8 @@ class _ServiceRun:
                 changed = True
             _keep_known_albums(record, self.service.name, instance)
             _keep_earlier_sidecars(record, self.service.name, instance)
+            previous = find_instance(record, self.service.name, item.instance_id)
+            changed |= upgrade_made_up_name(record, previous, instance)
             changed |= upsert_instance(record, self.service.name, instance)
             changed |= self._note_problems(record, item, info)
             changed |= merge_album_titles(record, instance)

@@ -155,7 +155,9 @@ def test_listing_item_mapping() -> None:
         }
     )
     assert (
-        item.instance_id == "42" and item.version == "1600000500:os" and item.filename == "42.png"
+        item.instance_id == "42"
+        and item.version == "1600000500:os"
+        and item.filename == "Hello.png"
     )
     assert item.visibility is not None and item.visibility.level is Visibility.FRIENDS
     assert item.observed.caption == "desc" and item.observed.title == "Hello"

@@ -218,6 +218,30 @@ def observed_from_listing(photo: dict[str, Any]) -> ObservedMetadata:
     )
 
 
+#: one format, two spellings: a title that already ends in either keeps its own
+_SAME_FORMAT = {"jpeg": "jpg", "jpe": "jpg", "tif": "tiff", "mpeg4": "mp4", "m4v": "mp4"}
+#: the longest stem kept from a title (a caption pasted into the title stays readable)
+MAX_NAME_STEM = 120
+
+
+def flickr_filename(title: Any, photo_id: str, ext: str) -> tuple[str, bool]:
+    """(file name, True when made from the title): Flickr keeps no uploaded file name,
+    only a title (set from the file's name when the uploader gave none) and the
+    original's format. ``Beach`` + png -> ``Beach.png``; ``IMG_0042.JPG`` + jpg stays;
+    no title -> ``<id>.<ext>``. Path separators and control characters never pass."""
+    text = content_text(title)
+    text = "".join(ch if ch.isprintable() and ch not in "/\\" else "_" for ch in text)
+    text = text.strip().strip(".").strip()
+    stem, dot, suffix = text.rpartition(".")
+    wanted = _SAME_FORMAT.get(ext.lower(), ext.lower())
+    if dot and stem.strip() and _SAME_FORMAT.get(suffix.lower(), suffix.lower()) == wanted:
+        text, ext = stem.strip(), suffix
+    text = text[:MAX_NAME_STEM].strip()
+    if not text:
+        return f"{photo_id}.{ext}", False
+    return f"{text}.{ext}", True
+
+
 def photopage_url(photo: dict[str, Any]) -> str:
     owner = content_text(photo.get("pathalias")) or content_text(photo.get("owner")) or "me"
     return f"https://www.flickr.com/photos/{owner}/{photo['id']}/"
@@ -257,10 +281,13 @@ def remote_item_from_listing(photo: dict[str, Any]) -> RemoteItem:
         "height_o": to_int(photo.get("height_o") or photo.get("o_height")),
         "url_o": url_o or None,
     }
+    filename, from_title = flickr_filename(photo.get("title"), photo_id, ext)
+    if from_title:
+        extra["name_from"] = "title"
     return RemoteItem(
         instance_id=photo_id,
         version=f"{lastupdate}:{original_secret}",
-        filename=f"{photo_id}.{ext}",
+        filename=filename,
         size=None,
         media_type="video" if media == "video" else "photo",
         observed=observed_from_listing(photo),
