@@ -14,6 +14,9 @@ instead, so that nothing a user writes is silently ignored:
   a network service.
 - ``sync_preferences.incremental_sync_days``: an incremental discover becomes a
   full listing when the last full one is older than this (0: never).
+- ``metadata.reader``: ``auto`` (exiftool, when installed, for what the built-in
+  reader misses), ``builtin`` (never exiftool) or ``exiftool`` (required, asked
+  about every file).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ DEFAULT_PREFERENCES: dict[str, Any] = {
         "hash_workers": 8,
         "fingerprint_during_discover": False,
     },
+    "metadata": {"reader": "auto"},
 }
 
 _FIX = f"Fix {PREFERENCES_FILE} (or restore it with `git checkout {PREFERENCES_FILE}`)."

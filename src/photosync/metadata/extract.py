@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from photosync.metadata.containers import Blocks, scan_jpeg, scan_png, scan_webp
 from photosync.metadata.dates import FILENAME_SOURCE, date_from_filename, utc_iso
@@ -29,6 +29,9 @@ from photosync.metadata.sidecars import parse_xmp_sidecar
 from photosync.metadata.tiff import file_reader, read_tiff
 from photosync.metadata.types import MediaInfo
 from photosync.metadata.xmp import parse_xmp_packet
+
+if TYPE_CHECKING:
+    from photosync.metadata.exiftool import ExiftoolReader
 
 #: Taken-date sources, best first.  EXIF beats a sidecar (the camera clock is
 #: the record of when); a sidecar beats embedded XMP (it is the user's edit).
@@ -75,6 +78,7 @@ RAF_PREVIEW_LIMIT = 32 * 1024 * 1024
 PILLOW_READS = frozenset({"psd", "jp2", "j2k", "webp", "heic", "avif", "pcd"})
 
 _heif_ready = False
+_NO_READER = "no built-in metadata reader for"
 
 
 def sniff_format(head: bytes, suffix: str = "") -> str | None:
@@ -112,6 +116,7 @@ def extract_media_info(
     fallback_source: str = "file:mtime",
     file_time: bool = True,
     name: str | None = None,
+    deep: ExiftoolReader | None = None,
 ) -> MediaInfo:
     """Everything we keep about one file; see ``MediaInfo`` for the field rules.
 
@@ -122,6 +127,11 @@ def extract_media_info(
     mtime is the moment of the download, not a date of the photo).  Before
     either, a date the file's ``name`` (default: the path's) states is used,
     labelled ``filename`` (``IMG_20210127_193339.jpg``).
+
+    ``deep`` (exiftool) is asked only about a file whose date, camera (or a
+    video's place) the built-in reader could not find, or whose format it does
+    not read, and fills only those gaps; with ``deep.every_file`` it is asked
+    about every file and what it states wins.
     """
     path = Path(path)
     info = MediaInfo()
@@ -162,6 +172,8 @@ def extract_media_info(
         info.problems.extend(problems)
         side.append(facts)
     _merge(info, embedded, side)
+    if deep is not None and (deep.every_file or _wants_deeper(info)):
+        _add_deeper(info, deep.read(path), replace=deep.every_file)
     if info.taken_date is None:
         named = date_from_filename(name or path.name)
         if named is not None:
@@ -171,6 +183,39 @@ def extract_media_info(
     elif info.taken_date is None and file_time:
         _file_time(info, path)
     return info
+
+
+#: formats the built-in reader reads in full and that carry no camera facts
+_NOTHING_DEEPER = frozenset({"gif", "bmp", "xmp"})
+
+
+def _wants_deeper(info: MediaInfo) -> bool:
+    """Could exiftool answer what the built-in reader did not? (Asked sparingly: it is slower.)"""
+    if info.format in _NOTHING_DEEPER:
+        return False
+    if info.format is None or any(p.startswith(_NO_READER) for p in info.problems):
+        return True
+    if info.taken_date is None or (info.camera_make is None and info.camera_model is None):
+        return True
+    return info.kind == "video" and info.location is None
+
+
+def _add_deeper(info: MediaInfo, facts: Facts, *, replace: bool) -> None:
+    """Fill what the built-in reader missed with exiftool's answer (``replace``: its answer wins)."""
+    info.problems.extend(facts.problems)
+    date = next(iter(facts.dates.items()), None)
+    if date is not None and (replace or info.taken_date is None):
+        info.taken_date_source, info.taken_date = date
+    if facts.location is not None and (replace or info.location is None):
+        info.location = dict(facts.location)
+    if (facts.camera_make or facts.camera_model) and (
+        replace or (info.camera_make is None and info.camera_model is None)
+    ):
+        info.camera_make, info.camera_model = facts.camera_make, facts.camera_model
+    if facts.orientation is not None and (replace or info.orientation is None):
+        info.orientation = facts.orientation
+    if facts.width and facts.height and info.width is None:
+        info.width, info.height = facts.width, facts.height
 
 
 def _format_from_name(path: Path) -> str | None:
@@ -227,7 +272,7 @@ def _read_embedded(fh: BinaryIO, size: int, fmt: str, path: Path, info: MediaInf
             return preview_facts
     if fmt in SNIFFED_KINDS and fmt not in PILLOW_READS:
         # archived bit-exact all the same; its date falls back to the file's time
-        info.problems.append(f"no built-in metadata reader for {fmt} files")
+        info.problems.append(f"{_NO_READER} {fmt} files")
         return []
     return _from_pillow(path, info)
 

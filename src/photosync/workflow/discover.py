@@ -34,6 +34,7 @@ from photosync.errors import ItemRefused, PhotosyncError, ServiceError
 from photosync.identity import Candidate, best_copy, fingerprint_file
 from photosync.metadata import extract_media_info
 from photosync.metadata.dates import FILENAME_SOURCE
+from photosync.metadata.exiftool import ExiftoolReader, open_reader
 from photosync.metadata.types import MediaInfo
 from photosync.model import (
     COMPARABLE_FIELDS,
@@ -176,7 +177,11 @@ def discover(
     report = DiscoverReport()
     store = primary_store(archive)
     store.sweep_tmp()
-    with open_services(archive, services) if sources is None else nullcontext(sources) as opened:
+    deep = open_reader(archive.preferences()["metadata"]["reader"])  # closed when the run ends
+    with (
+        open_services(archive, services) if sources is None else nullcontext(sources) as opened,
+        deep if deep is not None else nullcontext(),
+    ):
         if services and sources is None:
             _refuse_unlistable(opened)
         for name, service in opened.items():
@@ -199,6 +204,7 @@ def discover(
                 full_listing_days=int(prefs["incremental_sync_days"]),
                 retry_failed=retry_failed,
                 progress=progress,
+                deep=deep,
             )
             report.services.append(run.execute(report.commits))
     return report
@@ -233,8 +239,10 @@ class _ServiceRun:
         full_listing_days: int,
         progress: Progress,
         retry_failed: bool = False,
+        deep: ExiftoolReader | None = None,
     ) -> None:
         self.archive = archive
+        self.deep = deep
         self.service = service
         self.store = store
         self.since = since
@@ -444,6 +452,7 @@ class _ServiceRun:
             sidecars=sidecars,
             fallback_mtime=item.modified_at,
             fallback_source=item.modified_at_source,
+            deep=self.deep,
         )
         if stored_now:
             self._fingerprint(path, result)
@@ -478,6 +487,7 @@ class _ServiceRun:
             fallback_source=item.modified_at_source,
             file_time=False,  # the stored copy's mtime is when it was downloaded
             name=item.filename,
+            deep=self.deep,
         )
         if stored_now:
             self._fingerprint(self.store.path_for(digest), result)
