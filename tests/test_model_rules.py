@@ -4,6 +4,7 @@ the name a person sees, which conflicts still wait."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -154,3 +155,55 @@ def test_an_edited_date_is_no_time_zone(wall: datetime, apart: int) -> None:
     utc = (wall - timedelta(seconds=apart)).replace(tzinfo=UTC)
     assert find_offset(wall.isoformat(), utc.isoformat()) is None
     assert not dates_agree(wall.isoformat(), utc.isoformat())
+
+
+def _copy(tags: list[str]) -> dict[str, Any]:
+    return {
+        "id": "1",
+        "quality": "original",
+        "last_sync": "2026-01-01T00:00:00Z",
+        "observed": {"tags": tags, "caption": None, "taken_date": None},
+    }
+
+
+def test_resolve_and_replicate_compare_tags_by_one_rule() -> None:
+    """Flickr keeps a pushed tag "New York" as "newyork": replicate saw nothing left to push
+    while resolve raised a tags conflict between the folder's copy and Flickr's, forever."""
+    from photosync.archive.seals import ApprovalSeals
+    from photosync.workflow.replicate import _stale_fields
+    from photosync.workflow.resolve import analyze
+
+    record = _record()
+    record["metadata"]["tags"] = ["New York", "beach"]
+    record["instances"] = {
+        "real": [_copy(["New York", "beach"])],
+        "flickr": [_copy(["newyork", "Beach"])],
+    }
+    assert _stale_fields(record, record["instances"]["flickr"][0]) == {}
+    analyze(record, set(), seals=ApprovalSeals(None))
+    assert [c["id"] for c in record["conflicts"]] == []
+    assert record["metadata"]["tags"] == ["New York", "beach"]
+
+
+@given(st.lists(st.text(max_size=12), max_size=5), st.booleans(), st.booleans())
+def test_tags_folded_as_a_service_folds_them_are_the_same_tags(
+    tags: list[str], lower: bool, squeeze: bool
+) -> None:
+    from photosync.model import comparable
+
+    folded = [t.lower() if lower else t for t in tags]
+    folded = ["".join(t.split()) if squeeze else t for t in folded]
+    assert comparable("tags", tags) == comparable("tags", folded)
+
+
+def test_the_tag_subset_rule_keeps_the_tags_as_a_copy_states_them() -> None:
+    from photosync.archive.seals import ApprovalSeals
+    from photosync.workflow.resolve import analyze
+
+    record = _record()
+    record["instances"] = {
+        "real": [_copy(["New York", "Beach"])],
+        "flickr": [_copy(["newyork"])],
+    }
+    assert analyze(record, {"missing_metadata"}, seals=ApprovalSeals(None)) == ["missing_metadata"]
+    assert record["metadata"]["tags"] == ["Beach", "New York"]

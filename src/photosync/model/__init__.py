@@ -189,6 +189,42 @@ def date_kind(metadata: dict[str, Any]) -> str:
 COMPARABLE_FIELDS = ("caption", "tags", "taken_date", "location")
 
 
+#: two places closer than this (degrees, about 50 m) are one place when values are compared
+LOCATION_TOLERANCE_DEG = 0.0005
+
+
+def tag_key(tag: Any) -> str:
+    """A tag as services compare tags: case and whitespace folded ("New York" is
+    Flickr's "newyork")."""
+    return "".join(str(tag).split()).lower()
+
+
+def comparable(field_name: str, value: Any) -> Any:
+    """The one form in which two values of a ``metadata`` field are compared (do two
+    copies disagree? does a service's copy show the canonical value yet?); None
+    when the value says nothing."""
+    if value in (None, "", [], {}):
+        return None
+    if field_name == "caption":
+        text = " ".join(str(value).split())
+        return text or None
+    if field_name == "tags":
+        return tuple(sorted({tag_key(t) for t in value if tag_key(t)})) or None
+    if field_name == "taken_date":
+        return str(value)[:19]  # wall-clock time; offsets are told differently by services
+    if field_name == "location":
+        return (
+            round(float(value["lat"]) / LOCATION_TOLERANCE_DEG),
+            round(float(value["lng"]) / LOCATION_TOLERANCE_DEG),
+        )
+    return value
+
+
+def weak_date(observed: Mapping[str, Any]) -> bool:
+    """A file's or upload's time: what a copy says when it knows no taken date."""
+    return is_estimated_date(observed.get("taken_date_source"))
+
+
 #: sources of one instance that state times more than this apart disagree (after offsets)
 DATE_TOLERANCE_S = 60
 #: ... and places farther apart than this

@@ -43,6 +43,7 @@ from photosync.model import (
     Record,
     add_problem,
     aliased_instance,
+    comparable,
     find_instance,
     find_offset,
     is_estimated_date,
@@ -53,13 +54,13 @@ from photosync.model import (
     upgrade_made_up_name,
     upsert_instance,
     utc_now,
+    weak_date,
 )
 from photosync.services.base import ListingReport, RemoteItem, SourceService, trade_files
 from photosync.services.local import LocalFolderService
 from photosync.workflow.context import open_services, primary_store
 from photosync.workflow.parallel import bounded_map
 from photosync.workflow.progress import Progress, SilentProgress
-from photosync.workflow.resolve import normalized, weak_date
 
 log = logging.getLogger(__name__)
 
@@ -822,8 +823,8 @@ def _needs_review(record: Record, instance: dict[str, Any]) -> bool:
     for field_name in COMPARABLE_FIELDS:
         if field_name == "taken_date" and weak_date(observed):
             continue
-        said = normalized(field_name, observed.get(field_name))
-        if said is not None and said != normalized(field_name, record["metadata"].get(field_name)):
+        said = comparable(field_name, observed.get(field_name))
+        if said is not None and said != comparable(field_name, record["metadata"].get(field_name)):
             return True
     if record["problems"] and record["processing_state"] == ProcessingState.DISCOVERED.value:
         return True

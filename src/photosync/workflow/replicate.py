@@ -34,6 +34,7 @@ from photosync.model import (
     add_problem,
     album_titles,
     clear_refusal,
+    comparable,
     display_name,
     find_instance,
     is_wider,
@@ -44,6 +45,7 @@ from photosync.model import (
     upsert_instance,
     utc_now,
     waiting_reasons,
+    weak_date,
 )
 from photosync.services.base import TargetService, UploadResult, UploadUncertain
 from photosync.workflow.backup import BackupReport, backup_archive
@@ -56,7 +58,7 @@ from photosync.workflow.blobreplicate import (
 )
 from photosync.workflow.context import open_services, primary_store
 from photosync.workflow.progress import Progress, SilentProgress
-from photosync.workflow.resolve import normalized, refresh_visibility_conflicts, weak_date
+from photosync.workflow.resolve import refresh_visibility_conflicts
 
 log = logging.getLogger(__name__)
 
@@ -222,23 +224,17 @@ def plan(
 _PUSHED_FIELDS = ("caption", "tags", "taken_date")
 
 
-def _comparable(field_name: str, value: Any) -> Any:
-    if field_name == "tags":  # services fold case and spaces in tags
-        return sorted({str(t).replace(" ", "").lower() for t in value or []}) or None
-    return normalized(field_name, value)
-
-
 def _stale_fields(record: Record, instance: dict[str, Any]) -> dict[str, Any]:
     """Canonical values the service's copy does not show yet (resolved decisions to push)."""
     observed = instance.get("observed") or {}
     stale = {}
     for field_name in _PUSHED_FIELDS:
         wanted = record["metadata"].get(field_name)
-        if _comparable(field_name, wanted) is None:
+        if comparable(field_name, wanted) is None:
             continue  # never blank out what a service has
         if field_name == "taken_date" and weak_date(record["metadata"]):
             continue
-        if _comparable(field_name, wanted) != _comparable(field_name, observed.get(field_name)):
+        if comparable(field_name, wanted) != comparable(field_name, observed.get(field_name)):
             stale[field_name] = wanted
     return stale
 

@@ -32,8 +32,8 @@ from photosync.model import (
     Record,
     Visibility,
     approved_level,
+    comparable,
     display_name,
-    is_estimated_date,
     is_wider,
     iter_instances,
     most_restrictive,
@@ -42,12 +42,11 @@ from photosync.model import (
     unapproved_widening,
     untrusted_approvals,
     utc_now,
+    weak_date,
 )
 from photosync.workflow.context import primary_store
 from photosync.workflow.match import match_variants, merge_into
 from photosync.workflow.progress import Progress, SilentProgress
-
-LOCATION_TOLERANCE_DEG = 0.0005  # about 50 m: the same place told by two services
 
 
 @dataclass
@@ -85,31 +84,6 @@ class ResolveReport:
         return f"resolved automatically: {self.conflicts_auto} of {total} ({share})"
 
 
-# comparing values ---------------------------------------------------------------------------
-def normalized(field_name: str, value: Any) -> Any:
-    """A comparable form, or None when the value says nothing."""
-    if value in (None, "", [], {}):
-        return None
-    if field_name == "caption":
-        text = " ".join(str(value).split())
-        return text or None
-    if field_name == "tags":
-        return tuple(sorted({str(t).strip().lower() for t in value if str(t).strip()})) or None
-    if field_name == "taken_date":
-        return str(value)[:19]  # wall-clock time; offsets are told differently by services
-    if field_name == "location":
-        return (
-            round(float(value["lat"]) / LOCATION_TOLERANCE_DEG),
-            round(float(value["lng"]) / LOCATION_TOLERANCE_DEG),
-        )
-    return value
-
-
-def weak_date(observed: dict[str, Any]) -> bool:
-    """A file's or upload's time: what a copy says when it knows no taken date."""
-    return is_estimated_date(observed.get("taken_date_source"))
-
-
 def _sources(record: Record, field_name: str) -> list[tuple[str, Any]]:
     """(source label, raw value) per instance that says something about the field."""
     out = []
@@ -127,11 +101,11 @@ def _sources(record: Record, field_name: str) -> list[tuple[str, Any]]:
             # the instance's own sources disagree (a date edited in Google Photos):
             # each one is an option, with its value
             for entry in observed.get("sources", []):
-                if entry.get("field") == field_name and normalized(field_name, entry["value"]):
+                if entry.get("field") == field_name and comparable(field_name, entry["value"]):
                     out.append((f"{label}:{entry['source']}", entry["value"]))
             continue
         value = observed.get(field_name)
-        if normalized(field_name, value) is None or (
+        if comparable(field_name, value) is None or (
             field_name == "taken_date" and weak_date(observed)
         ):
             continue
@@ -164,23 +138,26 @@ def analyze(
         sources = _sources(record, field_name)
         distinct: dict[Any, Any] = {}
         for _label, value in sources:
-            distinct.setdefault(normalized(field_name, value), value)
+            distinct.setdefault(comparable(field_name, value), value)
         if not distinct:
             continue
         if len(distinct) == 1:
             value = next(iter(distinct.values()))
             if (
-                normalized(field_name, record["metadata"].get(field_name)) is None
+                comparable(field_name, record["metadata"].get(field_name)) is None
                 and "missing_metadata" in rules
             ):
                 record["metadata"][field_name] = value
                 used.append("missing_metadata")
             continue
         if field_name == "tags" and "missing_metadata" in rules:
-            sets = [set(normalized("tags", v) or ()) for v in distinct.values()]
-            largest = max(sets, key=len)
-            if all(s <= largest for s in sets):
-                record["metadata"]["tags"] = sorted(largest)
+            sets = {key: set(key or ()) for key in distinct}
+            widest = max(sets, key=lambda key: len(sets[key]))
+            if all(s <= sets[widest] for s in sets.values()):
+                # the tags as that copy states them (services compare them folded)
+                record["metadata"]["tags"] = sorted(
+                    {str(t).strip() for t in distinct[widest] if str(t).strip()}
+                )
                 used.append("missing_metadata")
                 continue
         conflict_id = f"{ConflictType.METADATA_MISMATCH.value}:{field_name}"
@@ -469,7 +446,7 @@ def _what_rules_did(record: Record, before: dict[str, Any], used: list[str]) -> 
     out = [
         f"{name.replace('_', ' ')} set to {record['metadata'].get(name)!r} (missing_metadata)"
         for name in COMPARABLE_FIELDS
-        if normalized(name, before[name]) != normalized(name, record["metadata"].get(name))
+        if comparable(name, before[name]) != comparable(name, record["metadata"].get(name))
     ]
     if "most_restrictive_visibility" in used:
         out.append(
