@@ -406,6 +406,10 @@ def test_originals_only_on_the_other_machine_are_not_here_yet_not_lost(tmp_path:
     assert "originals not here yet (on another machine only): 3" in out
     report = assert_check_clean(two)
     assert report["counts"]["originals_not_here"] == 3
+    assert json.loads(ps(two, "status", "--json"))["originals_not_here"] == 3
+    said = " ".join(ps(two, "status").split())
+    assert "originals not here yet: 3" in said and "`photosync restore`" in said
+    assert json.loads(ps(one, "status", "--json"))["originals_not_here"] == 0
     assert_check_clean(one)
     # without sync's marker check works it out itself: this clone never had them
     (two / ".photosync" / "originals-elsewhere.json").unlink()
@@ -442,6 +446,7 @@ def test_after_a_plain_git_pull_the_other_machines_originals_are_not_here_yet(
     report = assert_check_clean(one)
     assert report["counts"]["originals_not_here"] == 2
     assert any("photosync restore" in note for note in report["notes"])
+    assert json.loads(ps(one, "status", "--json"))["originals_not_here"] == 2
     # the machine that discovered them loses one: that is lost, not "not here yet"
     lost = next(p for p in (two / "blobs").rglob("*") if p.is_file())
     lost.chmod(0o644)
@@ -450,6 +455,7 @@ def test_after_a_plain_git_pull_the_other_machines_originals_are_not_here_yet(
     assert result.exit_code == 6, result.output
     kinds = {p["kind"] for p in json.loads(result.stdout)["problems"]}
     assert kinds == {"blob_missing"}
+    assert json.loads(ps(two, "status", "--json"))["originals_not_here"] == 0  # lost, not elsewhere
     ps(two, "discover", "--full-scan")  # the fix it names: read it again from the folder
     assert_check_clean(two)
 
@@ -474,3 +480,59 @@ def test_a_merge_sync_cannot_do_safely_leaves_the_archive_as_it_was(
     assert tracked_bytes(two) == before
     no_conflict_markers(two)
     assert_check_clean(two)
+
+
+def test_a_folder_not_on_this_machine_is_skipped_with_the_command_that_locates_it(
+    tmp_path: Path, two_clones: tuple[Path, Path, Path]
+) -> None:
+    """A folder service of machine one, on machine two where that folder does not exist:
+    discover stopped with "does not exist" (exit 3, machine two's own folders not read)
+    and replicate wrote nowhere it said; now both skip it, say so, name `service locate`
+    and exit 4, and `service list` says where (or that it is not) on this machine."""
+    _remote, one, two = two_clones
+    drive = tmp_path / "drive-one"  # machine one's folders: photos, and a copy it writes
+    make_library(drive / "pics", 2, start_seed=0)
+    add_folder(one, "pics", drive / "pics")
+    ps(one, "service", "add", "out", "--type", "local", "--path", str(drive / "out"),
+       "--target", "--no-source")  # fmt: skip
+    ps(one, "discover")
+    ps(one, "sync")
+    ps(two, "sync")
+    # machine two: neither of machine one's folders exists here
+    drive.rename(tmp_path / "drive-one-away")
+    make_library(tmp_path / "pics-two", 3, start_seed=30)
+    add_folder(two, "mine", tmp_path / "pics-two")
+
+    out = ps(two, "discover", code=4)  # machine two's own folder is read all the same
+    said = " ".join(out.split())
+    assert "photosync service locate pics PATH" in said and "skipped" in said
+    assert "out:" not in said  # a target only: discover does not read it
+    assert len(records(two)) == 5
+    found = json.loads(ps(two, "discover", "--json", code=4))
+    assert list(found["not_here"]) == ["pics"] and [s["service"] for s in found["services"]] == [
+        "mine"
+    ]
+    listed = json.loads(ps(two, "service", "list", "--json"))
+    assert listed["pics"]["on_this_machine"] is None
+    assert listed["mine"]["on_this_machine"] == str((tmp_path / "pics-two").resolve())
+    assert "not on this machine" in " ".join(ps(two, "service", "list").split())
+
+    ps(two, "resolve", "--auto-resolve", "simple")
+    out = ps(two, "replicate", "--execute", code=4)
+    assert "photosync service locate out PATH" in " ".join(out.split())
+    assert not drive.exists()
+    (tmp_path / "out-two").mkdir()
+    ps(two, "service", "locate", "out", str(tmp_path / "out-two"))
+    done = json.loads(ps(two, "replicate", "--execute", "--json"))
+    assert done["done"].get("out:upload") == 5 and list(done["not_here"]) == []
+    assert len(list((tmp_path / "out-two").rglob("*.jpg"))) == 5
+    ps(two, "service", "locate", "pics", str(tmp_path / "drive-one-away" / "pics"))
+    ps(two, "discover")
+    # machine one read that folder before: there a vanished folder is a missing drive
+    out = ps(one, "discover", code=3)
+    assert "does not exist" in out
+    ps(two, "sync")
+    ps(one, "sync")
+    for root in (one, two):
+        no_conflict_markers(root)
+        assert_check_clean(root)

@@ -386,8 +386,7 @@ class Archive:
         write_json(self.root / SYNC_STATE_FILE, state)
 
     # records ------------------------------------------------------------------------
-    def machine_paths(self) -> dict[str, str]:
-        """Per service, the folder this machine uses instead of the one in services.json."""
+    def _machine(self) -> dict[str, Any]:
         try:
             value = read_json(self.root / MACHINE_FILE)
         except FileNotFoundError:
@@ -397,13 +396,27 @@ class Archive:
                 f"{MACHINE_FILE} is not readable: {error}",
                 hint="Remove it and set the folders again with `photosync service locate`.",
             ) from error
-        paths = value.get("paths") if isinstance(value, dict) else None
-        return {str(k): str(v) for k, v in (paths or {}).items()}
+        return value if isinstance(value, dict) else {}
+
+    def machine_paths(self) -> dict[str, str]:
+        """Per service, the folder this machine uses instead of the one in services.json."""
+        paths = self._machine().get("paths")
+        return {str(k): str(v) for k, v in (paths or {}).items()} if isinstance(paths, dict) else {}
+
+    def added_here(self) -> set[str]:
+        """Services added in this clone: the folder services.json names is this machine's."""
+        names = self._machine().get("added_here")
+        return {str(name) for name in names} if isinstance(names, list) else set()
 
     def save_machine_path(self, name: str, path: str) -> None:
-        paths = self.machine_paths()
-        paths[name] = path
-        write_json(self.root / MACHINE_FILE, {"paths": paths})
+        machine = self._machine()
+        machine["paths"] = {**self.machine_paths(), name: path}
+        write_json(self.root / MACHINE_FILE, machine)
+
+    def save_added_here(self, name: str) -> None:
+        machine = self._machine()
+        machine["added_here"] = sorted(self.added_here() | {name})
+        write_json(self.root / MACHINE_FILE, machine)
 
     def originals_elsewhere(self) -> set[str]:
         """Bare digests the last ``sync`` found on no location this machine reaches."""

@@ -152,6 +152,16 @@ class StateDB:
         )
         return {row[0]: SeenEntry(row[1], row[2]) for row in rows}
 
+    def has_seen(self, service: str) -> bool:
+        """This clone listed ``service`` before (its folder was on this machine then)."""
+        row = self.conn.execute("SELECT 1 FROM seen WHERE service=? LIMIT 1", (service,))
+        return row.fetchone() is not None
+
+    def seen_hashes(self) -> set[str]:
+        """Every content hash this clone's seen-cache holds: what it discovered itself."""
+        rows = self.conn.execute("SELECT DISTINCT content_hash FROM seen")
+        return {str(row[0]) for row in rows if row[0]}
+
     def record_seen(self, service: str, entries: Iterable[tuple[str, str, str | None]]) -> None:
         self._tx()
         self.conn.executemany(

@@ -82,6 +82,14 @@ def status_cmd(settings: Settings, as_json: bool, estimated_dates: bool) -> None
     for kind, count in sorted(result.skipped_conflicts.items()):
         table.add_row(f"  {kind}", str(count))
     console.print(table)
+    if result.originals_not_here:
+        console.print(
+            f"originals not here yet: {result.originals_not_here} (another machine discovered "
+            "them; not lost). Fix: `photosync restore` (or `photosync sync`) once a location "
+            "this machine reaches holds them: on that machine `photosync storage add` a shared "
+            "location and `photosync replicate --execute`",
+            soft_wrap=True,
+        )
     if result.dates["estimated"]:
         console.print(
             "estimated dates are a file's or an upload's time, not when the photo was taken: "

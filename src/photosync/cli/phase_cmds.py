@@ -110,15 +110,16 @@ def discover(
                 "services": [s.__dict__ for s in report.services],
                 "commits": report.commits,
                 "notes": report.notes,
+                "not_here": report.not_here,
             }
         )
-    elif not report.services:
+    elif not report.services and not report.not_here:
         console.print(
             "nothing to discover: no source service is configured"
             + (" by that name" if services else "")
             + "; add one with `photosync service add NAME --type local --path DIR`"
         )
-    else:
+    elif report.services:
         # every listed item lands in exactly one of the other columns
         table = Table(title="discover")
         columns = ["service", "listed", "unchanged", "new", "duplicate", "updated", "failed"]
@@ -163,8 +164,20 @@ def discover(
     if not as_json:
         for note in report.notes:  # a Google Photos service: read from a Takeout
             console.print(f"[dim]note:[/] {escape(note)}", soft_wrap=True)
-    if report.failed or report.refused or any(s.warnings for s in report.services):
+        _print_not_here(report.not_here)
+    if (
+        report.failed
+        or report.refused
+        or report.not_here
+        or any(s.warnings for s in report.services)
+    ):
         sys.exit(ExitCode.PARTIAL)
+
+
+def _print_not_here(not_here: dict[str, str]) -> None:
+    """A folder service not on this machine: skipped, said (never a silent skip)."""
+    for _name, why in sorted(not_here.items()):
+        err_console.print(f"[yellow]skipped[/] {escape(why)}", soft_wrap=True)
 
 
 def _print_some(label: str, lines: list[str], limit: int = 20) -> None:
@@ -572,6 +585,7 @@ def replicate(
                 "skipped_unresolved": report.skipped_unresolved,
                 "waiting": [w.__dict__ for w in report.waiting],
                 "commits": report.commits,
+                "not_here": report.not_here,
                 "archive_copy": report.archive_copy.to_json() if report.archive_copy else None,
             }
         )
@@ -622,5 +636,6 @@ def replicate(
                 "tried again: `photosync status` lists them, `--retry-failed` tries again"
             )
         _print_some("[yellow]waiting for the service's search[/]", report.pending_uploads)
-    if report.failed or report.refused or report.pending_uploads:
+        _print_not_here(report.not_here)
+    if report.failed or report.refused or report.pending_uploads or report.not_here:
         sys.exit(ExitCode.PARTIAL)

@@ -20,7 +20,7 @@ from photosync.cli._common import (
 )
 from photosync.errors import ConfigError, shown_url
 from photosync.services.registry import SERVICE_TYPES, service_class
-from photosync.workflow.context import disable_service, locate_service
+from photosync.workflow.context import disable_service, locate_service, service_folders
 
 
 @click.group()
@@ -118,6 +118,8 @@ def add(
         service_class(type_name)(name, entry)  # validates the settings now, not at the next run
         services[name] = entry
         archive.save_services(services)
+        if path is not None:
+            archive.save_added_here(name)  # this machine's folder (another clone locates its own)
         archive.commit(f"config: add service {name} ({type_name}{', target' if target else ''})")
     console.print(f"Added service {escape(name)}.")
 
@@ -152,11 +154,17 @@ def disable(settings: Settings, name: str) -> None:
 @pass_settings
 @handle_errors
 def list_(settings: Settings, as_json: bool) -> None:
-    """List configured services."""
+    """List configured services; a folder service's folder as it is on this machine."""
     with reading(settings) as archive:
         services = archive.services()
+        here = service_folders(archive)
     if as_json:
-        print_json(services)
+        print_json(
+            {
+                name: {**entry, "on_this_machine": here[name]} if name in here else entry
+                for name, entry in services.items()
+            }
+        )
         return
     if not services:
         console.print("no services yet: photosync service add NAME --type local --path DIR")
@@ -165,12 +173,23 @@ def list_(settings: Settings, as_json: bool) -> None:
     for column in ("name", "type", "enabled", "source", "target", "location"):
         table.add_column(column)
     for name, entry in sorted(services.items()):
+        if name in here:
+            where = here[name] or f"not on this machine ({entry['path']})"
+        else:
+            where = str(entry.get("endpoints", {}).get("rest", ""))
         table.add_row(
             name,
             entry["type"],
             "yes" if entry.get("enabled", True) else "no (retired)",
             "yes" if entry.get("source", True) else "no",
             "yes" if entry.get("target") else "no",
-            escape(str(entry.get("path") or entry.get("endpoints", {}).get("rest", ""))),
+            escape(where),
         )
     console.print(table)
+    missing = sorted(name for name, path in here.items() if path is None)
+    for name in missing:
+        console.print(
+            f"{escape(name)}: say where its folder is on this machine: "
+            f"photosync service locate {escape(name)} PATH",
+            soft_wrap=True,
+        )

@@ -57,8 +57,45 @@ def all_stores(archive: Archive) -> list[BlobStore]:
     return [make_store(archive, spec) for spec in blob_locations(archive)]
 
 
+def folder_here(archive: Archive, name: str, settings: dict[str, Any]) -> str | None:
+    """Where folder service NAME's folder is on this machine; None when it is not here.
+
+    Here means: ``service locate`` said where (``.photosync/machine.json``); or the
+    folder ``config/services.json`` names is this machine's: the service was added in
+    this clone, or this clone listed it before (its seen-cache) — there a vanished folder
+    is a missing drive, an error, never "elsewhere" — or that folder exists here too (for
+    a target: or the folder it goes in; replicate makes it). The same path on two
+    machines is taken for the same folder (a shared mount).
+    """
+    located = archive.machine_paths().get(name)
+    if located is not None:
+        return located
+    configured = str(settings["path"])
+    folder = Path(configured).expanduser()
+    if (
+        name in archive.added_here()
+        or archive.state.has_seen(name)
+        or folder.is_dir()
+        or (settings.get("target") and folder.parent.is_dir())
+    ):
+        return configured
+    return None
+
+
+def not_here_message(name: str, settings: dict[str, Any]) -> str:
+    return (
+        f"{name}: its folder {settings.get('path')} is not on this machine (it does not exist "
+        "here), so it was skipped: a missing drive is not an empty library. Say where it is "
+        f"here with `photosync service locate {name} PATH`, or mount the drive it is on"
+    )
+
+
 @contextmanager
-def open_services(archive: Archive, names: list[str] | None = None) -> Iterator[dict[str, Service]]:
+def open_services(
+    archive: Archive, names: list[str] | None = None, *, not_here: dict[str, str] | None = None
+) -> Iterator[dict[str, Service]]:
+    """The enabled services (or ``names``), opened. A folder service whose folder is not
+    on this machine (``folder_here``) is left out, with why in ``not_here``."""
     configured = archive.services()
     if names:
         unknown = [name for name in names if name not in configured]
@@ -78,17 +115,30 @@ def open_services(archive: Archive, names: list[str] | None = None) -> Iterator[
         for name, settings in sorted(configured.items())
         if (not names or name in names) and settings.get("enabled", True)
     }
-    located = archive.machine_paths()
     opened: dict[str, Service] = {}
     try:
         for name, settings in selected.items():
-            if name in located and "path" in settings:
-                settings = {**settings, "path": located[name]}  # this machine's folder
+            if "path" in settings:
+                here = folder_here(archive, name, settings)
+                if here is None:
+                    if not_here is not None:
+                        not_here[name] = not_here_message(name, settings)
+                    continue
+                settings = {**settings, "path": here}  # this machine's folder
             opened[name] = make_service(name, settings)
         yield opened
     finally:
         for service in opened.values():
             service.close()
+
+
+def service_folders(archive: Archive) -> dict[str, str | None]:
+    """Per folder service, its folder on this machine (None: not on this machine)."""
+    return {
+        name: folder_here(archive, name, settings)
+        for name, settings in sorted(archive.services().items())
+        if "path" in settings
+    }
 
 
 def locate_service(archive: Archive, name: str, path: Path) -> str:

@@ -112,6 +112,8 @@ class DiscoverReport:
     commits: list[str] = field(default_factory=list)
     #: services discover cannot list, with how their photos are read instead (Takeout)
     notes: list[str] = field(default_factory=list)
+    #: folder services whose folder is not on this machine: skipped, with why (exit 4)
+    not_here: dict[str, str] = field(default_factory=dict)
 
     @property
     def new(self) -> int:
@@ -179,12 +181,17 @@ def discover(
     store = primary_store(archive)
     store.sweep_tmp()
     deep = open_reader(archive.preferences()["metadata"]["reader"])  # closed when the run ends
-    with (
-        open_services(archive, services) if sources is None else nullcontext(sources) as opened,
-        deep if deep is not None else nullcontext(),
-    ):
+    opening = (
+        open_services(archive, services, not_here=report.not_here)
+        if sources is None
+        else nullcontext(sources)
+    )
+    with opening as opened, deep if deep is not None else nullcontext():
         if services and sources is None:
             _refuse_unlistable(opened)
+        for name in list(report.not_here):
+            if not services and archive.services()[name].get("source") is False:
+                del report.not_here[name]  # a target only: discover would not read it
         for name, service in opened.items():
             if not isinstance(service, SourceService):
                 if service.read_from_export:

@@ -103,6 +103,8 @@ class ReplicateReport:
     #: repeated until absent for longer than the service's ``search_lag_s`` (exit 4)
     pending_uploads: list[str] = field(default_factory=list)
     commits: list[str] = field(default_factory=list)
+    #: target folder services whose folder is not on this machine: skipped, with why (exit 4)
+    not_here: dict[str, str] = field(default_factory=dict)
     blobs: BlobReplicateReport | None = None
     #: with execute=False: the originals each location would receive
     blob_plan: BlobPlan | None = None
@@ -260,8 +262,12 @@ def replicate(
     report = ReplicateReport()
     store = primary_store(archive)
     commit_every = int(archive.preferences()["sync_preferences"].get("commit_every", 2000))
-    with open_services(archive, services) as opened:
+    with open_services(archive, services, not_here=report.not_here) as opened:
         targets = _targets(archive, services, opened)
+        configured = archive.services()
+        for name in list(report.not_here):
+            if not (configured[name].get("target") or services):
+                del report.not_here[name]  # a source only: replicate would not write it
         progress.start("replicate" if execute else "plan", archive.state.count_records())
         since_commit = 0
         album_queue: dict[tuple[str, str], list[tuple[str, str]]] = {}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from photosync.archive import runlog
-from photosync.archive.archive import Archive
+from photosync.archive.archive import Archive, record_hashes
 from photosync.errors import PhotosyncError
 from photosync.model import (
     REFUSED_PROBLEM,
@@ -59,6 +59,9 @@ class ArchiveStatus:
     #: per service, what its last discover saw and did not archive: ``left_out``
     #: (``"path: why"``) and ``excluded`` (how many an exclude pattern kept out)
     left_out: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: originals this machine's blobs/ lacks that another clone discovered (a pull or a
+    #: sync brought their records, not their bytes): not lost, ``photosync restore`` fetches
+    originals_not_here: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +90,7 @@ class ArchiveStatus:
             "last_run": self.last_run,
             "refused": [r.to_json() for r in self.refused],
             "left_out": self.left_out,
+            "originals_not_here": self.originals_not_here,
         }
 
 
@@ -110,6 +114,8 @@ def status(archive: Archive) -> ArchiveStatus:
         store = primary_store(archive)
     except PhotosyncError:
         store = None
+    elsewhere = archive.originals_elsewhere()
+    seen = archive.state.seen_hashes()
     for record in archive.iter_records():
         result.photos += 1
         result.by_state[record["processing_state"]] += 1
@@ -120,9 +126,15 @@ def status(archive: Archive) -> ArchiveStatus:
                 continue
             counted.add(digest)
             result.originals += 1
-            if size is None and store is not None:  # a merged copy: its size is its blob's
-                stat = store.stat(digest)
-                size = stat.size if stat is not None else None
+            stat = store.stat(digest) if store is not None else None
+            if (
+                store is not None
+                and stat is None
+                and _not_here_yet(digest, record, elsewhere, seen)
+            ):
+                result.originals_not_here += 1
+            if size is None and stat is not None:  # a merged copy: its size is its blob's
+                size = stat.size
             result.originals_bytes += size or 0
         for service, instances in record["instances"].items():
             result.instances_by_service[service] += sum(
@@ -146,6 +158,14 @@ def status(archive: Archive) -> ArchiveStatus:
         result.refused.extend(_upload_refusals(record))
     result.refused[:0] = _download_refusals(archive)
     return result
+
+
+def _not_here_yet(digest: str, record: Record, elsewhere: set[str], seen: set[str]) -> bool:
+    """An original this machine's blobs/ lacks is "not here yet" (not lost) when the last
+    sync found it on no location here, or when this clone never discovered any copy of
+    its photo (the rule of ``check``'s ``originals_not_here``; on the machine that
+    discovered it a missing original is ``check``'s ``blob_missing``)."""
+    return digest in elsewhere or not set(record_hashes(record)) & seen
 
 
 @dataclass
