@@ -60,7 +60,7 @@ def _with_exif(jpeg: bytes, index: int) -> bytes:
     ifd = exif.get_ifd(0x8769)
     ifd[0x9003] = taken.strftime("%Y:%m:%d %H:%M:%S")
     exif[0x010E] = f"bench photo {index}"
-    payload = b"Exif\x00\x00" + exif.tobytes()
+    payload = exif.tobytes()  # Pillow's bytes start with the "Exif\0\0" header already
     segment = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
     return jpeg[:2] + segment + jpeg[2:]
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from tests.helpers import assert_check_clean, new_archive, records
 
 from photosync.emulators.samples import write_jpeg
@@ -103,6 +104,10 @@ def test_answer_parsing_labels_dates_and_keeps_quicktime_utc() -> None:
     }
     assert facts.location == {"lat": 34.07539, "lng": -118.2543}
     assert (facts.camera_make, facts.orientation) == ("4113", None)
+    unsigned = facts_from_exiftool(
+        b'[{"FLIR:GPSLatitude": 34.07, "FLIR:GPSLongitude": 118.25, "GPS:GPSAltitude": 3}]'
+    )
+    assert unsigned.location is None  # no reference: the hemisphere is unknown
     dst = facts_from_exiftool(b'[{"H264:DateTimeOriginal": "2008:12:31 23:16:24+01:00 DST"}]')
     assert dst.dates == {"exiftool:DateTimeOriginal": "2008-12-31T23:16:24+01:00"}
     assert facts_from_exiftool(b"not json").problems == ["exiftool gave an answer that is not JSON"]
@@ -139,6 +144,16 @@ def test_a_file_the_builtin_reader_answers_is_not_asked_about(tmp_path: Path) ->
         later = extract_media_info(dateless, deep=reader)
         assert reader.asked == 1  # no date inside: exiftool is asked, finds none either
         assert later.taken_date_source == "file:mtime"
+    bare = tmp_path / "bare.jpg"  # a messenger's copy: no EXIF, nothing exiftool could add
+    Image.new("RGB", (16, 16)).save(bare, "JPEG")
+    vendor = tmp_path / "vendor.jpg"  # an APP4 segment of some camera maker's
+    data = bare.read_bytes()
+    vendor.write_bytes(data[:2] + b"\xff\xe4\x00\x08QVCI\x00\x00" + data[2:])
+    with ExiftoolReader(EXIFTOOL) as reader:
+        extract_media_info(bare, deep=reader)
+        assert reader.asked == 0
+        extract_media_info(vendor, deep=reader)
+        assert reader.asked == 1
     with ExiftoolReader(EXIFTOOL, every_file=True) as every:
         extract_media_info(photo, deep=every)
         assert every.asked == 1

@@ -15,6 +15,8 @@ from typing import BinaryIO
 MAX_HEADER_BYTES = 32 * 1024 * 1024
 MAX_CHUNK_READ = 4 * 1024 * 1024
 XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
+#: APPn segments that hold no date, place or camera (JFIF, ICC profile, Adobe colour)
+_PLAIN_APP = (b"JFIF\x00", b"JFXX\x00", b"ICC_PROFILE\x00", b"Adobe", b"MPF\x00")
 _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 
 
@@ -28,6 +30,9 @@ class Blocks:
     width: int | None = None
     height: int | None = None
     mpo: bool = False
+    #: a segment or chunk that may hold facts the built-in reader does not read (a
+    #: vendor APPn, a PNG text chunk): only then may exiftool know more than we do
+    foreign: bool = False
     problems: list[str] = field(default_factory=list)
 
 
@@ -72,6 +77,8 @@ def scan_jpeg(fh: BinaryIO, file_size: int) -> Blocks:
             break
         if marker in (0xE1, 0xED, 0xE2) or (marker in _SOF and blocks.width is None):
             _jpeg_segment(marker, fh, length - 2, blocks)
+        elif 0xE0 <= marker <= 0xEF and not blocks.foreign:
+            blocks.foreign = not fh.read(min(length - 2, 12)).startswith(_PLAIN_APP)
         pos = seg_end
     if found_sos and not _jpeg_tail_ok(fh, file_size, blocks):
         blocks.problems.append("truncated JPEG (no end-of-image marker)")
@@ -93,6 +100,8 @@ def _jpeg_segment(marker: int, fh: BinaryIO, size: int, blocks: Blocks) -> None:
         or (marker == 0xE2 and prefix.startswith(b"MPF\x00"))
     )
     if not wanted:
+        known = prefix.startswith((b"Exif\x00", XMP_APP1, b"Photoshop 3.0\x00", *_PLAIN_APP))
+        blocks.foreign = blocks.foreign or not known
         return
     payload = prefix + fh.read(size - len(prefix))
     if marker == 0xE1 and payload.startswith(b"Exif"):
@@ -185,6 +194,7 @@ def _png_chunk(ctype: bytes, payload: bytes, blocks: Blocks) -> None:
     key, _, rest = payload.partition(b"\x00")
     if ctype == b"iTXt":
         if key != b"XML:com.adobe.xmp" or len(rest) < 2:
+            blocks.foreign = True
             return
         compressed = rest[0] == 1
         _lang, _, rest = rest[2:].partition(b"\x00")
@@ -194,6 +204,7 @@ def _png_chunk(ctype: bytes, payload: bytes, blocks: Blocks) -> None:
             blocks.xmp = value
         return
     if not key.startswith(b"Raw profile type "):
+        blocks.foreign = True  # "Creation Time", "date:create", a comment ...
         return
     raw = _inflate(rest[1:]) if ctype == b"zTXt" else rest
     decoded = _raw_profile(raw) if raw else None

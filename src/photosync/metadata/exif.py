@@ -106,10 +106,12 @@ def facts_from_tiff(tags: TiffTags) -> Facts:
         (0x9003, 0x9291, 0x9011, "exif:DateTimeOriginal"),
         (0x9004, 0x9292, 0x9012, "exif:DateTimeDigitized"),
     ):
+        # some writers (Olympus TIFFs) put these into IFD0 instead of the EXIF IFD
+        where = exif if tag in exif else ifd0
         value = parse_exif_datetime(
-            _str(exif.get(tag)),
-            subsec=_str(exif.get(subsec_tag)),
-            offset=_str(exif.get(offset_tag)),
+            _str(where.get(tag)),
+            subsec=_str(where.get(subsec_tag)),
+            offset=_str(where.get(offset_tag)),
         )
         if value:
             facts.dates[source] = value

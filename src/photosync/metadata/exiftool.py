@@ -322,9 +322,9 @@ def facts_from_exiftool(raw: bytes) -> Facts:
             facts.problems.append(f"exiftool: {clean_text(value)}")
         values.setdefault(tag, (group, value))
     _dates(facts, values)
-    lat, lng = _float(values.get("GPSLatitude")), _float(values.get("GPSLongitude"))
+    lat, lng = _signed(values.get("GPSLatitude")), _signed(values.get("GPSLongitude"))
     facts.location = valid_location(lat, lng)
-    alt = _float(values.get("GPSAltitude"))
+    alt = _signed(values.get("GPSAltitude"))
     if facts.location is not None and alt is not None:
         facts.location["alt"] = round(alt, 2)
     facts.camera_make = clean_text(_text(values.get("Make")))
@@ -360,6 +360,17 @@ def _text(item: tuple[str, Any] | None) -> str | None:
     if item is None or item[1] is None or isinstance(item[1], (dict, list)):
         return None
     return str(item[1])
+
+
+def _signed(item: tuple[str, Any] | None) -> float | None:
+    """A GPS value only as exiftool's Composite gives it: signed by its reference.
+
+    Other groups (a FLIR record, the GPS IFD) print the bare magnitude, so a
+    western longitude would land in Asia.
+    """
+    if item is None or item[0] != "Composite":
+        return None
+    return _float(item)
 
 
 def _float(item: tuple[str, Any] | None) -> float | None:

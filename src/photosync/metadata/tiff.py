@@ -41,7 +41,13 @@ IFD0_TAGS = frozenset(
         0x83BB,  # IPTC-NAA
         0x8769,  # ExifIFD pointer
         0x8825,  # GPS IFD pointer
+        0x9003,  # DateTimeOriginal, DateTimeDigitized, their offsets and sub-seconds:
+        0x9004,  # some writers (Olympus TIFFs) put them into IFD0
         0x9010,  # OffsetTime (some writers put it in IFD0)
+        0x9011,
+        0x9012,
+        0x9291,
+        0x9292,
         0x9C9B,  # XPTitle
         0x9C9E,  # XPKeywords
     }

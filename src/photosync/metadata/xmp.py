@@ -68,14 +68,25 @@ def parse_xmp_packet(
         return facts
     if len(data) > 4096 and any(m in data for m in _BULKY_MARKERS):
         data = _BULKY.sub(b"", data)
-    try:
-        root = fromstring(data, forbid_dtd=True)
-    except DefusedXmlException as exc:
-        facts.problems.append(f"{label} ignored: forbidden XML construct ({type(exc).__name__})")
-        return facts
-    except (ParseError, ValueError, UnicodeError) as exc:
-        facts.problems.append(f"{label} ignored: malformed XML ({exc})")
-        return facts
+    first_end = data.find(b"</x:xmpmeta>") + len(b"</x:xmpmeta>")
+    # a packet rewritten in place can leave the tail of its older, longer self behind
+    # the new one's end: the first complete packet is what the writer meant
+    candidates = (
+        [data, data[:first_end]] if len(b"</x:xmpmeta>") < first_end < len(data) else [data]
+    )
+    for attempt, candidate in enumerate(candidates, 1):
+        try:
+            root = fromstring(candidate, forbid_dtd=True)
+            break
+        except DefusedXmlException as exc:
+            facts.problems.append(
+                f"{label} ignored: forbidden XML construct ({type(exc).__name__})"
+            )
+            return facts
+        except (ParseError, ValueError, UnicodeError) as exc:
+            if attempt == len(candidates):
+                facts.problems.append(f"{label} ignored: malformed XML ({exc})")
+                return facts
     props = _collect(root)
     _apply(props, facts, prefix)
     return facts

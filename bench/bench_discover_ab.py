@@ -1,0 +1,122 @@
+"""Cold discover of one library by two versions of photosync, interleaved (A B A B ...).
+
+    python bench/bench_discover_ab.py --before REV [--after PATH] [--rounds 3] [--scale 1.0]
+
+``--before`` is a git revision of this repository (its ``src/`` is unpacked into a
+temp folder) or a folder holding a ``photosync`` package; ``--after`` defaults to
+this checkout's ``src``. The library is bench_discover's ``many`` profile (10,000
+JPEGs of about 100 KB with EXIF date and camera); each round runs a cold discover
+into a fresh archive with each version in turn, so both see the same machine
+load. Prints each time and the median ratio after/before (issue 13: at most 1.10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+from io import BytesIO
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_discover import PROFILES, generate
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _unpack(rev: str, into: Path) -> Path:
+    """``src/`` of a git revision, unpacked; returns the folder to put on PYTHONPATH."""
+    blob = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", rev, "src"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(blob)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "src"
+
+
+def _cold_discover(src: Path, library: Path, workdir: Path) -> float:
+    """Seconds of one cold discover (init and service add not counted) with ``src``'s code."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    archive = workdir / "archive"
+    shutil.rmtree(archive, ignore_errors=True)
+    run = [sys.executable, "-m", "photosync"]
+    subprocess.run([*run, "init", str(archive)], check=True, capture_output=True, env=env)
+    subprocess.run(
+        [
+            *run,
+            "--archive",
+            str(archive),
+            "service",
+            "add",
+            "lib",
+            "--type",
+            "local",
+            "--path",
+            str(library),
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    code = (
+        "import sys,time;from photosync.cli import cli;t=time.perf_counter();"
+        "rc=0\ntry:\n cli.main(args=sys.argv[1:],prog_name='photosync',standalone_mode=False)\n"
+        "except SystemExit as e:\n rc=int(e.code or 0)\n"
+        "print('BENCH',time.perf_counter()-t,rc)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, "--archive", str(archive), "-q", "discover"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH")), None)
+    if line is None or line.split()[2] != "0":
+        raise SystemExit(f"discover failed with {src}:\n{out.stdout}\n{out.stderr}")
+    shutil.rmtree(archive, ignore_errors=True)
+    return float(line.split()[1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--before", required=True, help="git revision or folder with photosync")
+    parser.add_argument("--after", type=Path, default=REPO / "src")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--scale", type=float, default=1.0)
+    args = parser.parse_args()
+    count, size = PROFILES["many"]
+    count = max(10, int(count * args.scale))
+    with tempfile.TemporaryDirectory(prefix="photosync-ab-") as tmp:
+        work = Path(tmp)
+        before = Path(args.before)
+        if not (before / "photosync").is_dir():
+            before = _unpack(args.before, work / "before")
+        library = work / "library"
+        generate(library, count, size)
+        times: dict[str, list[float]] = {"before": [], "after": []}
+        for round_no in range(args.rounds):
+            order = [("before", before), ("after", args.after)]
+            if round_no % 2:
+                order.reverse()  # neither side always runs second (warmer caches)
+            for name, src in order:
+                seconds = _cold_discover(src, library, work)
+                times[name].append(seconds)
+                print(f"round {round_no + 1} {name:6} {seconds:7.2f} s", flush=True)
+    med_before, med_after = statistics.median(times["before"]), statistics.median(times["after"])
+    print(
+        f"{count} files, median cold discover: before {med_before:.2f} s, after {med_after:.2f} s, "
+        f"after/before {med_after / med_before:.3f} (target <= 1.10)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
