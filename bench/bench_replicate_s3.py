@@ -1,17 +1,26 @@
-"""Benchmark: photosync copying blobs to S3 against ``rclone copy``, on a loopback moto server.
+"""Benchmark: `photosync replicate --execute` / `verify` against rclone, on one loopback moto server.
 
-Generates N files of about 100 KB in a local blob store layout, starts
-``moto_server`` on 127.0.0.1 in its own process, then times
-``copy_missing_blobs`` (parallel ``S3BlobStore.put_file``, as replicate does)
-into one bucket and ``rclone copy`` of the same tree into another. Both
-copies are then listed and checked complete. Nothing leaves the machine.
+What a user runs, as processes, side by side in one interleaved run (min of N rounds):
 
-    python bench/bench_replicate_s3.py [--files 2000] [--size 100000] [--workers 16]
+* ``photosync replicate --execute`` of an archive whose originals are not yet in
+  its S3 location  vs  ``rclone copy`` of the same blob tree (rclone's defaults);
+* ``photosync verify`` (listing, sizes)  vs  ``rclone check --size-only``;
+* ``photosync verify --read-data``  vs  ``rclone check --download``.
+
+Profiles: ``small`` 2,000 x 100 KB, ``large`` 200 x 20 MB (multipart). Each round
+copies the discovered template archive (blobs hard-linked, nothing else shared),
+adds a fresh bucket as its location (not timed), then times the commands; the
+rclone round copies into its own fresh bucket. Buckets are emptied after each
+round (moto keeps objects in memory). Both sides use their defaults: photosync's
+``max_parallel_uploads`` (4), rclone's ``--transfers 4 --checkers 8``.
+
+    python bench/bench_replicate_s3.py [--profile small|large|all] [--rounds 3] [--scale 1.0]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -21,17 +30,18 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
 from botocore.config import Config
 
-from photosync.blobstore.local import LocalBlobStore
-from photosync.blobstore.s3 import S3BlobStore
-from photosync.workflow.blobsync import copy_missing_blobs
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_discover import generate
 
 KEY_ID = "benchkey"
 SECRET = "benchsecret"  # a dummy for the loopback moto server only
+PROFILES = {"small": (2000, 100_000), "large": (200, 20_000_000)}
 
 
 def free_port() -> int:
@@ -40,13 +50,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_moto(port: int) -> subprocess.Popen[bytes]:
+def start_moto(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1):
@@ -56,43 +67,62 @@ def start_moto(port: int) -> subprocess.Popen[bytes]:
                 raise SystemExit("moto_server exited during start-up") from None
             time.sleep(0.05)
     process.terminate()
-    raise SystemExit("moto_server did not start within 30 s")
+    raise SystemExit("moto_server did not start within 60 s")
 
 
-def make_blobs(root: Path, count: int, size: int) -> list[str]:
-    store = LocalBlobStore(root, name="local")
-    digests = []
-    for _ in range(count):
-        writer = store.writer()
-        writer.write(os.urandom(size + int.from_bytes(os.urandom(2)) % 4096))
-        digests.append(writer.commit(durable=False)[0])
-    shutil.rmtree(store.tmp_dir, ignore_errors=True)
-    return digests
-
-
-def count_objects(client: object, bucket: str) -> int:
-    paginator = client.get_paginator("list_objects_v2")  # type: ignore[attr-defined]
-    return sum(len(page.get("Contents", [])) for page in paginator.paginate(Bucket=bucket))
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=2000)
-    parser.add_argument("--size", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=16)
-    parser.add_argument("--rclone-transfers", type=int, default=None, help="default: --workers")
-    parser.add_argument(
-        "--order",
-        choices=("photosync-first", "rclone-first"),
-        default="rclone-first",
-        help="which copy runs first on the fresh server",
+def photosync(archive: Path, *args: str, env: dict[str, str]) -> float:
+    """Wall time of one `photosync` process; exit 0 demanded."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "photosync", "--archive", str(archive), "-q", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    args = parser.parse_args()
-    if shutil.which("rclone") is None:
-        raise SystemExit("rclone is not installed (apt-get install rclone)")
-    transfers = args.rclone_transfers or args.workers
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"photosync {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
+    return elapsed
 
-    work = Path(tempfile.mkdtemp(prefix="bench-s3-"))
+
+def rclone(args: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(["rclone", *args], env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def clone_archive(template: Path, dest: Path) -> None:
+    """A copy of the archive whose blobs are hard links (read-only files, never written)."""
+    dest.mkdir()
+    for child in template.iterdir():
+        if child.name == "blobs":
+            subprocess.run(["cp", "-al", str(child), str(dest / "blobs")], check=True)
+        elif child.is_dir():
+            shutil.copytree(child, dest / child.name, symlinks=True)
+        else:
+            shutil.copy2(child, dest / child.name)
+
+
+def empty_bucket(admin: object, bucket: str) -> None:
+    paginator = admin.get_paginator("list_objects_v2")  # type: ignore[attr-defined]
+    for page in paginator.paginate(Bucket=bucket):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            admin.delete_objects(Bucket=bucket, Delete={"Objects": keys})  # type: ignore[attr-defined]
+    admin.delete_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+
+
+def count_objects(admin: object, bucket: str, prefix: str) -> int:
+    paginator = admin.get_paginator("list_objects_v2")  # type: ignore[attr-defined]
+    return sum(
+        len(page.get("Contents", [])) for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+    )
+
+
+def run_profile(name: str, args: argparse.Namespace, work: Path) -> dict[str, object]:
+    count, size = PROFILES[name]
+    count = max(4, int(count * args.scale))
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     env = dict(
@@ -102,101 +132,145 @@ def main() -> int:
         AWS_DEFAULT_REGION="us-east-1",
         NO_PROXY="127.0.0.1",
         no_proxy="127.0.0.1",
+        RCLONE_CONFIG=str(work / "rclone-absent.conf"),
+        RCLONE_CONFIG_BENCH_TYPE="s3",
+        RCLONE_CONFIG_BENCH_PROVIDER="Other",
+        RCLONE_CONFIG_BENCH_ENDPOINT=endpoint,
+        RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=KEY_ID,
+        RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=SECRET,
+        RCLONE_CONFIG_BENCH_REGION="us-east-1",
+        RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE="true",
+        # keys and caches of this run stay in its temp dir
+        PHOTOSYNC_CONFIG_DIR=str(work / "config"),
+        PHOTOSYNC_KEYRING="file",
+        AWS_CONFIG_FILE=str(work / "aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(work / "aws-credentials"),
+        AWS_EC2_METADATA_DISABLED="true",
     )
-    os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
-    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
-    server = start_moto(port)
+    env.pop("AWS_CA_BUNDLE", None)  # plain HTTP on loopback
+    library = work / f"{name}-library"
+    t0 = time.perf_counter()
+    total = generate(library, count, size)
+    template = work / f"{name}-template"
+    subprocess.run(
+        [sys.executable, "-m", "photosync", "init", str(template)],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    add = ["service", "add", "lib", "--type", "local", "--path", str(library)]
+    photosync(template, *add, env=env)
+    photosync(template, "discover", env=env)
+    shutil.rmtree(library)  # the blobs are what is copied
+    blobs = template / "blobs" / "sha256"
+    print(
+        f"[{name}] {count} photos, {total / 1e6:.0f} MB, archive ready in "
+        f"{time.perf_counter() - t0:.0f} s",
+        flush=True,
+    )
+    server = start_moto(port, env)
+    admin = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET,
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    times: dict[str, list[float]] = {
+        k: [] for k in ("replicate", "rclone_copy", "verify", "rclone_size", "read", "rclone_read")
+    }
     try:
-        blobs = work / "blobs"
-        t0 = time.perf_counter()
-        digests = make_blobs(blobs, args.files, args.size)
-        total = sum(p.stat().st_size for p in (blobs / "sha256").rglob("*") if p.is_file())
-        print(
-            f"generated {len(digests)} files, {total / 1e6:.1f} MB in {time.perf_counter() - t0:.1f} s"
-        )
-
-        admin = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            config=Config(s3={"addressing_style": "path"}),
-        )
-        for bucket in ("photosync-bench", "rclone-bench"):
-            admin.create_bucket(Bucket=bucket)
-
-        def run_photosync() -> float:
-            source = LocalBlobStore(blobs, name="local")
-            target = S3BlobStore(
-                "bench",
-                "photosync-bench",
-                endpoint_url=endpoint,
-                region="us-east-1",
-                addressing_style="path",
-                max_concurrency=args.workers,
+        for round_no in range(args.rounds):
+            archive = work / f"{name}-round{round_no}"
+            clone_archive(template, archive)
+            ours, theirs = f"ps-{name}-{round_no}", f"rc-{name}-{round_no}"
+            for bucket in (ours, theirs):
+                admin.create_bucket(Bucket=bucket)
+            photosync(
+                archive,
+                *("storage", "add", "s3", "--type", "s3", "--bucket", ours, "--endpoint"),
+                *(endpoint, "--region", "us-east-1", "--addressing-style", "path"),
+                env=env,
             )
-            start = time.perf_counter()
-            report = copy_missing_blobs(digests, source, [target], workers=args.workers)
-            elapsed = time.perf_counter() - start
-            if not report.ok or report.copied_count != len(digests):
-                raise SystemExit(f"photosync copy incomplete: {report.failed}")
-            return elapsed
-
-        def run_rclone() -> float:
-            rclone_env = dict(
-                env,
-                RCLONE_CONFIG=str(work / "rclone-absent.conf"),
-                RCLONE_CONFIG_BENCH_TYPE="s3",
-                RCLONE_CONFIG_BENCH_PROVIDER="Other",
-                RCLONE_CONFIG_BENCH_ENDPOINT=endpoint,
-                RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=KEY_ID,
-                RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=SECRET,
-                RCLONE_CONFIG_BENCH_REGION="us-east-1",
-                RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE="true",
-            )
-            # plain HTTP on loopback: a CA bundle from the environment only breaks rclone
-            rclone_env.pop("AWS_CA_BUNDLE", None)
-            command = [
-                "rclone",
-                "copy",
-                str(blobs / "sha256"),
-                "bench:rclone-bench/sha256",
-                "--transfers",
-                str(transfers),
-                "--checkers",
-                str(2 * transfers),
-                "--s3-no-check-bucket",
+            subprocess.run(["sync"], check=True)
+            remote = f"bench:{theirs}/sha256"
+            steps: list[tuple[str, Callable[[], float]]] = [
+                ("replicate", lambda a=archive: photosync(a, "replicate", "--execute", env=env)),
+                ("rclone_copy", lambda r=remote: rclone(["copy", str(blobs), r], env)),
+                ("verify", lambda a=archive: photosync(a, "verify", env=env)),
+                (
+                    "rclone_size",
+                    lambda r=remote: rclone(["check", "--size-only", str(blobs), r], env),
+                ),
+                ("read", lambda a=archive: photosync(a, "verify", "--read-data", env=env)),
+                (
+                    "rclone_read",
+                    lambda r=remote: rclone(["check", "--download", str(blobs), r], env),
+                ),
             ]
-            start = time.perf_counter()
-            subprocess.run(command, env=rclone_env, check=True, stdout=subprocess.DEVNULL)
-            return time.perf_counter() - start
-
-        if args.order == "rclone-first":
-            rclone_time = run_rclone()
-            photosync_time = run_photosync()
-        else:
-            photosync_time = run_photosync()
-            rclone_time = run_rclone()
-
-        got_p = count_objects(admin, "photosync-bench")
-        got_r = count_objects(admin, "rclone-bench")
-        if got_p != len(digests) or got_r != len(digests):
-            raise SystemExit(
-                f"incomplete copies: photosync {got_p}, rclone {got_r}, want {len(digests)}"
-            )
-        print(f"photosync copy ({args.workers} workers): {photosync_time:.2f} s")
-        print(f"rclone copy (--transfers {transfers}):   {rclone_time:.2f} s")
-        ratio = photosync_time / rclone_time
-        print(
-            f"ratio photosync/rclone: {ratio:.2f} ({'meets' if ratio <= 1 else 'misses'} target <= 1.0)"
-        )
-        return 0 if ratio <= 1 else 1
+            # interleave: alternate who goes first in each pair, round by round
+            for first in range(0, len(steps), 2):
+                pair = steps[first : first + 2]
+                if round_no % 2:
+                    pair = pair[::-1]
+                for key, step in pair:
+                    times[key].append(step())
+            got = count_objects(admin, ours, "sha256/"), count_objects(admin, theirs, "sha256/")
+            if got != (count, count):
+                raise SystemExit(f"incomplete copies (photosync, rclone): {got}, want {count}")
+            line = ", ".join(f"{k} {v[-1]:.2f}" for k, v in times.items())
+            print(f"[{name}] round {round_no + 1}: {line}", flush=True)
+            for bucket in (ours, theirs):
+                empty_bucket(admin, bucket)
+            shutil.rmtree(archive)
     finally:
         server.terminate()
         try:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(template, ignore_errors=True)
+    best = {k: min(v) for k, v in times.items()}
+    return {
+        "profile": name,
+        "photos": count,
+        "bytes": total,
+        "rounds": args.rounds,
+        "min_s": best,
+        "all_s": times,
+        "replicate_vs_rclone_copy": best["replicate"] / best["rclone_copy"],
+        "verify_vs_rclone_size_only": best["verify"] / best["rclone_size"],
+        "read_data_vs_rclone_download": best["read"] / best["rclone_read"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", choices=[*PROFILES, "all"], default="all")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the photo count")
+    parser.add_argument("--workdir", type=Path, help="where to build (default: a temp dir)")
+    args = parser.parse_args()
+    if shutil.which("rclone") is None:
+        raise SystemExit("rclone is not installed (apt-get install rclone)")
+    met = True
+    with tempfile.TemporaryDirectory(prefix="bench-s3-", dir=args.workdir) as tmp:
+        for name in PROFILES if args.profile == "all" else [args.profile]:
+            result = run_profile(name, args, Path(tmp))
+            print(json.dumps(result, indent=2), flush=True)
+            for key, target in (
+                ("replicate_vs_rclone_copy", 1.0),
+                ("verify_vs_rclone_size_only", 2.0),
+                ("read_data_vs_rclone_download", 1.1),
+            ):
+                ratio = float(result[key])  # type: ignore[arg-type]
+                ok = ratio <= target
+                met &= ok
+                print(
+                    f"[{name}] {key}: {ratio:.2f} (target <= {target}: {'met' if ok else 'NOT met'})"
+                )
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from photosync.workflow.blobsync import (
     verify_blobs,
 )
 
-from .conformance import read_all, write_blob
+from .conformance import fail_on_open, read_all, write_blob
 
 
 def fill(store: LocalBlobStore, count: int, tmp: Path) -> dict[str, bytes]:
@@ -115,6 +115,75 @@ def test_journal_makes_a_rerun_skip_finished_copies(local: LocalBlobStore, tmp_p
     report = copy_missing_blobs(list(blobs), local, [target], workers=2, journal=reloaded)
     assert sorted(report.copied["t"]) == sorted(list(blobs)[3:])
     assert report.present["t"] == 3
+    # the lines written after the torn one are whole: a third run knows all six
+    assert all(JsonlJournal(journal_path).is_done("t", d) for d in blobs)
+
+
+def test_journal_is_group_committed(
+    local: LocalBlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One fsync per group of copies, not one per blob; every copy is in it afterwards."""
+    blobs = fill(local, 40, tmp_path / "in")
+    target = LocalBlobStore(tmp_path / "t", name="t")
+    journal_path = tmp_path / "journal.jsonl"
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def counting(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting)
+    report = copy_missing_blobs(
+        list(blobs), local, [target], workers=4, journal=JsonlJournal(journal_path)
+    )
+    monkeypatch.undo()
+    assert len(report.copied["t"]) == 40
+    assert synced.count(str(journal_path)) == 1
+    assert all(JsonlJournal(journal_path).is_done("t", d) for d in blobs)
+
+
+@pytest.mark.parametrize("size", [2000, 6 * 1024 * 1024], ids=["single", "multipart"])
+def test_a_local_original_is_read_once_per_upload(
+    local: LocalBlobStore, s3_endpoint: str, s3_bucket: str, tmp_path: Path, size: int
+) -> None:
+    """The target hashes what it sends: no separate pass over the file before."""
+    path, digest = write_blob(tmp_path / "in", os.urandom(size))
+    local.put_file(path, digest)
+    s3 = S3BlobStore(
+        "b2",
+        s3_bucket,
+        endpoint_url=s3_endpoint,
+        region="us-east-1",
+        addressing_style="path",
+        multipart_threshold=5 * 1024 * 1024,
+        multipart_chunk=5 * 1024 * 1024,
+    )
+    with fail_on_open(local.path_for(digest), 0, fail_at=0) as seen:
+        report = copy_missing_blobs([digest], [local, s3], [local, s3], workers=1)
+    assert report.ok and report.copied["b2"] == [digest]
+    assert seen[0] == 1
+    assert s3.verify(digest)
+
+
+def test_a_rotten_local_original_is_not_sent_and_a_good_copy_is(
+    local: LocalBlobStore, s3: S3BlobStore, tmp_path: Path
+) -> None:
+    """Sending the file unhashed never stores bad bytes: the target refuses them, and
+    then the sources are hashed in order and the good copy goes out."""
+    blobs = fill(local, 2, tmp_path / "in")
+    digests = sorted(blobs)
+    other = LocalBlobStore(tmp_path / "other", name="other")
+    for digest in digests:
+        other.put_file(*write_blob(tmp_path / "good", blobs[digest], digest[:8]))
+    corrupt_local(local, digests[0])
+    report = copy_missing_blobs(digests, [local, other], [s3], workers=2)
+    assert report.ok and sorted(report.copied["b2"]) == digests
+    assert all(read_all(s3, d) == blobs[d] for d in digests)
+    only = LocalBlobStore(tmp_path / "only", name="only")
+    report = copy_missing_blobs(digests[:1], local, [only], workers=1)
+    assert "no good copy" in report.failed["only"][digests[0]]
+    assert not only.has(digests[0])
 
 
 def test_verify_reports_missing_corrupt_and_orphans(

@@ -172,6 +172,35 @@ def test_put_new_file_never_overwrites_an_object_that_appeared(
     assert store.verify(digest2)
 
 
+def test_neighbouring_digests_upload_side_by_side(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path
+) -> None:
+    """Blobs whose digests share their first hex digits (neighbours in a sorted list,
+    uploaded by parallel workers at once) do not wait for each other's upload."""
+    store = make_store(s3_endpoint, s3_bucket)
+    _path, firsts = write_blob(tmp_path / "a", b"first")
+    index = 0
+    while True:
+        data = f"neighbour {index}".encode()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest[:2] == firsts[:2] and digest[-2:] != firsts[-2:]:
+            break
+        index += 1
+    path, _ = write_blob(tmp_path / "b", data)
+    finished = threading.Event()
+
+    def upload() -> None:
+        store.put_new_file(path, digest, confirm=False)
+        finished.set()
+
+    with store._lock(firsts):  # an upload of the first one in progress
+        worker = threading.Thread(target=upload, daemon=True)
+        worker.start()
+        assert finished.wait(timeout=20), "the neighbour waited for the first one's lock"
+    worker.join()
+    assert store.verify(digest)
+
+
 # -- multipart -------------------------------------------------------------------
 
 
@@ -210,8 +239,8 @@ def test_multipart_resume_reuses_uploaded_parts(
     store = _multipart_store(s3_endpoint, s3_bucket)
     data = os.urandom(11 * MiB)
     path, digest = write_blob(tmp_path, data)
-    # opening 1 hashes the file; opening 2 uploads it: die inside part 2
-    with fail_on_open(path, 2, fail_at=6 * MiB), pytest.raises(BlobError) as caught:
+    # the one opening hashes and uploads it: die inside part 2
+    with fail_on_open(path, 1, fail_at=6 * MiB), pytest.raises(BlobError) as caught:
         store.put_file(path, digest)
     assert caused_by_injection(caught.value)
     assert not store.has(digest)
@@ -259,19 +288,14 @@ def test_multipart_resume_replaces_a_bad_part(
 
 
 def test_file_changing_during_multipart_upload_stores_nothing(
-    s3_endpoint: str, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path
 ) -> None:
+    """The file is hashed while its parts go out (one read): bytes that are not the
+    digest's, whenever they changed, abort the upload and nothing becomes visible."""
     store = _multipart_store(s3_endpoint, s3_bucket)
     data = os.urandom(10 * MiB + 5)
     path, digest = write_blob(tmp_path, data)
-    real_hash = S3BlobStore._hash_path
-
-    def hash_then_change(target: Path) -> tuple[str, int]:
-        result = real_hash(target)
-        target.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # edited after the check
-        return result
-
-    monkeypatch.setattr(S3BlobStore, "_hash_path", staticmethod(hash_then_change))
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # edited after it was named
     with pytest.raises(ChecksumMismatch, match="changed"):
         store.put_file(path, digest)
     assert not store.has(digest)

@@ -195,7 +195,7 @@ class S3BlobStore(BlobStore):
         self.verify_after_put = verify_after_put
         self.server_checksums = server_checksums
         self._secrets = dict(credentials or {})
-        self._locks = [threading.Lock() for _ in range(64)]
+        self._locks = [threading.Lock() for _ in range(256)]
         self._bucket_checked = False
         self._conditional_ok = True
         self.list_page_size = 1000
@@ -248,7 +248,10 @@ class S3BlobStore(BlobStore):
         return shown_error(error, self._secrets)
 
     def _lock(self, bare: str) -> threading.Lock:
-        return self._locks[int(bare[:2], 16) % len(self._locks)]
+        """One writer per key at a time. Striped by the digest's last hex digits: the
+        first ones are the key's folder, shared by neighbours in a sorted list of
+        digests, which are exactly the blobs uploaded side by side."""
+        return self._locks[int(bare[-4:], 16) % len(self._locks)]
 
     def _call(self, action: str, fn: Callable[..., _T], **kwargs: Any) -> _T:
         """Run one S3 call; turn botocore failures into a BlobError a user can act on."""
@@ -436,9 +439,9 @@ class S3BlobStore(BlobStore):
         the PUT with ``If-None-Match: *``, so an object that appeared meanwhile
         is still never overwritten: the server refuses and it is judged as in
         ``put_file``. With ``confirm=False`` the HEAD after a small upload is
-        skipped too when the server echoed the SHA-256 it verified; the caller
-        then confirms presence and size from a listing (``iter_stats``), one
-        request per thousand blobs instead of one per blob.
+        skipped too when the server answered with the SHA-256 it checked the
+        received bytes against (S3 stores an object durably before it answers,
+        and reads after writes are consistent); without that echo it still HEADs.
         """
         bare = self._bare(digest)
         key = self.key_for(bare)
@@ -717,9 +720,8 @@ class S3BlobStore(BlobStore):
         return part.etag.strip('"') == hashlib.md5(data, usedforsecurity=False).hexdigest()
 
     def _put_multipart(self, path: Path, bare: str, key: str, size: int) -> None:
-        local, _ = self._hash_path(path)
-        if local != bare:
-            raise ChecksumMismatch(f"{path} does not hash to {bare} (it hashes to {local})")
+        """The file is hashed while its parts are sent (one read): bytes that do not
+        hash to ``bare`` abort the upload before it completes, so nothing is stored."""
         try:
             self._send_parts(path, bare, key, size)
         except ChecksumMismatch:
@@ -795,7 +797,10 @@ class S3BlobStore(BlobStore):
                 Key=key,
                 UploadId=upload_id,
             )
-            raise ChecksumMismatch(f"{path} changed while it was uploaded; nothing was stored")
+            raise ChecksumMismatch(
+                f"{path} does not hash to {bare} (changed before or while it was uploaded); "
+                "nothing was stored"
+            )
         parts = [done[n] for n in sorted(done)]
         try:
             self._call(

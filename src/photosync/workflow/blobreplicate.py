@@ -196,7 +196,9 @@ def replicate_blobs(
         progress.finish()
     report.copied = {name: sorted(v) for name, v in copies.copied.items()}
     report.failed = {name: dict(v) for name, v in copies.failed.items() if v}
-    report.records_updated = _record_locations(archive, stores, sizes, report, progress.note)
+    report.records_updated = _record_locations(
+        archive, stores, sizes, report, progress.note, copies.listings
+    )
     if report.ok:
         # the listing is the truth from here on: a later loss must be copied again
         journal_path.unlink(missing_ok=True)
@@ -255,10 +257,17 @@ def _record_locations(
     sizes: Mapping[str, int | None],
     report: BlobReplicateReport,
     note: Callable[[str], None],
+    known: Mapping[str, dict[str, int]] | None = None,
 ) -> int:
-    """Write ``blob_locations``: the locations whose listing shows every original of a record."""
-    confirmed: dict[str, dict[str, int]] = {}
+    """Write ``blob_locations``: the locations whose listing shows every original of a record.
+
+    ``known``: listings the copy already holds (its listing plus what it
+    confirmed since); the other stores are listed here.
+    """
+    confirmed: dict[str, dict[str, int]] = dict(known or {})
     for store in stores:
+        if store.name in confirmed:
+            continue
         try:
             confirmed[store.name] = all_sizes(store)
         except PhotosyncError as error:

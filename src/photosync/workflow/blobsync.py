@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from photosync.blobstore.base import CHUNK_SIZE, BlobStat, BlobStore, check_digest
-from photosync.errors import BlobError, PhotosyncError
+from photosync.errors import BlobError, ChecksumMismatch, PhotosyncError
 
 
 class CopyJournal(Protocol):
@@ -32,20 +32,33 @@ class CopyJournal(Protocol):
 
     def record(self, location: str, digest: str) -> None: ...
 
+    def flush(self) -> None: ...
+
 
 class JsonlJournal:
-    """A ``CopyJournal`` in an append-only JSON-lines file (one fsynced line per copy).
+    """A ``CopyJournal`` in an append-only JSON-lines file, group-committed.
 
-    A torn last line (crash while writing) is ignored on load.
+    ``record`` is called only once a copy is durable at its destination; lines
+    are written and fsynced ``GROUP`` at a time (and on ``flush``), not one
+    fsync per blob. A line lost to a crash before its group was written only
+    costs the re-run a look at the destination's listing, which shows the copy:
+    the journal never says a copy is done that is not. A torn last line is
+    ignored on load.
     """
+
+    GROUP = 256
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._done: set[tuple[str, str]] = set()
+        self._pending: list[str] = []
+        #: a crash can leave a torn last line: the next write must not extend it
+        self._torn = False
         try:
             with open(path, encoding="utf-8") as handle:
                 for line in handle:
+                    self._torn = not line.endswith("\n")
                     try:
                         item = json.loads(line)
                         self._done.add((str(item["location"]), str(item["digest"])))
@@ -58,16 +71,29 @@ class JsonlJournal:
         return (location, digest) in self._done
 
     def record(self, location: str, digest: str) -> None:
-        line = json.dumps({"location": location, "digest": digest}) + "\n"
         with self._lock:
             if (location, digest) in self._done:
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(line)
-                handle.flush()
-                os.fsync(handle.fileno())
             self._done.add((location, digest))
+            self._pending.append(json.dumps({"location": location, "digest": digest}) + "\n")
+            if len(self._pending) >= self.GROUP:
+                self._write()
+
+    def flush(self) -> None:
+        """Write and fsync what is recorded but not on disk yet."""
+        with self._lock:
+            self._write()
+
+    def _write(self) -> None:
+        if not self._pending:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(("\n" if self._torn else "") + "".join(self._pending))
+            self._torn = False
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._pending.clear()
 
 
 @runtime_checkable
@@ -113,6 +139,9 @@ class BlobSyncReport(CopyOutcome):
     """What ``copy_missing_blobs`` did, per target location name."""
 
     present: dict[str, int] = field(default_factory=dict)
+    #: per target listed at the start: digest -> size after the run (the listing plus
+    #: the copies confirmed since; nothing deletes a blob), so no second listing is needed
+    listings: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -218,6 +247,16 @@ def _good_local_copy(
     raise BlobError(f"no good copy of {digest} ({'; '.join(problems) or 'no sources'})")
 
 
+def _local_path(digest: str, sources: Sequence[BlobStore]) -> Path | None:
+    """The file of the first local source that has the blob (not hashed here)."""
+    for source in sources:
+        if isinstance(source, _LocalLike):
+            path = source.path_for(digest)
+            if path.is_file():
+                return path
+    return None
+
+
 def copy_missing_blobs(
     digests: Iterable[str],
     source: BlobStore | Sequence[BlobStore],
@@ -234,6 +273,12 @@ def copy_missing_blobs(
     target is listed once; blobs already there or in the journal are skipped,
     so an interrupted run resumes. One failing blob does not stop the others;
     failures are in the report. ``progress`` gets 1 per finished (digest, target).
+
+    A local source file is sent as it is: every target hashes what it stores
+    (S3 what it sends, a local store what it writes) and refuses bytes that do
+    not match, so the file is read once. Only when a target refuses them
+    (``ChecksumMismatch``) are the sources hashed first, in order, and the
+    first good copy sent.
     """
     sources = [source] if isinstance(source, BlobStore) else list(source)
     wanted = _unique(digests)
@@ -241,69 +286,91 @@ def copy_missing_blobs(
     lock = threading.Lock()
     per_digest: dict[str, list[BlobStore]] = {}
     listed_ok: set[str] = set()
-    # uploads whose presence and size are confirmed from one listing afterwards
-    deferred: dict[str, dict[str, int]] = {}
     for target in targets:
         report.copied.setdefault(target.name, [])
         report.failed.setdefault(target.name, {})
         report.present[target.name] = 0
-        deferred[target.name] = {}
         listed = _sizes(target)
         if listed is not None:
             listed_ok.add(target.name)
+            if isinstance(target, _PutsNew):  # sizes, not only names
+                report.listings[target.name] = dict(listed)
         for digest in wanted:
             if (journal is not None and journal.is_done(target.name, digest)) or (
                 listed is not None and digest in listed
             ):
                 # a wrong size in the listing is left to verify/repair: never overwritten here
                 report.present[target.name] += 1
+                if listed is not None and digest not in listed:
+                    report.listings.pop(target.name, None)  # journal only: list again to know
                 if progress is not None:
                     progress(1)
                 continue
             per_digest.setdefault(digest, []).append(target)
 
-    def done(target: BlobStore, digest: str, stored: bool) -> None:
+    def done(target: BlobStore, digest: str, stored: bool, size: int) -> None:
         with lock:
             if stored:
                 report.copied[target.name].append(digest)
             else:
                 report.present[target.name] += 1
+            held = report.listings.get(target.name)
+            if held is not None:
+                held[digest] = size
         if journal is not None:
             journal.record(target.name, digest)
 
+    def put(digest: str, path: Path, wanted_in: list[BlobStore], last: bool) -> list[BlobStore]:
+        """Copy to each target; the targets that refused the bytes (unless ``last``)."""
+        refused: list[BlobStore] = []
+        size = path.stat().st_size
+        for target in wanted_in:
+            try:
+                if target.name in listed_ok and isinstance(target, _PutsNew):
+                    # the listing just showed it absent: no HEAD before; the server
+                    # checked the SHA-256 it echoes (else put_new_file HEADs)
+                    stored = target.put_new_file(path, digest, confirm=False)
+                else:
+                    stored = target.put_file(path, digest)
+            except ChecksumMismatch as error:
+                if not last:
+                    refused.append(target)
+                    continue
+                with lock:
+                    report.failed[target.name][digest] = str(error)
+            except PhotosyncError as error:
+                with lock:
+                    report.failed[target.name][digest] = str(error)
+            else:
+                done(target, digest, stored, size)
+        return refused
+
     def run(digest: str, wanted_in: list[BlobStore]) -> None:
+        others = [s for s in sources if s not in wanted_in]
+        todo = wanted_in
         try:
-            with _good_local_copy(
-                digest, [s for s in sources if s not in wanted_in], tmp_dir
-            ) as path:
-                size = path.stat().st_size
-                for target in wanted_in:
-                    try:
-                        if target.name in listed_ok and isinstance(target, _PutsNew):
-                            # the listing just showed it absent: no HEAD before, and
-                            # the listing after the run confirms it
-                            stored = target.put_new_file(path, digest, confirm=False)
-                            if stored:
-                                with lock:
-                                    deferred[target.name][digest] = size
-                                continue
-                        else:
-                            stored = target.put_file(path, digest)
-                    except PhotosyncError as error:
-                        with lock:
-                            report.failed[target.name][digest] = str(error)
-                    else:
-                        done(target, digest, stored)
+            trusted = _local_path(digest, others)
+            if trusted is not None:
+                todo = put(digest, trusted, todo, last=False)
+            if todo:
+                with _good_local_copy(digest, others, tmp_dir) as path:
+                    put(digest, path, todo, last=True)
+        except OSError as error:  # the local file went away under us
+            with lock:
+                for target in todo:
+                    report.failed[target.name][digest] = f"cannot read the original: {error}"
         except PhotosyncError as error:
             with lock:
-                for target in wanted_in:
+                for target in todo:
                     report.failed[target.name][digest] = str(error)
         if progress is not None:
             progress(len(wanted_in))
 
-    _run_bounded(list(per_digest.items()), run, workers)
-    for target in targets:
-        _confirm_uploads(target, deferred[target.name], report, done)
+    try:
+        _run_bounded(list(per_digest.items()), run, workers)
+    finally:
+        if journal is not None:
+            journal.flush()
     return report
 
 
@@ -315,31 +382,6 @@ def _sizes(store: BlobStore) -> dict[str, int] | None:
         return dict.fromkeys(store.iter_digests(), -1)
     except PhotosyncError:
         return None
-
-
-def _confirm_uploads(
-    target: BlobStore,
-    uploads: dict[str, int],
-    report: BlobSyncReport,
-    done: Callable[[BlobStore, str, bool], None],
-) -> None:
-    """Check uploads made without a HEAD are listed with their size (HEAD the stragglers)."""
-    if not uploads:
-        return
-    listed = _sizes(target) or {}
-    for digest, size in uploads.items():
-        if listed.get(digest) != size:
-            try:
-                stat = target.stat(digest)
-            except PhotosyncError as error:
-                report.failed[target.name][digest] = f"not confirmed after upload: {error}"
-                continue
-            if stat is None or stat.size != size:
-                report.failed[target.name][digest] = (
-                    f"{target.locator(digest)} is missing or has the wrong size after upload"
-                )
-                continue
-        done(target, digest, True)
 
 
 def _run_bounded(
