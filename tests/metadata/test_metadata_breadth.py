@@ -22,7 +22,7 @@ from photosync.metadata.exiftool import ExiftoolReader
 REPO = Path(__file__).resolve().parents[2]
 EXIFTOOL = shutil.which("exiftool")
 
-# Measured: built-in date 217/242, gps 241/242, make/model 228/242; with exiftool
+# Measured: built-in date 217/242, gps 241/242, make/model 229/242; with exiftool
 # date 239/242 (the three left are choices: REASONS in the bench), gps and make/model 242/242.
 BUILTIN = {"date": 0.89, "gps": 0.99, "make_model": 0.94}
 ASSISTED = {"date": 0.98, "gps": 1.0, "make_model": 1.0}
@@ -99,3 +99,16 @@ def test_dates_in_ifd0(breadth: Path) -> None:
         "exif:DateTimeOriginal",
     )
     assert (info.camera_make, info.camera_model) == ("OLYMPUS IMAGING CORP.", "FE190/X750")
+
+
+@pytest.mark.shared
+def test_cr3_is_a_photo_with_its_camera_and_exif_date(breadth: Path) -> None:
+    # a CR3 is QuickTime inside; its camera and EXIF sit in CMT1/CMT2 boxes of a Canon uuid
+    info = extract_media_info(breadth / "photos/raw/CanonRaw.cr3", file_time=False)
+    assert (info.kind, info.format) == ("photo", "cr3")
+    assert (info.camera_make, info.camera_model) == ("Canon", "Canon EOS M50")
+    assert (info.taken_date, info.taken_date_source) == (
+        "2018-02-21T12:08:56.21+00:00",
+        "exif:DateTimeOriginal",
+    )
+    assert info.width is None and info.duration_s is None  # the tracks are its previews

@@ -65,6 +65,7 @@ MIME = {
     "m4v": "video/x-m4v",
     "mov": "video/quicktime",
     "3gp": "video/3gpp",
+    "cr3": "image/x-canon-cr3",
     "xmp": "application/rdf+xml",
 }
 VIDEO_FORMATS = frozenset({"mp4", "m4v", "mov", "3gp"})
@@ -252,11 +253,14 @@ def _read_embedded(fh: BinaryIO, size: int, fmt: str, path: Path, info: MediaInf
         return _from_blocks(scan_png(fh, size), info)
     if fmt == "webp":
         return _from_blocks(scan_webp(fh, size), info)
-    if fmt in VIDEO_FORMATS:
+    if fmt in VIDEO_FORMATS or fmt == "cr3":
         facts = read_video(fh, size)
         info.problems.extend(facts.problems)
         facts.problems = []
-        info.width, info.height, info.duration_s = facts.width, facts.height, facts.duration_s
+        if fmt != "cr3":  # a CR3's tracks are its previews: their size is not the photo's
+            info.width, info.height, info.duration_s = facts.width, facts.height, facts.duration_s
+        else:
+            facts.orientation = None  # nor is their rotation
         return [facts]
     if fmt == "tiff" or fmt in {e.lstrip(".") for e in RAW_TIFF_EXTENSIONS}:
         return _from_tiff_file(fh, info)

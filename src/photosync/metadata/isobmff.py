@@ -12,13 +12,16 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from photosync.metadata.dates import parse_xmp_datetime, quicktime_datetime
-from photosync.metadata.exif import is_junk_caption
+from photosync.metadata.exif import facts_from_tiff, is_junk_caption
 from photosync.metadata.facts import Facts, add_tags, clean_text, decode_text, valid_location
+from photosync.metadata.tiff import bytes_reader, read_tiff
 from photosync.metadata.xmp import parse_xmp_packet
 
 MAX_SMALL_BOX = 1024 * 1024
 MAX_BOXES = 10_000
 XMP_UUID = bytes.fromhex("BE7ACFCB97A942E89C71999491E3AFAC")
+#: Canon CR3's metadata box in moov: CMT1 (IFD0: make, model), CMT2 (the EXIF IFD)
+CANON_UUID = bytes.fromhex("85C0B687820F11E08111F4CE462B6A48")
 
 HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
 AVIF_BRANDS = frozenset({b"avif", b"avis"})
@@ -29,7 +32,7 @@ _ISO6709 = re.compile(r"^\s*([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\
 
 
 def sniff_brand(head: bytes) -> str | None:
-    """Format from the first bytes of an ISO-BMFF file: heic/heif/avif/mov/3gp/m4v/mp4."""
+    """Format from the first bytes of an ISO-BMFF file: heic/heif/avif/cr3/mov/3gp/m4v/mp4."""
     if len(head) >= 12 and head[4:8] == b"ftyp":
         (size,) = struct.unpack(">I", head[:4])
         major = head[8:12]
@@ -45,6 +48,8 @@ def sniff_brand(head: bytes) -> str | None:
             if major not in GENERIC_IMAGE_BRANDS and brands & AVIF_BRANDS:
                 return "avif"
             return "heif"
+        if major == b"crx ":
+            return "cr3"  # Canon's raw photo in a QuickTime container
         if major == b"qt  ":
             return "mov"
         if major.startswith((b"3gp", b"3g2", b"3ge", b"3gg", b"3gs")):
@@ -149,10 +154,25 @@ def _moov(w: _Walker, start: int, end: int, facts: Facts) -> None:
             _udta(w, s, e, udta, apple, facts)
         elif typ == b"meta":
             _meta(w, s, e, apple, udta)
+        elif typ == b"uuid" and e - s > 16 and w.read(s, s + 16) == CANON_UUID:
+            _canon_cmt(w, s + 16, e, facts)
     dims = video_dims or any_dims
     if dims:
         facts.width, facts.height, facts.orientation = dims
     _apply_tags(apple, udta, facts)
+
+
+def _canon_cmt(w: _Walker, start: int, end: int, facts: Facts) -> None:
+    """A CR3's camera and EXIF dates: each CMTn box is a little TIFF of its own."""
+    for typ, s, e in w.boxes(start, end):
+        if typ not in (b"CMT1", b"CMT2"):
+            continue
+        found = facts_from_tiff(read_tiff(bytes_reader(w.read(s, e)), what="CR3 " + typ.decode()))
+        facts.problems.extend(found.problems)
+        facts.camera_make = facts.camera_make or found.camera_make
+        facts.camera_model = facts.camera_model or found.camera_model
+        for source, value in found.dates.items():
+            facts.dates.setdefault(source, value)
 
 
 def _mvhd(data: bytes, facts: Facts) -> None:
@@ -331,8 +351,12 @@ def _apply_tags(apple: dict[str, str], udta: dict[bytes, str], facts: Facts) -> 
         location = iso6709(location_text)
         facts.location = location or facts.location
         facts.location_null = location is None
-    facts.camera_make = apple.get("com.apple.quicktime.make") or udta.get(b"\xa9mak")
-    facts.camera_model = apple.get("com.apple.quicktime.model") or udta.get(b"\xa9mod")
+    facts.camera_make = (
+        apple.get("com.apple.quicktime.make") or udta.get(b"\xa9mak") or facts.camera_make
+    )
+    facts.camera_model = (
+        apple.get("com.apple.quicktime.model") or udta.get(b"\xa9mod") or facts.camera_model
+    )
     facts.title = apple.get("com.apple.quicktime.title") or udta.get(b"\xa9nam") or facts.title
     caption = apple.get("com.apple.quicktime.description") or udta.get(b"\xa9des")
     if caption and not is_junk_caption(caption, make=facts.camera_make, model=facts.camera_model):
