@@ -11,6 +11,7 @@ import click
 import pytest
 
 from photosync.cli import cli
+from photosync.cli.demo import web_command
 from tests.helpers import make_library, run_cli
 
 
@@ -115,6 +116,8 @@ def test_demo_on_local_folders_only(tmp_path: Path) -> None:
     result = run_cli("demo", "--no-services", "--keep", str(tmp_path / "demo"))
     assert result.exit_code == 0, result.output
     assert "demo finished" in result.output
+    # it ends by saying how to look at it in the browser
+    assert web_command((tmp_path / "demo").resolve()) in result.output
     status = json.loads(
         run_cli("--archive", str(tmp_path / "demo" / "archive"), "status", "--json").output
     )

@@ -27,6 +27,7 @@ from photosync.cli.storage_cmds import storage
 from photosync.cli.sync_cmds import merge_driver, sync_cmd
 from photosync.cli.verify_cmds import check, verify
 from photosync.cli.visibility_cmds import visibility
+from photosync.cli.web_cmds import web
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,6 +81,7 @@ for command in (
     sync_cmd,
     merge_driver,
     visibility,
+    web,
     google,
     demo,
 ):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from photosync.archive.archive import Archive
 from photosync.cli.logsetup import run_log
 from photosync.errors import ExitCode, InternalError, PhotosyncError
 from photosync.redaction import redact_text
+from photosync.workflow.resolve import decider
 
 log = logging.getLogger("photosync.cli")
 console = Console(stderr=False, highlight=False)
@@ -54,8 +54,8 @@ pass_settings = click.make_pass_decorator(Settings)
 
 
 def user_name() -> str:
-    """Who made a decision, for the record."""
-    return os.environ.get("PHOTOSYNC_USER") or os.environ.get("USER") or "user"
+    """Who made a decision, for the record (``photosync web`` asks the same function)."""
+    return decider()
 
 
 @contextmanager

@@ -31,6 +31,22 @@ def _run(args: list[str]) -> int:
     return 0
 
 
+def web_command(base: Path) -> str:
+    """The command that opens the demo's archive in `photosync web` (its own key folder:
+    the demo's approvals are sealed with the key kept there)."""
+    return shlex.join(
+        [
+            f"PHOTOSYNC_CONFIG_DIR={base / 'user-config'}",
+            "PHOTOSYNC_KEYRING=file",
+            "photosync",
+            "--archive",
+            str(base / "archive"),
+            "web",
+            "--open",
+        ]
+    )
+
+
 @click.command()
 @click.option(
     "--keep",
@@ -177,5 +193,11 @@ def demo(keep: Path | None, no_services: bool) -> None:
             console.print(
                 f"The archive is kept in {escape(str(archive))}; try `photosync status` there."
             )
+        console.print(
+            f"Look at it in your browser, review and browse: {escape(web_command(base))}",
+            soft_wrap=True,
+        )
+        if not keep:
+            console.print("(this demo's folder goes away now: keep one with --keep FOLDER)")
         # the last line says how it went: nothing after it may read like a problem
         console.print("[green]demo finished: every step ran as expected[/]")

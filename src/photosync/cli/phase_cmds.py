@@ -31,11 +31,16 @@ from photosync.workflow.discover import discover as run_discover
 from photosync.workflow.match import describe_copy
 from photosync.workflow.replicate import replicate as run_replicate
 from photosync.workflow.resolve import (
+    CUSTOM_HINTS,
+    Choice,
     ResolveReport,
     auto_resolve,
-    combine,
+    choices,
+    commit_decisions,
     decide_in_archive,
+    format_value,
     pending,
+    widens,
 )
 from photosync.workflow.resolve import preview as preview_resolve
 from photosync.workflow.status import Refusal, refusals
@@ -338,27 +343,12 @@ def _show_preview(report: ResolveReport, as_json: bool) -> None:
     )
 
 
-def _format(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(map(str, value)) or "(none)"
-    if isinstance(value, dict) and "lat" in value:
-        return f"{value['lat']:.5f}, {value['lng']:.5f}"
-    return str(value)
-
-
 def _interactive(archive: Any, *, skipped_only: bool) -> None:
     try:
         _ask_each(archive, skipped_only=skipped_only)
     finally:
-        archive.commit(f"resolve: decisions by {user_name()} (interactive)")
+        commit_decisions(archive, user_name())
 
-
-_CUSTOM_HINTS = {
-    "caption": "Caption",
-    "tags": "Tags (comma-separated)",
-    "taken_date": "Taken date (YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS])",
-    "location": "Location (latitude, longitude in degrees, e.g. 48.13751, 11.57549)",
-}
 
 _HELP = """\
   a number  choose that option (the decision is written at once)
@@ -366,67 +356,6 @@ _HELP = """\
   q         stop here: the decisions so far are kept, the rest stay open
   ?         this help
   Skip keeps the question for later: `photosync resolve --interactive --skipped`"""
-
-
-def _choices(conflict: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    """(key, label, value) per numbered option, as in the design's prompt."""
-    options = conflict.get("options", [])
-    kind = conflict["type"]
-    if kind == "edit_variant":
-        return [
-            ("separate", "Keep both as separate photos", None),
-            ("merge", "Same photo: join them (both copies are kept)", None),
-            ("skip", "Skip (resolve later)", None),
-        ]
-    if kind == "processing_failed":
-        return [
-            ("accept", "Accept: keep it as it is (the original bytes are stored)", None),
-            ("skip", "Skip (resolve later)", None),
-        ]
-    if kind == "visibility_conflict" and conflict["id"].endswith(":unapproved"):
-        # "approved" keeps the last level approved through photosync; "canonical" widens
-        choices = [
-            (
-                o["source"],
-                f"Approve {o['value']} (makes it visible more widely)"
-                if o["source"] == "canonical"
-                else f"Keep {o['value']}, the last level approved through photosync",
-                o["value"],
-            )
-            for o in options
-        ]
-        return [*choices, ("skip", "Skip (resolve later)", None)]
-    if kind == "visibility_conflict":
-        choices = [
-            (
-                o["source"],
-                f"Keep {o['value']} (narrow the others on replicate)"
-                if o["source"] == "canonical"
-                else f"Approve {o['value']} as on {o['source']} (makes it visible more widely)",
-                o["value"],
-            )
-            for o in options
-        ]
-        return [*choices, ("skip", "Skip (resolve later)", None)]
-    choices = [(o["source"], f"Use {o['source']} version", o["value"]) for o in options]
-    field_name = conflict.get("field")
-    if field_name in ("caption", "tags"):
-        combined = combine(field_name, [o["value"] for o in options])
-        if combined is not None:
-            choices.append(("combine", f"Combine: {_format(combined)}", combined))
-    if field_name in _CUSTOM_HINTS:
-        choices.append(("custom", "Custom value", None))
-    choices.append(("skip", "Skip (resolve later)", None))
-    return choices
-
-
-def _widens(conflict: dict[str, Any], key: str) -> bool:
-    """The answer makes the photo visible more widely: asked again before it is recorded."""
-    if conflict["type"] != "visibility_conflict":
-        return False
-    if conflict["id"].endswith(":unapproved"):
-        return key == "canonical"  # the level typed into the record, wider than approved
-    return key not in ("canonical", "skip")
 
 
 def _show_variants(archive: Any, record: dict[str, Any], conflict: dict[str, Any]) -> list[str]:
@@ -453,16 +382,16 @@ class _Quit(Exception):
 
 def _ask_custom(field_name: str) -> Any:
     while True:
-        text = click.prompt(_CUSTOM_HINTS[field_name])
+        text = click.prompt(CUSTOM_HINTS[field_name])
         try:
             return parse_custom(field_name, text)
         except ValueError as error:
             console.print(f"[yellow]{escape(str(error))}[/]; try again")
 
 
-def _answer(choices: list[tuple[str, str, Any]], viewable: list[str]) -> int:
+def _answer(answers: list[Choice], viewable: list[str]) -> int:
     """The chosen option's index; raises _Quit on q."""
-    hint = f"Choice [1-{len(choices)}] (? help, q quit" + (", v viewer)" if viewable else ")")
+    hint = f"Choice [1-{len(answers)}] (? help, q quit" + (", v viewer)" if viewable else ")")
     while True:
         answer = click.prompt(hint).strip().lower()
         if answer == "q":
@@ -474,9 +403,9 @@ def _answer(choices: list[tuple[str, str, Any]], viewable: list[str]) -> int:
             for path in viewable:
                 click.launch(path)
             continue
-        if answer.isdigit() and 1 <= int(answer) <= len(choices):
+        if answer.isdigit() and 1 <= int(answer) <= len(answers):
             return int(answer) - 1
-        console.print(f"please answer a number from 1 to {len(choices)}, ? for help, q to stop")
+        console.print(f"please answer a number from 1 to {len(answers)}, ? for help, q to stop")
 
 
 def _ask_each(archive: Any, *, skipped_only: bool = False) -> int:
@@ -502,16 +431,19 @@ def _ask_each(archive: Any, *, skipped_only: bool = False) -> int:
             viewable = _show_variants(archive, record, conflict)
         elif conflict["type"] != "processing_failed":
             for option in conflict.get("options", []):
-                console.print(f"  {escape(option['source'])}: {escape(_format(option['value']))}")
-        choices = _choices(conflict)
+                console.print(
+                    f"  {escape(option['source'])}: {escape(format_value(option['value']))}"
+                )
+        answers = choices(conflict)
         console.print("\nOptions:")
-        for index, (_key, label, _value) in enumerate(choices, 1):
-            console.print(f"  {index}. {escape(label)}")
+        for index, answer in enumerate(answers, 1):
+            console.print(f"  {index}. {escape(answer.label)}")
         try:
-            key, _label, value = choices[_answer(choices, viewable)]
+            chosen = answers[_answer(answers, viewable)]
+            key, value = chosen.key, chosen.value
             if key == "custom":
                 value = _ask_custom(conflict["field"])
-            widening = _widens(conflict, key)
+            widening = widens(conflict, key)
             if widening and not click.confirm(
                 f"Make this photo {value}? This widens who can see it", default=False
             ):

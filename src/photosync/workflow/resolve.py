@@ -17,6 +17,7 @@ rule above), and only an explicit approval widens it.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -623,3 +624,220 @@ def sealed_approval(
         approval["service"] = service
     approval["seal"] = seals.seal(record["photo_id"], approval)
     return approval
+
+
+# the questions a person answers (interactive resolve and `photosync web`) -----------------------
+#: the one commit message of decisions a person made, whichever way they made them
+DECISIONS_MESSAGE = "resolve: decisions by {by} (interactive)"
+
+CUSTOM_HINTS = {
+    "caption": "Caption",
+    "tags": "Tags (comma-separated)",
+    "taken_date": "Taken date (YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS])",
+    "location": "Location (latitude, longitude in degrees, e.g. 48.13751, 11.57549)",
+}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One answer to a conflict, as the interactive prompt and the web page offer it."""
+
+    key: str
+    label: str
+    value: Any
+
+
+def decider() -> str:
+    """Who made a decision, for the record: the same name whichever way it was made."""
+    return os.environ.get("PHOTOSYNC_USER") or os.environ.get("USER") or "user"
+
+
+def format_value(value: Any) -> str:
+    """A conflict option's value in words (tags joined, a place as degrees)."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "(none)"
+    if isinstance(value, dict) and "lat" in value:
+        return f"{value['lat']:.5f}, {value['lng']:.5f}"
+    return str(value)
+
+
+def choices(conflict: dict[str, Any]) -> list[Choice]:
+    """The answers to a conflict, in the design's order; Skip is always last."""
+    options = conflict.get("options", [])
+    kind = conflict["type"]
+    skip = Choice("skip", "Skip (resolve later)", None)
+    if kind == ConflictType.EDIT_VARIANT.value:
+        return [
+            Choice("separate", "Keep both as separate photos", None),
+            Choice("merge", "Same photo: join them (both copies are kept)", None),
+            skip,
+        ]
+    if kind == ConflictType.PROCESSING_FAILED.value:
+        return [
+            Choice("accept", "Accept: keep it as it is (the original bytes are stored)", None),
+            skip,
+        ]
+    if kind == ConflictType.VISIBILITY_CONFLICT.value and conflict["id"].endswith(":unapproved"):
+        # "approved" keeps the last level approved through photosync; "canonical" widens
+        return [
+            Choice(
+                o["source"],
+                f"Approve {o['value']} (makes it visible more widely)"
+                if o["source"] == "canonical"
+                else f"Keep {o['value']}, the last level approved through photosync",
+                o["value"],
+            )
+            for o in options
+        ] + [skip]
+    if kind == ConflictType.VISIBILITY_CONFLICT.value:
+        return [
+            Choice(
+                o["source"],
+                f"Keep {o['value']} (narrow the others on replicate)"
+                if o["source"] == "canonical"
+                else f"Approve {o['value']} as on {o['source']} (makes it visible more widely)",
+                o["value"],
+            )
+            for o in options
+        ] + [skip]
+    out = [Choice(o["source"], f"Use {o['source']} version", o["value"]) for o in options]
+    field_name = conflict.get("field")
+    if field_name in ("caption", "tags"):
+        combined = combine(field_name, [o["value"] for o in options])
+        if combined is not None:
+            out.append(Choice("combine", f"Combine: {format_value(combined)}", combined))
+    if field_name in CUSTOM_HINTS:
+        out.append(Choice("custom", "Custom value", None))
+    out.append(skip)
+    return out
+
+
+def widens(conflict: dict[str, Any], key: str) -> bool:
+    """The answer makes the photo visible more widely: confirmed before it is recorded."""
+    if conflict["type"] != ConflictType.VISIBILITY_CONFLICT.value:
+        return False
+    if conflict["id"].endswith(":unapproved"):
+        return key == "canonical"  # the level typed into the record, wider than approved
+    return key not in ("canonical", "skip")
+
+
+def commit_decisions(archive: Archive, by: str) -> str | None:
+    """One commit of the decisions written so far (the CLI's session, a web request)."""
+    return archive.commit(DECISIONS_MESSAGE.format(by=by))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A person's answer to one conflict of one photo."""
+
+    photo_id: str
+    conflict_id: str
+    choice: str
+    value: Any = None
+
+
+@dataclass
+class DecisionReport:
+    #: (photo_id, conflict_id) written
+    decided: list[tuple[str, str]] = field(default_factory=list)
+    #: (photo_id, conflict_id, why) not written: gone, decided meanwhile, needs a confirmation
+    refused: list[tuple[str, str, str]] = field(default_factory=list)
+    commit: str | None = None
+
+
+def apply_decisions(
+    archive: Archive, decisions: list[Decision], *, by: str, widening_confirmed: bool
+) -> DecisionReport:
+    """Write a person's answers (the archive is locked) and commit them as resolve's
+    interactive session does; an answer that widens visibility needs ``widening_confirmed``.
+
+    Each conflict is read again from its record: one decided, joined away or changed
+    since it was shown is refused, never overwritten.
+    """
+    report = DecisionReport()
+    for decision in decisions:
+        where = (decision.photo_id, decision.conflict_id)
+        if archive.record_path(decision.photo_id) is None:
+            report.refused.append((*where, "the photo is no longer in the archive"))
+            continue
+        if archive.is_user_changed(decision.photo_id):
+            report.refused.append((*where, "the record has a change of yours not committed"))
+            continue
+        record = archive.load_record(decision.photo_id)
+        conflict = next((c for c in record["conflicts"] if c["id"] == decision.conflict_id), None)
+        if conflict is None or not needs_decision(conflict):
+            report.refused.append((*where, "decided or gone since it was shown"))
+            continue
+        if decision.choice not in {c.key for c in choices(conflict)}:
+            report.refused.append((*where, f"{decision.choice!r} is not an answer to it"))
+            continue
+        if widens(conflict, decision.choice) and not widening_confirmed:
+            report.refused.append((*where, "widens who can see it: not confirmed"))
+            continue
+        value = decision.value
+        if decision.choice == "custom":
+            try:
+                value = parse_custom(str(conflict["field"]), str(value or ""))
+            except ValueError as error:
+                report.refused.append((*where, str(error)))
+                continue
+        decide_in_archive(
+            archive,
+            decision.photo_id,
+            decision.conflict_id,
+            choice=decision.choice,
+            value=value,
+            by=by,
+        )
+        report.decided.append(where)
+    if report.decided:
+        report.commit = commit_decisions(archive, by)
+    return report
+
+
+def like_this(
+    records: Iterator[Record] | list[Record],
+    conflict: dict[str, Any],
+    choice: str,
+    *,
+    taken_before: int | None = None,
+) -> list[Decision]:
+    """What "apply to all conflicts like this" decides: every waiting conflict of the same
+    kind (its id, e.g. ``metadata_mismatch:caption``) that offers the same answer (the
+    same source's version, Combine, Keep both...), optionally of photos taken before a
+    year. A visibility answer must also name the same level ("approve public as on
+    flickr" where flickr shows public). Custom values are never repeated."""
+    if choice == "custom":
+        return []
+    wanted = {c.key: c.value for c in choices(conflict)}
+    if choice not in wanted:
+        return []
+    edit = ConflictType.EDIT_VARIANT.value
+    kind = conflict["id"].split(":", 1)[0] if conflict["type"] == edit else conflict["id"]
+    out: list[Decision] = []
+    pairs: set[frozenset[str]] = set()
+    for record in records:
+        if taken_before is not None:
+            taken = str(record["metadata"].get("taken_date") or "")
+            if not taken[:4].isdigit() or int(taken[:4]) >= taken_before:
+                continue
+        for other in record["conflicts"]:
+            if not needs_decision(other):
+                continue
+            other_kind = other["id"].split(":", 1)[0] if other["type"] == edit else other["id"]
+            if other_kind != kind:
+                continue
+            offered = {c.key: c.value for c in choices(other)}
+            if choice not in offered:
+                continue
+            if other["type"] == ConflictType.VISIBILITY_CONFLICT.value and (
+                offered[choice] != wanted[choice]
+            ):
+                continue
+            if other["type"] == ConflictType.EDIT_VARIANT.value:
+                pair = frozenset((record["photo_id"], other["id"].split(":", 1)[1]))
+                if pair in pairs:
+                    continue  # one answer decides both sides of an edit pair
+                pairs.add(pair)
+            out.append(Decision(record["photo_id"], other["id"], choice))
+    return out

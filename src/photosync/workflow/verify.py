@@ -551,6 +551,12 @@ def _load_state(archive: Archive) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def last_verify(archive: Archive) -> dict[str, Any] | None:
+    """What the last ``verify`` left for the next one (when, how far it got), or None."""
+    state = _load_state(archive)
+    return state or None
+
+
 def _save_state(archive: Archive, state: dict[str, Any]) -> None:
     state["updated_at"] = utc_now()
     data = json.dumps(state, indent=2, sort_keys=True).encode("utf-8")

@@ -1,0 +1,1 @@
+"""photosync web: the local review and browse pages (a presentation layer, like the CLI)."""

@@ -1,0 +1,513 @@
+"""The ``photosync web`` application: review conflicts, browse the archive, see its status.
+
+A presentation layer like the CLI: it parses a request, calls the workflow functions
+the CLI calls (``resolve.apply_decisions`` writes exactly what ``resolve
+--interactive`` writes) and renders the result. It never writes a record itself.
+
+Security (it runs on the user's machine, with their photos): served on 127.0.0.1
+only, every request needs the per-run token (in the URL once, then a cookie), a
+Host header other than the loopback's is refused (DNS rebinding), every change is a
+POST carrying the per-run CSRF token, ids and hashes from a URL are looked up in
+the archive and never joined into a path, pages send a strict CSP and no Referer
+(the token never leaves for the map's tile server). The writer lock is taken only
+while a decision is written, so the CLI keeps working beside it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import (
+    Flask,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from werkzeug.wrappers import Response as BaseResponse
+
+from photosync.archive.archive import Archive
+from photosync.errors import ArchiveLocked, PhotosyncError
+from photosync.model import ConflictType, display_name, needs_decision
+from photosync.redaction import redact_text
+from photosync.web.thumbs import SIZES, Thumbnailer
+from photosync.workflow import browse
+from photosync.workflow.blobreplicate import record_originals
+from photosync.workflow.check import check_archive
+from photosync.workflow.resolve import (
+    CUSTOM_HINTS,
+    Decision,
+    DecisionReport,
+    apply_decisions,
+    auto_resolve,
+    choices,
+    decider,
+    format_value,
+    like_this,
+    widens,
+)
+from photosync.workflow.status import status, visibility_audit
+from photosync.workflow.verify import last_verify
+
+log = logging.getLogger(__name__)
+
+TOKEN_COOKIE = "photosync_token"
+REVIEW_PAGE = 25
+MONTH_PAGE = 120
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+
+#: what the writer runs inside (the CLI passes its run log: one file per locked run)
+RunLog = Callable[[Path, str], AbstractContextManager[Any]]
+
+
+@dataclass
+class WebState:
+    root: Path
+    token: str
+    csrf: str
+    catalog: browse.Catalog
+    thumbs: Thumbnailer
+    run_log: RunLog | None = None
+    last_check: dict[str, Any] | None = None
+    check_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def create_app(root: Path, *, token: str | None = None, run_log: RunLog | None = None) -> Flask:
+    """The app for one archive; ``token`` is the per-run secret (random when not given)."""
+    root = root.resolve()
+    app = Flask(__name__)
+    app.secret_key = secrets.token_bytes(32)  # flashed messages, signed for this run only
+    app.config.update(
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_HTTPONLY=True,
+        MAX_CONTENT_LENGTH=256 * 1024,
+    )
+    state = WebState(
+        root=root,
+        token=token or secrets.token_urlsafe(32),
+        csrf=secrets.token_urlsafe(32),
+        catalog=browse.Catalog(root),
+        thumbs=Thumbnailer(root / ".photosync" / "thumbs", root / "blobs"),
+        run_log=run_log,
+    )
+    app.extensions["photosync"] = state
+    _guard(app, state)
+    _review_routes(app, state)
+    _browse_routes(app, state)
+    _status_routes(app, state)
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {"csrf": state.csrf, "format_value": format_value, "archive_root": str(root)}
+
+    return app
+
+
+def web_state(app: Flask) -> WebState:
+    state: WebState = app.extensions["photosync"]
+    return state
+
+
+# the guard -----------------------------------------------------------------------------------------
+def _guard(app: Flask, state: WebState) -> None:
+    @app.before_request
+    def _check() -> BaseResponse | None:
+        host = (request.host or "").rsplit(":", 1)[0].strip("[]")
+        if host not in LOOPBACK_HOSTS:
+            abort(403)
+        offered = request.args.get("token")
+        if offered is not None and hmac.compare_digest(offered, state.token):
+            # once: the token moves into a cookie and out of the address bar
+            args = {k: v for k, v in request.args.items() if k != "token"}
+            target = request.path + (f"?{urlencode(args)}" if args else "")
+            response = redirect(target, code=303)
+            response.set_cookie(
+                TOKEN_COOKIE, state.token, httponly=True, samesite="Strict", path="/"
+            )
+            return response
+        cookie = request.cookies.get(TOKEN_COOKIE, "")
+        if not hmac.compare_digest(cookie, state.token):
+            abort(403)
+        if request.method not in ("GET", "HEAD"):
+            sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
+            if not hmac.compare_digest(sent, state.csrf):
+                abort(403)
+        return None
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data: https://tile.openstreetmap.org; connect-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+        )
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    @app.errorhandler(403)
+    def _forbidden(_error: Exception) -> tuple[str, int]:
+        return (
+            "403: open the address `photosync web` printed (it holds this run's token)",
+            403,
+        )
+
+
+def _entry(state: WebState, photo_id: str) -> browse.Entry:
+    """The photo a URL names: a well-formed id the archive holds, or 404."""
+    entry = browse.entry_for(state.root, photo_id)
+    if entry is None:
+        abort(404)
+    return entry
+
+
+@contextmanager
+def _writing(state: WebState, what: str) -> Iterator[Archive]:
+    """The archive locked for one change, as the CLI's ``writing`` does, then let go."""
+    archive = Archive(state.root)
+    try:
+        archive.lock()
+        logged = state.run_log(state.root, what) if state.run_log else nullcontext()
+        with logged:
+            yield archive
+    finally:
+        archive.close()
+
+
+def _problem(error: PhotosyncError) -> str:
+    text = redact_text(str(error))
+    return f"{text} ({redact_text(error.hint)})" if error.hint else text
+
+
+# review --------------------------------------------------------------------------------------------
+@dataclass
+class Card:
+    record: dict[str, Any]
+    conflict: dict[str, Any]
+    entry: browse.Entry
+    answers: list[Any]
+    widening: set[str]
+    #: for an edit variant: the other record's entry
+    other: browse.Entry | None = None
+    custom_hint: str | None = None
+
+
+def _waiting(state: WebState) -> list[tuple[browse.Entry, str]]:
+    """Every conflict that waits for a person, photo by photo in taken order."""
+    entries = []
+    for rel in browse.waiting_files(state.root):
+        record = browse.read_record(state.root, rel)
+        if record is None:
+            continue
+        try:
+            entries.append(browse.summarize(record, rel))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    out: list[tuple[browse.Entry, str]] = []
+    for entry in sorted(entries, key=lambda e: (e.taken, e.name, e.photo_id)):
+        out.extend((entry, conflict_id) for conflict_id in entry.waiting)
+    return out
+
+
+def _cards(state: WebState, wanted: list[tuple[browse.Entry, str]], show: str) -> list[Card]:
+    cards = []
+    for entry, conflict_id in wanted:
+        record = browse.read_record(state.root, entry.rel)
+        if record is None:
+            continue
+        conflict = next((c for c in record["conflicts"] if c["id"] == conflict_id), None)
+        if conflict is None or not needs_decision(conflict):
+            continue
+        if show != "all" and conflict["status"] != show:
+            continue
+        other = None
+        if conflict["type"] == ConflictType.EDIT_VARIANT.value:
+            other = browse.entry_for(state.root, conflict_id.split(":", 1)[1])
+        answers = choices(conflict)
+        cards.append(
+            Card(
+                record=record,
+                conflict=conflict,
+                entry=entry,
+                answers=answers,
+                widening={a.key for a in answers if widens(conflict, a.key)},
+                other=other,
+                custom_hint=CUSTOM_HINTS.get(str(conflict.get("field"))),
+            )
+        )
+    return cards
+
+
+def _review_routes(app: Flask, state: WebState) -> None:
+    @app.get("/")
+    def home() -> BaseResponse:
+        return redirect(url_for("review"), code=303)
+
+    @app.get("/review")
+    def review() -> str:
+        show = request.args.get("show", "all")
+        if show not in ("all", "open", "skipped"):
+            show = "all"
+        page = max(1, request.args.get("page", 1, type=int) or 1)
+        waiting = _waiting(state)
+        cards = _cards(state, waiting, show)
+        total = len(cards)
+        shown = cards[(page - 1) * REVIEW_PAGE : page * REVIEW_PAGE]
+        return render_template(
+            "review.html",
+            cards=shown,
+            total=total,
+            page=page,
+            pages=max(1, -(-total // REVIEW_PAGE)),
+            show=show,
+            display_name=display_name,
+        )
+
+    @app.post("/review/decide")
+    def decide() -> Any:
+        form = request.form
+        photo_id = form.get("photo_id", "")
+        conflict_id = form.get("conflict_id", "")
+        choice = form.get("choice", "")
+        confirmed = form.get("confirm_widening") == "yes"
+        entry = _entry(state, photo_id)
+        record = browse.read_record(state.root, entry.rel)
+        conflict = None
+        if record is not None:
+            conflict = next((c for c in record["conflicts"] if c["id"] == conflict_id), None)
+        if record is None or conflict is None:
+            abort(404)
+        value = form.get("value") if choice == "custom" else None
+        decisions = [Decision(photo_id, conflict_id, choice, value)]
+        if form.get("apply_like") == "yes":
+            before = form.get("taken_before", "").strip()
+            if before and not (before.isdigit() and len(before) == 4):
+                flash("'taken before' is a year, like 2020", "error")
+                return redirect(url_for("review"), code=303)
+            found = like_this(
+                (
+                    r
+                    for rel in browse.waiting_files(state.root)
+                    for r in [browse.read_record(state.root, rel)]
+                    if r is not None
+                ),
+                conflict,
+                choice,
+                taken_before=int(before) if before else None,
+            )
+            decisions += [
+                d for d in found if (d.photo_id, d.conflict_id) != (photo_id, conflict_id)
+            ]
+        widening = widens(conflict, choice)
+        if widening and not confirmed:
+            return render_template(
+                "confirm.html",
+                form=dict(form),
+                record=record,
+                conflict=conflict,
+                count=len(decisions),
+                level=next((a.value for a in choices(conflict) if a.key == choice), None),
+                display_name=display_name,
+            )
+        try:
+            with _writing(state, "web resolve") as archive:
+                report = apply_decisions(
+                    archive, decisions, by=decider(), widening_confirmed=confirmed
+                )
+        except ArchiveLocked as error:
+            flash(f"not written: {_problem(error)}; try again in a moment", "error")
+            return redirect(url_for("review"), code=303)
+        except PhotosyncError as error:
+            flash(f"not written: {_problem(error)}", "error")
+            return redirect(url_for("review"), code=303)
+        _report(report)
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(
+                decided=[list(d) for d in report.decided],
+                refused=[list(r) for r in report.refused],
+                commit=report.commit,
+            )
+        return redirect(url_for("review", show=form.get("show", "all")), code=303)
+
+    @app.post("/review/detect")
+    def detect() -> Any:
+        try:
+            with _writing(state, "web resolve --auto-resolve") as archive:
+                report = auto_resolve(archive)
+        except PhotosyncError as error:
+            flash(f"not run: {_problem(error)}", "error")
+            return redirect(url_for("review"), code=303)
+        flash(
+            f"examined {report.examined}, resolved {report.now_resolved} "
+            f"({report.auto_resolved} by automatic rules), {report.needs_decision} need a decision",
+            "ok",
+        )
+        return redirect(url_for("review"), code=303)
+
+
+def _report(report: DecisionReport) -> None:
+    if report.decided:
+        flash(f"{len(report.decided)} decision(s) recorded and committed", "ok")
+    for photo_id, conflict_id, why in report.refused[:10]:
+        flash(f"{photo_id[:8]} {conflict_id}: not written: {why}", "error")
+    if len(report.refused) > 10:
+        flash(f"... and {len(report.refused) - 10} more not written", "error")
+
+
+# browse --------------------------------------------------------------------------------------------
+def _browse_routes(app: Flask, state: WebState) -> None:
+    @app.get("/timeline")
+    def timeline() -> str:
+        months = browse.months(state.root)
+        first = months[0] if months else None
+        photos = browse.month_entries(state.root, first)[:MONTH_PAGE] if first else []
+        return render_template(
+            "timeline.html", months=months, month=first, photos=photos, page=1, pages=1
+        )
+
+    @app.get("/timeline/<year>/<month>")
+    @app.get("/timeline/<year>")
+    def timeline_month(year: str, month: str = "") -> str:
+        months = browse.months(state.root)
+        chosen = next((m for m in months if (m.year, m.month) == (year, month)), None)
+        if chosen is None:
+            abort(404)  # only a folder the listing found is ever read
+        photos = browse.month_entries(state.root, chosen)
+        page = max(1, request.args.get("page", 1, type=int) or 1)
+        pages = max(1, -(-len(photos) // MONTH_PAGE))
+        return render_template(
+            "timeline.html",
+            months=months,
+            month=chosen,
+            photos=photos[(page - 1) * MONTH_PAGE : page * MONTH_PAGE],
+            page=page,
+            pages=pages,
+        )
+
+    @app.get("/map")
+    def map_page() -> str:
+        placed = browse.placed(state.catalog.entries().values())
+        points = [
+            {
+                "id": e.photo_id,
+                "lat": e.location[0],
+                "lng": e.location[1],
+                "name": e.name,
+                "taken": e.taken[:10],
+                "thumb": url_for("thumb", photo_id=e.photo_id, size="s"),
+                "url": url_for("photo", photo_id=e.photo_id),
+            }
+            for e in placed
+            if e.location is not None
+        ]
+        return render_template("map.html", points=points)
+
+    @app.get("/albums")
+    def albums_page() -> str:
+        albums = browse.albums(state.catalog.entries().values())
+        title = request.args.get("title")
+        if title is not None and title not in albums:
+            abort(404)
+        return render_template("albums.html", albums=albums, title=title)
+
+    @app.get("/search")
+    def search_page() -> str:
+        query = request.args.get("q", "")
+        found = browse.search(state.catalog.entries().values(), query)
+        return render_template("search.html", query=query, photos=found[:500], total=len(found))
+
+    @app.get("/photo/<photo_id>")
+    def photo(photo_id: str) -> str:
+        entry = _entry(state, photo_id)
+        record = browse.read_record(state.root, entry.rel)
+        if record is None:
+            abort(404)
+        local = {d for d in record_originals(record) if _local_has(state, d)}
+        archive = Archive(state.root)
+        try:
+            view = browse.photo_view(archive, entry, local_has=local)
+        finally:
+            archive.close()
+        if view is None:
+            abort(404)
+        return render_template("photo.html", entry=entry, view=view, display_name=display_name)
+
+    @app.get("/thumb/<photo_id>/<size>")
+    @app.get("/thumb/<photo_id>/<size>/<digest>")
+    def thumb(photo_id: str, size: str, digest: str | None = None) -> Response:
+        if size not in SIZES:
+            abort(404)
+        entry = _entry(state, photo_id)
+        if digest is not None:
+            if not browse.DIGEST.match(digest):
+                abort(404)
+            record = browse.read_record(state.root, entry.rel)
+            if record is None or digest not in record_originals(record):
+                abort(404)  # only an original this photo holds
+        made = state.thumbs.get(digest or entry.digest, size, kind=entry.kind, label=entry.name)
+        response = send_file(made.path, mimetype="image/jpeg", max_age=3600)
+        response.headers["X-Thumb-Kind"] = made.kind
+        return response
+
+
+def _local_has(state: WebState, digest: str) -> bool:
+    return (state.root / "blobs" / "sha256" / digest[:2] / digest).is_file()
+
+
+# status --------------------------------------------------------------------------------------------
+def _status_routes(app: Flask, state: WebState) -> None:
+    @app.get("/status")
+    def status_page() -> str:
+        archive = Archive(state.root)
+        try:
+            archive.ensure_index()
+            summary = status(archive)
+            findings = visibility_audit(archive)
+            verified = last_verify(archive)
+        except PhotosyncError as error:
+            return render_template("status.html", error=_problem(error))
+        finally:
+            archive.close()
+        return render_template(
+            "status.html",
+            error=None,
+            summary=summary.to_json(),
+            findings=[f.to_json() for f in findings],
+            verified=verified,
+            checked=state.last_check,
+        )
+
+    @app.post("/status/check")
+    def run_check() -> Any:
+        if not state.check_lock.acquire(blocking=False):
+            flash("a check is running already", "error")
+            return redirect(url_for("status_page"), code=303)
+        try:
+            archive = Archive(state.root)
+            try:
+                report = check_archive(archive)
+            finally:
+                archive.close()
+            state.last_check = {
+                "at": time.strftime("%Y-%m-%d %H:%M:%S"),
+                **report.to_json(),
+            }
+        finally:
+            state.check_lock.release()
+        return redirect(url_for("status_page"), code=303)

@@ -1,0 +1,164 @@
+"""Thumbnails of originals, made on demand in a few worker threads and cached on disk.
+
+The cache is ``.photosync/thumbs/<size>/<ab>/<digest>.jpg`` (never in git; deleting
+it costs only time). Originals are read from the archive's primary blob store, never
+changed. Memory stays bounded: at most ``workers`` images are decoded at once, JPEGs
+are decoded at reduced size (``Image.draft``), and Pillow's decompression-bomb limit
+stays on. A video gets a poster frame from ffmpeg when it is installed, otherwise a
+labelled placeholder (so does a file Pillow cannot read).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shutil
+import subprocess
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+
+try:  # HEIC/HEIF through Pillow
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - a dependency; without it HEIC gets a placeholder
+    pass
+
+log = logging.getLogger(__name__)
+
+#: name -> longest side in pixels
+SIZES = {"s": 240, "m": 480, "l": 1600}
+POSTER_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class Thumb:
+    path: Path
+    #: "image" (decoded from the original), "poster" (a video frame by ffmpeg),
+    #: "placeholder" (a labelled card: no decoder, or the original is not here)
+    kind: str
+
+
+def ffmpeg() -> str | None:
+    return shutil.which("ffmpeg")
+
+
+class Thumbnailer:
+    """Makes and caches thumbnails; one job per (digest, size) at a time."""
+
+    def __init__(self, cache: Path, originals: Path, *, workers: int = 2) -> None:
+        self.cache = cache
+        self.originals = originals  # the primary store's folder (blobs/)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="thumb")
+        self._lock = threading.Lock()
+        self._jobs: dict[tuple[str, str], Future[Thumb]] = {}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _paths(self, digest: str, size: str) -> tuple[Path, Path]:
+        folder = self.cache / size / digest[:2]
+        return folder / f"{digest}.jpg", folder / f"{digest}.placeholder.jpg"
+
+    def get(self, digest: str, size: str, *, kind: str, label: str) -> Thumb:
+        """The thumbnail of an original (``digest`` already validated against a record)."""
+        made, _placeholder = self._paths(digest, size)
+        if made.is_file():
+            return Thumb(made, "poster" if kind == "video" else "image")
+        key = (digest, size)
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is None:
+                job = self._pool.submit(self._make, digest, size, kind, label)
+                self._jobs[key] = job
+        try:
+            return job.result()
+        finally:
+            with self._lock:
+                if self._jobs.get(key) is job and job.done():
+                    del self._jobs[key]
+
+    def _original(self, digest: str) -> Path:
+        return self.originals / "sha256" / digest[:2] / digest
+
+    def _make(self, digest: str, size: str, kind: str, label: str) -> Thumb:
+        made, placeholder = self._paths(digest, size)
+        made.parent.mkdir(parents=True, exist_ok=True)
+        source = self._original(digest)
+        longest = SIZES[size]
+        if not source.is_file():
+            return self._placeholder(placeholder, longest, f"{label}\noriginal not on this machine")
+        if kind == "video":
+            if ffmpeg() is None:
+                return self._placeholder(
+                    placeholder, longest, f"video: {label}\n(install ffmpeg for a poster frame)"
+                )
+            data = _poster_frame(source)
+            if data is None:
+                return self._placeholder(placeholder, longest, f"video: {label}\n(no frame read)")
+            image_bytes: io.BytesIO | Path = io.BytesIO(data)
+        else:
+            image_bytes = source
+        try:
+            with Image.open(image_bytes) as image:
+                image.draft("RGB", (longest, longest))  # JPEG: decode at reduced size
+                upright = ImageOps.exif_transpose(image)
+                upright.thumbnail((longest, longest))
+                _save(upright.convert("RGB"), made)
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+            log.info("no thumbnail for %s: %s", digest, error)
+            return self._placeholder(placeholder, longest, f"{label}\n(no preview)")
+        return Thumb(made, "poster" if kind == "video" else "image")
+
+    def _placeholder(self, path: Path, longest: int, text: str) -> Thumb:
+        if not path.is_file():
+            card = Image.new("RGB", (longest, longest * 3 // 4), (60, 64, 72))
+            draw = ImageDraw.Draw(card)
+            draw.multiline_text((12, 12), text, fill=(230, 230, 230), spacing=6)
+            _save(card, path)
+        return Thumb(path, "placeholder")
+
+
+def _save(image: Image.Image, path: Path) -> None:
+    """Written to a temp name then renamed: a reader never sees half a thumbnail."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    image.save(tmp, "JPEG", quality=82, optimize=True)
+    os.replace(tmp, path)
+
+
+def _poster_frame(source: Path) -> bytes | None:
+    """One frame a second in (or the first), as PNG bytes, by ffmpeg."""
+    for seek in ("1", "0"):
+        try:
+            done = subprocess.run(
+                [
+                    "ffmpeg",
+                    "-v",
+                    "error",
+                    "-ss",
+                    seek,
+                    "-i",
+                    str(source),
+                    "-frames:v",
+                    "1",
+                    "-f",
+                    "image2pipe",
+                    "-vcodec",
+                    "png",
+                    "pipe:1",
+                ],
+                capture_output=True,
+                timeout=POSTER_TIMEOUT_S,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if done.returncode == 0 and done.stdout:
+            return done.stdout
+    return None
