@@ -93,6 +93,25 @@ def gps_coordinate(value: Value | None, ref: Value | None, negative: str) -> flo
     return degrees
 
 
+#: the UTC instant of the GPS fix: never a taken date itself, but with the camera's
+#: wall clock it gives the time zone (``extract._find_offset``)
+GPS_TIME_SOURCE = "exif:GPSDateTime"
+
+
+def _gps_instant(date: Value | None, time: Value | None) -> str | None:
+    """GPSDateStamp 'YYYY:MM:DD' + GPSTimeStamp (h, m, s rationals) as a UTC ISO time."""
+    if not isinstance(time, tuple) or len(time) < 3 or any(v is None for v in time[:3]):
+        return None
+    try:
+        hour, minute, second = (float(v) for v in time[:3])  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if not (0 <= hour < 24 and 0 <= minute < 60 and 0 <= second < 61):
+        return None
+    text = f"{_str(date) or ''} {int(hour):02d}:{int(minute):02d}:{int(second):02d}"
+    return parse_exif_datetime(text, offset="Z")
+
+
 def facts_from_tiff(tags: TiffTags) -> Facts:
     """Date, GPS, camera, orientation, caption and title from decoded EXIF tags."""
     facts = Facts(origin="exif", problems=list(tags.problems))
@@ -128,6 +147,9 @@ def facts_from_tiff(tags: TiffTags) -> Facts:
             if isinstance(alt, tuple) and alt and isinstance(alt[0], float):
                 below = _int(gps.get(0x0005)) == 1 or gps.get(0x0005) == b"\x01"
                 facts.location["alt"] = round(-alt[0] if below else alt[0], 2)
+        utc = _gps_instant(gps.get(0x001D), gps.get(0x0007))
+        if utc:
+            facts.dates[GPS_TIME_SOURCE] = utc
     description = _str(ifd0.get(0x010E))
     if not is_junk_caption(description, make=facts.camera_make, model=facts.camera_model):
         facts.caption = description

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from photosync.metadata.containers import Blocks, scan_jpeg, scan_png, scan_webp
 from photosync.metadata.dates import FILENAME_SOURCE, date_from_filename, utc_iso
-from photosync.metadata.exif import facts_from_exif_bytes, facts_from_tiff
+from photosync.metadata.exif import GPS_TIME_SOURCE, facts_from_exif_bytes, facts_from_tiff
 from photosync.metadata.facts import Facts, add_tags, clean_text
 from photosync.metadata.formats import SNIFF_BYTES, SNIFFED_KINDS, sniff_media
 from photosync.metadata.iptc import iim_from_photoshop, parse_iim
@@ -29,6 +29,7 @@ from photosync.metadata.sidecars import parse_xmp_sidecar
 from photosync.metadata.tiff import file_reader, read_tiff
 from photosync.metadata.types import MediaInfo
 from photosync.metadata.xmp import parse_xmp_packet
+from photosync.model import find_offset
 
 if TYPE_CHECKING:
     from photosync.metadata.exiftool import ExiftoolReader
@@ -458,6 +459,7 @@ def _merge(info: MediaInfo, embedded: list[Facts], side: list[Facts]) -> None:
                 break
     if info.taken_date is not None:
         info.taken_date = _borrow_offset(info.taken_date, dates.values())
+        info.taken_date = _find_offset(info.taken_date, dates)
 
     for facts in sorted(everything, key=lambda f: _LOCATION_RANK.get(f.origin, 9)):
         if facts.location:
@@ -492,6 +494,24 @@ def _borrow_offset(value: str, others: Iterable[str]) -> str:
     for other in others:
         if len(other) >= 25 and other[:19] == value[:19] and other[-6] in "+-":
             return value + other[-6:]
+    return value
+
+
+#: sources that state a UTC instant, best first: with a naive wall clock of the same
+#: moment they give its time zone
+INSTANT_SOURCES = (GPS_TIME_SOURCE, "quicktime:CreateDate")
+
+
+def _find_offset(value: str, dates: dict[str, str]) -> str:
+    """A naive wall clock plus a UTC instant of the same moment (GPS fix, QuickTime's mvhd)
+    give the offset (``model.find_offset``: whole quarter hours, within a minute)."""
+    if len(value) < 19 or value.endswith("Z") or value[-6] in "+-":
+        return value
+    for source in INSTANT_SOURCES:
+        instant = dates.get(source)
+        offset = find_offset(value, instant) if instant else None
+        if offset is not None:
+            return value + offset
     return value
 
 

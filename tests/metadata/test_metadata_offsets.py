@@ -1,0 +1,69 @@
+"""A naive camera clock gets its time zone from another source stating the same moment in UTC.
+
+EXIF before 2.31 has no offset; the GPS fix (GPSDateStamp + GPSTimeStamp, UTC) or a CR3's
+QuickTime header (UTC) of the same moment tells it. A fix taken minutes earlier (a stale
+GPS) or a different moment gives none: a wrong zone is worse than no zone.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from tests.metadata.md_builders import exif_block, jpeg_bytes, write
+
+from photosync.metadata import extract_media_info
+
+WALL = "2021:01:27 19:33:39"
+
+
+def _gps(date: str, hms: tuple[int, int, int]) -> dict[int, object]:
+    return {
+        1: "N",
+        2: (Fraction(48), Fraction(51), Fraction(24)),
+        3: "E",
+        4: (Fraction(2), Fraction(21), Fraction(3)),
+        7: tuple(Fraction(v) for v in hms),
+        29: date,
+    }
+
+
+def _taken(tmp_path: Path, gps: dict[int, object], wall: str = WALL) -> str | None:
+    data = jpeg_bytes(exif=exif_block(dto=wall, gps=gps))
+    return extract_media_info(write(tmp_path / "a.jpg", data)).taken_date
+
+
+def test_gps_time_gives_the_offset(tmp_path: Path) -> None:
+    assert _taken(tmp_path, _gps("2021:01:27", (18, 33, 39))) == "2021-01-27T19:33:39+01:00"
+    # across midnight UTC: New York evening is the next day in UTC
+    assert (
+        _taken(tmp_path, _gps("2021:01:28", (0, 33, 40)), wall="2021:01:27 19:33:39")
+        == "2021-01-27T19:33:39-05:00"
+    )
+
+
+def test_a_stale_or_missing_gps_time_gives_none(tmp_path: Path) -> None:
+    # the last fix was 7 minutes before the shot: no whole-quarter-hour zone fits
+    assert _taken(tmp_path, _gps("2021:01:27", (18, 26, 39))) == "2021-01-27T19:33:39"
+    no_date = _gps("2021:01:27", (18, 33, 39))
+    del no_date[29]
+    assert _taken(tmp_path, no_date) == "2021-01-27T19:33:39"
+
+
+@given(quarters=st.integers(min_value=-12 * 4, max_value=14 * 4), drift=st.integers(-50, 50))
+def test_any_zone_within_a_minute_is_found(
+    tmp_path_factory: pytest.TempPathFactory, quarters: int, drift: int
+) -> None:
+    from datetime import datetime, timedelta
+
+    wall = datetime(2019, 6, 30, 12, 0, 0)
+    utc = wall - timedelta(minutes=15 * quarters) + timedelta(seconds=drift)
+    gps = _gps(utc.strftime("%Y:%m:%d"), (utc.hour, utc.minute, utc.second))
+    taken = _taken(tmp_path_factory.mktemp("z"), gps, wall=wall.strftime("%Y:%m:%d %H:%M:%S"))
+    assert taken is not None
+    minutes = abs(quarters) * 15
+    sign = "+" if quarters >= 0 else "-"
+    assert taken == f"2019-06-30T12:00:00{sign}{minutes // 60:02d}:{minutes % 60:02d}"
