@@ -47,6 +47,8 @@ REASONS = {
     "date, 2003) beats xmp:CreateDate (when the file was made, 2005) as the MWG says",
     ("date", "photos/video/with-gps.mov"): "Apple's creationdate (start of capture, with "
     "offset) beats mvhd (written when recording ends, 17 s later)",
+    ("date", "photos/video/Pentax.avi"): "the AVI's IDIT says 2009/10/27 12:14:34 (so does "
+    "Pentax's own record); exiftool 12.57 drops the seconds of that spelling",
     ("gps", "photos/camera/Nikon D5000.jpg"): "EXIF GPS seconds are 0/0 (exiftool drops the "
     "fix); the minutes and the embedded XMP state it, so we keep it",
     ("make_model", "photos/video/QuickTime.mov"): "the make is in a Pentax-private TAGS atom",

@@ -67,3 +67,12 @@ def test_any_zone_within_a_minute_is_found(
     minutes = abs(quarters) * 15
     sign = "+" if quarters >= 0 else "-"
     assert taken == f"2019-06-30T12:00:00{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def test_png_creation_time_spellings() -> None:
+    from photosync.metadata.dates import png_datetime
+
+    assert png_datetime("Mon, 13 Oct 2008 10:18:30 -0500") == "2008-10-13T10:18:30-05:00"
+    assert png_datetime("2008:10:13 10:18:30") == "2008-10-13T10:18:30"
+    assert png_datetime("yesterday") is None
+    assert png_datetime("Mon, 13 Oct 1066 10:18:30 -0500") is None  # before MIN_YEAR

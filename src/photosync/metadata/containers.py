@@ -17,6 +17,9 @@ MAX_CHUNK_READ = 4 * 1024 * 1024
 XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
 #: APPn segments that hold no date, place or camera (JFIF, ICC profile, Adobe colour)
 _PLAIN_APP = (b"JFIF\x00", b"JFXX\x00", b"ICC_PROFILE\x00", b"Adobe", b"MPF\x00")
+#: PNG text keywords that state when the picture was made (not ImageMagick's
+#: "date:create", the time a file was written)
+_PNG_CREATED = (b"Creation Time", b"create-date")
 _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 
 
@@ -33,6 +36,8 @@ class Blocks:
     #: a segment or chunk that may hold facts the built-in reader does not read (a
     #: vendor APPn, a PNG text chunk): only then may exiftool know more than we do
     foreign: bool = False
+    #: a PNG's creation-time text ("Creation Time", exiftool's "create-date"), as written
+    png_created: str | None = None
     problems: list[str] = field(default_factory=list)
 
 
@@ -203,8 +208,13 @@ def _png_chunk(ctype: bytes, payload: bytes, blocks: Blocks) -> None:
         if value and blocks.xmp is None:
             blocks.xmp = value
         return
+    if key in _PNG_CREATED:
+        written = _inflate(rest[1:]) if ctype == b"zTXt" else rest
+        if written and blocks.png_created is None:
+            blocks.png_created = written.decode("latin-1").strip()
+        return
     if not key.startswith(b"Raw profile type "):
-        blocks.foreign = True  # "Creation Time", "date:create", a comment ...
+        blocks.foreign = True  # "date:create" (a file time), a comment ...
         return
     raw = _inflate(rest[1:]) if ctype == b"zTXt" else rest
     decoded = _raw_profile(raw) if raw else None

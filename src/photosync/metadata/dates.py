@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 MIN_YEAR = 1800
 MAX_YEAR = 2200
@@ -196,3 +197,23 @@ def date_from_filename(name: str) -> str | None:
         if day <= datetime.now() + timedelta(days=2):
             return day.strftime("%Y-%m-%d")
     return None
+
+
+#: label of a date from a PNG's "Creation Time" / "create-date" text
+PNG_DATE_SOURCE = "png:CreationTime"
+
+
+def png_datetime(text: str | None) -> str | None:
+    """A PNG creation-time text: ISO/EXIF spelling, or RFC 1123 as the PNG spec suggests."""
+    if not text:
+        return None
+    parsed = parse_xmp_datetime(text)
+    if parsed:
+        return parsed
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None or not MIN_YEAR <= when.year <= MAX_YEAR:
+        return None
+    return when.isoformat()

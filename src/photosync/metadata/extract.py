@@ -19,12 +19,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from photosync.metadata.containers import Blocks, scan_jpeg, scan_png, scan_webp
-from photosync.metadata.dates import FILENAME_SOURCE, date_from_filename, utc_iso
+from photosync.metadata.dates import (
+    FILENAME_SOURCE,
+    PNG_DATE_SOURCE,
+    date_from_filename,
+    png_datetime,
+    utc_iso,
+)
 from photosync.metadata.exif import GPS_TIME_SOURCE, facts_from_exif_bytes, facts_from_tiff
 from photosync.metadata.facts import Facts, add_tags, clean_text
 from photosync.metadata.formats import SNIFF_BYTES, SNIFFED_KINDS, sniff_media
 from photosync.metadata.iptc import iim_from_photoshop, parse_iim
 from photosync.metadata.isobmff import read_video, sniff_brand
+from photosync.metadata.legacy import RIFF_DATE_SOURCE, read_avi, read_mrw
 from photosync.metadata.sidecars import parse_xmp_sidecar
 from photosync.metadata.tiff import file_reader, read_tiff
 from photosync.metadata.types import MediaInfo
@@ -46,9 +53,11 @@ DATE_PRIORITY: tuple[str, ...] = (
     "xmp:DateCreated",
     "xmp:CreateDate",
     "iptc:DateCreated",
+    PNG_DATE_SOURCE,
     "quicktime:CreationDate",
     "quicktime:CreateDate",
     "quicktime:ContentCreateDate",
+    RIFF_DATE_SOURCE,
 )
 
 MIME = {
@@ -273,6 +282,12 @@ def _read_embedded(fh: BinaryIO, size: int, fmt: str, path: Path, info: MediaInf
     if fmt == "xmp":
         info.problems.append("an XMP sidecar, not a photo")
         return []
+    if fmt in ("mrw", "avi"):
+        found = read_mrw(fh, size) if fmt == "mrw" else read_avi(fh, size)
+        for facts in found:
+            info.problems.extend(facts.problems)
+            facts.problems = []
+        return found
     if fmt == "raf":
         fh.seek(84)
         offset, length = struct.unpack(">II", fh.read(8))
@@ -295,6 +310,9 @@ def _from_blocks(blocks: Blocks, info: MediaInfo) -> list[Facts]:
     info.problems.extend(blocks.problems)
     info.width, info.height = blocks.width, blocks.height
     facts = _from_payloads(blocks.exif, blocks.xmp, blocks.iptc_photoshop, info)
+    created = png_datetime(blocks.png_created)
+    if created:
+        facts.append(Facts(origin="png", dates={PNG_DATE_SOURCE: created}))
     if blocks.exif is None and not blocks.foreign:
         facts.append(Facts(origin=_READ_IN_FULL))  # no maker note, no vendor segment
     return facts
