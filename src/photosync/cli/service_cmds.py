@@ -8,7 +8,6 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from photosync.archive.schema import refuse_credential_options
 from photosync.cli._common import (
     Settings,
     console,
@@ -18,8 +17,8 @@ from photosync.cli._common import (
     reading,
     writing,
 )
-from photosync.errors import ConfigError, shown_url
-from photosync.services.registry import SERVICE_TYPES, service_class
+from photosync.services.registry import SERVICE_TYPES
+from photosync.workflow.config import add_service, service_entry
 from photosync.workflow.context import disable_service, locate_service, service_folders
 
 
@@ -81,46 +80,18 @@ def add(
     requests_per_hour: float | None,
 ) -> None:
     """Add service NAME."""
-    refuse_credential_options(
-        {
-            "--endpoint": [item.partition("=")[2] for item in endpoints],  # KEY=URL
-            "--path": str(path) if path else None,
-            "--include": list(include),
-            "--exclude": list(exclude),
-        }
+    entry = service_entry(
+        type_name,
+        path=path,
+        include=include,
+        exclude=exclude,
+        target=target,
+        source=not no_source,
+        endpoints=endpoints,
+        requests_per_hour=requests_per_hour,
     )
     with writing(settings) as archive:
-        services = archive.services()
-        if name in services:
-            raise ConfigError(f"a service named {name!r} exists already")
-        entry: dict[str, object] = {
-            "type": type_name,
-            "enabled": True,
-            "target": target,
-            "source": not no_source,
-        }
-        if path is not None:
-            entry["path"] = str(path.expanduser().resolve())
-        if include:
-            entry["include"] = list(include)
-        if exclude:
-            entry["exclude"] = list(exclude)
-        if endpoints:
-            parsed = {}
-            for item in endpoints:
-                key, sep, url = item.partition("=")
-                if not sep or not url:
-                    raise ConfigError(f"--endpoint {shown_url(item)}: expected KEY=URL")
-                parsed[key] = url
-            entry["endpoints"] = parsed
-        if requests_per_hour:
-            entry["rate_limit"] = {"requests_per_hour": requests_per_hour}
-        service_class(type_name)(name, entry)  # validates the settings now, not at the next run
-        services[name] = entry
-        archive.save_services(services)
-        if path is not None:
-            archive.save_added_here(name)  # this machine's folder (another clone locates its own)
-        archive.commit(f"config: add service {name} ({type_name}{', target' if target else ''})")
+        add_service(archive, name, entry)
     console.print(f"Added service {escape(name)}.")
 
 

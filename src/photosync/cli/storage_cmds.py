@@ -7,7 +7,6 @@ photosync's credential store (``--credentials``), so config/ stays shareable.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,6 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from photosync.archive.archive import PREFERENCES_FILE, Archive
-from photosync.archive.jsonio import read_json
-from photosync.archive.schema import refuse_credential_options
-from photosync.blobstore.registry import make_blob_store
 from photosync.cli._common import (
     Settings,
     console,
@@ -28,11 +23,8 @@ from photosync.cli._common import (
     reading,
     writing,
 )
-from photosync.errors import BlobError, ConfigError
+from photosync.workflow.config import add_location, location_spec
 from photosync.workflow.context import blob_locations
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_PROBE = "0" * 64  # a digest no photo has: HEAD on it proves bucket access without reading data
 
 
 @click.group()
@@ -98,102 +90,22 @@ def add(
     Keys come from the environment (AWS_ACCESS_KEY_ID, ...), --profile or
     --credentials; they are never written into the archive.
     """
-    if not _NAME.match(name):
-        raise ConfigError(
-            f"{name!r} is not a usable location name",
-            hint="Use letters, digits, '.', '_' or '-' (at most 64).",
-        )
-    remote = {
-        "--bucket": bucket,
-        "--prefix": prefix,
-        "--endpoint": endpoint,
-        "--region": region,
-        "--addressing-style": addressing_style,
-        "--profile": profile,
-        "--credentials": credentials_ref,
-    }
-    refuse_credential_options({**remote, "--path": str(path) if path else None})
-    spec: dict[str, Any] = {"name": name, "type": kind}
-    if kind == "local":
-        given = [option for option, value in remote.items() if value is not None]
-        if given:
-            raise ConfigError(f"{', '.join(given)} only apply to s3 and b2 locations")
-        if path is None:
-            raise ConfigError("a local location needs --path FOLDER")
-        spec["path"] = str(path.expanduser().resolve())
-    else:
-        if path is not None:
-            raise ConfigError("--path only applies to local locations; use --bucket and --prefix")
-        if not bucket:
-            raise ConfigError(f"a {kind} location needs --bucket NAME")
-        if kind == "b2" and not endpoint:
-            raise ConfigError(
-                "a b2 location needs --endpoint, the S3 endpoint of your bucket's region",
-                hint="e.g. --endpoint https://s3.us-west-004.backblazeb2.com (see the bucket's details in B2)",
-            )
-        fields = {
-            "bucket": bucket,
-            "prefix": prefix,
-            "endpoint_url": endpoint,
-            "region": region,
-            "addressing_style": addressing_style,
-            "profile": profile,
-            "credentials": credentials_ref,
-        }
-        spec.update({key: value for key, value in fields.items() if value is not None})
+    spec = location_spec(
+        name,
+        kind,
+        path=path,
+        bucket=bucket,
+        prefix=prefix,
+        endpoint=endpoint,
+        region=region,
+        addressing_style=addressing_style,
+        profile=profile,
+        credentials=credentials_ref,
+    )
     with writing(settings) as archive:
-        locations = blob_locations(archive)
-        if any(loc.get("name") == name for loc in locations):
-            raise ConfigError(
-                f"a storage location named {name!r} exists already",
-                hint="See `photosync storage list`.",
-            )
-        store = make_blob_store(name, spec, archive.root)  # the same validation every run does
-        if not no_check:
-            _probe(name, kind, store, spec)
-        _save_locations(archive, [*locations, spec])
-        archive.commit(f"config: add storage location {name}")
+        add_location(archive, spec, check=not no_check)
     console.print(f"Added storage location {escape(name)} ({escape(_where(spec))}).")
     console.print("Run `photosync replicate --execute` to copy every original there.")
-
-
-def _probe(name: str, kind: str, store: Any, spec: dict[str, Any]) -> None:
-    """Reach the location now, so a typo shows up here and not at the next replicate."""
-    if kind == "local":
-        root = Path(spec["path"])
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ConfigError(
-                f"cannot use {root} for location {name!r}: {error.strerror or error}"
-            ) from error
-        return
-    try:
-        store.has(_PROBE)
-    except BlobError as error:
-        raise ConfigError(
-            f"cannot use location {name!r}: {error}",
-            hint=(error.hint + "; " if error.hint else "")
-            + "check bucket, endpoint and keys, or pass --no-check to add it anyway",
-        ) from error
-
-
-def _save_locations(archive: Archive, locations: list[dict[str, Any]]) -> None:
-    """Write only ``blob_storage.locations``; the rest of the user's file stays as it is."""
-    try:
-        raw = read_json(archive.root / PREFERENCES_FILE)
-    except FileNotFoundError:
-        raw = {}
-    except ValueError as error:
-        raise ConfigError(f"{PREFERENCES_FILE} is not valid JSON: {error}") from error
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{PREFERENCES_FILE} must hold a JSON object")
-    storage_prefs = raw.get("blob_storage")
-    if not isinstance(storage_prefs, dict):
-        storage_prefs = dict(archive.preferences()["blob_storage"])
-    storage_prefs["locations"] = locations
-    raw["blob_storage"] = storage_prefs
-    archive.save_preferences(raw)
 
 
 def _where(spec: dict[str, Any]) -> str:
