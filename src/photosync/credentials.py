@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
+from photosync import durable
 from photosync.redaction import register_secrets, shown_error
 
 KEYRING_SERVICE = "photosync"
@@ -80,17 +80,8 @@ class CredentialStore:
 
     def _write_file(self, data: dict[str, dict[str, Any]]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".credentials.", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, sort_keys=True, indent=2)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.file_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        text = json.dumps(data, sort_keys=True, indent=2)
+        durable.atomic_write(self.file_path, text.encode("utf-8"), mode=0o600, sync_dir=True)
 
 
 def _registered(secrets: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import pytest
 
 #: modules that write to the archive, the blob store or a target folder
 WRITERS = (
+    "photosync.durable",
     "photosync.archive.jsonio",
     "photosync.blobstore.local",
     "photosync.services.local",

@@ -15,7 +15,18 @@ from typing import Any
 
 import orjson
 
+from photosync import durable
+from photosync.durable import fsync_dir
 from photosync.errors import RecordInvalid
+
+__all__ = [
+    "atomic_write",
+    "canonical_bytes",
+    "canonical_dumps",
+    "fsync_dir",
+    "read_json",
+    "write_json",
+]
 
 _CANONICAL = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 
@@ -33,28 +44,8 @@ def canonical_dumps(value: Any) -> str:
 
 
 def atomic_write(path: Path, data: bytes, *, fsync: bool = True, mode: int | None = None) -> None:
-    # one writer holds the archive lock, so a per-process temp name cannot collide
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644 if mode is None else mode)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644 if mode is None else mode)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            if fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Records and config: ``durable.atomic_write`` (one writer holds the archive lock)."""
+    durable.atomic_write(path, data, fsync=fsync, mode=mode)
 
 
 def write_json(path: Path, value: Any, *, fsync: bool = True, known_new: bool = False) -> bool:
@@ -73,15 +64,6 @@ def write_json(path: Path, value: Any, *, fsync: bool = True, known_new: bool = 
 def read_json(path: Path) -> Any:
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make renames inside ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def sync_filesystem(path: Path) -> None:

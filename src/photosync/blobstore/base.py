@@ -8,6 +8,7 @@ interface has no delete.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import stat
@@ -47,7 +48,7 @@ def blob_key(digest: str) -> str:
     return f"sha256/{bare[:2]}/{bare}"
 
 
-def open_regular(path: Path) -> BinaryIO:
+def open_regular(path: Path) -> io.BufferedReader:
     """Open a regular file for reading, never blocking on what was swapped in under its name.
 
     ``O_NONBLOCK`` makes opening a FIFO or device return at once, ``O_NOFOLLOW``
@@ -84,14 +85,11 @@ def _file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def hash_stream(handle: BinaryIO) -> tuple[str, int]:
-    """Streamed SHA-256 of what is left in ``handle``: (hex digest, size)."""
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := handle.read(CHUNK_SIZE):
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size
+def hash_stream(handle: io.BufferedReader) -> tuple[str, int]:
+    """SHA-256 of what is left in a file opened for reading: (hex digest, size read)."""
+    start = handle.tell()
+    digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    return digest, handle.tell() - start
 
 
 def hash_file(path: Path) -> tuple[str, int]:
@@ -111,6 +109,43 @@ class BlobStore(ABC):
 
     #: short name from ``blob_storage`` in user-preferences.json
     name: str
+
+    # declared capabilities: the workflow asks these flags, never the class --------------
+    #: the blobs are files on this machine (``path_for``): read in place, no download
+    local_files = False
+    #: one listing gives every blob's size (``iter_stats``), not only its digest
+    lists_sizes = False
+    #: ``put_new_file`` stores a blob a listing just showed absent without asking again
+    puts_new = False
+    #: ``replace_corrupt`` overwrites a blob whose bytes are wrong with verified ones
+    replaces_corrupt = False
+    #: ``quarantine`` moves a corrupt blob aside (never deleted) so a good copy can go in
+    quarantines = False
+
+    def path_for(self, digest: str) -> Path:
+        """The local file holding the blob (``local_files``)."""
+        raise BlobError(f"{self.name} keeps no local files")
+
+    def iter_stats(self) -> Iterator[BlobStat]:
+        """Every blob with its size: from one listing where the store can (``lists_sizes``),
+        else one ``stat`` per blob listed."""
+        for digest in self.iter_digests():
+            stat = self.stat(digest)
+            if stat is not None:
+                yield stat
+
+    def put_new_file(self, path: Path, digest: str, *, confirm: bool = True) -> bool:
+        """Store a blob known to be absent (``puts_new``); ``confirm=False``: a later
+        listing confirms it instead of a request now."""
+        raise BlobError(f"{self.name} cannot store without asking first")
+
+    def replace_corrupt(self, path: Path, digest: str) -> bool:
+        """Overwrite a corrupt blob with the verified file (``replaces_corrupt``)."""
+        raise BlobError(f"{self.name} cannot replace a corrupt blob")
+
+    def quarantine(self, digest: str) -> Path | None:
+        """Move a corrupt blob aside, never deleting it (``quarantines``); None if absent."""
+        raise BlobError(f"{self.name} cannot quarantine a blob")
 
     @abstractmethod
     def has(self, digest: str) -> bool: ...

@@ -24,6 +24,7 @@ from photosync.blobstore.base import (
     blob_key,
     check_digest,
     check_name,
+    hash_stream,
 )
 from photosync.errors import BlobError, ChecksumMismatch
 
@@ -94,6 +95,9 @@ class BlobWriter:
 
 
 class LocalBlobStore(BlobStore):
+    local_files = True
+    quarantines = True
+
     def __init__(self, root: Path, name: str = "local") -> None:
         self.root = root
         self.name = name
@@ -175,7 +179,7 @@ class LocalBlobStore(BlobStore):
                 os.link(writer.tmp_path, final)
             except FileExistsError:
                 with open(final, "rb") as existing:
-                    digest, _size = _hash(existing)
+                    digest, _size = hash_stream(existing)
                 if digest != writer.digest:
                     raise BlobError(
                         f"{self.name}:{NAMED_PREFIX}{name} exists with different bytes; "
@@ -230,15 +234,6 @@ class LocalBlobStore(BlobStore):
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), target)
         return target
-
-
-def _hash(handle: BinaryIO) -> tuple[str, int]:
-    hasher = hashlib.sha256()
-    size = 0
-    while chunk := handle.read(CHUNK_SIZE):
-        hasher.update(chunk)
-        size += len(chunk)
-    return hasher.hexdigest(), size
 
 
 def _fsync_dir(folder: Path) -> None:

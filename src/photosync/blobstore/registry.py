@@ -2,7 +2,7 @@
 
 A location entry only names where blobs live; secrets never appear in it. An S3
 entry may name a ``credentials`` entry of the ``CredentialStore``; otherwise
-boto3 finds keys in the environment, an AWS profile or its default chain.
+botocore finds keys in the environment, an AWS profile or its default chain.
 """
 
 from __future__ import annotations

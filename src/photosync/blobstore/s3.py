@@ -14,7 +14,7 @@ lifecycle rule ``AbortIncompleteMultipartUpload`` keeps abandoned ones from
 costing money forever.
 
 Credentials come from the caller (a dict from ``CredentialStore``), a named
-AWS profile or boto3's default chain (environment, config files, instance
+AWS profile or botocore's default chain (environment, config files, instance
 role) - never from the archive.
 """
 
@@ -148,6 +148,10 @@ class _Part:
 
 class S3BlobStore(BlobStore):
     """Content-addressed blobs in one bucket under an optional prefix."""
+
+    lists_sizes = True
+    puts_new = True
+    replaces_corrupt = True
 
     def __init__(
         self,

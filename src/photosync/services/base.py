@@ -50,6 +50,9 @@ class RemoteItem:
     original_available: bool = True
     #: a local file with the bytes, when the service is a folder (lets discover skip a copy)
     local_path: Path | None = None
+    #: local files of the sidecars that came with it (a folder photo's XMP): their facts
+    #: are read with the file's, and their bytes kept like originals (``sidecar_files``)
+    sidecar_paths: tuple[Path, ...] = ()
     #: when the item was created on the service (file mtime for folders), for --since
     modified_at: datetime | None = None
     #: what ``modified_at`` is, as a date source when the file states no taken date:
@@ -139,8 +142,16 @@ class Service(ABC):  # noqa: B024 - a shared base; the abstract methods are in i
         self.name = name
         self.settings = settings
 
+    #: the service can say how widely it shows one of its items (``read_visibility``):
+    #: ``audit --visibility-check`` asks it instead of trusting the record
+    can_read_visibility = False
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and servers."""
+
+    def read_visibility(self, instance_id: str) -> VisibilityObservation:
+        """How widely the service shows this item now (``can_read_visibility``)."""
+        raise NotImplementedError(f"{self.name} cannot say who sees a photo")
 
 
 class SourceService(Service):
@@ -201,8 +212,33 @@ class TargetService(Service):
         """The widest level this service can hold (Google Photos: private)."""
         return Visibility.PUBLIC
 
+    #: the service can change a copy's caption, title, tags, date (``apply_metadata``):
+    #: replicate pushes resolved decisions to it
+    supports_metadata = False
+    #: the service can change who sees its copies (``set_visibility``): replicate
+    #: narrows (and, when approved, widens) them to the canonical level
+    supports_visibility = False
     #: True when the service has albums that ``add_to_album`` can fill
     supports_albums = False
+
+    def apply_metadata(
+        self,
+        instance_id: str,
+        *,
+        caption: str | None = None,
+        title: str | None = None,
+        tags: list[str] | None = None,
+        taken_date: str | None = None,
+        location: dict[str, float] | None = None,
+    ) -> None:
+        """Show these canonical values on the item (``supports_metadata``); a value
+        left None is left as the service has it."""
+        raise NotImplementedError(f"{self.name} cannot change a photo's metadata")
+
+    def set_visibility(self, target: Record | str, level: Visibility) -> VisibilityObservation:
+        """Show the item (an id, or every present copy of this record here) at exactly
+        ``level`` (``supports_visibility``); returns what the service shows afterwards."""
+        raise NotImplementedError(f"{self.name} cannot change who sees a photo")
 
     def album_copy(self, present: list[dict[str, Any]]) -> dict[str, Any] | None:
         """Which of the photo's copies here can go into an album (None: none can)."""

@@ -141,6 +141,7 @@ class LocalFolderService(SourceService, TargetService):
                     media_type=kind,
                     quality="original",
                     local_path=Path(entry.path),
+                    sidecar_paths=tuple(Path(s.path) for s in own_sidecars),
                     modified_at=datetime.fromtimestamp(st.st_mtime, UTC),
                     extra=extra,
                 )
@@ -199,6 +200,10 @@ class LocalFolderService(SourceService, TargetService):
             raise ItemUnavailable(f"cannot read {path}: {error.strerror}") from error
 
     def sidecar_paths(self, item: RemoteItem) -> list[Path]:
+        """The item's sidecar files: as listed, else found again by the names its
+        instance recorded (an item rebuilt from a record)."""
+        if item.sidecar_paths:
+            return list(item.sidecar_paths)
         base = (item.local_path or self.root / raw_relpath(item)).parent
         raw = item.extra.get("raw_sidecars_hex")
         names = (

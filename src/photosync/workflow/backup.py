@@ -391,13 +391,8 @@ def _tidy_staging(archive: Archive, report: BackupReport) -> None:
 
 
 def _hash(path: Path) -> tuple[str, int]:
-    hasher = hashlib.sha256()
-    size = 0
     with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_SIZE):
-            hasher.update(chunk)
-            size += len(chunk)
-    return hasher.hexdigest(), size
+        return hashlib.file_digest(handle, "sha256").hexdigest(), handle.tell()
 
 
 # checking (verify) ------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from typing import Any
 
 from photosync.archive.archive import Archive, record_hashes, record_sidecars
 from photosync.blobstore.base import BlobStore, check_digest
-from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import ConfigError, PhotosyncError
 from photosync.model import Record, utc_now
 from photosync.workflow.blobsync import CopyOutcome, JsonlJournal, copy_missing_blobs
@@ -99,15 +98,7 @@ def all_sizes(store: BlobStore) -> dict[str, int]:
 
     Raises the store's PhotosyncError when it cannot be listed at all.
     """
-    iter_stats = getattr(store, "iter_stats", None)
-    if callable(iter_stats):
-        return {s.digest: s.size for s in iter_stats()}
-    out: dict[str, int] = {}
-    for digest in store.iter_digests():
-        stat = store.stat(digest)
-        if stat is not None:
-            out[digest] = stat.size
-    return out
+    return {s.digest: s.size for s in store.iter_stats()}
 
 
 def update_blob_locations(
@@ -148,7 +139,7 @@ def update_blob_locations(
 
 def primary_name(stores: Sequence[BlobStore]) -> str | None:
     """The first local location: where discover puts originals, the source of truth."""
-    return next((s.name for s in stores if isinstance(s, LocalBlobStore)), None)
+    return next((s.name for s in stores if s.local_files), None)
 
 
 def replicate_blobs(

@@ -10,7 +10,6 @@ in place (``S3BlobStore.replace_corrupt``), a local file is moved aside to
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 import threading
@@ -19,9 +18,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
-from photosync.blobstore.base import CHUNK_SIZE, BlobStat, BlobStore, check_digest
+from photosync import durable
+from photosync.blobstore.base import CHUNK_SIZE, BlobStore, check_digest
 from photosync.errors import BlobError, ChecksumMismatch, PhotosyncError
 
 
@@ -50,22 +50,13 @@ class JsonlJournal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._journal = durable.AppendJournal(path)
         self._lock = threading.Lock()
         self._done: set[tuple[str, str]] = set()
-        self._pending: list[str] = []
-        #: a crash can leave a torn last line: the next write must not extend it
-        self._torn = False
-        try:
-            with open(path, encoding="utf-8") as handle:
-                for line in handle:
-                    self._torn = not line.endswith("\n")
-                    try:
-                        item = json.loads(line)
-                        self._done.add((str(item["location"]), str(item["digest"])))
-                    except (ValueError, KeyError, TypeError):
-                        continue
-        except FileNotFoundError:
-            pass
+        self._pending: list[dict[str, str]] = []
+        for item in self._journal.entries():
+            if "location" in item and "digest" in item:
+                self._done.add((str(item["location"]), str(item["digest"])))
 
     def is_done(self, location: str, digest: str) -> bool:
         return (location, digest) in self._done
@@ -75,7 +66,7 @@ class JsonlJournal:
             if (location, digest) in self._done:
                 return
             self._done.add((location, digest))
-            self._pending.append(json.dumps({"location": location, "digest": digest}) + "\n")
+            self._pending.append({"location": location, "digest": digest})
             if len(self._pending) >= self.GROUP:
                 self._write()
 
@@ -85,37 +76,9 @@ class JsonlJournal:
             self._write()
 
     def _write(self) -> None:
-        if not self._pending:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(("\n" if self._torn else "") + "".join(self._pending))
-            self._torn = False
-            handle.flush()
-            os.fsync(handle.fileno())
+        # one write and one fsync per group; a torn last line stays alone (durable)
+        self._journal.extend(self._pending)
         self._pending.clear()
-
-
-@runtime_checkable
-class _LocalLike(Protocol):
-    def path_for(self, digest: str) -> Path: ...
-
-
-@runtime_checkable
-class _Quarantines(Protocol):
-    def quarantine(self, digest: str) -> Path | None: ...
-
-
-@runtime_checkable
-class _PutsNew(Protocol):
-    def put_new_file(self, path: Path, digest: str, *, confirm: bool = True) -> bool: ...
-
-    def iter_stats(self) -> Iterator[BlobStat]: ...
-
-
-@runtime_checkable
-class _ReplacesCorrupt(Protocol):
-    def replace_corrupt(self, path: Path, digest: str) -> bool: ...
 
 
 @dataclass
@@ -207,7 +170,7 @@ def _good_local_copy(
     """A local file with the blob's verified bytes, from the first source that has them."""
     problems: list[str] = []
     for source in sources:
-        if isinstance(source, _LocalLike):
+        if source.local_files:
             path = source.path_for(digest)
             try:
                 intact = _hash(path) == digest
@@ -250,7 +213,7 @@ def _good_local_copy(
 def _local_path(digest: str, sources: Sequence[BlobStore]) -> Path | None:
     """The file of the first local source that has the blob (not hashed here)."""
     for source in sources:
-        if isinstance(source, _LocalLike):
+        if source.local_files:
             path = source.path_for(digest)
             if path.is_file():
                 return path
@@ -293,7 +256,7 @@ def copy_missing_blobs(
         listed = _sizes(target)
         if listed is not None:
             listed_ok.add(target.name)
-            if isinstance(target, _PutsNew):  # sizes, not only names
+            if target.lists_sizes:  # sizes, not only names
                 report.listings[target.name] = dict(listed)
         for digest in wanted:
             if (journal is not None and journal.is_done(target.name, digest)) or (
@@ -326,7 +289,7 @@ def copy_missing_blobs(
         size = path.stat().st_size
         for target in wanted_in:
             try:
-                if target.name in listed_ok and isinstance(target, _PutsNew):
+                if target.name in listed_ok and target.puts_new:
                     # the listing just showed it absent: no HEAD before; the server
                     # checked the SHA-256 it echoes (else put_new_file HEADs)
                     stored = target.put_new_file(path, digest, confirm=False)
@@ -377,7 +340,7 @@ def copy_missing_blobs(
 def _sizes(store: BlobStore) -> dict[str, int] | None:
     """Digest -> size from one listing (size -1 when the store lists digests only)."""
     try:
-        if isinstance(store, _PutsNew):
+        if store.lists_sizes:
             return {stat.digest: stat.size for stat in store.iter_stats()}
         return dict.fromkeys(store.iter_digests(), -1)
     except PhotosyncError:
@@ -518,11 +481,8 @@ def repair_blobs(
 
 
 def _hash(path: Path) -> str:
-    hasher = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_SIZE):
-            hasher.update(chunk)
-    return hasher.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _restore(store: BlobStore, path: Path, digest: str, was_corrupt: bool) -> bool:
@@ -530,10 +490,10 @@ def _restore(store: BlobStore, path: Path, digest: str, was_corrupt: bool) -> bo
     if not was_corrupt or not store.has(digest):
         store.put_file(path, digest)
         return False
-    if isinstance(store, _ReplacesCorrupt):
+    if store.replaces_corrupt:
         store.replace_corrupt(path, digest)
         return False
-    if isinstance(store, _Quarantines):
+    if store.quarantines:
         store.quarantine(digest)
         store.put_file(path, digest)
         return True

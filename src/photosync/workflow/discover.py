@@ -57,7 +57,6 @@ from photosync.model import (
     weak_date,
 )
 from photosync.services.base import ListingReport, RemoteItem, SourceService, trade_files
-from photosync.services.local import LocalFolderService
 from photosync.workflow.context import open_services, primary_store
 from photosync.workflow.parallel import bounded_map
 from photosync.workflow.progress import Progress, SilentProgress
@@ -451,13 +450,10 @@ class _ServiceRun:
             else:
                 digest, stored_now, size = self._store_from(source)
         result.digest, result.size = digest, size
-        sidecars = (
-            self.service.sidecar_paths(item) if isinstance(self.service, LocalFolderService) else []
-        )
         self._store_sidecars(item, result)
         result.info = extract_media_info(
             path,
-            sidecars=sidecars,
+            sidecars=list(item.sidecar_paths),
             fallback_mtime=item.modified_at,
             fallback_source=item.modified_at_source,
             deep=self.deep,

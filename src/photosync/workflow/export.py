@@ -39,7 +39,6 @@ from typing import Any
 from photosync.archive.archive import Archive, record_sidecars
 from photosync.archive.lock import ArchiveLock
 from photosync.blobstore.base import CHUNK_SIZE, BlobStore, check_digest, hash_file
-from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import BlobError, ConfigError, PhotosyncError
 from photosync.metadata.xmpwrite import EXIFTOOL_HINT, MetadataOut, embed, exiftool_path, xmp_packet
 from photosync.model import (
@@ -581,7 +580,7 @@ def export_library(
         for leftover in tmp.iterdir():  # copies a killed run never named: not the user's
             leftover.unlink(missing_ok=True)
         sources = list(stores) if stores is not None else all_stores(archive)
-        sources.sort(key=lambda s: not isinstance(s, LocalBlobStore))
+        sources.sort(key=lambda s: not s.local_files)
         _write_all(items, dest, tmp, fmt, manifest, sources, report, progress,
                    workers or download_workers(archive))  # fmt: skip
     finally:

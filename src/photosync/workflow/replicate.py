@@ -187,7 +187,7 @@ def plan(
                 )
             )
             continue
-        if hasattr(service, "apply_metadata") and _stale_metadata(record, present):
+        if service.supports_metadata and _stale_metadata(record, present):
             actions.append(
                 PlannedAction(
                     record["photo_id"],
@@ -198,7 +198,7 @@ def plan(
                 )
             )
         current = record["visibility"]["per_service"].get(name)
-        if not current or not hasattr(service, "set_visibility"):
+        if not current or not service.supports_visibility:
             continue
         if is_wider(current, level):
             actions.append(
@@ -550,11 +550,11 @@ def _carry_out(
                 _stale_fields(record, copy) if copy.get("status", "present") == "present" else {}
             )
             if stale:
-                service.apply_metadata(copy["id"], **stale)  # type: ignore[attr-defined]
+                service.apply_metadata(copy["id"], **stale)
                 copy.setdefault("observed", {}).update(stale)
         return True
     if action.action in ("narrow_visibility", "widen_visibility"):
-        shown = service.set_visibility(record, level)  # type: ignore[attr-defined]
+        shown = service.set_visibility(record, level)
         _record_shown(record, target, level, shown.level, instances=None)
         return True
     policy = service.policy_problem(record, level)

@@ -203,7 +203,7 @@ def restore_originals(
                 hint="See `photosync storage list`.",
             )
     # local folders first: fastest, and free
-    others.sort(key=lambda s: not isinstance(s, LocalBlobStore))
+    others.sort(key=lambda s: not s.local_files)
     check_selectors(archive, only)
     sizes, photo_of, filename_of = wanted_originals(archive.iter_records(), only)
     report = RestoreReport(

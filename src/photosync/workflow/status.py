@@ -308,7 +308,7 @@ def _live_findings(archive: Archive) -> list[VisibilityFinding]:
     """One question per copy to each service that can answer (Flickr: getInfo)."""
     findings = []
     with open_services(archive) as opened:
-        readers = {name: s for name, s in opened.items() if hasattr(s, "read_visibility")}
+        readers = {name: s for name, s in opened.items() if s.can_read_visibility}
         for record in archive.iter_records():
             for name, service in sorted(readers.items()):
                 for copy in record["instances"].get(name, []):

@@ -95,6 +95,10 @@ REFUSED_UPLOAD_CODES = {
 class FlickrService(SourceService, TargetService):
     type_name = "flickr"
     over_network = True
+    # declared capabilities (services.base): Flickr answers and changes all three
+    can_read_visibility = True
+    supports_metadata = True
+    supports_visibility = True
 
     def __init__(
         self,
@@ -548,9 +552,9 @@ class FlickrService(SourceService, TargetService):
                 )
             clock.sleep(self.ticket_poll_s)
 
-    def read_visibility(self, photo_id: str) -> VisibilityObservation:
+    def read_visibility(self, instance_id: str) -> VisibilityObservation:
         """What Flickr really shows (getInfo), not what a reply said it would."""
-        info = self.client.call("flickr.photos.getInfo", photo_id=photo_id).get("photo", {})
+        info = self.client.call("flickr.photos.getInfo", photo_id=instance_id).get("photo", {})
         seen = info.get("visibility", {})
         return visibility_from_flags(
             seen.get("ispublic"), seen.get("isfriend"), seen.get("isfamily")

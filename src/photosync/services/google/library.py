@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import mimetypes
-import os
 import tempfile
 import threading
 import time
@@ -32,6 +31,7 @@ from urllib.parse import quote
 
 import requests
 
+from photosync import durable
 from photosync.credentials import CredentialStore, config_dir
 from photosync.errors import (
     ChecksumMismatch,
@@ -119,16 +119,10 @@ class IntentJournal:
         return data if isinstance(data, dict) else {}
 
     def _write(self, data: dict[str, dict[str, Any]]) -> None:
+        # an upload token lost to a power cut would upload the photo twice: fsynced
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".intents.", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, sort_keys=True)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        text = json.dumps(data, sort_keys=True)
+        durable.atomic_write(self.path, text.encode("utf-8"), mode=0o600, sync_dir=True)
 
     def token_for(self, content_hash: str) -> str | None:
         with self._lock:
