@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 
 from photosync.archive.archive import Archive
 from photosync.archive.lock import ArchiveLock
+from photosync.emulators.samples import write_jpeg
 from photosync.model import Visibility, approved_level, record_relpath
 from photosync.workflow.browse import find_record
 from photosync.workflow.resolve import choices
@@ -37,6 +39,7 @@ from tests.helpers import (
     run_cli,
 )
 from tests.web.conftest import TOKEN, csrf_of, logged_in, make_app
+from tests.web.webarchive import crop
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -177,7 +180,9 @@ def test_any_text_in_a_photo_address_names_no_file(shown: Path, same_home: Path,
     client = logged_in(make_app(shown))
     quoted = quote(text, safe="")
     for url in (f"/photo/{quoted}", f"/thumb/{quoted}/s"):
-        assert client.get(url).status_code in ((200,) if text in known else (404,)), url
+        # a doubled slash is merged by a redirect within the app; where it lands is a 404
+        answer = client.get(url, follow_redirects=True)
+        assert answer.status_code == (200 if text in known else 404), url
 
 
 def photo_digest(record: dict[str, Any]) -> str:
@@ -475,3 +480,61 @@ def test_photosync_web_serves_this_machine_only_with_the_printed_token(
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=30) == 0
     assert_check_clean(shown)
+
+
+def test_a_custom_value_and_joining_an_edit_pair(tmp_path: Path) -> None:
+    root = Path(conflicting_library(tmp_path / "meta", count=1))
+    assert run_cli("--archive", str(root), "resolve", "--auto-resolve", "simple").exit_code == 0
+    app = make_app(root)
+    client = logged_in(app)
+    photo = _first(root)["photo_id"]
+    commits = _commits(root)
+    _decide(client, app, photo, "metadata_mismatch:location", "custom", value="not a place")
+    assert "not written" in _flashes(client) and _commits(root) == commits
+    _decide(client, app, photo, "metadata_mismatch:caption", "custom", value="  In my words ")
+    caption = _conflict_of(root, photo, "metadata_mismatch:caption")
+    assert caption["resolution"]["choice"] == "custom"
+    assert _first(root)["metadata"]["caption"] == caption["resolution"]["value"] == "In my words"
+    assert_check_clean(root)
+
+    # an edited copy beside its original: joined from the page, both copies kept
+    taken = datetime(2022, 5, 1, 9, 0, 7)
+    original = write_jpeg(
+        tmp_path / "phone" / "IMG_0001.jpg", seed=501, size=(800, 600), taken=taken
+    )
+    (tmp_path / "laptop").mkdir()
+    crop(original, tmp_path / "laptop" / "IMG_0001-edited.jpg")
+    archive = new_archive(
+        tmp_path / "pair",
+        phone={"type": "local", "path": str(tmp_path / "phone")},
+        laptop={"type": "local", "path": str(tmp_path / "laptop")},
+    )
+    archive.close()
+    pair_root = archive.root
+    assert run_cli("--archive", str(pair_root), "discover").exit_code == 0
+    assert (
+        run_cli("--archive", str(pair_root), "resolve", "--auto-resolve", "simple").exit_code == 0
+    )
+    both = records(pair_root)
+    assert len(both) == 2
+    app = make_app(pair_root)
+    client = logged_in(app)
+    review = client.get("/review").get_data(as_text=True)
+    assert review.count("bytes · jpeg · on ") == 4  # both copies, on both cards
+    edited = next(r for r in both if "laptop" in r["instances"])
+    conflict = next(c["id"] for c in edited["conflicts"] if c["type"] == "edit_variant")
+    assert _decide(client, app, edited["photo_id"], conflict, "merge").status_code == 303
+    (joined,) = records(pair_root)
+    assert sorted(joined["instances"]) == ["laptop", "phone"]
+    assert joined["media"]["width"] == 800  # the original is the record, the edit a copy
+    store = pair_root / "blobs" / "sha256"
+    for record in both:
+        digest = photo_digest(record)
+        assert (store / digest[:2] / digest).is_file()  # no original lost
+    assert "No conflict waits" in client.get("/review").get_data(as_text=True)
+    assert_check_clean(pair_root)
+
+
+def _conflict_of(root: Path, photo_id: str, conflict_id: str) -> dict[str, Any]:
+    (record,) = [r for r in records(root) if r["photo_id"] == photo_id]
+    return next(c for c in record["conflicts"] if c["id"] == conflict_id)

@@ -439,11 +439,7 @@ def _browse_routes(app: Flask, state: WebState) -> None:
         if record is None:
             abort(404)
         local = {d for d in record_originals(record) if _local_has(state, d)}
-        archive = Archive(state.root)
-        try:
-            view = browse.photo_view(archive, entry, local_has=local)
-        finally:
-            archive.close()
+        view = browse.photo_view(state.root, entry, local_has=local)
         if view is None:
             abort(404)
         return render_template("photo.html", entry=entry, view=view, display_name=display_name)

@@ -21,7 +21,6 @@ from typing import Any
 
 import orjson
 
-from photosync.archive.archive import Archive
 from photosync.model import (
     UNDATED_FOLDER,
     Record,
@@ -35,7 +34,8 @@ from photosync.workflow.blobreplicate import record_originals
 #: a photo id as photosync makes them (a UUID); anything else in a URL is refused
 PHOTO_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 DIGEST = re.compile(r"^[0-9a-f]{64}$")
-_MONTH_DIR = re.compile(r"^\d{4}$")
+_YEAR_DIR = re.compile(r"^\d{4}$")
+_MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,10 @@ class Entry:
     state: str
     #: ids of the conflicts that wait for a person (open or skipped)
     waiting: tuple[str, ...]
+    size: int = 0
+    format: str = ""
+    #: the services holding a copy
+    services: tuple[str, ...] = ()
 
     @property
     def year(self) -> str:
@@ -90,6 +94,9 @@ def summarize(record: Record, rel: str) -> Entry:
         visibility=str(record["visibility"]["canonical"]),
         state=str(record["processing_state"]),
         waiting=tuple(c["id"] for c in record["conflicts"] if needs_decision(c)),
+        size=int(record["media"].get("size") or 0),
+        format=str(record["media"].get("format") or ""),
+        services=tuple(sorted(record["instances"])),
     )
 
 
@@ -272,6 +279,13 @@ class Month:
     def key(self) -> str:
         return f"{self.year}-{self.month}" if self.month else self.year
 
+    @property
+    def label(self) -> str:
+        """``Mar`` for people; the undated folder says so."""
+        if not self.month:
+            return "no date"
+        return _MONTH_NAMES[int(self.month) - 1] if 1 <= int(self.month) <= 12 else self.month
+
 
 def months(root: Path) -> list[Month]:
     """Months with photos, newest first, counted from the folder layout (no record read)."""
@@ -285,7 +299,7 @@ def months(root: Path) -> list[Month]:
         if year.name == UNDATED_FOLDER:
             out.append(Month(UNDATED_FOLDER, "", _count_json(Path(year.path))))
             continue
-        if not _MONTH_DIR.match(year.name):
+        if not _YEAR_DIR.match(year.name):
             continue
         for month in os.scandir(year.path):
             if month.is_dir() and month.name.isdigit():
@@ -374,9 +388,9 @@ class PhotoView:
     instances: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
-def photo_view(archive: Archive, entry: Entry, *, local_has: set[str]) -> PhotoView | None:
+def photo_view(root: Path, entry: Entry, *, local_has: set[str]) -> PhotoView | None:
     """Everything the photo page shows: instances, visibility, originals, history."""
-    record = read_record(archive.root, entry.rel)
+    record = read_record(root, entry.rel)
     if record is None or record.get("photo_id") != entry.photo_id:
         return None
     view = PhotoView(record=record, rel=entry.rel, instances=list(iter_instances(record)))
@@ -390,7 +404,7 @@ def photo_view(archive: Archive, entry: Entry, *, local_has: set[str]) -> PhotoV
         if digest in local_has:
             where.insert(0, "this machine (blobs/)")
         view.originals[digest] = where
-    view.history = history(archive.root, entry.rel)
+    view.history = history(root, entry.rel)
     return view
 
 

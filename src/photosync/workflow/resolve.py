@@ -775,7 +775,7 @@ def apply_decisions(
             report.refused.append((*where, "widens who can see it: not confirmed"))
             continue
         value = decision.value
-        if decision.choice == "custom":
+        if decision.choice == "custom" and not isinstance(value, (list, dict)):
             try:
                 value = parse_custom(str(conflict["field"]), str(value or ""))
             except ValueError as error:
