@@ -305,6 +305,9 @@ def test_a_conflict_decided_meanwhile_is_not_decided_again(tmp_path: Path) -> No
     assert _decide(client, app, record["photo_id"], conflict["id"], "b").status_code == 303
     assert "decided or gone since it was shown" in _flashes(client)
     assert (_commits(root), records(root)) == (commits, decided)
+    # a photo joined into another one meanwhile (or never there)
+    assert _decide(client, app, str(uuid.uuid4()), conflict["id"], "a").status_code == 303
+    assert "decided or gone since it was shown" in _flashes(client)
     # an answer the conflict does not offer is refused too
     other = next(c for c in record["conflicts"] if c["id"] == "metadata_mismatch:location")
     _decide(client, app, record["photo_id"], other["id"], "nonsense")

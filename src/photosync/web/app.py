@@ -286,13 +286,18 @@ def _review_routes(app: Flask, state: WebState) -> None:
         conflict_id = form.get("conflict_id", "")
         choice = form.get("choice", "")
         confirmed = form.get("confirm_widening") == "yes"
-        entry = _entry(state, photo_id)
-        record = browse.read_record(state.root, entry.rel)
+        entry = browse.entry_for(state.root, photo_id)
+        record = None if entry is None else browse.read_record(state.root, entry.rel)
         conflict = None
         if record is not None:
             conflict = next((c for c in record["conflicts"] if c["id"] == conflict_id), None)
         if record is None or conflict is None:
-            abort(404)
+            # joined into another photo or answered elsewhere since the page was shown
+            flash(
+                f"{photo_id[:8]} {conflict_id}: not written: decided or gone since it was shown",
+                "error",
+            )
+            return redirect(url_for("review"), code=303)
         value = form.get("value") if choice == "custom" else None
         decisions = [Decision(photo_id, conflict_id, choice, value)]
         if form.get("apply_like") == "yes":
