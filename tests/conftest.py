@@ -16,13 +16,21 @@ from hypothesis import HealthCheck, settings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-# CI runs the same examples every time (a red CI is then a real, repeatable failure) and
-# gives no deadline (a loaded CI machine is slow, not wrong); locally each run explores anew.
+# CI runs the same examples every time (a red CI is then a real, repeatable failure);
+# locally each run explores anew. Neither gives a deadline nor fails "too slow": the suite
+# runs in parallel workers (pytest-xdist) on loaded machines, which are slow, not wrong.
+# No example database: parallel workers would share one inside the repository.
 settings.register_profile(
-    "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+settings.register_profile(
+    "dev", deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 def shared_dir() -> Path | None:
@@ -38,6 +46,36 @@ def testdata() -> Path:
     if root is None:
         pytest.skip("../shared/testdata is absent: real-photo tests need it beside the repository")
     return root / "testdata"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_worker_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Each test process (each xdist worker) gets its own HOME and XDG folders.
+
+    Parallel workers must not share a keyring, a credential file, a git config or a cache;
+    nothing a test does may land in the real user's home.
+    """
+    home = tmp_path_factory.mktemp("worker-home")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HOME", str(home))
+    for name, sub in (
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_CACHE_HOME", ".cache"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_STATE_HOME", ".local/state"),
+    ):
+        (home / sub).mkdir(parents=True)
+        patch.setenv(name, str(home / sub))
+    patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    # Tests start `python -m photosync` thousands of times: with PYTHONDONTWRITEBYTECODE
+    # each start compiled the whole package again (~40% of its CPU). Byte code goes to
+    # this worker's temporary folder instead, never into the repository.
+    patch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    patch.setenv("PYTHONPYCACHEPREFIX", str(home / ".pycache"))
+    try:
+        yield
+    finally:
+        patch.undo()
 
 
 @pytest.fixture(autouse=True)

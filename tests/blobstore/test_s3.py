@@ -9,6 +9,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -314,13 +315,20 @@ def test_missing_bucket_is_reported(s3_endpoint: str, tmp_path: Path) -> None:
         store.put_file(path, digest)
 
 
-def test_unreachable_endpoint_is_reported() -> None:
+@contextmanager
+def _refused_port() -> Iterator[int]:
+    """A port that refuses connections: bound (so no other test or worker can take it) but
+    never listening, for as long as the test needs it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    store = make_store(f"http://127.0.0.1:{port}", "bucket", max_attempts=1, connect_timeout=2)
-    with pytest.raises(BlobError, match="cannot reach"):
-        store.has(hashlib.sha256(b"x").hexdigest())
+        yield sock.getsockname()[1]
+
+
+def test_unreachable_endpoint_is_reported() -> None:
+    with _refused_port() as port:
+        store = make_store(f"http://127.0.0.1:{port}", "bucket", max_attempts=1, connect_timeout=2)
+        with pytest.raises(BlobError, match="cannot reach"):
+            store.has(hashlib.sha256(b"x").hexdigest())
 
 
 @pytest.mark.parametrize(
@@ -335,19 +343,17 @@ def test_unreachable_endpoint_is_reported() -> None:
 def test_a_bad_endpoint_is_reported_without_its_query(query: str, path: str) -> None:
     """botocore quotes the endpoint word for word ("Custom endpoint `...` was not a valid
     URI"); the message showed it raw, an access key in its query included."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     keys = {"aws_access_key_id": "AKIDLOCALTEST", "aws_secret_access_key": "local-test-secret"}
-    store = make_store(
-        f"http://127.0.0.1:{port}{path}{query}",
-        "bucket",
-        max_attempts=1,
-        connect_timeout=2,
-        credentials=keys,
-    )
-    with pytest.raises(BlobError) as caught:
-        store.has(hashlib.sha256(b"x").hexdigest())
+    with _refused_port() as port:
+        store = make_store(
+            f"http://127.0.0.1:{port}{path}{query}",
+            "bucket",
+            max_attempts=1,
+            connect_timeout=2,
+            credentials=keys,
+        )
+        with pytest.raises(BlobError) as caught:
+            store.has(hashlib.sha256(b"x").hexdigest())
     shown = f"{caught.value} {caught.value.hint or ''}"
     for value in ("AKIAIOSFODNN7EXAMPLE", "abcdef0123456789abcdef", "hunter2x", "Fragment0Token"):
         assert value not in shown

@@ -248,13 +248,12 @@ def test_timeouts_are_retried(serve: Any) -> None:
 
 
 def test_connection_refused_gives_up_as_transient() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     clock = FakeClock()
     http = client(clock, retry=RetryPolicy(max_attempts=3))
-    with pytest.raises(ServiceError) as caught:
-        http.call("GET", f"http://127.0.0.1:{port}/x", parse_json)
+    # bound but never listening: refuses, and no other test or worker can take the port
+    with socket.socket() as sock, pytest.raises(ServiceError) as caught:
+        sock.bind(("127.0.0.1", 0))
+        http.call("GET", f"http://127.0.0.1:{sock.getsockname()[1]}/x", parse_json)
     assert caught.value.transient
     assert http.attempts == 3 and len(clock.slept) == 2
 
