@@ -90,21 +90,28 @@ def test_a_live_git_lock_is_waited_for_not_stolen(tmp_path: Path) -> None:
     archive.close()
     lock = archive.root / ".git" / "index.lock"
     lock.write_bytes(b"")
-    # a git that is still at work: it touches its lock, then finishes and removes it
+    # a git that is still at work: it touches its lock for longer than the grace, then
+    # finishes and removes it; it says when it is at work (a loaded machine may take
+    # longer than the grace only to start a Python)
     helper = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import os,sys,time\np=sys.argv[1]\nfor _ in range(10):\n os.utime(p)\n time.sleep(0.1)\nos.unlink(p)",
+            "import os,sys,time\np=sys.argv[1]\nos.utime(p)\nprint('at work',flush=True)\n"
+            "for _ in range(15):\n time.sleep(0.1)\n os.utime(p)\nos.unlink(p)",
             str(lock),
-        ]
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
+        assert helper.stdout is not None and helper.stdout.readline() == "at work\n"
         notes = Archive(archive.root).git.clear_stale_locks(
-            archive.root / ".photosync" / "q", grace_s=0.5
+            archive.root / ".photosync" / "q", grace_s=1.0
         )
     finally:
         helper.wait(timeout=30)
+        helper.stdout.close()
     assert notes == [] and not (archive.root / ".photosync" / "q").exists()
     assert_check_clean(archive.root)  # the lock went with its git
 
