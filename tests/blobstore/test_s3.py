@@ -325,8 +325,17 @@ def _refused_port() -> Iterator[int]:
 
 
 def test_unreachable_endpoint_is_reported() -> None:
+    # its own keys: it found none when it ran before any test had started the moto server
+    # (alone, or first on a parallel worker) and failed on "no credentials"
+    keys = {"aws_access_key_id": "AKIDLOCALTEST", "aws_secret_access_key": "local-test-secret"}
     with _refused_port() as port:
-        store = make_store(f"http://127.0.0.1:{port}", "bucket", max_attempts=1, connect_timeout=2)
+        store = make_store(
+            f"http://127.0.0.1:{port}",
+            "bucket",
+            max_attempts=1,
+            connect_timeout=2,
+            credentials=keys,
+        )
         with pytest.raises(BlobError, match="cannot reach"):
             store.has(hashlib.sha256(b"x").hexdigest())
 
