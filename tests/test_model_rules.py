@@ -3,23 +3,30 @@ the name a person sees, which conflicts still wait."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from photosync.archive.preferences import load_preferences
 from photosync.archive.schema import validate_record
+from photosync.errors import ConfigError
 from photosync.model import (
+    CIRCA_YEARS,
     Record,
+    coarse_date_covers,
+    date_precision,
     dates_agree,
     display_name,
     find_offset,
     needs_decision,
     new_record,
     parse_custom,
+    preference_matches,
     waiting_reasons,
+    weak_metadata_date,
 )
 
 
@@ -207,3 +214,61 @@ def test_the_tag_subset_rule_keeps_the_tags_as_a_copy_states_them() -> None:
     }
     assert analyze(record, {"missing_metadata"}, seals=ApprovalSeals(None)) == ["missing_metadata"]
     assert record["metadata"]["tags"] == ["Beach", "New York"]
+
+
+@given(
+    coarse=st.dates(min_value=date(1850, 1, 1), max_value=date(2100, 12, 31)),
+    other=st.datetimes(min_value=datetime(1850, 1, 1), max_value=datetime(2100, 12, 31)),
+    precision=st.sampled_from(["month", "year", "circa"]),
+)
+def test_a_coarse_date_covers_exactly_its_period(
+    coarse: date, other: datetime, precision: str
+) -> None:
+    stored = coarse.replace(day=1) if precision == "month" else coarse.replace(month=1, day=1)
+    covered = coarse_date_covers(stored.isoformat(), precision, other.isoformat())
+    if precision == "month":
+        assert covered == ((other.year, other.month) == (stored.year, stored.month))
+    elif precision == "year":
+        assert covered == (other.year == stored.year)
+    else:
+        assert covered == (abs(other.year - stored.year) <= CIRCA_YEARS)
+    assert date_precision(f"flickr:datetaken({precision})") == precision
+    assert weak_metadata_date(
+        {"taken_date": stored.isoformat(), "taken_date_source": f"flickr:datetaken({precision})"}
+    )
+    assert not weak_metadata_date({"taken_date": stored.isoformat(), "taken_date_source": "user"})
+
+
+@pytest.mark.parametrize(
+    ("preference", "label", "service", "tag", "split", "matches"),
+    [
+        # a service's name: what the service states, never its file's own EXIF
+        ("google-photos", "google-photos:google-takeout:photoTakenTime", "google-photos",
+         "google-takeout:photoTakenTime", True, True),
+        ("google-photos", "google-photos:exif:DateTimeOriginal", "google-photos",
+         "exif:DateTimeOriginal", True, False),
+        ("flickr", "flickr", "flickr", "exif:DateTimeOriginal", False, True),
+        ("flickr", "phone", "phone", "exif:DateTimeOriginal", False, False),
+        ("file", "google-photos:exif:DateTimeOriginal", "google-photos",
+         "exif:DateTimeOriginal", True, True),
+        ("file", "flickr", "flickr", "flickr:datetaken", False, False),
+        ("exif", "phone", "phone", "exif:DateTimeOriginal", False, True),
+        ("google-takeout:geoDataExif", "g:google-takeout:geoDataExif", "g",
+         "google-takeout:geoDataExif", True, True),
+        ("phone:dcim/a.jpg", "phone:dcim/a.jpg", "phone", None, False, True),
+    ],
+)  # fmt: skip
+def test_a_preference_names_the_options_it_says(
+    preference: str, label: str, service: str, tag: str | None, split: bool, matches: bool
+) -> None:
+    found = preference_matches(preference, label=label, service=service, tag=tag, split=split)
+    assert found is matches
+
+
+def test_prefer_in_preferences_is_checked_like_every_key() -> None:
+    assert load_preferences({"prefer": {"taken_date": ["google-photos", "file"]}})["prefer"] == {
+        "taken_date": ["google-photos", "file"]
+    }
+    for wrong in ({"taken": ["x"]}, {"taken_date": "google-photos"}, {"caption": [""]}):
+        with pytest.raises(ConfigError):
+            load_preferences({"prefer": wrong})

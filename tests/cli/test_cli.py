@@ -134,7 +134,8 @@ def test_demo_with_the_emulated_services(tmp_path: Path, monkeypatch: pytest.Mon
     by_service = status["instances_by_service"]
     assert by_service["flickr"] >= 8 + 10  # seeded on Flickr, plus what replicate uploaded
     assert by_service["google-photos"] > 10  # from the Takeout, plus uploads
-    assert status["by_state"]["replicated"] >= 30
+    # the sample Takeout's photo in a link-shared album waits for a visibility decision
+    assert status["by_state"]["replicated"] >= 29
     # the demo's tokens went to its own folder, never the user's config
     assert (tmp_path / "demo" / "user-config" / "credentials.json").stat().st_mode & 0o777 == 0o600
     assert not (tmp_path / "must-not-be-used").exists()

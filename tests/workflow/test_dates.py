@@ -62,9 +62,11 @@ def running() -> Iterator[tuple[FlickrEmulator, FlickrState]]:
         yield emulator, state
 
 
-def test_a_flickr_upload_time_is_labelled_as_one(
+def test_a_flickr_date_unknown_is_no_date_not_the_upload_time(
     tmp_path: Path, running: tuple[FlickrEmulator, FlickrState]
 ) -> None:
+    """Flickr says "date unknown" for a file without a date: the record keeps it
+    unknown (labelled), never the upload time, so any other source's date wins."""
     emulator, state = running
     undated = write_jpeg(tmp_path / "undated.jpg", seed=5, size=(48, 32), taken=None)
     dated = write_jpeg(
@@ -79,10 +81,11 @@ def test_a_flickr_upload_time_is_labelled_as_one(
     assert discover(archive).new == 2
     by_instance = {r["instances"]["flickr"][0]["id"]: r for r in records(archive.root)}
     meta = by_instance[unknown.id]["metadata"]
-    assert meta["taken_date_source"] == "service:upload"
-    assert date_kind(meta) == "estimated"
-    assert [e.photo_id for e in estimated_dates(archive)] == [by_instance[unknown.id]["photo_id"]]
-    assert status(archive).estimated_by_source == {"service:upload": 1}
+    assert meta["taken_date"] is None
+    assert meta["taken_date_source"] == "flickr:datetaken(unknown)"
+    assert date_kind(meta) == "none"
+    assert estimated_dates(archive) == []
+    assert status(archive).estimated_by_source == {}
     archive.close()
     assert_check_clean(archive.root)
 

@@ -166,3 +166,106 @@ def test_a_file_name_date_is_used_when_the_file_has_none_before_its_mtime(
     assert dates["holiday.jpg"][1] == "file:mtime"
     archive.close()
     assert_check_clean(archive.root)
+
+
+def test_prefer_settles_a_mismatch_by_the_source_the_user_named(tmp_path: Path) -> None:
+    """`prefer: {"taken_date": ["google-photos"]}`: a date edited in Google Photos wins
+    over the file's EXIF without a question; the decision names the rule. A preference
+    that names no option leaves the question open."""
+    part = _export(
+        tmp_path,
+        {
+            "edited.jpg": (
+                datetime(2021, 1, 27, 19, 33, 39),
+                {"photoTakenTime": _stamp(2021, 1, 25, 18, 33, 39)},
+            ),
+            "moved.jpg": (
+                datetime(2021, 3, 1, 12, 0, 0),
+                {
+                    "photoTakenTime": _stamp(2021, 3, 1, 11, 0, 0),
+                    "geoData": _geo(45.764, 4.8357),
+                    "geoDataExif": _geo(48.8584, 2.2945),
+                },
+            ),
+        },
+    )
+    archive = new_archive(
+        tmp_path, **{"google-photos": {"type": "google-takeout", "paths": [str(part)]}}
+    )
+    prefs = archive.preferences()
+    prefs["prefer"] = {"taken_date": ["google-photos"], "location": ["flickr"]}
+    archive.save_preferences(prefs)
+    archive.commit("config: prefer Google's dates")
+    archive.lock()
+    assert discover(archive).failed == 0
+    report = auto_resolve(archive)
+    photos = _by_name(archive.root)
+    edited = photos["edited.jpg"]
+    (decided,) = [c for c in edited["conflicts"] if c["id"] == "metadata_mismatch:taken_date"]
+    assert decided["status"] == "resolved"
+    assert decided["resolution"]["rule"] == "prefer: google-photos"
+    assert decided["resolution"]["choice"] == "google-photos:google-takeout:photoTakenTime"
+    assert edited["metadata"]["taken_date"] == "2021-01-25T18:33:39Z"
+    assert edited["metadata"]["taken_date_source"] == "google-takeout:photoTakenTime"
+    assert edited["processing_state"] == "resolved"
+    assert any(
+        "prefer: google-photos" in what and name == "edited.jpg"
+        for _p, name, what in report.decisions
+    )
+    # no flickr copy states a place: the place question stays for a human
+    moved = photos["moved.jpg"]
+    (place,) = [c for c in moved["conflicts"] if c["id"] == "metadata_mismatch:location"]
+    assert place["status"] == "open"
+    # resolving again changes nothing: the rule's decision is kept as it was
+    head = archive.git.run("rev-parse", "HEAD").strip()
+    auto_resolve(archive)
+    assert archive.git.run("rev-parse", "HEAD").strip() == head
+    assert _by_name(archive.root)["edited.jpg"] == edited
+    archive.close()
+    assert_check_clean(archive.root)
+
+
+def test_what_else_google_knew_is_kept_on_the_google_copy(tmp_path: Path) -> None:
+    """People, favourite, origin and app are observations of the Google copy, each
+    labelled with the sidecar field that said it (the view count stays in the kept
+    sidecar blob: it changes with every look)."""
+    origin = {"mobileUpload": {"deviceFolder": {"localFolderName": "WhatsApp Images"}}}
+    part = _export(
+        tmp_path,
+        {
+            "IMG-20190101-WA0001.jpg": (
+                None,
+                {
+                    "photoTakenTime": _stamp(2019, 1, 1, 10, 0, 0),
+                    "description": "New year",
+                    "people": [{"name": "Ada"}, {"name": "Grace"}],
+                    "favorited": True,
+                    "googlePhotosOrigin": origin,
+                    "appSource": {"androidPackageName": "com.whatsapp"},
+                    "imageViews": "17",
+                },
+            ),
+            "plain.jpg": (None, {"photoTakenTime": _stamp(2019, 1, 2, 10, 0, 0)}),
+        },
+    )
+    archive = new_archive(tmp_path, google={"type": "google-takeout", "paths": [str(part)]})
+    archive.lock()
+    assert discover(archive).failed == 0
+    photos = _by_name(archive.root)
+    (instance,) = photos["IMG-20190101-WA0001.jpg"]["instances"]["google"]
+    said = {e["field"]: (e["source"], e["value"]) for e in instance["observed"]["sources"]}
+    assert said["people"] == ("google-takeout:people", ["Ada", "Grace"])
+    assert said["favorite"] == ("google-takeout:favorited", True)
+    assert said["origin"] == ("google-takeout:googlePhotosOrigin", origin)
+    assert said["app"] == ("google-takeout:appSource", "com.whatsapp")
+    assert said["caption"] == ("google-takeout:description", "New year")
+    assert "views" not in said
+    (plain,) = photos["plain.jpg"]["instances"]["google"]
+    assert {e["field"] for e in plain["observed"]["sources"]} == {"taken_date"}
+    # nothing of this is a question: only dates, places and captions are compared
+    auto_resolve(archive)
+    assert not [
+        c for r in records(archive.root) for c in r["conflicts"] if c["type"] == "metadata_mismatch"
+    ]
+    archive.close()
+    assert_check_clean(archive.root)

@@ -92,6 +92,9 @@ class ExpectedItem:
     albums: list[str] = field(default_factory=list)
     people: list[str] = field(default_factory=list)
     favorited: bool = False
+    #: who may see it on Google, widest first: an album shared by link ("protected")
+    #: is public, one shared with people or a photo from someone's share is friends
+    visibility: str = "private"
     archived: bool = False
     trashed: bool = False
     locked: bool = False
@@ -287,6 +290,8 @@ class _Photo:
     people: list[str] = field(default_factory=list)
     favorited: bool = False
     title: str | None = None
+    #: the ``googlePhotosOrigin`` key: ``fromSharedAlbum`` for a photo from someone's share
+    origin: str = "mobileUpload"
     albums: list[tuple[str, str, str | None]] = field(default_factory=list)  # album, name, sidecar
     data: bytes = b""
     key: str | None = None
@@ -398,7 +403,13 @@ def generate_takeout(
     add("new-form-numbered-original", "IMG_5000.jpg", form="new")
     new_copy = add("new-form-numbered-copy", "IMG_5000(1).jpg", form=None, title="IMG_5000.jpg")
     new_copy.sidecar = sidecar_name("IMG_5000.jpg", form="new", counter=1)
-    no_ext = add("new-form-missing-ext", "Peanut Butter Balls.jpg", form=None, caption="Recipe")
+    no_ext = add(
+        "new-form-missing-ext",
+        "Peanut Butter Balls.jpg",
+        form=None,
+        caption="Recipe",
+        origin="fromSharedAlbum",  # saved from a friend's shared album
+    )
     no_ext.sidecar = sidecar_name(no_ext.name, form="new", drop_ext=True)
     uni = add("unicode-name", "Café ☕ déjà vu.jpg", form="new", caption="Ça va")
     uni.albums.append((album_d, uni.name, uni.sidecar))
@@ -502,9 +513,16 @@ def generate_takeout(
         if photo.people:
             data["people"] = [{"name": n} for n in photo.people]
         data["url"] = f"https://photos.google.com/photo/{photo.key}"
-        data["googlePhotosOrigin"] = {
-            "mobileUpload": {"deviceFolder": {"localFolderName": ""}, "deviceType": "ANDROID_PHONE"}
-        }
+        data["googlePhotosOrigin"] = (
+            {
+                "mobileUpload": {
+                    "deviceFolder": {"localFolderName": ""},
+                    "deviceType": "ANDROID_PHONE",
+                }
+            }
+            if photo.origin == "mobileUpload"
+            else {photo.origin: {}}
+        )
         if photo.favorited:
             data["favorited"] = True
         if photo.folder == "archive":
@@ -539,8 +557,11 @@ def generate_takeout(
             }
         },
         album_c: {"title": ""},
-        album_d: {"title": album_d},
+        album_d: {"title": album_d, "shared": True},  # shared with people, no link
     }
+    #: who sees an album's photos: by link (protected) anyone, shared with people friends
+    album_levels = {album_a: "public", album_b: "private", album_d: "friends"}
+    ranks = {"private": 0, "friends": 1, "public": 2}
     for album, meta in albums_meta.items():
         files.append(
             (f"{album}/{loc.album_metadata}", json.dumps(meta, ensure_ascii=False).encode())
@@ -608,6 +629,9 @@ def generate_takeout(
             )
         albums = sorted({a for a, _, _ in photo.albums} | {a for a, _, _ in source.albums})
         folder = home(photo)
+        levels = [album_levels.get(a, "private") for a in albums]
+        if source.origin != "mobileUpload":
+            levels.append("friends")
         items.append(
             ExpectedItem(
                 quirk=photo.quirk,
@@ -628,6 +652,7 @@ def generate_takeout(
                 albums=albums,
                 people=sorted(source.people),
                 favorited=source.favorited,
+                visibility=max(levels, key=ranks.__getitem__, default="private"),
                 archived=source.folder == "archive",
                 trashed=source.folder == "trash",
                 locked=source.folder == "locked",

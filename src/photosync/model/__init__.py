@@ -152,6 +152,35 @@ def unapproved_widening(record: Record, trusted: ApprovalCheck) -> bool:
     return is_wider(canonical, approved_level(record, trusted))
 
 
+def shown_levels(record: Record) -> dict[str, str]:
+    """Per service, the widest level any present copy there is seen at (``per_service``
+    and each copy's own): what an audit reports, failing closed. Two copies on one
+    service, one in a shared album, are seen as widely as the shared one."""
+    shown: dict[str, Visibility] = {}
+    copies = [
+        (service, instance.get("visibility"))
+        for service, instances in (record.get("instances") or {}).items()
+        for instance in instances
+        if instance.get("status", "present") == "present"
+    ]
+    said = list(((record.get("visibility") or {}).get("per_service") or {}).items())
+    for service, level in [*said, *copies]:
+        if not level:
+            continue
+        seen = _level_or_public(level)
+        if service not in shown or is_wider(seen, shown[service]):
+            shown[service] = seen
+    return {service: level.value for service, level in sorted(shown.items())}
+
+
+def _level_or_public(value: Any) -> Visibility:
+    """A level a service was seen at; one that cannot be read counts as public (audit)."""
+    try:
+        return Visibility(value)
+    except ValueError:
+        return Visibility.PUBLIC
+
+
 class ProcessingState(StrEnum):
     DISCOVERED = "discovered"
     RESOLVED = "resolved"
@@ -183,6 +212,93 @@ def date_kind(metadata: dict[str, Any]) -> str:
     if not metadata.get("taken_date"):
         return "none"
     return "estimated" if is_estimated_date(metadata.get("taken_date_source")) else "taken"
+
+
+#: how precise a stated date is, from its ``taken_date_source`` label's suffix: Flickr
+#: says "May 1985" (``flickr:datetaken(month)``, stored as ``1985-05-01``), "1985"
+#: (``(year)``) or "circa 1985" (``(circa)``: within ``CIRCA_YEARS`` either side)
+COARSE_PRECISIONS = ("month", "year", "circa")
+CIRCA_YEARS = 5
+#: a service that says it does not know when the photo was taken (Flickr's
+#: ``datetakenunknown``): no date, and its upload time is not used as one
+UNKNOWN_DATE_SUFFIX = "(unknown)"
+
+
+def date_precision(source: str | None) -> str | None:
+    """``month``, ``year`` or ``circa`` for a coarse date's label; None for a precise one."""
+    text = str(source or "")
+    for precision in COARSE_PRECISIONS:
+        if text.endswith(f"({precision})"):
+            return precision
+    return None
+
+
+def coarse_date_covers(coarse: str, precision: str, other: str) -> bool:
+    """Is ``other`` (a precise date) within the period a coarse date states?"""
+    if len(coarse) < 4 or len(other) < 4 or not (coarse[:4].isdigit() and other[:4].isdigit()):
+        return False
+    if precision == "month":
+        return other[:7] == coarse[:7]
+    if precision == "year":
+        return other[:4] == coarse[:4]
+    return abs(int(other[:4]) - int(coarse[:4])) <= CIRCA_YEARS
+
+
+def weak_metadata_date(metadata: dict[str, Any]) -> bool:
+    """A record's date that a stated, precise date of any copy replaces: none, an
+    estimate (file or upload time) or a coarse one (a month, a year, circa)."""
+    return (
+        not metadata.get("taken_date")
+        or is_estimated_date(metadata.get("taken_date_source"))
+        or date_precision(metadata.get("taken_date_source")) is not None
+    )
+
+
+#: labels of what a file itself says (its EXIF, XMP, IPTC, QuickTime, sidecar, name or
+#: times), as opposed to what a service states about it (``google-takeout:...``)
+FILE_STATEMENTS = (
+    "exif",
+    "xmp",
+    "iptc",
+    "quicktime",
+    "qt",
+    "png",
+    "tiff",
+    "mp4",
+    "riff",
+    "sidecar",
+    "exiftool",
+    "file",
+    "filename",
+)
+
+
+def stated_by_file(tag: str | None) -> bool:
+    """Is this source label something the file's own bytes (or name, or times) say?"""
+    head = str(tag or "").split(":", 1)[0].split("(", 1)[0]
+    return head in FILE_STATEMENTS
+
+
+def preference_matches(
+    preference: str, *, label: str, service: str, tag: str | None, split: bool
+) -> bool:
+    """Does a ``prefer:`` entry name this option of a ``metadata_mismatch``?
+
+    ``label`` is the option's source (``flickr``, ``google-photos:exif:DateTimeOriginal``),
+    ``service`` the service of the copy, ``tag`` what stated the value, ``split`` that
+    the option is one of a copy's own sources (its file and its service disagree). A
+    service's name matches what that service states (a copy as a whole, or its own
+    fields), never what the file's bytes say on it; ``file`` matches every file
+    statement; a label or a statement's label (``google-takeout:geoData``, ``exif``)
+    matches itself.
+    """
+    if preference in (label, tag) or str(tag or "").startswith(preference + ":"):
+        return True
+    if preference == "file":
+        return tag is not None and stated_by_file(tag)
+    if preference != service:
+        return False
+    return not (split and stated_by_file(tag))
 
 
 # Fields of ``metadata`` that instances may disagree on.

@@ -58,6 +58,9 @@ class RemoteItem:
     #: what ``modified_at`` is, as a date source when the file states no taken date:
     #: "file:mtime" (a file's modification time) or "service:upload" (an upload time)
     modified_at_source: str = "file:mtime"
+    #: the service says it does not know when the photo was taken (Flickr's
+    #: ``datetakenunknown``): ``modified_at`` is then no date for it, not even an estimate
+    taken_unknown: bool = False
     #: service-specific fields kept verbatim in the record's instance
     extra: dict[str, Any] = field(default_factory=dict)
     #: problems the service noticed (malformed sidecar, ...), recorded on the photo

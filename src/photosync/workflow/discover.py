@@ -454,7 +454,7 @@ class _ServiceRun:
         result.info = extract_media_info(
             path,
             sidecars=list(item.sidecar_paths),
-            fallback_mtime=item.modified_at,
+            fallback_mtime=None if item.taken_unknown else item.modified_at,
             fallback_source=item.modified_at_source,
             deep=self.deep,
         )
@@ -487,7 +487,7 @@ class _ServiceRun:
         self._store_sidecars(item, result)
         result.info = extract_media_info(
             self.store.path_for(digest),
-            fallback_mtime=item.modified_at,
+            fallback_mtime=None if item.taken_unknown else item.modified_at,
             fallback_source=item.modified_at_source,
             file_time=False,  # the stored copy's mtime is when it was downloaded
             name=item.filename,
@@ -560,6 +560,7 @@ class _ServiceRun:
                 alias[0].setdefault("extra", {})["same_item_as"] = item.instance_id
                 changed = True
             _keep_known_albums(record, self.service.name, instance)
+            _keep_known_visibility(record, self.service.name, instance)
             _keep_earlier_sidecars(record, self.service.name, instance)
             previous = find_instance(record, self.service.name, item.instance_id)
             changed |= upgrade_made_up_name(record, previous, instance)
@@ -851,6 +852,8 @@ def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:
     taken, taken_source = info.taken_date, info.taken_date_source
     if service.taken_date and not file_date_is_exact:
         taken, taken_source = service.taken_date, service.taken_date_source
+    elif not taken and service.taken_date_source:  # a service that says "date unknown"
+        taken_source = service.taken_date_source
     sources = [dict(entry) for entry in service.sources]
     if sources:
         if file_date_is_exact and info.taken_date:
@@ -901,3 +904,14 @@ def _keep_known_albums(record: Record, service: str, instance: dict[str, Any]) -
     previous = find_instance(record, service, instance["id"])
     if previous is not None and "albums" in (previous.get("observed") or {}):
         instance["observed"]["albums"] = previous["observed"]["albums"]
+
+
+def _keep_known_visibility(record: Record, service: str, instance: dict[str, Any]) -> None:
+    """A listing that cannot say who sees the item (a Takeout's album metadata in a
+    part not given) keeps the last answer: a share once seen is not forgotten."""
+    if instance.get("visibility") is not None:
+        return
+    previous = find_instance(record, service, instance["id"])
+    if previous is not None and previous.get("visibility") is not None:
+        instance["visibility"] = previous["visibility"]
+        instance["visibility_raw"] = previous.get("visibility_raw")

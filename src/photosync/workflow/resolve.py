@@ -33,21 +33,28 @@ from photosync.model import (
     Record,
     Visibility,
     approved_level,
+    coarse_date_covers,
     comparable,
+    date_precision,
     display_name,
     is_wider,
     iter_instances,
     most_restrictive,
     needs_decision,
     parse_custom,
+    preference_matches,
     unapproved_widening,
     untrusted_approvals,
     utc_now,
     weak_date,
+    weak_metadata_date,
 )
 from photosync.workflow.context import primary_store
 from photosync.workflow.match import match_variants, merge_into
 from photosync.workflow.progress import Progress, SilentProgress
+
+#: a decision made by a ``prefer`` preference names it: ``"prefer: google-photos"``
+PREFER_RULE = "prefer:"
 
 
 @dataclass
@@ -85,9 +92,29 @@ class ResolveReport:
         return f"resolved automatically: {self.conflicts_auto} of {total} ({share})"
 
 
+@dataclass(frozen=True)
+class _Option:
+    """One value a copy states for a field: the option's label, the value, what stated
+    it (a date's ``taken_date_source``, a sidecar field), the copy's service, and
+    whether it is one of the copy's own disagreeing sources."""
+
+    label: str
+    value: Any
+    tag: str | None
+    service: str
+    split: bool = False
+
+
 def _sources(record: Record, field_name: str) -> list[tuple[str, Any]]:
     """(source label, raw value) per instance that says something about the field."""
-    out = []
+    return [(option.label, option.value) for option in _source_entries(record, field_name)]
+
+
+def _source_entries(record: Record, field_name: str) -> list[_Option]:
+    """Every value a copy states for the field, as options. A coarse date (Flickr's
+    month or year) that a precise one falls within says nothing more: the precise
+    one wins."""
+    out: list[_Option] = []
     multi = {s for s, insts in record["instances"].items() if len(insts) > 1}
     # derivatives (Picker downloads, resized service copies) never outvote an original
     has_original = any(i.get("quality") != "derivative" for _s, i in iter_instances(record))
@@ -103,15 +130,50 @@ def _sources(record: Record, field_name: str) -> list[tuple[str, Any]]:
             # each one is an option, with its value
             for entry in observed.get("sources", []):
                 if entry.get("field") == field_name and comparable(field_name, entry["value"]):
-                    out.append((f"{label}:{entry['source']}", entry["value"]))
+                    out.append(
+                        _Option(
+                            f"{label}:{entry['source']}",
+                            entry["value"],
+                            entry["source"],
+                            service,
+                            split=True,
+                        )
+                    )
             continue
         value = observed.get(field_name)
         if comparable(field_name, value) is None or (
             field_name == "taken_date" and weak_date(observed)
         ):
             continue
-        out.append((label, value))
+        tag = observed.get("taken_date_source") if field_name == "taken_date" else None
+        out.append(_Option(label, value, tag, service))
+    if field_name == "taken_date":
+        precise = [str(o.value) for o in out if date_precision(o.tag) is None]
+        out = [
+            o
+            for o in out
+            if (precision := date_precision(o.tag)) is None
+            or not any(coarse_date_covers(str(o.value), precision, p) for p in precise)
+        ]
     return out
+
+
+def _preferred(
+    field_name: str, options: list[_Option], prefer: list[str]
+) -> tuple[str, _Option] | None:
+    """The first ``prefer:`` entry (in the user's order) whose options state one value:
+    that entry and its first option; None when no entry settles it."""
+    for preference in prefer:
+        chosen = [
+            o
+            for o in options
+            if preference_matches(
+                preference, label=o.label, service=o.service, tag=o.tag, split=o.split
+            )
+        ]
+        if chosen and len({comparable(field_name, o.value) for o in chosen}) == 1:
+            return preference, chosen[0]
+    return None
 
 
 def combine(field_name: str, values: list[Any]) -> Any | None:
@@ -129,14 +191,24 @@ def combine(field_name: str, values: list[Any]) -> Any | None:
 
 # analysis -----------------------------------------------------------------------------------
 def analyze(
-    record: Record, rules: set[str], *, by: str = "photosync", seals: ApprovalSeals
+    record: Record,
+    rules: set[str],
+    *,
+    by: str = "photosync",
+    seals: ApprovalSeals,
+    prefer: dict[str, list[str]] | None = None,
 ) -> list[str]:
-    """Recompute the record's conflicts, applying automatic rules; returns the rules used."""
+    """Recompute the record's conflicts, applying automatic rules; returns the rules used.
+
+    ``prefer`` (preferences ``prefer``: field -> sources, first wins) settles a
+    ``metadata_mismatch`` by the source the user named; the decision names the rule.
+    """
     used: list[str] = []
     previous = {c["id"]: c for c in record["conflicts"]}
     conflicts: list[dict[str, Any]] = []
     for field_name in COMPARABLE_FIELDS:
-        sources = _sources(record, field_name)
+        entries = _source_entries(record, field_name)
+        sources = [(o.label, o.value) for o in entries]
         distinct: dict[Any, Any] = {}
         for _label, value in sources:
             distinct.setdefault(comparable(field_name, value), value)
@@ -144,11 +216,21 @@ def analyze(
             continue
         if len(distinct) == 1:
             value = next(iter(distinct.values()))
-            if (
-                comparable(field_name, record["metadata"].get(field_name)) is None
-                and "missing_metadata" in rules
-            ):
-                record["metadata"][field_name] = value
+            metadata = record["metadata"]
+            missing = comparable(field_name, metadata.get(field_name)) is None
+            if field_name == "taken_date":
+                # an estimate or a coarse date is replaced by the one stated date
+                missing = missing or (
+                    weak_metadata_date(metadata)
+                    and comparable(field_name, metadata.get(field_name))
+                    != comparable(field_name, value)
+                )
+            if missing and "missing_metadata" in rules:
+                metadata[field_name] = value
+                if field_name == "taken_date":
+                    metadata["taken_date_source"] = next(
+                        (o.tag for o in entries if o.value == value and o.tag), None
+                    )
                 used.append("missing_metadata")
             continue
         if field_name == "tags" and "missing_metadata" in rules:
@@ -162,7 +244,7 @@ def analyze(
                 used.append("missing_metadata")
                 continue
         conflict_id = f"{ConflictType.METADATA_MISMATCH.value}:{field_name}"
-        conflict = {
+        conflict: dict[str, Any] = {
             "id": conflict_id,
             "type": ConflictType.METADATA_MISMATCH.value,
             "field": field_name,
@@ -174,6 +256,31 @@ def analyze(
             "resolution": None,
         }
         _carry_decision(conflict, previous.get(conflict_id))
+        carried = conflict.get("resolution") if conflict["status"] == "resolved" else None
+        by_rule = str((carried or {}).get("rule") or "").startswith(PREFER_RULE)
+        if conflict["status"] == "open" or by_rule:
+            # a rule's earlier decision is the rule's to remake (the user changed ``prefer``)
+            found = _preferred(field_name, entries, (prefer or {}).get(field_name, []))
+            if found is None and by_rule:
+                conflict["status"], conflict["resolution"] = "open", None
+            elif found is not None:
+                preference, option = found
+                resolution: dict[str, Any] = {
+                    "choice": option.label,
+                    "value": option.value,
+                    "by": by,
+                    "at": utc_now(),
+                    "rule": f"{PREFER_RULE} {preference}",
+                }
+                if carried is not None and all(
+                    carried.get(key) == resolution[key] for key in ("choice", "value", "rule")
+                ):
+                    resolution = carried  # the same decision again: the record stays as it is
+                conflict["status"], conflict["resolution"] = "resolved", resolution
+                record["metadata"][field_name] = option.value
+                if field_name == "taken_date" and option.tag:
+                    record["metadata"]["taken_date_source"] = option.tag
+                used.append(PREFER_RULE)
         conflicts.append(conflict)
     failed = _processing_failed(record, previous)
     if failed is not None:
@@ -376,6 +483,9 @@ def auto_resolve(
     progress = progress or SilentProgress()
     records: RecordAccess = view if view is not None else archive
     rules = _rules(archive, mode)
+    prefer: dict[str, list[str]] = (
+        dict(archive.preferences().get("prefer") or {}) if mode != "none" else {}
+    )
     report = ResolveReport()
     matched = match_variants(records, primary_store(archive), rules, progress=progress)
     report.merged_variants, report.edit_variant_pairs = matched.merged, matched.edit_pairs
@@ -395,7 +505,7 @@ def auto_resolve(
         report.examined += 1
         before_state = record["processing_state"]
         before = {name: record["metadata"].get(name) for name in COMPARABLE_FIELDS}
-        used = analyze(record, rules, seals=archive.seals)
+        used = analyze(record, rules, seals=archive.seals, prefer=prefer)
         for rule in used:
             report.by_rule[rule] = report.by_rule.get(rule, 0) + 1
         report.decisions.extend(
@@ -444,8 +554,16 @@ def _what_rules_did(record: Record, before: dict[str, Any], used: list[str]) -> 
     """Each field a rule filled in and each visibility kept, in words."""
     if not used:
         return []
+    rules = {
+        str(c["field"]): str(c["resolution"]["rule"])
+        for c in record["conflicts"]
+        if c["type"] == ConflictType.METADATA_MISMATCH.value
+        and c["status"] == "resolved"
+        and str((c.get("resolution") or {}).get("rule") or "").startswith(PREFER_RULE)
+    }
     out = [
-        f"{name.replace('_', ' ')} set to {record['metadata'].get(name)!r} (missing_metadata)"
+        f"{name.replace('_', ' ')} set to {record['metadata'].get(name)!r} "
+        f"({rules.get(name, 'missing_metadata')})"
         for name in COMPARABLE_FIELDS
         if comparable(name, before[name]) != comparable(name, record["metadata"].get(name))
     ]
@@ -554,6 +672,13 @@ def decide(
             value = parse_custom(field_name, value) if isinstance(value, str) else value
             if field_name == "taken_date":
                 record["metadata"]["taken_date_source"] = "user"
+        elif field_name == "taken_date":  # the chosen source's label goes with its date
+            tag = next(
+                (o.tag for o in _source_entries(record, field_name) if o.label == choice),
+                None,
+            )
+            if tag:
+                record["metadata"]["taken_date_source"] = tag
         record["metadata"][field_name] = value
     conflict["status"] = "resolved"
     conflict["resolution"] = {

@@ -21,6 +21,7 @@ from photosync.model import (
     is_wider,
     needs_decision,
     pushable_level,
+    shown_levels,
     unapproved_widening,
 )
 from photosync.workflow.blobreplicate import record_originals
@@ -289,7 +290,7 @@ def visibility_audit(archive: Archive, *, live: bool = False) -> list[Visibility
         return findings
     for record in archive.iter_records():
         canonical = record["visibility"]["canonical"]
-        for service, level in sorted(record["visibility"]["per_service"].items()):
+        for service, level in shown_levels(record).items():
             if level != canonical:
                 findings.append(
                     VisibilityFinding(

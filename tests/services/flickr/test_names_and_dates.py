@@ -20,6 +20,7 @@ from photosync.emulators.flickr import FlickrEmulator, FlickrState
 from photosync.model import display_name
 from photosync.services.flickr.mapping import flickr_filename
 from photosync.workflow.discover import discover
+from photosync.workflow.resolve import auto_resolve
 from tests.helpers import assert_check_clean, new_archive, records
 from tests.services.flickr.test_workflow import _authorise, _settings
 
@@ -108,5 +109,58 @@ def test_an_archive_named_by_flickr_ids_takes_the_title_name_when_flickr_lists_i
     assert record["metadata"]["filename"] == "Lake.jpg"
     (instance,) = record["instances"]["flickr"]
     assert instance["id"] == photo.id and instance["observed"]["filename"] == "Lake.jpg"
+    archive.close()
+    assert_check_clean(archive.root)
+
+
+def test_flickr_unknown_and_coarse_dates_stay_as_stated_and_a_stated_date_wins(
+    tmp_path: Path, running: tuple[FlickrEmulator, FlickrState]
+) -> None:
+    """'Date unknown' is no date (never the upload time) and 'May 2011' is a month,
+    labelled: a copy elsewhere that states the day settles it without a question; one
+    that states another month is a question with both."""
+    emulator, state = running
+    unknown = state.add_photo(_image((1, 2, 3), "JPEG"), title="Unknown")
+    month = state.add_photo(_image((9, 2, 3), "JPEG"), title="Month")
+    state.touch(month.id, datetaken="2011-05-01 00:00:00", granularity=4, taken_unknown=False)
+    year = state.add_photo(_image((9, 9, 3), "JPEG"), title="Year")
+    state.touch(year.id, datetaken="2011-01-01 00:00:00", granularity=6, taken_unknown=False)
+    assert unknown.taken_unknown  # the emulator says so, like Flickr, for a file with no date
+    _authorise(emulator, state, "flickr", "read")
+    phone = tmp_path / "phone"
+    phone.mkdir()
+    archive = new_archive(
+        tmp_path, flickr=_settings(emulator), phone={"type": "local", "path": str(phone)}
+    )
+    archive.lock()
+    assert discover(archive, services=["flickr"]).new == 3
+    found = _by_flickr_id(archive.root)
+    dates = {
+        pid: (r["metadata"]["taken_date"], r["metadata"]["taken_date_source"])  # type: ignore[index]
+        for pid, r in found.items()
+    }
+    assert dates == {
+        unknown.id: (None, "flickr:datetaken(unknown)"),
+        month.id: ("2011-05-01", "flickr:datetaken(month)"),
+        year.id: ("2011-01-01", "flickr:datetaken(year)"),
+    }
+    assert "/undated/" in str(
+        next((archive.root / "photos").rglob(f"*{found[unknown.id]['photo_id']}*"))
+    )
+    # the same files in a folder, their names stating the day
+    (phone / "IMG_20090203_101500.jpg").write_bytes(unknown.content())
+    (phone / "IMG_20110517_101500.jpg").write_bytes(month.content())
+    (phone / "IMG_20120304_080000.jpg").write_bytes(year.content())  # not in 2011
+    assert discover(archive, services=["phone"]).duplicate == 3
+    report = auto_resolve(archive)
+    found = _by_flickr_id(archive.root)
+    assert found[unknown.id]["metadata"]["taken_date"] == "2009-02-03T10:15:00"  # type: ignore[index]
+    assert found[month.id]["metadata"]["taken_date"] == "2011-05-17T10:15:00"  # type: ignore[index]
+    for pid in (unknown.id, month.id):
+        assert found[pid]["metadata"]["taken_date_source"] == "filename"  # type: ignore[index]
+        assert not [c for c in found[pid]["conflicts"] if c["type"] == "metadata_mismatch"]  # type: ignore[union-attr]
+    (question,) = [c for c in found[year.id]["conflicts"] if c["type"] == "metadata_mismatch"]  # type: ignore[union-attr]
+    assert {o["value"] for o in question["options"]} == {"2011-01-01", "2012-03-04T08:00:00"}
+    assert sum("missing_metadata" in what for _p, _n, what in report.decisions) >= 2
     archive.close()
     assert_check_clean(archive.root)

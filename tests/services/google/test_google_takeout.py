@@ -12,7 +12,6 @@ import pytest
 
 from photosync.emulators.takeout import TakeoutManifest, generate_takeout
 from photosync.errors import PhotosyncError
-from photosync.model import Visibility
 from photosync.services.base import RemoteItem
 from photosync.services.google.takeout import TakeoutError, TakeoutSource
 
@@ -61,7 +60,8 @@ def check_against_manifest(
         assert item.extra["locked"] is expected.locked, label
         assert item.extra["failed_video"] is expected.failed_video, label
         assert item.extra["do_not_replicate"] is (expected.trashed or expected.locked), label
-        assert item.visibility is not None and item.visibility.level is Visibility.PRIVATE
+        assert item.visibility is not None, label
+        assert item.visibility.level.value == expected.visibility, label
         if expected.edit_of_sha256:
             parent = id_of_sha[expected.edit_of_sha256]
             assert item.extra["edit_of"] == parent, label

@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from photosync.model import ObservedMetadata, Visibility
+from photosync.model import UNKNOWN_DATE_SUFFIX, ObservedMetadata, Visibility
 from photosync.services.base import RemoteItem, VisibilityObservation
 
 MACHINE_TAG_PREFIX = "photosync:sha256="
@@ -207,9 +207,12 @@ def observed_from_listing(photo: dict[str, Any]) -> ObservedMetadata:
     taken = taken_date_from_flickr(
         photo.get("datetaken"), photo.get("datetakengranularity"), photo.get("datetakenunknown")
     )
+    unknown = bool(to_int(photo.get("datetakenunknown"), 0))
     return ObservedMetadata(
         taken_date=taken,
-        taken_date_source=taken_date_source(photo.get("datetakengranularity")) if taken else None,
+        taken_date_source=taken_date_source(photo.get("datetakengranularity"))
+        if taken
+        else (f"flickr:datetaken{UNKNOWN_DATE_SUFFIX}" if unknown else None),
         filename=None,  # Flickr does not keep the uploaded file name
         location=location_from(photo),
         tags=plain,
@@ -297,5 +300,6 @@ def remote_item_from_listing(photo: dict[str, Any]) -> RemoteItem:
         original_available=available,
         modified_at=unix_to_datetime(photo.get("dateupload")),
         modified_at_source="service:upload",
+        taken_unknown=bool(extra["datetakenunknown"]),
         extra={key: value for key, value in extra.items() if value not in (None, [], "")},
     )

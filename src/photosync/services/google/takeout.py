@@ -438,6 +438,12 @@ def _sidecar_sources(facts: SidecarFacts) -> list[dict[str, Any]]:
         ("google-takeout:geoData", "location", facts.geo_data),
         ("google-takeout:geoDataExif", "location", facts.geo_data_exif),
         ("google-takeout:description", "caption", facts.caption),
+        # what else Google knew: who is in it, a favourite, where it came from (the
+        # view count changes with every look: it stays in the stored sidecar blob only)
+        ("google-takeout:people", "people", facts.people or None),
+        ("google-takeout:favorited", "favorite", True if facts.favorited else None),
+        ("google-takeout:googlePhotosOrigin", "origin", facts.origin),
+        ("google-takeout:appSource", "app", facts.app_source),
     ]
     return [
         {"source": source, "field": name, "value": value}
@@ -536,6 +542,54 @@ def album_title(data: Any) -> str | None:
     return None
 
 
+def album_access(data: Any) -> str:
+    """How an album is shared, from its metadata file: ``access`` (``protected``: by
+    link; ``""``/``private``: not shared) and ``shared: true``. A file without either
+    (newer exports write just ``{"title": ...}``) is an album nobody was invited to."""
+    if isinstance(data, dict) and isinstance(data.get("albumData"), dict):
+        data = data["albumData"]
+    if not isinstance(data, dict):
+        return "unreadable"
+    access = data.get("access")
+    said = access.strip().lower() if isinstance(access, str) else ""
+    if data.get("shared") is True and said in ("", "private"):
+        return "shared"
+    if access is not None and not isinstance(access, str):
+        return "unreadable"
+    return said
+
+
+#: Takeout's sharing, as the canonical level whoever may see the photo there: an album
+#: shared by link (``protected``) or public is anyone with the link, an album shared
+#: with people (``shared``) or a photo that came from someone's shared album or a
+#: partner share is ``friends``. Any other value is not understood: reported as the
+#: widest (public) so the audit shows it; what photosync pushes never comes from here
+SHARING_LEVELS: dict[str, Visibility] = {
+    "": Visibility.PRIVATE,
+    "private": Visibility.PRIVATE,
+    "shared": Visibility.FRIENDS,
+    "fromsharedalbum": Visibility.FRIENDS,
+    "frompartnersharing": Visibility.FRIENDS,
+    "protected": Visibility.PUBLIC,
+    "public": Visibility.PUBLIC,
+}
+
+
+def sharing_level(sharing: dict[str, str]) -> Visibility:
+    """The widest level any of an item's shares shows it at (audit: fail closed); an
+    access value Takeout may add that photosync does not know counts as public."""
+    levels = [SHARING_LEVELS.get(value, Visibility.PUBLIC) for value in sharing.values()]
+    return max(levels, key=lambda level: level.rank, default=Visibility.PRIVATE)
+
+
+def _origin_sharing(facts: SidecarFacts) -> str | None:
+    """``fromSharedAlbum`` / ``fromPartnerSharing``: the photo came from someone's share."""
+    for key in ("fromSharedAlbum", "fromPartnerSharing"):
+        if facts.origin and key in facts.origin:
+            return key.lower()
+    return None
+
+
 def _album_like(data: Any) -> bool:
     """Content that can only be an album's metadata file (whatever its localized name)."""
     if not isinstance(data, dict):
@@ -584,6 +638,7 @@ class _Json:
     facts: SidecarFacts | None = None
     album_like: bool = False
     album_title: str | None = None
+    album_access: str = ""
 
     @classmethod
     def of(cls, data: Any) -> _Json:
@@ -596,6 +651,7 @@ class _Json:
             facts=parse_sidecar(data),
             album_like=_album_like(data),
             album_title=album_title(data),
+            album_access=album_access(data),
         )
 
 
@@ -884,6 +940,10 @@ class _Photo:
     albums: set[str] = field(default_factory=set)
     folders: set[str] = field(default_factory=set)
     flags: set[str] = field(default_factory=set)
+    #: album title -> its ``album_access``, for every album of the item that says one
+    sharing: dict[str, str] = field(default_factory=dict)
+    #: in an album whose metadata file is in no part given: its sharing is not known
+    sharing_unknown: bool = False
     problems: list[str] = field(default_factory=list)
     edit_of: str | None = None
     edit_suffix: str | None = None
@@ -903,6 +963,9 @@ class _Folder:
     media: dict[str, Entry] = field(default_factory=dict)
     sidecars: dict[str, Entry] = field(default_factory=dict)
     album_title: str | None = None
+    #: the album's sharing as its metadata file says it (``album_access``); None: the
+    #: parts given hold no metadata file for it (sharing unknown, not "not shared")
+    album_access: str | None = None
 
 
 class TakeoutIndex:
@@ -1019,6 +1082,7 @@ class TakeoutIndex:
             if (named or parsed.album_like) and split_ext(stem)[1] == "":
                 meta_name = name
                 folder.album_title = parsed.album_title
+                folder.album_access = parsed.album_access
                 if named:
                     break
         if meta_name is not None:
@@ -1125,6 +1189,10 @@ class TakeoutIndex:
         photo.folders.add(folder.name)
         if folder.kind == "album" and folder.album_title:
             photo.albums.add(folder.album_title)
+            if folder.album_access is not None:
+                photo.sharing[folder.album_title] = folder.album_access
+            else:
+                photo.sharing_unknown = True
         elif folder.kind in ("archive", "trash", "locked", "failed"):
             photo.flags.add(folder.kind)
 
@@ -1245,6 +1313,14 @@ class TakeoutIndex:
         flags = set(photo.flags) | (parent.flags if parent else set())
         albums = set(photo.albums) | (parent.albums if parent else set())
         flags |= _sidecar_flags(facts)
+        sharing = {**(parent.sharing if parent else {}), **photo.sharing}
+        origin_share = _origin_sharing(facts)
+        if origin_share is not None:
+            sharing["googlePhotosOrigin"] = origin_share  # the photo's own origin
+        level = sharing_level(sharing)
+        unknown = (photo.sharing_unknown or bool(parent and parent.sharing_unknown)) and (
+            level is Visibility.PRIVATE
+        )
         extra: dict[str, Any] = {
             "takeout_path": rel,
             "sidecar": photo.sidecar if photo.sidecar else None,
@@ -1308,8 +1384,15 @@ class TakeoutIndex:
             size=entry.size,
             media_type=photo.kind if photo.kind in ("photo", "video") else None,
             observed=observed,
-            visibility=VisibilityObservation(
-                Visibility.PRIVATE, raw="locked-folder" if "locked" in flags else "library"
+            # an album whose metadata is in a part not given: sharing not said (discover
+            # keeps what an earlier export said), unless a known share is wider already
+            visibility=None
+            if unknown
+            else VisibilityObservation(
+                level,
+                raw="locked-folder"
+                if "locked" in flags
+                else ({"shared": dict(sorted(sharing.items()))} if sharing else "library"),
             ),
             url=facts.url if not (photo.edit_of or photo.live_of or copy_of) else None,
             quality="original",
