@@ -207,12 +207,19 @@ def test_export_real_photos_exiftool_reads_back_every_file(
     result = run(root, "export", str(dest), "--metadata", metadata, "--json")
     report = json.loads(result.stdout)
     by_hash = {r["content_hash"].removeprefix("sha256:"): r for r in records(root)}
-    manifest = [
+    intents = [
         json.loads(line)
         for line in (dest / STATE_DIR / "manifest.jsonl").read_text().splitlines()
         if '"intent"' in line
     ]
-    assert len(manifest) == len(by_hash) == report["items"] == len(report["written"])
+    manifest = [e for e in intents if "/sidecar:" not in e["key"]]
+    kept = [e for e in intents if "/sidecar:" in e["key"]]
+    assert len(manifest) == len(by_hash) == report["items"]
+    assert len(kept) == report["sidecars"] and len(intents) == len(report["written"])
+    for entry in kept:  # the XMP sidecars that came with the photos, as they came
+        digest = entry["digest"]
+        blob = root / "blobs" / "sha256" / digest[:2] / digest
+        assert (dest / entry["path"]).read_bytes() == blob.read_bytes()
     checked = 0
     for entry in manifest:
         record = by_hash[entry["digest"]]

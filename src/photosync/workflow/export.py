@@ -276,6 +276,9 @@ class Item:
     action: str = "new"
     #: the earlier copy may be replaced (it is ours, untouched)
     replace: bool = False
+    #: a sidecar the archive stores (an XMP, a Takeout JSON): copied as it is, beside
+    #: its photo, no metadata format applied
+    raw: bool = False
 
 
 def _meta_hash(meta: MetadataOut, fmt: str) -> str:
@@ -345,6 +348,9 @@ class ExportReport:
     variants: str = "best"
     #: items the library gives for this layout
     items: int = 0
+    #: sidecars the archive stores (XMP, Takeout JSON), exported beside their photos
+    #: (each also in written/updated/unchanged like a photo)
+    sidecars: int = 0
     written: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: int = 0
@@ -367,6 +373,7 @@ class ExportReport:
             "layout": self.layout,
             "variants": self.variants,
             "items": self.items,
+            "sidecars": self.sidecars,
             "written": self.written,
             "updated": self.updated,
             "unchanged": self.unchanged,
@@ -465,47 +472,116 @@ def plan_export(
         meta = metadata_out(record)
         meta_hash = _meta_hash(meta, fmt.name)
         for digest in digests:
+            stored = stored_sidecars(record, digest)
             for album in albums:
                 report.items += 1
-                key = f"{digest}/{album}"
                 rel = render(layout, _fields(record, digest, album))
-                item = Item(key, record["photo_id"], digest, rel, None, meta, meta_hash,
-                            taken_timestamp(meta.taken_date))  # fmt: skip
-                entry = manifest.entries.get(key)
-                if entry is None:
-                    item.rel, item.sidecar_rel = names.claim(rel, fmt.sidecar)
-                    items.append(item)
-                    continue
-                state = _ours_untouched(dest, entry)
-                same = entry.get("digest") == digest and entry.get("meta") == meta_hash
-                if not entry.get("done"):
-                    # a killed run: finish it under the name it claimed, unless someone
-                    # else's file sits there now
-                    if state is None or (state and same):
-                        item.rel, item.sidecar_rel = entry["path"], entry.get("sidecar")
-                        item.action, item.replace = "resume", bool(state)
-                    else:
-                        item.rel, item.sidecar_rel = names.claim(rel, fmt.sidecar)
-                    items.append(item)
-                elif state is None:
-                    report.removed_by_user.append(str(entry["path"]))
-                elif same:
-                    report.unchanged += 1
-                else:
-                    item.action = "update"
-                    side = entry.get("sidecar")
-                    if side is None and fmt.sidecar:  # e.g. --metadata none before, xmp now
-                        wanted = str(entry["path"]) + SIDECAR_SUFFIX
-                        side = None if names.taken_or_present(wanted) else wanted
-                        if side is not None:
-                            names.taken.add(side.casefold())
-                    if state and _sidecar_untouched(dest, entry) and (side or not fmt.sidecar):
-                        item.rel, item.sidecar_rel = entry["path"], side
-                        item.replace = True
-                    else:  # the user changed our copy: it is theirs now, keep it
-                        item.rel, item.sidecar_rel = names.claim(rel, fmt.sidecar)
-                    items.append(item)
+                item = Item(f"{digest}/{album}", record["photo_id"], digest, rel, None, meta,
+                            meta_hash, taken_timestamp(meta.taken_date))  # fmt: skip
+                photo_rel = _plan_one(item, dest, fmt.sidecar, manifest, names, items, report)
+                for name, side_digest, source_name in stored:
+                    report.sidecars += 1
+                    side_rel = sidecar_name(photo_rel, name, source_name)
+                    if side_rel.casefold() == (photo_rel + SIDECAR_SUFFIX).casefold() and (
+                        fmt.sidecar
+                    ):  # photosync's own XMP takes name.ext.xmp: the stored one name.xmp
+                        side_rel = str(PurePosixPath(photo_rel).with_suffix(SIDECAR_SUFFIX))
+                    side = Item(f"{digest}/{album}/sidecar:{side_digest}", record["photo_id"],
+                                side_digest, side_rel, None, meta, RAW_META, item.mtime,
+                                raw=True)  # fmt: skip
+                    _plan_one(side, dest, False, manifest, names, items, report)
     return items
+
+
+#: the manifest's ``meta`` of a stored sidecar: copied as it is, never re-rendered
+RAW_META = "stored-sidecar"
+
+
+def _plan_one(
+    item: Item,
+    dest: Path,
+    sidecar: bool,
+    manifest: Manifest,
+    names: _Names,
+    items: list[Item],
+    report: ExportReport,
+) -> str:
+    """Plan one file (a photo, or a stored sidecar); returns the path it has in DEST."""
+    rel = item.rel
+    entry = manifest.entries.get(item.key)
+    if entry is None:
+        item.rel, item.sidecar_rel = names.claim(rel, sidecar)
+        items.append(item)
+        return item.rel
+    state = _ours_untouched(dest, entry)
+    same = entry.get("digest") == item.digest and entry.get("meta") == item.meta_hash
+    if not entry.get("done"):
+        # a killed run: finish it under the name it claimed, unless someone
+        # else's file sits there now
+        if state is None or (state and same):
+            item.rel, item.sidecar_rel = entry["path"], entry.get("sidecar")
+            item.action, item.replace = "resume", bool(state)
+        else:
+            item.rel, item.sidecar_rel = names.claim(rel, sidecar)
+        items.append(item)
+        return item.rel
+    if state is None:
+        report.removed_by_user.append(str(entry["path"]))
+        return str(entry["path"])
+    if same:
+        report.unchanged += 1
+        return str(entry["path"])
+    item.action = "update"
+    side = entry.get("sidecar")
+    if side is None and sidecar:  # e.g. --metadata none before, xmp now
+        wanted = str(entry["path"]) + SIDECAR_SUFFIX
+        side = None if names.taken_or_present(wanted) else wanted
+        if side is not None:
+            names.taken.add(side.casefold())
+    if state and _sidecar_untouched(dest, entry) and (side or not sidecar):
+        item.rel, item.sidecar_rel = entry["path"], side
+        item.replace = True
+    else:  # the user changed our copy: it is theirs now, keep it
+        item.rel, item.sidecar_rel = names.claim(rel, sidecar)
+    items.append(item)
+    return item.rel
+
+
+def stored_sidecars(record: Record, digest: str) -> list[tuple[str, str, str]]:
+    """(name, digest, the photo's name there) of each sidecar the archive keeps for the
+    copy with these bytes, current ones only (an edited XMP's earlier version stays in
+    the archive, not in a browsable export), each blob once."""
+    out: list[tuple[str, str, str]] = []
+    seen: set[str] = set()
+    for _service, instance in iter_instances(record):
+        held = check_digest(instance.get("content_hash") or record["content_hash"])
+        if held != digest or instance.get("status") == "superseded":
+            continue
+        source_name = str((instance.get("observed") or {}).get("filename") or "")
+        for sidecar in instance.get("sidecars") or []:
+            side_digest = check_digest(sidecar["content_hash"])
+            if sidecar.get("superseded") or side_digest in seen:
+                continue
+            seen.add(side_digest)
+            out.append((str(sidecar["name"]), side_digest, source_name))
+    return out
+
+
+def sidecar_name(photo_rel: str, name: str, source_name: str) -> str:
+    """Where a stored sidecar goes beside its exported photo, named so tools find it:
+    a Takeout JSON as ``IMG_1.jpg.json``; an XMP as its source named it, after the
+    photo's exported name: ``IMG_1.jpg.xmp`` (darktable, digiKam) or ``IMG_1.xmp``
+    (Lightroom)."""
+    suffix = PurePosixPath(name).suffix
+    if suffix.lower() == ".json":
+        return photo_rel + suffix
+    folded, source = name.casefold(), source_name.casefold()
+    if source and folded.startswith(source):
+        return photo_rel + name[len(source_name) :]
+    stem = PurePosixPath(source_name).stem.casefold()
+    if stem and folded.startswith(stem + "."):
+        return str(PurePosixPath(photo_rel).with_suffix("")) + name[len(stem) :]
+    return photo_rel + suffix
 
 
 def _sidecar_untouched(dest: Path, entry: dict[str, Any]) -> bool:
@@ -688,10 +764,10 @@ def _write_item(
     side_tmp = tmp.with_name(tmp.name + SIDECAR_SUFFIX)
     try:
         _fetch(item.digest, sources, tmp)
-        sidecar, note = fmt.apply(tmp, item.meta)
+        sidecar, note = (None, None) if item.raw else fmt.apply(tmp, item.meta)
         _durable(tmp)
         written, size = hash_file(tmp)  # read back: what is named is what was checked
-        if not fmt.changes_bytes and written != item.digest:
+        if (item.raw or not fmt.changes_bytes) and written != item.digest:
             raise BlobError(
                 f"the copy of sha256:{item.digest} does not read back as the original "
                 f"(sha256:{written}); nothing was named"
