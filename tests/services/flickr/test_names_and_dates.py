@@ -17,11 +17,13 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from photosync.emulators.flickr import FlickrEmulator, FlickrState
-from photosync.model import display_name
+from photosync.model import Visibility, display_name
 from photosync.services.flickr.mapping import flickr_filename
 from photosync.workflow.discover import discover
 from photosync.workflow.resolve import auto_resolve
 from tests.helpers import assert_check_clean, new_archive, records
+from tests.services.flickr.conftest import ServiceFactory
+from tests.services.flickr.test_service import record_for
 from tests.services.flickr.test_workflow import _authorise, _settings
 
 pytestmark = pytest.mark.timeout(120)
@@ -164,3 +166,28 @@ def test_flickr_unknown_and_coarse_dates_stay_as_stated_and_a_stated_date_wins(
     assert sum("missing_metadata" in what for _p, _n, what in report.decisions) >= 2
     archive.close()
     assert_check_clean(archive.root)
+
+
+@pytest.mark.parametrize(
+    ("taken", "source", "flickr_date", "granularity"),
+    [
+        ("2011-05-01", "flickr:datetaken(month)", "2011-05-01 00:00:00", 4),
+        ("2011-01-01", "flickr:datetaken(year)", "2011-01-01 00:00:00", 6),
+        ("2011-05-17T10:15:00", "filename", "2011-05-17 10:15:00", 0),
+    ],
+)
+def test_an_upload_sets_a_coarse_date_at_its_granularity(
+    make_service: ServiceFactory,
+    state: FlickrState,
+    taken: str,
+    source: str,
+    flickr_date: str,
+    granularity: int,
+) -> None:
+    """A month another Flickr account stated goes up as that month, not as its first day."""
+    data = _image((3, 3, 3), "PNG")
+    record = record_for(data, taken_date=taken, taken_date_source=source)
+    result = make_service().upload(record, io.BytesIO(data), visibility=Visibility.PRIVATE)
+    photo = state.photos[result.instance_id]
+    assert (photo.datetaken, photo.granularity) == (flickr_date, granularity)
+    assert not photo.taken_unknown

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from photosync.blobstore.base import check_digest
 from photosync.credentials import CredentialStore
 from photosync.errors import AuthError, ConfigError, ItemRefused, ItemUnavailable, ServiceError
-from photosync.model import Record, Visibility, is_estimated_date
+from photosync.model import Record, Visibility, date_precision, is_estimated_date
 from photosync.services.base import (
     ListingReport,
     RemoteItem,
@@ -510,7 +510,7 @@ class FlickrService(SourceService, TargetService):
             # Flickr dates a photo from its EXIF, else from the upload: a date that came
             # from a sidecar or a service has to be set explicitly
             try:
-                self.apply_metadata(photo_id, taken_date=metadata["taken_date"])
+                self.apply_metadata(photo_id, taken_date=_stated_precision(metadata))
             except ServiceError as error:  # the photo is up; a later discover of it shows the gap
                 extra["dates_not_set"] = str(error)[:200]
         return UploadResult(
@@ -743,6 +743,19 @@ class FlickrService(SourceService, TargetService):
                 "description": content_text(photoset.get("description")),
                 "photo_ids": ids,
             }
+
+
+def _stated_precision(metadata: dict[str, Any]) -> str:
+    """The date as precise as its source said it: a month or a year Flickr stated
+    (``flickr:datetaken(month)``, kept as its first day) goes back as ``YYYY-MM`` /
+    ``YYYY`` (Flickr's granularity 4 / 6; circa goes as its year), never as a day."""
+    taken = str(metadata["taken_date"])
+    precision = date_precision(metadata.get("taken_date_source"))
+    if precision == "month":
+        return taken[:7]
+    if precision in ("year", "circa"):
+        return taken[:4]
+    return taken
 
 
 def _date_not_in_file(metadata: dict[str, Any]) -> bool:
