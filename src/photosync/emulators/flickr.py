@@ -295,6 +295,10 @@ class FlickrState:
         self.lying_drop_every: int = 0
         #: Flickr stops serving people.getPhotos past this page
         self.max_page = 10_000
+        #: seconds an upload takes (a network's transfer time), and the most seen at once
+        self.upload_latency_s = 0.0
+        self.uploads_in_flight = 0
+        self.max_uploads_in_flight = 0
         #: checkTickets answers "not complete" this many times before completing
         self.ticket_polls = 1
         #: "privacy ignored" mode: setPerms and an upload's privacy flags reply ok but
@@ -842,6 +846,19 @@ class FlickrHandler(BaseHTTPRequestHandler):
     # -- upload / replace -------------------------------------------------
 
     def _upload(self, verb: str, path: str, query: str, body: bytes) -> None:
+        state = self.state
+        with state.lock:
+            state.uploads_in_flight += 1
+            state.max_uploads_in_flight = max(state.max_uploads_in_flight, state.uploads_in_flight)
+        try:
+            if state.upload_latency_s:
+                time.sleep(state.upload_latency_s)
+            self._upload_now(verb, path, query, body)
+        finally:
+            with state.lock:
+                state.uploads_in_flight -= 1
+
+    def _upload_now(self, verb: str, path: str, query: str, body: bytes) -> None:
         state = self.state
         replace = "replace" in path
         state.calls["upload.replace" if replace else "upload"] += 1

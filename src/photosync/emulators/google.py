@@ -5,8 +5,9 @@ One threaded HTTP server speaks all three protocols as Google documents them
 and a user's rehearsal run exercise real HTTP, real OAuth (PKCE S256 verified)
 and the API's real limits: batchCreate takes at most 50 items and one call at a
 time per user, pages hold at most 100 items, only app-created items are
-visible, identical bytes are de-duplicated, tokens expire, Picker baseUrls
-expire and hand out location-stripped re-encodes. Faults come from ``FaultPlan``.
+visible, identical bytes are de-duplicated, an upload token makes one item
+once (then it is invalid), tokens expire, Picker baseUrls expire and hand out
+location-stripped re-encodes. Faults come from ``FaultPlan``.
 
 Paths (relative to ``server.url``):
 
@@ -145,6 +146,8 @@ class GoogleState:
     batch_create_hold_s: float = 0.0
     #: a fixed offset added to the clock, for tests that travel in time
     clock_offset_s: float = 0.0
+    #: bytes (SHA-256 hex) batchCreate refuses item by item (status 13), the rest succeed
+    refuse_sha256: set[str] = field(default_factory=set)
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     access_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -724,6 +727,9 @@ class GoogleHandler(BaseHTTPRequestHandler):
             return result
         data = upload["data"]
         digest = hashlib.sha256(data).hexdigest()
+        if digest in state.refuse_sha256:
+            result["status"] = {"code": 13, "message": "INTERNAL: failed to create this item"}
+            return result
         existing = next(
             (i for i in state.items.values() if i.user == user and i.sha256 == digest), None
         )
@@ -732,6 +738,7 @@ class GoogleHandler(BaseHTTPRequestHandler):
             item = existing
             if not item.app_created:
                 # Google keeps the library copy; the app still cannot read it
+                state.uploads.pop(str(upload_token), None)
                 result["status"] = {"message": "Success"}
                 result["mediaItem"] = {"id": item.id, "filename": item.filename}
                 return result
@@ -751,6 +758,7 @@ class GoogleHandler(BaseHTTPRequestHandler):
             state.picker_library[item.id] = item
         if album_id is not None and item.id not in state.albums[album_id]["items"]:
             state.albums[album_id]["items"].append(item.id)
+        state.uploads.pop(str(upload_token), None)  # an upload token makes one item, once
         result["status"] = {"message": "Success"}
         result["mediaItem"] = item.to_json(self._base_url(item))
         return result

@@ -20,8 +20,11 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from photosync.archive.archive import Archive
 from photosync.errors import ItemRefused, PhotosyncError
@@ -55,6 +58,7 @@ from photosync.workflow.blobreplicate import (
     plan_blobs,
     record_originals,
     replicate_blobs,
+    upload_workers,
 )
 from photosync.workflow.context import open_services, primary_store
 from photosync.workflow.progress import Progress, SilentProgress
@@ -65,6 +69,8 @@ log = logging.getLogger(__name__)
 OPERATION = "replicate"
 #: album members sent per call (and marked per write batch)
 ALBUM_CHUNK = 50
+#: photos whose uploads go out together (``max_parallel_uploads`` at a time)
+UPLOAD_WINDOW = 200
 
 
 @dataclass
@@ -271,6 +277,22 @@ def replicate(
         progress.start("replicate" if execute else "plan", archive.state.count_records())
         since_commit = 0
         album_queue: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        workers = upload_workers(archive) if execute else 1
+        window: list[tuple[Record, list[PlannedAction]]] = []
+
+        def carry_out_window() -> None:
+            nonlocal since_commit
+            ahead = _upload_ahead(archive, window, targets, store, workers)
+            for record, actions in window:
+                if _carry_out_record(archive, record, actions, targets, store, report, ahead):
+                    archive.write_record(record)
+                    since_commit += 1
+                _queue_albums(record, targets, album_queue)
+                if since_commit >= commit_every:
+                    _commit(archive, report, final=False)
+                    since_commit = 0
+            window.clear()
+
         for record in archive.iter_records():
             progress.advance()
             if record["processing_state"] == ProcessingState.DISCOVERED.value:
@@ -286,63 +308,10 @@ def replicate(
             report.planned.extend(actions)
             if not execute:
                 continue
-            changed = False
-            for action in actions:
-                if action.action == "add_to_album":
-                    continue  # after the uploads: see _fill_albums
-                try:
-                    changed |= _carry_out(archive, record, targets[action.target], action, store)
-                    report.done[f"{action.target}:{action.action}"] += 1
-                    log.debug("%s %s -> %s: done", action.action, record["photo_id"], action.target)
-                    if action.action == "upload":
-                        changed |= clear_refusal(record, action.target)
-                except ItemRefused as error:
-                    _note_refused(record, action.target, error, report)
-                    changed = True
-                except UploadPending as pending:
-                    report.pending_uploads.append(f"{_label(record)} -> {action.target}: {pending}")
-                except PhotosyncError as error:
-                    report.failed.append(f"{_label(record)} -> {action.target}: {error}")
-                    log.warning(
-                        "replicate %s of %s (%s) to %s failed: %s",
-                        action.action,
-                        record["photo_id"],
-                        record["metadata"].get("filename"),
-                        action.target,
-                        error,
-                        exc_info=log.isEnabledFor(logging.DEBUG),
-                    )
-                    changed |= isinstance(error, ShownWider) or any(
-                        c["id"] == f"service_policy_violation:{action.target}"
-                        for c in record["conflicts"]
-                    )
-                except OSError as error:
-                    report.failed.append(
-                        f"{_label(record)} -> {action.target}: {error.strerror or error}"
-                    )
-                    log.warning(
-                        "replicate %s of %s to %s failed on the disk: %s",
-                        action.action,
-                        record["photo_id"],
-                        action.target,
-                        error,
-                    )
-            changed |= _ensure_blob_location(record, store)
-            if _visibility_in_question(record, archive.seals.verify):
-                changed |= refresh_visibility_conflicts(record, archive.seals)
-            _queue_albums(record, targets, album_queue)
-            everywhere = targets and all(
-                _has_present(record, name) or name in _skipped(record) for name in targets
-            )
-            if everywhere and record["processing_state"] != ProcessingState.REPLICATED.value:
-                record["processing_state"] = ProcessingState.REPLICATED.value
-                changed = True
-            if changed:
-                archive.write_record(record)
-                since_commit += 1
-            if since_commit >= commit_every:
-                _commit(archive, report, final=False)
-                since_commit = 0
+            window.append((record, actions))
+            if len(window) >= UPLOAD_WINDOW:
+                carry_out_window()
+        carry_out_window()
         progress.finish()
         if execute:
             _fill_albums(archive, targets, album_queue, report)
@@ -353,6 +322,169 @@ def replicate(
     else:
         _plan_originals(archive, report)
     return report
+
+
+def _carry_out_record(
+    archive: Archive,
+    record: Record,
+    actions: list[PlannedAction],
+    targets: dict[str, TargetService],
+    store: Any,
+    report: ReplicateReport,
+    ahead: dict[tuple[str, str], UploadResult | Exception],
+) -> bool:
+    """One photo's actions (its uploads done ahead already); True when the record changed."""
+    changed = False
+    for action in actions:
+        if action.action == "add_to_album":
+            continue  # after the uploads: see _fill_albums
+        try:
+            changed |= _carry_out(archive, record, targets[action.target], action, store, ahead)
+            report.done[f"{action.target}:{action.action}"] += 1
+            log.debug("%s %s -> %s: done", action.action, record["photo_id"], action.target)
+            if action.action == "upload":
+                changed |= clear_refusal(record, action.target)
+        except ItemRefused as error:
+            _note_refused(record, action.target, error, report)
+            changed = True
+        except UploadPending as pending:
+            report.pending_uploads.append(f"{_label(record)} -> {action.target}: {pending}")
+        except PhotosyncError as error:
+            report.failed.append(f"{_label(record)} -> {action.target}: {error}")
+            log.warning(
+                "replicate %s of %s (%s) to %s failed: %s",
+                action.action,
+                record["photo_id"],
+                record["metadata"].get("filename"),
+                action.target,
+                error,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
+            changed |= isinstance(error, ShownWider) or any(
+                c["id"] == f"service_policy_violation:{action.target}" for c in record["conflicts"]
+            )
+        except OSError as error:
+            report.failed.append(f"{_label(record)} -> {action.target}: {error.strerror or error}")
+            log.warning(
+                "replicate %s of %s to %s failed on the disk: %s",
+                action.action,
+                record["photo_id"],
+                action.target,
+                error,
+            )
+    changed |= _ensure_blob_location(record, store)
+    if _visibility_in_question(record, archive.seals.verify):
+        changed |= refresh_visibility_conflicts(record, archive.seals)
+    everywhere = targets and all(
+        _has_present(record, name) or name in _skipped(record) for name in targets
+    )
+    if everywhere and record["processing_state"] != ProcessingState.REPLICATED.value:
+        record["processing_state"] = ProcessingState.REPLICATED.value
+        changed = True
+    return bool(changed)
+
+
+def _upload_ahead(
+    archive: Archive,
+    window: list[tuple[Record, list[PlannedAction]]],
+    targets: dict[str, TargetService],
+    store: Any,
+    workers: int,
+) -> dict[tuple[str, str], UploadResult | Exception]:
+    """The window's first uploads to services that take them in parallel (``parallel_uploads``).
+
+    Only photos with no journal entry (never tried): each gets its durable
+    "intent" on this thread just before its bytes go out, and "done" (with the
+    service's id) as soon as it landed, exactly as one upload at a time would;
+    ``_carry_out`` then finds "done" and records the copy. A photo tried before
+    (an intent from a killed run: ``find_existing`` first) or with a policy
+    problem goes the one-at-a-time way. Returns what each upload came to, by
+    (photo, target): the service's answer for ``_carry_out`` to record (with the
+    visibility read back), or the failure to raise in place of uploading again.
+    """
+    outcomes: dict[tuple[str, str], UploadResult | Exception] = {}
+    for name, service in targets.items():
+        if not getattr(service, "parallel_uploads", False):
+            continue
+        jobs: list[tuple[Record, Visibility]] = []
+        for record, actions in window:
+            for action in actions:
+                if action.target != name or action.action != "upload":
+                    continue
+                level = Visibility(action.visibility)
+                if service.policy_problem(record, level) is not None:
+                    continue
+                if archive.state.journal_get(OPERATION, record["photo_id"], name) is not None:
+                    continue
+                jobs.append((record, level))
+        if jobs:
+            outcomes.update(_upload_jobs(archive, service, jobs, store, workers))
+    return outcomes
+
+
+def _upload_jobs(
+    archive: Archive,
+    service: TargetService,
+    jobs: list[tuple[Record, Visibility]],
+    store: Any,
+    workers: int,
+) -> dict[tuple[str, str], UploadResult | Exception]:
+    """``workers`` uploads in flight at a time; a batching service (``upload_many``:
+    Google's batchCreate) gets them in its batches, all at one visibility."""
+
+    def opener(record: Record) -> Callable[[], AbstractContextManager[BinaryIO]]:
+        return lambda: cast(AbstractContextManager[BinaryIO], store.open(record["content_hash"]))
+
+    outcomes: dict[tuple[str, str], UploadResult | Exception] = {}
+
+    def landed(record: Record, outcome: UploadResult | Exception) -> None:
+        if isinstance(outcome, UploadResult):
+            _journal_done(archive, record["photo_id"], service.name, outcome)
+        outcomes[(record["photo_id"], service.name)] = outcome
+
+    upload_many = getattr(service, "upload_many", None)
+    if callable(upload_many):
+        by_level: dict[Visibility, list[Record]] = {}
+        for record, level in jobs:
+            by_level.setdefault(level, []).append(record)
+        batch = int(getattr(service, "upload_batch_size", UPLOAD_WINDOW))
+        for level, records in by_level.items():
+            for start in range(0, len(records), batch):
+                chunk = records[start : start + batch]
+                for record in chunk:
+                    _journal_intent(archive, record["photo_id"], service)
+                answers = upload_many(
+                    [(record, opener(record)) for record in chunk],
+                    visibility=level,
+                    workers=workers,
+                )
+                for record, answer in zip(chunk, answers, strict=True):
+                    landed(record, answer)
+        return outcomes
+
+    def one(record: Record, level: Visibility) -> UploadResult:
+        with opener(record)() as stream:
+            return service.upload(record, stream, visibility=level)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        in_flight: dict[Future[UploadResult], Record] = {}
+
+        def settle(done: set[Future[UploadResult]]) -> None:
+            for future in done:
+                record = in_flight.pop(future)
+                try:
+                    landed(record, future.result())
+                except (PhotosyncError, OSError) as error:
+                    landed(record, error)
+
+        for record, level in jobs:
+            if len(in_flight) >= max(1, workers):
+                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                settle(finished)
+            _journal_intent(archive, record["photo_id"], service)
+            in_flight[pool.submit(one, record, level)] = record
+        settle(set(in_flight))
+    return outcomes
 
 
 def _plan_originals(archive: Archive, report: ReplicateReport) -> None:
@@ -540,7 +672,12 @@ def _has_present(record: Record, service: str) -> bool:
 
 
 def _carry_out(
-    archive: Archive, record: Record, service: TargetService, action: PlannedAction, store: Any
+    archive: Archive,
+    record: Record,
+    service: TargetService,
+    action: PlannedAction,
+    store: Any,
+    ahead: dict[tuple[str, str], UploadResult | Exception] | None = None,
 ) -> bool:
     photo_id, target = record["photo_id"], action.target
     level = Visibility(action.visibility)
@@ -561,9 +698,15 @@ def _carry_out(
     if policy is not None:
         _policy_conflict(record, target, policy)
         raise PhotosyncError(f"{target} refuses by its policy: {policy}")
-    journal = archive.state.journal_get(OPERATION, photo_id, target)
-    result: UploadResult | None = None
-    if journal is not None and journal[0] == "done" and journal[1]:
+    result = (ahead or {}).pop((photo_id, target), None)
+    if isinstance(result, UploadUncertain):
+        raise UploadPending(f"{result}; asked again after that") from result
+    if isinstance(result, Exception):
+        raise result  # tried in this run's parallel uploads: not again before the next
+    journal = None if result is not None else archive.state.journal_get(OPERATION, photo_id, target)
+    if result is not None:
+        pass  # uploaded ahead, its "done" journalled: what the service said is here
+    elif journal is not None and journal[0] == "done" and journal[1]:
         result = UploadResult(**json.loads(journal[1]))
     elif journal is not None:
         result = service.find_existing(record)  # an earlier attempt may have landed
@@ -576,13 +719,8 @@ def _carry_out(
                 result = service.upload(record, stream, visibility=level)
             except UploadUncertain as error:
                 raise UploadPending(f"{error}; asked again after that") from error
-    archive.state.journal_set(
-        OPERATION,
-        photo_id,
-        target,
-        "done",
-        json.dumps({"instance_id": result.instance_id, "url": result.url}),
-    )
+    if journal is None or journal[0] != "done":
+        _journal_done(archive, photo_id, target, result)
     instance: dict[str, Any] = {
         "id": result.instance_id,
         "quality": "original",
@@ -627,6 +765,17 @@ def _record_shown(
             f"{target} said yes but shows the photo as {shown.value} (asked: {asked.value}); "
             "see `photosync audit --visibility-check`"
         )
+
+
+def _journal_done(archive: Archive, photo_id: str, target: str, result: UploadResult) -> None:
+    """Durable as soon as the service said yes: the one proof a re-run needs."""
+    archive.state.journal_set(
+        OPERATION,
+        photo_id,
+        target,
+        "done",
+        json.dumps({"instance_id": result.instance_id, "url": result.url}),
+    )
 
 
 def _journal_intent(archive: Archive, photo_id: str, service: TargetService) -> None:

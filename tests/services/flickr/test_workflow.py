@@ -16,7 +16,7 @@ from photosync.services.flickr.auth import run_oauth_flow
 from photosync.workflow.discover import discover
 from photosync.workflow.replicate import replicate
 from photosync.workflow.resolve import auto_resolve
-from tests.helpers import assert_check_clean, make_library, new_archive, records
+from tests.helpers import assert_check_clean, make_library, new_archive, records, set_prefs
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -114,6 +114,33 @@ def test_replicate_a_folder_to_flickr_privately_and_idempotently(
     again = replicate(archive, execute=True)
     assert not again.done and state.calls["upload"] == 5
     archive.close()
+
+
+def test_uploads_to_flickr_go_in_parallel_bounded_by_the_preference(
+    tmp_path: Path, running: tuple[FlickrEmulator, FlickrState]
+) -> None:
+    """``max_parallel_uploads`` uploads at once, never more; each photo once."""
+    emulator, state = running
+    make_library(tmp_path / "lib", 9)
+    _authorise(emulator, state, "flickr", "write")
+    archive = new_archive(
+        tmp_path,
+        lib={"type": "local", "path": str(tmp_path / "lib")},
+        flickr=_settings(emulator, target=True, source=False),
+    )
+    set_prefs(archive, max_parallel_uploads=3)
+    archive.lock()
+    discover(archive, services=["lib"])
+    auto_resolve(archive)
+    state.upload_latency_s = 0.3  # long enough for the uploads to overlap
+    done = replicate(archive, execute=True)
+    assert not done.failed, done.failed
+    assert state.max_uploads_in_flight == 3
+    assert state.calls["upload"] == 9 and len(state.photos) == 9
+    assert {r["instances"]["flickr"][0]["id"] for r in records(archive.root)} == set(state.photos)
+    assert all(p.privacy == (0, 0, 0) for p in state.photos.values())
+    archive.close()
+    assert_check_clean(archive.root)
 
 
 def test_a_resolved_caption_is_pushed_to_flickr_once(

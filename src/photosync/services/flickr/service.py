@@ -16,6 +16,7 @@ service's name (written by ``run_oauth_flow``).
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
@@ -99,6 +100,10 @@ class FlickrService(SourceService, TargetService):
     can_read_visibility = True
     supports_metadata = True
     supports_visibility = True
+    #: replicate sends ``max_parallel_uploads`` uploads at once: each is idempotent on
+    #: its own (machine tag, ``find_existing`` after a lost reply), and all share one
+    #: rate limiter per API key
+    parallel_uploads = True
 
     def __init__(
         self,
@@ -132,6 +137,7 @@ class FlickrService(SourceService, TargetService):
         self._http = http
         self._credentials = credentials
         self._client: FlickrClient | None = None
+        self._client_lock = threading.Lock()
 
     def _search_lag(self, value: Any) -> float:
         """How long Flickr's search may take to show a new upload (``search_lag_s``).
@@ -159,6 +165,10 @@ class FlickrService(SourceService, TargetService):
     @property
     def client(self) -> FlickrClient:
         """Built on first use, so that a service can be configured before it is authorised."""
+        with self._client_lock:  # parallel uploads share one client
+            return self._make_client()
+
+    def _make_client(self) -> FlickrClient:
         if self._client is None:
             creds = self._credentials or CredentialStore().get(self.name)
             if not creds or not creds.get("api_key") or not creds.get("oauth_token"):

@@ -12,7 +12,10 @@ re-run reuses a token still valid instead of sending the bytes again; Google
 also de-duplicates identical bytes, which makes a retried batchCreate safe.
 
 batchCreate carries at most 50 items and runs one call at a time per account
-(a process-wide lock per account and endpoint).
+(a process-wide lock per account and endpoint); the bytes before it go out
+``workers`` at a time (``upload_many``). An upload token is used once: a
+batchCreate retried after its reply was lost finds its tokens used up, and the
+items they made are found by their marker instead of failing.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import mimetypes
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -55,6 +60,9 @@ MARKER_PREFIX = "photosync:"
 #: upload tokens live a day; reuse only clearly fresh ones
 TOKEN_REUSE_S = 20 * 3600
 CHUNK = 1024 * 1024
+
+#: a photo to upload and how to open its bytes (opened when they go out)
+UploadJob = tuple[Record, Callable[[], AbstractContextManager[BinaryIO]]]
 
 _BATCH_LOCKS: dict[str, threading.Lock] = {}
 _BATCH_LOCKS_GUARD = threading.Lock()
@@ -158,6 +166,10 @@ class GooglePhotosLibrary(TargetService):
     """
 
     type_name = "google-photos"
+    #: replicate hands uploads over in batchCreate's batches (``upload_many``), their
+    #: bytes ``max_parallel_uploads`` at a time
+    parallel_uploads = True
+    upload_batch_size = MAX_BATCH
     read_from_export = (
         "since 2025 Google's API lists only what photosync uploaded; your photos come from "
         "a Takeout (takeout.google.com, Google Photos only, .zip or .tgz): "
@@ -235,35 +247,55 @@ class GooglePhotosLibrary(TargetService):
 
     def upload(self, record: Record, stream: BinaryIO, *, visibility: Visibility) -> UploadResult:
         result = self.upload_batch([(record, stream)], visibility=visibility)[0]
-        if isinstance(result, PhotosyncError):
+        if isinstance(result, Exception):
             raise result
         return result
 
     def upload_batch(
         self, batch: Sequence[tuple[Record, BinaryIO]], *, visibility: Visibility
-    ) -> list[UploadResult | PhotosyncError]:
-        """Upload many; batchCreate in groups of 50. Failures come back in place, not raised."""
+    ) -> list[UploadResult | Exception]:
+        """Upload many open streams, one after the other; see ``upload_many``."""
+        jobs: list[UploadJob] = [(record, _opened(stream)) for record, stream in batch]
+        return self.upload_many(jobs, visibility=visibility, workers=1)
+
+    def upload_many(
+        self, jobs: Sequence[UploadJob], *, visibility: Visibility, workers: int = 1
+    ) -> list[UploadResult | Exception]:
+        """Upload many: the bytes of ``workers`` photos at once, then one batchCreate per
+        50 (one call at a time per account). Failures come back in place, not raised.
+
+        Each job opens its own stream when its bytes go out, so no more than
+        ``workers`` files are open at once.
+        """
         if Visibility(visibility) is not Visibility.PRIVATE:
             raise ServiceError(
                 f"{self.name}: Google Photos can only hold private photos; refusing "
                 f"{Visibility(visibility).value}",
                 hint="the workflow must cap visibility at max_visibility()",
             )
-        results: list[UploadResult | PhotosyncError | None] = [None] * len(batch)
-        for start in range(0, len(batch), MAX_BATCH):
-            group = list(range(start, min(start + MAX_BATCH, len(batch))))
-            pending: list[tuple[int, Record, str, str]] = []  # index, record, token, filename
-            for index in group:
-                record, stream = batch[index]
-                try:
-                    token = self._upload_bytes(record, stream)
-                except PhotosyncError as exc:
-                    results[index] = exc
-                    continue
-                pending.append((index, record, token, _filename(record)))
-            if pending:
-                for index, outcome in self._create(pending):
-                    results[index] = outcome
+        results: list[UploadResult | Exception | None] = [None] * len(jobs)
+
+        def send(index: int) -> str:
+            record, opener = jobs[index]
+            with opener() as stream:
+                return self._upload_bytes(record, stream)
+
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for start in range(0, len(jobs), MAX_BATCH):
+                group = list(range(start, min(start + MAX_BATCH, len(jobs))))
+                sent = [(index, pool.submit(send, index)) for index in group]
+                pending: list[tuple[int, Record, str, str]] = []  # index, record, token, name
+                for index, future in sent:
+                    try:
+                        token = future.result()
+                    except (PhotosyncError, OSError) as exc:
+                        results[index] = exc
+                        continue
+                    record = jobs[index][0]
+                    pending.append((index, record, token, _filename(record)))
+                if pending:
+                    for index, outcome in self._create(pending):
+                        results[index] = outcome
         return [r if r is not None else ServiceError("not attempted") for r in results]
 
     def _upload_bytes(self, record: Record, stream: BinaryIO) -> str:
@@ -328,6 +360,7 @@ class GooglePhotosLibrary(TargetService):
                 by_token[entry["uploadToken"]] = entry
         outcomes: list[tuple[int, UploadResult | PhotosyncError]] = []
         done: list[str] = []
+        listed_again = False
         for index, record, token, _ in pending:
             entry = by_token.get(token, {})
             status = entry.get("status") or {}
@@ -336,6 +369,13 @@ class GooglePhotosLibrary(TargetService):
                 message = status.get("message") or "no media item in the reply"
                 if "upload token" in str(message).lower():
                     done.append(record["content_hash"])  # the next run uploads afresh
+                    # a token is used once: a retried call (its first reply lost) finds it
+                    # used up by the item it created, which the marker shows
+                    found = self._created_before(record["content_hash"], listed_again)
+                    listed_again = True
+                    if found is not None:
+                        outcomes.append((index, _result(found, record["content_hash"])))
+                        continue
                 outcomes.append(
                     (index, ServiceError(f"{record['photo_id']}: batchCreate: {message}"))
                 )
@@ -347,6 +387,14 @@ class GooglePhotosLibrary(TargetService):
             outcomes.append((index, _result(item, record["content_hash"])))
         self.journal.forget(done)
         return outcomes
+
+    def _created_before(self, content_hash: str, listed_again: bool) -> dict[str, Any] | None:
+        """The item a lost reply hid, found by its marker (the app's items listed
+        afresh once per batchCreate)."""
+        if not listed_again:
+            with self._index_lock:
+                self._index = None
+        return self._existing().get(content_hash)
 
     # -- albums ---------------------------------------------------------------
 
@@ -383,6 +431,11 @@ class GooglePhotosLibrary(TargetService):
                 f"{url}/{album_id}:batchAddMediaItems",
                 json={"mediaItemIds": instance_ids[start : start + MAX_BATCH]},
             )
+
+
+def _opened(stream: BinaryIO) -> Callable[[], AbstractContextManager[BinaryIO]]:
+    """An open stream as an ``UploadJob`` opener (the caller closes it)."""
+    return lambda: nullcontext(stream)
 
 
 def _result(item: dict[str, Any], content_hash: str) -> UploadResult:
