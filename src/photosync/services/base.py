@@ -223,6 +223,11 @@ class TargetService(Service):
     supports_visibility = False
     #: True when the service has albums that ``add_to_album`` can fill
     supports_albums = False
+    #: ``upload`` may run on several threads at once (each upload idempotent on its
+    #: own): replicate sends ``max_parallel_uploads`` at a time. A service that also
+    #: has ``upload_many(jobs, visibility=, workers=)`` gets them in batches of
+    #: ``upload_batch_size`` (Google's batchCreate)
+    parallel_uploads = False
 
     def apply_metadata(
         self,

@@ -404,7 +404,7 @@ def _upload_ahead(
     """
     outcomes: dict[tuple[str, str], UploadResult | Exception] = {}
     for name, service in targets.items():
-        if not getattr(service, "parallel_uploads", False):
+        if not service.parallel_uploads:
             continue
         jobs: list[tuple[Record, Visibility]] = []
         for record, actions in window:
