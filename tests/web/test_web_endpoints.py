@@ -313,6 +313,13 @@ def test_a_conflict_decided_meanwhile_is_not_decided_again(tmp_path: Path) -> No
     _decide(client, app, record["photo_id"], other["id"], "nonsense")
     assert "is not an answer to it" in _flashes(client)
     assert _commits(root) == commits
+    # skipped: still waiting, under "skipped", not under "open"
+    _decide(client, app, record["photo_id"], other["id"], "skip")
+    field = f'name="conflict_id" value="{other["id"]}"'
+    skipped = client.get("/review?show=skipped").get_data(as_text=True)
+    assert field in skipped and "skipped earlier" in skipped
+    assert field not in client.get("/review?show=open").get_data(as_text=True)
+    assert field in client.get("/review").get_data(as_text=True)
     assert_check_clean(root)
 
 

@@ -208,37 +208,34 @@ class Card:
     custom_hint: str | None = None
 
 
-def _waiting(state: WebState) -> list[tuple[browse.Entry, str]]:
-    """Every conflict that waits for a person, photo by photo in taken order."""
-    entries = []
+Waiting = tuple[browse.Entry, dict[str, Any], dict[str, Any]]
+
+
+def _waiting(state: WebState, show: str) -> list[Waiting]:
+    """Every conflict that waits for a person (``show``: all, open or skipped), photo by
+    photo in taken order; each record is read once."""
+    found: list[Waiting] = []
     for rel in browse.waiting_files(state.root):
         record = browse.read_record(state.root, rel)
         if record is None:
             continue
         try:
-            entries.append(browse.summarize(record, rel))
+            entry = browse.summarize(record, rel)
         except (KeyError, TypeError, ValueError, AttributeError):
             continue
-    out: list[tuple[browse.Entry, str]] = []
-    for entry in sorted(entries, key=lambda e: (e.taken, e.name, e.photo_id)):
-        out.extend((entry, conflict_id) for conflict_id in entry.waiting)
-    return out
+        for conflict in record["conflicts"]:
+            if needs_decision(conflict) and show in ("all", conflict["status"]):
+                found.append((entry, record, conflict))
+    return sorted(found, key=lambda w: (w[0].taken, w[0].name, w[0].photo_id, w[2]["id"]))
 
 
-def _cards(state: WebState, wanted: list[tuple[browse.Entry, str]], show: str) -> list[Card]:
+def _cards(state: WebState, page: list[Waiting]) -> list[Card]:
+    """The cards of one page (the other copy of an edit pair looked up for these only)."""
     cards = []
-    for entry, conflict_id in wanted:
-        record = browse.read_record(state.root, entry.rel)
-        if record is None:
-            continue
-        conflict = next((c for c in record["conflicts"] if c["id"] == conflict_id), None)
-        if conflict is None or not needs_decision(conflict):
-            continue
-        if show != "all" and conflict["status"] != show:
-            continue
+    for entry, record, conflict in page:
         other = None
         if conflict["type"] == ConflictType.EDIT_VARIANT.value:
-            other = browse.entry_for(state.root, conflict_id.split(":", 1)[1])
+            other = browse.entry_for(state.root, conflict["id"].split(":", 1)[1])
         answers = choices(conflict)
         cards.append(
             Card(
@@ -265,10 +262,9 @@ def _review_routes(app: Flask, state: WebState) -> None:
         if show not in ("all", "open", "skipped"):
             show = "all"
         page = max(1, request.args.get("page", 1, type=int) or 1)
-        waiting = _waiting(state)
-        cards = _cards(state, waiting, show)
-        total = len(cards)
-        shown = cards[(page - 1) * REVIEW_PAGE : page * REVIEW_PAGE]
+        waiting = _waiting(state, show)
+        total = len(waiting)
+        shown = _cards(state, waiting[(page - 1) * REVIEW_PAGE : page * REVIEW_PAGE])
         return render_template(
             "review.html",
             cards=shown,
