@@ -37,3 +37,21 @@ def test_pyproject_lists_what_is_imported_where() -> None:
     test = _names(project["optional-dependencies"]["test"])
     assert "botocore" in runtime and not runtime & {"boto3", "imagehash"}
     assert {"boto3", "imagehash"} <= test
+
+
+def test_starting_photosync_does_not_load_the_web_server() -> None:
+    """Every `photosync` start paid for Flask, werkzeug and jinja2 (~15% of its start-up,
+    thousands of starts in the tests); only `photosync web` needs them."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, photosync.cli\n"
+            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules}"
+            " & {'flask', 'werkzeug', 'jinja2'})))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out == []
