@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from photosync.archive.archive import PREFERENCES_FILE, Archive
 from photosync.archive.preferences import DEFAULT_PREFERENCES, load_preferences
 from photosync.errors import ConfigError
+from photosync.services.local import LocalFolderService
 from photosync.workflow import discover as discover_module
 from photosync.workflow.discover import discover
 from tests.helpers import assert_check_clean, make_library, new_archive, records, run_cli
@@ -173,7 +174,7 @@ def test_max_parallel_downloads_sets_the_workers_of_a_network_service(
     monkeypatch.setattr(discover_module, "bounded_map", spy)
     archive.lock()
     discover(archive)
-    monkeypatch.setattr(discover_module.LocalFolderService, "over_network", True)
+    monkeypatch.setattr(LocalFolderService, "over_network", True)
     discover(archive, full_scan=True)
     archive.close()
     assert seen == [DEFAULT_PREFERENCES["sync_preferences"]["hash_workers"], 3]
@@ -217,3 +218,20 @@ def test_any_value_anywhere_loads_or_is_a_config_error(
     for key in ("max_parallel_downloads", "max_parallel_uploads", "commit_every", "hash_workers"):
         assert isinstance(sync[key], int) and not isinstance(sync[key], bool) and sync[key] >= 1
     assert isinstance(sync["incremental_sync_days"], int) and sync["incremental_sync_days"] >= 0
+
+
+def test_preferences_are_typed_once_per_version_of_the_file(tmp_path: Path) -> None:
+    """Every default lives in DEFAULT_PREFERENCES; a hand edit (or a merge) is read again."""
+    archive = new_archive(tmp_path)
+    prefs = archive.prefs()
+    assert prefs is archive.prefs()  # read and checked once
+    defaults = DEFAULT_PREFERENCES["sync_preferences"]
+    assert prefs.sync.commit_every == defaults["commit_every"]
+    assert prefs.sync.max_parallel_uploads == defaults["max_parallel_uploads"]
+    assert prefs.auto_resolve == frozenset(DEFAULT_PREFERENCES["auto_resolve"])
+    assert prefs.primary_location == "local" and prefs.metadata_reader == "auto"
+    _write(archive, {"sync_preferences": {"commit_every": 7, "hash_workers": 2.0}})
+    again = archive.prefs()
+    assert (again.sync.commit_every, again.sync.hash_workers) == (7, 2)
+    assert isinstance(again.sync.hash_workers, int)
+    assert_check_clean(archive.root)

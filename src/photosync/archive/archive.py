@@ -34,7 +34,12 @@ from photosync.archive.jsonio import (
     write_json,
 )
 from photosync.archive.lock import ArchiveLock
-from photosync.archive.preferences import DEFAULT_PREFERENCES, PREFERENCES_FILE, load_preferences
+from photosync.archive.preferences import (
+    DEFAULT_PREFERENCES,
+    PREFERENCES_FILE,
+    Preferences,
+    load_preferences,
+)
 from photosync.archive.schema import (
     ALL_SCHEMAS,
     CONFIG_SCHEMAS,
@@ -159,6 +164,8 @@ class Archive:
         self._intended: set[str] = set()
         #: files with changes photosync did not make (a hand edit, a staged file): left alone
         self.user_changed: set[str] = set()
+        #: the typed preferences and the file version they were read from (``prefs``)
+        self._prefs: tuple[tuple[int, int, int], Preferences] | None = None
         self._committer: ThreadPoolExecutor | None = None
         self._inflight: PendingCommit | None = None
         self._seals: ApprovalSeals | None = None
@@ -367,8 +374,21 @@ class Archive:
         refuse_credentials(PREFERENCES_FILE, raw)
         return load_preferences(raw)
 
+    def prefs(self) -> Preferences:
+        """The preferences, typed: read and checked once per version of the file (a
+        merge of another clone's config or a save reads them again)."""
+        try:
+            st = (self.root / PREFERENCES_FILE).stat()
+            version = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except FileNotFoundError:
+            version = (0, 0, 0)
+        if self._prefs is None or self._prefs[0] != version:
+            self._prefs = (version, Preferences.from_merged(self.preferences()))
+        return self._prefs[1]
+
     def save_preferences(self, prefs: dict[str, Any]) -> None:
         validate_config(PREFERENCES_FILE, prefs)
+        self._prefs = None
         self._intend(PREFERENCES_FILE)
         write_json(self.root / PREFERENCES_FILE, prefs)
 

@@ -22,6 +22,7 @@ instead, so that nothing a user writes is silently ignored:
 from __future__ import annotations
 
 from copy import deepcopy
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
@@ -59,6 +60,51 @@ DEFAULT_PREFERENCES: dict[str, Any] = {
     },
     "metadata": {"reader": "auto"},
 }
+
+
+@dataclass(frozen=True)
+class SyncPreferences:
+    """``sync_preferences``, typed (the schema already checked types and bounds)."""
+
+    download_originals: bool
+    max_parallel_downloads: int
+    max_parallel_uploads: int
+    incremental_sync_days: int
+    commit_every: int
+    hash_workers: int
+    fingerprint_during_discover: bool
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """The user's preferences over ``DEFAULT_PREFERENCES``, checked once and typed:
+    every default lives in that one mapping, no caller repeats one."""
+
+    default_visibility: str
+    auto_resolve: frozenset[str]
+    #: ``blob_storage.primary``: the local location discover writes originals into
+    primary_location: str
+    #: ``blob_storage.locations``, the primary one among them
+    locations: tuple[dict[str, Any], ...]
+    sync: SyncPreferences
+    #: ``metadata.reader``: auto, builtin or exiftool
+    metadata_reader: str
+
+    @classmethod
+    def from_merged(cls, merged: dict[str, Any]) -> Preferences:
+        """From ``load_preferences``' result."""
+        sync = merged["sync_preferences"]
+        return cls(
+            default_visibility=str(merged["default_visibility"]),
+            auto_resolve=frozenset(merged.get("auto_resolve") or ()),
+            primary_location=str(merged["blob_storage"]["primary"]),
+            locations=tuple(deepcopy(merged["blob_storage"].get("locations") or [])),
+            sync=SyncPreferences(
+                **{name: sync[name] for name in SyncPreferences.__dataclass_fields__}
+            ),
+            metadata_reader=str(merged["metadata"]["reader"]),
+        )
+
 
 _FIX = f"Fix {PREFERENCES_FILE} (or restore it with `git checkout {PREFERENCES_FILE}`)."
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from photosync.archive.archive import Archive, record_hashes, record_sidecars
 from photosync.blobstore.base import BlobStore, check_digest
-from photosync.errors import ConfigError, PhotosyncError
+from photosync.errors import PhotosyncError
 from photosync.model import Record, utc_now
 from photosync.workflow.blobsync import CopyOutcome, JsonlJournal, copy_missing_blobs
 from photosync.workflow.context import all_stores
@@ -82,15 +82,7 @@ def expected_size(
 
 def upload_workers(archive: Archive) -> int:
     """The configured limit on parallel blob copies (``sync_preferences.max_parallel_uploads``)."""
-    value = archive.preferences()["sync_preferences"].get(
-        "max_parallel_uploads", DEFAULT_UPLOAD_WORKERS
-    )
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(
-            "sync_preferences.max_parallel_uploads must be a positive integer",
-            hint="Fix config/user-preferences.json.",
-        )
-    return value
+    return archive.prefs().sync.max_parallel_uploads
 
 
 def all_sizes(store: BlobStore) -> dict[str, int]:

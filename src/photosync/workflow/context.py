@@ -42,7 +42,7 @@ def make_store(archive: Archive, spec: dict[str, Any]) -> BlobStore:
 
 def primary_store(archive: Archive) -> LocalBlobStore:
     """The local store discover writes originals into (``blob_storage.primary``)."""
-    primary = archive.preferences()["blob_storage"]["primary"]
+    primary = archive.prefs().primary_location
     for spec in blob_locations(archive):
         if spec.get("name") == primary and spec.get("type", "local") == "local":
             store = make_store(archive, spec)

@@ -175,11 +175,11 @@ def discover(
     with ``retry_failed`` (or once the service lists a new version of it).
     """
     progress = progress or SilentProgress()
-    prefs = archive.preferences()["sync_preferences"]
+    prefs = archive.prefs()
     report = DiscoverReport()
     store = primary_store(archive)
     store.sweep_tmp()
-    deep = open_reader(archive.preferences()["metadata"]["reader"])  # closed when the run ends
+    deep = open_reader(prefs.metadata_reader)  # closed when the run ends
     opening = (
         open_services(archive, services, not_here=report.not_here)
         if sources is None
@@ -204,11 +204,13 @@ def discover(
                 store,
                 since=since,
                 full_scan=full_scan,
-                commit_every=int(prefs["commit_every"]),
-                workers=int(
-                    prefs["max_parallel_downloads" if service.over_network else "hash_workers"]
+                commit_every=prefs.sync.commit_every,
+                workers=(
+                    prefs.sync.max_parallel_downloads
+                    if service.over_network
+                    else prefs.sync.hash_workers
                 ),
-                full_listing_days=int(prefs["incremental_sync_days"]),
+                full_listing_days=prefs.sync.incremental_sync_days,
                 retry_failed=retry_failed,
                 progress=progress,
                 deep=deep,
@@ -272,9 +274,7 @@ class _ServiceRun:
         self._batch_items = 0
         self._inflight: tuple[PendingCommit, list[SeenRow]] | None = None
         self._shrank = False
-        self.fingerprints = bool(
-            archive.preferences()["sync_preferences"].get("fingerprint_during_discover", False)
-        )
+        self.fingerprints = archive.prefs().sync.fingerprint_during_discover
         self.batch_new = 0
         self.batch_duplicate = 0
         self.batch_updated = 0

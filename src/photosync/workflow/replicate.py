@@ -50,6 +50,7 @@ from photosync.model import (
     waiting_reasons,
     weak_date,
 )
+from photosync.model.privacy import refresh_visibility_conflicts
 from photosync.services.base import TargetService, UploadResult, UploadUncertain
 from photosync.workflow.backup import BackupReport, backup_archive
 from photosync.workflow.blobreplicate import (
@@ -62,7 +63,6 @@ from photosync.workflow.blobreplicate import (
 )
 from photosync.workflow.context import open_services, primary_store
 from photosync.workflow.progress import Progress, SilentProgress
-from photosync.workflow.resolve import refresh_visibility_conflicts
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +267,7 @@ def replicate(
     progress = progress or SilentProgress()
     report = ReplicateReport()
     store = primary_store(archive)
-    commit_every = int(archive.preferences()["sync_preferences"].get("commit_every", 2000))
+    commit_every = archive.prefs().sync.commit_every
     with open_services(archive, services, not_here=report.not_here) as opened:
         targets = _targets(archive, services, opened)
         configured = archive.services()

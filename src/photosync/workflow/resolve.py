@@ -16,7 +16,6 @@ rule above), and only an explicit approval widens it.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,15 +38,18 @@ from photosync.model import (
     display_name,
     is_wider,
     iter_instances,
-    most_restrictive,
     needs_decision,
     parse_custom,
     preference_matches,
-    unapproved_widening,
-    untrusted_approvals,
     utc_now,
     weak_date,
     weak_metadata_date,
+)
+from photosync.model.privacy import (
+    approve_visibility,
+    carry_decision,
+    unapproved_conflict,
+    visibility_conflict,
 )
 from photosync.workflow.context import primary_store
 from photosync.workflow.match import match_variants, merge_into
@@ -255,7 +257,7 @@ def analyze(
             "options": [{"source": label, "value": value} for label, value in sources],
             "resolution": None,
         }
-        _carry_decision(conflict, previous.get(conflict_id))
+        carry_decision(conflict, previous.get(conflict_id))
         carried = conflict.get("resolution") if conflict["status"] == "resolved" else None
         by_rule = str((carried or {}).get("rule") or "").startswith(PREFER_RULE)
         if conflict["status"] == "open" or by_rule:
@@ -285,17 +287,15 @@ def analyze(
     failed = _processing_failed(record, previous)
     if failed is not None:
         conflicts.append(failed)
-    visibility_conflict = _visibility(record, rules, previous, by=by)
-    # after _visibility: a level set by hand that a service shows narrower was narrowed
-    # back already (fail closed); what is still wider than approved is a question
-    unapproved = _unapproved(record, previous, seals)
+    shown_wider = visibility_conflict(record, rules, previous, by=by)
+    # after visibility_conflict: a level set by hand that a service shows narrower was
+    # narrowed back already (fail closed); what is still wider than approved is a question
+    unapproved = unapproved_conflict(record, previous, seals)
     if unapproved is not None:
         conflicts.append(unapproved)
-    if visibility_conflict is not None:
-        conflicts.append(visibility_conflict)
-        if visibility_conflict["status"] == "resolved" and visibility_conflict["resolution"].get(
-            "rule"
-        ):
+    if shown_wider is not None:
+        conflicts.append(shown_wider)
+        if shown_wider["status"] == "resolved" and shown_wider["resolution"].get("rule"):
             used.append("most_restrictive_visibility")
     # conflicts raised by other layers (identity matcher, policies) are kept as they are
     recomputed = (
@@ -339,131 +339,13 @@ def _processing_failed(
         ],
         "resolution": None,
     }
-    _carry_decision(conflict, previous.get(conflict_id))
-    return conflict
-
-
-def _carry_decision(conflict: dict[str, Any], before: dict[str, Any] | None) -> None:
-    """A decision stays valid while the options it chose from are unchanged; the earlier
-    decisions a merge of two clones showed (``decisions``) are always carried."""
-    if before is not None and before.get("decisions"):
-        conflict["decisions"] = before["decisions"]
-    if before is None or before.get("status") == "open":
-        return
-    if before.get("options") == conflict["options"]:
-        conflict["status"] = before["status"]
-        conflict["resolution"] = before.get("resolution")
-
-
-def refresh_visibility_conflicts(record: Record, seals: ApprovalSeals) -> bool:
-    """The visibility conflicts of a record outside a resolve pass (replicate read back
-    a level wider than it asked, or met a level edited by hand): recomputed with no
-    automatic rule, decisions kept. True when the record changed."""
-    previous = {c["id"]: c for c in record["conflicts"]}
-    before = json.dumps([record["conflicts"], record["visibility"]], sort_keys=True)
-    found = [
-        conflict
-        for conflict in (
-            _visibility(record, set(), previous, by="photosync"),
-            _unapproved(record, previous, seals),  # after: see analyze
-        )
-        if conflict is not None
-    ]
-    kept = [c for c in record["conflicts"] if c["type"] != ConflictType.VISIBILITY_CONFLICT.value]
-    record["conflicts"] = sorted(kept + found, key=lambda c: c["id"])
-    return json.dumps([record["conflicts"], record["visibility"]], sort_keys=True) != before
-
-
-def _unapproved(
-    record: Record, previous: dict[str, dict[str, Any]], seals: ApprovalSeals
-) -> dict[str, Any] | None:
-    """A canonical level wider than the last trusted approval (a hand edit, a merge, a
-    script, an approval typed by hand or made in a clone without this archive's key):
-    never pushed as it is (replicate caps it); a human approves it or narrows it."""
-    if not unapproved_widening(record, seals.verify):
-        return None
-    approved = approved_level(record, seals.verify)
-    canonical = record["visibility"]["canonical"]
-    untrusted = untrusted_approvals(record, seals.verify)
-    why = (
-        f"; {len(untrusted)} approval(s) in the record were not made through photosync here "
-        "(no valid seal: typed by hand, copied, or made in a clone without this archive's "
-        "key) and count for nothing"
-        if untrusted
-        else ""
-    )
-    conflict_id = f"{ConflictType.VISIBILITY_CONFLICT.value}:unapproved"
-    conflict: dict[str, Any] = {
-        "id": conflict_id,
-        "type": ConflictType.VISIBILITY_CONFLICT.value,
-        "field": "visibility",
-        "description": f"canonical level {canonical} was never approved (last approval: "
-        f"{approved.value}){why}; photos are pushed at {approved.value} until it is "
-        "approved through photosync",
-        "services": [],
-        "resolution_required": True,
-        "status": "open",
-        "options": [
-            {"source": "approved", "value": approved.value},
-            {"source": "canonical", "value": canonical},
-        ],
-        "resolution": None,
-    }
-    _carry_decision(conflict, previous.get(conflict_id))
-    return conflict
-
-
-def _visibility(
-    record: Record, rules: set[str], previous: dict[str, dict[str, Any]], *, by: str
-) -> dict[str, Any] | None:
-    vis = record["visibility"]
-    seen = list(vis["per_service"].values())
-    canonical = Visibility(vis["canonical"])
-    if seen and not vis["approvals"]:
-        narrowest = most_restrictive(seen)
-        if narrowest.rank < canonical.rank:
-            canonical = narrowest  # fail closed: narrowing needs no approval
-    # with an approval on record the approved level stands; narrower services are discrepancies
-    vis["canonical"] = canonical.value
-    vis["discrepancies"] = [
-        {"service": service, "current": level, "canonical": canonical.value}
-        for service, level in sorted(vis["per_service"].items())
-        if level != canonical.value
-    ]
-    wider = [d for d in vis["discrepancies"] if is_wider(d["current"], canonical)]
-    if not wider:
-        return None
-    conflict_id = f"{ConflictType.VISIBILITY_CONFLICT.value}:canonical"
-    conflict: dict[str, Any] = {
-        "id": conflict_id,
-        "type": ConflictType.VISIBILITY_CONFLICT.value,
-        "field": "visibility",
-        "description": "shown more widely on "
-        + ", ".join(f"{d['service']} ({d['current']})" for d in wider)
-        + f" than its canonical level ({canonical.value})",
-        "services": sorted(d["service"] for d in wider),
-        "resolution_required": True,
-        "status": "open",
-        "options": [{"source": "canonical", "value": canonical.value}]
-        + [{"source": d["service"], "value": d["current"]} for d in wider],
-        "resolution": None,
-    }
-    _carry_decision(conflict, previous.get(conflict_id))
-    if conflict["status"] == "open" and "most_restrictive_visibility" in rules:
-        conflict["status"] = "resolved"
-        conflict["resolution"] = {
-            "choice": "canonical",
-            "value": canonical.value,
-            "by": by,
-            "at": utc_now(),
-            "rule": "most_restrictive_visibility",
-        }
+    carry_decision(conflict, previous.get(conflict_id))
     return conflict
 
 
 # running the phase ------------------------------------------------------------------------------
 def _rules(archive: Archive, mode: str) -> set[str]:
-    configured = set(archive.preferences().get("auto_resolve") or [])
+    configured = set(archive.prefs().auto_resolve)
     if mode == "none":
         return set()
     return configured
@@ -690,65 +572,6 @@ def decide(
     }
     if not _has_open(record) and record["processing_state"] == ProcessingState.DISCOVERED.value:
         record["processing_state"] = ProcessingState.RESOLVED.value
-
-
-def approve_visibility(
-    record: Record,
-    level: Visibility,
-    *,
-    by: str,
-    reason: str | None,
-    seals: ApprovalSeals,
-    service: str | None = None,
-) -> bool:
-    """The only way a photo's canonical visibility gets wider: an explicit, recorded,
-    sealed approval (see ``archive.seals``)."""
-    vis = record["visibility"]
-    previous = Visibility(vis["canonical"])
-    if previous == level and not is_wider(level, approved_level(record, seals.verify)):
-        return False
-    vis["approvals"].append(
-        sealed_approval(
-            record,
-            level,
-            previous=previous.value,
-            by=by,
-            reason=reason,
-            seals=seals,
-            service=service,
-        )
-    )
-    vis["canonical"] = level.value
-    vis["discrepancies"] = [
-        {"service": s, "current": lvl, "canonical": level.value}
-        for s, lvl in sorted(vis["per_service"].items())
-        if lvl != level.value
-    ]
-    return True
-
-
-def sealed_approval(
-    record: Record,
-    level: Visibility,
-    *,
-    previous: str,
-    by: str,
-    reason: str | None,
-    seals: ApprovalSeals,
-    service: str | None = None,
-) -> dict[str, Any]:
-    """An approval as photosync makes it: who, when, why, sealed for this photo and level."""
-    approval: dict[str, Any] = {
-        "level": level.value,
-        "previous": previous,
-        "by": by,
-        "at": utc_now(),
-        "reason": reason,
-    }
-    if service is not None:
-        approval["service"] = service
-    approval["seal"] = seals.seal(record["photo_id"], approval)
-    return approval
 
 
 # the questions a person answers (interactive resolve and `photosync web`) -----------------------

@@ -158,15 +158,7 @@ def wanted_originals(
 
 def download_workers(archive: Archive) -> int:
     """``sync_preferences.max_parallel_downloads``: originals fetched at once."""
-    value = archive.preferences()["sync_preferences"].get(
-        "max_parallel_downloads", DEFAULT_DOWNLOAD_WORKERS
-    )
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(
-            "sync_preferences.max_parallel_downloads must be a positive integer",
-            hint="Fix config/user-preferences.json.",
-        )
-    return value
+    return archive.prefs().sync.max_parallel_downloads
 
 
 def restore_originals(

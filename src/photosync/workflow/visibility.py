@@ -8,8 +8,8 @@ from photosync.archive.archive import Archive
 from photosync.archive.seals import ApprovalSeals, parse_key, save_key
 from photosync.errors import PhotosyncError
 from photosync.model import Visibility, approved_level, is_wider
+from photosync.model.privacy import approve_visibility, sealed_approval
 from photosync.workflow.context import check_service_name
-from photosync.workflow.resolve import approve_visibility, sealed_approval
 
 
 @dataclass
