@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -18,11 +19,13 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from photosync.archive.archive import Archive
 from photosync.archive.lock import ArchiveLock
+from photosync.cli import cli
 from photosync.emulators.samples import write_jpeg
 from photosync.model import Visibility, approved_level, record_relpath
 from photosync.workflow.browse import find_record
@@ -548,3 +551,14 @@ def test_a_custom_value_and_joining_an_edit_pair(tmp_path: Path) -> None:
 def _conflict_of(root: Path, photo_id: str, conflict_id: str) -> dict[str, Any]:
     (record,) = [r for r in records(root) if r["photo_id"] == photo_id]
     return next(c for c in record["conflicts"] if c["id"] == conflict_id)
+
+
+def test_a_port_already_taken_is_a_user_error(shown: Path, same_home: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["--archive", str(shown), "web", "--port", str(port)])
+    assert result.exit_code == 3, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output and "--port" in result.output
+    assert_check_clean(shown)

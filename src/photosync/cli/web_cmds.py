@@ -46,9 +46,11 @@ def web(settings: Settings, port: int, open_browser: bool) -> None:
     app = create_app(root, token=token, run_log=run_log)
     try:
         server = make_server(HOST, port, app, threaded=True)
-    except OSError as error:
+    except (OSError, SystemExit) as error:
+        # werkzeug says why on stderr and exits 1 (a bug's code) when it cannot bind
+        why = error.strerror if isinstance(error, OSError) else "the port is taken or not allowed"
         raise PhotosyncError(
-            f"cannot listen on {HOST}:{port}: {error.strerror or error}",
+            f"cannot listen on {HOST}:{port}: {why}",
             hint="Choose another port with --port, or leave --port out to take any free one.",
         ) from None
     url = f"http://{HOST}:{server.server_port}/?token={token}"
