@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -269,10 +273,23 @@ sync(archive)
 
 KILL_IN_MERGE = """
 archive.git.run("fetch", "-q", "origin")
-archive.begin_own_merge()
+archive.begin_own_merge(archive.git.run("rev-parse", "origin/main").strip())
 archive.git.run("merge", "--no-commit", "--no-ff", "origin/main", check=False)
 assert (archive.git.git_dir / "MERGE_HEAD").exists()
 """
+
+# git killed (or dead of its closed output pipe once photosync was) after it wrote the merged
+# files and before it wrote the index or MERGE_HEAD: the next run found 5 files "changed
+# outside photosync" and every sync after it refused (exit 3)
+KILL_AFTER_GIT_WROTE_THE_FILES = (
+    KILL_IN_MERGE
+    + """
+for name in ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE"):
+    (archive.git.git_dir / name).unlink(missing_ok=True)
+archive.git.run("reset", "-q")
+assert archive.git.run("status", "--porcelain", "--untracked-files=all").count("photos/") >= 3
+"""
+)
 
 KILL_BEFORE_DUPLICATE_GOES = """
 from photosync.workflow.sync import sync
@@ -294,7 +311,7 @@ def test_sync_killed_at_any_point_then_run_again_ends_as_if_never_killed(tmp_pat
     ps(reference, "sync")
     wanted = {k: v for k, v in tracked_bytes(reference).items() if not k.startswith("schemas/")}
     assert sum(1 for k in wanted if k.startswith("photos/") and k.endswith(".json")) == 5
-    cases = [KILL_IN_MERGE, KILL_BEFORE_DUPLICATE_GOES] + [
+    cases = [KILL_IN_MERGE, KILL_AFTER_GIT_WROTE_THE_FILES, KILL_BEFORE_DUPLICATE_GOES] + [
         KILL_AT_GIT_CALL.replace("{n}", str(n)) for n in (1, 3, 5, 8, 12, 16, 20, 25)
     ]
     for number, code in enumerate(cases):
@@ -305,6 +322,92 @@ def test_sync_killed_at_any_point_then_run_again_ends_as_if_never_killed(tmp_pat
         assert got == wanted, f"case {number}"
         no_conflict_markers(two)
         assert_check_clean(two)
+
+
+def _gone(group: int, deadline_s: float = 60.0) -> None:
+    """Wait until no process of ``group`` is left (git, and the merge drivers it runs,
+    go on after photosync itself was killed); the deadline only bounds a hang."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"processes of group {group} still run after {deadline_s} s")
+
+
+def _sync_killed_after(root: Path, delay_s: float, *, whole_group: bool) -> bool:
+    """``photosync sync`` in its own process group, sent SIGKILL after ``delay_s``: to
+    photosync alone (git and its merge driver finish what they were doing) or to all of
+    them (a closed terminal, a power cut of the session). True when it was killed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "photosync", "--archive", str(root), "-q", "sync"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        proc.wait(timeout=delay_s)
+        killed = False
+    except subprocess.TimeoutExpired:
+        if whole_group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+        killed = proc.wait() == -signal.SIGKILL
+    _gone(proc.pid)
+    return killed
+
+
+def test_sync_killed_at_random_moments_then_run_again_ends_as_an_unkilled_sync(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL at a seeded random moment of a real `photosync sync` (fetch, the merge and
+    its driver, one record per photo, originals, check, push): the re-run ends with the
+    same files, byte for byte, as a sync nobody killed, on this clone and, once the other
+    machine syncs, on that one; `check` clean on both. ``PHOTOSYNC_CHAOS_TRIALS`` sets how
+    many moments (default 4), ``PHOTOSYNC_CHAOS_SEED`` picks others."""
+    world = _diverged(tmp_path)
+
+    def copy(dest: Path) -> Path:
+        two = _copy_world(world, dest)
+        git(dest / "one", "remote", "set-url", "origin", str(dest / "remote.git"))
+        return two
+
+    reference = copy(tmp_path / "reference")
+    started = time.monotonic()
+    assert not _sync_killed_after(reference, 600.0, whole_group=False)
+    assert git(reference, "status", "--porcelain") == ""
+    took = time.monotonic() - started
+    ps(reference.parent / "one", "sync")
+
+    def tree(root: Path) -> dict[str, bytes]:
+        return {k: v for k, v in tracked_bytes(root).items() if not k.startswith("schemas/")}
+
+    wanted = tree(reference)
+    assert tree(reference.parent / "one") == wanted
+    seed = int(os.environ.get("PHOTOSYNC_CHAOS_SEED", "1515"))
+    rng = random.Random(seed)
+    killed = 0
+    for trial in range(max(1, int(os.environ.get("PHOTOSYNC_CHAOS_TRIALS", "4")))):
+        two = copy(tmp_path / f"trial{trial}")
+        delay = rng.uniform(0.0, took)
+        whole_group = rng.random() < 0.5
+        killed += _sync_killed_after(two, delay, whole_group=whole_group)
+        where = f"seed {seed}, trial {trial}: killed after {delay:.3f} s of {took:.3f} s" + (
+            " with git" if whole_group else " (git went on)"
+        )
+        result = run_cli("--archive", str(two), "sync")
+        assert result.exit_code == 0, f"{where}: {result.output}"
+        assert tree(two) == wanted, where
+        no_conflict_markers(two)
+        ps(two.parent / "one", "sync")
+        assert tree(two.parent / "one") == wanted, where
+        for root in (two, two.parent / "one"):
+            assert not list(root.glob(".merge_file_??????")), where
+            assert_check_clean(root)
+    assert killed, f"seed {seed}: no trial was killed before its sync ended"
 
 
 # what git killed while it runs the merge driver leaves: its temp copies of the three sides

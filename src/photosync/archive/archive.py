@@ -721,28 +721,37 @@ class Archive:
         self.commit("schemas: updated to the ones this photosync writes")
         return ["the archive's schemas/ were updated to the ones this photosync writes"]
 
-    def begin_own_merge(self) -> None:
-        """``photosync sync`` is about to run ``git merge``: remember HEAD, so that a run
-        killed in the middle leaves a merge the next run knows is its own to abort."""
+    def begin_own_merge(self, theirs: str) -> None:
+        """``photosync sync`` is about to run ``git merge`` of ``theirs``: remember HEAD and
+        ``theirs``, so that a run killed in the middle leaves a merge the next run knows is
+        its own to undo."""
         head = self.git.head() or ""
-        atomic_write(self.root / SYNC_MERGE_FILE, head.encode("ascii"))
+        atomic_write(self.root / SYNC_MERGE_FILE, f"{head}\n{theirs}\n".encode("ascii"))
 
     def end_own_merge(self) -> None:
         (self.root / SYNC_MERGE_FILE).unlink(missing_ok=True)
 
     def _abort_own_merge(self) -> list[str]:
-        """A merge ``sync`` started and did not finish (killed) is aborted: the archive is
+        """A merge ``sync`` started and did not finish (killed) is undone: the archive is
         back as it was before it, and the re-run merges again. A merge of the user's is
         never touched (no marker, or HEAD moved since)."""
         marker = self.root / SYNC_MERGE_FILE
         if not marker.exists():
             return []
-        started_at = marker.read_text(encoding="ascii").strip()
-        if (self.git.git_dir / "MERGE_HEAD").exists() and started_at == (self.git.head() or ""):
+        started_at, theirs = ([*marker.read_text(encoding="ascii").split(), "", ""])[:2]
+        note = self.git.clear_stale_locks(self.root / ".photosync" / "quarantine")
+        head = self.git.head() or ""
+        if (self.git.git_dir / "MERGE_HEAD").exists() and started_at == head:
             self.git.run("merge", "--abort", check=False)
-            note = ["a sync killed during its merge was undone; this run merges again"]
-        else:
-            note = []
+            note.append("a sync killed during its merge was undone; this run merges again")
+        elif started_at == head and theirs:
+            undone = self._undo_unrecorded_merge(head, theirs)
+            if undone:
+                note.append(
+                    f"a sync killed while git merged left {undone} file(s) half merged: "
+                    "put back as they were (a copy in .photosync/quarantine/); this run "
+                    "merges again"
+                )
         # git killed while it ran the merge driver leaves its temp copies of records behind;
         # only photosync's own cut-short merge (the marker) makes them photosync's to remove
         leftovers = merge_temp_leftovers(self.root)
@@ -752,6 +761,55 @@ class Archive:
             note.append(f"{len(leftovers)} temp file(s) of the killed sync's git merge removed")
         marker.unlink(missing_ok=True)
         return note
+
+    def _undo_unrecorded_merge(self, head: str, theirs: str) -> int:
+        """git killed (or dying of its closed output pipe once photosync was killed) after
+        it wrote merged files into the working tree and before it recorded the merge
+        (no MERGE_HEAD, HEAD unmoved): the files the merge would change are put back as
+        HEAD has them. A file only ``theirs`` has goes only when it holds exactly
+        ``theirs``' bytes (it is in that commit); a changed one is copied to the
+        quarantine first. Returns how many files were put back."""
+
+        def names(*args: str, input_text: str | None = None) -> list[str]:
+            out = self.git.run(*args, input_text=input_text, check=False)
+            return [name for name in out.split("\0") if name]
+
+        touched = set(names("diff", "--name-only", "--no-renames", "-z", f"{head}...{theirs}"))
+        if not touched:
+            return 0
+        in_head = touched & set(names("ls-tree", "-r", "-z", "--name-only", head))
+        changed = sorted(in_head & set(names("diff", "--name-only", "--no-renames", "-z", "HEAD")))
+        quarantine = self.root / ".photosync" / "quarantine" / "killed-sync"
+        for rel in changed:
+            path = self.root / rel
+            if path.is_file():
+                quarantine.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, quarantine / rel.replace("/", "__"))
+        if changed:
+            self.git.run(
+                "checkout", "-q", "HEAD", "--pathspec-from-file=-", "--pathspec-file-nul",
+                input_text="\0".join(changed),
+            )  # fmt: skip
+        theirs_blobs = {}
+        for entry in names("ls-tree", "-r", "-z", theirs):
+            meta, _, rel = entry.partition("\t")
+            if rel in touched and rel not in in_head:
+                theirs_blobs[rel] = meta.split()[2]
+        present = sorted(rel for rel in theirs_blobs if (self.root / rel).is_file())
+        hashed = self.git.run(
+            "hash-object", "--stdin-paths", input_text="".join(f"{rel}\n" for rel in present)
+        ).split() if present else []  # fmt: skip
+        added = [
+            rel for rel, blob in zip(present, hashed, strict=True) if theirs_blobs[rel] == blob
+        ]
+        if added:
+            self.git.run(
+                "rm", "-q", "--cached", "--ignore-unmatch", "--pathspec-from-file=-",
+                "--pathspec-file-nul", input_text="\0".join(added),
+            )  # fmt: skip
+            for rel in added:
+                (self.root / rel).unlink(missing_ok=True)
+        return len(changed) + len(added)
 
     def merge_duplicate_records(self) -> list[str]:
         """One photo in two record files (two clones discovered it with different dates,

@@ -163,7 +163,7 @@ def sync(
 
 def _merge(archive: Archive, remote: str, branch: str, theirs: str, report: SyncReport) -> None:
     """``git merge`` through photosync's driver; anything left conflicted aborts it."""
-    archive.begin_own_merge()
+    archive.begin_own_merge(theirs)
     out = archive.git.run(
         "merge",
         "--no-edit",
