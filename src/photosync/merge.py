@@ -467,10 +467,14 @@ def merge_sync_state(
 
 
 def merge_config(
-    ours: dict[str, Any], theirs: dict[str, Any], base: dict[str, Any] | None = None
+    ours: dict[str, Any],
+    theirs: dict[str, Any],
+    base: dict[str, Any] | None = None,
+    where: str = "",
 ) -> dict[str, Any]:
     """A config file changed on two machines: key by key, the side that changed a key wins;
-    a key both sides changed differently cannot be decided here (MergeError)."""
+    a key both sides changed differently cannot be decided here (MergeError, naming the
+    key by its dotted path: ``services.pictures.include``)."""
     out: dict[str, Any] = {}
     o = base or {}
 
@@ -486,11 +490,11 @@ def merge_config(
         elif base is not None and same(b, c):
             value = a
         elif isinstance(a, dict) and isinstance(b, dict):
-            value = merge_config(a, b, c if isinstance(c, dict) else None)
+            value = merge_config(a, b, c if isinstance(c, dict) else None, f"{where}{name}.")
         elif a is _MISSING or b is _MISSING:
             value = b if a is _MISSING else a  # added on one side only
         else:
-            raise MergeError(f"{name!r} was changed differently on both machines")
+            raise MergeError(f"{where}{name} was changed differently on both machines")
         if value is not _MISSING:
             out[name] = value
     return out

@@ -80,7 +80,7 @@ def merge_driver(base: Path, ours: Path, theirs: Path, relpath: str) -> None:
     git reports the file as conflicted without markers in it).
     """
     try:
-        merge_file(base, ours, theirs, relpath)
+        merge_file(base, ours, theirs, relpath, root=Path.cwd())  # git runs it at the top
     except (PhotosyncError, OSError, ValueError) as error:
         err_console.print(f"[bold red]photosync merge:[/] {escape(str(error))}")
         sys.exit(1)

@@ -351,8 +351,11 @@ def _scan_records(archive: Archive, report: CheckReport, progress: Progress) -> 
                 report.add(
                     "duplicate_photo_id",
                     f"{rel} and {ids[photo_id]} both hold photo {photo_id}",
-                    f"compare them (`diff {ids[photo_id]} {rel}`), keep what the copy knows in "
-                    f"the record at its right path, then `git rm` the other (git keeps it)",
+                    "the next photosync run that writes (`photosync sync`) merges them into "
+                    "one by photosync's rule, nothing either holds lost (a `git pull` of two "
+                    "clones that both found this photo leaves this); or by hand: compare them "
+                    f"(`diff {ids[photo_id]} {rel}`), keep what the copy knows in the record at "
+                    "its right path, then `git rm` the other (git keeps it)",
                 )
                 continue
             ids[photo_id] = rel

@@ -339,7 +339,10 @@ class _ServiceRun:
             self.archive.state.set_meta(f"last_full_listing:{name}", entry["last_discover"])
             if not self._shrank:
                 # after an alarm the old count stays: a slow decline must not become the new normal
-                entry["last_full_listing_count"] = self.report.listed
+                if self._own_folder_here():
+                    self.archive.state.set_meta(f"listing_count:{name}", str(self.report.listed))
+                else:
+                    entry["last_full_listing_count"] = self.report.listed
         changed = self.report.new or self.report.updated or self.report.duplicate
         if changed or {k: v for k, v in entry.items() if k != "last_discover"} != {
             k: v for k, v in previous.items() if k != "last_discover"
@@ -740,10 +743,18 @@ class _ServiceRun:
             self._stage(old, seen.content_hash, None)
             self.batch_updated += 1
 
+    def _own_folder_here(self) -> bool:
+        """This machine reads its own folder for the service (``service locate``): the
+        count in config/sync-state.json is of the folder the other machine reads."""
+        return self.service.name in self.archive.machine_paths()
+
     def _check_shrinkage(self, previous: dict[str, Any], cursor: str | None) -> None:
         if cursor is not None or self.since is not None:
             return
-        before = int(previous.get("last_full_listing_count") or 0)
+        if self._own_folder_here():
+            before = int(self.archive.state.get_meta(f"listing_count:{self.service.name}") or 0)
+        else:
+            before = int(previous.get("last_full_listing_count") or 0)
         if before >= 10 and self.report.listed < before * SHRINK_ALARM:
             self._shrank = True
             self.report.warnings.insert(  # first: the listing's own warnings can be many

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photosync.archive.archive import SYNC_STATE_FILE, Archive
+from photosync.archive.archive import SERVICES_FILE, SYNC_STATE_FILE, Archive
 from photosync.archive.jsonio import atomic_write, canonical_bytes
 from photosync.archive.schema import validate_config, validate_record
-from photosync.errors import PhotosyncError
+from photosync.errors import ArchiveCorrupt, PhotosyncError, ServiceError
 from photosync.merge import MergeError, merge_config, merge_records, merge_sync_state
+from photosync.redaction import shown_error
 from photosync.workflow.check import check_archive
 from photosync.workflow.progress import Progress, SilentProgress
 from photosync.workflow.restore import restore_originals
@@ -31,6 +32,10 @@ class SyncRefused(PhotosyncError):
     """The two clones cannot be merged safely; nothing was changed."""
 
 
+class RemoteUnavailable(ServiceError):
+    """The git remote could not be read or written (unreachable, no repository, rejected)."""
+
+
 def _read_side(path: Path) -> Any:
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     if not text.strip():
@@ -38,10 +43,14 @@ def _read_side(path: Path) -> Any:
     return json.loads(text)
 
 
-def merge_file(base: Path, ours: Path, theirs: Path, relpath: str) -> None:
+def merge_file(
+    base: Path, ours: Path, theirs: Path, relpath: str, root: Path | None = None
+) -> None:
     """Git's merge driver: merge ``theirs`` into ``ours`` (written in place) by photosync's
     rule for ``relpath``. Raises (and leaves ``ours`` untouched) when the result would
-    not be valid: git then reports the file as conflicted, never with markers in it."""
+    not be valid: git then reports the file as conflicted, never with markers in it.
+    ``root``: the clone being merged into (git runs its driver there), whose own folders
+    a merge of config/services.json keeps in its ``.photosync/machine.json``."""
     try:
         a, b, o = _read_side(ours), _read_side(theirs), _read_side(base)
     except (OSError, ValueError) as error:
@@ -53,6 +62,11 @@ def merge_file(base: Path, ours: Path, theirs: Path, relpath: str) -> None:
         if relpath.startswith("photos/"):
             merged = merge_records(a, b, base_value)
             validate_record(merged, where=relpath)
+        elif relpath == SERVICES_FILE:
+            if root is not None:
+                a, b = _own_folders_stay_here(a, b, base_value, root)
+            merged = merge_config(a, b, base_value)
+            validate_config(relpath, merged)
         elif relpath == SYNC_STATE_FILE:
             merged = merge_sync_state(a, b, base_value)
             validate_config(relpath, merged)
@@ -64,6 +78,35 @@ def merge_file(base: Path, ours: Path, theirs: Path, relpath: str) -> None:
     except MergeError as error:
         raise SyncRefused(f"{relpath}: {error}") from error
     atomic_write(ours, canonical_bytes(merged))
+
+
+def _own_folders_stay_here(
+    ours: dict[str, Any], theirs: dict[str, Any], base: dict[str, Any] | None, root: Path
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The same folder service added on both machines (``service add pictures --path``
+    on each, the paths differ, nothing else does): one service. config/services.json
+    keeps the path the other machine already shared; this machine's own folder is kept
+    where it belongs, in this clone's ``.photosync/machine.json`` (``service locate``).
+    In a rebase git swaps the sides: the local commit is "theirs" there."""
+    archive = Archive(root)
+    git_dir = archive.git.git_dir
+    rebasing = (git_dir / "rebase-merge").exists() or (git_dir / "rebase-apply").exists()
+    local, shared = (theirs, ours) if rebasing else (ours, theirs)
+    mine, others = local.get("services") or {}, shared.get("services") or {}
+    before = (base or {}).get("services") or {}
+    located = archive.machine_paths()
+    adopted = dict(mine)
+    for name in sorted(set(mine) & set(others) - set(before)):
+        a, b = mine[name], others[name]
+        if not (isinstance(a, dict) and isinstance(b, dict)) or a.get("path") == b.get("path"):
+            continue
+        if "path" not in a or "path" not in b or {**a, "path": None} != {**b, "path": None}:
+            continue  # more than the folder differs: a conflict to decide
+        if name not in located:
+            archive.save_machine_path(name, str(a["path"]))
+        adopted[name] = {**a, "path": b["path"]}
+    local = {**local, "services": adopted} if adopted != mine else local
+    return (shared, local) if rebasing else (local, shared)
 
 
 @dataclass
@@ -133,12 +176,19 @@ def sync(
     branch = archive.git.run("symbolic-ref", "--short", "HEAD").strip()
     remote = remote or _default_remote(archive, branch)
     report = SyncReport(remote=remote, branch=branch)
-    archive.git.run("fetch", "-q", remote)
+    _remote_git(archive, remote, "fetch", "fetch", "-q", remote)
     upstream = f"refs/remotes/{remote}/{branch}"
     theirs = archive.git.run("rev-parse", "--verify", "-q", upstream, check=False).strip()
     before = archive.git.head()
     if theirs and theirs != before:
         base = archive.git.run("merge-base", "HEAD", theirs, check=False).strip()
+        if not base:
+            raise SyncRefused(
+                f"{remote}/{branch} shares no history with this archive: it is another "
+                "archive or another repository, not a clone of this one",
+                hint="Nothing was changed. Check the remote's URL (git remote -v); a "
+                "second machine starts from `git clone` of this archive's remote.",
+            )
         if base == theirs:
             report.already_up_to_date = True
         else:
@@ -156,25 +206,50 @@ def sync(
     checked = check_archive(archive, progress=progress)
     report.check_problems = [f"{p.kind}: {p.detail}" for p in checked.problems]
     if push:
-        archive.git.run("push", "-q", remote, f"HEAD:refs/heads/{branch}")
+        _remote_git(archive, remote, "push", "push", "-q", remote, f"HEAD:refs/heads/{branch}")
         report.pushed = True
     return report
 
 
+def _remote_git(archive: Archive, remote: str, what: str, *args: str) -> None:
+    """``git fetch``/``push``: a remote that cannot be reached, is no repository or
+    refuses is a service error (exit 7) that says what to do, never "git failed"."""
+    try:
+        archive.git.run(*args)
+    except ArchiveCorrupt as error:
+        said = shown_error(error).removeprefix(f"git {what} failed: ")
+        moved_on = what == "push" and ("fetch first" in said or "non-fast-forward" in said)
+        raise RemoteUnavailable(
+            f"cannot {what} {'to' if what == 'push' else 'from'} {remote}: {said}",
+            hint="Another machine pushed meanwhile: run `photosync sync` again (this "
+            "machine's merge is kept)."
+            if moved_on
+            else "Check that the remote is reachable and is the archive's repository "
+            "(git remote -v), then run `photosync sync` again"
+            + ("; the merge here is kept." if what == "push" else "; nothing was changed."),
+        ) from error
+
+
 def _merge(archive: Archive, remote: str, branch: str, theirs: str, report: SyncReport) -> None:
     """``git merge`` through photosync's driver; anything left conflicted aborts it."""
+    before = archive.git.head()
     archive.begin_own_merge(theirs)
-    out = archive.git.run(
-        "merge",
-        "--no-edit",
-        "--no-ff",
-        "-m",
-        f"sync: merged {remote}/{branch} by photosync's rule",
-        theirs,
-        check=False,
-    )
+    try:
+        out = archive.git.run(
+            "merge", "--no-edit", "--no-ff", "-m",
+            f"sync: merged {remote}/{branch} by photosync's rule", theirs,
+        )  # fmt: skip
+    except ArchiveCorrupt as error:  # conflicted, or refused before it began: see below
+        out = shown_error(error).removeprefix("git merge failed: ")
     conflicted = archive.git.run("diff", "--name-only", "--diff-filter=U").split()
     merging = (archive.git.git_dir / "MERGE_HEAD").exists()
+    if not conflicted and not merging and archive.git.head() == before:
+        archive.end_own_merge()  # git refused before it changed anything (a file in the way)
+        raise SyncRefused(
+            "git could not merge the other machine's changes: " + out.strip()[-300:],
+            hint="Nothing was changed here. Move what git names aside, then run "
+            "photosync sync again.",
+        )
     if conflicted or merging:
         archive.git.run("merge", "--abort", check=False)
         archive.end_own_merge()
