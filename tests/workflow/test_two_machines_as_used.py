@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from photosync.archive.archive import Archive
-from tests.helpers import assert_check_clean, make_library, run_cli
+from tests.helpers import assert_check_clean, killed_after, make_library, run_cli
 from tests.workflow.test_two_machines import (
     _diverged,
     add_folder,
@@ -140,4 +140,54 @@ def test_the_same_folder_service_added_on_both_machines_is_one_service(tmp_path:
     assert len(by_id(one)) == 14 and tracked_bytes(one) == tracked_bytes(two)
     for root in (one, two):
         assert git(root, "status", "--porcelain") == ""
+        assert_check_clean(root)
+
+
+def _behind(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Clone one is behind the remote only: clone two discovered and pushed."""
+    one, remote = _archive_with_remote(tmp_path, "one")
+    two = clone(remote, tmp_path / "two")
+    ps(two, "sync")
+    make_library(tmp_path / "pics", 2)
+    add_folder(two, "pics", tmp_path / "pics")
+    ps(two, "discover")
+    ps(two, "sync")
+    return one, two, remote
+
+
+def test_a_clone_only_behind_fast_forwards_and_two_machines_agree(tmp_path: Path) -> None:
+    """A clone merely behind made an empty merge commit on every sync, so the two machines
+    never agreed they were up to date: each sync made one more (two a day per machine for
+    a daily sync, forever)."""
+    one, two, remote = _behind(tmp_path)
+    ps(one, "sync")
+    head = git(two, "rev-parse", "HEAD")
+    assert git(one, "rev-parse", "HEAD") == head
+    for root in (two, one, two, one):
+        assert "already has everything" in ps(root, "sync")
+    assert git(remote, "rev-parse", "main") == head
+    assert git(one, "log", "--merges", "--oneline") == ""
+    for root in (one, two):
+        assert_check_clean(root)
+
+
+# a fast-forward cut short: git wrote the other machine's files, HEAD did not move yet
+KILL_IN_FAST_FORWARD = """
+archive.git.run("fetch", "-q", "origin")
+theirs = archive.git.run("rev-parse", "origin/main").strip()
+archive.begin_own_merge(theirs)
+archive.git.run("read-tree", "-m", "-u", "HEAD", theirs)
+archive.git.run("reset", "-q")
+assert archive.git.run("status", "--porcelain", "--untracked-files=all").count("photos/") == 2
+"""
+
+
+def test_a_fast_forward_killed_half_way_ends_as_if_never_killed(tmp_path: Path) -> None:
+    one, two, _remote = _behind(tmp_path)
+    killed_after(one, KILL_IN_FAST_FORWARD)
+    ps(one, "sync")
+    assert git(one, "rev-parse", "HEAD") == git(two, "rev-parse", "HEAD")
+    assert git(one, "status", "--porcelain") == ""
+    assert tracked_bytes(one) == tracked_bytes(two)
+    for root in (one, two):
         assert_check_clean(root)

@@ -191,8 +191,8 @@ def sync(
             )
         if base == theirs:
             report.already_up_to_date = True
-        else:
-            _merge(archive, remote, branch, theirs, report)
+        else:  # only behind: a fast-forward (a merge commit each time, and never agreeing)
+            _merge(archive, remote, branch, theirs, report, fast_forward=base == before)
     elif theirs:
         report.already_up_to_date = True
     if report.merged:
@@ -230,15 +230,27 @@ def _remote_git(archive: Archive, remote: str, what: str, *args: str) -> None:
         ) from error
 
 
-def _merge(archive: Archive, remote: str, branch: str, theirs: str, report: SyncReport) -> None:
-    """``git merge`` through photosync's driver; anything left conflicted aborts it."""
+def _merge(
+    archive: Archive,
+    remote: str,
+    branch: str,
+    theirs: str,
+    report: SyncReport,
+    *,
+    fast_forward: bool = False,
+) -> None:
+    """``git merge`` through photosync's driver; anything left conflicted aborts it. With
+    ``fast_forward`` (this clone has nothing the remote lacks) HEAD simply moves to theirs,
+    so two machines that synced agree they are up to date instead of trading merge commits."""
     before = archive.git.head()
     archive.begin_own_merge(theirs)
+    how = (
+        ["--ff-only"]
+        if fast_forward
+        else ["--no-edit", "--no-ff", "-m", f"sync: merged {remote}/{branch} by photosync's rule"]
+    )
     try:
-        out = archive.git.run(
-            "merge", "--no-edit", "--no-ff", "-m",
-            f"sync: merged {remote}/{branch} by photosync's rule", theirs,
-        )  # fmt: skip
+        out = archive.git.run("merge", *how, theirs)
     except ArchiveCorrupt as error:  # conflicted, or refused before it began: see below
         out = shown_error(error).removeprefix("git merge failed: ")
     conflicted = archive.git.run("diff", "--name-only", "--diff-filter=U").split()
