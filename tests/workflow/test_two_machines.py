@@ -171,6 +171,16 @@ def test_two_machines_sync_both_ways_and_lose_nothing(
         assert_check_clean(root)
     final = by_id(one)
     assert final == by_id(two)
+    # every photo in exactly one record: no content hash held by two records
+    holders: dict[str, str] = {}
+    for pid, record in final.items():
+        hashes = {record["content_hash"]} | {
+            i["content_hash"] for copies in record["instances"].values() for i in copies
+            if i.get("content_hash")
+        }  # fmt: skip
+        for digest in hashes:
+            assert holders.setdefault(digest, pid) == pid, f"{digest} in two records"
+    assert len(holders) == 3 + 2 + 1
     assert final.keys() == ids_one.keys()
     assert final[others[0]]["metadata"]["caption"] == "sea"
     assert final[others[1]]["metadata"]["caption"] == "hill"
