@@ -35,7 +35,8 @@ def sync_cmd(settings: Settings, remote: str | None, no_push: bool, as_json: boo
     knows is lost), one record per photo, originals this machine lacks fetched
     from any location that has them, check, push. Refuses with uncommitted
     changes of yours or mid-merge; a merge it cannot do safely changes nothing.
-    Exit 6 when check finds problems afterwards.
+    Exit 6 when check finds problems afterwards, 7 when the remote cannot be fetched
+    from or pushed to.
     """
     with writing(settings) as archive:
         report = sync(
