@@ -36,8 +36,11 @@ from photosync.emulators.flickr import (
     FlickrEmulator,
     FlickrState,
 )
+from photosync.emulators.google import GoogleEmulator, GoogleState
+from photosync.emulators.rehearsal import google_browser
 from photosync.emulators.takeout import generate_takeout
 from photosync.services.flickr.auth import run_oauth_flow
+from photosync.services.google.auth import GoogleAuth
 from tests.chaos.harness import (
     Expect,
     check_invariants,
@@ -427,6 +430,73 @@ def test_replicate_to_flickr(
         assert all(
             p.privacy == (0, 0, 0) for p in state.photos.values()
         )  # private, as the records say
+
+
+def test_replicate_to_google_photos(
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    library: Path,
+    cache: dict[str, Any],
+    trial: int,
+) -> None:
+    """Killed among parallel byte uploads and batchCreate calls: the re-run reuses the
+    tokens it kept or finds what a batchCreate made, and Google holds each photo once."""
+    small = cached(cache, "small-library", lambda: library.parent / "small")
+    if not small.exists():
+        small.mkdir()
+        for path in sorted(library.rglob("*.jpg"))[:N_FLICKR_TARGET]:
+            shutil.copy2(path, small / path.name)
+    template = _discovered_template(
+        cache,
+        tmp_path_factory,
+        small,
+        "replicate-google",
+        gphotos={
+            "type": "google-photos",
+            "target": True,
+            "source": False,
+            "requests_per_hour": 36_000_000,
+        },
+    )
+    with GoogleEmulator(GoogleState()) as emulator:
+        root = _copy(template, tmp_path)
+        settings = {"endpoints": emulator.endpoints()}
+        _reconfigure(root, services={"gphotos": settings})
+        store = CredentialStore()
+        client_id, client_secret = next(iter(emulator.state.clients.items()))
+        store.set("gphotos", {"client_id": client_id, "client_secret": client_secret})
+        GoogleAuth.for_service("gphotos", settings, store=store).authorize(
+            google_browser, timeout=30
+        )
+        # bytes uploads seen, then items created: the kill lands in either phase
+        kill_at = kill_point("replicate-google", trial, N_FLICKR_TARGET + 3)
+
+        def progress() -> int:
+            stats = emulator.state.stats
+            return int(stats["uploads"]) + len(emulator.state.app_items()) // 10
+
+        crash_and_rerun(
+            root,
+            ["replicate", "--execute"],
+            lambda: progress() >= kill_at,
+            phase="replicate-google",
+            kill_at=kill_at,
+        )
+        records = check_invariants(
+            root,
+            Expect(
+                records=N_FLICKR_TARGET,
+                present={"lib": N_FLICKR_TARGET, "gphotos": N_FLICKR_TARGET},
+                replicated=True,
+            ),
+        )
+        items = emulator.state.app_items()
+        assert len(items) == N_FLICKR_TARGET, f"{len(items)} items for {N_FLICKR_TARGET} photos"
+        assert sorted(i.sha256 for i in items) == sorted(r["content_hash"][7:] for r in records)
+        assert sorted(r["instances"]["gphotos"][0]["id"] for r in records) == sorted(
+            i.id for i in items
+        )
+        assert emulator.state.stats["batch_create_max_items"] <= 50
 
 
 def test_replicate_to_s3(

@@ -52,6 +52,10 @@ from photosync.redaction import shown_error
 MiB = 1024 * 1024
 MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
 MAX_PARTS = 10_000
+#: one PUT up to this size (sent from memory, the SHA-256 checked by the server): a
+#: multipart upload costs a request per part plus three, which a photo-sized original
+#: does not repay (rclone's cutoff is 200 MiB); larger files go in resumable parts
+DEFAULT_MULTIPART_THRESHOLD = 32 * MiB
 AddressingStyle = Literal["auto", "path", "virtual"]
 _KEY_TAIL = re.compile(r"^sha256/([0-9a-f]{2})/([0-9a-f]{64})$")
 _T = TypeVar("_T")
@@ -164,7 +168,7 @@ class S3BlobStore(BlobStore):
         addressing_style: AddressingStyle = "auto",
         profile: str | None = None,
         credentials: Mapping[str, Any] | None = None,
-        multipart_threshold: int = 8 * MiB,
+        multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         multipart_chunk: int = 8 * MiB,
         max_concurrency: int = 8,
         verify_after_put: bool = True,
