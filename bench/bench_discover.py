@@ -93,15 +93,29 @@ def _drop_caches() -> bool:
 
 
 def _photosync(args: list[str], archive: Path) -> tuple[float, int]:
-    """Wall time and peak RSS (bytes) of one photosync run in its own process."""
-    code = (
-        "import resource,sys,time;from photosync.cli import cli;t=time.perf_counter();"
-        "rc=0\ntry:\n cli.main(args=sys.argv[1:],prog_name='photosync',standalone_mode=False)\n"
-        "except SystemExit as e:\n rc=int(e.code or 0)\n"
-        "print('BENCH',time.perf_counter()-t,resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024,rc)"
+    """Wall time and peak RSS (bytes) of ``photosync ARGS`` as the user runs it: its own
+    process, start-up included; the RSS is that child's (a fresh helper per run, so
+    ``RUSAGE_CHILDREN`` sees only it and the git it starts)."""
+    runner = (
+        "import resource,subprocess,sys,time;t=time.perf_counter();"
+        "p=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
+        "print('BENCH',time.perf_counter()-t,"
+        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss*1024,p.returncode);"
+        "print(p.stdout[-2000:],p.stderr[-2000:],file=sys.stderr)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, "--archive", str(archive), "-q", *args],
+        [
+            sys.executable,
+            "-c",
+            runner,
+            sys.executable,
+            "-m",
+            "photosync",
+            "--archive",
+            str(archive),
+            "-q",
+            *args,
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -31,7 +31,7 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     assert "Usage:" in result.output
     command = cli
     for part in path:
-        command = command.commands[part]  # type: ignore[attr-defined]
+        command = command.get_command(click.Context(command), part)  # type: ignore[attr-defined]
     assert command.help, f"{' '.join(path)} has no help text"
 
 

@@ -14,6 +14,7 @@ Layout (see README.md written into every archive)::
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shlex
@@ -64,6 +65,8 @@ from photosync.errors import (
 )
 from photosync.merge import MergeError, merge_records
 from photosync.model import Record, iter_instances, record_relpath, utc_now
+
+logger = logging.getLogger(__name__)
 
 SERVICES_FILE = "config/services.json"
 SYNC_STATE_FILE = "config/sync-state.json"
@@ -169,6 +172,8 @@ class Archive:
         self._committer: ThreadPoolExecutor | None = None
         self._inflight: PendingCommit | None = None
         self._seals: ApprovalSeals | None = None
+        #: a commit was made by this run (so git's objects are packed when it ends)
+        self._committed = False
 
     # finding and creating -------------------------------------------------------
     @classmethod
@@ -241,8 +246,14 @@ class Archive:
             self._state.close()
             self._state = None
         if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+            try:
+                if self._committed:
+                    self.git.maintain()  # git's gc is off inside runs (Git.run): pack here
+            except (PhotosyncError, OSError) as error:
+                logger.warning("packing the archive's git objects failed: %s", error)
+            finally:
+                self._lock.release()
+                self._lock = None
 
     def lock(self) -> list[str]:
         """Take the writer lock, then make the working tree consistent.
@@ -250,6 +261,9 @@ class Archive:
         Returns notes about what recovery did (for the user).
         """
         self._lock = ArchiveLock(self.root / ".photosync" / "lock").acquire()
+        # HEAD as photosync left it: no pull or merge can have filed a photo twice
+        head = self.git.head()
+        head_known = head is not None and self.state.get_meta("index_head") == head
         aborted = self._abort_own_merge()
         refusal = self.git.write_refusal()
         if refusal is not None:
@@ -265,8 +279,10 @@ class Archive:
         notes.extend(aborted)
         notes.extend(self._refresh_schemas())
         notes.extend(self._ensure_merge_driver())
-        # a pull, a merge or a run killed half-way through merging them (a listing only)
-        notes.extend(self.merge_duplicate_records())
+        # a pull, a merge or a run killed half-way through merging them: a listing of
+        # every record file, so only when git moved HEAD or a run left work behind
+        if notes or not head_known or self.user_changed:
+            notes.extend(self.merge_duplicate_records())
         # a record changed by hand may hold or lack instances the caches think of
         self.ensure_index(force=bool(notes) or bool(self.user_changed))
         notes.extend(self._seal_earlier_approvals())
@@ -691,6 +707,7 @@ class Archive:
         return self.git.commit_files(message, paths)
 
     def _after_commit(self, commit: str | None) -> str | None:
+        self._committed = self._committed or commit is not None
         if self._state is not None:
             if commit is not None and not self.user_changed:
                 self.state.set_meta("index_head", commit)

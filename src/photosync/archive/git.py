@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from photosync.errors import ArchiveCorrupt, ArchiveLocked, PhotosyncError
+
+#: where fast-import leaves the commit it wrote until HEAD takes it (then deleted)
+_SCRATCH_REF = "refs/photosync/commit"
 
 _FALLBACK_IDENTITY = {
     "GIT_AUTHOR_NAME": "photosync",
@@ -22,6 +26,8 @@ class Git:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._git_dir: Path | None = None
+        self._configured_identity: bool | None = None
+        self._ident_names: tuple[bytes, bytes] | None = None
 
     @property
     def git_dir(self) -> Path:
@@ -38,43 +44,52 @@ class Git:
         self,
         *args: str,
         input_text: str | None = None,
+        input_bytes: bytes | None = None,
         check: bool = True,
         env_extra: dict[str, str] | None = None,
     ) -> str:
+        """Run one git command in the archive; its output as text.
+
+        ``gc.auto=0``: git never starts a (detached) gc of its own inside a run;
+        photosync packs at the end of a writing run instead (``maintain``).
+        """
         env = {**os.environ, **(env_extra or {})}
         if not self._has_identity(env):
             env = {**_FALLBACK_IDENTITY, **env}
+        data = input_text.encode("utf-8") if input_text is not None else input_bytes
         try:
             result = subprocess.run(
-                ["git", *args],
+                ["git", "-c", "gc.auto=0", *args],
                 cwd=self.root,
                 env=env,
-                input=input_text,
+                input=data,
                 capture_output=True,
-                text=True,
                 check=False,
             )
         except FileNotFoundError as error:
             raise PhotosyncError(
                 "git is not installed; photosync keeps its archive in git"
             ) from error
+        stdout = result.stdout.decode("utf-8", "replace")
         if check and result.returncode != 0:
-            raise ArchiveCorrupt(
-                f"git {args[0]} failed: {result.stderr.strip() or result.stdout.strip()}"
-            )
-        return result.stdout
+            stderr = result.stderr.decode("utf-8", "replace")
+            raise ArchiveCorrupt(f"git {_verb(args)} failed: {stderr.strip() or stdout.strip()}")
+        return stdout
 
     def _has_identity(self, env: dict[str, str]) -> bool:
+        """Does git know who commits? Asked of the config once per archive object, not per call."""
         if "GIT_AUTHOR_NAME" in env and "GIT_COMMITTER_NAME" in env:
             return True
-        probe = subprocess.run(
-            ["git", "config", "user.name"],
-            cwd=self.root,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        return probe.returncode == 0 and bool(probe.stdout.strip())
+        if self._configured_identity is None:
+            probe = subprocess.run(
+                ["git", "config", "user.name"],
+                cwd=self.root,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            self._configured_identity = probe.returncode == 0 and bool(probe.stdout.strip())
+        return self._configured_identity
 
     def init(self) -> None:
         self.run("init", "-q", "-b", "main")
@@ -114,57 +129,137 @@ class Git:
     def commit_files(self, message: str, paths: Sequence[str]) -> str | None:
         """Commit exactly these files (added, changed or removed) on top of HEAD.
 
-        The commit is built in an index of photosync's own (``.git/photosync-index``)
-        from HEAD plus these files, so whatever the user has staged stays staged and
-        out of photosync's commit; HEAD moves only if nobody moved it meanwhile
-        (``update-ref`` with the old value); then the user's index learns these
-        files' new state. Naming the files spares git a scan of the whole tree;
-        the list goes through stdin, so it may be long.
+        The commit is written by ``git fast-import`` from HEAD plus these files: no
+        index is read or written to build it, so its cost is the batch's, not the
+        archive's (an index of a million records is 100 MB, rewritten per batch).
+        Whatever the user has staged stays staged and out of photosync's commit;
+        HEAD moves only if nobody moved it meanwhile (``update-ref`` with the old
+        value); then the user's index learns these files' new state. The objects go
+        into one pack per commit, fsynced with its index (``core.fsync`` names
+        ``pack`` and ``pack-metadata`` for this call) before any ref points at them.
         """
         if not paths:
             return None
         head = self.head()
-        index = self.git_dir / "photosync-index"
-        env = {"GIT_INDEX_FILE": str(index)}
-        marker = self.git_dir / "photosync-index.head"
-        try:
-            index_head = marker.read_text().strip() if index.exists() else None
-            marker.unlink()  # written back only once the index matches a commit again
-        except OSError:
-            index_head = None
-        if head is None:
-            self.run("read-tree", "--empty", env_extra=env)
-        elif index_head != head:  # reused while HEAD is the commit photosync made last
-            self.run("read-tree", head, env_extra=env)
-        listed = "\0".join(paths) + "\0"
-        # update-index takes the list as data, not as pathspecs to match against the tree
-        self.run(
+        stream = self._import_stream(message, paths, head)
+        out = self.run(
             "-c",
-            "core.looseCompression=1",  # fast zlib: git gc repacks them tighter later
-            "update-index",
-            "--add",
-            "--remove",
-            "-z",
-            "--stdin",
-            input_text=listed,
-            env_extra=env,
+            "core.fsync=committed,pack-metadata",
+            "fast-import",
+            "--quiet",
+            "--done",
+            "--force",  # the scratch ref may hold an older commit of a line HEAD left
+            input_bytes=stream,
         )
-        tree = self.run("write-tree", env_extra=env).strip()
-        if head is not None and tree == self.run("rev-parse", f"{head}^{{tree}}").strip():
-            marker.write_text(head)
+        # replies in order: ls "" (the new tree), get-mark (the commit), ls HEAD ""
+        lines = out.splitlines()
+        tree = lines[0].split()[2]
+        commit = lines[1].strip()
+        listed = "\0".join(paths) + "\0"
+        if head is not None and tree == lines[2].split()[2]:
+            self.run("update-ref", "-d", _SCRATCH_REF)
             self._sync_user_index(listed)
             return None
-        parents = ["-p", head] if head is not None else []
-        commit = self.run("commit-tree", tree, *parents, "-F", "-", input_text=message).strip()
         subject = message.splitlines()[0] if message else ""
-        self.run("update-ref", "-m", f"commit: {subject}", "HEAD", commit, head or "0" * 40)
-        marker.write_text(commit)
+        self.run(
+            "update-ref",
+            "-m",
+            f"commit: {subject}",
+            "--stdin",
+            input_text=f"update HEAD {commit} {head or '0' * 40}\ndelete {_SCRATCH_REF}\n",
+        )
         self._sync_user_index(listed)
         return commit
+
+    def _import_stream(self, message: str, paths: Sequence[str], head: str | None) -> bytes:
+        """``git fast-import`` commands for one commit: HEAD plus ``paths`` as on disk."""
+        author, committer = self._idents()
+        body = message.encode("utf-8")
+        out = [
+            b"commit %s\nmark :1\nauthor %s\ncommitter %s\ndata %d\n%s\n"
+            % (_SCRATCH_REF.encode(), author, committer, len(body), body)
+        ]
+        if head is not None:
+            out.append(b"from %s\n" % head.encode())
+        for rel in paths:
+            quoted = _quote_path(rel)
+            path = self.root / rel
+            try:
+                st = path.lstat()
+                if stat.S_ISLNK(st.st_mode):
+                    data = os.readlink(path).encode("utf-8", "surrogateescape")
+                    mode = b"120000"
+                elif stat.S_ISREG(st.st_mode):
+                    data = path.read_bytes()
+                    mode = b"100755" if st.st_mode & 0o100 else b"100644"
+                else:
+                    raise FileNotFoundError(rel)  # a folder where a file was: its file is gone
+            except FileNotFoundError:
+                out.append(b"D %s\n" % quoted)
+                continue
+            out.append(b"M %s inline %s\ndata %d\n%s\n" % (mode, quoted, len(data), data))
+        out.append(b'ls ""\nget-mark :1\n')
+        if head is not None:
+            out.append(b'ls %s ""\n' % head.encode())
+        out.append(b"done\n")
+        return b"".join(out)
+
+    def _idents(self) -> tuple[bytes, bytes]:
+        """Author and committer lines (``Name <email> time zone``), as ``git commit`` would.
+
+        git says who (``git var``, once); the time is now, unless the environment
+        fixes a date (``GIT_AUTHOR_DATE``/``GIT_COMMITTER_DATE``): then git says it too.
+        """
+        fixed_date = "GIT_AUTHOR_DATE" in os.environ or "GIT_COMMITTER_DATE" in os.environ
+        if self._ident_names is None or fixed_date:
+            found = [
+                self.run("var", var).strip().encode("utf-8")
+                for var in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT")
+            ]
+            if fixed_date:
+                return found[0], found[1]
+            author, committer = (line.rsplit(b" ", 2)[0] for line in found)
+            self._ident_names = (author, committer)
+        offset = time.localtime().tm_gmtoff // 60
+        sign = b"+" if offset >= 0 else b"-"
+        when = b"%d %s%02d%02d" % (int(time.time()), sign, abs(offset) // 60, abs(offset) % 60)
+        return self._ident_names[0] + b" " + when, self._ident_names[1] + b" " + when
 
     def _sync_user_index(self, listed: str) -> None:
         """The user's index records the committed state of photosync's files (and only theirs)."""
         self.run("update-index", "--add", "--remove", "-z", "--stdin", input_text=listed)
+
+    def maintain(self, *, max_packs: int = 16, max_loose: int = 6700) -> bool:
+        """Pack what a writing run left, once it is done (never a pause inside a batch).
+
+        Each commit is a small pack (fast-import); past ``max_packs`` of them, or
+        ``max_loose`` loose objects (git's own ``gc.auto``), ``git repack
+        --geometric=2`` rolls the small ones (and loose objects) into one and leaves
+        the big ones alone: the cost follows what is new, not the archive's size.
+        Nothing unreachable is pruned (that stays the user's ``git gc``). True when
+        it repacked.
+        """
+        objects = self._common_dir() / "objects"
+        try:
+            packs = sum(1 for p in (objects / "pack").iterdir() if p.suffix == ".pack")
+        except OSError:
+            packs = 0
+        try:  # git's own estimate: one of the 256 fan-out folders, times 256
+            loose = sum(1 for _ in (objects / "17").iterdir()) * 256
+        except OSError:
+            loose = 0
+        if packs <= max_packs and loose <= max_loose:
+            return False
+        self.run("repack", "-d", "-q", "--geometric=2")
+        return True
+
+    def _common_dir(self) -> Path:
+        """Where objects and refs live (a linked worktree's ``.git`` dir points there)."""
+        common = self.git_dir / "commondir"
+        try:
+            return (self.git_dir / common.read_text().strip()).resolve()
+        except OSError:
+            return self.git_dir
 
     def write_refusal(self) -> str | None:
         """Why photosync must not commit here now (None: it may).
@@ -250,6 +345,23 @@ class Git:
 
     def is_tracked(self, path: str) -> bool:
         return bool(self.run("ls-files", "--", path).strip())
+
+
+def _verb(args: Sequence[str]) -> str:
+    """The git command's name among its arguments (after any ``-c key=value``)."""
+    rest = list(args)
+    while len(rest) > 1 and rest[0] == "-c":
+        rest = rest[2:]
+    return rest[0] if rest else "git"
+
+
+def _quote_path(rel: str) -> bytes:
+    """A path as fast-import reads it: C-quoted when plain text would be misread."""
+    raw = rel.encode("utf-8", "surrogateescape")
+    if not any(c in raw for c in b'"\\\n') and not raw.startswith(b" ") and b"\x00" not in raw:
+        return raw
+    escaped = raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"').replace(b"\n", b"\\n")
+    return b'"' + escaped + b'"'
 
 
 def live_git_processes(root: Path) -> list[str]:

@@ -24,12 +24,13 @@ from __future__ import annotations
 from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft7Validator
-
-from photosync.archive.schema import PREFERENCES_SCHEMA, validator
+from photosync.archive.schema import PREFERENCES_SCHEMA, is_valid, validator
 from photosync.errors import ConfigError
+
+if TYPE_CHECKING:
+    from jsonschema import Draft7Validator
 
 PREFERENCES_FILE = "config/user-preferences.json"
 
@@ -139,6 +140,8 @@ def load_preferences(raw: Any) -> dict[str, Any]:
 
 def _schema_problems(raw: dict[str, Any]) -> list[str]:
     """One line per problem, naming the key and what it must be; never echoing a value."""
+    if is_valid(PREFERENCES_SCHEMA, raw):  # the fast check: jsonschema only to explain
+        return []
     check: Draft7Validator = validator(PREFERENCES_SCHEMA)
     out = []
     for error in sorted(check.iter_errors(raw), key=lambda e: list(e.absolute_path)):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-from jsonschema import Draft7Validator
 
 from photosync.archive.secretscan import credential_paths, looks_like_credential, safe_key
 from photosync.errors import ConfigError, RecordInvalid
+
+if TYPE_CHECKING:
+    from jsonschema import Draft7Validator
 
 PHOTO_SCHEMA = "photo-metadata.schema.json"
 SERVICE_SCHEMA = "service-config.schema.json"
@@ -33,6 +35,10 @@ def schema_text(name: str) -> str:
 
 @cache
 def validator(name: str) -> Draft7Validator:
+    """The full validator, for readable messages once the fast one said no (imported
+    then: jsonschema costs a no-op command a third of its start-up)."""
+    from jsonschema import Draft7Validator
+
     schema = json.loads(schema_text(name))
     Draft7Validator.check_schema(schema)
     return Draft7Validator(schema)

@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS hash_index (
     content_hash TEXT PRIMARY KEY,
     photo_id TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS hash_index_photo ON hash_index (photo_id);
 CREATE TABLE IF NOT EXISTS record_paths (
     photo_id TEXT PRIMARY KEY,
     path TEXT NOT NULL
@@ -80,8 +81,6 @@ class StateDB:
             "PRAGMA synchronous=FULL"
         )  # a committed journal entry survives power loss
         self.conn.executescript(_SCHEMA)
-        self._known_hashes: set[str] | None = None
-        self._known_photos: set[str] | None = None
         self._pending_paths: dict[str, str] = {}
         self._pending_hashes: dict[str, str] = {}
 
@@ -187,24 +186,12 @@ class StateDB:
         return len(stale)
 
     # indexes ------------------------------------------------------------------
-    # Lookups during a run are answered from memory where they can be: the set of
-    # known keys is read once, and new rows wait in ``_pending`` until ``flush``.
-    # A new photo then costs no database round trip at all.
-    def _known(self) -> tuple[set[str], set[str]]:
-        if self._known_hashes is None or self._known_photos is None:
-            self._known_hashes = {
-                row[0] for row in self.conn.execute("SELECT content_hash FROM hash_index")
-            }
-            self._known_photos = {
-                row[0] for row in self.conn.execute("SELECT photo_id FROM record_paths")
-            }
-        return self._known_hashes, self._known_photos
-
+    # New rows wait in ``_pending`` until ``flush`` (one transaction per batch);
+    # everything else is one primary-key lookup: nothing proportional to the
+    # archive is held in memory (a million records would be 300 MB of sets).
     def photo_for_hash(self, content_hash: str) -> str | None:
         if content_hash in self._pending_hashes:
             return self._pending_hashes[content_hash]
-        if content_hash not in self._known()[0]:
-            return None
         row = self.conn.execute(
             "SELECT photo_id FROM hash_index WHERE content_hash=?", (content_hash,)
         ).fetchone()
@@ -213,20 +200,15 @@ class StateDB:
     def path_for_photo(self, photo_id: str) -> str | None:
         if photo_id in self._pending_paths:
             return self._pending_paths[photo_id]
-        if photo_id not in self._known()[1]:
-            return None
         row = self.conn.execute(
             "SELECT path FROM record_paths WHERE photo_id=?", (photo_id,)
         ).fetchone()
         return None if row is None else str(row[0])
 
     def index_record(self, photo_id: str, path: str, hashes: Iterable[str]) -> None:
-        known_hashes, known_photos = self._known()
         self._pending_paths[photo_id] = path
-        known_photos.add(photo_id)
         for content_hash in hashes:
             self._pending_hashes[content_hash] = photo_id
-            known_hashes.add(content_hash)
 
     def _write_pending(self) -> None:
         if not self._pending_paths and not self._pending_hashes:
@@ -251,7 +233,6 @@ class StateDB:
         self._tx()
         self.conn.execute("DELETE FROM record_paths WHERE photo_id=?", (photo_id,))
         self.conn.execute("DELETE FROM hash_index WHERE photo_id=?", (photo_id,))
-        self._known_hashes = self._known_photos = None
 
     def clear_indexes(self) -> None:
         self._pending_paths.clear()
@@ -259,7 +240,6 @@ class StateDB:
         self._tx()
         self.conn.execute("DELETE FROM hash_index")
         self.conn.execute("DELETE FROM record_paths")
-        self._known_hashes, self._known_photos = set(), set()
 
     def all_record_paths(self) -> Iterator[tuple[str, str]]:
         self._write_pending()

@@ -8,29 +8,59 @@ problems; 7 a service failed or refused; 130 interrupted (re-run to finish).
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import click
 
 from photosync import __version__
 from photosync.cli._common import Settings, err_console
-from photosync.cli.archive_cmds import audit, init, status_cmd
-from photosync.cli.auth_cmds import auth
-from photosync.cli.backup_cmds import backup_archive_cmd, recover
-from photosync.cli.demo import demo
-from photosync.cli.google_cmds import google
 from photosync.cli.logsetup import configure_console
-from photosync.cli.phase_cmds import discover, replicate, resolve
-from photosync.cli.restore_cmds import export_cmd, restore
-from photosync.cli.service_cmds import service
-from photosync.cli.storage_cmds import storage
-from photosync.cli.sync_cmds import merge_driver, sync_cmd
-from photosync.cli.verify_cmds import check, verify
-from photosync.cli.visibility_cmds import visibility
-from photosync.cli.web_cmds import web
+
+#: command -> where it is defined; a run imports only its own command's module
+#: (and what that needs), so ``status`` does not import replicate's HTTP stack
+_COMMANDS = {
+    "init": "archive_cmds:init",
+    "service": "service_cmds:service",
+    "storage": "storage_cmds:storage",
+    "auth": "auth_cmds:auth",
+    "discover": "phase_cmds:discover",
+    "resolve": "phase_cmds:resolve",
+    "replicate": "phase_cmds:replicate",
+    "status": "archive_cmds:status_cmd",
+    "audit": "archive_cmds:audit",
+    "verify": "verify_cmds:verify",
+    "check": "verify_cmds:check",
+    "restore": "restore_cmds:restore",
+    "export": "restore_cmds:export_cmd",
+    "backup-archive": "backup_cmds:backup_archive_cmd",
+    "recover": "backup_cmds:recover",
+    "sync": "sync_cmds:sync_cmd",
+    "merge-driver": "sync_cmds:merge_driver",
+    "visibility": "visibility_cmds:visibility",
+    "web": "web_cmds:web",
+    "google": "google_cmds:google",
+    "demo": "demo:demo",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Commands imported when named (``--help`` imports them all to list them)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = _COMMANDS.get(cmd_name)
+        if where is None:
+            return None
+        module, attr = where.split(":")
+        command = getattr(importlib.import_module(f"photosync.cli.{module}"), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="photosync")
 @click.option(
     "--archive",
@@ -60,32 +90,6 @@ def cli(ctx: click.Context, archive: Path | None, quiet: bool, verbose: int) -> 
     """
     configure_console(verbose, err_console)
     ctx.obj = Settings(archive, quiet, verbose)
-
-
-for command in (
-    init,
-    service,
-    storage,
-    auth,
-    discover,
-    resolve,
-    replicate,
-    status_cmd,
-    audit,
-    verify,
-    check,
-    restore,
-    export_cmd,
-    backup_archive_cmd,
-    recover,
-    sync_cmd,
-    merge_driver,
-    visibility,
-    web,
-    google,
-    demo,
-):
-    cli.add_command(command)
 
 
 def main() -> None:

@@ -20,11 +20,12 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterator
 from itertools import combinations
 from math import comb
-from typing import Generic, TypeVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from photosync.identity.phash import HASH_BITS
+
+if TYPE_CHECKING:  # numpy is imported when hashes are compared, not by every command
+    import numpy as np
 
 K = TypeVar("K", bound=Hashable)
 
@@ -33,6 +34,8 @@ _MASK64 = (1 << HASH_BITS) - 1
 
 def popcount64(values: np.ndarray) -> np.ndarray:
     """Bits set per uint64 element (numpy >= 2 has it built in)."""
+    import numpy as np
+
     if hasattr(np, "bitwise_count"):
         return np.asarray(np.bitwise_count(values))
     v = values.astype(np.uint64)
@@ -144,6 +147,8 @@ class HashIndex(Generic[K]):
 
     def _brute_pairs(self, hashes: np.ndarray, max_distance: int) -> list[tuple[int, int, int]]:
         """All pairs by blocks of rows; only for tiny indexes or huge radii."""
+        import numpy as np
+
         n = hashes.size
         out: list[tuple[int, int, int]] = []
         for i in range(n - 1):
@@ -173,6 +178,8 @@ class HashIndex(Generic[K]):
 
         ``method``: "auto" picks buckets or brute force by cost; "buckets"/"brute" force one.
         """
+        import numpy as np
+
         n = len(self._hashes)
         if n < 2 or max_distance < 0:
             return []

@@ -26,14 +26,15 @@ import base64
 import binascii
 import warnings
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pillow_heif
-from PIL import Image, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING, Any
 
 from photosync.errors import PhotosyncError
+
+if TYPE_CHECKING:  # numpy and Pillow are imported when an image is read, not by every command
+    import numpy as np
+    from PIL import Image
 
 HASH_BITS = 64
 #: smallest displayed side that gets a fingerprint: below it images collide
@@ -53,22 +54,27 @@ _SELF_ORIENTING = frozenset({"HEIF"})
 _DRAFTABLE = frozenset({"JPEG", "MPO", "HEIF"})
 _ORIENTATION_TAG = 0x0112
 
-# HEIC/HEIF support (idempotent: other modules may register it too)
-pillow_heif.register_heif_opener()
+
+@cache
+def _register_heif() -> None:
+    """Pillow reads HEIF once pillow_heif registered its opener (once per process)."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
 
 
 class FingerprintError(PhotosyncError):
     """A file could not be read at all (missing, unreadable) or a stored fingerprint is malformed."""
 
 
+@cache
 def _dct_matrix(n: int) -> np.ndarray:
     """Unnormalised DCT-II basis (the scipy ``dct`` convention pHash uses)."""
+    import numpy as np
+
     k = np.arange(n, dtype=np.float64)[:, None]
     x = np.arange(n, dtype=np.float64)[None, :]
     return 2.0 * np.cos(np.pi * k * (2.0 * x + 1.0) / (2.0 * n))
-
-
-_DCT32 = _dct_matrix(32)
 
 
 @dataclass(frozen=True)
@@ -116,12 +122,16 @@ class Fingerprint:
         Re-encodes and resizes stay below ~3; brightness, contrast, colour filters and
         HDR on/off move it by 10-30 while leaving pHash almost unchanged.
         """
+        import numpy as np
+
         a = np.frombuffer(self.thumb, dtype=np.uint8).astype(np.int16)
         b = np.frombuffer(other.thumb, dtype=np.uint8).astype(np.int16)
         return float(np.abs(a - b).mean())
 
     def thumb_peak(self, other: Fingerprint) -> int:
         """Largest single channel difference of the thumbnails (0-255)."""
+        import numpy as np
+
         a = np.frombuffer(self.thumb, dtype=np.uint8).astype(np.int16)
         b = np.frombuffer(other.thumb, dtype=np.uint8).astype(np.int16)
         return int(np.abs(a - b).max())
@@ -181,6 +191,9 @@ def compute_fingerprint(path: Path) -> Fingerprint | None:
 
 def fingerprint_file(path: Path) -> FingerprintResult:
     """Decode ``path`` at reduced size and fingerprint what it displays."""
+    from PIL import Image, UnidentifiedImageError
+
+    _register_heif()
     path = Path(path)
     try:
         with warnings.catch_warnings():
@@ -224,6 +237,9 @@ def _displayed_size(im: Image.Image, fmt: str | None) -> tuple[int, int]:
 
 def _to_rgb(im: Image.Image) -> Image.Image:
     """RGB without surprises: alpha over white, 16-bit and float rescaled instead of clipped."""
+    import numpy as np
+    from PIL import Image
+
     if im.mode == "RGB":
         return im
     if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
@@ -241,6 +257,9 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
 
 def _fingerprint_open_image(im: Image.Image) -> FingerprintResult:
+    import numpy as np
+    from PIL import Image, ImageOps
+
     fmt = im.format
     width, height = _displayed_size(im, fmt)
     if min(width, height) < MIN_SIDE:
@@ -263,7 +282,7 @@ def _fingerprint_open_image(im: Image.Image) -> FingerprintResult:
     grey = np.asarray(rgb.convert("L").resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
     if float(grey.std()) < MIN_STDDEV:
         return FingerprintResult(None, "flat image (too little detail to identify)", width, height)
-    dct = _DCT32 @ grey @ _DCT32.T
+    dct = _dct_matrix(32) @ grey @ _dct_matrix(32).T
     low = dct[:8, :8].flatten()
     bits = low > np.median(low)
     if int(bits.sum()) < MIN_HASH_BITS_SET:

@@ -304,10 +304,12 @@ class _ServiceRun:
         self.progress.start(f"discover {name}")
         try:
             for ingested in self._ingest_all(self._changed_items(listing, cursor)):
-                self._apply(ingested)
-                self.progress.advance()
+                # a full batch is committed once more is coming: the last one goes into
+                # the final commit with the cursor (one commit, not a batch and a cursor)
                 if self._batch_items >= self.commit_every:
                     self._checkpoint(commits, final=False)
+                self._apply(ingested)
+                self.progress.advance()
         except ServiceError as error:
             # the service failed (circuit open, auth, outage): keep what was done, leave
             # the cursor where it was, and let the other services run
