@@ -12,6 +12,7 @@ import click
 from photosync.cli._common import Settings, handle_errors, pass_settings
 from photosync.cli.logsetup import run_log
 from photosync.errors import PhotosyncError
+from photosync.redaction import RedactingFilter, register_secret
 
 HOST = "127.0.0.1"  # never another interface: the pages show private photos
 
@@ -41,8 +42,13 @@ def web(settings: Settings, port: int, open_browser: bool) -> None:
     root = archive.root
     archive.close()
     token = secrets.token_urlsafe(32)
+    register_secret(token)  # masked wherever photosync logs
+    access = logging.getLogger("werkzeug")
     if settings.verbose < 2:  # werkzeug's access log: one line per thumbnail (and -vv shows it)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        access.setLevel(logging.WARNING)
+    # its lines hold the address asked for, the first one with the token in it
+    if not any(isinstance(f, RedactingFilter) for f in access.filters):
+        access.addFilter(RedactingFilter())
     app = create_app(root, token=token, run_log=run_log)
     try:
         server = make_server(HOST, port, app, threaded=True)

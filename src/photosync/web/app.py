@@ -131,7 +131,7 @@ def _guard(app: Flask, state: WebState) -> None:
         if host not in LOOPBACK_HOSTS:
             abort(403)
         offered = request.args.get("token")
-        if offered is not None and hmac.compare_digest(offered, state.token):
+        if offered is not None and _same(offered, state.token):
             # once: the token moves into a cookie and out of the address bar
             args = {k: v for k, v in request.args.items() if k != "token"}
             target = request.path + (f"?{urlencode(args)}" if args else "")
@@ -141,11 +141,11 @@ def _guard(app: Flask, state: WebState) -> None:
             )
             return response
         cookie = request.cookies.get(TOKEN_COOKIE, "")
-        if not hmac.compare_digest(cookie, state.token):
+        if not _same(cookie, state.token):
             abort(403)
         if request.method not in ("GET", "HEAD"):
             sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
-            if not hmac.compare_digest(sent, state.csrf):
+            if not _same(sent, state.csrf):
                 abort(403)
         return None
 
@@ -167,6 +167,12 @@ def _guard(app: Flask, state: WebState) -> None:
             "403: open the address `photosync web` printed (it holds this run's token)",
             403,
         )
+
+
+def _same(offered: str, secret: str) -> bool:
+    """A constant-time comparison that any text offered survives (``compare_digest``
+    raises on non-ASCII text: a 500 instead of a 403)."""
+    return hmac.compare_digest(offered.encode("utf-8", "surrogatepass"), secret.encode("utf-8"))
 
 
 def _entry(state: WebState, photo_id: str) -> browse.Entry:
