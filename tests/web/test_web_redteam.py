@@ -3,16 +3,21 @@ and found open (each test failed before its fix)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
 import requests
+from PIL import Image
 
+from photosync.web.thumbs import SIZES, Thumbnailer
 from tests.helpers import assert_check_clean, conflicting_library, read_until, run_cli
 from tests.web.conftest import csrf_of, logged_in, make_app
 
@@ -74,3 +79,36 @@ def test_the_token_is_not_in_the_access_log_of_photosync_web_vv(
     assert '"GET /?token=' in logged  # the access log is there, the token is not
     assert token not in logged
     assert_check_clean(small)
+
+
+def _png_header_of(width: int, height: int) -> bytes:
+    """A PNG that says it is ``width`` x ``height`` (a few rows of data: decoding it
+    whole would still allocate every pixel)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * (width * 3 + 1) * 4)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
+
+
+def test_an_image_of_huge_dimensions_is_never_decoded_whole(tmp_path: Path) -> None:
+    # 144 megapixels: under Pillow's bomb error, ~430 MB of RGB in each worker
+    data = _png_header_of(12_000, 12_000)
+    digest = hashlib.sha256(data).hexdigest()
+    original = tmp_path / "blobs" / "sha256" / digest[:2] / digest
+    original.parent.mkdir(parents=True)
+    original.write_bytes(data)
+    thumbs = Thumbnailer(tmp_path / "cache", tmp_path / "blobs")
+    try:
+        made = thumbs.get(digest, "s", kind="image", label="huge.png")
+    finally:
+        thumbs.close()
+    assert made.kind == "placeholder"
+    with Image.open(made.path) as card:
+        assert max(card.size) <= SIZES["s"]

@@ -3,8 +3,9 @@
 The cache is ``.photosync/thumbs/<size>/<ab>/<digest>.jpg`` (never in git; deleting
 it costs only time). Originals are read from the archive's primary blob store, never
 changed. Memory stays bounded: at most ``workers`` images are decoded at once, JPEGs
-are decoded at reduced size (``Image.draft``), and Pillow's decompression-bomb limit
-stays on. A video gets a poster frame from ffmpeg when it is installed, otherwise a
+are decoded at reduced size (``Image.draft``), an image of more than
+``MAX_DECODE_PIXELS`` after that gets a placeholder, never decoded, and Pillow's
+decompression-bomb limit stays on. A video gets a poster frame from ffmpeg when it is installed, otherwise a
 labelled placeholder (so does a file Pillow cannot read).
 """
 
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 #: name -> longest side in pixels
 SIZES = {"s": 240, "m": 480, "l": 1600}
 POSTER_TIMEOUT_S = 30
+#: the most pixels decoded for one thumbnail (after a JPEG's reduced-size draft):
+#: ~150 MB of RGB. Pillow's own bomb limit (~179 megapixels, x2 before it refuses)
+#: lets a PNG of 170 megapixels through at ~1 GB a worker.
+MAX_DECODE_PIXELS = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,12 @@ class Thumbnailer:
         try:
             with Image.open(image_bytes) as image:
                 image.draft("RGB", (longest, longest))  # JPEG: decode at reduced size
+                width, height = image.size
+                if width * height > MAX_DECODE_PIXELS:
+                    log.info("no thumbnail for %s: %dx%d is too large", digest, width, height)
+                    return self._placeholder(
+                        placeholder, longest, f"{label}\n({width}x{height}: too large to preview)"
+                    )
                 upright = ImageOps.exif_transpose(image)
                 upright.thumbnail((longest, longest))
                 _save(upright.convert("RGB"), made)
