@@ -176,6 +176,25 @@ def test_hostile_files_never_stop_the_reader(tmp_path: Path) -> None:
         assert reader.started == 1  # one process served them all
 
 
+@needs_exiftool
+def test_threads_share_one_process_and_each_gets_its_own_answer(tmp_path: Path) -> None:
+    """discover's workers ask at once: their files go in shared batches, answers never mix."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import timedelta
+
+    files = {
+        write_jpeg(tmp_path / f"{i}.jpg", seed=i, size=(8, 8), taken=WHEN + timedelta(days=i)): i
+        for i in range(24)
+    }
+    assert EXIFTOOL is not None
+    with ExiftoolReader(EXIFTOOL) as reader, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(reader.read, files))
+        assert (reader.started, reader.asked) == (1, 24)
+    for (path, i), facts in zip(files.items(), answers, strict=True):
+        want = (WHEN + timedelta(days=i)).isoformat()
+        assert facts.dates["exiftool:DateTimeOriginal"] == want, path.name
+
+
 @needs_proc
 def test_a_stuck_exiftool_is_killed_and_replaced(tmp_path: Path) -> None:
     """A file exiftool hangs on costs one timeout, not the run: the process is killed and the

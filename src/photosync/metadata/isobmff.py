@@ -249,6 +249,27 @@ def _udta(
             _meta(w, s, e, apple, udta)
         elif typ == b"XMP_":
             _merge_xmp(facts, w.read(s, e))
+        elif typ == b"loci" and e - s <= 4096:
+            place = _loci(w.read(s, e))
+            if place:
+                udta.setdefault(b"loci", place)
+
+
+def _loci(data: bytes) -> str | None:
+    """3GPP 'loci' (Samsung, FLIR, ... phones): name, role, then 16.16 longitude, latitude,
+    altitude; returned in ISO 6709 like the other location tags."""
+    pos = 6  # version/flags, language
+    if data[pos : pos + 2] in (b"\xfe\xff", b"\xff\xfe"):
+        ends = [i for i in range(pos + 2, len(data) - 1, 2) if data[i : i + 2] == b"\x00\x00"]
+        pos = ends[0] + 2 if ends else len(data)
+    else:
+        zero = data.find(b"\x00", pos)
+        pos = zero + 1 if zero >= 0 else len(data)
+    pos += 1  # role
+    if len(data) < pos + 12:
+        return None
+    lng, lat, alt = (v / 65536 for v in struct.unpack(">iii", data[pos : pos + 12]))
+    return f"{lat:+.5f}{lng:+.5f}{alt:+.2f}/"
 
 
 def _meta(w: _Walker, start: int, end: int, apple: dict[str, str], udta: dict[bytes, str]) -> None:
@@ -346,7 +367,11 @@ def _apply_tags(apple: dict[str, str], udta: dict[bytes, str], facts: Facts) -> 
     if content and "quicktime:ContentCreateDate" not in dates:
         dates["quicktime:ContentCreateDate"] = content
     facts.dates = dates
-    location_text = apple.get("com.apple.quicktime.location.ISO6709") or udta.get(b"\xa9xyz")
+    location_text = (
+        apple.get("com.apple.quicktime.location.ISO6709")
+        or udta.get(b"\xa9xyz")
+        or udta.get(b"loci")
+    )
     if location_text:
         location = iso6709(location_text)
         facts.location = location or facts.location

@@ -1,8 +1,10 @@
-"""A naive camera clock gets its time zone from another source stating the same moment in UTC.
+"""Dates and places the built-in reader finds on synthetic files.
 
-EXIF before 2.31 has no offset; the GPS fix (GPSDateStamp + GPSTimeStamp, UTC) or a CR3's
-QuickTime header (UTC) of the same moment tells it. A fix taken minutes earlier (a stale
-GPS) or a different moment gives none: a wrong zone is worse than no zone.
+A naive camera clock gets its time zone from another source stating the same moment in
+UTC: EXIF before 2.31 has no offset; the GPS fix (GPSDateStamp + GPSTimeStamp, UTC) of
+the same moment tells it. A fix taken minutes earlier (a stale GPS) or a different moment
+gives none: a wrong zone is worse than no zone. Also PNG creation-time spellings and a
+3GPP ``loci`` place.
 """
 
 from __future__ import annotations
@@ -76,3 +78,19 @@ def test_png_creation_time_spellings() -> None:
     assert png_datetime("2008:10:13 10:18:30") == "2008-10-13T10:18:30"
     assert png_datetime("yesterday") is None
     assert png_datetime("Mon, 13 Oct 1066 10:18:30 -0500") is None  # before MIN_YEAR
+
+
+def test_loci_with_a_utf16_name(tmp_path: Path) -> None:
+    """A 3GPP loci whose place name is UTF-16 (with BOM) still gives its coordinates."""
+    import struct
+
+    from tests.metadata.md_builders import box, full_box, mp4_bytes, mvhd
+
+    name = b"\xfe\xff" + "Kyiv".encode("utf-16-be") + b"\x00\x00"
+    coords = struct.pack(">iii", int(30.5234 * 65536), int(50.4501 * 65536), 179 * 65536)
+    loci = full_box(b"loci", b"\x15\xc7" + name + b"\x00" + coords + b"earth\x00\x00")
+    data = mp4_bytes(mvhd(3_700_000_000) + box(b"udta", loci))
+    info = extract_media_info(write(tmp_path / "a.mp4", data))
+    assert info.location is not None
+    assert info.location["lat"] == pytest.approx(50.4501, abs=1e-4)
+    assert info.location["lng"] == pytest.approx(30.5234, abs=1e-4)
