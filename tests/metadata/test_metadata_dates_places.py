@@ -94,3 +94,27 @@ def test_loci_with_a_utf16_name(tmp_path: Path) -> None:
     assert info.location is not None
     assert info.location["lat"] == pytest.approx(50.4501, abs=1e-4)
     assert info.location["lng"] == pytest.approx(30.5234, abs=1e-4)
+
+
+@given(st.binary(max_size=300), st.sampled_from([b"II", b"MM"]))
+def test_a_ciff_heap_of_any_bytes_never_raises(tail: bytes, order: bytes) -> None:
+    from photosync.metadata.legacy import read_ciff
+
+    header = order + (b"\x1a\x00\x00\x00" if order == b"II" else b"\x00\x00\x00\x1a")
+    facts = read_ciff(header + b"HEAPCCDR" + b"\x00" * 12 + tail)
+    assert len(facts) == 1  # whatever it found, or a problem noted
+
+
+@given(st.binary(max_size=400))
+def test_an_avi_of_any_bytes_never_raises_beyond_its_reader(tail: bytes) -> None:
+    import io
+    import struct
+
+    from photosync.metadata.legacy import read_avi
+
+    data = b"RIFF" + struct.pack("<I", len(tail) + 4) + b"AVI " + tail
+    try:
+        facts = read_avi(io.BytesIO(data), len(data))
+    except (ValueError, struct.error):
+        return  # truncated: extract_media_info turns it into a problem note
+    assert len(facts) == 1

@@ -36,6 +36,8 @@ class Blocks:
     #: a segment or chunk that may hold facts the built-in reader does not read (a
     #: vendor APPn, a PNG text chunk): only then may exiftool know more than we do
     foreign: bool = False
+    #: a Canon CIFF heap in APP0 (PowerShot A5 era JPEGs: camera and date)
+    ciff: bytes | None = None
     #: a PNG's creation-time text ("Creation Time", exiftool's "create-date"), as written
     png_created: str | None = None
     problems: list[str] = field(default_factory=list)
@@ -82,8 +84,11 @@ def scan_jpeg(fh: BinaryIO, file_size: int) -> Blocks:
             break
         if marker in (0xE1, 0xED, 0xE2) or (marker in _SOF and blocks.width is None):
             _jpeg_segment(marker, fh, length - 2, blocks)
-        elif 0xE0 <= marker <= 0xEF and not blocks.foreign:
-            blocks.foreign = not fh.read(min(length - 2, 12)).startswith(_PLAIN_APP)
+        elif 0xE0 <= marker <= 0xEF and (not blocks.foreign or marker == 0xE0):
+            prefix = fh.read(min(length - 2, 14))
+            if marker == 0xE0 and prefix[6:14] == b"HEAPJPGM" and blocks.ciff is None:
+                blocks.ciff = prefix + fh.read(length - 2 - len(prefix))  # early Canons
+            blocks.foreign = blocks.foreign or not prefix.startswith(_PLAIN_APP)
         pos = seg_end
     if found_sos and not _jpeg_tail_ok(fh, file_size, blocks):
         blocks.problems.append("truncated JPEG (no end-of-image marker)")

@@ -31,7 +31,14 @@ from photosync.metadata.facts import Facts, add_tags, clean_text
 from photosync.metadata.formats import SNIFF_BYTES, SNIFFED_KINDS, sniff_media
 from photosync.metadata.iptc import iim_from_photoshop, parse_iim
 from photosync.metadata.isobmff import read_video, sniff_brand
-from photosync.metadata.legacy import RIFF_DATE_SOURCE, read_avi, read_mrw
+from photosync.metadata.legacy import (
+    CIFF_DATE_SOURCE,
+    RIFF_DATE_SOURCE,
+    FileBytes,
+    read_avi,
+    read_ciff,
+    read_mrw,
+)
 from photosync.metadata.sidecars import parse_xmp_sidecar
 from photosync.metadata.tiff import file_reader, read_tiff
 from photosync.metadata.types import MediaInfo
@@ -46,6 +53,7 @@ if TYPE_CHECKING:
 DATE_PRIORITY: tuple[str, ...] = (
     "exif:DateTimeOriginal",
     "exif:DateTimeDigitized",
+    CIFF_DATE_SOURCE,
     "sidecar:DateTimeOriginal",
     "sidecar:DateCreated",
     "sidecar:CreateDate",
@@ -282,6 +290,11 @@ def _read_embedded(fh: BinaryIO, size: int, fmt: str, path: Path, info: MediaInf
     if fmt == "xmp":
         info.problems.append("an XMP sidecar, not a photo")
         return []
+    if fmt == "crw":
+        found = read_ciff(FileBytes(fh, size))
+        info.problems.extend(found[0].problems)
+        found[0].problems = []
+        return found
     if fmt in ("mrw", "avi"):
         found = read_mrw(fh, size) if fmt == "mrw" else read_avi(fh, size)
         for facts in found:
@@ -310,6 +323,11 @@ def _from_blocks(blocks: Blocks, info: MediaInfo) -> list[Facts]:
     info.problems.extend(blocks.problems)
     info.width, info.height = blocks.width, blocks.height
     facts = _from_payloads(blocks.exif, blocks.xmp, blocks.iptc_photoshop, info)
+    if blocks.ciff is not None:
+        ciff = read_ciff(blocks.ciff)[0]
+        info.problems.extend(ciff.problems)
+        ciff.problems = []
+        facts.append(ciff)
     created = png_datetime(blocks.png_created)
     if created:
         facts.append(Facts(origin="png", dates={PNG_DATE_SOURCE: created}))

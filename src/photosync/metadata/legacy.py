@@ -1,4 +1,5 @@
-"""Cheap readers for older camera containers: Minolta MRW raws and AVI (RIFF) videos.
+"""Cheap readers for older camera containers: Canon CIFF (CRW raws, and the APP0 segment
+of Canon's early JPEGs), Minolta MRW raws and AVI (RIFF) videos.
 
 Each reads a few header chunks only (an MRW's TIFF block, an AVI's ``hdrl`` list);
 the picture and the media data are skipped. Facts only where found; bad input
@@ -8,12 +9,12 @@ gives notes in ``Facts.problems``, never an exception.
 from __future__ import annotations
 
 import struct
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import BinaryIO
 
 from photosync.metadata.dates import parse_exif_datetime
 from photosync.metadata.exif import facts_from_tiff
-from photosync.metadata.facts import Facts
+from photosync.metadata.facts import Facts, clean_text
 from photosync.metadata.tiff import bytes_reader, read_tiff
 
 MAX_BLOCK = 4 * 1024 * 1024
@@ -75,3 +76,78 @@ def _idit(raw: bytes) -> str | None:
         return datetime.strptime(text, "%a %b %d %H:%M:%S %Y").isoformat()
     except ValueError:
         return parse_exif_datetime(text)
+
+
+#: a CIFF's date (seconds since 1970 on the camera's clock: a naive local time)
+CIFF_DATE_SOURCE = "ciff:DateTimeOriginal"
+_CIFF_MAKE_MODEL = 0x080A
+_CIFF_TIMESTAMP = 0x180E
+MAX_CIFF_DEPTH = 4
+
+
+class FileBytes:
+    """A file seen as bytes, read only where sliced (a CRW's directory sits at its end)."""
+
+    def __init__(self, fh: BinaryIO, size: int) -> None:
+        self.fh, self.size = fh, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, where: slice) -> bytes:
+        start, stop, _ = where.indices(self.size)
+        if stop - start > MAX_BLOCK:
+            return b""
+        self.fh.seek(start)
+        return self.fh.read(max(0, stop - start))
+
+
+def read_ciff(data: bytes | FileBytes) -> list[Facts]:
+    """Camera and date from a CIFF heap (a whole CRW file, or a JPEG's APP0 payload)."""
+    facts = Facts(origin="ciff")
+    if len(data) < 26 or data[:2] not in (b"II", b"MM"):
+        facts.problems.append("unreadable CIFF header")
+        return [facts]
+    endian = "<" if data[:2] == b"II" else ">"
+    (header,) = struct.unpack(endian + "I", data[2:6])
+    if not 14 <= header < len(data):
+        facts.problems.append("unreadable CIFF header")
+        return [facts]
+    _heap(data, endian, header, len(data), facts, 0)
+    return [facts]
+
+
+def _heap(
+    data: bytes | FileBytes, endian: str, start: int, end: int, facts: Facts, depth: int
+) -> None:
+    """One CIFF directory: its offset is the heap's last 4 bytes, entries of 10 bytes."""
+    if depth > MAX_CIFF_DEPTH or end - start < 6 or end > len(data):
+        return
+    (offset,) = struct.unpack(endian + "I", data[end - 4 : end])
+    table = start + offset
+    if table + 2 > end:
+        return
+    (count,) = struct.unpack(endian + "H", data[table : table + 2])
+    for index in range(min(count, 1024)):
+        entry = data[table + 2 + 10 * index : table + 12 + 10 * index]
+        if len(entry) < 10:
+            return
+        tag, size, where = struct.unpack(endian + "HII", entry)
+        if tag >> 14:  # the value is in the entry itself (8 bytes)
+            value = entry[2:10]
+        elif start + where + size <= end:
+            value = data[start + where : start + where + size]
+        else:
+            continue
+        kind, ident = tag & 0x3800, tag & 0x3FFF
+        if kind in (0x2800, 0x3000) and not tag >> 14:
+            _heap(data, endian, start + where, start + where + size, facts, depth + 1)
+        elif ident == _CIFF_MAKE_MODEL:
+            make, _, rest = value.partition(b"\x00")
+            facts.camera_make = clean_text(make) or facts.camera_make
+            facts.camera_model = clean_text(rest.split(b"\x00", 1)[0]) or facts.camera_model
+        elif ident == _CIFF_TIMESTAMP and len(value) >= 4:
+            (seconds,) = struct.unpack(endian + "I", value[:4])
+            if seconds:
+                when = datetime(1970, 1, 1) + timedelta(seconds=seconds)
+                facts.dates.setdefault(CIFF_DATE_SOURCE, when.isoformat())
