@@ -25,7 +25,7 @@ from photosync.workflow.discover import discover
 EXIFTOOL = shutil.which("exiftool")
 needs_exiftool = pytest.mark.skipif(EXIFTOOL is None, reason="exiftool is not installed")
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-CRW = "breadth/photos/raw/CanonRaw.crw"
+X3F = "breadth/photos/raw/Sigma.x3f"  # no built-in reader for Sigma raws
 WHEN = datetime(2021, 1, 27, 19, 33, 39)
 
 
@@ -118,18 +118,18 @@ def test_answer_parsing_labels_dates_and_keeps_quicktime_utc() -> None:
 @needs_exiftool
 @pytest.mark.shared
 def test_exiftool_fills_what_the_builtin_reader_cannot_read(testdata: Path) -> None:
-    crw = testdata / CRW
-    builtin = extract_media_info(crw, file_time=False)
+    x3f = testdata / X3F
+    builtin = extract_media_info(x3f, file_time=False)
     assert builtin.taken_date is None and builtin.camera_model is None
     assert EXIFTOOL is not None
     with ExiftoolReader(EXIFTOOL) as reader:
-        deep = extract_media_info(crw, file_time=False, deep=reader)
+        deep = extract_media_info(x3f, file_time=False, deep=reader)
         assert reader.asked == 1
     assert (deep.taken_date, deep.taken_date_source) == (
-        "2003-11-10T17:39:26",
+        "2001-01-01T00:36:35",
         "exiftool:DateTimeOriginal",
     )
-    assert (deep.camera_make, deep.camera_model) == ("Canon", "Canon EOS DIGITAL REBEL")
+    assert (deep.camera_make, deep.camera_model) == ("SIGMA", "SIGMA SD10")
 
 
 @needs_exiftool
@@ -275,7 +275,7 @@ def test_discover_without_exiftool_on_path_uses_the_builtin_reader(
 ) -> None:
     library = tmp_path / "library"
     library.mkdir()
-    shutil.copy2(testdata / CRW, library / "CanonRaw.crw")
+    shutil.copy2(testdata / X3F, library / "Sigma.x3f")
     write_jpeg(library / "dated.jpg", seed=7, size=(16, 16), taken=WHEN)
     archive = new_archive(tmp_path, local={"type": "local", "path": str(library)})
     env = {**os.environ, "PATH": _no_exiftool_path(tmp_path)}
@@ -292,7 +292,7 @@ def test_discover_without_exiftool_on_path_uses_the_builtin_reader(
         for r in records(archive.root)
     }
     # without exiftool the raw is archived all the same, dated by its file time
-    assert by_name == {"CanonRaw.crw": "file:mtime", "dated.jpg": "exif:DateTimeOriginal"}
+    assert by_name == {"Sigma.x3f": "file:mtime", "dated.jpg": "exif:DateTimeOriginal"}
     prefs = archive.preferences()
     prefs["metadata"] = {"reader": "exiftool"}
     archive.save_preferences(prefs)

@@ -37,6 +37,8 @@ from photosync.metadata.legacy import (
     FileBytes,
     read_avi,
     read_ciff,
+    read_jp2_xmp,
+    read_kyocera,
     read_mrw,
 )
 from photosync.metadata.sidecars import parse_xmp_sidecar
@@ -295,6 +297,12 @@ def _read_embedded(fh: BinaryIO, size: int, fmt: str, path: Path, info: MediaInf
         info.problems.extend(found[0].problems)
         found[0].problems = []
         return found
+    if fmt == "kyocera-raw":
+        return read_kyocera(fh)
+    if fmt in ("jp2", "j2k", "jpf", "jpx"):
+        packet = read_jp2_xmp(fh, size)  # Pillow gives the size, not the 'xml ' box
+        found = _from_pillow(path, info)
+        return found + (_from_payloads(None, packet, None, info) if packet else [])
     if fmt in ("mrw", "avi"):
         found = read_mrw(fh, size) if fmt == "mrw" else read_avi(fh, size)
         for facts in found:

@@ -1,5 +1,6 @@
 """Cheap readers for older camera containers: Canon CIFF (CRW raws, and the APP0 segment
-of Canon's early JPEGs), Minolta MRW raws and AVI (RIFF) videos.
+of Canon's early JPEGs), Minolta MRW raws, Kyocera (Contax N Digital) raws, AVI (RIFF)
+videos, and the XMP of a JPEG 2000 file.
 
 Each reads a few header chunks only (an MRW's TIFF block, an AVI's ``hdrl`` list);
 the picture and the media data are skipped. Facts only where found; bad input
@@ -151,3 +152,47 @@ def _heap(
             if seconds:
                 when = datetime(1970, 1, 1) + timedelta(seconds=seconds)
                 facts.dates.setdefault(CIFF_DATE_SOURCE, when.isoformat())
+
+
+def read_kyocera(fh: BinaryIO) -> list[Facts]:
+    """A Kyocera RAW's 156-byte header stores make, model and date as reversed strings."""
+    fh.seek(0)
+    head = fh.read(156)
+    facts = Facts(origin="exif")
+    if len(head) < 0x35:
+        facts.problems.append("truncated Kyocera RAW header")
+        return [facts]
+    facts.camera_model = clean_text(head[0x0C:0x18][::-1])
+    facts.camera_make = clean_text(head[0x19:0x20][::-1])
+    when = parse_exif_datetime(head[0x21:0x35][::-1].replace(b"\x00", b"").decode("latin-1"))
+    if when:
+        facts.dates["exif:DateTimeOriginal"] = when
+    return [facts]
+
+
+def read_jp2_xmp(fh: BinaryIO, size: int) -> bytes | None:
+    """The XMP packet of a JPEG 2000 file: an 'xml ' box or the XMP uuid box at the top."""
+    pos = 0
+    for _ in range(MAX_CHUNKS):
+        if pos + 8 > size:
+            return None
+        fh.seek(pos)
+        length, kind = struct.unpack(">I4s", fh.read(8))
+        header = 8
+        if length == 1:
+            (length,) = struct.unpack(">Q", fh.read(8))
+            header = 16
+        elif length == 0:
+            length = size - pos
+        if length < header:
+            return None
+        body = fh.read(min(length - header, MAX_BLOCK)) if kind in (b"xml ", b"uuid") else b""
+        if kind == b"xml " and b"xmpmeta" in body[:4096]:
+            return body
+        if kind == b"uuid" and body[:16] == _XMP_UUID:
+            return body[16:]
+        pos += length
+    return None
+
+
+_XMP_UUID = bytes.fromhex("BE7ACFCB97A942E89C71999491E3AFAC")
