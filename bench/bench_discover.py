@@ -33,6 +33,8 @@ from pathlib import Path
 from PIL import Image
 
 PROFILES = {"large": (1000, 4_000_000), "many": (10_000, 100_000)}
+#: bench_discover_ab --dateless: EXIF with a camera but no date (exiftool is then asked)
+DATELESS = False
 
 
 def _base_jpegs(target_bytes: int, count: int = 6) -> list[bytes]:
@@ -57,8 +59,8 @@ def _with_exif(jpeg: bytes, index: int) -> bytes:
     exif[0x010F] = "Bench"
     exif[0x0110] = f"Camera {index % 7}"
     taken = datetime(2015, 1, 1) + timedelta(minutes=37 * index)
-    ifd = exif.get_ifd(0x8769)
-    ifd[0x9003] = taken.strftime("%Y:%m:%d %H:%M:%S")
+    if not DATELESS:
+        exif.get_ifd(0x8769)[0x9003] = taken.strftime("%Y:%m:%d %H:%M:%S")
     exif[0x010E] = f"bench photo {index}"
     payload = exif.tobytes()  # Pillow's bytes start with the "Exif\0\0" header already
     segment = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload

@@ -1,6 +1,7 @@
 """Cold discover of one library by two versions of photosync, interleaved (A B A B ...).
 
     python bench/bench_discover_ab.py --before REV [--after PATH] [--rounds 3] [--scale 1.0]
+    python bench/bench_discover_ab.py --readers --dateless [--scale 0.1]
 
 ``--before`` is a git revision of this repository (its ``src/`` is unpacked into a
 temp folder) or a folder holding a ``photosync`` package; ``--after`` defaults to
@@ -8,11 +9,17 @@ this checkout's ``src``. The library is bench_discover's ``many`` profile (10,00
 JPEGs of about 100 KB with EXIF date and camera); each round runs a cold discover
 into a fresh archive with each version in turn, so both see the same machine
 load. Prints each time and the median ratio after/before (issue 13: at most 1.10).
+
+``--readers`` compares ``metadata.reader: builtin`` (before) with ``auto`` (after) on this
+checkout; ``--dateless`` writes the library's EXIF without a date, so that exiftool is
+asked about every file (the worst case: what it costs when the built-in reader has no
+answer).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -24,6 +31,7 @@ from io import BytesIO
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_discover
 from bench_discover import PROFILES, generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +49,19 @@ def _unpack(rev: str, into: Path) -> Path:
     return into / "src"
 
 
-def _cold_discover(src: Path, library: Path, workdir: Path) -> float:
+def _set_reader(archive: Path, reader: str) -> None:
+    prefs_path = archive / "config" / "user-preferences.json"
+    prefs = json.loads(prefs_path.read_text(encoding="utf-8"))
+    prefs["metadata"] = {"reader": reader}
+    prefs_path.write_text(json.dumps(prefs, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    subprocess.run(
+        ["git", "-C", str(archive), "commit", "-q", "-m", f"bench: {reader}", str(prefs_path)],
+        check=True,
+        capture_output=True,
+    )
+
+
+def _cold_discover(src: Path, library: Path, workdir: Path, reader: str | None = None) -> float:
     """Seconds of one cold discover (init and service add not counted) with ``src``'s code."""
     env = {**os.environ, "PYTHONPATH": str(src)}
     archive = workdir / "archive"
@@ -65,6 +85,8 @@ def _cold_discover(src: Path, library: Path, workdir: Path) -> float:
         capture_output=True,
         env=env,
     )
+    if reader is not None:
+        _set_reader(archive, reader)
     code = (
         "import sys,time;from photosync.cli import cli;t=time.perf_counter();"
         "rc=0\ntry:\n cli.main(args=sys.argv[1:],prog_name='photosync',standalone_mode=False)\n"
@@ -87,7 +109,9 @@ def _cold_discover(src: Path, library: Path, workdir: Path) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--before", required=True, help="git revision or folder with photosync")
+    parser.add_argument("--before", help="git revision or folder with photosync")
+    parser.add_argument("--readers", action="store_true", help="builtin vs auto, this checkout")
+    parser.add_argument("--dateless", action="store_true", help="library EXIF without a date")
     parser.add_argument("--after", type=Path, default=REPO / "src")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scale", type=float, default=1.0)
@@ -96,18 +120,26 @@ def main() -> int:
     count = max(10, int(count * args.scale))
     with tempfile.TemporaryDirectory(prefix="photosync-ab-") as tmp:
         work = Path(tmp)
-        before = Path(args.before)
-        if not (before / "photosync").is_dir():
-            before = _unpack(args.before, work / "before")
+        if args.readers:
+            before = args.after
+        elif args.before is None:
+            parser.error("--before REV (or --readers)")
+        else:
+            before = Path(args.before)
+            if not (before / "photosync").is_dir():
+                before = _unpack(args.before, work / "before")
         library = work / "library"
+        if args.dateless:
+            bench_discover.DATELESS = True
         generate(library, count, size)
+        readers = {"before": "builtin", "after": "auto"} if args.readers else {}
         times: dict[str, list[float]] = {"before": [], "after": []}
         for round_no in range(args.rounds):
             order = [("before", before), ("after", args.after)]
             if round_no % 2:
                 order.reverse()  # neither side always runs second (warmer caches)
             for name, src in order:
-                seconds = _cold_discover(src, library, work)
+                seconds = _cold_discover(src, library, work, readers.get(name))
                 times[name].append(seconds)
                 print(f"round {round_no + 1} {name:6} {seconds:7.2f} s", flush=True)
     med_before, med_after = statistics.median(times["before"]), statistics.median(times["after"])

@@ -195,6 +195,24 @@ def test_threads_share_one_process_and_each_gets_its_own_answer(tmp_path: Path) 
         assert facts.dates["exiftool:DateTimeOriginal"] == want, path.name
 
 
+@needs_exiftool
+def test_a_reader_bug_is_a_note_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from photosync.metadata import exiftool as module
+
+    def broken(raw: bytes) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(module, "facts_from_exiftool", broken)
+    photo = write_jpeg(tmp_path / "a.jpg", seed=9, size=(8, 8))
+    assert EXIFTOOL is not None
+    with ExiftoolReader(EXIFTOOL) as reader:
+        info = extract_media_info(photo, deep=reader)
+    assert "exiftool reader failed: RuntimeError" in info.problems
+    assert info.taken_date_source == "file:mtime"
+
+
 @needs_proc
 def test_a_stuck_exiftool_is_killed_and_replaced(tmp_path: Path) -> None:
     """A file exiftool hangs on costs one timeout, not the run: the process is killed and the

@@ -159,8 +159,7 @@ class ExiftoolReader:
                 with self._queue_lock:
                     batch, self._queue = self._queue, []
                 self._run(batch)
-        assert request.facts is not None
-        return request.facts
+        return request.facts or _failed("exiftool gave no answer")
 
     def read_many(self, paths: Iterable[Path]) -> list[Facts]:
         """What exiftool says about each file, in order (sent in batches of ``MAX_BATCH``)."""
@@ -191,6 +190,9 @@ class ExiftoolReader:
                         self._run([request])
                     continue
                 answers = [_failed(str(stuck))]
+            except Exception as exc:  # a reader bug must not stop discover either
+                self._stop(graceful=False)
+                answers = [_failed(f"exiftool reader failed: {type(exc).__name__}") for _ in batch]
             for request, facts in zip(batch, answers, strict=True):
                 request.facts = facts
                 request.done.set()
