@@ -52,6 +52,8 @@ def _unpack(rev: str, into: Path) -> Path:
 def _set_reader(archive: Path, reader: str) -> None:
     prefs_path = archive / "config" / "user-preferences.json"
     prefs = json.loads(prefs_path.read_text(encoding="utf-8"))
+    if prefs.get("metadata", {}).get("reader", "auto") == reader:
+        return
     prefs["metadata"] = {"reader": reader}
     prefs_path.write_text(json.dumps(prefs, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     subprocess.run(
