@@ -216,11 +216,25 @@ def test_a_source_that_suddenly_lists_far_fewer_photos_is_reported_not_deleted(
 
 
 def test_missing_folder_is_an_error_not_an_empty_library(tmp_path: Path) -> None:
+    """A folder added on this machine that is gone is a missing drive: an error."""
     archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "gone")})
+    archive.save_added_here("lib")
     archive.lock()
     with pytest.raises(ConfigError, match="does not exist"):
         discover(archive)
     archive.close()
+    assert records(archive.root) == []
+    assert_check_clean(archive.root)
+
+
+def test_a_folder_never_seen_here_is_skipped_not_read_as_empty(tmp_path: Path) -> None:
+    """A folder configured elsewhere (a clone, a hand edit) is skipped with the locate command."""
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "gone")})
+    archive.lock()
+    report = discover(archive)
+    archive.close()
+    assert "photosync service locate lib" in report.not_here["lib"]
+    assert records(archive.root) == []
     assert_check_clean(archive.root)
 
 
