@@ -51,9 +51,16 @@ _METADATA_UNITS: tuple[tuple[str, ...], ...] = (
 _SET_FIELDS = ("tags", "albums")
 
 
+def _absent(value: Any) -> str:
+    """A field one side does not have (a key added or removed by hand) orders too."""
+    if value is _MISSING:
+        return "\u0000absent"
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def _key(value: Any) -> str:
     """A total order on JSON values, so that every tie is broken the same way on both sides."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_absent)
 
 
 def _pick(ours: Any, theirs: Any, base: Any, tiebreak: Callable[[Any, Any], Any]) -> Any:

@@ -191,3 +191,36 @@ def test_a_fast_forward_killed_half_way_ends_as_if_never_killed(tmp_path: Path) 
     assert tracked_bytes(one) == tracked_bytes(two)
     for root in (one, two):
         assert_check_clean(root)
+
+
+def _hand_edit(root: Path, photo_id: str, field: str, value: str) -> None:
+    path = next((root / "photos").rglob(f"{photo_id}.json"))
+    record = json.loads(path.read_text())
+    record["metadata"][field] = value
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    git(root, "commit", "-qam", f"{field} of {photo_id}, by hand")
+
+
+def test_a_field_added_by_hand_on_one_machine_only_merges(tmp_path: Path) -> None:
+    """A caption typed into a record on one machine and a title (a key the record did not
+    have) on the other: the merge driver crashed on the key one side lacks (TypeError),
+    and sync refused the merge (exit 3, "cannot be merged safely")."""
+    one, remote = _archive_with_remote(tmp_path, "one")
+    two = clone(remote, tmp_path / "two")
+    make_library(tmp_path / "pics", 2)
+    add_folder(one, "pics", tmp_path / "pics")
+    ps(one, "discover")
+    ps(one, "sync")
+    ps(two, "sync")
+    photo_id = sorted(by_id(one))[0]
+    assert "title" not in by_id(one)[photo_id]["metadata"]  # a field the record lacks
+    _hand_edit(one, photo_id, "caption", "harbour at dawn")
+    _hand_edit(two, photo_id, "title", "Harbour")
+    for root in (one, two, one):
+        ps(root, "sync")
+    no_conflict_markers(two)
+    metadata = by_id(one)[photo_id]["metadata"]
+    assert (metadata["caption"], metadata["title"]) == ("harbour at dawn", "Harbour")
+    assert tracked_bytes(one) == tracked_bytes(two)
+    for root in (one, two):
+        assert_check_clean(root)
