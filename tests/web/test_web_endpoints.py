@@ -28,8 +28,9 @@ from photosync.archive.lock import ArchiveLock
 from photosync.cli import cli
 from photosync.emulators.samples import write_jpeg
 from photosync.model import Visibility, approved_level, record_relpath
+from photosync.web.app import web_state
 from photosync.workflow.browse import find_record
-from photosync.workflow.resolve import choices
+from photosync.workflow.resolve import choices, seen_as
 from tests.helpers import (
     assert_check_clean,
     conflicting_library,
@@ -69,6 +70,7 @@ def _commits(root: Path) -> int:
 def _decide(
     client: Any, app: Any, photo_id: str, conflict_id: str, choice: str, **more: str
 ) -> Any:
+    """The answer a card's form sends (``seen``: the conflict as it is now)."""
     return client.post(
         "/review/decide",
         data={
@@ -76,9 +78,18 @@ def _decide(
             "photo_id": photo_id,
             "conflict_id": conflict_id,
             "choice": choice,
+            "seen": _seen(web_state(app).root, photo_id, conflict_id),
             **more,
         },
     )
+
+
+def _seen(root: Path, photo_id: str, conflict_id: str) -> str:
+    for record in records(root):
+        for conflict in record["conflicts"] if record["photo_id"] == photo_id else []:
+            if conflict["id"] == conflict_id:
+                return seen_as(conflict)
+    return ""
 
 
 def _flashes(client: Any) -> str:

@@ -4,6 +4,8 @@ and found open (each test failed before its fix)."""
 from __future__ import annotations
 
 import hashlib
+import html
+import json
 import os
 import re
 import signal
@@ -12,13 +14,26 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 from PIL import Image
+from werkzeug.datastructures import MultiDict
 
+from photosync.model import record_relpath
 from photosync.web.thumbs import SIZES, Thumbnailer
-from tests.helpers import assert_check_clean, conflicting_library, read_until, run_cli
+from tests.helpers import (
+    assert_check_clean,
+    conflicting_library,
+    git_log,
+    make_library,
+    new_archive,
+    read_until,
+    records,
+    run_cli,
+    write_xmp,
+)
 from tests.web.conftest import csrf_of, logged_in, make_app
 
 pytestmark = pytest.mark.timeout(240)
@@ -112,3 +127,110 @@ def test_an_image_of_huge_dimensions_is_never_decoded_whole(tmp_path: Path) -> N
     assert made.kind == "placeholder"
     with Image.open(made.path) as card:
         assert max(card.size) <= SIZES["s"]
+
+
+def _card_seen(page: str, conflict_id: str) -> str:
+    found = re.search(
+        rf'name="conflict_id" value="{re.escape(conflict_id)}">\s*'
+        r'<input type="hidden" name="seen" value="([0-9a-f]+)">',
+        page,
+    )
+    assert found, "the card carries the conflict as it was shown"
+    return found.group(1)
+
+
+def test_an_answer_to_a_conflict_changed_since_the_page_showed_it_is_refused(
+    tmp_path: Path,
+) -> None:
+    root = Path(conflicting_library(tmp_path, count=1))
+    assert run_cli("--archive", str(root), "resolve", "--auto-resolve", "simple").exit_code == 0
+    app = make_app(root)
+    client = logged_in(app)
+    (record,) = records(root)
+    caption = "metadata_mismatch:caption"
+    seen = _card_seen(client.get("/review").get_data(as_text=True), caption)
+    # meanwhile the caption on "a" is changed, and the CLI discovers and detects it
+    write_xmp(tmp_path / "a" / "IMG_0000.jpg.xmp", caption="Never shown on the page")
+    assert run_cli("--archive", str(root), "discover").exit_code == 0
+    assert run_cli("--archive", str(root), "resolve", "--auto-resolve", "simple").exit_code == 0
+    changed = next(c for c in records(root)[0]["conflicts"] if c["id"] == caption)
+    assert "Never shown on the page" in json.dumps(changed)
+    commits = git_log(root)
+    answered = client.post(
+        "/review/decide",
+        data={
+            "csrf": csrf_of(app),
+            "photo_id": record["photo_id"],
+            "conflict_id": caption,
+            "choice": "a",
+            "seen": seen,
+        },
+    )
+    assert answered.status_code == 303
+    assert "changed since it was shown" in client.get("/review").get_data(as_text=True)
+    assert git_log(root) == commits
+    (after,) = records(root)
+    assert after["metadata"].get("caption") != "Never shown on the page"
+    assert next(c for c in after["conflicts"] if c["id"] == caption)["status"] == "open"
+    assert_check_clean(root)
+
+
+def _type_public(root: Path, photo_id: str, conflict: dict[str, Any] | None = None) -> None:
+    """A level typed into a record by hand and committed with plain git (never approved);
+    with ``conflict``: and the question resolve asks about it (what a ``git pull`` of
+    another machine's resolve brings)."""
+    (record,) = [r for r in records(root) if r["photo_id"] == photo_id]
+    record["visibility"]["canonical"] = "public"
+    record["conflicts"] += [conflict] if conflict else []
+    (root / record_relpath(record)).write_text(
+        json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    subprocess.run(["git", "-C", str(root), "commit", "-qam", "by hand"], check=True)
+
+
+def test_a_replayed_like_this_widening_reaches_only_the_photos_it_confirmed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHOTOSYNC_USER", "alice")
+    make_library(tmp_path / "lib", 3)
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
+    archive.close()
+    root = archive.root
+    assert run_cli("--archive", str(root), "discover").exit_code == 0
+    first, second, later = (r["photo_id"] for r in records(root))
+    _type_public(root, first)
+    _type_public(root, second)
+    assert run_cli("--archive", str(root), "resolve", "--auto-resolve", "simple").exit_code == 0
+    unapproved = "visibility_conflict:unapproved"
+    (question,) = [c for c in records(root)[0]["conflicts"] if c["id"] == unapproved]
+    app = make_app(root)
+    client = logged_in(app)
+    seen = _card_seen(client.get("/review").get_data(as_text=True), unapproved)
+    asked = client.post(
+        "/review/decide",
+        data={
+            "csrf": csrf_of(app),
+            "photo_id": first,
+            "conflict_id": unapproved,
+            "choice": "canonical",
+            "seen": seen,
+            "apply_like": "yes",
+        },
+    ).get_data(as_text=True)
+    assert "1 more photo(s) like it" in asked
+    confirm_form = MultiDict(
+        (html.unescape(name), html.unescape(value))
+        for name, value in re.findall(
+            r'<input type="hidden" name="([^"]+)" value="([^"]*)">', asked
+        )
+    )
+    # the confirmation waits in a tab (or is replayed); a git pull brings a third one
+    _type_public(root, later, question)
+    assert client.post("/review/decide", data=confirm_form).status_code == 303
+    assert "appeared or changed since you confirmed" in client.get("/review").get_data(as_text=True)
+    status = {
+        r["photo_id"]: next(c["status"] for c in r["conflicts"] if c["id"] == unapproved)
+        for r in records(root)
+    }
+    assert status == {first: "resolved", second: "resolved", later: "open"}
+    assert_check_clean(root)

@@ -59,6 +59,7 @@ from photosync.workflow.resolve import (
     decider,
     format_value,
     like_this,
+    seen_as,
     widens,
 )
 from photosync.workflow.status import status, visibility_audit
@@ -212,6 +213,8 @@ class Card:
     #: for an edit variant: the other record's entry
     other: browse.Entry | None = None
     custom_hint: str | None = None
+    #: the conflict as shown (``seen_as``): an answer to another version is refused
+    seen: str = ""
 
 
 Waiting = tuple[browse.Entry, dict[str, Any], dict[str, Any]]
@@ -252,6 +255,7 @@ def _cards(state: WebState, page: list[Waiting]) -> list[Card]:
                 widening={a.key for a in answers if widens(conflict, a.key)},
                 other=other,
                 custom_hint=CUSTOM_HINTS.get(str(conflict.get("field"))),
+                seen=seen_as(conflict),
             )
         )
     return cards
@@ -300,27 +304,37 @@ def _review_routes(app: Flask, state: WebState) -> None:
                 "error",
             )
             return redirect(url_for("review"), code=303)
+        seen = form.get("seen", "")
+        if seen != seen_as(conflict):
+            # changed by the CLI or a `git pull` since the page was shown (or no page showed it)
+            flash(
+                f"{photo_id[:8]} {conflict_id}: not written: changed since it was shown: "
+                "look at it again",
+                "error",
+            )
+            return redirect(url_for("review"), code=303)
         value = form.get("value") if choice == "custom" else None
-        decisions = [Decision(photo_id, conflict_id, choice, value)]
+        decisions = [Decision(photo_id, conflict_id, choice, value, seen=seen)]
+        unconfirmed = 0
         if form.get("apply_like") == "yes":
             before = form.get("taken_before", "").strip()
             if before and not (before.isdigit() and len(before) == 4):
                 flash("'taken before' is a year, like 2020", "error")
                 return redirect(url_for("review"), code=303)
-            found = like_this(
-                (
-                    r
-                    for rel in browse.waiting_files(state.root)
-                    for r in [browse.read_record(state.root, rel)]
-                    if r is not None
-                ),
-                conflict,
-                choice,
-                taken_before=int(before) if before else None,
-            )
-            decisions += [
-                d for d in found if (d.photo_id, d.conflict_id) != (photo_id, conflict_id)
-            ]
+            found = _like_this(state, conflict, choice, int(before) if before else None)
+            found = [d for d in found if (d.photo_id, d.conflict_id) != (photo_id, conflict_id)]
+            if confirmed:
+                # exactly the conflicts the confirmation listed, as they were then: a form
+                # replayed later never widens a photo that arrived or changed since
+                listed = _listed(form.getlist("like"))
+                kept = [
+                    Decision(d.photo_id, d.conflict_id, d.choice, seen=listed[key])
+                    for d in found
+                    if (key := (d.photo_id, d.conflict_id)) in listed
+                ]
+                unconfirmed = len(found) - len(kept)
+                found = kept
+            decisions += found
         widening = widens(conflict, choice)
         if widening and not confirmed:
             return render_template(
@@ -329,6 +343,7 @@ def _review_routes(app: Flask, state: WebState) -> None:
                 record=record,
                 conflict=conflict,
                 count=len(decisions),
+                like=[f"{d.photo_id} {d.conflict_id} {d.seen}" for d in decisions[1:]],
                 level=next((a.value for a in choices(conflict) if a.key == choice), None),
                 display_name=display_name,
             )
@@ -344,6 +359,12 @@ def _review_routes(app: Flask, state: WebState) -> None:
             flash(f"not written: {_problem(error)}", "error")
             return redirect(url_for("review"), code=303)
         _report(report)
+        if unconfirmed:
+            flash(
+                f"{unconfirmed} more conflict(s) like it appeared or changed since you "
+                "confirmed: not written; answer them again",
+                "error",
+            )
         if request.accept_mimetypes.best == "application/json":
             return jsonify(
                 decided=[list(d) for d in report.decided],
@@ -366,6 +387,35 @@ def _review_routes(app: Flask, state: WebState) -> None:
             "ok",
         )
         return redirect(url_for("review"), code=303)
+
+
+def _like_this(
+    state: WebState, conflict: dict[str, Any], choice: str, before: int | None
+) -> list[Decision]:
+    """ "Apply to all conflicts like this": each found conflict with ``seen_as`` as read now."""
+    records = [
+        r
+        for rel in browse.waiting_files(state.root)
+        for r in [browse.read_record(state.root, rel)]
+        if r is not None
+    ]
+    now = {(r["photo_id"], c["id"]): seen_as(c) for r in records for c in r["conflicts"]}
+    return [
+        Decision(
+            d.photo_id, d.conflict_id, d.choice, d.value, seen=now[(d.photo_id, d.conflict_id)]
+        )
+        for d in like_this(records, conflict, choice, taken_before=before)
+    ]
+
+
+def _listed(lines: list[str]) -> dict[tuple[str, str], str]:
+    """The "photo conflict seen" lines a confirmation form carries."""
+    out = {}
+    for line in lines:
+        parts = line.split(" ")
+        if len(parts) == 3:
+            out[(parts[0], parts[1])] = parts[2]
+    return out
 
 
 def _report(report: DecisionReport) -> None:

@@ -16,6 +16,8 @@ rule above), and only an explicit approval widens it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -669,6 +671,15 @@ def widens(conflict: dict[str, Any], key: str) -> bool:
     return key not in ("canonical", "skip")
 
 
+def seen_as(conflict: dict[str, Any]) -> str:
+    """A short fingerprint of a conflict as a person was shown it (its kind and each
+    source's value): an answer given to one version is refused on another (a record
+    changed by the CLI or a ``git pull`` since the page was shown)."""
+    shown = {k: conflict.get(k) for k in ("type", "id", "field", "options")}
+    text = json.dumps(shown, sort_keys=True, ensure_ascii=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
 def commit_decisions(archive: Archive, by: str) -> str | None:
     """One commit of the decisions written so far (the CLI's session, a web request)."""
     return archive.commit(DECISIONS_MESSAGE.format(by=by))
@@ -682,6 +693,9 @@ class Decision:
     conflict_id: str
     choice: str
     value: Any = None
+    #: ``seen_as`` of the conflict the person answered (None: not shown, e.g. the CLI
+    #: answering what it has just read under the lock)
+    seen: str | None = None
 
 
 @dataclass
@@ -715,6 +729,9 @@ def apply_decisions(
         conflict = next((c for c in record["conflicts"] if c["id"] == decision.conflict_id), None)
         if conflict is None or not needs_decision(conflict):
             report.refused.append((*where, "decided or gone since it was shown"))
+            continue
+        if decision.seen is not None and decision.seen != seen_as(conflict):
+            report.refused.append((*where, "changed since it was shown: look at it again"))
             continue
         if decision.choice not in {c.key for c in choices(conflict)}:
             report.refused.append((*where, f"{decision.choice!r} is not an answer to it"))

@@ -22,7 +22,10 @@
       var field = form.querySelector("input[name=value]");
       if (field && !field.value.trim()) { field.focus(); return; }
     }
-    if (widens !== null && form.querySelector("input[name=confirm_widening]").value !== "yes") {
+    // to all like this: the server's confirmation page lists every photo it reaches
+    var toAll = form.querySelector("input[name=apply_like]");
+    if (widens !== null && !(toAll && toAll.checked) &&
+        form.querySelector("input[name=confirm_widening]").value !== "yes") {
       var box = form.querySelector(".confirm");
       box.querySelector(".level").textContent = widens;
       box.hidden = false;
