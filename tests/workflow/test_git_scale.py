@@ -239,3 +239,59 @@ def test_a_discover_of_exactly_one_batch_is_one_commit(tmp_path: Path) -> None:
     made = git_log(archive.root)[: len(git_log(archive.root)) - len(before)]
     assert made == ["discover: 5 new, 0 updated from lib"]
     assert_check_clean(archive.root)
+
+
+def test_bringing_the_schemas_up_to_date_reads_no_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the first run of a newer photosync (its schemas/ refreshed) listed every
+    record file for duplicates and rebuilt the whole index: minutes at a million."""
+    library = tmp_path / "lib"
+    make_library(library, 3)
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(library)})
+    archive.lock()
+    from photosync.workflow.discover import discover
+
+    discover(archive)
+    archive.close()
+    root = archive.root
+    schema = next((root / "schemas").glob("*.json"))
+    schema.write_text(schema.read_text() + "\n")  # what an older photosync wrote
+    subprocess.run(["git", "-C", str(root), "commit", "-qam", "old schema"], check=True)
+    opened = Archive(root)
+    opened.lock()  # HEAD moved by hand: this run looks at the records once
+    opened.close()
+    schema.write_text(schema.read_text() + "\n")
+    subprocess.run(["git", "-C", str(root), "add", "schemas"], check=True)
+    head = subprocess.run(
+        ["git", "-C", str(root), "write-tree"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    parent = Git(root).head()
+    commit = subprocess.run(
+        ["git", "-C", str(root), "commit-tree", head, "-p", str(parent), "-m", "older schema"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "u",
+            "GIT_AUTHOR_EMAIL": "u@x",
+            "GIT_COMMITTER_NAME": "u",
+            "GIT_COMMITTER_EMAIL": "u@x",
+        },
+    ).stdout.strip()
+    subprocess.run(["git", "-C", str(root), "update-ref", "HEAD", commit], check=True)
+    opened = Archive(root)  # photosync's own HEAD mark now says where HEAD is
+    opened.state.set_meta("index_head", commit)
+    opened.state.flush()
+    opened.close()
+    walked: list[str] = []
+    monkeypatch.setattr(
+        Archive, "iter_record_files", lambda self: walked.append("walk") or iter(())
+    )
+    opened = Archive(root)
+    notes = opened.lock()
+    opened.close()
+    assert any("schemas" in note for note in notes)
+    assert walked == []
+    assert_check_clean(root)

@@ -277,14 +277,18 @@ class Archive:
             )
         notes = self._recover()
         notes.extend(aborted)
+        # records changed without this process knowing: git moved HEAD, a killed run's
+        # work was recovered, or the user edited one (schemas and .gitattributes
+        # brought up to date below touch no record)
+        records_moved = bool(notes) or not head_known or bool(self.user_changed)
         notes.extend(self._refresh_schemas())
         notes.extend(self._ensure_merge_driver())
         # a pull, a merge or a run killed half-way through merging them: a listing of
         # every record file, so only when git moved HEAD or a run left work behind
-        if notes or not head_known or self.user_changed:
+        if records_moved:
             notes.extend(self.merge_duplicate_records())
         # a record changed by hand may hold or lack instances the caches think of
-        self.ensure_index(force=bool(notes) or bool(self.user_changed))
+        self.ensure_index(force=records_moved)
         notes.extend(self._seal_earlier_approvals())
         if self._lock.recovered_stale:
             notes.insert(
