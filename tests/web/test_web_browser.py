@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 
 from photosync.archive.archive import Archive
 from photosync.model import Visibility, approved_level
-from photosync.web.thumbs import ffmpeg
+from photosync.web.thumbs import posters
 from tests.conftest import REPO_ROOT
 from tests.helpers import assert_check_clean, git_log, records
 from tests.web.conftest import TOKEN, logged_in, make_app
@@ -273,5 +273,5 @@ def test_thumbnails_of_heic_png_webp_rotated_jpeg_and_video(site: Site, same_hom
             assert size[0] > size[1]
     for name in ("IMG_2927.HEIC", "hopper.png", "HTC Desire.webp", "landscape_6.jpg"):
         assert kinds[name] == "image", name
-    assert kinds["with-gps.mp4"] == ("poster" if ffmpeg() else "placeholder")
+    assert kinds["with-gps.mp4"] == ("poster" if posters() else "placeholder")
     assert_check_clean(site.root)

@@ -234,3 +234,32 @@ def test_a_replayed_like_this_widening_reaches_only_the_photos_it_confirmed(
     }
     assert status == {first: "resolved", second: "resolved", later: "open"}
     assert_check_clean(root)
+
+
+def test_a_video_gets_a_real_poster_frame_and_an_unreadable_one_a_placeholder(
+    tmp_path: Path, testdata: Path
+) -> None:
+    mp4 = (testdata / "photos" / "video" / "with-gps.mp4").read_bytes()
+    cases = {
+        "with-gps.mp4": mp4,  # h264, 1920x1080
+        "truncated.mp4": mp4[: len(mp4) // 50],
+        "zero.mp4": b"",
+    }
+    thumbs = Thumbnailer(tmp_path / "cache", tmp_path / "blobs")
+    made = {}
+    try:
+        for name, data in cases.items():
+            digest = hashlib.sha256(data).hexdigest()
+            original = tmp_path / "blobs" / "sha256" / digest[:2] / digest
+            original.parent.mkdir(parents=True, exist_ok=True)
+            original.write_bytes(data)
+            made[name] = thumbs.get(digest, "s", kind="video", label=name)
+    finally:
+        thumbs.close()
+    assert made["with-gps.mp4"].kind == "poster"
+    with Image.open(made["with-gps.mp4"].path) as poster:
+        assert poster.size == (240, 135)  # the frame's 16:9, not a 4:3 card
+        low, high = poster.convert("L").getextrema()
+        assert high - low > 40  # a picture, not a flat card
+    assert made["truncated.mp4"].kind == "placeholder"
+    assert made["zero.mp4"].kind == "placeholder"

@@ -5,17 +5,16 @@ it costs only time). Originals are read from the archive's primary blob store, n
 changed. Memory stays bounded: at most ``workers`` images are decoded at once, JPEGs
 are decoded at reduced size (``Image.draft``), an image of more than
 ``MAX_DECODE_PIXELS`` after that gets a placeholder, never decoded, and Pillow's
-decompression-bomb limit stays on. A video gets a poster frame from ffmpeg when it is installed, otherwise a
-labelled placeholder (so does a file Pillow cannot read).
+decompression-bomb limit stays on. A video gets a poster frame decoded by PyAV
+(imported only here), or a labelled placeholder when no frame can be read (so does
+a file Pillow cannot read).
 """
 
 from __future__ import annotations
 
-import io
+import importlib.util
 import logging
 import os
-import shutil
-import subprocess
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,7 +33,6 @@ log = logging.getLogger(__name__)
 
 #: name -> longest side in pixels
 SIZES = {"s": 240, "m": 480, "l": 1600}
-POSTER_TIMEOUT_S = 30
 #: the most pixels decoded for one thumbnail (after a JPEG's reduced-size draft):
 #: ~150 MB of RGB. Pillow's own bomb limit (~179 megapixels, x2 before it refuses)
 #: lets a PNG of 170 megapixels through at ~1 GB a worker.
@@ -44,13 +42,14 @@ MAX_DECODE_PIXELS = 50_000_000
 @dataclass(frozen=True)
 class Thumb:
     path: Path
-    #: "image" (decoded from the original), "poster" (a video frame by ffmpeg),
+    #: "image" (decoded from the original), "poster" (a video frame by PyAV),
     #: "placeholder" (a labelled card: no decoder, or the original is not here)
     kind: str
 
 
-def ffmpeg() -> str | None:
-    return shutil.which("ffmpeg")
+def posters() -> bool:
+    """Can a video get a poster frame here (PyAV installed)?"""
+    return importlib.util.find_spec("av") is not None
 
 
 class Thumbnailer:
@@ -99,18 +98,14 @@ class Thumbnailer:
         if not source.is_file():
             return self._placeholder(placeholder, longest, f"{label}\noriginal not on this machine")
         if kind == "video":
-            if ffmpeg() is None:
-                return self._placeholder(
-                    placeholder, longest, f"video: {label}\n(install ffmpeg for a poster frame)"
-                )
-            data = _poster_frame(source)
-            if data is None:
+            frame = _poster_frame(source)
+            if frame is None:
                 return self._placeholder(placeholder, longest, f"video: {label}\n(no frame read)")
-            image_bytes: io.BytesIO | Path = io.BytesIO(data)
-        else:
-            image_bytes = source
+            frame.thumbnail((longest, longest))
+            _save(frame.convert("RGB"), made)
+            return Thumb(made, "poster")
         try:
-            with Image.open(image_bytes) as image:
+            with Image.open(source) as image:
                 image.draft("RGB", (longest, longest))  # JPEG: decode at reduced size
                 width, height = image.size
                 if width * height > MAX_DECODE_PIXELS:
@@ -142,34 +137,25 @@ def _save(image: Image.Image, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _poster_frame(source: Path) -> bytes | None:
-    """One frame a second in (or the first), as PNG bytes, by ffmpeg."""
-    for seek in ("1", "0"):
-        try:
-            done = subprocess.run(
-                [
-                    "ffmpeg",
-                    "-v",
-                    "error",
-                    "-ss",
-                    seek,
-                    "-i",
-                    str(source),
-                    "-frames:v",
-                    "1",
-                    "-f",
-                    "image2pipe",
-                    "-vcodec",
-                    "png",
-                    "pipe:1",
-                ],
-                capture_output=True,
-                timeout=POSTER_TIMEOUT_S,
-                check=False,
-                stdin=subprocess.DEVNULL,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        if done.returncode == 0 and done.stdout:
-            return done.stdout
+def _poster_frame(source: Path) -> Image.Image | None:
+    """A frame about a second in (or the first one), by PyAV (FFmpeg in its wheel);
+    None when the file has no video stream it can decode."""
+    try:
+        import av  # only the thumbnail code needs it: every other command starts without
+    except ImportError:  # pragma: no cover - a dependency; without it a video gets a placeholder
+        return None
+    try:
+        with av.open(str(source), mode="r") as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            if container.duration and container.duration > 2 * av.time_base:
+                container.seek(av.time_base, any_frame=False)  # in microseconds: 1 s
+            for frame in container.decode(stream):  # the first frame decoded is the poster
+                if frame.width * frame.height > MAX_DECODE_PIXELS:
+                    return None
+                image: Image.Image = frame.to_image()
+                return image
+    except Exception as error:  # any file, any codec: a placeholder, never a 500
+        log.info("no poster frame of %s: %s", source.name, error)
     return None
