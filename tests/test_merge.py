@@ -70,6 +70,7 @@ edits = st.fixed_dictionaries(
         "approvals": st.lists(approvals, max_size=2),
         "decisions": st.lists(decisions, max_size=2),
         "caption": st.one_of(st.none(), st.sampled_from(["sea", "hill", "lake"])),
+        "title": st.one_of(st.none(), st.sampled_from(["Sea", "Hill"])),  # None: no such key
         "tags": st.lists(st.sampled_from(["a", "b", "c"]), unique=True),
         "state": st.sampled_from(STATES),
         "updated": stamps,
@@ -109,6 +110,8 @@ def edited(base: dict[str, Any], edit: dict[str, Any]) -> dict[str, Any]:
             }
         )
     record["metadata"]["caption"] = edit["caption"]
+    if edit["title"] is not None:  # a key the base record lacks, added by hand on one side
+        record["metadata"]["title"] = edit["title"]
     record["metadata"]["tags"] = sorted(edit["tags"])
     record["processing_state"] = edit["state"]
     record["updated_at"] = edit["updated"]
@@ -167,6 +170,11 @@ def test_merge_is_commutative_and_loses_nothing(
     assert {loc["store"] for loc in merged["blob_locations"]} == stores
     problems = {json.dumps(p, sort_keys=True) for r in (a, b) for p in r["problems"]}
     assert {json.dumps(p, sort_keys=True) for p in merged["problems"]} == problems
+    # a title only one side has is the value, or an option of the question the merge opens
+    kept = {merged["metadata"].get("title")} | {
+        o["value"] for c in merged["conflicts"] if c["id"] == "merge:title" for o in c["options"]
+    }
+    assert {r["metadata"]["title"] for r in (a, b) if "title" in r["metadata"]} <= kept
     # idempotent: merging the result again with either side, or with itself, changes nothing
     assert merge_records(merged, merged, ancestor) == merged
     assert merge_records(merged, a, ancestor) == merged
