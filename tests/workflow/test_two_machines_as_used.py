@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from photosync.archive.archive import Archive
+from photosync.archive.git import Git
 from tests.helpers import assert_check_clean, killed_after, make_library, run_cli
 from tests.workflow.test_two_machines import (
     _diverged,
@@ -224,3 +228,30 @@ def test_a_field_added_by_hand_on_one_machine_only_merges(tmp_path: Path) -> Non
     assert tracked_bytes(one) == tracked_bytes(two)
     for root in (one, two):
         assert_check_clean(root)
+
+
+def test_a_git_command_holding_the_index_is_a_lock_not_a_user_mistake(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `git pull` typed while discover runs took git's index.lock under discover, which
+    stopped with exit 3 and git's raw "Unable to create index.lock". It is exit 5 now, and
+    the run after it keeps what the stopped one found."""
+    one, _remote = _archive_with_remote(tmp_path, "one")
+    make_library(tmp_path / "pics", 3)
+    add_folder(one, "pics", tmp_path / "pics")
+    index_lock = Path(git(one, "rev-parse", "--absolute-git-dir").strip()) / "index.lock"
+    clear_stale_locks = Git.clear_stale_locks
+
+    def then_the_user_runs_git(self: Git, *args: Any, **kwargs: Any) -> list[str]:
+        notes = clear_stale_locks(self, *args, **kwargs)
+        index_lock.touch()  # after photosync's start: the user's git, at work
+        return notes
+
+    monkeypatch.setattr(Git, "clear_stale_locks", then_the_user_runs_git)
+    out = " ".join(ps(one, "discover", code=5).split())
+    assert "another git command is working in this archive" in out and "Traceback" not in out
+    monkeypatch.undo()
+    index_lock.unlink()
+    ps(one, "discover")
+    assert len(by_id(one)) == 3
+    assert_check_clean(one)

@@ -73,6 +73,12 @@ class Git:
         stdout = result.stdout.decode("utf-8", "replace")
         if check and result.returncode != 0:
             stderr = result.stderr.decode("utf-8", "replace")
+            if "index.lock': File exists" in stderr:  # a `git pull` the user runs meanwhile
+                raise ArchiveLocked(
+                    "another git command is working in this archive (git's index.lock)",
+                    hint="Wait for it to finish, then run photosync again: what this run "
+                    "did is kept and picked up. If no git is running, remove .git/index.lock.",
+                )
             raise ArchiveCorrupt(f"git {_verb(args)} failed: {stderr.strip() or stdout.strip()}")
         return stdout
 
