@@ -84,11 +84,18 @@ def _prefer_present(ours: Any, theirs: Any) -> Any:
     return max(ours, theirs, key=_key)
 
 
+def _unit_order(unit: list[Any]) -> tuple[bool, str]:
+    """Both changed a field differently: a value over no value, then a fixed order."""
+    return (unit[0] is not None and unit[0] is not _MISSING, _key(unit))
+
+
 def _both_changed(ours: Any, theirs: Any, base: Any) -> bool:
+    """Without a base (the same photo discovered on both machines) a value against no
+    value is not a disagreement: the side that has one gave it."""
     if _key(ours) == _key(theirs):
         return False
     if base is _MISSING:
-        return True
+        return all(v not in (None, _MISSING) for v in (ours, theirs))
     return _key(ours) != _key(base) and _key(theirs) != _key(base)
 
 
@@ -326,7 +333,7 @@ def _merge_metadata(
         o_val = [b.get(k, _MISSING) for k in unit] if base is not None else _MISSING
         if all(v is _MISSING for v in (*a_val, *b_val)):
             continue
-        chosen = _pick(a_val, b_val, o_val, lambda x, y: max(x, y, key=_key))
+        chosen = _pick(a_val, b_val, o_val, lambda x, y: max(x, y, key=_unit_order))
         for name, value in zip(unit, chosen, strict=True):
             if value is not _MISSING:
                 out[name] = value

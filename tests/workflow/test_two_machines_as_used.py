@@ -255,3 +255,32 @@ def test_a_git_command_holding_the_index_is_a_lock_not_a_user_mistake(
     ps(one, "discover")
     assert len(by_id(one)) == 3
     assert_check_clean(one)
+
+
+def test_a_caption_given_on_one_machine_to_a_photo_both_found_is_its_caption(
+    tmp_path: Path,
+) -> None:
+    """The same photo discovered on both machines (a copy of one folder on each), captioned
+    on one before the first sync: the merged record's caption became null and a question
+    "two clones changed caption differently" opened, as if the other machine had said
+    "no caption". A value against no value is the value."""
+    one, remote = _archive_with_remote(tmp_path, "one")
+    two = clone(remote, tmp_path / "two")
+    make_library(tmp_path / "pics-one", 2)
+    make_library(tmp_path / "pics-two", 2)  # the same photos: the same bytes, one path
+    add_folder(one, "pics-one", tmp_path / "pics-one")
+    add_folder(two, "pics-two", tmp_path / "pics-two")
+    for root in (one, two):
+        ps(root, "discover")
+    photo_id = sorted(by_id(one))[0]
+    assert by_id(one)[photo_id]["metadata"]["caption"] is None
+    _hand_edit(one, photo_id, "caption", "harbour at dawn")
+    for root in (one, two, one):
+        ps(root, "sync")
+    record = by_id(two)[photo_id]
+    assert record["metadata"]["caption"] == "harbour at dawn"
+    assert not [c for c in record["conflicts"] if c["id"] == "merge:caption"]
+    assert set(record["instances"]) == {"pics-one", "pics-two"}
+    assert tracked_bytes(one) == tracked_bytes(two)
+    for root in (one, two):
+        assert_check_clean(root)
