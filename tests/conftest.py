@@ -67,6 +67,11 @@ def _isolated_worker_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         (home / sub).mkdir(parents=True)
         patch.setenv(name, str(home / sub))
     patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    # An empty HOME has no git identity: module-scoped fixtures that commit by hand run
+    # before the per-test one below, so the identity is set for the whole worker too.
+    for who in ("AUTHOR", "COMMITTER"):
+        patch.setenv(f"GIT_{who}_NAME", "photosync tests")
+        patch.setenv(f"GIT_{who}_EMAIL", "tests@photosync.invalid")
     # Tests start `python -m photosync` thousands of times: with PYTHONDONTWRITEBYTECODE
     # each start compiled the whole package again (~40% of its CPU). Byte code goes to
     # this worker's temporary folder instead, never into the repository.
