@@ -26,6 +26,7 @@ from photosync.blobstore.base import (
     check_name,
     hash_stream,
 )
+from photosync.durable import fsync_dir
 from photosync.errors import BlobError, ChecksumMismatch
 
 _TMP_NAMES = itertools.count()
@@ -186,7 +187,7 @@ class LocalBlobStore(BlobStore):
                         "photosync never overwrites it"
                     ) from None
                 return False
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             return True
         finally:
             writer.abort()
@@ -234,14 +235,6 @@ class LocalBlobStore(BlobStore):
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), target)
         return target
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def pid_alive(pid: int) -> bool:
