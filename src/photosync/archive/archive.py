@@ -20,6 +20,7 @@ import re
 import shlex
 import shutil
 import sys
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -225,7 +226,9 @@ class Archive:
         write_json(archive.root / SERVICES_FILE, {"schema_version": 1, "services": {}})
         write_json(archive.root / SYNC_STATE_FILE, {"services": {}})
         write_json(archive.root / PREFERENCES_FILE, DEFAULT_PREFERENCES)
-        archive.commit("init: new photosync archive", everything=True)
+        # the body names this archive: two archives made in the same second by the same
+        # person must not share a first commit, or git would take them for one history
+        archive.commit(f"init: new photosync archive\n\narchive {uuid.uuid4()}", everything=True)
         return archive
 
     # state and locking ------------------------------------------------------------------
