@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import select
@@ -10,6 +11,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from click.testing import CliRunner, Result
@@ -246,3 +248,14 @@ def read_until(fd: int, needle: bytes, deadline_s: float = 60.0) -> bytes:
             seen += chunk
     assert needle in seen, seen.decode(errors="replace")
     return seen
+
+
+def metadata_accuracy_bench() -> ModuleType:
+    """bench/metadata_accuracy.py as a module: the tests hold its figures to a floor."""
+    path = Path(__file__).resolve().parents[1] / "bench" / "metadata_accuracy.py"
+    spec = importlib.util.spec_from_file_location("metadata_accuracy_bench", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

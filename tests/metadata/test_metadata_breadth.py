@@ -8,34 +8,21 @@ the real file that showed the miss.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from tests.helpers import metadata_accuracy_bench
 
 from photosync.metadata import extract_media_info
 from photosync.metadata.exiftool import ExiftoolReader
 
-REPO = Path(__file__).resolve().parents[2]
 EXIFTOOL = shutil.which("exiftool")
 
 # Measured: built-in date 225/242, gps 242/242, make/model 233/242; with exiftool
 # date 238/242 (the four left are choices: REASONS in the bench), gps and make/model 242/242.
 BUILTIN = {"date": 0.92, "gps": 1.0, "make_model": 0.96}
 ASSISTED = {"date": 0.98, "gps": 1.0, "make_model": 1.0}
-
-
-def _bench() -> ModuleType:
-    path = REPO / "bench" / "metadata_accuracy.py"
-    spec = importlib.util.spec_from_file_location("metadata_accuracy_bench", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +35,7 @@ def breadth(testdata: Path) -> Path:
 
 @pytest.mark.shared
 def test_builtin_reader_share(breadth: Path) -> None:
-    report = _bench().evaluate(breadth, repeat=0)
+    report = metadata_accuracy_bench().evaluate(breadth, repeat=0)
     for field, share in BUILTIN.items():
         lines = [m for m in report.mismatches if m.startswith(field + " ")]
         assert report.share(field) >= share, "\n".join(lines)
@@ -57,7 +44,7 @@ def test_builtin_reader_share(breadth: Path) -> None:
 @pytest.mark.shared
 @pytest.mark.skipif(EXIFTOOL is None, reason="exiftool is not installed")
 def test_exiftool_assisted_share_and_every_miss_explained(breadth: Path) -> None:
-    bench = _bench()
+    bench = metadata_accuracy_bench()
     assert EXIFTOOL is not None
     with ExiftoolReader(EXIFTOOL) as deep:
         report = bench.evaluate(breadth, repeat=0, deep=deep)

@@ -7,19 +7,15 @@ the list of mismatches); the remaining mismatches are explained in
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from tests.helpers import metadata_accuracy_bench
 
 from photosync.metadata import extract as extract_module
 from photosync.metadata import extract_media_info, find_sidecars, parse_xmp_sidecar
-
-REPO = Path(__file__).resolve().parents[2]
 
 # Measured on the 91 rows of MANIFEST.tsv: date 89/91, gps 86/87, make/model 90/91,
 # orientation 81/83, size 85/85, format 86/86, offset 5/5, subsec 11/11.
@@ -54,19 +50,9 @@ KNOWN_DISAGREEMENTS = {
 }
 
 
-def _bench() -> ModuleType:
-    path = REPO / "bench" / "metadata_accuracy.py"
-    spec = importlib.util.spec_from_file_location("metadata_accuracy_bench", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def report(testdata: Path) -> object:
-    return _bench().evaluate(testdata, repeat=0)
+    return metadata_accuracy_bench().evaluate(testdata, repeat=0)
 
 
 @pytest.mark.shared
@@ -89,7 +75,7 @@ def test_mismatches_are_exactly_the_explained_ones(report: object) -> None:
 
 @pytest.mark.shared
 def test_manifest_covers_every_folder(testdata: Path) -> None:
-    rows = _bench().read_manifest(testdata)
+    rows = metadata_accuracy_bench().read_manifest(testdata)
     folders = {row["file"].split("/")[1] for row in rows}
     assert {"camera", "gps", "heic", "odd", "video", "xmp", "png_webp", "derived"} <= folders
     assert len(rows) >= 80
