@@ -580,7 +580,7 @@ def _download(
     store: BlobStore, bundle: dict[str, Any], listing: dict[str, int], cache: Path
 ) -> Path:
     """A bundle into the cache, verified by SHA-256 (one already there and good is kept)."""
-    path = cache / bundle["name"]
+    path = cache / str(bundle["name"])
     if path.is_file() and _hash(path) == (bundle["sha256"], bundle["size"]):
         return path
     if listing.get(bundle["name"]) != bundle["size"]:

@@ -15,8 +15,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from photosync.archive.archive import PREFERENCES_FILE, Archive
+from photosync.archive.archive import Archive
 from photosync.archive.jsonio import read_json
+from photosync.archive.preferences import PREFERENCES_FILE
 from photosync.archive.schema import refuse_credential_options
 from photosync.blobstore.base import BlobStore
 from photosync.blobstore.registry import make_blob_store
