@@ -2,7 +2,7 @@
 (a private upload target) and the Picker API (hand-picked derivatives).
 
 Since March 2025 the Library API only reads what this app uploaded, so reading a
-user's library means a Takeout export; see ``takeout.py``. Submodules are
+user's library means a Takeout export; see the ``takeout`` package. Submodules are
 imported lazily by the service registry (``google.takeout:TakeoutSource``,
 ``google.library:GooglePhotosLibrary``).
 """
