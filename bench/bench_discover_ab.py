@@ -2,6 +2,7 @@
 
     python bench/bench_discover_ab.py --before REV [--after PATH] [--rounds 3] [--scale 1.0]
     python bench/bench_discover_ab.py --readers --dateless [--scale 0.1]
+    python bench/bench_discover_ab.py --extraction [--rounds 5]
 
 ``--before`` is a git revision of this repository (its ``src/`` is unpacked into a
 temp folder) or a folder holding a ``photosync`` package; ``--after`` defaults to
@@ -14,6 +15,12 @@ load. Prints each time and the median ratio after/before (issue 13: at most 1.10
 checkout; ``--dateless`` writes the library's EXIF without a date, so that exiftool is
 asked about every file (the worst case: what it costs when the built-in reader has no
 answer).
+
+``--extraction`` (issue 13 goal 6) times three arms on this checkout: ``none`` (metadata
+extraction replaced, in the bench process only, by a stub that reads nothing: the file's
+type from its name and its mtime), ``builtin`` and ``auto`` (exiftool asked about what the
+built-in reader could not answer, when installed), and prints auto/none and builtin/none:
+what extraction costs a cold discover.
 """
 
 from __future__ import annotations
@@ -63,7 +70,23 @@ def _set_reader(archive: Path, reader: str) -> None:
     )
 
 
-def _cold_discover(src: Path, library: Path, workdir: Path, reader: str | None = None) -> float:
+#: bench-only: discover with metadata extraction replaced by a stub that reads no byte
+_NO_EXTRACTION = (
+    "import photosync.workflow.discover as _d\n"
+    "from photosync.metadata.types import MediaInfo as _M\n"
+    "from photosync.metadata.dates import utc_iso as _u\n"
+    "import os as _os, datetime as _dt\n"
+    "def _stub(path, *, fallback_mtime=None, fallback_source='file:mtime', **_kw):\n"
+    " when = fallback_mtime or _dt.datetime.fromtimestamp(_os.stat(path).st_mtime, _dt.UTC)\n"
+    " return _M(kind='photo', format='jpeg', mime_type='image/jpeg',\n"
+    "  taken_date=_u(when), taken_date_source=fallback_source)\n"
+    "_d.extract_media_info = _stub\n"
+)
+
+
+def _cold_discover(
+    src: Path, library: Path, workdir: Path, reader: str | None = None, *, extract: bool = True
+) -> float:
     """Seconds of one cold discover (init and service add not counted) with ``src``'s code."""
     env = {**os.environ, "PYTHONPATH": str(src)}
     archive = workdir / "archive"
@@ -89,7 +112,7 @@ def _cold_discover(src: Path, library: Path, workdir: Path, reader: str | None =
     )
     if reader is not None:
         _set_reader(archive, reader)
-    code = (
+    code = ("" if extract else _NO_EXTRACTION) + (
         "import sys,time;from photosync.cli import cli;t=time.perf_counter();"
         "rc=0\ntry:\n cli.main(args=sys.argv[1:],prog_name='photosync',standalone_mode=False)\n"
         "except SystemExit as e:\n rc=int(e.code or 0)\n"
@@ -113,6 +136,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--before", help="git revision or folder with photosync")
     parser.add_argument("--readers", action="store_true", help="builtin vs auto, this checkout")
+    parser.add_argument(
+        "--extraction", action="store_true", help="no extraction vs builtin vs auto, this checkout"
+    )
     parser.add_argument("--dateless", action="store_true", help="library EXIF without a date")
     parser.add_argument("--after", type=Path, default=REPO / "src")
     parser.add_argument("--rounds", type=int, default=3)
@@ -122,7 +148,7 @@ def main() -> int:
     count = max(10, int(count * args.scale))
     with tempfile.TemporaryDirectory(prefix="photosync-ab-") as tmp:
         work = Path(tmp)
-        if args.readers:
+        if args.readers or args.extraction:
             before = args.after
         elif args.before is None:
             parser.error("--before REV (or --readers)")
@@ -134,6 +160,8 @@ def main() -> int:
         if args.dateless:
             bench_discover.DATELESS = True
         generate(library, count, size)
+        if args.extraction:
+            return _extraction_rounds(args.after, library, work, args.rounds, count)
         readers = {"before": "builtin", "after": "auto"} if args.readers else {}
         times: dict[str, list[float]] = {"before": [], "after": []}
         for round_no in range(args.rounds):
@@ -148,6 +176,33 @@ def main() -> int:
     print(
         f"{count} files, median cold discover: before {med_before:.2f} s, after {med_after:.2f} s, "
         f"after/before {med_after / med_before:.3f} (target <= 1.10)"
+    )
+    return 0
+
+
+def _extraction_rounds(src: Path, library: Path, work: Path, rounds: int, count: int) -> int:
+    """none / builtin / auto in a rotating order each round; prints the median ratios."""
+    arms = ["none", "builtin", "auto"]
+    times: dict[str, list[float]] = {arm: [] for arm in arms}
+    for round_no in range(rounds):
+        shift = round_no % len(arms)  # each arm runs first, second and third in turn
+        for arm in arms[shift:] + arms[:shift]:
+            reader = None if arm == "none" else arm
+            seconds = _cold_discover(src, library, work, reader, extract=arm != "none")
+            times[arm].append(seconds)
+            print(f"round {round_no + 1} {arm:7} {seconds:7.2f} s", flush=True)
+    med = {arm: statistics.median(values) for arm, values in times.items()}
+    ratios = {
+        arm: statistics.median(t / n for t, n in zip(times[arm], times["none"], strict=True))
+        for arm in ("builtin", "auto")
+    }
+    print(
+        f"{count} files, median cold discover: "
+        + ", ".join(f"{arm} {med[arm]:.2f} s" for arm in arms)
+        + f"; auto/none {med['auto'] / med['none']:.3f} (per-round median "
+        f"{ratios['auto']:.3f}), builtin/none {med['builtin'] / med['none']:.3f} (per-round "
+        f"median {ratios['builtin']:.3f}), auto/builtin {med['auto'] / med['builtin']:.3f} "
+        "(target: extraction <= 1.10)"
     )
     return 0
 

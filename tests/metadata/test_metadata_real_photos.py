@@ -34,8 +34,9 @@ THRESHOLDS = {
 KNOWN_DISAGREEMENTS = {
     # Date only in a FLIR maker-note record; we do not parse vendor maker notes.
     ("date", "photos/gps/FLIR iPhone device.jpg"),
-    # We prefer Apple's com.apple.quicktime.creationdate (local time + offset, start
-    # of capture) over mvhd (written when recording ends); they are 17 s apart here.
+    # We prefer Apple's com.apple.quicktime.creationdate (local time + offset) over the mvhd
+    # CreateDate the manifest holds; they are 17 s apart (the clip lasts 4 s). A real
+    # disagreement: the bench counts it "within 60 s", never as a match.
     ("date", "photos/video/with-gps.mov"),
     # exiftool's make comes from a Pentax-private 'TAGS' atom we do not parse.
     ("make_model", "photos/video/QuickTime.mov"),
