@@ -177,7 +177,7 @@ def test_multipart_writer_whose_upload_another_writer_completed_succeeds(
         Body=data[: 5 * MiB],
         ChecksumAlgorithm="SHA256",
     )
-    real_upload_part = writer_b._upload_part
+    real_upload_part = writer_b.multipart.upload_part
 
     def a_finishes_first(
         key_: str, upload: str, number: int, chunk: bytes, raw: bytes
@@ -211,7 +211,7 @@ def test_multipart_writer_whose_upload_another_writer_completed_succeeds(
         )
         return real_upload_part(key_, upload, number, chunk, raw)
 
-    monkeypatch.setattr(writer_b, "_upload_part", a_finishes_first)
+    monkeypatch.setattr(writer_b.multipart, "upload_part", a_finishes_first)
     assert writer_b.put_file(path, digest) is True
     assert writer_b.verify(digest)
     assert list(writer_b.iter_digests()) == [digest]

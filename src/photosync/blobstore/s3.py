@@ -7,10 +7,9 @@ back with HEAD before ``put_file`` says it is stored. Objects are never
 deleted; an existing object is replaced only by ``replace_corrupt`` with bytes
 that hash to the key.
 
-Multipart uploads are resumable: an unfinished upload of the same key is found
-with ListMultipartUploads and continued, re-using the parts whose checksums
-match the local file. Unfinished uploads are invisible to readers; on AWS a
-lifecycle rule ``AbortIncompleteMultipartUpload`` keeps abandoned ones from
+Files over ``multipart_threshold`` go up as resumable multipart uploads
+(``blobstore.s3_multipart``). Unfinished uploads are invisible to readers; on AWS
+a lifecycle rule ``AbortIncompleteMultipartUpload`` keeps abandoned ones from
 costing money forever.
 
 Credentials come from the caller (a dict from ``CredentialStore``), a named
@@ -20,14 +19,10 @@ role) - never from the archive.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TypeVar, cast
 from urllib.parse import urlsplit
@@ -46,12 +41,11 @@ from photosync.blobstore.base import (
     check_digest,
     check_name,
 )
+from photosync.blobstore.s3_multipart import MIN_PART_SIZE, MiB, MultipartUploader, sha256_b64
 from photosync.errors import BlobError, ChecksumMismatch, shown_url
 from photosync.redaction import shown_error
 
-MiB = 1024 * 1024
-MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
-MAX_PARTS = 10_000
+__all__ = ["DEFAULT_MULTIPART_THRESHOLD", "MiB", "S3BlobStore", "sha256_b64"]
 #: one PUT up to this size (sent from memory, the SHA-256 checked by the server): a
 #: multipart upload costs a request per part plus three, which a photo-sized original
 #: does not repay (rclone's cutoff is 200 MiB); larger files go in resumable parts
@@ -125,11 +119,6 @@ def _check_endpoint(name: str, endpoint_url: str | None, allow_insecure_http: bo
     )
 
 
-def sha256_b64(raw: bytes) -> str:
-    """The base64 form S3 uses for checksums."""
-    return base64.b64encode(raw).decode("ascii")
-
-
 class _AlreadyThere(Exception):
     """A conditional PUT found the key taken."""
 
@@ -140,14 +129,6 @@ def _code(error: BaseException) -> str:
     if isinstance(cause, bexc.ClientError):
         return str(cause.response.get("Error", {}).get("Code", ""))
     return ""
-
-
-@dataclass(frozen=True)
-class _Part:
-    number: int
-    size: int
-    etag: str
-    checksum: str | None
 
 
 class S3BlobStore(BlobStore):
@@ -237,6 +218,14 @@ class S3BlobStore(BlobStore):
             ) from error
         except (bexc.BotoCoreError, ValueError) as error:
             raise BlobError(f"S3 location {name!r}: {self._clean(error)}") from error
+        self.multipart = MultipartUploader(
+            self._call,
+            self.client,
+            bucket,
+            chunk=multipart_chunk,
+            max_concurrency=max_concurrency,
+            server_checksums=server_checksums,
+        )
 
     # -- helpers -----------------------------------------------------------
 
@@ -678,60 +667,11 @@ class S3BlobStore(BlobStore):
                 f"{self.locator(bare)}: the stored object does not match after upload"
             )
 
-    def _part_size(self, size: int) -> int:
-        part = self.multipart_chunk
-        while -(-size // part) > MAX_PARTS:
-            part *= 2
-        return part
-
-    def _find_upload(self, key: str) -> tuple[str | None, dict[int, _Part]]:
-        """The newest unfinished multipart upload of ``key`` and its parts, if any."""
-        answer = self._call(
-            "listing multipart uploads",
-            self.client.list_multipart_uploads,
-            Bucket=self.bucket,
-            Prefix=key,
-        )
-        uploads = [u for u in answer.get("Uploads", []) if u.get("Key") == key]
-        if not uploads:
-            return None, {}
-        upload = max(uploads, key=lambda u: str(u.get("Initiated", "")))
-        upload_id = str(upload["UploadId"])
-        parts: dict[int, _Part] = {}
-        marker = 0
-        while True:
-            page = self._call(
-                "listing parts",
-                self.client.list_parts,
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                PartNumberMarker=marker,
-            )
-            for item in page.get("Parts", []):
-                number = int(item["PartNumber"])
-                parts[number] = _Part(
-                    number, int(item.get("Size", -1)), str(item["ETag"]), item.get("ChecksumSHA256")
-                )
-            if not page.get("IsTruncated"):
-                break
-            marker = int(page.get("NextPartNumberMarker", 0))
-        return upload_id, parts
-
-    @staticmethod
-    def _part_reusable(part: _Part | None, data: bytes, raw: bytes) -> bool:
-        if part is None or part.size != len(data):
-            return False
-        if part.checksum:
-            return bool(part.checksum == sha256_b64(raw))
-        # no checksum in the listing: a plain ETag is the part's MD5
-        return part.etag.strip('"') == hashlib.md5(data, usedforsecurity=False).hexdigest()
-
     def _put_multipart(self, path: Path, bare: str, key: str, size: int) -> None:
-        """The file is hashed while its parts are sent (one read): bytes that do not
-        hash to ``bare`` abort the upload before it completes, so nothing is stored."""
+        """Resumable parts (``s3_multipart``), then the object judged as a whole."""
         try:
-            self._send_parts(path, bare, key, size)
+            composite = self.multipart.send(path, bare, key, size)
+            self._confirm(bare, key, size, composite)
         except ChecksumMismatch:
             raise
         except BlobError:
@@ -746,116 +686,6 @@ class S3BlobStore(BlobStore):
         return (
             head is not None and self._judge(head, bare, size) != "mismatch" and self.verify(bare)
         )
-
-    def _send_parts(self, path: Path, bare: str, key: str, size: int) -> None:
-        upload_id, existing = self._find_upload(key)
-        if upload_id is None:
-            extra: dict[str, Any] = {"ChecksumAlgorithm": "SHA256"} if self.server_checksums else {}
-            created = self._call(
-                "starting a multipart upload",
-                self.client.create_multipart_upload,
-                Bucket=self.bucket,
-                Key=key,
-                ContentType="application/octet-stream",
-                Metadata={"sha256": bare},
-                **extra,
-            )
-            upload_id = str(created["UploadId"])
-        part_size = self._part_size(size)
-        whole = hashlib.sha256()
-        part_digests: list[bytes] = []
-        done: dict[int, dict[str, Any]] = {}
-        in_flight: deque[Future[dict[str, Any]]] = deque()
-        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
-            try:
-                with open(path, "rb") as handle:
-                    number = 0
-                    while True:
-                        data = handle.read(part_size)
-                        if not data:
-                            break
-                        number += 1
-                        whole.update(data)
-                        raw = hashlib.sha256(data).digest()
-                        part_digests.append(raw)
-                        previous = existing.get(number)
-                        if previous is not None and self._part_reusable(previous, data, raw):
-                            done[number] = self._part_entry(number, previous.etag, raw)
-                            continue
-                        while len(in_flight) >= self.max_concurrency:
-                            entry = in_flight.popleft().result()
-                            done[entry["PartNumber"]] = entry
-                        in_flight.append(
-                            pool.submit(self._upload_part, key, upload_id, number, data, raw)
-                        )
-                while in_flight:
-                    entry = in_flight.popleft().result()
-                    done[entry["PartNumber"]] = entry
-            except OSError as error:
-                raise BlobError(f"cannot read {path}: {error.strerror or error}") from error
-            finally:
-                for future in in_flight:
-                    future.cancel()
-        if whole.hexdigest() != bare or len(part_digests) != len(done):
-            # the file changed while it was uploaded: nothing becomes visible
-            self._call(
-                "aborting a multipart upload",
-                self.client.abort_multipart_upload,
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-            )
-            raise ChecksumMismatch(
-                f"{path} does not hash to {bare} (changed before or while it was uploaded); "
-                "nothing was stored"
-            )
-        parts = [done[n] for n in sorted(done)]
-        try:
-            self._call(
-                "completing a multipart upload",
-                self.client.complete_multipart_upload,
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-            )
-        except BlobError as error:
-            cause = error.__cause__
-            # another writer completed the same upload first: judge its result
-            if not (
-                isinstance(cause, bexc.ClientError)
-                and cause.response.get("Error", {}).get("Code") == "NoSuchUpload"
-            ):
-                raise
-        composite = sha256_b64(hashlib.sha256(b"".join(part_digests)).digest())
-        self._confirm(bare, key, size, composite if self.server_checksums else None)
-
-    def _part_entry(self, number: int, etag: str, raw: bytes) -> dict[str, Any]:
-        entry: dict[str, Any] = {"PartNumber": number, "ETag": etag}
-        if self.server_checksums:
-            entry["ChecksumSHA256"] = sha256_b64(raw)
-        return entry
-
-    def _upload_part(
-        self, key: str, upload_id: str, number: int, data: bytes, raw: bytes
-    ) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
-        if self.server_checksums:
-            extra = {"ChecksumAlgorithm": "SHA256", "ChecksumSHA256": sha256_b64(raw)}
-        answer = self._call(
-            f"uploading part {number}",
-            self.client.upload_part,
-            Bucket=self.bucket,
-            Key=key,
-            UploadId=upload_id,
-            PartNumber=number,
-            Body=data,
-            **extra,
-        )
-        echoed = answer.get("ChecksumSHA256")
-        if echoed is not None and echoed != sha256_b64(raw):
-            raise ChecksumMismatch(f"part {number} of {key}: the server stored different bytes")
-        return self._part_entry(number, str(answer["ETag"]), raw)
 
     @staticmethod
     def _hash_path(path: Path) -> tuple[str, int]:

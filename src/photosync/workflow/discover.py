@@ -56,9 +56,9 @@ from photosync.model import (
     utc_now,
     weak_date,
 )
+from photosync.parallel import bounded_map
 from photosync.services.base import ListingReport, RemoteItem, SourceService, trade_files
 from photosync.workflow.context import open_services, primary_store
-from photosync.workflow.parallel import bounded_map
 from photosync.workflow.progress import Progress, SilentProgress
 
 log = logging.getLogger(__name__)

@@ -48,9 +48,9 @@ from photosync.model import (
     iter_instances,
     matches_selector,
 )
+from photosync.parallel import bounded_map
 from photosync.workflow.blobreplicate import record_originals
 from photosync.workflow.context import all_stores, check_selectors
-from photosync.workflow.parallel import bounded_map
 from photosync.workflow.progress import Progress, SilentProgress
 from photosync.workflow.restore import download_workers
 

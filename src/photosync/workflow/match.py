@@ -33,7 +33,7 @@ from photosync.model import (
     join_link,
     most_restrictive,
 )
-from photosync.workflow.parallel import bounded_map
+from photosync.parallel import bounded_map
 from photosync.workflow.progress import Progress, SilentProgress
 
 

@@ -28,10 +28,10 @@ from photosync.blobstore.base import BlobStore
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import BlobError, ConfigError, PhotosyncError
 from photosync.model import Record, matches_selector
+from photosync.parallel import bounded_map
 from photosync.redaction import shown_error
 from photosync.workflow.blobreplicate import all_sizes, record_originals
 from photosync.workflow.context import all_stores, check_selectors, primary_store
-from photosync.workflow.parallel import bounded_map
 from photosync.workflow.progress import Progress, SilentProgress
 
 log = logging.getLogger(__name__)
