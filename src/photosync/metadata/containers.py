@@ -38,6 +38,8 @@ class Blocks:
     foreign: bool = False
     #: a Canon CIFF heap in APP0 (PowerShot A5 era JPEGs: camera and date)
     ciff: bytes | None = None
+    #: a Casio QV camera's APP1 "QVCI" segment (its date)
+    qvci: bytes | None = None
     #: a PNG's creation-time text ("Creation Time", exiftool's "create-date"), as written
     png_created: str | None = None
     problems: list[str] = field(default_factory=list)
@@ -109,6 +111,8 @@ def _jpeg_segment(marker: int, fh: BinaryIO, size: int, blocks: Blocks) -> None:
         or (marker == 0xED and prefix.startswith(b"Photoshop 3.0\x00"))
         or (marker == 0xE2 and prefix.startswith(b"MPF\x00"))
     )
+    if marker == 0xE1 and prefix.startswith(b"QVCI\x00") and blocks.qvci is None:
+        blocks.qvci = prefix + fh.read(size - len(prefix))
     if not wanted:
         known = prefix.startswith((b"Exif\x00", XMP_APP1, b"Photoshop 3.0\x00", *_PLAIN_APP))
         blocks.foreign = blocks.foreign or not known

@@ -33,6 +33,8 @@ from photosync.metadata.iptc import iim_from_photoshop, parse_iim
 from photosync.metadata.isobmff import read_video, sniff_brand
 from photosync.metadata.legacy import (
     CIFF_DATE_SOURCE,
+    PMP_DATE_SOURCE,
+    QVCI_DATE_SOURCE,
     RIFF_DATE_SOURCE,
     FileBytes,
     read_avi,
@@ -40,10 +42,15 @@ from photosync.metadata.legacy import (
     read_jp2_xmp,
     read_kyocera,
     read_mrw,
+    read_pmp,
+    read_qvci,
 )
 from photosync.metadata.sidecars import parse_xmp_sidecar
 from photosync.metadata.tiff import file_reader, read_tiff
 from photosync.metadata.types import MediaInfo
+from photosync.metadata.video_legacy import DATE_SOURCES as VIDEO_HEADER_DATES
+from photosync.metadata.video_legacy import READERS as VIDEO_HEADER_READERS
+from photosync.metadata.video_legacy import read_video_header
 from photosync.metadata.xmp import parse_xmp_packet
 from photosync.model import find_offset
 
@@ -56,6 +63,8 @@ DATE_PRIORITY: tuple[str, ...] = (
     "exif:DateTimeOriginal",
     "exif:DateTimeDigitized",
     CIFF_DATE_SOURCE,
+    PMP_DATE_SOURCE,
+    QVCI_DATE_SOURCE,
     "sidecar:DateTimeOriginal",
     "sidecar:DateCreated",
     "sidecar:CreateDate",
@@ -68,6 +77,7 @@ DATE_PRIORITY: tuple[str, ...] = (
     "quicktime:CreateDate",
     "quicktime:ContentCreateDate",
     RIFF_DATE_SOURCE,
+    *VIDEO_HEADER_DATES,
 )
 
 MIME = {
@@ -320,6 +330,13 @@ def _read_embedded(fh: BinaryIO, size: int, fmt: str, path: Path, info: MediaInf
             preview_facts = _from_blocks(blocks, info)
             info.width, info.height = width, height  # the preview's size is not the raw's
             return preview_facts
+    if fmt in VIDEO_HEADER_READERS or fmt == "pmp":  # DV, AVCHD, MXF, R3D; Sony DSC-F1
+        found = [read_video_header(fmt, fh, size) if fmt != "pmp" else read_pmp(fh, size)]
+        info.problems.extend(found[0].problems)
+        found[0].problems = []
+        if found[0].width:
+            info.width, info.height = found[0].width, found[0].height
+        return found
     if fmt in SNIFFED_KINDS and fmt not in PILLOW_READS:
         # archived bit-exact all the same; its date falls back to the file's time
         info.problems.append(f"{_NO_READER} {fmt} files")
@@ -336,6 +353,11 @@ def _from_blocks(blocks: Blocks, info: MediaInfo) -> list[Facts]:
         info.problems.extend(ciff.problems)
         ciff.problems = []
         facts.append(ciff)
+    if blocks.qvci is not None:
+        qvci = read_qvci(blocks.qvci)
+        info.problems.extend(qvci.problems)
+        qvci.problems = []
+        facts.append(qvci)
     created = png_datetime(blocks.png_created)
     if created:
         facts.append(Facts(origin="png", dates={PNG_DATE_SOURCE: created}))

@@ -1,6 +1,7 @@
 """Cheap readers for older camera containers: Canon CIFF (CRW raws, and the APP0 segment
 of Canon's early JPEGs), Minolta MRW raws, Kyocera (Contax N Digital) raws, AVI (RIFF)
-videos, and the XMP of a JPEG 2000 file.
+videos, the XMP of a JPEG 2000 file, Sony's DSC-F1 PMP header and the QVCI APP1
+segment of Casio QV JPEGs.
 
 Each reads a few header chunks only (an MRW's TIFF block, an AVI's ``hdrl`` list);
 the picture and the media data are skipped. Facts only where found; bad input
@@ -196,3 +197,52 @@ def read_jp2_xmp(fh: BinaryIO, size: int) -> bytes | None:
 
 
 _XMP_UUID = bytes.fromhex("BE7ACFCB97A942E89C71999491E3AFAC")
+
+
+#: the date a Sony DSC-F1 PMP header or a Casio QV JPEG's QVCI segment states (camera clock)
+PMP_DATE_SOURCE = "pmp:DateTimeOriginal"
+QVCI_DATE_SOURCE = "qvci:DateTimeOriginal"
+#: a PMP header's rotation code -> the EXIF orientation it means
+_PMP_ORIENTATION = {0: 1, 1: 8, 2: 3, 3: 6}
+
+
+def read_pmp(fh: BinaryIO, size: int) -> Facts:
+    """A Sony DSC-F1 PMP: a 124-byte big-endian header (date, rotation), then a JPEG.
+
+    The header names no camera; only the DSC-F1 wrote the format, so it is named.
+    """
+    fh.seek(0)
+    head = fh.read(128)
+    facts = Facts(origin="pmp")
+    if len(head) < 128 or head[8:12] != b"\x00\x00\x00\x7c" or head[124:127] != b"\xff\xd8\xff":
+        facts.problems.append("unreadable PMP header")
+        return facts
+    facts.camera_make, facts.camera_model = "Sony", "DSC-F1"
+    facts.width, facts.height = struct.unpack(">HH", head[22:26])
+    facts.orientation = _PMP_ORIENTATION.get(head[27])
+    year, month, day, hour, minute, second = head[76:82]
+    year += 2000 if year < 70 else 1900
+    when = parse_exif_datetime(f"{year}:{month}:{day} {hour}:{minute:02d}:{second:02d}")
+    if when:
+        facts.dates[PMP_DATE_SOURCE] = when
+    else:
+        facts.problems.append("PMP header without a valid date")
+    return facts
+
+
+def read_qvci(segment: bytes) -> Facts:
+    """The date of a Casio QV camera's APP1 'QVCI' segment ("1998.10.24.12.08.57" at 0x4D).
+
+    Its model field is an internal type code (KX-778), not the camera's name: not kept.
+    """
+    facts = Facts(origin="qvci")
+    raw = segment[0x4D : 0x4D + 20].split(b"\x00", 1)[0].decode("latin-1")
+    parts = raw.split(".")
+    if len(parts) == 6 and all(part.isdigit() for part in parts):
+        y, mo, d, h, mi, s = parts
+        when = parse_exif_datetime(f"{y}:{mo}:{d} {h}:{mi}:{s}")
+        if when:
+            facts.dates[QVCI_DATE_SOURCE] = when
+            return facts
+    facts.problems.append("QVCI segment without a valid date")
+    return facts
