@@ -126,6 +126,15 @@ class BlobStore(ABC):
         """The local file holding the blob (``local_files``)."""
         raise BlobError(f"{self.name} keeps no local files")
 
+    def folder(self) -> Path:
+        """The folder the blobs are in (``local_files``)."""
+        raise BlobError(f"{self.name} keeps no local files")
+
+    def sweep_tmp(self) -> int:
+        """Remove what killed copies left half-written; how many. Nothing to do for a
+        store whose writes appear whole or not at all (S3), so every store answers."""
+        return 0
+
     def iter_stats(self) -> Iterator[BlobStat]:
         """Every blob with its size: from one listing where the store can (``lists_sizes``),
         else one ``stat`` per blob listed."""

@@ -110,6 +110,9 @@ class LocalBlobStore(BlobStore):
     def path_for(self, digest: str) -> Path:
         return self.root / blob_key(digest)
 
+    def folder(self) -> Path:
+        return self.root
+
     def writer(self) -> BlobWriter:
         return BlobWriter(self)
 

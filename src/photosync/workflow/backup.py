@@ -47,7 +47,6 @@ from photosync.archive.git import Git
 from photosync.archive.jsonio import atomic_write
 from photosync.archive.lock import ArchiveLock
 from photosync.blobstore.base import CHUNK_SIZE, BlobStore
-from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import ArchiveCorrupt, BlobError, PhotosyncError
 from photosync.workflow.context import blob_locations, make_store
 
@@ -177,9 +176,9 @@ def backup_stores(archive: Archive) -> list[BlobStore]:
 
 
 def is_backup_target(archive: Archive, store: BlobStore) -> bool:
-    if not isinstance(store, LocalBlobStore):
+    if not store.local_files:
         return True
-    root = store.root.resolve()
+    root = store.folder().resolve()
     return root != archive.root and archive.root not in root.parents
 
 

@@ -31,8 +31,7 @@ def blob_locations(archive: Archive) -> list[dict[str, Any]]:
 
 def make_store(archive: Archive, spec: dict[str, Any]) -> BlobStore:
     if spec.get("type", "local") == "local":
-        path = Path(spec.get("path") or "blobs").expanduser()
-        return LocalBlobStore(path if path.is_absolute() else archive.root / path, spec["name"])
+        return _local_store(archive, spec)
     try:
         from photosync.blobstore.registry import make_blob_store
     except ImportError as error:  # pragma: no cover - while a backend is missing
@@ -45,12 +44,15 @@ def primary_store(archive: Archive) -> LocalBlobStore:
     primary = archive.prefs().primary_location
     for spec in blob_locations(archive):
         if spec.get("name") == primary and spec.get("type", "local") == "local":
-            store = make_store(archive, spec)
-            assert isinstance(store, LocalBlobStore)
-            return store
+            return _local_store(archive, spec)
     raise ConfigError(
         "blob_storage needs one local location: discover stores originals there first"
     )
+
+
+def _local_store(archive: Archive, spec: dict[str, Any]) -> LocalBlobStore:
+    path = Path(spec.get("path") or "blobs").expanduser()
+    return LocalBlobStore(path if path.is_absolute() else archive.root / path, spec["name"])
 
 
 def all_stores(archive: Archive) -> list[BlobStore]:

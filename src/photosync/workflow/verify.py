@@ -31,7 +31,6 @@ from photosync.archive.archive import Archive, record_hashes, record_sidecars
 from photosync.archive.jsonio import atomic_write
 from photosync.archive.schema import PHOTO_SCHEMA, is_valid, schema_errors
 from photosync.blobstore.base import BlobStore, check_digest
-from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import ArchiveCorrupt, PhotosyncError
 from photosync.model import utc_now
 from photosync.workflow.backup import (
@@ -238,8 +237,7 @@ def verify_archive(
         )
     if repair:
         for store in stores:
-            if isinstance(store, LocalBlobStore):
-                store.sweep_tmp()  # half-copied files of a repair or copy that was killed
+            store.sweep_tmp()  # half-copied files of a repair or copy that was killed
         _repair(archive, stores, report, workers)
     if repair and update_records:  # checking never commits: only --repair writes records
         _update_records(archive, stores, report)
