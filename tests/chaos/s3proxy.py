@@ -19,6 +19,11 @@ from urllib.parse import parse_qs, urlsplit
 #: (method, path, query) -> None (forward), "503", "reset", "flip"
 Decide = Callable[[str, str, dict[str, list[str]]], str | None]
 
+
+class _ClientGone(Exception):
+    """The client closed the connection before its request body was complete."""
+
+
 _HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "upgrade"}
 
 
@@ -43,15 +48,26 @@ class S3Proxy:
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
                     chunks = []
                     while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                        line = self.rfile.readline()
+                        if not line:
+                            raise _ClientGone
+                        size = int(line.split(b";")[0].strip() or b"0", 16)
                         if size == 0:
                             self.rfile.readline()
                             break
-                        chunks.append(self.rfile.read(size))
+                        chunk = self.rfile.read(size)
+                        if len(chunk) < size:
+                            raise _ClientGone
+                        chunks.append(chunk)
                         self.rfile.readline()
                     return b"".join(chunks)
                 length = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(length) if length else b""
+                body = self.rfile.read(length) if length else b""
+                if len(body) < length:
+                    # the client died mid-body: S3 answers IncompleteBody and stores
+                    # nothing, so a cut request is never forwarded as if whole
+                    raise _ClientGone
+                return body
 
             def _any(self) -> None:
                 split = urlsplit(self.path)
@@ -65,7 +81,11 @@ class S3Proxy:
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
-                body = self._body()
+                try:
+                    body = self._body()
+                except (_ClientGone, ValueError, OSError):
+                    self.close_connection = True
+                    return
                 if fault == "503":
                     with proxy.lock:
                         proxy.faults["503"] += 1

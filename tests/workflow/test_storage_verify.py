@@ -424,3 +424,24 @@ def test_unreachable_location_fails_the_copies_not_the_run(
     assert code == 6 and "does not exist" in report["locations"]["later"]["unavailable"]
     assert report["locations"]["cloud"]["ok"] and report["locations"]["local"]["ok"]
     assert_check_clean(root)
+
+
+def test_replicate_replaces_a_torn_copy_in_s3(
+    tmp_path: Path, s3_endpoint: str, s3_bucket: str, s3_admin: Any
+) -> None:
+    """A server that kept half an upload (a proxy or gateway that forwarded a cut body):
+    the next replicate sees the wrong size in its listing and puts the whole original back."""
+    root = _archive(tmp_path, s3_endpoint, s3_bucket, count=3)
+    digest = _digests(root)[0]
+    key = f"{PREFIX}/sha256/{digest[:2]}/{digest}"
+    whole = _local_blob(root, digest).read_bytes()
+    s3_admin.put_object(Bucket=s3_bucket, Key=key, Body=whole[: len(whole) // 2])
+
+    out = json.loads(_ok("--archive", root, "replicate", "--execute", "--json").output)
+
+    stored = s3_admin.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
+    assert hashlib.sha256(stored).hexdigest() == digest
+    assert out["blobs"]["replaced"] == {"cloud": 1}, out["blobs"]
+    again = json.loads(_ok("--archive", root, "replicate", "--execute", "--json").output)
+    assert again["blobs"]["replaced"] == {}, again["blobs"]
+    assert_check_clean(Path(root))

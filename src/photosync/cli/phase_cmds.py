@@ -519,6 +519,7 @@ def replicate(
                 "commits": report.commits,
                 "not_here": report.not_here,
                 "archive_copy": report.archive_copy.to_json() if report.archive_copy else None,
+                "blobs": report.blobs.to_json() if report.blobs else None,
             }
         )
     else:

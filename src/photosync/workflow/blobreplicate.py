@@ -39,6 +39,8 @@ class BlobReplicateReport(CopyOutcome):
     digests: int = 0
     photo_of: dict[str, str] = field(default_factory=dict)  # bare digest -> photo_id
     records_updated: int = 0
+    #: location -> digests whose copy there had the wrong size and was replaced
+    replaced: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +48,7 @@ class BlobReplicateReport(CopyOutcome):
             "originals": self.digests,
             "copied": {name: len(v) for name, v in self.copied.items()},
             "failed": self.failed,
+            "replaced": {name: len(v) for name, v in self.replaced.items()},
             "records_updated": self.records_updated,
         }
 
@@ -174,10 +177,12 @@ def replicate_blobs(
             journal=JsonlJournal(journal_path),
             progress=progress.advance,
             tmp_dir=tmp_dir,
+            expected=sizes,
         )
     finally:
         progress.finish()
     report.copied = {name: sorted(v) for name, v in copies.copied.items()}
+    report.replaced = {name: sorted(v) for name, v in copies.replaced.items() if v}
     report.failed = {name: dict(v) for name, v in copies.failed.items() if v}
     report.records_updated = _record_locations(
         archive, stores, sizes, report, progress.note, copies.listings

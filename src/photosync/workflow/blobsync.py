@@ -13,7 +13,7 @@ import hashlib
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -102,6 +102,8 @@ class BlobSyncReport(CopyOutcome):
     """What ``copy_missing_blobs`` did, per target location name."""
 
     present: dict[str, int] = field(default_factory=dict)
+    #: per target: digests whose copy there had the wrong size and was replaced
+    replaced: dict[str, list[str]] = field(default_factory=dict)
     #: per target listed at the start: digest -> size after the run (the listing plus
     #: the copies confirmed since; nothing deletes a blob), so no second listing is needed
     listings: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -229,6 +231,7 @@ def copy_missing_blobs(
     journal: CopyJournal | None = None,
     progress: Callable[[int], None] | None = None,
     tmp_dir: Path | None = None,
+    expected: Mapping[str, int | None] | None = None,
 ) -> BlobSyncReport:
     """Make every digest present in every target, ``workers`` copies at a time.
 
@@ -242,16 +245,26 @@ def copy_missing_blobs(
     not match, so the file is read once. Only when a target refuses them
     (``ChecksumMismatch``) are the sources hashed first, in order, and the
     first good copy sent.
+
+    ``expected`` maps digests to the size their bytes must have (the record
+    says it). A target whose listing shows a digest with another size holds
+    bytes that cannot be that blob (a torn upload by a server that kept it):
+    that copy is replaced with verified bytes, the way ``verify --repair``
+    does (S3 overwrites in place, a local store moves the bad file to
+    quarantine first), and counted in ``report.replaced``.
     """
     sources = [source] if isinstance(source, BlobStore) else list(source)
+    expected = expected or {}
     wanted = _unique(digests)
     report = BlobSyncReport()
     lock = threading.Lock()
     per_digest: dict[str, list[BlobStore]] = {}
     listed_ok: set[str] = set()
+    torn: set[tuple[str, str]] = set()
     for target in targets:
         report.copied.setdefault(target.name, [])
         report.failed.setdefault(target.name, {})
+        report.replaced.setdefault(target.name, [])
         report.present[target.name] = 0
         listed = _sizes(target)
         if listed is not None:
@@ -259,10 +272,18 @@ def copy_missing_blobs(
             if target.lists_sizes:  # sizes, not only names
                 report.listings[target.name] = dict(listed)
         for digest in wanted:
+            size = expected.get(digest)
+            if (
+                listed is not None
+                and size is not None
+                and listed.get(digest, size) not in (size, -1)
+            ):
+                torn.add((target.name, digest))
+                per_digest.setdefault(digest, []).append(target)
+                continue
             if (journal is not None and journal.is_done(target.name, digest)) or (
                 listed is not None and digest in listed
             ):
-                # a wrong size in the listing is left to verify/repair: never overwritten here
                 report.present[target.name] += 1
                 if listed is not None and digest not in listed:
                     report.listings.pop(target.name, None)  # journal only: list again to know
@@ -273,6 +294,8 @@ def copy_missing_blobs(
 
     def done(target: BlobStore, digest: str, stored: bool, size: int) -> None:
         with lock:
+            if stored and (target.name, digest) in torn:
+                report.replaced[target.name].append(digest)
             if stored:
                 report.copied[target.name].append(digest)
             else:
@@ -289,7 +312,9 @@ def copy_missing_blobs(
         size = path.stat().st_size
         for target in wanted_in:
             try:
-                if target.name in listed_ok and target.puts_new:
+                if (target.name, digest) in torn:
+                    stored = _replace_torn(target, path, digest)
+                elif target.name in listed_ok and target.puts_new:
                     # the listing just showed it absent: no HEAD before; the server
                     # checked the SHA-256 it echoes (else put_new_file HEADs)
                     stored = target.put_new_file(path, digest, confirm=False)
@@ -335,6 +360,14 @@ def copy_missing_blobs(
         if journal is not None:
             journal.flush()
     return report
+
+
+def _replace_torn(store: BlobStore, path: Path, digest: str) -> bool:
+    """Put ``path`` in place of a copy listed with the wrong size; False if it was good after all."""
+    if store.has(digest) and store.verify(digest):  # the listing was stale: keep good bytes
+        return False
+    _restore(store, path, digest, was_corrupt=True)
+    return True
 
 
 def _sizes(store: BlobStore) -> dict[str, int] | None:

@@ -600,6 +600,13 @@ def _replicate_originals(archive: Archive, report: ReplicateReport, progress: Pr
             )
         if digests:
             report.done[f"{location}:copy_original"] += len(digests)
+    for location, digests in sorted(blobs.replaced.items()):
+        # counted in copy_original too; said apart because the old copy was wrong
+        report.done[f"{location}:replace_torn_original"] += len(digests)
+        for digest in digests:
+            log.warning(
+                "sha256:%s in %s had the wrong size: replaced by verified bytes", digest, location
+            )
     for location, failures in sorted(blobs.failed.items()):
         for digest, why in sorted(failures.items()):
             report.failed.append(
