@@ -232,3 +232,76 @@ def test_discover_records_the_dates_and_cameras_of_these_formats(
         "DV.dv": ("video", "2010-02-16T21:36:28", "dv:DateTimeOriginal", None),
     }
     assert_check_clean(archive.root)
+
+
+def _escaped(nal: bytes) -> bytes:
+    """H.264 emulation prevention as an encoder writes it: 00 00 0x (x <= 3) -> 00 00 03 0x."""
+    out, zeros = bytearray(), 0
+    for byte in nal:
+        if zeros >= 2 and byte <= 3:
+            out.append(3)
+            zeros = 0
+        out.append(byte)
+        zeros = zeros + 1 if byte == 0 else 0
+    return bytes(out)
+
+
+def avchd(entries: list[tuple[int, bytes]]) -> bytes:
+    """An M2TS whose H.264 stream starts with an MDPM SEI of ``entries``, cut into packets."""
+    record = bytes([len(entries)]) + b"".join(bytes([tag]) + value for tag, value in entries)
+    payload = bytes.fromhex("17ee8c60f84d11d98cd60800200c9a66") + b"MDPM" + record
+    sei = b"\x06\x05" + bytes([len(payload)]) + payload + b"\x80"
+    stream = b"\x00\x00\x00\x01\x09\x10" + b"\x00\x00\x00\x01" + _escaped(sei) + b"\x00\x00\x01\x65"
+    pes = b"\x00\x00\x01\xe0\x00\x00\x80\x00\x00" + stream
+    out = bytearray()
+    for index, start in enumerate(range(0, len(pes), 184)):
+        head = b"\x47" + (b"\x50" if index == 0 else b"\x10") + b"\x11" + bytes([0x10 | index & 15])
+        out += b"\x00\x00\x00\x00" + head + pes[start : start + 184].ljust(184, b"\xff")
+    return bytes(out + (b"\x00\x00\x00\x00\x47\x1f\xff\x10").ljust(192, b"\xff") * 2)
+
+
+def _bcd(value: int) -> int:
+    return value // 10 * 16 + value % 10
+
+
+@given(
+    when=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2099, 12, 31)),
+    zone=st.integers(0, 255),
+)
+def test_mdpm_date_and_zone_for_every_value(when: datetime, zone: int) -> None:
+    stamp = bytes([zone, _bcd(when.year // 100), _bcd(when.year % 100), _bcd(when.month)])
+    stamp += bytes(_bcd(v) for v in (when.day, when.hour, when.minute, when.second))
+    data = avchd([(0x18, stamp[:4]), (0x19, stamp[4:]), (0xE0, b"\x10\x11\x30\x00")])
+    facts = read_m2ts(io.BytesIO(data), len(data))  # type: ignore[arg-type]
+    assert facts.camera_make == "4113" and facts.problems == []
+    wall = when.replace(microsecond=0).isoformat()
+    hours = zone >> 1 & 0x0F
+    if zone & 0x80 or hours > 14:  # the zone is unknown: the wall clock alone
+        assert facts.dates == {"h264:DateTimeOriginal": wall}
+    else:
+        sign = "-" if zone & 0x20 else "+"
+        offset = f"{sign}{hours:02d}:{30 if zone & 1 else 0:02d}"
+        assert facts.dates == {"h264:DateTimeOriginal": wall + offset}
+
+
+def test_mdpm_gps_fix_of_a_camcorder() -> None:
+    def rational(numerator: int, denominator: int) -> bytes:
+        return numerator.to_bytes(2, "big") + denominator.to_bytes(2, "big")
+
+    data = avchd(
+        [
+            (0x18, b"\x02\x20\x11\x06"),
+            (0x19, b"\x14\x10\x30\x00"),
+            (0xB1, b"S\x00\x00\x00"),
+            (0xB2, rational(33, 1)),
+            (0xB3, rational(51, 1)),
+            (0xB4, rational(3456, 100)),  # 34.56 s
+            (0xB5, b"E\x00\x00\x00"),
+            (0xB6, rational(151, 1)),
+            (0xB7, rational(12, 1)),
+            (0xB8, rational(0, 1)),  # 00 00 00 01: escaped in the stream
+        ]
+    )
+    path_facts = read_m2ts(io.BytesIO(data), len(data))  # type: ignore[arg-type]
+    assert path_facts.dates == {"h264:DateTimeOriginal": "2011-06-14T10:30:00+01:00"}
+    assert path_facts.location == {"lat": round(-(33 + 51 / 60 + 34.56 / 3600), 7), "lng": 151.2}

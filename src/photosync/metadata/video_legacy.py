@@ -7,7 +7,7 @@ recording date somewhere of its own:
 - DV: the VAUX "recording date" and "recording time" packs (IEC 61834) of the first
   DIF sequences (BCD, the camera's wall clock);
 - AVCHD: the MDPM unregistered-user-data SEI of the H.264 stream (date, time, time
-  zone, a maker code and, for Sony, the model);
+  zone, a maker code, for Sony the model, and the GPS fix of a camcorder with one);
 - MXF: the header metadata's local sets (the packages' creation date, the
   Identification's modification date), found through the primer pack;
 - R3D: the RED directory after the file header (date, time, camera model).
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from photosync.metadata.dates import parse_exif_datetime
-from photosync.metadata.facts import Facts, clean_text
+from photosync.metadata.facts import Facts, clean_text, valid_location
 
 #: bytes one file may cost at most, all reads together
 READ_BUDGET = 2 * 1024 * 1024
@@ -255,6 +255,32 @@ def _mdpm(raw: bytes, facts: Facts) -> None:
         model = b"".join(entries.get(tag, b"") for tag in (0xE4, 0xE5, 0xE6))
         if make == _SONY and model:
             facts.camera_model = clean_text(model.split(b"\x00", 1)[0])
+    facts.location = _mdpm_place(entries)
+
+
+def _mdpm_place(entries: dict[int, bytes]) -> dict[str, float] | None:
+    """GPS of a camcorder with a receiver: refs 0xB1/0xB5 ("N"/"S", "E"/"W"), then degrees,
+    minutes and seconds as three entries each (0xB2.., 0xB6..), each a 16/16-bit fraction."""
+    north, east = entries.get(0xB1, b"")[:1], entries.get(0xB5, b"")[:1]
+    if north not in (b"N", b"S") or east not in (b"E", b"W"):
+        return None
+    lat, lng = _dms(entries, 0xB2), _dms(entries, 0xB6)
+    if lat is None or lng is None:
+        return None
+    return valid_location(-lat if north == b"S" else lat, -lng if east == b"W" else lng)
+
+
+def _dms(entries: dict[int, bytes], first: int) -> float | None:
+    total = 0.0
+    for index, scale in enumerate((1, 60, 3600)):
+        raw = entries.get(first + index)
+        if raw is None:
+            return None
+        numerator, denominator = struct.unpack(">HH", raw)
+        if not denominator:
+            return None
+        total += numerator / denominator / scale
+    return total
 
 
 def _mdpm_date(stamp: bytes) -> str | None:
