@@ -59,7 +59,6 @@ REASONS = {
     "Pentax's own record); exiftool 12.57 drops the seconds of that spelling",
     ("gps", "photos/camera/Nikon D5000.jpg"): "EXIF GPS seconds are 0/0 (exiftool drops the "
     "fix); the minutes and the embedded XMP state it, so we keep it",
-    ("make_model", "photos/video/QuickTime.mov"): "the make is in a Pentax-private TAGS atom",
     ("orientation", "photos/other/Sony.pmp"): "the PMP header's rotation code 0 (exiftool -n "
     "prints it raw) means horizontal: EXIF orientation 1",
 }

@@ -152,3 +152,14 @@ def apple_meta(items: dict[str, str]) -> bytes:
 def mp4_bytes(moov_children: bytes, *, brand: bytes = b"mp42", mdat: bytes = b"\x00" * 64) -> bytes:
     ftyp = box(b"ftyp", brand + b"\x00\x00\x00\x00" + brand + b"isom")
     return ftyp + box(b"mdat", mdat) + box(b"moov", moov_children)
+
+
+def flir_fff(seconds: int, millis: int, west_minutes: int, *, count: int = 1) -> bytes:
+    """A FLIR FFF record set (big-endian header, little-endian CameraInfo record) whose
+    capture time is ``seconds`` since 1970 UTC, on a clock ``west_minutes`` behind UTC."""
+    info = bytearray(0x400)
+    info[0:2] = b"\x02\x00"  # the record's byte-order mark
+    info[0x384:0x38E] = struct.pack("<IIh", seconds, millis, west_minutes)
+    header = b"FFF\x00" + bytes(16) + struct.pack(">III", 100, 0x40, count) + bytes(0x40 - 32)
+    entry = struct.pack(">HHIIII", 0x20, 1, 0x64, 1, 0x60, len(info)) + bytes(12)
+    return header + entry + bytes(info)

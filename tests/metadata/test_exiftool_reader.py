@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from tests.helpers import assert_check_clean, new_archive, records
+from tests.metadata.md_builders import flir_fff
 
 from photosync.emulators.samples import write_jpeg
 from photosync.errors import ConfigError
@@ -25,7 +26,8 @@ from photosync.workflow.discover import discover
 EXIFTOOL = shutil.which("exiftool")
 needs_exiftool = pytest.mark.skipif(EXIFTOOL is None, reason="exiftool is not installed")
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-X3F = "breadth/photos/raw/Sigma.x3f"  # no built-in reader for Sigma raws
+#: a FLIR thermal camera's own file (FFF): exiftool reads it, the built-in reader does not
+FLIR_WHEN = (1621193256, 107, 420)  # 2021-05-16 19:27:36.107 UTC on a UTC-7 clock
 WHEN = datetime(2021, 1, 27, 19, 33, 39)
 
 
@@ -116,20 +118,19 @@ def test_answer_parsing_labels_dates_and_keeps_quicktime_utc() -> None:
 
 
 @needs_exiftool
-@pytest.mark.shared
-def test_exiftool_fills_what_the_builtin_reader_cannot_read(testdata: Path) -> None:
-    x3f = testdata / X3F
-    builtin = extract_media_info(x3f, file_time=False)
-    assert builtin.taken_date is None and builtin.camera_model is None
+def test_exiftool_fills_what_the_builtin_reader_cannot_read(tmp_path: Path) -> None:
+    fff = tmp_path / "thermal.fff"
+    fff.write_bytes(flir_fff(*FLIR_WHEN))
+    builtin = extract_media_info(fff, file_time=False)
+    assert builtin.taken_date is None and builtin.problems == ["unrecognised file format"]
     assert EXIFTOOL is not None
     with ExiftoolReader(EXIFTOOL) as reader:
-        deep = extract_media_info(x3f, file_time=False, deep=reader)
+        deep = extract_media_info(fff, file_time=False, deep=reader)
         assert reader.asked == 1
     assert (deep.taken_date, deep.taken_date_source) == (
-        "2001-01-01T00:36:35",
+        "2021-05-16T12:27:36.107-07:00",
         "exiftool:DateTimeOriginal",
     )
-    assert (deep.camera_make, deep.camera_model) == ("SIGMA", "SIGMA SD10")
 
 
 @needs_exiftool
@@ -287,13 +288,10 @@ def test_reader_preference_is_checked_and_exiftool_mode_needs_exiftool(
         open_reader("exiftool")
 
 
-@pytest.mark.shared
-def test_discover_without_exiftool_on_path_uses_the_builtin_reader(
-    tmp_path: Path, testdata: Path
-) -> None:
+def test_discover_without_exiftool_on_path_uses_the_builtin_reader(tmp_path: Path) -> None:
     library = tmp_path / "library"
     library.mkdir()
-    shutil.copy2(testdata / X3F, library / "Sigma.x3f")
+    (library / "thermal.fff").write_bytes(flir_fff(*FLIR_WHEN))
     write_jpeg(library / "dated.jpg", seed=7, size=(16, 16), taken=WHEN)
     archive = new_archive(tmp_path, local={"type": "local", "path": str(library)})
     env = {**os.environ, "PATH": _no_exiftool_path(tmp_path)}
@@ -309,8 +307,8 @@ def test_discover_without_exiftool_on_path_uses_the_builtin_reader(
         r["metadata"].get("filename"): r["metadata"].get("taken_date_source")
         for r in records(archive.root)
     }
-    # without exiftool the raw is archived all the same, dated by its file time
-    assert by_name == {"Sigma.x3f": "file:mtime", "dated.jpg": "exif:DateTimeOriginal"}
+    # without exiftool the thermal photo is archived all the same, dated by its file time
+    assert by_name == {"thermal.fff": "file:mtime", "dated.jpg": "exif:DateTimeOriginal"}
     prefs = archive.preferences()
     prefs["metadata"] = {"reader": "exiftool"}
     archive.save_preferences(prefs)

@@ -463,12 +463,51 @@ def test_every_file_of_the_breadth_folder_is_archived_or_named(
         for i in r["instances"]["breadth"]
     }
     assert kinds["video/DV.dv"] == "video" and kinds["raw/Sigma.x3f"] == "photo"
-    assert named == {"other/MIE.mie", "other/PLIST.aae"}
+    assert named == {"other/PLIST.aae"}  # a MIE file is a photo's metadata and its data
     archive.close()
     status_json = run_cli("--archive", str(archive.root), "status", "--json")
     assert status_json.exit_code == 0, status_json.output
     left = json.loads(status_json.output)["left_out"]["breadth"]
     assert {line.split(": ", 1)[0] for line in left["left_out"]} == named
+    assert_check_clean(archive.root)
+
+
+def test_still_formats_of_the_builtin_reader_are_discovered_with_their_dates(
+    tmp_path: Path, testdata: Path
+) -> None:
+    """BPG, Lytro, MIE, Photo CD and X3F files: archived bit-exact, dated and named by camera
+    without exiftool (one without its extension, found by its content)."""
+    folder = testdata / "breadth" / "photos"
+    library = tmp_path / "lib"
+    library.mkdir()
+    for name in ("other/BPG.bpg", "other/Lytro.lfp", "other/PhotoCD.pcd", "raw/Sigma.x3f"):
+        (library / Path(name).name).write_bytes((folder / name).read_bytes())
+    (library / "metadata-0001").write_bytes((folder / "other/MIE.mie").read_bytes())
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(library)})
+    prefs = archive.preferences()
+    prefs["metadata"] = {"reader": "builtin"}  # no exiftool, whether installed or not
+    archive.save_preferences(prefs)
+    archive.commit("config: the built-in reader alone")
+    archive.lock()
+    report = discover(archive)
+    (service,) = report.services
+    assert (report.failed, service.new, service.left_out) == (0, 5, [])
+    found = {
+        r["metadata"]["filename"]: (
+            r["metadata"]["taken_date_source"],
+            r["metadata"]["camera_info"]["model"],
+            r["media"]["kind"],
+        )
+        for r in records(archive.root)
+    }
+    assert found == {
+        "BPG.bpg": ("exif:DateTimeOriginal", "Canon EOS DIGITAL REBEL", "photo"),
+        "Lytro.lfp": ("lytro:DateTimeOriginal", "F01", "photo"),
+        "PhotoCD.pcd": ("photocd:CreateDate", None, "photo"),
+        "Sigma.x3f": ("sigma:DateTimeOriginal", "SIGMA SD10", "photo"),
+        "metadata-0001": ("mie:DateTimeOriginal", "FinePix2400Zoom", "photo"),
+    }
+    archive.close()
     assert_check_clean(archive.root)
 
 

@@ -12,6 +12,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from photosync.metadata.vendor import flir_chunk
+
 MAX_HEADER_BYTES = 32 * 1024 * 1024
 MAX_CHUNK_READ = 4 * 1024 * 1024
 XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -40,6 +42,8 @@ class Blocks:
     ciff: bytes | None = None
     #: a Casio QV camera's APP1 "QVCI" segment (its date)
     qvci: bytes | None = None
+    #: FLIR APP1 chunks (index, file offset of their data, length): one FFF record set
+    flir: list[tuple[int, int, int]] = field(default_factory=list)
     #: a PNG's creation-time text ("Creation Time", exiftool's "create-date"), as written
     png_created: str | None = None
     problems: list[str] = field(default_factory=list)
@@ -98,6 +102,7 @@ def scan_jpeg(fh: BinaryIO, file_size: int) -> Blocks:
 
 
 def _jpeg_segment(marker: int, fh: BinaryIO, size: int, blocks: Blocks) -> None:
+    start = fh.tell()
     prefix = fh.read(min(size, 32))
     if marker in _SOF:
         if len(prefix) >= 5:
@@ -113,6 +118,9 @@ def _jpeg_segment(marker: int, fh: BinaryIO, size: int, blocks: Blocks) -> None:
     )
     if marker == 0xE1 and prefix.startswith(b"QVCI\x00") and blocks.qvci is None:
         blocks.qvci = prefix + fh.read(size - len(prefix))
+    chunk = flir_chunk(prefix) if marker == 0xE1 else None
+    if chunk is not None and size > 8 and len(blocks.flir) < 256:
+        blocks.flir.append((chunk, start + 8, size - 8))
     if not wanted:
         known = prefix.startswith((b"Exif\x00", XMP_APP1, b"Photoshop 3.0\x00", *_PLAIN_APP))
         blocks.foreign = blocks.foreign or not known

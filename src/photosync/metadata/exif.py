@@ -7,6 +7,7 @@ import re
 from photosync.metadata.dates import parse_exif_datetime
 from photosync.metadata.facts import Facts, add_tags, clean_text, valid_location
 from photosync.metadata.tiff import TiffTags, Value, bytes_reader, read_tiff
+from photosync.metadata.vendor import RECONYX_DATE_SOURCE, reconyx_date
 
 EXIF_HEADER = b"Exif\x00\x00"
 
@@ -134,6 +135,11 @@ def facts_from_tiff(tags: TiffTags) -> Facts:
         )
         if value:
             facts.dates[source] = value
+    note = exif.get(0x927C)
+    if isinstance(note, bytes):
+        when = reconyx_date(note)  # trail cameras date a photo in their maker note only
+        if when:
+            facts.dates[RECONYX_DATE_SOURCE] = when
     # IFD0 DateTime is when software last wrote the file, not when the photo was
     # taken (e.g. a 2023 re-save of a 2003 photo); it is deliberately not used.
     if tags.gps_present:

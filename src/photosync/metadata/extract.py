@@ -46,8 +46,17 @@ from photosync.metadata.legacy import (
     read_qvci,
 )
 from photosync.metadata.sidecars import parse_xmp_sidecar
+from photosync.metadata.stills_legacy import (
+    LYTRO_DATE_SOURCE,
+    MIE_CREATE_SOURCE,
+    MIE_DATE_SOURCE,
+    PHOTOCD_DATE_SOURCE,
+    SIGMA_DATE_SOURCE,
+    read_still,
+)
 from photosync.metadata.tiff import file_reader, read_tiff
 from photosync.metadata.types import MediaInfo
+from photosync.metadata.vendor import FLIR_DATE_SOURCE, RECONYX_DATE_SOURCE, read_flir
 from photosync.metadata.video_legacy import DATE_SOURCES as VIDEO_HEADER_DATES
 from photosync.metadata.video_legacy import READERS as VIDEO_HEADER_READERS
 from photosync.metadata.video_legacy import read_video_header
@@ -65,6 +74,8 @@ DATE_PRIORITY: tuple[str, ...] = (
     CIFF_DATE_SOURCE,
     PMP_DATE_SOURCE,
     QVCI_DATE_SOURCE,
+    *(RECONYX_DATE_SOURCE, FLIR_DATE_SOURCE, SIGMA_DATE_SOURCE, LYTRO_DATE_SOURCE),
+    MIE_DATE_SOURCE,
     "sidecar:DateTimeOriginal",
     "sidecar:DateCreated",
     "sidecar:CreateDate",
@@ -78,6 +89,8 @@ DATE_PRIORITY: tuple[str, ...] = (
     "quicktime:ContentCreateDate",
     RIFF_DATE_SOURCE,
     *VIDEO_HEADER_DATES,
+    MIE_CREATE_SOURCE,
+    PHOTOCD_DATE_SOURCE,  # when the scan was written to the disc
 )
 
 MIME = {
@@ -105,8 +118,10 @@ RAW_TIFF_EXTENSIONS = frozenset(
 #: a RAF's embedded JPEG preview (offset and length at byte 84) carries its EXIF
 RAF_PREVIEW_LIMIT = 32 * 1024 * 1024
 
+#: formats ``stills_legacy`` reads (Pillow opens none of them, or a Photo CD without its date)
+STILL_FORMATS = frozenset({"bpg", "lfp", "mie", "pcd", "x3f"})
 #: sniffed formats Pillow can open for size and embedded EXIF/XMP
-PILLOW_READS = frozenset({"psd", "jp2", "j2k", "webp", "heic", "avif", "pcd"})
+PILLOW_READS = frozenset({"psd", "jp2", "j2k", "webp", "heic", "avif"})
 
 _heif_ready = False
 _NO_READER = "no built-in metadata reader for"
@@ -278,7 +293,10 @@ def _read_embedded(fh: BinaryIO, size: int, fmt: str, path: Path, info: MediaInf
         blocks = scan_jpeg(fh, size)
         if blocks.mpo:
             info.format = "mpo"
-        return _from_blocks(blocks, info)
+        found = _from_blocks(blocks, info)
+        if blocks.flir:  # a thermal camera's own record: its capture time
+            found += _moved_problems([read_flir(fh, blocks.flir)], info)
+        return found
     if fmt == "png":
         return _from_blocks(scan_png(fh, size), info)
     if fmt == "webp":
@@ -337,11 +355,25 @@ def _read_embedded(fh: BinaryIO, size: int, fmt: str, path: Path, info: MediaInf
         if found[0].width:
             info.width, info.height = found[0].width, found[0].height
         return found
+    if fmt in STILL_FORMATS:
+        found = _moved_problems(read_still(fmt, fh, size), info)
+        sized = next((f for f in found if f.width and f.height), None)
+        if sized is not None:
+            info.width, info.height = sized.width, sized.height
+        return found
     if fmt in SNIFFED_KINDS and fmt not in PILLOW_READS:
         # archived bit-exact all the same; its date falls back to the file's time
         info.problems.append(f"{_NO_READER} {fmt} files")
         return []
     return _from_pillow(path, info)
+
+
+def _moved_problems(found: list[Facts], info: MediaInfo) -> list[Facts]:
+    """The reader's notes go to the file's problems (once), its facts stay."""
+    for facts in found:
+        info.problems.extend(facts.problems)
+        facts.problems = []
+    return found
 
 
 def _from_blocks(blocks: Blocks, info: MediaInfo) -> list[Facts]:

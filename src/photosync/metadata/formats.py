@@ -20,7 +20,7 @@ PHOTO_EXTENSIONS = frozenset(
         # common
         *("jpg", "jpeg", "jpe", "jfif", "png", "webp", "tif", "tiff", "gif", "bmp", "mpo"),
         *("heic", "heif", "hif", "avif", "jxl", "jp2", "j2k", "jpf", "jpx", "jpm", "bpg"),
-        *("psd", "psb", "pcd", "pmp", "lfp", "lfr"),
+        *("psd", "psb", "pcd", "pmp", "lfp", "lfr", "mie"),
         # raw formats exiftool reads
         *("dng", "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "orf", "ori"),
         *("rw2", "rwl", "raf", "srw", "pef", "ptx", "x3f", "mrw", "mdc", "iiq", "3fr"),
@@ -92,6 +92,8 @@ def sniff_media(head: bytes) -> tuple[str, Kind] | None:
         return "webp", "photo"
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return "avi", "video"
+    if head[:1] == b"~" and head[1:3] in (b"\x10\x04", b"\x18\x04") and head[4:8] == b"0MIE":
+        return "mie", "photo"  # exiftool's Meta Information Encapsulation
     if head[8:12] == b"\x00\x00\x00\x7c" and head[124:128] == b"\xff\xd8\xff\xdb":
         return "pmp", "photo"  # Sony DSC-F1
     if head[:3] == b"\x1f\x07\x00" and len(head) > 3 and head[3] in (0x3F, 0xBF):
@@ -121,6 +123,7 @@ SNIFFED_KINDS: dict[str, Kind] = {fmt: kind for _o, _m, fmt, kind in _SIGNATURES
     "avif": "photo",
     "cr3": "photo",
     "pmp": "photo",
+    "mie": "photo",
     "avi": "video",
     "dv": "video",
     "mp4": "video",

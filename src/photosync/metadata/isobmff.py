@@ -15,6 +15,7 @@ from photosync.metadata.dates import parse_xmp_datetime, quicktime_datetime
 from photosync.metadata.exif import facts_from_tiff, is_junk_caption
 from photosync.metadata.facts import Facts, add_tags, clean_text, decode_text, valid_location
 from photosync.metadata.tiff import bytes_reader, read_tiff
+from photosync.metadata.vendor import movie_tags_camera
 from photosync.metadata.xmp import parse_xmp_packet
 
 MAX_SMALL_BOX = 1024 * 1024
@@ -249,6 +250,9 @@ def _udta(
             _meta(w, s, e, apple, udta)
         elif typ == b"XMP_":
             _merge_xmp(facts, w.read(s, e))
+        elif typ == b"TAGS" and facts.camera_make is None:
+            # a compact camera's own record (Pentax, Nikon, ...): below '©mak' and Apple's keys
+            facts.camera_make, facts.camera_model = movie_tags_camera(w.read(s, min(e, s + 128)))
         elif typ == b"loci" and e - s <= 4096:
             place = _loci(w.read(s, e))
             if place:

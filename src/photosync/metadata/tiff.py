@@ -52,10 +52,17 @@ IFD0_TAGS = frozenset(
         0x9C9E,  # XPKeywords
     }
 )
-EXIF_TAGS = frozenset({0x9003, 0x9004, 0x9010, 0x9011, 0x9012, 0x9290, 0x9291, 0x9292})
+EXIF_TAGS = frozenset(
+    {0x9003, 0x9004, 0x9010, 0x9011, 0x9012, 0x9290, 0x9291, 0x9292, 0x927C}  # + MakerNote
+)
 GPS_TAGS = frozenset({0x0001, 0x0002, 0x0003, 0x0004, 0x0005, 0x0006, 0x0007, 0x001D})
 # Tags whose value we want as raw bytes whatever type the writer used.
-RAW_TAGS = frozenset({0x02BC, 0x83BB, 0x9C9B, 0x9C9E})
+RAW_TAGS = frozenset({0x02BC, 0x83BB, 0x9C9B, 0x9C9E, 0x927C})
+#: tags of which only the first bytes are read (a maker note: its vendor's signature and
+#: the few fields ``metadata.vendor`` reads, not the 100 KB some cameras write)
+PREFIX_TAGS = {0x927C: 256}
+#: IFDs after IFD0 looked at for a camera IFD0 does not name (a scanner's multi-page TIFF)
+MAX_NEXT_IFDS = 8
 
 MAX_ENTRIES = 1000
 MAX_VALUE_BYTES = 4 * 1024 * 1024
@@ -114,6 +121,8 @@ def read_tiff(read: Reader, *, what: str = "EXIF") -> TiffTags:
         return tags
     visited: set[int] = set()
     tags.ifd0 = _read_ifd(read, endian, ifd0_offset, IFD0_TAGS, tags, what, "IFD0", visited)
+    if 0x010F not in tags.ifd0 and 0x0110 not in tags.ifd0:
+        _camera_from_next_ifds(read, endian, ifd0_offset, tags, visited)
     for pointer, name, wanted in ((0x8769, "ExifIFD", EXIF_TAGS), (0x8825, "GPS", GPS_TAGS)):
         if pointer not in tags.ifd0:
             continue
@@ -131,6 +140,31 @@ def read_tiff(read: Reader, *, what: str = "EXIF") -> TiffTags:
             tags.gps = ifd
             tags.gps_present = True
     return tags
+
+
+def _camera_from_next_ifds(
+    read: Reader, endian: str, offset: int, tags: TiffTags, visited: set[int]
+) -> None:
+    """Make and model from the first later IFD stating them, as exiftool reports them
+    (a CanoScan writes them into pages 2-4 only); their notes are not the file's."""
+    for _ in range(MAX_NEXT_IFDS):
+        raw_count = read(offset, 2)
+        if len(raw_count) < 2:
+            return
+        (count,) = struct.unpack(endian + "H", raw_count)
+        raw_next = read(offset + 2 + 12 * count, 4)
+        if count > MAX_ENTRIES or len(raw_next) < 4:
+            return
+        (offset,) = struct.unpack(endian + "I", raw_next)
+        if not offset or offset in visited:
+            return
+        found = _read_ifd(read, endian, offset, _CAMERA_TAGS, TiffTags(), "", "", visited)
+        if found:
+            tags.ifd0.update(found)
+            return
+
+
+_CAMERA_TAGS = frozenset({0x010F, 0x0110})
 
 
 def _read_ifd(
@@ -174,6 +208,8 @@ def _read_ifd(
             continue
         size, code = _TYPES[typ]
         total = size * n
+        if tag in PREFIX_TAGS:
+            total = min(total, PREFIX_TAGS[tag])
         if total > MAX_VALUE_BYTES:
             tags.problems.append(f"unreadable {what}: {name} tag 0x{tag:04x} is too large")
             continue
