@@ -751,6 +751,8 @@ def dispatch(
 def do_upload(
     state: FlickrState, fields: dict[str, str], filename: str, data: bytes
 ) -> str | FlickrError:
+    """A new photo as Flickr stores an upload (free-account limits, privacy flags, async
+    tickets); the ``<photoid>``/``<ticketid>`` XML, or the error to answer."""
     privacy = list(state.default_privacy)
     for position, name in enumerate(("is_public", "is_friend", "is_family")):
         if name in fields and not state.privacy_ignored:
@@ -793,6 +795,7 @@ def do_upload(
 def do_replace(
     state: FlickrState, fields: dict[str, str], data: bytes, sniffed: tuple[str, str]
 ) -> str | FlickrError:
+    """New bytes for an existing photo (Pro only): new secrets, a later ``lastupdate``."""
     if not state.pro:
         return FlickrError(7, "Replace is only available to Pro accounts")
     photo = state.photos.get(fields.get("photo_id", ""))
