@@ -57,6 +57,9 @@ REASONS = {
     "4 s); the MWG ranks no video dates, so exiftool's CreateDate stays the truth",
     ("date", "photos/video/Pentax.avi"): "the AVI's IDIT says 2009/10/27 12:14:34 (so does "
     "Pentax's own record); exiftool 12.57 drops the seconds of that spelling",
+    ("gps", "photos/gps/FLIR iPhone device.jpg"): "the place is only in FLIR's own GPS record "
+    "(34.0754 N, 118.2543 W, as the manifest's note says); exiftool's GPS columns leave it out "
+    "(its composite drops the W), we keep it signed",
     ("gps", "photos/camera/Nikon D5000.jpg"): "EXIF GPS seconds are 0/0 (exiftool drops the "
     "fix); the minutes and the embedded XMP state it, so we keep it",
     ("orientation", "photos/other/Sony.pmp"): "the PMP header's rotation code 0 (exiftool -n "

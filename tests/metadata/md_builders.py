@@ -154,12 +154,22 @@ def mp4_bytes(moov_children: bytes, *, brand: bytes = b"mp42", mdat: bytes = b"\
     return ftyp + box(b"mdat", mdat) + box(b"moov", moov_children)
 
 
-def flir_fff(seconds: int, millis: int, west_minutes: int, *, count: int = 1) -> bytes:
-    """A FLIR FFF record set (big-endian header, little-endian CameraInfo record) whose
-    capture time is ``seconds`` since 1970 UTC, on a clock ``west_minutes`` behind UTC."""
+def flir_fff(
+    seconds: int, millis: int, west_minutes: int, *, count: int = 0, gps: bytes | None = None
+) -> bytes:
+    """A FLIR FFF record set (big-endian header, little-endian records) whose capture time
+    is ``seconds`` since 1970 UTC, on a clock ``west_minutes`` behind UTC; ``gps`` is the
+    body of a GPS record (0x2b) after it; ``count`` overrides the directory's entry count."""
     info = bytearray(0x400)
     info[0:2] = b"\x02\x00"  # the record's byte-order mark
     info[0x384:0x38E] = struct.pack("<IIh", seconds, millis, west_minutes)
-    header = b"FFF\x00" + bytes(16) + struct.pack(">III", 100, 0x40, count) + bytes(0x40 - 32)
-    entry = struct.pack(">HHIIII", 0x20, 1, 0x64, 1, 0x60, len(info)) + bytes(12)
-    return header + entry + bytes(info)
+    entries = 2 if gps is not None else 1
+    table_end = 0x40 + 0x20 * entries
+    header = (
+        b"FFF\x00" + bytes(16) + struct.pack(">III", 100, 0x40, count or entries) + bytes(0x40 - 32)
+    )
+    table = struct.pack(">HHIIII", 0x20, 1, 0x64, 1, table_end, len(info)) + bytes(12)
+    if gps is not None:
+        where = table_end + len(info)
+        table += struct.pack(">HHIIII", 0x2B, 1, 0x64, 1, where, len(gps)) + bytes(12)
+    return header + table + bytes(info) + (gps or b"")

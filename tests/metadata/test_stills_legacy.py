@@ -259,6 +259,29 @@ def test_flir_capture_time_across_chunks_and_malformed_records() -> None:
 
 
 @pytest.mark.shared
+def test_flir_place_from_its_gps_record(testdata: Path) -> None:
+    # no EXIF GPS: the fix is in FLIR record 0x2b, 300 KB into the FFF data (chunk 5 of 5)
+    root = _root(testdata, "photos")
+    info = extract_media_info(root / "photos/gps/FLIR iPhone device.jpg", file_time=False)
+    assert info.location == {"lat": 34.0754262, "lng": -118.2542682, "alt": 139.34}
+    assert "34.0754 N, 118.2543 W" in _truth(root, "photos/gps/FLIR iPhone device.jpg")["notes"]
+
+
+def test_flir_gps_record_signs_and_validity() -> None:
+    def place(valid: int, refs: bytes, lat: float, lng: float) -> object:
+        gps = struct.pack("<I4s4s4sddf", valid, b"", refs, b"", lat, lng, 12.5)
+        fff = flir_fff(1621193256, 0, 0, gps=gps)
+        return read_flir(io.BytesIO(fff), [(0, 0, len(fff))]).location
+
+    assert place(1, b"S\x00W\x00", 33.5, 70.25) == {"lat": -33.5, "lng": -70.25, "alt": 12.5}
+    assert place(1, b"N\x00E\x00", 33.5, 70.25) == {"lat": 33.5, "lng": 70.25, "alt": 12.5}
+    assert place(1, b"S\x00W\x00", -33.5, -70.25) == {"lat": -33.5, "lng": -70.25, "alt": 12.5}
+    assert place(0, b"N\x00E\x00", 33.5, 70.25) is None  # GPSValid 0: no fix
+    assert place(1, b"N\x00E\x00", 0.0, 0.0) is None
+    assert place(1, b"N\x00E\x00", 95.0, 70.0) is None
+
+
+@pytest.mark.shared
 def test_flir_jpeg_chunks_are_found_by_the_jpeg_walk(testdata: Path) -> None:
     path = _root(testdata, "photos") / "photos/gps/FLIR iPhone device.jpg"
     with open(path, "rb") as fh:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import BinaryIO
 
-from photosync.metadata.facts import Facts, clean_text
+from photosync.metadata.facts import Facts, clean_text, valid_location
 
 #: date labels of these readers (``extract.DATE_PRIORITY`` ranks them)
 RECONYX_DATE_SOURCE = "reconyx:DateTimeOriginal"
@@ -89,7 +89,8 @@ class _Chunks:
 
 
 def read_flir(fh: BinaryIO, chunks: Sequence[tuple[int, int, int]]) -> Facts:
-    """The capture time (UTC instant and the camera's zone) of a FLIR JPEG's CameraInfo record.
+    """The capture time (UTC instant and the camera's zone) of a FLIR JPEG's CameraInfo record,
+    and the place of its GPS record.
 
     ``chunks`` are (index, file offset, length) of each FLIR APP1 segment's data.
     """
@@ -108,14 +109,32 @@ def read_flir(fh: BinaryIO, chunks: Sequence[tuple[int, int, int]]) -> Facts:
         entry = table[index * 0x20 : index * 0x20 + 0x20]
         (kind,) = struct.unpack(endian + "H", entry[:2])
         offset, length = struct.unpack(endian + "II", entry[0x0C:0x14])
-        if kind == 0x20 and length >= 0x38E:  # CameraInfo
+        if kind == 0x20 and length >= 0x38E and not facts.dates:  # CameraInfo
             when = _flir_time(data.read(offset, 2), data.read(offset + 0x384, 10))
             if when:
                 facts.dates[FLIR_DATE_SOURCE] = when
-            break
+        elif kind == 0x2B and length >= 0x24 and facts.location is None:  # GPSInfo
+            facts.location = _flir_place(data.read(offset, 0x24))
     if not facts.dates:
         facts.problems.append("FLIR record without a capture time")
     return facts
+
+
+def _flir_place(raw: bytes) -> dict[str, float] | None:
+    """A valid fix of FLIR's GPS record (little-endian): references N/S, E/W at 8 and 10,
+    latitude and longitude doubles at 16 and 24, altitude (float) at 32."""
+    if len(raw) < 0x24 or struct.unpack("<I", raw[:4])[0] != 1:
+        return None
+    lat, lng = struct.unpack("<dd", raw[0x10:0x20])
+    if raw[8:9] == b"S" and lat > 0:
+        lat = -lat
+    if raw[10:11] == b"W" and lng > 0:
+        lng = -lng
+    place = valid_location(lat, lng)
+    (alt,) = struct.unpack("<f", raw[0x20:0x24])
+    if place is not None and -1000 < alt < 10_000 and alt != -1:
+        place["alt"] = round(alt, 2)
+    return place
 
 
 def _flir_time(order: bytes, raw: bytes) -> str | None:
