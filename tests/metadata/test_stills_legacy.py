@@ -219,6 +219,17 @@ def test_random_bytes_behind_each_signature_never_raise(fmt: str, tail: bytes) -
     assert isinstance(movie_tags_camera(b"NIKON DIGITAL CAMERA\x00" + tail), tuple)
 
 
+@pytest.mark.shared
+def test_x3f_time_of_other_unicode_digits_is_no_date(small_files: dict[str, bytes]) -> None:
+    # a changed byte made TIME '978²09395': str.isdigit() says yes, int() raised
+    data = small_files["x3f"]
+    at = data.index("978309395".encode("utf-16-le"))
+    bent = data[:at] + "978²09395".encode("utf-16-le") + data[at + 18 :]
+    (facts,) = _run("x3f", bent)
+    assert facts.dates == {} and facts.problems == ["X3F without a date in its properties"]
+    assert facts.camera_model == "SIGMA SD10"
+
+
 def test_crafted_lengths_stay_bounded() -> None:
     # a BPG claiming 4 MB of extensions in a 20-byte file
     assert _run("bpg", b"BPG\xfb\x40\x08\x10\x10\x00\x81\xff\xff\x7f" + bytes(7))[0].problems

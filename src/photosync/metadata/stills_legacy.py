@@ -430,7 +430,7 @@ def _x3f_properties(data: bytes, facts: Facts) -> None:
             facts.camera_make = facts.camera_make or clean_text(value)
         elif name == "CAMMODEL":
             facts.camera_model = facts.camera_model or clean_text(value)
-        elif value.isdigit():
+        elif value.isascii() and value.isdigit():  # not '²': int() refuses it
             # seconds since 1970 on the camera's clock: a wall-clock time, no zone
             seconds = int(value)
             if 0 < seconds < 4_102_444_800:
