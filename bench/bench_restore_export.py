@@ -31,10 +31,10 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from photosync.blobstore.blobsync import copy_missing_blobs
 from photosync.blobstore.local import LocalBlobStore
 from photosync.blobstore.s3 import S3BlobStore
 from photosync.emulators.samples import write_jpeg
-from photosync.workflow.blobsync import copy_missing_blobs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_replicate_s3 import KEY_ID, SECRET, free_port, start_moto

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from photosync import durable
+from photosync.blobstore.blobsync import JsonlJournal
 from photosync.credentials import CredentialStore
 from photosync.services.google.library import IntentJournal
-from photosync.workflow.blobsync import JsonlJournal
 
 
 @pytest.fixture

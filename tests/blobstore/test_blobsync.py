@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from photosync.blobstore.base import BlobStore
-from photosync.blobstore.local import LocalBlobStore
-from photosync.blobstore.s3 import S3BlobStore
-from photosync.workflow.blobsync import (
+from photosync.blobstore.blobsync import (
     JsonlJournal,
     copy_missing_blobs,
     repair_blobs,
     verify_blobs,
 )
+from photosync.blobstore.local import LocalBlobStore
+from photosync.blobstore.s3 import S3BlobStore
 
 from .conformance import fail_on_open, read_all, write_blob
 
@@ -198,13 +198,13 @@ def test_verify_reports_missing_corrupt_and_orphans(
     s3.put_file(orphan_path, orphan)
     report = verify_blobs(digests, [local, s3], workers=3)
     assert not report.ok
-    assert report.locations["local"].corrupt == [digests[1]]
+    assert list(report.locations["local"].corrupt) == [digests[1]]
     assert report.locations["local"].missing == []
-    assert report.locations["b2"].corrupt == [digests[2]]
+    assert list(report.locations["b2"].corrupt) == [digests[2]]
     assert report.locations["b2"].missing == [digests[5]]
     assert report.locations["b2"].orphans == [orphan]
     shallow = verify_blobs(digests, [local, s3], deep=False)
-    assert shallow.locations["b2"].corrupt == [] and shallow.locations["b2"].missing == [digests[5]]
+    assert not shallow.locations["b2"].corrupt and shallow.locations["b2"].missing == [digests[5]]
 
 
 def test_repair_restores_from_good_copies_and_never_deletes(
@@ -231,8 +231,8 @@ def test_repair_restores_from_good_copies_and_never_deletes(
     quarantined = list((local.root / "quarantine").iterdir())
     assert len(quarantined) == 1 and quarantined[0].read_bytes().startswith(b"rotten")
     after = verify_blobs(digests, [local, s3])
-    assert after.locations["local"].corrupt == [digests[2]]
-    assert after.locations["b2"].corrupt == [digests[2]]
+    assert list(after.locations["local"].corrupt) == [digests[2]]
+    assert list(after.locations["b2"].corrupt) == [digests[2]]
     assert after.locations["b2"].missing == []
 
 

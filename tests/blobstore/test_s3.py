@@ -10,10 +10,13 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from photosync.blobstore.base import BlobStore, blob_key
 from photosync.blobstore.s3 import MiB, S3BlobStore
@@ -454,3 +457,17 @@ def test_access_denied_is_reported(deny_endpoint: str, tmp_path: Path) -> None:
         list(store.iter_digests())
     with pytest.raises(BlobError, match="access denied"):
         store.open(digest)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1)))
+def test_listing_timestamps_read_as_botocore_reads_them(moment: datetime) -> None:
+    """A listing's LastModified goes through ``datetime``, not dateutil: the same value."""
+    from botocore.utils import parse_timestamp
+
+    from photosync.blobstore.s3 import _timestamp
+
+    listed = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    assert _timestamp(listed) == parse_timestamp(listed)
+    header = moment.strftime("%a, %d %b %Y %H:%M:%S GMT")  # a HEAD's Last-Modified
+    assert _timestamp(header) == parse_timestamp(header)

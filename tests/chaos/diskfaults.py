@@ -25,7 +25,7 @@ WRITERS = (
     "photosync.archive.jsonio",
     "photosync.blobstore.local",
     "photosync.services.local",
-    "photosync.workflow.blobsync",
+    "photosync.blobstore.blobsync",
     "photosync.workflow.blobreplicate",
     "photosync.workflow.verify",
     "photosync.archive.archive",

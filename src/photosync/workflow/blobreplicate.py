@@ -20,9 +20,16 @@ from typing import Any
 
 from photosync.archive.archive import Archive, record_hashes, record_sidecars
 from photosync.blobstore.base import BlobStore, check_digest
+from photosync.blobstore.blobsync import (
+    CopyOutcome,
+    JsonlJournal,
+    all_sizes,
+    copy_missing_blobs,
+    expected_size,
+    primary_name,
+)
 from photosync.errors import PhotosyncError
 from photosync.model import Record, utc_now
-from photosync.workflow.blobsync import CopyOutcome, JsonlJournal, copy_missing_blobs
 from photosync.workflow.context import all_stores
 from photosync.workflow.progress import Progress, SilentProgress
 
@@ -69,31 +76,9 @@ def record_originals(record: Record) -> dict[str, int | None]:
     return out
 
 
-def expected_size(
-    digest: str, known: int | None, listings: Mapping[str, Mapping[str, int]], primary: str | None
-) -> int | None:
-    """The size a copy must have: the record's, else the primary store's, else any listing's."""
-    if known is not None:
-        return known
-    order = sorted(listings, key=lambda name: (name != primary, name))
-    for name in order:
-        size = listings[name].get(digest)
-        if size is not None and size >= 0:
-            return size
-    return None
-
-
 def upload_workers(archive: Archive) -> int:
     """The configured limit on parallel blob copies (``sync_preferences.max_parallel_uploads``)."""
     return archive.prefs().sync.max_parallel_uploads
-
-
-def all_sizes(store: BlobStore) -> dict[str, int]:
-    """Digest -> size of every blob in a store, from one listing where the store can.
-
-    Raises the store's PhotosyncError when it cannot be listed at all.
-    """
-    return {s.digest: s.size for s in store.iter_stats()}
 
 
 def update_blob_locations(
@@ -130,11 +115,6 @@ def update_blob_locations(
             record["problems"] = [p for p in record["problems"] if p.get("code") != "blob_missing"]
             changed = True
     return changed
-
-
-def primary_name(stores: Sequence[BlobStore]) -> str | None:
-    """The first local location: where discover puts originals, the source of truth."""
-    return next((s.name for s in stores if s.local_files), None)
 
 
 def replicate_blobs(

@@ -33,7 +33,6 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,9 +46,10 @@ from photosync.archive.archive import (
 from photosync.archive.schema import CONFIG_SCHEMAS, PHOTO_SCHEMA, is_valid, schema_errors
 from photosync.archive.secretscan import credential_paths
 from photosync.blobstore.base import BlobStore, check_digest
+from photosync.blobstore.blobsync import all_sizes, primary_name
 from photosync.errors import PhotosyncError
 from photosync.model import record_relpath
-from photosync.workflow.blobreplicate import all_sizes, primary_name
+from photosync.parallel import bounded_map
 from photosync.workflow.context import blob_locations, make_store
 from photosync.workflow.progress import Progress, SilentProgress
 
@@ -582,15 +582,14 @@ def _read(
 
     progress.start("read data", len(jobs))
     try:
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            for name, digest, why in pool.map(one, jobs):
-                progress.advance()
-                if why is not None:
-                    report.add(
-                        "blob_corrupt",
-                        f"sha256:{digest} in {name}: {why} ({scan.blobs[digest].path})",
-                        "`photosync verify --read-data --repair` restores it from a good copy",
-                    )
+        for name, digest, why in bounded_map(one, jobs, workers=4, name="check-read"):
+            progress.advance()
+            if why is not None:
+                report.add(
+                    "blob_corrupt",
+                    f"sha256:{digest} in {name}: {why} ({scan.blobs[digest].path})",
+                    "`photosync verify --read-data --repair` restores it from a good copy",
+                )
     finally:
         progress.finish()
     report.counts["blob_copies_read"] = len(jobs)

@@ -25,12 +25,13 @@ from typing import Any
 
 from photosync.archive.archive import Archive
 from photosync.blobstore.base import BlobStore
+from photosync.blobstore.blobsync import all_sizes
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import BlobError, ConfigError, PhotosyncError
 from photosync.model import Record, matches_selector
 from photosync.parallel import bounded_map
 from photosync.redaction import shown_error
-from photosync.workflow.blobreplicate import all_sizes, record_originals
+from photosync.workflow.blobreplicate import record_originals
 from photosync.workflow.context import all_stores, check_selectors, primary_store
 from photosync.workflow.progress import Progress, SilentProgress
 

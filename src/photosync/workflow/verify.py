@@ -22,7 +22,6 @@ import bisect
 import json
 import math
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,15 @@ from photosync.archive.archive import Archive, record_hashes, record_sidecars
 from photosync.archive.jsonio import atomic_write
 from photosync.archive.schema import PHOTO_SCHEMA, is_valid, schema_errors
 from photosync.blobstore.base import BlobStore, check_digest
+from photosync.blobstore.blobsync import (
+    LocationReport,
+    VerifyReport,
+    check_listings,
+    plan_reads,
+    primary_name,
+    read_back,
+    repair_blobs,
+)
 from photosync.errors import ArchiveCorrupt, PhotosyncError
 from photosync.model import utc_now
 from photosync.workflow.backup import (
@@ -41,19 +49,17 @@ from photosync.workflow.backup import (
 )
 from photosync.workflow.blobreplicate import (
     TMP_DIR,
-    all_sizes,
-    expected_size,
-    primary_name,
     record_originals,
     update_blob_locations,
     upload_workers,
 )
-from photosync.workflow.blobsync import LocationReport, VerifyReport, repair_blobs
 from photosync.workflow.context import blob_locations, make_store
 from photosync.workflow.progress import Progress, SilentProgress
 
 STATE_FILE = Path(".photosync") / "verify-state.json"
-_BATCH = 512
+#: copies re-read at a time, at least: reading is mostly waiting on disks and servers
+#: (rclone check runs 8 checkers); ``max_parallel_uploads`` when that is more
+READ_WORKERS = 8
 
 
 @dataclass
@@ -73,18 +79,11 @@ class PhotoRef:
 
 
 @dataclass
-class LocationFindings:
-    """One location: what is missing, corrupt (digest -> why), orphaned, unreadable."""
+class LocationFindings(LocationReport):
+    """One location as ``verify`` reports it: the engine's findings (``blobsync``), the
+    repair's outcome and this location's copy of the archive."""
 
-    name: str
-    type: str
-    present: int = 0
-    read: int = 0
-    missing: list[str] = field(default_factory=list)
-    corrupt: dict[str, str] = field(default_factory=dict)
-    orphans: list[str] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
-    unavailable: str | None = None
+    type: str = "local"
     restored: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
     #: this location's copy of the archive itself (None: not kept here, the primary blobs/)
@@ -217,18 +216,20 @@ def verify_archive(
     not be rebuilt.
     """
     progress = progress or SilentProgress()
+    readers = workers or max(upload_workers(archive), READ_WORKERS)
     workers = workers or upload_workers(archive)
     report = ArchiveVerifyReport(repair=repair)
     referenced = _scan_records(archive, report, progress)
     wanted = sorted(report.photos)
     report.blobs = len(wanted)
     stores = _open_stores(archive, report)
-    listings = _list_stores(stores, report, wanted, referenced)
+    found = _list_stores(stores, report, wanted, referenced)
+    listings = found.listings
 
     state = _load_state(archive)
     to_read = _select_reads(wanted, read_data, read_share, state, report)
     suspects = {name: set(ds) for name, ds in state.get("suspects", {}).items()}
-    _read_bytes(stores, report, listings, to_read, suspects, progress, workers)
+    _read_bytes(stores, report, found, to_read, suspects, progress, readers)
 
     copies = [s for s in stores if is_backup_target(archive, s) and s.name in listings]
     for store in copies:
@@ -326,7 +327,7 @@ def _open_stores(archive: Archive, report: ArchiveVerifyReport) -> list[BlobStor
     stores = []
     for spec in blob_locations(archive):
         name = str(spec.get("name"))
-        found = LocationFindings(name, str(spec.get("type", "local")))
+        found = LocationFindings(name, type=str(spec.get("type", "local")))
         report.locations[name] = found
         try:
             stores.append(make_store(archive, spec))
@@ -340,35 +341,15 @@ def _list_stores(
     report: ArchiveVerifyReport,
     wanted: Sequence[str],
     referenced: set[str],
-) -> dict[str, dict[str, int]]:
-    """One listing per location: missing, wrong size, orphans. Returns name -> digest -> size."""
-    listings: dict[str, dict[str, int]] = {}
-    for store in stores:
-        try:
-            listings[store.name] = all_sizes(store)
-        except PhotosyncError as error:
-            report.locations[store.name].unavailable = f"cannot be listed: {error}"
-    primary = primary_name(stores)
-    expected_sizes = {
-        digest: expected_size(digest, report.photos[digest].size, listings, primary)
-        for digest in wanted
-    }
-    for store in stores:
-        if store.name not in listings:
-            continue
-        found = report.locations[store.name]
-        everything = listings[store.name]
-        found.orphans = sorted(set(everything) - referenced)
-        for digest in wanted:
-            size = everything.get(digest)
-            expected = expected_sizes[digest]
-            if size is None:
-                found.missing.append(digest)
-            elif expected is not None and size != expected:
-                found.corrupt[digest] = f"size {size} bytes, expected {expected}"
-            else:
-                found.present += 1
-    return listings
+) -> VerifyReport:
+    """One listing per location (``blobsync.check_listings``): missing, wrong size, orphans."""
+    return check_listings(
+        wanted,
+        stores,
+        sizes={digest: report.photos[digest].size for digest in wanted},
+        referenced=referenced,
+        findings=report.locations,
+    )
 
 
 # reading bytes ---------------------------------------------------------------------------------
@@ -399,51 +380,21 @@ def _select_reads(
 def _read_bytes(
     stores: Sequence[BlobStore],
     report: ArchiveVerifyReport,
-    listings: dict[str, dict[str, int]],
+    found: VerifyReport,
     to_read: Sequence[str],
     suspects: dict[str, set[str]],
     progress: Progress,
     workers: int,
 ) -> None:
     """Re-hash the chosen blobs (and last run's suspects) in every location that lists them."""
-    jobs: list[tuple[BlobStore, str]] = []
-    chosen = set(to_read)
-    for store in stores:
-        listed = listings.get(store.name)
-        if listed is None:
-            continue
-        found = report.locations[store.name]
-        for digest in sorted(chosen | (suspects.get(store.name, set()) & set(report.photos))):
-            if digest in listed and digest not in found.corrupt:
-                jobs.append((store, digest))
-    report.read_blobs = len(chosen)
+    known = set(report.photos)
+    jobs = plan_reads(found, stores, to_read, {n: ds & known for n, ds in suspects.items()})
+    report.read_blobs = len(to_read)
     if not jobs:
         return
-
-    def check(job: tuple[BlobStore, str]) -> tuple[BlobStore, str, str | None, str | None]:
-        store, digest = job
-        try:
-            intact = store.verify(digest)
-        except PhotosyncError as error:
-            return store, digest, None, str(error)
-        except OSError as error:
-            return store, digest, None, str(error.strerror or error)
-        return store, digest, None if intact else "content does not match its SHA-256", None
-
     progress.start("read data", len(jobs))
     try:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for start in range(0, len(jobs), _BATCH):
-                for store, digest, corrupt, error in pool.map(check, jobs[start : start + _BATCH]):
-                    found = report.locations[store.name]
-                    if error is not None:
-                        found.errors[digest] = error
-                    elif corrupt is not None:
-                        found.corrupt[digest] = corrupt
-                    found.read += 1
-                    if error is not None or corrupt is not None:
-                        found.present -= 1
-                    progress.advance()
+        read_back(found, jobs, workers=workers, progress=progress.advance)
     finally:
         progress.finish()
 
@@ -455,11 +406,8 @@ def _repair(
     findings = VerifyReport()
     for store in stores:
         found = report.locations[store.name]
-        if found.unavailable:
-            continue
-        findings.locations[store.name] = LocationReport(
-            store.name, missing=list(found.missing), corrupt=sorted(found.corrupt)
-        )
+        if not found.unavailable:
+            findings.locations[store.name] = found
     if not any(r.missing or r.corrupt for r in findings.locations.values()):
         return
     tmp_dir = archive.root / TMP_DIR

@@ -14,15 +14,16 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 from typing import Protocol
 
 from photosync import durable
 from photosync.blobstore.base import CHUNK_SIZE, BlobStore, check_digest
 from photosync.errors import BlobError, ChecksumMismatch, PhotosyncError
+from photosync.parallel import bounded_map, run_bounded
 
 
 class CopyJournal(Protocol):
@@ -111,23 +112,29 @@ class BlobSyncReport(CopyOutcome):
 
 @dataclass
 class LocationReport:
-    """Findings for one location: digests missing, corrupt, and orphans (unreferenced)."""
+    """One location's blobs: present, re-read, missing, corrupt (digest -> why), orphans
+    (in the store, referenced by nothing: reported, never removed), unreadable."""
 
     name: str
-    checked: int = 0
+    present: int = 0
+    read: int = 0
     missing: list[str] = field(default_factory=list)
-    corrupt: list[str] = field(default_factory=list)
+    corrupt: dict[str, str] = field(default_factory=dict)
     orphans: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    #: the location could not be listed (nothing else was checked there)
+    unavailable: str | None = None
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.corrupt or self.errors)
+        return not (self.missing or self.corrupt or self.errors or self.unavailable)
 
 
 @dataclass
 class VerifyReport:
     locations: dict[str, LocationReport] = field(default_factory=dict)
+    #: location -> digest -> size, from its one listing
+    listings: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -155,14 +162,6 @@ def _unique(digests: Iterable[str]) -> list[str]:
         except ValueError as error:
             raise BlobError(f"invalid blob digest {digest!r}") from error
     return list(seen)
-
-
-def _listing(store: BlobStore) -> set[str] | None:
-    """All digests in a store from one listing, or None when listing fails."""
-    try:
-        return set(store.iter_digests())
-    except PhotosyncError:
-        return None
 
 
 @contextmanager
@@ -355,7 +354,7 @@ def copy_missing_blobs(
             progress(len(wanted_in))
 
     try:
-        _run_bounded(list(per_digest.items()), run, workers)
+        run_bounded(lambda job: run(*job), per_digest.items(), workers=workers, name="blob-copy")
     finally:
         if journal is not None:
             journal.flush()
@@ -380,24 +379,135 @@ def _sizes(store: BlobStore) -> dict[str, int] | None:
         return None
 
 
-def _run_bounded(
-    jobs: Sequence[tuple[str, list[BlobStore]]],
-    fn: Callable[[str, list[BlobStore]], None],
+def all_sizes(store: BlobStore) -> dict[str, int]:
+    """Digest -> size of every blob in a store, from one listing where the store can.
+
+    Raises the store's PhotosyncError when it cannot be listed at all.
+    """
+    return {s.digest: s.size for s in store.iter_stats()}
+
+
+def primary_name(stores: Sequence[BlobStore]) -> str | None:
+    """The first local location: where discover puts originals, the source of truth."""
+    return next((s.name for s in stores if s.local_files), None)
+
+
+def expected_size(
+    digest: str, known: int | None, listings: Mapping[str, Mapping[str, int]], primary: str | None
+) -> int | None:
+    """The size a copy must have: the record's, else the primary store's, else any listing's."""
+    if known is not None:
+        return known
+    order = sorted(listings, key=lambda name: (name != primary, name))
+    for name in order:
+        size = listings[name].get(digest)
+        if size is not None and size >= 0:
+            return size
+    return None
+
+
+def check_listings(
+    digests: Iterable[str],
+    stores: Sequence[BlobStore],
+    *,
+    sizes: Mapping[str, int | None] | None = None,
+    referenced: Iterable[str] | None = None,
+    findings: Mapping[str, LocationReport] | None = None,
+) -> VerifyReport:
+    """One listing per store: each digest present, missing, or listed with the wrong size.
+
+    ``sizes``: the size each digest must have, None where the caller does not know
+    it (then the primary's listing says it, ``expected_size``); without ``sizes``
+    no size is compared (the bytes, when read, decide); ``referenced``: digests that are
+    not orphans (default: ``digests``); ``findings``: the caller's own reports to
+    fill, per location name (a subclass carrying more), else new ones. A store that
+    cannot be listed is ``unavailable``; nothing else is checked there.
+    """
+    wanted = _unique(digests)
+    referenced_set = set(wanted) if referenced is None else set(referenced)
+    report = VerifyReport()
+    for store in stores:
+        found = (findings or {}).get(store.name) or LocationReport(store.name)
+        report.locations[store.name] = found
+        try:
+            report.listings[store.name] = all_sizes(store)
+        except PhotosyncError as error:
+            found.unavailable = f"cannot be listed: {error}"
+    primary = primary_name(stores)
+    expected: dict[str, int | None] = dict.fromkeys(wanted)
+    if sizes is not None:
+        for digest in wanted:
+            expected[digest] = expected_size(digest, sizes.get(digest), report.listings, primary)
+    for name, listed in report.listings.items():
+        found = report.locations[name]
+        found.orphans = sorted(set(listed) - referenced_set)
+        for digest in wanted:
+            size = listed.get(digest)
+            if size is None:
+                found.missing.append(digest)
+            elif (must := expected[digest]) is not None and size not in (must, -1):
+                found.corrupt[digest] = f"size {size} bytes, expected {must}"
+            else:
+                found.present += 1
+    return report
+
+
+def plan_reads(
+    report: VerifyReport,
+    stores: Sequence[BlobStore],
+    digests: Iterable[str],
+    suspects: Mapping[str, Iterable[str]] | None = None,
+) -> list[tuple[BlobStore, str]]:
+    """(store, digest) copies to re-read: the chosen digests plus each store's suspects,
+    where its listing shows them and not already corrupt by size. Stores alternate, so
+    hashing local files overlaps waiting on a remote one."""
+    chosen = set(digests)
+    per_store: list[list[tuple[BlobStore, str]]] = []
+    for store in stores:
+        listed = report.listings.get(store.name)
+        if listed is None:
+            continue
+        found = report.locations[store.name]
+        todo = chosen | set((suspects or {}).get(store.name, ()))
+        per_store.append(
+            [(store, d) for d in sorted(todo) if d in listed and d not in found.corrupt]
+        )
+    return [job for group in zip_longest(*per_store) for job in group if job is not None]
+
+
+def read_back(
+    report: VerifyReport,
+    jobs: Iterable[tuple[BlobStore, str]],
+    *,
     workers: int,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Run ``fn`` over jobs on at most ``workers`` threads, never queueing them all at once."""
-    if not jobs:
-        return
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        pending: set[Future[None]] = set()
-        for digest, stores in jobs:
-            if len(pending) >= 2 * max(1, workers):
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    future.result()
-            pending.add(pool.submit(fn, digest, stores))
-        for future in pending:
-            future.result()
+    """Re-read and hash each (store, digest) on ``workers`` threads; a copy whose bytes
+    do not match is corrupt, one that cannot be read an error (both stop being present)."""
+
+    def check(job: tuple[BlobStore, str]) -> tuple[str, str, str | None, str | None]:
+        store, digest = job
+        try:
+            intact = store.verify(digest)
+        except PhotosyncError as error:
+            return store.name, digest, None, str(error)
+        except OSError as error:
+            return store.name, digest, None, str(error.strerror or error)
+        return store.name, digest, None if intact else "content does not match its SHA-256", None
+
+    for name, digest, corrupt, error in bounded_map(
+        check, jobs, workers=workers, name="verify", ordered=False
+    ):
+        found = report.locations[name]
+        if error is not None:
+            found.errors[digest] = error
+        elif corrupt is not None:
+            found.corrupt[digest] = corrupt
+        found.read += 1
+        if error is not None or corrupt is not None:
+            found.present -= 1
+        if progress is not None:
+            progress(1)
 
 
 def verify_blobs(
@@ -405,56 +515,17 @@ def verify_blobs(
     stores: Sequence[BlobStore],
     *,
     deep: bool = True,
-    workers: int = 4,
+    workers: int = 8,
     progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
-    """Check each store holds each digest; ``deep`` re-reads and hashes the bytes.
-
-    Orphans are blobs in a store that no given digest refers to: reported,
-    never removed.
-    """
+    """Check each store holds each digest (one listing each); ``deep`` re-reads and
+    hashes every copy too. ``verify`` runs the same steps with its own choices."""
     wanted = _unique(digests)
-    wanted_set = set(wanted)
-    report = VerifyReport()
-    lock = threading.Lock()
-    for store in stores:
-        found = LocationReport(store.name)
-        report.locations[store.name] = found
-        listed = _listing(store)
-        if listed is not None:
-            found.orphans = sorted(listed - wanted_set)
-
-        def check(
-            digest: str,
-            _stores: list[BlobStore],
-            store: BlobStore = store,
-            listed: set[str] | None = listed,
-        ) -> None:
-            found = report.locations[store.name]
-            try:
-                present = digest in listed if listed is not None else store.has(digest)
-                if not present:
-                    verdict = "missing"
-                elif deep:
-                    verdict = "ok" if store.verify(digest) else "corrupt"
-                else:
-                    verdict = "ok"
-            except PhotosyncError as error:
-                with lock:
-                    found.errors[digest] = str(error)
-            else:
-                with lock:
-                    found.checked += 1
-                    if verdict == "missing":
-                        found.missing.append(digest)
-                    elif verdict == "corrupt":
-                        found.corrupt.append(digest)
-            if progress is not None:
-                progress(1)
-
-        _run_bounded([(d, []) for d in wanted], check, workers)
+    report = check_listings(wanted, stores)
+    if deep:
+        read_back(report, plan_reads(report, stores, wanted), workers=workers, progress=progress)
+    for found in report.locations.values():
         found.missing.sort()
-        found.corrupt.sort()
     return report
 
 
@@ -509,7 +580,7 @@ def repair_blobs(
                 for store in broken:
                     report.refused[store.name][digest] = str(error)
 
-    _run_bounded(list(bad.items()), fix, workers)
+    run_bounded(lambda job: fix(*job), bad.items(), workers=workers, name="blob-repair")
     return report
 
 
