@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from photosync.metadata.containers import Blocks, scan_jpeg, scan_png, scan_webp
 from photosync.metadata.dates import (
@@ -579,6 +579,48 @@ def _merge(info: MediaInfo, embedded: list[Facts], side: list[Facts]) -> None:
     else:
         for facts in text_order:
             add_tags(info.tags, facts.tags)
+    if side and embedded:
+        info.sources = _both_stated(info, embedded, side)
+
+
+def _both_stated(info: MediaInfo, embedded: list[Facts], side: list[Facts]) -> list[dict[str, Any]]:
+    """Each field the file and its XMP sidecar both state: both values, labelled.
+
+    One of them won above (EXIF's date and place, the sidecar's caption and tags);
+    the other is kept here, so a date fixed in Lightroom or a place set in digiKam is
+    a question (``model.sources_disagree``) rather than lost behind the camera's.
+    """
+    out: list[dict[str, Any]] = []
+    dated = []
+    for group in (embedded, side):
+        dates = {k: v for facts in group for k, v in facts.dates.items()}
+        best = next((source for source in DATE_PRIORITY if source in dates), None)
+        if best is not None:
+            value = info.taken_date if best == info.taken_date_source else dates[best]
+            dated.append({"source": best, "field": "taken_date", "value": value})
+    if len(dated) == 2:
+        out.extend(dated)
+    ranked = sorted(embedded, key=lambda f: _LOCATION_RANK.get(f.origin, 9))
+    file_place = next((f.location for f in ranked if f.location), None)
+    side_place = next((f.location for f in side if f.location), None)
+    if file_place and side_place:
+        out.append({"source": "file", "field": "location", "value": dict(file_place)})
+        out.append({"source": "sidecar", "field": "location", "value": dict(side_place)})
+    text_order = sorted(embedded, key=lambda f: _TEXT_RANK.get(f.origin, 9))
+    for name in ("caption", "title"):
+        file_text = _first([getattr(f, name) for f in text_order])
+        side_text = _first([getattr(f, name) for f in side])
+        if file_text and side_text:
+            out.append({"source": "file", "field": name, "value": file_text})
+            out.append({"source": "sidecar", "field": name, "value": side_text})
+    file_tags: list[str] = []
+    for facts in text_order:
+        add_tags(file_tags, facts.tags)
+    side_tags = next((f.tags for f in side if f.tags), None)
+    if file_tags and side_tags and sorted(file_tags) != sorted(side_tags):
+        out.append({"source": "file", "field": "tags", "value": sorted(file_tags)})
+        out.append({"source": "sidecar", "field": "tags", "value": sorted(side_tags)})
+    return out
 
 
 def _borrow_offset(value: str, others: Iterable[str]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -35,3 +36,7 @@ class MediaInfo:
     tags: list[str] = field(default_factory=list)
     #: human-readable notes: "truncated JPEG", "malformed sidecar x.xmp: ..."
     problems: list[str] = field(default_factory=list)
+    #: a field both the file's own bytes and its XMP sidecar state, each value kept
+    #: (``{"source": "sidecar:DateTimeOriginal", "field": "taken_date", "value": ...}``):
+    #: only one of them wins above, and a sidecar's edit must not vanish behind it
+    sources: list[dict[str, Any]] = field(default_factory=list)

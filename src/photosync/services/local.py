@@ -86,14 +86,27 @@ class LocalFolderService(SourceService, TargetService):
                 hint="Check the path with `photosync service list`; a missing drive is not an empty library.",
             )
         since_ns = int(since.timestamp() * 1e9) if since else None
-        for folder, entries in self._walk(self.root, report):
-            sidecars = {e.name.lower(): e for e in entries if _ext(e.name) in SIDECAR_EXTENSIONS}
+        for folder, listed in self._walk(self.root, report):
+            entries = []
+            for entry in listed:
+                if self.exclude and self._matches(self._rel(entry), self.exclude):
+                    report.excluded += 1
+                elif entry.name.startswith(".") and not self._matches(
+                    self._rel(entry), self.include
+                ):
+                    report.left_out.append(
+                        f"{self._rel(entry)}: a hidden file; left out "
+                        "(add an `include` pattern to archive it)"
+                    )
+                else:
+                    entries.append(entry)
+            sidecars: dict[str, list[os.DirEntry[str]]] = {}
+            for entry in entries:
+                if _ext(entry.name) in SIDECAR_EXTENSIONS:
+                    sidecars.setdefault(entry.name.lower(), []).append(entry)
             attached: set[str] = set()
             media: list[tuple[os.DirEntry[str], str]] = []
             for entry in entries:
-                if self.exclude and self._matches(self._rel(entry), self.exclude):
-                    report.excluded += 1
-                    continue
                 if _ext(entry.name) in SIDECAR_EXTENSIONS:
                     continue  # a sidecar goes with its photo; one without a photo is named below
                 kind = media_kind(entry.name) or _sniffed_kind(entry, report)
@@ -105,12 +118,13 @@ class LocalFolderService(SourceService, TargetService):
                 media.append((entry, kind))
                 if sidecars:
                     attached.update(s.name.lower() for s in _sidecars_for(entry.name, sidecars))
-            for key, sidecar in sorted(sidecars.items()):
-                rel = self._rel(sidecar)
-                if key not in attached and not self._matches(rel, self.exclude):
-                    report.left_out.append(
-                        f"{rel}: an XMP sidecar with no photo of its name beside it"
-                    )
+            for key, same_name in sorted(sidecars.items()):
+                for sidecar in same_name:
+                    if key not in attached:
+                        report.left_out.append(
+                            f"{self._rel(sidecar)}: an XMP sidecar with no photo of its name "
+                            "beside it"
+                        )
             for entry, kind in media:
                 try:
                     st = entry.stat(follow_symlinks=False)
@@ -173,12 +187,18 @@ class LocalFolderService(SourceService, TargetService):
                 continue
             files = []
             for entry in entries:
-                if entry.name.startswith("."):
-                    continue
+                if entry.name.startswith(".photosync"):
+                    continue  # photosync's own: a target's temp copy, an export's manifest
                 if entry.is_symlink():
                     report.warnings.append(
                         f"skipped symlink {portable_name(entry.path)}: photosync reads only real "
                         "files (add the folder it points to as a service of its own)"
+                    )
+                elif entry.is_dir(follow_symlinks=False) and entry.name.startswith("."):
+                    report.left_out.append(
+                        f"{portable_name(Path(entry.path).relative_to(self.root).as_posix())}/: "
+                        "a hidden folder, not read; left out (add it as a service of its own "
+                        "to archive what it holds)"
                     )
                 elif entry.is_dir(follow_symlinks=False):
                     stack.append(Path(entry.path))
@@ -369,13 +389,12 @@ def _ext(name: str) -> str:
     return name.rsplit(".", 1)[-1].lower() if "." in name else ""
 
 
-def _sidecars_for(name: str, sidecars: dict[str, os.DirEntry[str]]) -> list[os.DirEntry[str]]:
-    """``name.ext.xmp`` and ``name.xmp`` (the second only when it names one file)."""
+def _sidecars_for(name: str, sidecars: dict[str, list[os.DirEntry[str]]]) -> list[os.DirEntry[str]]:
+    """``name.ext.xmp`` and ``name.xmp`` (the second only when it names one file); every
+    spelling of each on a case-sensitive disk (``IMG.xmp`` and ``img.xmp`` are two files)."""
     lowered = name.lower()
-    found = []
-    if f"{lowered}.xmp" in sidecars:
-        found.append(sidecars[f"{lowered}.xmp"])
+    found = list(sidecars.get(f"{lowered}.xmp", []))
     stem = lowered.rsplit(".", 1)[0]
-    if f"{stem}.xmp" in sidecars and f"{stem}.xmp" != f"{lowered}.xmp":
-        found.append(sidecars[f"{stem}.xmp"])
+    if f"{stem}.xmp" != f"{lowered}.xmp":
+        found.extend(sidecars.get(f"{stem}.xmp", []))
     return found

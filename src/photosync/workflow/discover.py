@@ -881,6 +881,8 @@ def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:
             sources.append({"source": "file", "field": "location", "value": info.location})
         if info.caption:
             sources.append({"source": "file", "field": "caption", "value": info.caption})
+    stated = {(entry["source"], entry["field"]) for entry in sources}
+    sources.extend(e for e in info.sources if (e["source"], e["field"]) not in stated)
     return ObservedMetadata(
         taken_date=taken,
         taken_date_source=taken_source,

@@ -1,0 +1,169 @@
+"""Red-team regressions of "every fact a photo carries is kept" (issue 13).
+
+Each test runs photosync as a user does (``python -m photosync`` on real camera
+files) and names the hole it closes: a file, a sidecar or a stated value that
+was dropped without a word.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import assert_check_clean, records, write_xmp
+
+
+def photosync(archive: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "photosync", "--archive", str(archive), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PHOTOSYNC_NO_PROMPT": "1"},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def discover_folder(tmp_path: Path, folder: Path, *service_args: str) -> dict[str, Any]:
+    """A new archive with ``folder`` as service ``phone``; discover's --json report of it."""
+    archive = tmp_path / "archive"
+    assert photosync(archive, "init", str(archive)).returncode == 0
+    added = photosync(
+        archive, "service", "add", "phone", "--type", "local", "--path", str(folder), *service_args
+    )
+    assert added.returncode == 0, added.stderr
+    found = photosync(archive, "discover", "--json")
+    assert found.returncode == 0, found.stdout + found.stderr
+    report: dict[str, Any] = json.loads(found.stdout)["services"][0]
+    return report
+
+
+@pytest.fixture
+def camera(testdata: Path) -> Path:
+    return testdata / "photos" / "camera"
+
+
+def test_hidden_files_and_folders_are_named_not_skipped_in_silence(
+    tmp_path: Path, camera: Path
+) -> None:
+    """Hole: a file or folder whose name starts with a dot (an Android `.trashed-...jpg`,
+    a `.thumbnails/` folder) was skipped without a word: neither archived nor named."""
+    lib = tmp_path / "lib"
+    (lib / ".trash").mkdir(parents=True)
+    shutil.copy(camera / "Canon_40D.jpg", lib / "IMG_1.jpg")
+    shutil.copy(camera / "Nikon_D70.jpg", lib / ".trashed-1700000000-IMG_2.jpg")
+    shutil.copy(camera / "Pentax_K10D.jpg", lib / ".trash" / "IMG_3.jpg")
+
+    report = discover_folder(tmp_path, lib)
+
+    assert report["new"] == 1
+    named = {line.split(": ", 1)[0] for line in report["left_out"]}
+    assert named == {".trashed-1700000000-IMG_2.jpg", ".trash/"}
+    archive = tmp_path / "archive"
+    status = json.loads(photosync(archive, "status", "--json").stdout)
+    assert len(status["left_out"]["phone"]["left_out"]) == 2
+    assert_check_clean(archive)
+
+
+def test_an_include_pattern_archives_a_hidden_photo(tmp_path: Path, camera: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shutil.copy(camera / "Nikon_D70.jpg", lib / ".IMG_2.jpg")
+
+    report = discover_folder(tmp_path, lib, "--include", ".*.jpg")
+
+    assert (report["new"], report["left_out"]) == (1, [])
+    assert [r["metadata"]["filename"] for r in records(tmp_path / "archive")] == [".IMG_2.jpg"]
+    assert_check_clean(tmp_path / "archive")
+
+
+def test_two_sidecars_whose_names_differ_only_in_case_are_both_kept(
+    tmp_path: Path, camera: Path
+) -> None:
+    """Hole: on a case-sensitive disk `IMG_1.jpg.xmp` and `IMG_1.JPG.xmp` (two tools'
+    spellings) are two files; the listing keyed them by lower-cased name, so one was
+    neither kept nor named."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shutil.copy(camera / "Canon_40D.jpg", lib / "IMG_1.jpg")
+    write_xmp(lib / "IMG_1.JPG.xmp", caption="from darktable")
+    write_xmp(lib / "IMG_1.jpg.xmp", caption="from digiKam")
+
+    report = discover_folder(tmp_path, lib)
+
+    assert report["left_out"] == []
+    (record,) = records(tmp_path / "archive")
+    (instance,) = record["instances"]["phone"]
+    kept = {s["name"]: s["content_hash"] for s in instance["sidecars"]}
+    assert set(kept) == {"IMG_1.JPG.xmp", "IMG_1.jpg.xmp"}
+    assert len(set(kept.values())) == 2
+    assert_check_clean(tmp_path / "archive")
+
+
+def test_a_sidecar_date_place_and_caption_against_the_files_own_are_kept_and_asked(
+    tmp_path: Path, camera: Path
+) -> None:
+    """Hole: the camera's EXIF date and place beat an XMP sidecar's in silence (a capture
+    time fixed in Lightroom, a place set in digiKam), and the sidecar's caption replaced
+    the file's own: the losing values were in no record and no question asked about them."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shutil.copy(camera / "Sony DSC-HX5V (2).jpg", lib / "IMG_1.jpg")  # EXIF date, GPS
+    write_xmp(
+        lib / "IMG_1.jpg.xmp", date="2015-06-01T10:00:00", gps="48,51.5N;2,21.0E", caption="Paris"
+    )  # the file states no caption: the sidecar's is no question
+    shutil.copy(camera.parent / "xmp" / "no_exif.jpg", lib / "IMG_2.jpg")  # an XMP caption
+    write_xmp(lib / "IMG_2.xmp", caption="Goalie at the lake")
+    archive = tmp_path / "archive"
+    discover_folder(tmp_path, lib)
+
+    first, second = records(archive)  # filed by date: 2010, then 2013
+    captions = {
+        s["source"]: s["value"]
+        for s in second["instances"]["phone"][0]["observed"]["sources"]
+        if s["field"] == "caption"
+    }
+    assert captions == {"file": "Der Goalie bin ig", "sidecar": "Goalie at the lake"}
+    record = first
+    observed = record["instances"]["phone"][0]["observed"]
+    stated = {(s["source"], s["field"]): s["value"] for s in observed["sources"]}
+    assert stated[("exif:DateTimeOriginal", "taken_date")].startswith("2010-05-15T17:12:05")
+    assert stated[("sidecar:DateTimeOriginal", "taken_date")] == "2015-06-01T10:00:00"
+    assert stated[("sidecar", "location")] == {"lat": 48.8583333, "lng": 2.35}
+    assert round(stated[("file", "location")]["lat"], 3) == 51.779
+    assert set(observed["disagree"]) == {"taken_date", "location"}
+
+    assert photosync(archive, "resolve", "--auto-resolve", "simple").returncode == 0
+    asked = {
+        c["field"]: {o["source"] for o in c["options"]}
+        for r in records(archive)
+        for c in r["conflicts"]
+    }
+    assert asked == {
+        "taken_date": {"phone:exif:DateTimeOriginal", "phone:sidecar:DateTimeOriginal"},
+        "location": {"phone:file", "phone:sidecar"},
+        "caption": {"phone:file", "phone:sidecar"},
+    }
+    assert_check_clean(archive)
+
+
+def test_a_sidecar_that_agrees_with_the_file_asks_nothing(tmp_path: Path, testdata: Path) -> None:
+    """The other side of the rule: an exported sidecar (same date, same place in XMP's
+    degrees-and-minutes form, a blank caption) is no question."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for name in ("DSCN0010.jpg", "DSCN0010.xmp"):
+        shutil.copy(testdata / "photos" / "gps" / name, lib / name)
+    archive = tmp_path / "archive"
+    discover_folder(tmp_path, lib)
+    assert photosync(archive, "resolve", "--auto-resolve", "simple").returncode == 0
+    (record,) = records(archive)
+    assert record["conflicts"] == []
+    assert "disagree" not in record["instances"]["phone"][0]["observed"]
+    assert_check_clean(archive)
