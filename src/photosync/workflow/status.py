@@ -8,24 +8,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from photosync.archive import runlog
-from photosync.archive.archive import Archive, record_hashes
+from photosync.archive.archive import Archive
 from photosync.errors import PhotosyncError
 from photosync.model import (
     REFUSED_PROBLEM,
     ApprovalCheck,
     Record,
-    album_titles,
     approved_level,
     date_kind,
     display_name,
     is_wider,
-    needs_decision,
     pushable_level,
     shown_levels,
     unapproved_widening,
 )
-from photosync.workflow.blobreplicate import record_originals
 from photosync.workflow.context import open_services, primary_store
+from photosync.workflow.summary import SummaryCache
 
 
 @dataclass
@@ -110,63 +108,35 @@ def status(archive: Archive) -> ArchiveStatus:
             seen = json.loads(left_out)
             if seen.get("left_out") or seen.get("excluded"):
                 result.left_out[name] = seen
-    counted: set[str] = set()
     try:
         store = primary_store(archive)
     except PhotosyncError:
         store = None
-    elsewhere = archive.originals_elsewhere()
-    seen = archive.state.seen_hashes()
-    for record in archive.iter_records():
-        result.photos += 1
-        result.by_state[record["processing_state"]] += 1
-        result.by_kind[record["media"]["kind"]] += 1
-        result.bytes_total += record["media"]["size"]
-        for digest, size in record_originals(record).items():
-            if digest in counted:
-                continue
-            counted.add(digest)
-            result.originals += 1
-            stat = store.stat(digest) if store is not None else None
-            if (
-                store is not None
-                and stat is None
-                and _not_here_yet(digest, record, elsewhere, seen)
-            ):
-                result.originals_not_here += 1
-            if size is None and stat is not None:  # a merged copy: its size is its blob's
-                size = stat.size
-            result.originals_bytes += size or 0
-        for service, instances in record["instances"].items():
-            result.instances_by_service[service] += sum(
-                1 for i in instances if i.get("status", "present") == "present"
-            )
-        for conflict in record["conflicts"]:
-            if needs_decision(conflict):
-                counter = (
-                    result.skipped_conflicts
-                    if conflict["status"] == "skipped"
-                    else result.open_conflicts
-                )
-                counter[conflict["type"]] += 1
-        result.with_problems += bool(record["problems"])
-        kind = date_kind(record["metadata"])
-        result.dates[kind] += 1
-        result.undated += kind == "none"
-        if kind == "estimated":
-            result.estimated_by_source[str(record["metadata"].get("taken_date_source"))] += 1
-        result.albums.update(album_titles(record))
-        result.refused.extend(_upload_refusals(record))
+    cache = SummaryCache(archive)
+    try:
+        summary = cache.summary()
+        cache.originals(summary, store)
+    finally:
+        cache.close()
+    scalars, counters = summary.totals.scalars, summary.totals.counters
+    result.photos = scalars["photos"]
+    result.bytes_total = scalars["bytes"]
+    result.with_problems = scalars["with_problems"]
+    result.undated = scalars["undated"]
+    result.by_state = counters["by_state"]
+    result.by_kind = counters["by_kind"]
+    result.instances_by_service = counters["instances_by_service"]
+    result.open_conflicts = counters["open_conflicts"]
+    result.skipped_conflicts = counters["skipped_conflicts"]
+    result.dates = counters["dates"]
+    result.estimated_by_source = counters["estimated_by_source"]
+    result.albums = counters["albums"]
+    result.originals = summary.originals
+    result.originals_bytes = summary.originals_bytes
+    result.originals_not_here = summary.originals_not_here
+    result.refused = [Refusal(**item) for item in summary.refused]
     result.refused[:0] = _download_refusals(archive)
     return result
-
-
-def _not_here_yet(digest: str, record: Record, elsewhere: set[str], seen: set[str]) -> bool:
-    """An original this machine's blobs/ lacks is "not here yet" (not lost) when the last
-    sync found it on no location here, or when this clone never discovered any copy of
-    its photo (the rule of ``check``'s ``originals_not_here``; on the machine that
-    discovered it a missing original is ``check``'s ``blob_missing``)."""
-    return digest in elsewhere or not set(record_hashes(record)) & seen
 
 
 @dataclass
