@@ -167,3 +167,44 @@ def test_a_sidecar_that_agrees_with_the_file_asks_nothing(tmp_path: Path, testda
     assert record["conflicts"] == []
     assert "disagree" not in record["instances"]["phone"][0]["observed"]
     assert_check_clean(archive)
+
+
+def test_a_takeout_date_before_1970_is_kept(tmp_path: Path, testdata: Path) -> None:
+    """Hole: Google states a date before 1970 (a scan dated 1965 in Google Photos) as a
+    negative photoTakenTime; it was read as "no date", and the photo was filed by its
+    upload time, labelled an estimate. Year 1 (a placeholder) still says nothing."""
+    year = tmp_path / "Takeout" / "Google Photos" / "Photos from 1965"
+    year.mkdir(parents=True)
+    shutil.copy(testdata / "photos" / "png_webp" / "hopper.png", year / "scan_001.png")
+    shutil.copy(testdata / "photos" / "camera" / "Nikon_D70.jpg", year / "scan_002.jpg")
+    for name, taken, key in (
+        ("scan_001.png", "-141523200", "AF1QipAAA"),  # 1965-07-08
+        ("scan_002.jpg", "-62135596800", "AF1QipBBB"),  # 0001-01-01
+    ):
+        (year / f"{name}.supplemental-metadata.json").write_text(
+            json.dumps(
+                {
+                    "title": name,
+                    "photoTakenTime": {"timestamp": taken},
+                    "creationTime": {"timestamp": "1600000000"},
+                    "url": f"https://photos.google.com/photo/{key}",
+                }
+            )
+        )
+    archive = tmp_path / "archive"
+    assert photosync(archive, "init", str(archive)).returncode == 0
+    added = photosync(archive, "service", "add", "gp", "--type", "google-photos", "--no-source")
+    assert added.returncode == 0, added.stderr
+    found = photosync(
+        archive, "discover", "--service", "gp", "--takeout", str(tmp_path / "Takeout")
+    )
+    assert found.returncode == 0, found.stdout + found.stderr
+
+    dates = {r["metadata"]["filename"]: r["metadata"] for r in records(archive)}
+    assert dates["scan_001.png"]["taken_date"] == "1965-07-08T00:00:00Z"
+    assert dates["scan_001.png"]["taken_date_source"] == "google-takeout:photoTakenTime"
+    assert dates["scan_002.jpg"]["taken_date_source"] == "exif:DateTimeOriginal"
+    placeholder = next(r for r in records(archive) if r["metadata"]["filename"] == "scan_002.jpg")
+    stated = placeholder["instances"]["gp"][0]["observed"].get("sources", [])
+    assert not any(s["source"] == "google-takeout:photoTakenTime" for s in stated)
+    assert_check_clean(archive)

@@ -23,6 +23,10 @@ _PHOTO_SIDECAR_KEYS = frozenset(
 _URL_KEY = re.compile(r"/photo/([A-Za-z0-9_\-]+)")
 
 
+#: 1800-01-01T00:00:00Z: the earliest photoTakenTime taken as a date
+EARLIEST_EPOCH = -5364662400
+
+
 def _epoch(value: Any) -> int | None:
     if not isinstance(value, dict):
         return None
@@ -33,7 +37,9 @@ def _epoch(value: Any) -> int | None:
         seconds = int(str(raw).strip())
     except ValueError:
         return None
-    return seconds if seconds > 0 else None
+    # 0 is Google's "no time"; before 1970 is negative (a scan dated 1965 in Google
+    # Photos), kept back to EARLIEST_EPOCH, earlier is a placeholder (year 1), not a date
+    return seconds if seconds != 0 and seconds >= EARLIEST_EPOCH else None
 
 
 def utc_iso(seconds: int) -> str | None:
