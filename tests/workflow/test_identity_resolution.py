@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from PIL import Image
 
+from photosync.archive.archive import Archive
 from photosync.blobstore.local import LocalBlobStore
 from photosync.emulators.samples import write_jpeg, write_xmp_sidecar
 from photosync.workflow.discover import discover
@@ -267,4 +270,45 @@ def test_visibility_set_widens_only_with_confirmation_and_records_it(tmp_path: P
     assert records(archive.root)[0]["visibility"]["canonical"] == "friends"
     short = run_cli("--archive", root, "visibility", "set", "abc", "public")
     assert short.exit_code == 3
+    assert_check_clean(archive.root)
+
+
+def test_the_first_resolve_writes_each_record_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fingerprints and the rules' changes reach a record's file in one write (issue 17:
+    each record was written twice, after fingerprinting and after the rules)."""
+    originals = [_photo(tmp_path / "phone", i) for i in range(4)]
+    _reencode(originals[0], tmp_path / "google" / originals[0].name)  # one quality variant
+    archive = new_archive(
+        tmp_path,
+        phone={"type": "local", "path": str(tmp_path / "phone")},
+        google={"type": "local", "path": str(tmp_path / "google")},
+    )
+    archive.lock()
+    discover(archive)
+    writes: dict[str, int] = {}
+    real_write = Archive.write_record
+
+    def counting(self: Archive, record: dict[str, Any], *, durable: bool = False) -> bool:
+        changed = real_write(self, record, durable=durable)
+        if changed:
+            writes[record["photo_id"]] = writes.get(record["photo_id"], 0) + 1
+        return changed
+
+    monkeypatch.setattr(Archive, "write_record", counting)
+    report = auto_resolve(archive)
+    assert report.merged_variants == 1
+    kept = records(archive.root)
+    assert len(kept) == 4
+    assert all(r["media"].get("fingerprint") for r in kept)
+    assert all(r["processing_state"] == "resolved" for r in kept)
+    # the merge survivor is written (durably) before the merged file goes, then once
+    # more with the rules' changes; every other record exactly once
+    survivors = [r["photo_id"] for r in kept if r.get("variants")]
+    assert len(survivors) == 1
+    assert {k: v for k, v in writes.items() if k not in survivors} == {
+        r["photo_id"]: 1 for r in kept if r["photo_id"] not in survivors
+    }
+    archive.close()
     assert_check_clean(archive.root)

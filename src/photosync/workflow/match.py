@@ -45,6 +45,17 @@ class MatchReport:
     edit_pairs: int = 0
     #: (keeper id, keeper file name, joined id, joined file name) per quality variant merged
     joined: list[tuple[str, str, str, str]] = field(default_factory=list)
+    #: photo_id -> the media fields fingerprinting set, not yet written: resolve's one
+    #: pass over the records writes them with the rules' changes (each record once)
+    fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def apply(self, record: Record) -> bool:
+        """Give ``record`` the fingerprint computed for it in this run; True if it had one."""
+        fields = self.fingerprints.get(record["photo_id"])
+        if fields is None:
+            return False
+        record["media"].update(fields)
+        return True
 
 
 def _candidate(record: Record) -> Candidate | None:
@@ -118,7 +129,11 @@ def match_variants(
         if archive.is_user_changed(record["photo_id"]):
             continue  # the user's uncommitted edit: not written, not matched
         if changed:
-            archive.write_record(record)
+            # kept, not written: the record is written once, by resolve's pass
+            media = record["media"]
+            report.fingerprints[record["photo_id"]] = {
+                key: media[key] for key in ("fingerprint", "fingerprint_note") if key in media
+            }
             report.fingerprinted_now += 1
         candidate = _candidate(record)
         if candidate is not None:
@@ -128,12 +143,18 @@ def match_variants(
     # a record merged into another is gone: an edit pair that names it (one photo with
     # both a recompressed and an edited copy) stands for the record that took it in
     merged_into: dict[str, str] = {}
+
+    def load(photo_id: str) -> Record:
+        record = archive.load_record(photo_id)
+        report.apply(record)
+        return record
+
     for group in find_matches(candidates):
         if group.kind.automatic and group.keep and len(group.keys) > 1:
             if "quality_variants" not in rules:
                 continue
-            keeper = archive.load_record(group.keep)
-            others = [archive.load_record(key) for key in group.keys if key != group.keep]
+            keeper = load(group.keep)
+            others = [load(key) for key in group.keys if key != group.keep]
             for other in others:
                 report.joined.append(
                     (
@@ -158,7 +179,7 @@ def match_variants(
                 key_a, key_b = merged_into.get(key_a, key_a), merged_into.get(key_b, key_b)
                 if key_a == key_b:
                     continue
-                a, b = archive.load_record(key_a), archive.load_record(key_b)
+                a, b = load(key_a), load(key_b)
                 reasons = "; ".join(match.reasons)
                 changed = _edit_conflict(a, b, reasons) | _edit_conflict(b, a, reasons)
                 if changed:

@@ -381,7 +381,10 @@ def auto_resolve(
     progress.start("resolve", records.state.count_records())
     for record in records.iter_records():
         progress.advance()
+        fingerprinted = matched.apply(record)
         if record["processing_state"] != ProcessingState.DISCOVERED.value and not _has_open(record):
+            if fingerprinted:
+                records.write_record(record)
             continue
         if archive.is_user_changed(record["photo_id"]):
             report.left_alone += 1  # the user's uncommitted edit (lock() said so)
