@@ -15,6 +15,9 @@ from photosync.errors import ConfigError, ItemUnavailable
 from photosync.model import Visibility
 from photosync.services.base import ListingReport, RemoteItem
 from photosync.services.flickr.export import FlickrExportService, unsafe_member_name
+from photosync.services.flickr.mapping import observed_from_listing
+from photosync.workflow.discover import discover
+from tests.helpers import assert_check_clean, new_archive, records
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -157,3 +160,88 @@ def test_a_single_zip_path_works(tmp_path: Path) -> None:
     with service.open_item(items[0]) as stream:
         assert stream.read(3) == b"\xff\xd8\xff"
     service.close()
+
+
+def _dated_export(folder: Path, photos: dict[str, dict[str, object]]) -> None:
+    """An export of undated PNGs whose photo_<id>.json hold the given date fields."""
+    folder.mkdir(parents=True)
+    with (
+        zipfile.ZipFile(folder / "72157_part1.zip", "w") as meta,
+        zipfile.ZipFile(folder / "data-download-1.zip", "w") as media,
+    ):
+        for n, (photo_id, dates) in enumerate(photos.items()):
+            record = {"id": photo_id, "name": f"p{n}", "privacy": "private",
+                      "date_imported": "2020-06-01 10:00:00", **dates}  # fmt: skip
+            meta.writestr(f"photo_{photo_id}.json", json.dumps(record))
+            png = b"\x89PNG\r\n\x1a\n" + bytes([n]) * 40
+            media.writestr(f"p{n}_{photo_id}_o.png", png)
+
+
+@pytest.mark.parametrize(
+    ("dates", "taken", "label", "unknown"),
+    [
+        ({"date_taken": "2011-05-01 00:00:00", "date_taken_granularity": "4"},
+         "2011-05-01", "(month)", False),
+        ({"date_taken": "2011-01-01 00:00:00", "datetakengranularity": 6},
+         "2011-01-01", "(year)", False),
+        ({"date_taken": "2011-01-01 00:00:00", "date_taken_granularity": "8"},
+         "2011-01-01", "(circa)", False),
+        ({"date_taken": "2020-06-01 10:00:00", "date_taken_unknown": "1"},
+         None, "(unknown)", True),
+        ({"date_taken": "2011-05-17 10:15:00", "date_taken_granularity": "0"},
+         "2011-05-17T10:15:00", "", False),
+    ],
+)  # fmt: skip
+def test_export_keeps_the_date_granularity_flickr_states_like_the_api(
+    tmp_path: Path, dates: dict[str, object], taken: str | None, label: str, unknown: bool
+) -> None:
+    """'Date unknown' is no date (not the upload time Flickr fills in) and 'May 2011' a
+    month, labelled: the same rule as the API listing, only the source's name differs."""
+    _dated_export(tmp_path / "export", {"70000000001": dates})
+    service = FlickrExportService("x", {"path": str(tmp_path / "export")})
+    (item,), _report = listing(service)
+    service.close()
+    assert (item.observed.taken_date, item.observed.taken_date_source, item.taken_unknown) == (
+        taken,
+        f"flickr-export:date_taken{label}",
+        unknown,
+    )
+    api = observed_from_listing(
+        {
+            "datetaken": dates["date_taken"],
+            "datetakengranularity": dates.get(
+                "date_taken_granularity", dates.get("datetakengranularity")
+            ),
+            "datetakenunknown": dates.get("date_taken_unknown", "0"),
+        }
+    )
+    assert api.taken_date == taken
+    assert api.taken_date_source == f"flickr:datetaken{label}"
+
+
+def test_discover_files_an_export_photo_of_unknown_date_as_undated(tmp_path: Path) -> None:
+    _dated_export(
+        tmp_path / "export",
+        {
+            "70000000001": {"date_taken": "2020-06-01 10:00:00", "date_taken_unknown": "1"},
+            "70000000002": {"date_taken": "2011-05-01 00:00:00", "date_taken_granularity": "4"},
+        },
+    )
+    archive = new_archive(
+        tmp_path, flickr={"type": "flickr-export", "path": str(tmp_path / "export")}
+    )
+    archive.lock()
+    assert discover(archive).new == 2
+    dates = {
+        r["instances"]["flickr"][0]["id"]: (  # type: ignore[index]
+            r["metadata"]["taken_date"],  # type: ignore[index]
+            r["metadata"]["taken_date_source"],  # type: ignore[index]
+        )
+        for r in records(archive.root)
+    }
+    assert dates == {
+        "70000000001": (None, "flickr-export:date_taken(unknown)"),
+        "70000000002": ("2011-05-01", "flickr-export:date_taken(month)"),
+    }
+    archive.close()
+    assert_check_clean(archive.root)

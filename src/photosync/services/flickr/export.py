@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 from photosync.errors import ConfigError, ItemUnavailable
 from photosync.model import ObservedMetadata, Visibility
 from photosync.services.base import ListingReport, RemoteItem, SourceService, VisibilityObservation
-from photosync.services.flickr.mapping import content_text, to_float
+from photosync.services.flickr.mapping import content_text, stated_taken_date, to_float
 
 _PHOTO_JSON = re.compile(r"^photo_(\d+)\.json$")
 _MEDIA = re.compile(r"^(?P<stem>.*?)_?(?P<id>\d+)_o\.(?P<ext>[A-Za-z0-9]+)$")
@@ -210,7 +210,12 @@ class FlickrExportService(SourceService):
             problems.append("the Flickr export holds no original for this photo")
         ext = media.ext if media else _ext_from_url(content_text(data.get("original")))
         filename = f"{media.stem}.{ext}" if media and media.stem else f"{photo_id}.{ext or 'jpg'}"
-        taken = _taken(data.get("date_taken"))
+        taken, taken_source, taken_unknown = stated_taken_date(
+            data.get("date_taken"),
+            _first(data, "date_taken_granularity", "datetakengranularity"),
+            _first(data, "date_taken_unknown", "datetakenunknown"),
+            source="flickr-export:date_taken",
+        )
         imported = _parse_time(data.get("date_imported"))
         tags = _tags(data.get("tags"))
         privacy = content_text(data.get("privacy")).strip().lower()
@@ -243,7 +248,7 @@ class FlickrExportService(SourceService):
             media_type="video" if ext in _VIDEO_EXT else "photo",
             observed=ObservedMetadata(
                 taken_date=taken,
-                taken_date_source="flickr-export:date_taken" if taken else None,
+                taken_date_source=taken_source,
                 filename=filename if media and media.stem else None,
                 location=_geo(data.get("geo")),
                 tags=tags,
@@ -259,6 +264,7 @@ class FlickrExportService(SourceService):
             original_available=media is not None,
             modified_at=imported,
             modified_at_source="service:upload",
+            taken_unknown=taken_unknown,
             extra={k: v for k, v in extra.items() if v is not None},
             problems=problems,
         )
@@ -320,13 +326,9 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
-def _taken(value: Any) -> str | None:
-    text = content_text(value).strip()
-    try:
-        moment = datetime.strptime(text[:19], "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") if moment.year >= 1800 else None
+def _first(data: dict[str, Any], *keys: str) -> Any:
+    """The first of ``keys`` the export's JSON holds (Flickr's API spells them two ways)."""
+    return next((data[key] for key in keys if key in data), None)
 
 
 def _tags(value: Any) -> list[str]:

@@ -121,12 +121,25 @@ def taken_date_from_flickr(datetaken: Any, granularity: Any, unknown: Any) -> st
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def taken_date_source(granularity: Any) -> str:
-    """``flickr:datetaken``, with the precision when it is coarser than a second."""
+def taken_date_source(granularity: Any, source: str = "flickr:datetaken") -> str:
+    """``flickr:datetaken`` (or the export's ``source``), with the precision when it is
+    coarser than a second."""
     name = {GRANULARITY_MONTH: "month", GRANULARITY_YEAR: "year", GRANULARITY_CIRCA: "circa"}.get(
         to_int(granularity, 0) or 0
     )
-    return f"flickr:datetaken({name})" if name else "flickr:datetaken"
+    return f"{source}({name})" if name else source
+
+
+def stated_taken_date(
+    datetaken: Any, granularity: Any, unknown: Any, source: str = "flickr:datetaken"
+) -> tuple[str | None, str | None, bool]:
+    """(taken date, its source label, "date unknown") as Flickr states them: the API's
+    listing and the "Download your data" export agree through this one rule."""
+    taken = taken_date_from_flickr(datetaken, granularity, unknown)
+    is_unknown = bool(to_int(unknown, 0))
+    if taken:
+        return taken, taken_date_source(granularity, source), is_unknown
+    return None, (f"{source}{UNKNOWN_DATE_SUFFIX}" if is_unknown else None), is_unknown
 
 
 def flickr_date_from_iso(value: str) -> tuple[str, int]:
@@ -204,15 +217,12 @@ def location_from(photo: dict[str, Any]) -> dict[str, float] | None:
 
 def observed_from_listing(photo: dict[str, Any]) -> ObservedMetadata:
     plain, _ = split_tags(photo.get("tags", ""), photo.get("machine_tags", ""))
-    taken = taken_date_from_flickr(
+    taken, source, _unknown = stated_taken_date(
         photo.get("datetaken"), photo.get("datetakengranularity"), photo.get("datetakenunknown")
     )
-    unknown = bool(to_int(photo.get("datetakenunknown"), 0))
     return ObservedMetadata(
         taken_date=taken,
-        taken_date_source=taken_date_source(photo.get("datetakengranularity"))
-        if taken
-        else (f"flickr:datetaken{UNKNOWN_DATE_SUFFIX}" if unknown else None),
+        taken_date_source=source,
         filename=None,  # Flickr does not keep the uploaded file name
         location=location_from(photo),
         tags=plain,
