@@ -103,3 +103,44 @@ def test_export_writes_kept_sidecars_beside_their_photo_and_restore_brings_them_
     _ok("--archive", str(root), "restore")
     assert blob.read_bytes() == json_side
     assert_check_clean(root)
+
+
+def test_update_with_photosyncs_xmp_over_a_kept_name_ext_xmp_writes_no_second_photo(
+    tmp_path: Path,
+) -> None:
+    """A photo whose kept sidecar is ``IMG.jpg.xmp``: every ``--update`` (the metadata
+    changed, or XMP asked for after ``--metadata none``) updates it in place, never
+    writing ``IMG (1).jpg``."""
+    lib = tmp_path / "lib"
+    (photo,) = make_library(lib, 1)
+    write_xmp(Path(f"{photo}.xmp"), caption="darktable: 3 stars")
+    archive = new_archive(tmp_path, phone={"type": "local", "path": str(lib)})
+    root = archive.root
+    archive.close()
+    _ok("--archive", str(root), "discover")
+    for first in ("xmp", "none"):
+        dest = tmp_path / f"out-{first}"
+        run(root, "export", str(dest), "--metadata", first)
+        for _ in range(2):
+            update = json.loads(
+                run(root, "export", str(dest), "--update", "--metadata", "xmp", "--json").stdout
+            )
+            assert update["written"] == [] and not update["failed"], update
+            names = sorted(Path(rel).name for rel in _files(dest))
+            assert names == sorted([photo.name, photo.name + ".xmp", photo.stem + ".xmp"]), names
+    # both sidecar names taken (the kept one, a file of the user's): updated in place, said
+    dest = tmp_path / "out-full"
+    run(root, "export", str(dest), "--metadata", "none")
+    (exported,) = (p for p in dest.rglob("*.jpg"))
+    users = exported.with_suffix(".xmp")
+    users.write_text("the user's own notes")
+    update = json.loads(
+        run(root, "export", str(dest), "--update", "--metadata", "xmp", "--json").stdout
+    )
+    assert update["written"] == [] and not update["failed"], update
+    assert any("no free name for its XMP sidecar" in note for note in update["notes"])
+    assert sorted(p.name for p in exported.parent.iterdir()) == sorted(
+        [photo.name, photo.name + ".xmp", photo.stem + ".xmp"]
+    )
+    assert users.read_text() == "the user's own notes"
+    assert_check_clean(root)

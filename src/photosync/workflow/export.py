@@ -534,17 +534,36 @@ def _plan_one(
     item.action = "update"
     side = entry.get("sidecar")
     if side is None and sidecar:  # e.g. --metadata none before, xmp now
-        wanted = str(entry["path"]) + SIDECAR_SUFFIX
-        side = None if names.taken_or_present(wanted) else wanted
-        if side is not None:
-            names.taken.add(side.casefold())
-    if state and _sidecar_untouched(dest, entry) and (side or not sidecar):
+        side = _free_sidecar_name(str(entry["path"]), names)
+        if side is None:  # both forms are other files (a kept XMP, the user's)
+            report.notes.append(
+                f"{entry['path']}: no free name for its XMP sidecar (both "
+                f"{PurePosixPath(str(entry['path'])).name}.xmp forms are taken); the photo "
+                "is updated in place without one"
+            )
+    if state and _sidecar_untouched(dest, entry):
         item.rel, item.sidecar_rel = entry["path"], side
         item.replace = True
     else:  # the user changed our copy: it is theirs now, keep it
         item.rel, item.sidecar_rel = names.claim(rel, sidecar)
     items.append(item)
     return item.rel
+
+
+def _free_sidecar_name(photo_rel: str, names: _Names) -> str | None:
+    """Where photosync's XMP goes beside a photo exported before without one: ``IMG.jpg.xmp``,
+    else ``IMG.xmp`` (a kept ``IMG.jpg.xmp`` went out under the first name), else None.
+
+    Never a new name for the photo: that would write it a second time as ``IMG (1).jpg``.
+    """
+    for wanted in (
+        photo_rel + SIDECAR_SUFFIX,
+        str(PurePosixPath(photo_rel).with_suffix(SIDECAR_SUFFIX)),
+    ):
+        if not names.taken_or_present(wanted):
+            names.taken.add(wanted.casefold())
+            return wanted
+    return None
 
 
 def stored_sidecars(record: Record, digest: str) -> list[tuple[str, str, str]]:
