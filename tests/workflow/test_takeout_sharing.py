@@ -94,3 +94,54 @@ def test_a_photo_in_a_shared_album_shows_in_the_audit_and_is_pushed_private(
     ]
     assert finding["current"] == "public" and finding["wider"] is True
     assert_check_clean(root)
+
+
+def _takeout(folder: Path, album_access: str | None) -> Path:
+    """One unpacked Takeout holding the same photo, in an album with ``album_access``
+    (``None``: in no album)."""
+    from photosync.emulators.samples import write_jpeg
+
+    google = folder / "Takeout" / "Google Photos"
+    year = google / "Photos from 2021"
+    year.mkdir(parents=True)
+    sidecar = {"title": "IMG_1.jpg", "url": "https://photos.google.com/photo/KEY1"}
+    write_jpeg(year / "IMG_1.jpg", seed=11, size=(64, 48))
+    (year / "IMG_1.jpg.json").write_text(json.dumps(sidecar))
+    if album_access is not None:
+        album = google / "Trip"
+        album.mkdir()
+        write_jpeg(album / "IMG_1.jpg", seed=11, size=(64, 48))
+        (album / "IMG_1.jpg.json").write_text(json.dumps(sidecar))
+        meta = {"title": "Trip", "access": album_access}
+        (album / "metadata.json").write_text(json.dumps(meta))
+    return folder
+
+
+@pytest.mark.parametrize("shared_first", [True, False])
+def test_the_audit_shows_the_widest_sharing_any_takeout_showed(
+    tmp_path: Path, shared_first: bool
+) -> None:
+    """The same photo in two Takeout exports, shared by link in one only: whichever was
+    read last, the audit reports it public (fail closed); photosync pushes it private."""
+    shared = _takeout(tmp_path / "export-shared", "protected")
+    private = _takeout(tmp_path / "export-private", None)
+    archive = new_archive(
+        tmp_path, **{"google-photos": {"type": "google-photos", "target": True, "source": False}}
+    )
+    root = archive.root
+    archive.close()
+    for part in (shared, private) if shared_first else (private, shared):
+        result = run_cli(
+            "--archive", str(root), "discover", "--service", "google-photos", "--takeout", str(part)
+        )
+        assert result.exit_code in (0, 4), result.output
+    (record,) = records(root)
+    assert record["visibility"]["canonical"] == "private"
+    assert pushable_level(record, trusted=lambda _p, _a: True) is Visibility.PRIVATE
+    audit = run_cli("--archive", str(root), "audit", "--visibility-check", "--json")
+    assert audit.exit_code == 6, audit.output
+    (finding,) = [
+        f for f in json.loads(audit.output)["discrepancies"] if f["service"] == "google-photos"
+    ]
+    assert finding["current"] == "public" and finding["wider"] is True
+    assert_check_clean(root)

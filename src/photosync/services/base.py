@@ -140,6 +140,10 @@ class Service(ABC):  # noqa: B024 - a shared base; the abstract methods are in i
     over_network = False
     #: for a service discover cannot list (Google Photos): how its photos are read instead
     read_from_export: str | None = None
+    #: the listing is an export made at some moment (a Takeout, a Flickr download), and two
+    #: exports may be read in either order: a share one of them showed is kept when another
+    #: shows the item narrower (the audit fails closed); a live listing is the truth now
+    snapshot_listing = False
 
     def __init__(self, name: str, settings: dict[str, Any]) -> None:
         self.name = name

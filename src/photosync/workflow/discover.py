@@ -47,6 +47,7 @@ from photosync.model import (
     find_instance,
     find_offset,
     is_estimated_date,
+    is_wider,
     merge_album_titles,
     most_restrictive,
     new_record,
@@ -565,7 +566,9 @@ class _ServiceRun:
                 alias[0].setdefault("extra", {})["same_item_as"] = item.instance_id
                 changed = True
             _keep_known_albums(record, self.service.name, instance)
-            _keep_known_visibility(record, self.service.name, instance)
+            _keep_known_visibility(
+                record, self.service.name, instance, widest=self.service.snapshot_listing
+            )
             _keep_earlier_sidecars(record, self.service.name, instance)
             previous = find_instance(record, self.service.name, item.instance_id)
             changed |= upgrade_made_up_name(record, previous, instance)
@@ -921,12 +924,17 @@ def _keep_known_albums(record: Record, service: str, instance: dict[str, Any]) -
         instance["observed"]["albums"] = previous["observed"]["albums"]
 
 
-def _keep_known_visibility(record: Record, service: str, instance: dict[str, Any]) -> None:
+def _keep_known_visibility(
+    record: Record, service: str, instance: dict[str, Any], *, widest: bool = False
+) -> None:
     """A listing that cannot say who sees the item (a Takeout's album metadata in a
-    part not given) keeps the last answer: a share once seen is not forgotten."""
-    if instance.get("visibility") is not None:
-        return
+    part not given) keeps the last answer: a share once seen is not forgotten. With
+    ``widest`` (an export, read in any order: a second Takeout), a narrower answer
+    does not replace a wider one either: the audit shows the widest level seen."""
     previous = find_instance(record, service, instance["id"])
-    if previous is not None and previous.get("visibility") is not None:
+    if previous is None or previous.get("visibility") is None:
+        return
+    level = instance.get("visibility")
+    if level is None or (widest and is_wider(previous["visibility"], level)):
         instance["visibility"] = previous["visibility"]
         instance["visibility_raw"] = previous.get("visibility_raw")

@@ -81,6 +81,7 @@ class _Index:
 
 class FlickrExportService(SourceService):
     type_name = "flickr-export"
+    snapshot_listing = True
 
     def __init__(self, name: str, settings: dict[str, Any]) -> None:
         super().__init__(name, settings)

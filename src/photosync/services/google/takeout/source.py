@@ -32,6 +32,7 @@ class TakeoutSource(SourceService):
     """
 
     type_name = "google-takeout"
+    snapshot_listing = True
 
     def __init__(self, name: str, settings: dict[str, Any]) -> None:
         super().__init__(name, settings)
