@@ -214,6 +214,89 @@ def test_a_reader_bug_is_a_note_not_a_crash(
     assert info.taken_date_source == "file:mtime"
 
 
+#: a stand-in for ``exiftool -stay_open True -@ -``: answers each ``-executeN`` with one
+#: JSON entry per file (a date from the name's digits), logs the files of each command,
+#: hangs on a file named ``*hang*`` and dies on one named ``*crash*``
+_FAKE_EXIFTOOL = """\
+import json, sys, time
+log = open(sys.argv[1], "a")
+files = []
+for line in sys.stdin:
+    line = line.rstrip("\\n")
+    if line.startswith("-execute"):
+        log.write(" ".join(f.rsplit("/", 1)[1] for f in files) + "\\n")
+        log.flush()
+        out = []
+        for f in files:
+            name = f.rsplit("/", 1)[1]
+            if "hang" in name:
+                time.sleep(600)
+            if "crash" in name:
+                sys.exit(3)
+            day = int(name.split(".")[0][1:3]) + 1
+            out.append({"SourceFile": f, "ExifIFD:DateTimeOriginal": f"2021:01:{day:02d} 10:00:00"})
+        sys.stdout.write(json.dumps(out) + "\\n{ready" + line[8:] + "}\\n")
+        sys.stdout.flush()
+        files = []
+    elif line.startswith("/"):
+        files.append(line)
+"""
+
+
+def _fake_exiftool(tmp_path: Path) -> tuple[str, Path]:
+    """(the fake's path, its log: one line per command, the files it named)."""
+    log = tmp_path / "commands.log"
+    script = tmp_path / "fake_exiftool.py"
+    script.write_text(_FAKE_EXIFTOOL)
+    fake = tmp_path / "exiftool"
+    fake.write_text(f"#!/bin/sh\nexec '{sys.executable}' '{script}' '{log}'\n")
+    fake.chmod(0o755)
+    return str(fake), log
+
+
+@needs_proc
+def test_several_files_go_in_one_command_and_each_gets_its_own_answer(tmp_path: Path) -> None:
+    fake, log = _fake_exiftool(tmp_path)
+    files = [tmp_path / f"f{i:02d}.jpg" for i in range(10)]
+    with ExiftoolReader(fake) as reader:
+        answers = reader.read_many(files)
+        assert (reader.started, reader.asked) == (1, 10)
+    assert log.read_text().splitlines() == [" ".join(f.name for f in files)]  # one command
+    for i, facts in enumerate(answers):
+        assert facts.dates == {"exiftool:DateTimeOriginal": f"2021-01-{i + 1:02d}T10:00:00"}
+
+
+@needs_proc
+@pytest.mark.parametrize("bad", ["f03-hang.jpg", "f03-crash.jpg"])
+def test_a_file_that_hangs_or_crashes_exiftool_in_a_batch_costs_only_itself(
+    tmp_path: Path, bad: str
+) -> None:
+    """The batch times out (or exiftool dies): its files are asked again one by one, so
+    every other file gets its answer and only the bad one a note."""
+    fake, log = _fake_exiftool(tmp_path)
+    names = ["f00.jpg", "f01.jpg", "f02.jpg", bad, "f04.jpg", "f05.jpg"]
+    # 4 s: a Python stand-in may take seconds to start on a loaded machine
+    with ExiftoolReader(fake, timeout=4.0) as reader:
+        answers = reader.read_many([tmp_path / n for n in names])
+    for name, facts in zip(names, answers, strict=True):
+        if name == bad:
+            assert facts.dates == {} and len(facts.problems) == 1, facts
+            assert facts.problems[0] in (
+                "exiftool gave no answer within 4 s",
+                "exiftool stopped while reading the file",
+            )
+        else:
+            day = int(name[1:3]) + 1
+            assert facts.dates == {"exiftool:DateTimeOriginal": f"2021-01-{day:02d}T10:00:00"}, (
+                name,
+                answers,
+            )
+    commands = log.read_text().splitlines()
+    assert commands[0] == " ".join(names)  # first the whole batch, then each alone
+    assert commands[1:] == names
+    assert sum(bad in command.split() for command in commands) == 2  # the batch, then alone
+
+
 @needs_proc
 def test_a_stuck_exiftool_is_killed_and_replaced(tmp_path: Path) -> None:
     """A file exiftool hangs on costs one timeout, not the run: the process is killed and the

@@ -3,8 +3,12 @@ reader cannot answer (vendor segments, old raw formats, videos of many kinds).
 
 exiftool is the field's reference, but starting it costs ~0.2 s, so one process
 serves a whole run: requests from discover's worker threads are queued and the
-thread that gets the process sends every queued file at once (one ``-executeN``
-each, so an answer can never be given to the wrong file). PyExifTool is not used:
+thread that gets the process sends the queued files in batches of up to
+``MAX_BATCH``, several files per ``-executeN`` (each answer is matched to its file by
+exiftool's ``SourceFile``; a file a batch did not answer is asked again alone, where
+no answer can be given to the wrong file). A batch has ``timeout`` seconds in all; one
+that hangs or crashes exiftool is asked again one file at a time, so the file at fault
+costs only itself. PyExifTool is not used:
 its process keeps running after photosync is killed (exiftool keeps polling a
 closed ``-@ -``; see ``_command``), it reads answers without a time limit (a
 hostile file would hang discover) and it is not safe to share between threads.
@@ -34,9 +38,9 @@ from photosync.errors import ConfigError
 from photosync.metadata.dates import parse_exif_datetime
 from photosync.metadata.facts import Facts, clean_text, valid_location
 
-#: seconds one file may take before exiftool is deemed stuck on it
+#: seconds one batch (or one file asked alone) may take before exiftool is deemed stuck
 REQUEST_TIMEOUT_S = 30.0
-#: files sent to the process in one go (their answers stay well inside a pipe buffer)
+#: files sent to the process in one ``-execute`` (their answers are a few kB each)
 MAX_BATCH = 32
 #: what we ask for; the rest of a file's tags is never read (and never printed)
 TAGS = (
@@ -177,56 +181,70 @@ class ExiftoolReader:
     # process side (under _run_lock) ------------------------------------------------------
     def _run(self, requests: Sequence[_Request]) -> None:
         for start in range(0, len(requests), MAX_BATCH):
-            batch = requests[start : start + MAX_BATCH]
-            try:
-                answers = self._ask(batch)
-            except OSError as exc:  # exiftool cannot be started (removed mid-run, ...)
-                self._stop(graceful=False)
-                answers = [_failed(f"exiftool cannot run: {exc.strerror or exc}") for _ in batch]
-            except _Stuck as stuck:
-                self._stop(graceful=False)
-                if len(batch) > 1:  # which file hung is unknown: ask each alone
-                    for request in batch:
-                        self._run([request])
-                    continue
-                answers = [_failed(str(stuck))]
-            except Exception as exc:  # a reader bug must not stop discover either
-                self._stop(graceful=False)
-                answers = [_failed(f"exiftool reader failed: {type(exc).__name__}") for _ in batch]
-            for request, facts in zip(batch, answers, strict=True):
-                request.facts = facts
-                request.done.set()
+            self._run_batch(requests[start : start + MAX_BATCH])
 
-    def _ask(self, batch: Sequence[_Request]) -> list[Facts]:
+    def _run_batch(self, batch: Sequence[_Request]) -> None:
+        """Answer every request of ``batch``: all at once, or each alone when that failed."""
+        try:
+            answers = self._ask(batch)
+        except OSError as exc:  # exiftool cannot be started (removed mid-run, ...)
+            self._stop(graceful=False)
+            answers = [_failed(f"exiftool cannot run: {exc.strerror or exc}") for _ in batch]
+        except _Stuck as stuck:
+            self._stop(graceful=False)
+            if len(batch) > 1:  # which file hung or crashed it is unknown: ask each alone
+                for request in batch:
+                    self._run_batch([request])
+                return
+            answers = [_failed(str(stuck))]
+        except Exception as exc:  # a reader bug must not stop discover either
+            self._stop(graceful=False)
+            answers = [_failed(f"exiftool reader failed: {type(exc).__name__}") for _ in batch]
+        unanswered = []
+        for request, facts in zip(batch, answers, strict=True):
+            if facts is None:
+                unanswered.append(request)
+                continue
+            request.facts = facts
+            request.done.set()
+        for request in unanswered:  # a name exiftool spelled otherwise: alone, it is its own
+            self._run_batch([request])
+
+    def _ask(self, batch: Sequence[_Request]) -> list[Facts | None]:
+        """One ``-executeN`` for the whole batch; None for a file of several not answered."""
         if self._closed:
             return [_failed("the exiftool reader was closed") for _ in batch]
-        lines: list[str] = []
-        tags: list[int | None] = []
+        names: list[str | None] = []
         for request in batch:
-            name = os.fspath(request.path.absolute())
-            if "\n" in name or "\r" in name:
-                tags.append(None)  # an argument line cannot hold it
-                continue
-            self._counter += 1
-            tags.append(self._counter)
-            lines += [*_COMMON_ARGS, name, f"-execute{self._counter}"]
+            path = os.fspath(request.path.absolute())
+            names.append(None if "\n" in path or "\r" in path else path)  # an argument line
+        wanted = list(dict.fromkeys(n for n in names if n is not None))
         proc = self._process()
-        wanted = [t for t in tags if t is not None]
+        entries: dict[str, bytes] = {}
         if wanted:
+            self._counter += 1
+            tag = self._counter
+            lines = [*_COMMON_ARGS, *wanted, f"-execute{tag}"]
             assert proc.stdin is not None
             try:
                 proc.stdin.write(os.fsencode("\n".join(lines) + "\n"))
                 proc.stdin.flush()
             except OSError as exc:
                 raise _Stuck(f"exiftool stopped: {exc}") from exc
-        raw = self._answers(proc, wanted)
-        self.asked += len(wanted)
-        return [
-            _failed("exiftool not asked: the file name holds a line break")
-            if tag is None
-            else facts_from_exiftool(raw[tag])
-            for tag in tags
-        ]
+            raw = self._answer(proc, tag)
+            self.asked += len(wanted)
+            entries = _by_source_file(raw) if len(wanted) > 1 else {wanted[0]: raw}
+        out: list[Facts | None] = []
+        for name in names:
+            if name is None:
+                out.append(_failed("exiftool not asked: the file name holds a line break"))
+            elif name in entries:
+                out.append(facts_from_exiftool(entries[name]))
+            elif len(wanted) > 1:
+                out.append(None)  # not in the batch's answer: asked again alone
+            else:  # alone and no answer at all (a file that vanished): nothing to add
+                out.append(Facts(origin="exiftool"))
+        return out
 
     def _process(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
@@ -240,30 +258,24 @@ class ExiftoolReader:
             self.started += 1
         return self._proc
 
-    def _answers(self, proc: subprocess.Popen[bytes], tags: list[int]) -> dict[int, bytes]:
-        """Each ``-executeN``'s output, read until its ``{readyN}`` or the deadline."""
+    def _answer(self, proc: subprocess.Popen[bytes], tag: int) -> bytes:
+        """The output of ``-execute{tag}``, read until its ``{ready<tag>}`` or the deadline."""
         assert proc.stdout is not None
-        out: dict[int, bytes] = {}
-        if not tags:
-            return out
+        marker = f"{{ready{tag}}}\n".encode()
         buffer = b""
-        deadline = time.monotonic() + self.timeout * len(tags)
+        deadline = time.monotonic() + self.timeout
         fd = proc.stdout.fileno()
         with selectors.DefaultSelector() as selector:
             selector.register(fd, selectors.EVENT_READ)
-            for tag in tags:
-                marker = f"{{ready{tag}}}\n".encode()
-                while marker not in buffer:
-                    left = deadline - time.monotonic()
-                    if left <= 0 or not selector.select(left):
-                        raise _Stuck(f"exiftool gave no answer within {self.timeout:g} s")
-                    chunk = os.read(fd, 65536)
-                    if not chunk:
-                        raise _Stuck("exiftool stopped while reading the file")
-                    buffer += chunk
-                answer, buffer = buffer.split(marker, 1)
-                out[tag] = answer
-        return out
+            while marker not in buffer:
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    raise _Stuck(f"exiftool gave no answer within {self.timeout:g} s")
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise _Stuck("exiftool stopped while reading the file")
+                buffer += chunk
+        return buffer.split(marker, 1)[0]
 
     def _stop(self, *, graceful: bool) -> None:
         proc, self._proc = self._proc, None
@@ -304,6 +316,19 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 def _failed(why: str) -> Facts:
     return Facts(origin="exiftool", problems=[why])
+
+
+def _by_source_file(raw: bytes) -> dict[str, bytes]:
+    """A batch's JSON answer split per file, keyed by exiftool's ``SourceFile``."""
+    try:
+        parsed = json.loads(raw.decode("utf-8", "replace") or "[]")
+    except ValueError:
+        return {}
+    out: dict[str, bytes] = {}
+    for entry in parsed if isinstance(parsed, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("SourceFile"), str):
+            out.setdefault(entry["SourceFile"], json.dumps([entry]).encode())
+    return out
 
 
 def facts_from_exiftool(raw: bytes) -> Facts:
