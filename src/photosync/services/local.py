@@ -87,6 +87,10 @@ class LocalFolderService(SourceService, TargetService):
             )
         since_ns = int(since.timestamp() * 1e9) if since else None
         for folder, listed in self._walk(self.root, report):
+            # the folder's path under the root, once: per file only strings are joined
+            # (pathlib per file was most of a no-op discover of 100,000 files)
+            under = folder.relative_to(self.root).as_posix()
+            prefix = "" if under == "." else under + "/"
             entries = []
             for entry in listed:
                 if self.exclude and self._matches(self._rel(entry), self.exclude):
@@ -138,7 +142,7 @@ class LocalFolderService(SourceService, TargetService):
                 for sidecar in own_sidecars:
                     sst = sidecar.stat()
                     version += f"|{portable_name(sidecar.name)}:{sst.st_size}:{sst.st_mtime_ns}"
-                rel = Path(entry.path).relative_to(self.root).as_posix()
+                rel = prefix + entry.name
                 extra: dict[str, Any] = {}
                 if own_sidecars:
                     extra["sidecars"] = [portable_name(s.name) for s in own_sidecars]
@@ -154,7 +158,7 @@ class LocalFolderService(SourceService, TargetService):
                     size=st.st_size,
                     media_type=kind,
                     quality="original",
-                    local_path=Path(entry.path),
+                    local_path=folder / entry.name,
                     sidecar_paths=tuple(Path(s.path) for s in own_sidecars),
                     modified_at=datetime.fromtimestamp(st.st_mtime, UTC),
                     extra=extra,
