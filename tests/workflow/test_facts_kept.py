@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -207,4 +208,51 @@ def test_a_takeout_date_before_1970_is_kept(tmp_path: Path, testdata: Path) -> N
     placeholder = next(r for r in records(archive) if r["metadata"]["filename"] == "scan_002.jpg")
     stated = placeholder["instances"]["gp"][0]["observed"].get("sources", [])
     assert not any(s["source"] == "google-takeout:photoTakenTime" for s in stated)
+    assert_check_clean(archive)
+
+
+def test_a_flickr_export_json_is_kept_as_a_sidecar_and_exported_beside_its_photo(
+    tmp_path: Path, camera: Path
+) -> None:
+    """Hole: a Flickr "Download your data" photo_<id>.json (comments, notes, counts, EXIF
+    as Flickr read it: more than the record maps) was read and thrown away: no blob, no
+    sidecar on the copy, nothing exported beside the photo."""
+    export = tmp_path / "flickr-export"
+    export.mkdir()
+    photo = {
+        "id": "52345678901",
+        "name": "Harbour",
+        "description": "",
+        "date_taken": "2008-05-30 15:56:01",
+        "date_imported": "2019-01-02 03:04:05",
+        "privacy": "private",
+        "tags": [{"tag": "boats"}],
+        "comments": [{"user": "12@N01", "comment": "Lovely light!"}],
+        "count_faves": "3",
+    }
+    meta_bytes = json.dumps(photo).encode()
+    with zipfile.ZipFile(export / "72157_account.zip", "w") as meta:
+        meta.writestr("photo_52345678901.json", meta_bytes)
+    with zipfile.ZipFile(export / "data-download-1.zip", "w") as media:
+        media.write(camera / "Canon_40D.jpg", "harbour_52345678901_o.jpg")
+    archive = tmp_path / "archive"
+    assert photosync(archive, "init", str(archive)).returncode == 0
+    added = photosync(
+        archive, "service", "add", "fx", "--type", "flickr-export", "--path", str(export)
+    )
+    assert added.returncode == 0, added.stderr
+    found = photosync(archive, "discover", "--service", "fx")
+    assert found.returncode == 0, found.stdout + found.stderr
+
+    (record,) = records(archive)
+    (instance,) = record["instances"]["fx"]
+    (sidecar,) = instance["sidecars"]
+    assert sidecar["name"] == "photo_52345678901.json"
+    digest = sidecar["content_hash"].removeprefix("sha256:")
+    assert (archive / "blobs" / "sha256" / digest[:2] / digest).read_bytes() == meta_bytes
+
+    out = tmp_path / "out"
+    exported = photosync(archive, "export", str(out), "--metadata", "none")
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    assert (out / "2008" / "05" / "harbour.jpg.json").read_bytes() == meta_bytes
     assert_check_clean(archive)

@@ -11,12 +11,13 @@ Settings: ``{"type": "flickr-export", "path": "/path/to/export-folder-or-zip"}``
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -240,6 +241,10 @@ class FlickrExportService(SourceService):
             "albums": index.albums.get(photo_id) or None,
             "archive": media.archive.name if media else None,
             "member": media.member if media else None,
+            # the photo's JSON (comments, notes, counts: more than the record maps) is
+            # kept as a sidecar blob: ``sidecar_files``
+            "metadata_archive": meta_entry.archive.name if meta_entry and raw else None,
+            "metadata_member": meta_entry.member if meta_entry and raw else None,
         }
         return RemoteItem(
             instance_id=photo_id,
@@ -289,13 +294,26 @@ class FlickrExportService(SourceService):
     def open_item(self, item: RemoteItem) -> AbstractContextManager[BinaryIO]:
         return self._open(item)
 
-    @contextmanager
-    def _open(self, item: RemoteItem) -> Iterator[BinaryIO]:
+    def sidecar_files(
+        self, item: RemoteItem
+    ) -> list[tuple[str, Callable[[], AbstractContextManager[BinaryIO]]]]:
+        """The photo's ``photo_<id>.json``, kept like an original beside its copy."""
+        archive_name, member = item.extra.get("metadata_archive"), item.extra.get("metadata_member")
+        if not archive_name or not member:
+            return []
+        name = member.rsplit("/", 1)[-1]
+        return [(name, functools.partial(self._open_member, archive_name, member))]
+
+    def _open(self, item: RemoteItem) -> AbstractContextManager[BinaryIO]:
         archive_name, member = item.extra.get("archive"), item.extra.get("member")
         if not item.original_available or not archive_name or not member:
             raise ItemUnavailable(
                 f"{self.name}: the export holds no original for {item.instance_id}"
             )
+        return self._open_member(archive_name, member)
+
+    @contextmanager
+    def _open_member(self, archive_name: str, member: str) -> Iterator[BinaryIO]:
         if unsafe_member_name(member) or "/" in archive_name or archive_name.startswith("."):
             raise ItemUnavailable(f"{self.name}: refused unsafe export member {member!r}")
         path = self.path if self.path.is_file() else self.path / archive_name
