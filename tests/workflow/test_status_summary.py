@@ -119,3 +119,29 @@ def test_an_original_gone_from_blobs_is_seen_by_the_next_status(tmp_path: Path) 
     (two / blobs[0].relative_to(one)).unlink()
     assert status(two)["originals_not_here"] == 1
     assert_check_clean(one)
+
+
+def test_records_moved_while_iterating_come_once(tmp_path: Path) -> None:
+    """``iter_records`` reads the index a chunk at a time from a snapshot: a record
+    rewritten under a later path while the iteration runs is not met a second time."""
+    from photosync.archive.archive import Archive
+
+    root = tmp_path / "archive"
+    ps(tmp_path, "init", str(root))
+    make_library(tmp_path / "pics", 5)
+    ps(root, "service", "add", "pics", "--type", "local", "--path", str(tmp_path / "pics"))
+    ps(root, "discover")
+    archive = Archive(root)
+    archive.lock()
+    try:
+        met = []
+        for record in archive.iter_records():
+            met.append(record["photo_id"])
+            record["metadata"]["taken_date"] = "2099-12-31T00:00:00"  # files it last
+            archive.write_record(record)
+        archive.commit("test: every photo moved to 2099")
+        assert sorted(met) == sorted(set(met)) and len(met) == 5
+        assert [r["photo_id"] for r in archive.iter_records()] != []
+    finally:
+        archive.close()
+    assert_check_clean(root)

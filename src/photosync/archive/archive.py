@@ -615,11 +615,12 @@ class Archive:
                     yield Path(dirpath) / name
 
     def iter_records(self) -> Iterator[Record]:
-        """Every record, one at a time, in a stable order (only the paths are held in memory).
+        """Every record, one at a time, in a stable order (path order).
 
-        The path list is taken first so that writing records while iterating is safe.
+        The paths are read from a snapshot of the index (``snapshot_record_paths``), so
+        writing records while iterating is safe and memory does not grow with the archive.
         """
-        for _photo_id, rel in list(self.state.all_record_paths()):
+        for _photo_id, rel in self.state.snapshot_record_paths():
             path = self.root / rel
             if path.exists():  # merged away earlier in this iteration
                 yield self._load_path(path)

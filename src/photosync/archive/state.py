@@ -245,6 +245,21 @@ class StateDB:
         self._write_pending()
         yield from self.conn.execute("SELECT photo_id, path FROM record_paths ORDER BY path")
 
+    def snapshot_record_paths(self, chunk: int = 2000) -> Iterator[tuple[str, str]]:
+        """Every (photo_id, path) as the index holds them now, read a chunk at a time
+        through a read transaction of its own (WAL: a snapshot), so the caller may write
+        records meanwhile without the listing moving under it and without holding a
+        million paths in memory."""
+        self.flush()  # what this connection wrote is in the snapshot
+        reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            reader.execute("BEGIN")
+            rows = reader.execute("SELECT photo_id, path FROM record_paths ORDER BY path")
+            while batch := rows.fetchmany(chunk):
+                yield from batch
+        finally:
+            reader.close()
+
     def count_records(self) -> int:
         self._write_pending()
         return int(self.conn.execute("SELECT COUNT(*) FROM record_paths").fetchone()[0])
