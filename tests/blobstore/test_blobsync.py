@@ -12,6 +12,7 @@ import pytest
 
 from photosync.blobstore.base import BlobStore
 from photosync.blobstore.blobsync import (
+    BlobSyncReport,
     JsonlJournal,
     copy_missing_blobs,
     repair_blobs,
@@ -252,3 +253,24 @@ def test_copy_works_without_a_listing(local: LocalBlobStore, tmp_path: Path) -> 
     assert report.ok and len(report.copied["u"]) == 3
     again = copy_missing_blobs(list(blobs), local, [target], workers=2)
     assert again.copied_count == 0 and again.present["u"] == 3
+
+
+def test_each_digest_is_told_settled_once_on_the_callers_thread(
+    local: LocalBlobStore, tmp_path: Path
+) -> None:
+    """``on_done`` lets the caller write a record per digest while other copies go on."""
+    import threading
+
+    blobs = fill(local, 6, tmp_path / "in")
+    digests = sorted(blobs)
+    target = LocalBlobStore(tmp_path / "t", name="t")
+    copy_missing_blobs(digests[:2], local, [target], workers=1)  # two already there
+    told: list[tuple[str, bool, bool]] = []
+
+    def settled(digest: str, report: BlobSyncReport) -> None:
+        there = digest in report.copied["t"] or target.has(digest)
+        told.append((digest, there, threading.current_thread() is threading.main_thread()))
+
+    copy_missing_blobs(digests, local, [target], workers=3, on_done=settled)
+    assert sorted(d for d, _, _ in told) == digests
+    assert all(there and main for _, there, main in told)

@@ -231,6 +231,7 @@ def copy_missing_blobs(
     progress: Callable[[int], None] | None = None,
     tmp_dir: Path | None = None,
     expected: Mapping[str, int | None] | None = None,
+    on_done: Callable[[str, BlobSyncReport], None] | None = None,
 ) -> BlobSyncReport:
     """Make every digest present in every target, ``workers`` copies at a time.
 
@@ -251,6 +252,11 @@ def copy_missing_blobs(
     that copy is replaced with verified bytes, the way ``verify --repair``
     does (S3 overwrites in place, a local store moves the bad file to
     quarantine first), and counted in ``report.replaced``.
+
+    ``on_done(digest, report)`` is called on the caller's thread as soon as a
+    digest is settled in every target (copied, already there, or failed: the
+    report says which), while other copies go on: the caller's work per digest
+    (writing records) overlaps the uploads instead of following them.
     """
     sources = [source] if isinstance(source, BlobStore) else list(source)
     expected = expected or {}
@@ -332,7 +338,9 @@ def copy_missing_blobs(
                 done(target, digest, stored, size)
         return refused
 
-    def run(digest: str, wanted_in: list[BlobStore]) -> None:
+    def run(digest: str, wanted_in: list[BlobStore]) -> str:
+        if not wanted_in:
+            return digest  # nothing to copy: settled, told in its turn
         others = [s for s in sources if s not in wanted_in]
         todo = wanted_in
         try:
@@ -352,9 +360,15 @@ def copy_missing_blobs(
                     report.failed[target.name][digest] = str(error)
         if progress is not None:
             progress(len(wanted_in))
+        return digest
 
+    jobs = ((digest, per_digest.get(digest, [])) for digest in wanted)
     try:
-        run_bounded(lambda job: run(*job), per_digest.items(), workers=workers, name="blob-copy")
+        for digest in bounded_map(
+            lambda job: run(*job), jobs, workers=workers, name="blob-copy", ordered=False
+        ):
+            if on_done is not None:
+                on_done(digest, report)
     finally:
         if journal is not None:
             journal.flush()

@@ -6,9 +6,10 @@ one machine only.
 
 Copies go through ``blobsync.copy_missing_blobs`` (parallel, bounded by
 ``sync_preferences.max_parallel_uploads``) with a JSON-lines journal in
-``.photosync/journal/`` so a killed run resumes without re-uploading. Afterwards
-each record's ``blob_locations`` lists the locations whose listing shows its
-blob with the right size: the record says where its original is.
+``.photosync/journal/`` so a killed run resumes without re-uploading. As soon as
+every original of a record is settled (while other copies still go on), its
+``blob_locations`` lists the locations whose listing shows its blobs with the
+right size: the record says where its original is.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from photosync.archive.archive import Archive, record_hashes, record_sidecars
 from photosync.blobstore.base import BlobStore, check_digest
 from photosync.blobstore.blobsync import (
+    BlobSyncReport,
     CopyOutcome,
     JsonlJournal,
     all_sizes,
@@ -136,17 +138,33 @@ def replicate_blobs(
     workers = workers or upload_workers(archive)
     report = BlobReplicateReport(locations=[s.name for s in stores])
     sizes: dict[str, int | None] = {}
+    holders: dict[str, list[str]] = {}  # digest -> photo ids holding it
+    waiting: dict[str, int] = {}  # photo id -> its originals not settled yet
     for record in archive.iter_records() if records is None else records:
-        for digest, size in record_originals(record).items():
+        originals = record_originals(record)
+        waiting[record["photo_id"]] = len(originals)
+        for digest, size in originals.items():
             if sizes.get(digest) is None:
                 sizes[digest] = size
             report.photo_of.setdefault(digest, record["photo_id"])
+            holders.setdefault(digest, []).append(record["photo_id"])
     report.digests = len(sizes)
     if not stores or not sizes:
         return report
     journal_path = archive.root / JOURNAL
     tmp_dir = archive.root / TMP_DIR
     tmp_dir.mkdir(parents=True, exist_ok=True)
+    locate = _Locator(archive, stores)
+    later: list[str] = []
+
+    def settled(digest: str, copies: BlobSyncReport) -> None:
+        """A record whose every original is settled gets its ``blob_locations`` now, on
+        this thread, while the other copies go on (not in a second pass after them)."""
+        for photo_id in holders.pop(digest, []):
+            waiting[photo_id] -= 1
+            if waiting[photo_id] == 0 and not locate.record(photo_id, copies.listings):
+                later.append(photo_id)
+
     progress.start("copy originals", len(sizes) * len(stores))
     try:
         copies = copy_missing_blobs(
@@ -158,19 +176,84 @@ def replicate_blobs(
             progress=progress.advance,
             tmp_dir=tmp_dir,
             expected=sizes,
+            on_done=settled,
         )
     finally:
         progress.finish()
     report.copied = {name: sorted(v) for name, v in copies.copied.items()}
     report.replaced = {name: sorted(v) for name, v in copies.replaced.items() if v}
     report.failed = {name: dict(v) for name, v in copies.failed.items() if v}
-    report.records_updated = _record_locations(
-        archive, stores, sizes, report, progress.note, copies.listings
-    )
+    if later:  # a location without a listing of sizes: list it once now, as before
+        locate.relist(copies.listings, progress.note)
+        for photo_id in later:
+            locate.record(photo_id, copies.listings)
+    report.records_updated = locate.updated
     if report.ok:
         # the listing is the truth from here on: a later loss must be copied again
         journal_path.unlink(missing_ok=True)
     return report
+
+
+class _Locator:
+    """Writes ``blob_locations``: the locations whose listing (plus the copies confirmed
+    since) shows every original of a record at its size. A local folder is asked per
+    original (a ``stat``); a location with no listing of sizes waits for ``relist``."""
+
+    def __init__(self, archive: Archive, stores: Sequence[BlobStore]) -> None:
+        self.archive = archive
+        self.stores = stores
+        self.primary = primary_name(stores)
+        self.now = utc_now()
+        self.updated = 0
+        self._relisted: dict[str, dict[str, int]] = {}
+        self._relisted_all = False
+
+    def relist(self, known: Mapping[str, dict[str, int]], note: Callable[[str], None]) -> None:
+        for store in self.stores:
+            if store.name in known:
+                continue
+            try:
+                self._relisted[store.name] = all_sizes(store)
+            except PhotosyncError as error:
+                note(f"{store.name}: could not be listed to confirm copies: {error}")
+        self._relisted_all = True
+
+    def record(self, photo_id: str, known: Mapping[str, dict[str, int]]) -> bool:
+        """Update one record; False when a location cannot be judged before ``relist``."""
+        listings: dict[str, Mapping[str, int]] = {**self._relisted, **known}
+        unlisted = [s for s in self.stores if s.name not in listings]
+        if not self._relisted_all and any(not s.local_files for s in unlisted):
+            return False
+        record = self.archive.load_record(photo_id)
+        originals = record_originals(record)
+        for store in unlisted:
+            if store.local_files:
+                listings[store.name] = _local_sizes(store, originals)
+        digest = check_digest(record["content_hash"])
+        must = {d: expected_size(d, size, listings, self.primary) for d, size in originals.items()}
+        verified = {
+            store.name: store.locator(digest)
+            for store in self.stores
+            if all(
+                size is not None and listings.get(store.name, {}).get(d) == size
+                for d, size in must.items()
+            )
+        }
+        if update_blob_locations(record, verified, primary=self.primary, now=self.now):
+            record["updated_at"] = self.now
+            self.archive.write_record(record)
+            self.updated += 1
+        return True
+
+
+def _local_sizes(store: BlobStore, digests: Iterable[str]) -> dict[str, int]:
+    """The size of each of these blobs in a local folder (absent ones left out)."""
+    found: dict[str, int] = {}
+    for digest in digests:
+        stat = store.stat(digest)
+        if stat is not None:
+            found[digest] = stat.size
+    return found
 
 
 @dataclass
@@ -217,50 +300,3 @@ def plan_blobs(archive: Archive, *, stores: Sequence[BlobStore] | None = None) -
             if found.get(digest) != size:
                 plan.to_copy.setdefault(name, []).append(digest)
     return plan
-
-
-def _record_locations(
-    archive: Archive,
-    stores: Sequence[BlobStore],
-    sizes: Mapping[str, int | None],
-    report: BlobReplicateReport,
-    note: Callable[[str], None],
-    known: Mapping[str, dict[str, int]] | None = None,
-) -> int:
-    """Write ``blob_locations``: the locations whose listing shows every original of a record.
-
-    ``known``: listings the copy already holds (its listing plus what it
-    confirmed since); the other stores are listed here.
-    """
-    confirmed: dict[str, dict[str, int]] = dict(known or {})
-    for store in stores:
-        if store.name in confirmed:
-            continue
-        try:
-            confirmed[store.name] = all_sizes(store)
-        except PhotosyncError as error:
-            note(f"{store.name}: could not be listed to confirm copies: {error}")
-    primary = primary_name(stores)
-    now = utc_now()
-    updated = 0
-    for record in archive.iter_records():
-        digest = check_digest(record["content_hash"])
-        if digest not in sizes:
-            continue
-        originals = {
-            d: expected_size(d, size, confirmed, primary)
-            for d, size in record_originals(record).items()
-        }
-        verified = {
-            store.name: store.locator(digest)
-            for store in stores
-            if all(
-                size is not None and confirmed.get(store.name, {}).get(d) == size
-                for d, size in originals.items()
-            )
-        }
-        if update_blob_locations(record, verified, primary=primary, now=now):
-            record["updated_at"] = now
-            archive.write_record(record)
-            updated += 1
-    return updated
