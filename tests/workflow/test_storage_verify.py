@@ -445,3 +445,42 @@ def test_replicate_replaces_a_torn_copy_in_s3(
     again = json.loads(_ok("--archive", root, "replicate", "--execute", "--json").output)
     assert again["blobs"]["replaced"] == {}, again["blobs"]
     assert_check_clean(Path(root))
+
+
+def test_a_record_the_user_changed_does_not_keep_the_others_from_their_locations(
+    tmp_path: Path,
+) -> None:
+    """replicate leaves the user's uncommitted edit alone (exit 4, saying so), yet every
+    other record still gets the location its original was copied to: before, the first
+    such record in path order stopped the records after it."""
+    root = str(tmp_path / "archive")
+    _ok("init", root)
+    make_library(tmp_path / "lib", 3)
+    _ok(
+        "--archive",
+        root,
+        "service",
+        "add",
+        "phone",
+        "--type",
+        "local",
+        "--path",
+        str(tmp_path / "lib"),
+    )
+    _ok("--archive", root, "discover")
+    nas = tmp_path / "nas"
+    _ok("--archive", root, "storage", "add", "nas", "--type", "local", "--path", str(nas))
+    paths = sorted((Path(root) / "photos").rglob("*.json"))
+    edited = paths[0]
+    before = edited.read_bytes()
+    edited.write_bytes(before + b"\n")  # a change photosync did not make, not committed
+    result = run_cli("--archive", root, "replicate", "--execute")
+    assert result.exit_code == 4, result.output
+    for path in paths[1:]:
+        held = json.loads(path.read_text(encoding="utf-8"))
+        assert "nas" in {loc["store"] for loc in held["blob_locations"]}, path
+    assert edited.read_bytes() == before + b"\n"  # left as the user made it
+    edited.write_bytes(before)  # the user takes the edit back
+    _ok("--archive", root, "replicate", "--execute")
+    assert all("nas" in {loc["store"] for loc in r["blob_locations"]} for r in records(Path(root)))
+    assert_check_clean(Path(root))

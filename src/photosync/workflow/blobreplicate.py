@@ -30,7 +30,7 @@ from photosync.blobstore.blobsync import (
     expected_size,
     primary_name,
 )
-from photosync.errors import PhotosyncError
+from photosync.errors import PhotosyncError, UserChanged
 from photosync.model import Record, utc_now
 from photosync.workflow.context import all_stores
 from photosync.workflow.progress import Progress, SilentProgress
@@ -188,6 +188,8 @@ def replicate_blobs(
         for photo_id in later:
             locate.record(photo_id, copies.listings)
     report.records_updated = locate.updated
+    if locate.left_alone:  # as before: the run says so (exit 4), now after every copy
+        raise locate.left_alone[0]
     if report.ok:
         # the listing is the truth from here on: a later loss must be copied again
         journal_path.unlink(missing_ok=True)
@@ -205,6 +207,8 @@ class _Locator:
         self.primary = primary_name(stores)
         self.now = utc_now()
         self.updated = 0
+        #: records holding a change of the user's: not written (raised after the copies)
+        self.left_alone: list[UserChanged] = []
         self._relisted: dict[str, dict[str, int]] = {}
         self._relisted_all = False
 
@@ -241,7 +245,11 @@ class _Locator:
         }
         if update_blob_locations(record, verified, primary=self.primary, now=self.now):
             record["updated_at"] = self.now
-            self.archive.write_record(record)
+            try:
+                self.archive.write_record(record)
+            except UserChanged as error:  # the user's edit stays; the other copies go on
+                self.left_alone.append(error)
+                return True
             self.updated += 1
         return True
 
