@@ -643,16 +643,24 @@ INSTANT_SOURCES = (GPS_TIME_SOURCE, "quicktime:CreateDate")
 
 
 def _find_offset(value: str, dates: dict[str, str]) -> str:
-    """A naive wall clock plus a UTC instant of the same moment (GPS fix, QuickTime's mvhd)
-    give the offset (``model.find_offset``: whole quarter hours, within a minute)."""
+    """A naive wall clock plus a UTC instant of the same moment (GPS fix, QuickTime's mvhd,
+    then any other source that states one: an XMP sidecar written in UTC) give the
+    offset (``model.find_offset``: whole quarter hours, within a minute)."""
     if len(value) < 19 or value.endswith("Z") or value[-6] in "+-":
         return value
-    for source in INSTANT_SOURCES:
-        instant = dates.get(source)
-        offset = find_offset(value, instant) if instant else None
+    stated = [s for s in INSTANT_SOURCES if s in dates] + [
+        s for s, v in dates.items() if s not in INSTANT_SOURCES and _is_instant(v)
+    ]
+    for source in stated:
+        offset = find_offset(value, dates[source])
         if offset is not None:
             return value + offset
     return value
+
+
+def _is_instant(value: str) -> bool:
+    """A date with a zone (``Z`` or ``+02:00``): a UTC instant, not a wall clock."""
+    return len(value) >= 20 and (value.endswith("Z") or value[-6] in "+-")
 
 
 def _file_time(info: MediaInfo, path: Path) -> None:
