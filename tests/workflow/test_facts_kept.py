@@ -256,3 +256,24 @@ def test_a_flickr_export_json_is_kept_as_a_sidecar_and_exported_beside_its_photo
     assert exported.returncode == 0, exported.stdout + exported.stderr
     assert (out / "2008" / "05" / "harbour.jpg.json").read_bytes() == meta_bytes
     assert_check_clean(archive)
+
+
+def test_a_photo_named_like_a_sidecar_is_archived_by_its_content(
+    tmp_path: Path, camera: Path
+) -> None:
+    """Hole: a JPEG whose extension lies (`scan.xmp`, no photo of its name beside it) was
+    left out as "an XMP sidecar with no photo", though photos are recognised by content;
+    a real orphan sidecar is still named."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shutil.copy(camera / "Canon_40D.jpg", lib / "scan.xmp")
+    write_xmp(lib / "orphan.xmp", caption="no photo here")
+
+    report = discover_folder(tmp_path, lib)
+
+    assert [line.split(": ", 1)[0] for line in report["left_out"]] == ["orphan.xmp"]
+    (record,) = records(tmp_path / "archive")
+    (instance,) = record["instances"]["phone"]
+    assert (instance["id"], record["media"]["format"]) == ("scan.xmp", "jpeg")
+    assert "sidecars" not in instance
+    assert_check_clean(tmp_path / "archive")

@@ -124,7 +124,12 @@ class LocalFolderService(SourceService, TargetService):
                     attached.update(s.name.lower() for s in _sidecars_for(entry.name, sidecars))
             for key, same_name in sorted(sidecars.items()):
                 for sidecar in same_name:
-                    if key not in attached:
+                    if key in attached:
+                        continue
+                    kind = _sniffed_kind(sidecar, report)
+                    if kind is not None:  # a photo whose name lies: archived as what it is
+                        media.append((sidecar, kind))
+                    else:
                         report.left_out.append(
                             f"{self._rel(sidecar)}: an XMP sidecar with no photo of its name "
                             "beside it"
@@ -401,4 +406,4 @@ def _sidecars_for(name: str, sidecars: dict[str, list[os.DirEntry[str]]]) -> lis
     stem = lowered.rsplit(".", 1)[0]
     if f"{stem}.xmp" != f"{lowered}.xmp":
         found.extend(sidecars.get(f"{stem}.xmp", []))
-    return found
+    return [s for s in found if s.name != name]  # a photo named .xmp is not its own sidecar
