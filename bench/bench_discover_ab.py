@@ -21,8 +21,8 @@ the library is discovered once (with ``--after``), and each round resolves a fre
 of that archive with each version in turn (fingerprints, matching, rules, the commit).
 
 ``--extraction`` (issue 13 goal 6) times three arms on this checkout: ``none`` (metadata
-extraction replaced, in the bench process only, by a stub that reads nothing: the file's
-type from its name and its mtime), ``builtin`` and ``auto`` (exiftool asked about what the
+extraction replaced, in the bench process only, by a stub that reads no byte and states
+what the bench files hold, from their names), ``builtin`` and ``auto`` (exiftool asked about what the
 built-in reader could not answer, when installed), and prints auto/none and builtin/none:
 what extraction costs a cold discover.
 """
@@ -74,18 +74,26 @@ def _set_reader(archive: Path, reader: str) -> None:
     )
 
 
-#: bench-only: discover with metadata extraction replaced by a stub that reads no byte
+#: bench-only: discover with metadata extraction replaced by a stub that reads no byte of
+#: the file; it states what extraction finds in bench_discover's files (their date, camera
+#: and caption follow from the index in the name), so records and folders are the same
+#: and only the reading is left out
 _NO_EXTRACTION = (
-    "import photosync.workflow.discover as _d\n"
+    "import photosync.workflow.discover as _d, datetime as _dt\n"
     "from photosync.metadata.types import MediaInfo as _M\n"
-    "from photosync.metadata.dates import utc_iso as _u\n"
-    "import os as _os, datetime as _dt\n"
-    "def _stub(path, *, fallback_mtime=None, fallback_source='file:mtime', **_kw):\n"
-    " when = fallback_mtime or _dt.datetime.fromtimestamp(_os.stat(path).st_mtime, _dt.UTC)\n"
+    "def _stub(path, **_kw):\n"
+    " i = int(str(path).rsplit('_', 1)[1].split('.')[0])\n"
+    " when = _dt.datetime(2015, 1, 1) + _dt.timedelta(minutes=37 * i)\n"
     " return _M(kind='photo', format='jpeg', mime_type='image/jpeg',\n"
-    "  taken_date=_u(when), taken_date_source=fallback_source)\n"
+    "  taken_date=when.isoformat(), taken_date_source='exif:DateTimeOriginal',\n"
+    "  camera_make='Bench', camera_model=f'Camera {i % 7}', caption=f'bench photo {i}')\n"
     "_d.extract_media_info = _stub\n"
 )
+
+
+#: CPU seconds (user + system, the process and its children: git, exiftool) of each
+#: ``_cold_discover``, in order: steadier than the wall clock on a loaded machine
+CPU_SECONDS: list[float] = []
 
 
 def _cold_discover(
@@ -120,7 +128,8 @@ def _cold_discover(
         "import sys,time;from photosync.cli import cli;t=time.perf_counter();"
         "rc=0\ntry:\n cli.main(args=sys.argv[1:],prog_name='photosync',standalone_mode=False)\n"
         "except SystemExit as e:\n rc=int(e.code or 0)\n"
-        "print('BENCH',time.perf_counter()-t,rc)"
+        "import resource as R;a=R.getrusage(R.RUSAGE_SELF);b=R.getrusage(R.RUSAGE_CHILDREN)\n"
+        "print('BENCH',time.perf_counter()-t,rc,a.ru_utime+a.ru_stime+b.ru_utime+b.ru_stime)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, "--archive", str(archive), "-q", "discover"],
@@ -133,6 +142,7 @@ def _cold_discover(
     if line is None or line.split()[2] != "0":
         raise SystemExit(f"discover failed with {src}:\n{out.stdout}\n{out.stderr}")
     shutil.rmtree(archive, ignore_errors=True)
+    CPU_SECONDS.append(float(line.split()[3]))
     return float(line.split()[1])
 
 
@@ -250,13 +260,18 @@ def _extraction_rounds(src: Path, library: Path, work: Path, rounds: int, count:
     """none / builtin / auto in a rotating order each round; prints the median ratios."""
     arms = ["none", "builtin", "auto"]
     times: dict[str, list[float]] = {arm: [] for arm in arms}
+    cpu: dict[str, list[float]] = {arm: [] for arm in arms}
     for round_no in range(rounds):
         shift = round_no % len(arms)  # each arm runs first, second and third in turn
         for arm in arms[shift:] + arms[:shift]:
             reader = None if arm == "none" else arm
             seconds = _cold_discover(src, library, work, reader, extract=arm != "none")
             times[arm].append(seconds)
-            print(f"round {round_no + 1} {arm:7} {seconds:7.2f} s", flush=True)
+            cpu[arm].append(CPU_SECONDS[-1])
+            print(
+                f"round {round_no + 1} {arm:7} {seconds:7.2f} s  cpu {CPU_SECONDS[-1]:7.2f} s",
+                flush=True,
+            )
     med = {arm: statistics.median(values) for arm, values in times.items()}
     ratios = {
         arm: statistics.median(t / n for t, n in zip(times[arm], times["none"], strict=True))
@@ -269,6 +284,13 @@ def _extraction_rounds(src: Path, library: Path, work: Path, rounds: int, count:
         f"{ratios['auto']:.3f}), builtin/none {med['builtin'] / med['none']:.3f} (per-round "
         f"median {ratios['builtin']:.3f}), auto/builtin {med['auto'] / med['builtin']:.3f} "
         "(target: extraction <= 1.10)"
+    )
+    cmed = {arm: statistics.median(values) for arm, values in cpu.items()}
+    print(
+        "median CPU (user+system, with children): "
+        + ", ".join(f"{arm} {cmed[arm]:.2f} s" for arm in arms)
+        + f"; auto/none {cmed['auto'] / cmed['none']:.3f}, builtin/none "
+        f"{cmed['builtin'] / cmed['none']:.3f}, auto/builtin {cmed['auto'] / cmed['builtin']:.3f}"
     )
     return 0
 
