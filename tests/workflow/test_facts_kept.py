@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -276,4 +277,49 @@ def test_a_photo_named_like_a_sidecar_is_archived_by_its_content(
     (instance,) = record["instances"]["phone"]
     assert (instance["id"], record["media"]["format"]) == ("scan.xmp", "jpeg")
     assert "sidecars" not in instance
+    assert_check_clean(tmp_path / "archive")
+
+
+FAR_FUTURE_NS = 400_000_000_000 * 10**9  # year 14645: no Python date holds it
+
+
+def _far_future_folder(tmp_path: Path) -> Path:
+    """A folder on a disk that keeps a modification time past year 9999 (tmpfs, XFS,
+    btrfs do; ext4 stops at 2446)."""
+    for parent in (tmp_path, Path("/dev/shm")):
+        if not parent.is_dir():
+            continue
+        probe = Path(tempfile.mkdtemp(dir=parent))
+        (probe / "probe").write_bytes(b"")
+        try:
+            os.utime(probe / "probe", ns=(0, FAR_FUTURE_NS))
+            if (probe / "probe").stat().st_mtime_ns == FAR_FUTURE_NS:
+                return probe
+        except OSError:
+            pass
+        shutil.rmtree(probe)
+    pytest.skip("no disk here keeps a modification time past year 9999")
+
+
+def test_a_file_time_past_year_9999_leaves_the_photo_undated_not_the_run_crashed(
+    tmp_path: Path, testdata: Path
+) -> None:
+    """Hole: a file whose modification time no date can hold (a camera clock gone wild,
+    kept by tmpfs/XFS/btrfs) stopped discover with a traceback (exit 1): no file of the
+    folder was archived."""
+    lib = _far_future_folder(tmp_path)
+    try:
+        shutil.copy(testdata / "photos" / "png_webp" / "hopper.png", lib / "far.png")
+        os.utime(lib / "far.png", ns=(0, FAR_FUTURE_NS))
+        shutil.copy(testdata / "photos" / "camera" / "Canon_40D.jpg", lib / "IMG_1.jpg")
+        report = discover_folder(tmp_path, lib)
+    finally:
+        if lib.parent != tmp_path:
+            shutil.rmtree(lib)
+    assert report["new"] == 2 and report["failed"] == []
+    dates = {
+        r["metadata"]["filename"]: r["metadata"]["taken_date"]
+        for r in records(tmp_path / "archive")
+    }
+    assert dates == {"far.png": None, "IMG_1.jpg": "2008-05-30T15:56:01"}
     assert_check_clean(tmp_path / "archive")

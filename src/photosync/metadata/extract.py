@@ -665,8 +665,8 @@ def _is_instant(value: str) -> bool:
 
 def _file_time(info: MediaInfo, path: Path) -> None:
     try:
-        mtime = os.stat(path).st_mtime
-    except OSError:
+        taken = datetime.fromtimestamp(os.stat(path).st_mtime).astimezone()
+    except (OSError, ValueError, OverflowError):  # gone, or a year no date can hold
         return
-    info.taken_date = utc_iso(datetime.fromtimestamp(mtime).astimezone())
+    info.taken_date = utc_iso(taken)
     info.taken_date_source = "file:mtime"

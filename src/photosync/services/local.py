@@ -165,7 +165,7 @@ class LocalFolderService(SourceService, TargetService):
                     quality="original",
                     local_path=folder / entry.name,
                     sidecar_paths=tuple(Path(s.path) for s in own_sidecars),
-                    modified_at=datetime.fromtimestamp(st.st_mtime, UTC),
+                    modified_at=_file_time(st.st_mtime),
                     extra=extra,
                 )
             del folder
@@ -350,6 +350,15 @@ def _holds(path: Path, digest: str) -> bool:
         return hash_file(path)[0] == digest
     except NotRegularFile:
         return False
+
+
+def _file_time(mtime: float) -> datetime | None:
+    """A file's modification time; None when no date can hold it (a clock gone wild
+    wrote year 14645 on a disk that keeps it): the photo is then undated, not lost."""
+    try:
+        return datetime.fromtimestamp(mtime, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _patterns(value: Any) -> list[str]:
