@@ -65,7 +65,13 @@ from photosync.errors import (
     UserChanged,
 )
 from photosync.merge import MergeError, merge_records
-from photosync.model import Record, iter_instances, record_relpath, utc_now
+from photosync.model import (
+    Record,
+    iter_instances,
+    record_hashes,
+    record_relpath,
+    utc_now,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -1033,28 +1039,3 @@ def _record_problem(path: Path) -> str | None:
         return f"not valid JSON: {error}"
     problems = schema_errors(PHOTO_SCHEMA, value)
     return "; ".join(problems[:3]) if problems else None
-
-
-def record_sidecars(record: Record) -> dict[str, int | None]:
-    """Every sidecar blob a record's instances hold (``instance.sidecars``) -> its size.
-
-    Preserved data like originals (copied, verified, restored), but not an identity
-    of the record: two photos may carry byte-identical sidecars.
-    """
-    out: dict[str, int | None] = {}
-    for _service, instance in iter_instances(record):
-        for sidecar in instance.get("sidecars") or []:
-            value = sidecar.get("content_hash") if isinstance(sidecar, dict) else None
-            if isinstance(value, str):
-                size = sidecar.get("size")
-                out[value] = size if isinstance(size, int) else None
-    return out
-
-
-def record_hashes(record: Record) -> list[str]:
-    """Every content hash that identifies this record (its own and its instances')."""
-    hashes = {record["content_hash"]}
-    for _service, instance in iter_instances(record):
-        if instance.get("content_hash"):
-            hashes.add(instance["content_hash"])
-    return sorted(hashes)

@@ -19,20 +19,18 @@ from pathlib import Path
 from typing import BinaryIO
 
 from photosync.errors import BlobError, NotRegularFile
+from photosync.model import bare_digest
 
 CHUNK_SIZE = 1024 * 1024
-_HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 #: where named objects live in every store, beside ``sha256/`` (never listed as blobs)
 NAMED_PREFIX = "archive/"
 
 
 def check_digest(digest: str) -> str:
-    """Accept ``sha256:<hex>`` or ``<hex>``; return the bare lowercase hex."""
-    bare = digest.removeprefix("sha256:").lower()
-    if not _HEX_DIGEST.match(bare):
-        raise ValueError(f"not a SHA-256 digest: {digest!r}")
-    return bare
+    """Accept ``sha256:<hex>`` or ``<hex>``; return the bare lowercase hex (the
+    record's rule, ``model.bare_digest``)."""
+    return bare_digest(digest)
 
 
 def check_name(name: str) -> str:

@@ -846,3 +846,351 @@ def selector_mistakes(records: Iterable[Record], selectors: Iterable[str]) -> li
                 + (f"albums: {shown}" if known else "no photo is in any album")
             )
     return mistakes
+
+
+# the hashes a record holds ---------------------------------------------------------------
+
+_HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+def bare_digest(digest: str) -> str:
+    """``sha256:<hex>`` or ``<hex>`` as the bare lowercase hex; ValueError for anything else."""
+    bare = digest.removeprefix("sha256:").lower()
+    if not _HEX_DIGEST.match(bare):
+        raise ValueError(f"not a SHA-256 digest: {digest!r}")
+    return bare
+
+
+def record_hashes(record: Record) -> list[str]:
+    """Every content hash that identifies this record (its own and its instances')."""
+    hashes = {record["content_hash"]}
+    for _service, instance in iter_instances(record):
+        if instance.get("content_hash"):
+            hashes.add(instance["content_hash"])
+    return sorted(hashes)
+
+
+def record_sidecars(record: Record) -> dict[str, int | None]:
+    """Every sidecar blob a record's instances hold (``instance.sidecars``) -> its size.
+
+    Preserved data like originals (copied, verified, restored), but not an identity
+    of the record: two photos may carry byte-identical sidecars.
+    """
+    out: dict[str, int | None] = {}
+    for _service, instance in iter_instances(record):
+        for sidecar in instance.get("sidecars") or []:
+            value = sidecar.get("content_hash") if isinstance(sidecar, dict) else None
+            if isinstance(value, str):
+                size = sidecar.get("size")
+                out[value] = size if isinstance(size, int) else None
+    return out
+
+
+def record_originals(record: Record) -> dict[str, int | None]:
+    """Every original a record holds (bare digest) -> its size when the record says it.
+
+    Its own ``content_hash`` (size in ``media.size``) and every instance's: copies
+    that resolve joined in are originals too, kept and copied like the record's
+    own. Their size is not in the record; the primary store's listing says it.
+    Sidecar files that came with an instance (``record_sidecars``) too.
+    """
+    own = bare_digest(record["content_hash"])
+    out: dict[str, int | None] = {bare_digest(value): None for value in record_hashes(record)}
+    for value, size in record_sidecars(record).items():  # sidecars are kept like originals
+        out.setdefault(bare_digest(value), size)
+    out[own] = int(record["media"]["size"])
+    return out
+
+
+# where the original is -----------------------------------------------------------------
+
+#: problem code of a record whose original is not where it should be
+BLOB_MISSING_PROBLEM = "blob_missing"
+
+
+def update_blob_locations(
+    record: Record,
+    verified: Mapping[str, str],
+    lost: Iterable[str] = (),
+    *,
+    primary: str | None = None,
+    now: str | None = None,
+) -> bool:
+    """Make ``blob_locations`` say where the original is; True when the record changed.
+
+    ``verified`` maps location name -> locator for copies just confirmed;
+    ``lost`` names locations just found without a good copy. Locations in
+    neither (unreachable, not checked) keep their entry as it was. The primary
+    location verified: the record's ``source_of_truth_path`` when it had none,
+    and its ``blob_missing`` problem is over.
+    """
+    now = now or utc_now()
+    lost_set = set(lost) - set(verified)
+    current = {loc["store"]: loc for loc in record.get("blob_locations", [])}
+    updated = {name: loc for name, loc in current.items() if name not in lost_set}
+    for name, locator in verified.items():
+        entry = updated.get(name)
+        if entry is None or entry.get("locator") != locator:
+            updated[name] = {"store": name, "locator": locator, "verified_at": now}
+    new_list = [updated[name] for name in sorted(updated)]
+    changed = new_list != record.get("blob_locations")
+    record["blob_locations"] = new_list
+    if primary is not None and primary in verified:
+        if record.get("source_of_truth_path") is None:
+            record["source_of_truth_path"] = verified[primary]
+            changed = True
+        stale = [p for p in record.get("problems", []) if p.get("code") == BLOB_MISSING_PROBLEM]
+        if stale:
+            record["problems"] = [
+                p for p in record["problems"] if p.get("code") != BLOB_MISSING_PROBLEM
+            ]
+            changed = True
+    return changed
+
+
+def add_blob_location(record: Record, store: str, locator: str, now: str | None = None) -> bool:
+    """A location now holds the original (a location named already keeps its entry)."""
+    if any(loc["store"] == store for loc in record["blob_locations"]):
+        return False
+    record["blob_locations"].append(
+        {"store": store, "locator": locator, "verified_at": now or utc_now()}
+    )
+    record["blob_locations"].sort(key=lambda loc: loc["store"])
+    return True
+
+
+def note_blob_missing(record: Record, message: str) -> bool:
+    """The original is not where it should be: one ``blob_missing`` problem says so."""
+    if any(p.get("code") == BLOB_MISSING_PROBLEM for p in record["problems"]):
+        return False
+    return add_problem(record, BLOB_MISSING_PROBLEM, message)
+
+
+# questions ------------------------------------------------------------------------------
+
+
+def new_conflict(
+    conflict_id: str,
+    kind: ConflictType | str,
+    description: str,
+    services: Iterable[str],
+    options: Iterable[tuple[str, Any]],
+    *,
+    field_name: str | None = None,
+) -> dict[str, Any]:
+    """An open question as photosync writes one (every key in its place)."""
+    return {
+        "id": conflict_id,
+        "type": str(kind),
+        "field": field_name,
+        "description": description,
+        "services": list(services),
+        "resolution_required": True,
+        "status": "open",
+        "options": [{"source": source, "value": value} for source, value in options],
+        "resolution": None,
+    }
+
+
+def raise_conflict(record: Record, conflict: dict[str, Any]) -> None:
+    """Ask ``conflict`` on the record (conflicts are kept in id order)."""
+    record["conflicts"].append(conflict)
+    record["conflicts"].sort(key=lambda c: c["id"])
+
+
+def raise_edit_variant(record: Record, other: Record, reasons: str) -> bool:
+    """``record`` and ``other`` look like one picture edited: link them and ask (once)
+    whether to keep both or join them; True when the record changed."""
+    conflict_id = f"{ConflictType.EDIT_VARIANT.value}:{other['photo_id']}"
+    if any(c["id"] == conflict_id for c in record["conflicts"]):
+        return False
+    variants = record.setdefault("variants", [])
+    if not any(v["photo_id"] == other["photo_id"] for v in variants):
+        variants.append({"photo_id": other["photo_id"], "kind": "edit_variant", "role": None})
+    name = other["metadata"].get("filename") or other["photo_id"]
+    raise_conflict(
+        record,
+        new_conflict(
+            conflict_id,
+            ConflictType.EDIT_VARIANT,
+            f"looks like an edited version of {name} ({reasons})",
+            sorted(set(record["instances"]) | set(other["instances"])),
+            [
+                ("separate", "keep both as separate photos"),
+                ("merge", f"same photo: join with {other['photo_id']}"),
+            ],
+        ),
+    )
+    record["processing_state"] = ProcessingState.DISCOVERED.value
+    return True
+
+
+def join_records(keeper: Record, other: Record, *, kind: str) -> None:
+    """Move everything ``other`` knows into ``keeper`` (resolve joins two records of
+    one photo); nothing is dropped. Its instances keep their own ``content_hash``,
+    visibility joins failing closed, metadata fills only what ``keeper`` lacks, and
+    a ``variants`` link (``join_link``) says what was joined."""
+    for service, instances in other["instances"].items():
+        mine = keeper["instances"].setdefault(service, [])
+        known = {(i["id"], i.get("content_hash")) for i in mine}
+        for instance in instances:
+            instance = dict(instance)
+            instance.setdefault("content_hash", other["content_hash"])
+            if (instance["id"], instance.get("content_hash")) not in known:
+                mine.append(instance)
+        mine.sort(key=lambda i: (i["id"], i.get("content_hash") or ""))
+    other_albums = other["metadata"].get("albums") or []
+    if other_albums or "albums" in keeper["metadata"]:
+        keeper["metadata"]["albums"] = sorted(set(album_titles(keeper)) | set(other_albums))
+    for problem in other["problems"]:
+        if problem not in keeper["problems"]:
+            keeper["problems"].append(problem)
+    vis, other_vis = keeper["visibility"], other["visibility"]
+    for service, level in other_vis["per_service"].items():
+        current = vis["per_service"].get(service)
+        vis["per_service"][service] = most_restrictive(
+            [level, current] if current else [level]
+        ).value
+    vis["canonical"] = most_restrictive([vis["canonical"], other_vis["canonical"]]).value
+    for field_name in ("taken_date", "taken_date_source", "location", "caption", "title"):
+        if keeper["metadata"].get(field_name) in (None, "") and other["metadata"].get(
+            field_name
+        ) not in (None, ""):
+            keeper["metadata"][field_name] = other["metadata"][field_name]
+    variants = keeper.setdefault("variants", [])
+    variants.append(join_link(other["photo_id"], kind, other["content_hash"]))
+    variants.extend(v for v in other.get("variants", []) if v["photo_id"] != keeper["photo_id"])
+    keeper["processing_state"] = ProcessingState.DISCOVERED.value
+
+
+# instances as discover records them ----------------------------------------------------
+
+
+def new_instance(
+    instance_id: str,
+    *,
+    quality: str,
+    content_hash: str,
+    observed: dict[str, Any],
+    url: str | None = None,
+    version: str | None = None,
+    visibility: str | None = None,
+    visibility_raw: Any = None,
+    extra: Mapping[str, Any] | None = None,
+    aliases: Iterable[str] = (),
+    sidecars: list[dict[str, Any]] | None = None,
+    now: str | None = None,
+) -> dict[str, Any]:
+    """One copy as seen now (present); ``aliases`` (other ids of the same item) go
+    into ``extra``, ``sidecars`` (stored blobs) beside it."""
+    instance: dict[str, Any] = {
+        "id": instance_id,
+        "quality": quality,
+        "last_sync": now or utc_now(),
+        "url": url,
+        "version": version,
+        "content_hash": content_hash,
+        "visibility": visibility,
+        "visibility_raw": visibility_raw,
+        "observed": observed,
+        "status": "present",
+    }
+    names = list(aliases)
+    if extra or names:
+        instance["extra"] = dict(extra or {})
+    if names:
+        instance["extra"]["aliases"] = names
+    if sidecars:
+        instance["sidecars"] = sidecars
+    return instance
+
+
+#: what a record's ``metadata`` takes from the first copy that made it
+FIRST_COPY_FIELDS = (
+    "taken_date",
+    "taken_date_source",
+    "filename",
+    "location",
+    "tags",
+    "caption",
+    "camera_info",
+)
+
+
+def start_record(record: Record, service: str, instance: dict[str, Any]) -> None:
+    """A new record's first copy: its metadata is what that copy says."""
+    observed = instance["observed"]
+    metadata = record["metadata"]
+    for key in FIRST_COPY_FIELDS:
+        metadata[key] = observed[key]
+    if observed.get("title"):
+        metadata["title"] = observed["title"]
+    record["instances"][service] = [instance]
+    merge_album_titles(record)
+
+
+def supersede_instance(instance: dict[str, Any], why: str, value: str) -> None:
+    """A copy no longer current (its bytes changed, it has a better id) stays in the
+    record, marked: ``extra[why]`` says what replaced it. Never deleted."""
+    instance["status"] = "superseded"
+    instance.setdefault("extra", {})[why] = value
+
+
+def carry_known(
+    record: Record, service: str, instance: dict[str, Any], *, widest: bool = False
+) -> None:
+    """What the recorded copy knew and a new observation of it does not say is kept:
+    its albums (an incremental listing does not say), its visibility (a listing that
+    cannot say who sees it, a Takeout's album metadata in a part not given: a share
+    once seen is not forgotten), its sidecars edited since (never lose a blob). With
+    ``widest`` (an export, read in any order: a second Takeout), a narrower level does
+    not replace a wider one either: the audit shows the widest level seen."""
+    previous = find_instance(record, service, instance["id"])
+    if previous is None:
+        return
+    observed = instance["observed"]
+    if "albums" not in observed and "albums" in (previous.get("observed") or {}):
+        observed["albums"] = previous["observed"]["albums"]
+    level, known = instance.get("visibility"), previous.get("visibility")
+    if known is not None and (level is None or (widest and is_wider(known, level))):
+        instance["visibility"] = known
+        instance["visibility_raw"] = previous.get("visibility_raw")
+    if previous.get("sidecars"):
+        current = {s["content_hash"] for s in instance.get("sidecars", [])}
+        earlier = [
+            {**s, "superseded": True}
+            for s in previous["sidecars"]
+            if s["content_hash"] not in current
+        ]
+        if earlier:
+            instance["sidecars"] = [*instance.get("sidecars", []), *earlier]
+
+
+def says_something_new(record: Record, instance: dict[str, Any]) -> bool:
+    """Does this copy say something the record does not (so resolve must look again)?
+
+    A copy photosync itself uploaded, seen again on its service, usually says
+    nothing new and must not send a replicated photo back to "discovered".
+    """
+    observed = instance.get("observed", {})
+    for field_name in COMPARABLE_FIELDS:
+        if field_name == "taken_date" and weak_date(observed):
+            continue
+        said = comparable(field_name, observed.get(field_name))
+        if said is not None and said != comparable(field_name, record["metadata"].get(field_name)):
+            return True
+    if record["problems"] and record["processing_state"] == ProcessingState.DISCOVERED.value:
+        return True
+    level = instance.get("visibility")
+    return bool(level) and level != record["visibility"]["canonical"]
+
+
+def refresh_seen_visibility(record: Record) -> None:
+    """``visibility.per_service``: the narrowest level each service's copies are seen
+    at. The canonical level is never touched here (never widened)."""
+    per_service: dict[str, str] = {}
+    for service, instances in record["instances"].items():
+        levels = [i["visibility"] for i in instances if i.get("visibility")]
+        if levels:
+            per_service[service] = most_restrictive(levels).value
+    record["visibility"]["per_service"] = per_service

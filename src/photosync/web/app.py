@@ -43,11 +43,10 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from photosync.archive.archive import Archive
 from photosync.errors import ArchiveLocked, PhotosyncError
-from photosync.model import ConflictType, display_name, needs_decision
+from photosync.model import ConflictType, display_name, needs_decision, record_originals
 from photosync.redaction import redact_text
 from photosync.web.thumbs import SIZES, Thumbnailer
 from photosync.workflow import browse
-from photosync.workflow.blobreplicate import record_originals
 from photosync.workflow.check import check_archive
 from photosync.workflow.resolve import (
     CUSTOM_HINTS,

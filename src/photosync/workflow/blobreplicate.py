@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photosync.archive.archive import Archive, record_hashes, record_sidecars
+from photosync.archive.archive import Archive
 from photosync.blobstore.base import BlobStore, check_digest
 from photosync.blobstore.blobsync import (
     BlobSyncReport,
@@ -31,7 +31,7 @@ from photosync.blobstore.blobsync import (
     primary_name,
 )
 from photosync.errors import PhotosyncError, UserChanged
-from photosync.model import Record, utc_now
+from photosync.model import Record, record_originals, update_blob_locations, utc_now
 from photosync.workflow.context import all_stores
 from photosync.workflow.progress import Progress, SilentProgress
 
@@ -62,61 +62,9 @@ class BlobReplicateReport(CopyOutcome):
         }
 
 
-def record_originals(record: Record) -> dict[str, int | None]:
-    """Every original a record holds (bare digest) -> its size when the record says it.
-
-    Its own ``content_hash`` (size in ``media.size``) and every instance's: copies
-    that resolve joined in are originals too, kept and copied like the record's
-    own. Their size is not in the record; the primary store's listing says it.
-    Sidecar files that came with an instance (``archive.record_sidecars``) too.
-    """
-    own = check_digest(record["content_hash"])
-    out: dict[str, int | None] = {check_digest(value): None for value in record_hashes(record)}
-    for value, size in record_sidecars(record).items():  # sidecars are kept like originals
-        out.setdefault(check_digest(value), size)
-    out[own] = int(record["media"]["size"])
-    return out
-
-
 def upload_workers(archive: Archive) -> int:
     """The configured limit on parallel blob copies (``sync_preferences.max_parallel_uploads``)."""
     return archive.prefs().sync.max_parallel_uploads
-
-
-def update_blob_locations(
-    record: Record,
-    verified: Mapping[str, str],
-    lost: Iterable[str] = (),
-    *,
-    primary: str | None = None,
-    now: str | None = None,
-) -> bool:
-    """Make ``blob_locations`` say where the original is; True when the record changed.
-
-    ``verified`` maps location name -> locator for copies just confirmed;
-    ``lost`` names locations just found without a good copy. Locations in
-    neither (unreachable, not checked) keep their entry as it was.
-    """
-    now = now or utc_now()
-    lost_set = set(lost) - set(verified)
-    current = {loc["store"]: loc for loc in record.get("blob_locations", [])}
-    updated = {name: loc for name, loc in current.items() if name not in lost_set}
-    for name, locator in verified.items():
-        entry = updated.get(name)
-        if entry is None or entry.get("locator") != locator:
-            updated[name] = {"store": name, "locator": locator, "verified_at": now}
-    new_list = [updated[name] for name in sorted(updated)]
-    changed = new_list != record.get("blob_locations")
-    record["blob_locations"] = new_list
-    if primary is not None and primary in verified:
-        if record.get("source_of_truth_path") is None:
-            record["source_of_truth_path"] = verified[primary]
-            changed = True
-        stale = [p for p in record.get("problems", []) if p.get("code") == "blob_missing"]
-        if stale:
-            record["problems"] = [p for p in record["problems"] if p.get("code") != "blob_missing"]
-            changed = True
-    return changed
 
 
 def replicate_blobs(

@@ -28,8 +28,8 @@ from photosync.model import (
     display_name,
     iter_instances,
     needs_decision,
+    record_originals,
 )
-from photosync.workflow.blobreplicate import record_originals
 
 #: a photo id as photosync makes them (a UUID); anything else in a URL is refused
 PHOTO_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -37,18 +37,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photosync.archive.archive import (
-    Archive,
-    merge_temp_leftovers,
-    record_hashes,
-    record_sidecars,
-)
+from photosync.archive.archive import Archive, merge_temp_leftovers
 from photosync.archive.schema import CONFIG_SCHEMAS, PHOTO_SCHEMA, is_valid, schema_errors
 from photosync.archive.secretscan import credential_paths
 from photosync.blobstore.base import BlobStore, check_digest
 from photosync.blobstore.blobsync import all_sizes, primary_name
 from photosync.errors import PhotosyncError
-from photosync.model import record_relpath
+from photosync.model import record_hashes, record_relpath, record_sidecars
 from photosync.parallel import bounded_map
 from photosync.workflow.context import blob_locations, make_store
 from photosync.workflow.progress import Progress, SilentProgress

@@ -37,25 +37,26 @@ from photosync.metadata.dates import FILENAME_SOURCE
 from photosync.metadata.exiftool import ExiftoolReader, open_reader
 from photosync.metadata.types import MediaInfo
 from photosync.model import (
-    COMPARABLE_FIELDS,
     ObservedMetadata,
     ProcessingState,
     Record,
     add_problem,
     aliased_instance,
-    comparable,
+    carry_known,
     find_instance,
     find_offset,
     is_estimated_date,
-    is_wider,
     merge_album_titles,
-    most_restrictive,
+    new_instance,
     new_record,
+    refresh_seen_visibility,
+    says_something_new,
     sources_disagree,
+    start_record,
+    supersede_instance,
     upgrade_made_up_name,
     upsert_instance,
     utc_now,
-    weak_date,
 )
 from photosync.parallel import bounded_map
 from photosync.services.base import ListingReport, RemoteItem, SourceService, trade_files
@@ -542,9 +543,7 @@ class _ServiceRun:
             return
         content_hash = f"sha256:{ingested.digest}"
         info = ingested.info or MediaInfo()
-        instance = self._instance(item, content_hash, info)
-        if ingested.sidecars:
-            instance["sidecars"] = ingested.sidecars
+        instance = self._instance(item, content_hash, info, ingested.sidecars)
         self._supersede_previous(item, content_hash)
         record = self._record_for_hash(content_hash)
         if record is None:
@@ -562,21 +561,16 @@ class _ServiceRun:
             changed = False
             known = find_instance(record, self.service.name, item.instance_id) is not None
             if alias is not None:  # the item's better id now: the old one is kept, superseded
-                alias[0]["status"] = "superseded"
-                alias[0].setdefault("extra", {})["same_item_as"] = item.instance_id
+                supersede_instance(alias[0], "same_item_as", item.instance_id)
                 changed = True
-            _keep_known_albums(record, self.service.name, instance)
-            _keep_known_visibility(
-                record, self.service.name, instance, widest=self.service.snapshot_listing
-            )
-            _keep_earlier_sidecars(record, self.service.name, instance)
+            carry_known(record, self.service.name, instance, widest=self.service.snapshot_listing)
             previous = find_instance(record, self.service.name, item.instance_id)
             changed |= upgrade_made_up_name(record, previous, instance)
             changed |= upsert_instance(record, self.service.name, instance)
             changed |= self._note_problems(record, item, info)
             changed |= merge_album_titles(record, instance)
             if changed:
-                if _needs_review(record, instance):
+                if says_something_new(record, instance):
                     record["processing_state"] = ProcessingState.DISCOVERED.value
                 if known or alias is not None:
                     self.batch_updated += 1
@@ -586,7 +580,7 @@ class _ServiceRun:
                     self.report.duplicate += 1
             else:  # read again (--full-scan, a touched file) and nothing to add
                 self.report.unchanged += 1
-        self._refresh_visibility(record)
+        refresh_seen_visibility(record)
         row = (item.instance_id, item.version, content_hash) if remember else None
         self._stage(record, content_hash, row, item_label(item))
 
@@ -656,25 +650,22 @@ class _ServiceRun:
         self.archive.state.set_refused(entry)
         self.refused[item.instance_id] = entry
 
-    def _instance(self, item: RemoteItem, content_hash: str, info: MediaInfo) -> dict[str, Any]:
-        observed = _observed(item, info)
-        instance: dict[str, Any] = {
-            "id": item.instance_id,
-            "quality": item.quality,
-            "last_sync": utc_now(),
-            "url": item.url,
-            "version": item.version if item.local_path is None else None,
-            "content_hash": content_hash,
-            "visibility": item.visibility.level.value if item.visibility else None,
-            "visibility_raw": item.visibility.raw if item.visibility else None,
-            "observed": observed.to_json(),
-            "status": "present",
-        }
-        if item.extra or item.aliases:
-            instance["extra"] = dict(item.extra)
-        if item.aliases:
-            instance["extra"]["aliases"] = list(item.aliases)
-        return instance
+    def _instance(
+        self, item: RemoteItem, content_hash: str, info: MediaInfo, sidecars: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return new_instance(
+            item.instance_id,
+            quality=item.quality,
+            content_hash=content_hash,
+            observed=_observed(item, info).to_json(),
+            url=item.url,
+            version=item.version if item.local_path is None else None,
+            visibility=item.visibility.level.value if item.visibility else None,
+            visibility_raw=item.visibility.raw if item.visibility else None,
+            extra=item.extra,
+            aliases=item.aliases,
+            sidecars=sidecars,
+        )
 
     def _new_record(
         self, content_hash: str, ingested: _Ingested, info: MediaInfo, instance: dict[str, Any]
@@ -699,22 +690,7 @@ class _ServiceRun:
             canonical_source=f"{self.service.name}:{item.instance_id}",
             source_of_truth_path=self.store.locator(content_hash),
         )
-        observed = instance["observed"]
-        metadata = record["metadata"]
-        for key in (
-            "taken_date",
-            "taken_date_source",
-            "filename",
-            "location",
-            "tags",
-            "caption",
-            "camera_info",
-        ):
-            metadata[key] = observed[key]
-        if observed.get("title"):
-            metadata["title"] = observed["title"]
-        record["instances"][self.service.name] = [instance]
-        merge_album_titles(record)
+        start_record(record, self.service.name, instance)
         self._note_problems(record, item, info)
         return record
 
@@ -723,15 +699,6 @@ class _ServiceRun:
         for message in [*info.problems, *item.problems]:
             changed |= add_problem(record, "unreadable_metadata", message, self.service.name)
         return changed
-
-    def _refresh_visibility(self, record: Record) -> None:
-        """Per-service visibility as observed; the canonical level is never widened here."""
-        per_service: dict[str, str] = {}
-        for service, instances in record["instances"].items():
-            levels = [i["visibility"] for i in instances if i.get("visibility")]
-            if levels:
-                per_service[service] = most_restrictive(levels).value
-        record["visibility"]["per_service"] = per_service
 
     def _supersede_previous(self, item: RemoteItem, content_hash: str) -> None:
         """The item's bytes changed (edited file, replaced on Flickr): keep the old version."""
@@ -743,8 +710,7 @@ class _ServiceRun:
             return
         instance = find_instance(old, self.service.name, item.instance_id)
         if instance is not None and instance.get("status") != "superseded":
-            instance["status"] = "superseded"
-            instance.setdefault("extra", {})["superseded_by"] = content_hash
+            supersede_instance(instance, "superseded_by", content_hash)
             self._stage(old, seen.content_hash, None)
             self.batch_updated += 1
 
@@ -833,25 +799,6 @@ def _best_file(files: list[_Ingested]) -> _Ingested:
     return by_key[best_copy([candidate(file) for file in files]).key]
 
 
-def _needs_review(record: Record, instance: dict[str, Any]) -> bool:
-    """Does this instance say something the record does not (so resolve must look again)?
-
-    A copy photosync itself uploaded, seen again on its service, usually says
-    nothing new and must not send a replicated photo back to "discovered".
-    """
-    observed = instance.get("observed", {})
-    for field_name in COMPARABLE_FIELDS:
-        if field_name == "taken_date" and weak_date(observed):
-            continue
-        said = comparable(field_name, observed.get(field_name))
-        if said is not None and said != comparable(field_name, record["metadata"].get(field_name)):
-            return True
-    if record["problems"] and record["processing_state"] == ProcessingState.DISCOVERED.value:
-        return True
-    level = instance.get("visibility")
-    return bool(level) and level != record["visibility"]["canonical"]
-
-
 def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:
     """File facts first, then what the service says where it says something.
 
@@ -900,41 +847,3 @@ def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:
         sources=sources,
         disagree=sources_disagree(sources),
     )
-
-
-def _keep_earlier_sidecars(record: Record, service: str, instance: dict[str, Any]) -> None:
-    """A sidecar edited since the last run is kept beside the new one: never lose a blob."""
-    previous = find_instance(record, service, instance["id"])
-    if previous is None or not previous.get("sidecars"):
-        return
-    current = {s["content_hash"] for s in instance.get("sidecars", [])}
-    earlier = [
-        {**s, "superseded": True} for s in previous["sidecars"] if s["content_hash"] not in current
-    ]
-    if earlier:
-        instance["sidecars"] = [*instance.get("sidecars", []), *earlier]
-
-
-def _keep_known_albums(record: Record, service: str, instance: dict[str, Any]) -> None:
-    """An observation that does not say (an incremental Flickr run) keeps the last answer."""
-    if "albums" in instance["observed"]:
-        return
-    previous = find_instance(record, service, instance["id"])
-    if previous is not None and "albums" in (previous.get("observed") or {}):
-        instance["observed"]["albums"] = previous["observed"]["albums"]
-
-
-def _keep_known_visibility(
-    record: Record, service: str, instance: dict[str, Any], *, widest: bool = False
-) -> None:
-    """A listing that cannot say who sees the item (a Takeout's album metadata in a
-    part not given) keeps the last answer: a share once seen is not forgotten. With
-    ``widest`` (an export, read in any order: a second Takeout), a narrower answer
-    does not replace a wider one either: the audit shows the widest level seen."""
-    previous = find_instance(record, service, instance["id"])
-    if previous is None or previous.get("visibility") is None:
-        return
-    level = instance.get("visibility")
-    if level is None or (widest and is_wider(previous["visibility"], level)):
-        instance["visibility"] = previous["visibility"]
-        instance["visibility_raw"] = previous.get("visibility_raw")

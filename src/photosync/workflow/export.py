@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from photosync.archive.archive import Archive, record_sidecars
+from photosync.archive.archive import Archive
 from photosync.archive.lock import ArchiveLock
 from photosync.blobstore.base import CHUNK_SIZE, BlobStore, check_digest, hash_file
 from photosync.errors import BlobError, ConfigError, PhotosyncError
@@ -47,9 +47,10 @@ from photosync.model import (
     display_name,
     iter_instances,
     matches_selector,
+    record_originals,
+    record_sidecars,
 )
 from photosync.parallel import bounded_map
-from photosync.workflow.blobreplicate import record_originals
 from photosync.workflow.context import all_stores, check_selectors
 from photosync.workflow.progress import Progress, SilentProgress
 from photosync.workflow.restore import download_workers

@@ -24,14 +24,11 @@ from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import PhotosyncError
 from photosync.identity import Candidate, Fingerprint, MatchKind, find_matches, fingerprint_file
 from photosync.model import (
-    ConflictType,
-    ProcessingState,
     Record,
-    album_titles,
     display_name,
     is_estimated_date,
-    join_link,
-    most_restrictive,
+    join_records,
+    raise_edit_variant,
 )
 from photosync.parallel import bounded_map
 from photosync.workflow.progress import Progress, SilentProgress
@@ -164,7 +161,7 @@ def match_variants(
                         display_name(other),
                     )
                 )
-                merge_into(keeper, other, kind="quality_variant")
+                join_records(keeper, other, kind="quality_variant")
             # the survivor first, on disk, then the merged files: a kill in between
             # leaves both (recovery finishes the merge), never neither
             archive.write_record(keeper, durable=True)
@@ -181,75 +178,12 @@ def match_variants(
                     continue
                 a, b = load(key_a), load(key_b)
                 reasons = "; ".join(match.reasons)
-                changed = _edit_conflict(a, b, reasons) | _edit_conflict(b, a, reasons)
+                changed = raise_edit_variant(a, b, reasons) | raise_edit_variant(b, a, reasons)
                 if changed:
                     archive.write_record(a)
                     archive.write_record(b)
                     report.edit_pairs += 1
     return report
-
-
-def merge_into(keeper: Record, other: Record, *, kind: str) -> None:
-    """Move everything ``other`` knows into ``keeper``; nothing is dropped."""
-    for service, instances in other["instances"].items():
-        mine = keeper["instances"].setdefault(service, [])
-        known = {(i["id"], i.get("content_hash")) for i in mine}
-        for instance in instances:
-            instance = dict(instance)
-            instance.setdefault("content_hash", other["content_hash"])
-            if (instance["id"], instance.get("content_hash")) not in known:
-                mine.append(instance)
-        mine.sort(key=lambda i: (i["id"], i.get("content_hash") or ""))
-    other_albums = other["metadata"].get("albums") or []
-    if other_albums or "albums" in keeper["metadata"]:
-        keeper["metadata"]["albums"] = sorted(set(album_titles(keeper)) | set(other_albums))
-    for problem in other["problems"]:
-        if problem not in keeper["problems"]:
-            keeper["problems"].append(problem)
-    vis, other_vis = keeper["visibility"], other["visibility"]
-    for service, level in other_vis["per_service"].items():
-        current = vis["per_service"].get(service)
-        vis["per_service"][service] = most_restrictive(
-            [level, current] if current else [level]
-        ).value
-    vis["canonical"] = most_restrictive([vis["canonical"], other_vis["canonical"]]).value
-    for field_name in ("taken_date", "taken_date_source", "location", "caption", "title"):
-        if keeper["metadata"].get(field_name) in (None, "") and other["metadata"].get(
-            field_name
-        ) not in (None, ""):
-            keeper["metadata"][field_name] = other["metadata"][field_name]
-    variants = keeper.setdefault("variants", [])
-    variants.append(join_link(other["photo_id"], kind, other["content_hash"]))
-    variants.extend(v for v in other.get("variants", []) if v["photo_id"] != keeper["photo_id"])
-    keeper["processing_state"] = ProcessingState.DISCOVERED.value
-
-
-def _edit_conflict(record: Record, other: Record, reasons: str) -> bool:
-    conflict_id = f"{ConflictType.EDIT_VARIANT.value}:{other['photo_id']}"
-    if any(c["id"] == conflict_id for c in record["conflicts"]):
-        return False
-    variants = record.setdefault("variants", [])
-    if not any(v["photo_id"] == other["photo_id"] for v in variants):
-        variants.append({"photo_id": other["photo_id"], "kind": "edit_variant", "role": None})
-    record["conflicts"].append(
-        {
-            "id": conflict_id,
-            "type": ConflictType.EDIT_VARIANT.value,
-            "field": None,
-            "description": f"looks like an edited version of {other['metadata'].get('filename') or other['photo_id']} ({reasons})",
-            "services": sorted(set(record["instances"]) | set(other["instances"])),
-            "resolution_required": True,
-            "status": "open",
-            "options": [
-                {"source": "separate", "value": "keep both as separate photos"},
-                {"source": "merge", "value": f"same photo: join with {other['photo_id']}"},
-            ],
-            "resolution": None,
-        }
-    )
-    record["conflicts"].sort(key=lambda c: c["id"])
-    record["processing_state"] = ProcessingState.DISCOVERED.value
-    return True
 
 
 def describe_copy(record: Record, store: LocalBlobStore) -> dict[str, Any]:

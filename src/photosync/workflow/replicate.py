@@ -31,9 +31,11 @@ from photosync.errors import ItemRefused, PhotosyncError
 from photosync.model import (
     REFUSED_PROBLEM,
     ApprovalCheck,
+    ConflictType,
     ProcessingState,
     Record,
     Visibility,
+    add_blob_location,
     add_problem,
     album_titles,
     clear_refusal,
@@ -42,7 +44,11 @@ from photosync.model import (
     find_instance,
     is_wider,
     iter_instances,
+    new_conflict,
+    note_blob_missing,
     pushable_level,
+    raise_conflict,
+    record_originals,
     refused_by,
     unapproved_widening,
     upsert_instance,
@@ -57,7 +63,6 @@ from photosync.workflow.blobreplicate import (
     BlobPlan,
     BlobReplicateReport,
     plan_blobs,
-    record_originals,
     replicate_blobs,
     upload_workers,
 )
@@ -818,20 +823,16 @@ def _policy_conflict(record: Record, target: str, problem: str) -> None:
     if any(c["id"] == conflict_id and c["status"] == "open" for c in record["conflicts"]):
         return
     record["conflicts"] = [c for c in record["conflicts"] if c["id"] != conflict_id]
-    record["conflicts"].append(
-        {
-            "id": conflict_id,
-            "type": "service_policy_violation",
-            "field": None,
-            "description": f"{target} cannot take this photo as it is: {problem}",
-            "services": [target],
-            "resolution_required": True,
-            "status": "open",
-            "options": [{"source": "skip-service", "value": f"do not put this photo on {target}"}],
-            "resolution": None,
-        }
+    raise_conflict(
+        record,
+        new_conflict(
+            conflict_id,
+            ConflictType.POLICY_VIOLATION,
+            f"{target} cannot take this photo as it is: {problem}",
+            [target],
+            [("skip-service", f"do not put this photo on {target}")],
+        ),
     )
-    record["conflicts"].sort(key=lambda c: c["id"])
 
 
 def _ensure_blob_location(record: Record, store: Any) -> bool:
@@ -846,27 +847,10 @@ def _ensure_blob_location(record: Record, store: Any) -> bool:
         if size is None
     )
     if stat is None or stat.size != record["media"]["size"] or not merged_here:
-        if not any(p["code"] == "blob_missing" for p in record["problems"]):
-            record["problems"].append(
-                {
-                    "code": "blob_missing",
-                    "message": f"an original of this photo is not in blob store {store.name}",
-                    "service": None,
-                }
-            )
-            return True
-        return False
-    if any(loc["store"] == store.name for loc in record["blob_locations"]):
-        return False
-    record["blob_locations"].append(
-        {
-            "store": store.name,
-            "locator": store.locator(record["content_hash"]),
-            "verified_at": utc_now(),
-        }
-    )
-    record["blob_locations"].sort(key=lambda loc: loc["store"])
-    return True
+        return note_blob_missing(
+            record, f"an original of this photo is not in blob store {store.name}"
+        )
+    return add_blob_location(record, store.name, store.locator(record["content_hash"]))
 
 
 def _commit(archive: Archive, report: ReplicateReport, *, final: bool) -> None:

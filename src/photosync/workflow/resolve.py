@@ -40,6 +40,7 @@ from photosync.model import (
     display_name,
     is_wider,
     iter_instances,
+    join_records,
     needs_decision,
     parse_custom,
     preference_matches,
@@ -54,7 +55,7 @@ from photosync.model.privacy import (
     visibility_conflict,
 )
 from photosync.workflow.context import primary_store
-from photosync.workflow.match import match_variants, merge_into
+from photosync.workflow.match import match_variants
 from photosync.workflow.progress import Progress, SilentProgress
 
 #: a decision made by a ``prefer`` preference names it: ``"prefer: google-photos"``
@@ -498,7 +499,7 @@ def decide_in_archive(
                 other["media"].get("width", 0) * other["media"].get("height", 0)
             )
             keeper, gone = (record, other) if keep_mine else (other, record)
-            merge_into(keeper, gone, kind="edit_variant")
+            join_records(keeper, gone, kind="edit_variant")
             keeper["conflicts"] = [
                 c
                 for c in keeper["conflicts"]

@@ -1,7 +1,7 @@
 """``photosync restore``: every original the records hold, back into the local store.
 
 For a fresh clone of the archive, or after ``blobs/`` is lost. The records say
-which originals exist (``blobreplicate.record_originals``: every hash of every
+which originals exist (``model.record_originals``: every hash of every
 record, merged copies included); each configured location is listed once
 (``locate_copies``, reusable by anything that needs "who has a good copy");
 each missing original is streamed from the first location that has it with the
@@ -28,10 +28,9 @@ from photosync.blobstore.base import BlobStore
 from photosync.blobstore.blobsync import all_sizes
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import BlobError, ConfigError, PhotosyncError
-from photosync.model import Record, matches_selector
+from photosync.model import Record, matches_selector, record_originals
 from photosync.parallel import bounded_map
 from photosync.redaction import shown_error
-from photosync.workflow.blobreplicate import record_originals
 from photosync.workflow.context import all_stores, check_selectors, primary_store
 from photosync.workflow.progress import Progress, SilentProgress
 

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from photosync.archive.archive import Archive, record_hashes
+from photosync.archive.archive import Archive
 from photosync.blobstore.local import LocalBlobStore
 from photosync.model import (
     REFUSED_PROBLEM,
@@ -39,8 +39,9 @@ from photosync.model import (
     date_kind,
     display_name,
     needs_decision,
+    record_hashes,
+    record_originals,
 )
-from photosync.workflow.blobreplicate import record_originals
 
 #: bump when a record's share below changes meaning: the cache is rebuilt
 VERSION = "1"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photosync.archive.archive import Archive, record_hashes, record_sidecars
+from photosync.archive.archive import Archive
 from photosync.archive.jsonio import atomic_write
 from photosync.archive.schema import PHOTO_SCHEMA, is_valid, schema_errors
 from photosync.blobstore.base import BlobStore, check_digest
@@ -40,7 +40,13 @@ from photosync.blobstore.blobsync import (
     repair_blobs,
 )
 from photosync.errors import ArchiveCorrupt, PhotosyncError
-from photosync.model import utc_now
+from photosync.model import (
+    record_hashes,
+    record_originals,
+    record_sidecars,
+    update_blob_locations,
+    utc_now,
+)
 from photosync.workflow.backup import (
     CopyState,
     archive_copy_state,
@@ -49,8 +55,6 @@ from photosync.workflow.backup import (
 )
 from photosync.workflow.blobreplicate import (
     TMP_DIR,
-    record_originals,
-    update_blob_locations,
     upload_workers,
 )
 from photosync.workflow.context import blob_locations, make_store
