@@ -235,3 +235,20 @@ def test_preferences_are_typed_once_per_version_of_the_file(tmp_path: Path) -> N
     assert (again.sync.commit_every, again.sync.hash_workers) == (7, 2)
     assert isinstance(again.sync.hash_workers, int)
     assert_check_clean(archive.root)
+
+
+def test_prefer_is_read_once_with_the_other_preferences(tmp_path: Path) -> None:
+    """``prefer`` is typed like every key: none by default (a file written before it
+    existed included), the user's order kept, and what resolve reads."""
+    archive = new_archive(tmp_path)
+    assert dict(archive.prefs().prefer) == DEFAULT_PREFERENCES["prefer"] == {}
+    _write(archive, {"auto_resolve": ["exact_duplicates"]})  # a file with no prefer key
+    assert dict(archive.prefs().prefer) == {}
+    assert archive.prefs().preferred_sources("taken_date") == ()
+    _write(archive, {"prefer": {"taken_date": ["google-photos", "file"], "tags": ["flickr"]}})
+    prefs = archive.prefs()
+    assert prefs.preferred_sources("taken_date") == ("google-photos", "file")
+    assert dict(prefs.prefer) == {"taken_date": ("google-photos", "file"), "tags": ("flickr",)}
+    with pytest.raises(TypeError):
+        prefs.prefer["caption"] = ("file",)  # type: ignore[index]
+    assert_check_clean(archive.root)

@@ -14,6 +14,8 @@ instead, so that nothing a user writes is silently ignored:
   a network service.
 - ``sync_preferences.incremental_sync_days``: an incremental discover becomes a
   full listing when the last full one is older than this (0: never).
+- ``prefer``: per field (``taken_date``, ``location``, ``caption``, ``tags``), the
+  sources that settle a ``metadata_mismatch``, first wins (none by default).
 - ``metadata.reader``: ``auto`` (exiftool, when installed, for what the built-in
   reader misses), ``builtin`` (never exiftool) or ``exiftool`` (required, asked
   about every file).
@@ -21,9 +23,11 @@ instead, so that nothing a user writes is silently ignored:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import PurePath
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from photosync.archive.schema import PREFERENCES_SCHEMA, is_valid, validator
@@ -60,6 +64,8 @@ DEFAULT_PREFERENCES: dict[str, Any] = {
         "fingerprint_during_discover": False,
     },
     "metadata": {"reader": "auto"},
+    # field -> sources that settle a metadata_mismatch, first wins: none unless asked
+    "prefer": {},
 }
 
 
@@ -90,6 +96,12 @@ class Preferences:
     sync: SyncPreferences
     #: ``metadata.reader``: auto, builtin or exiftool
     metadata_reader: str
+    #: ``prefer``: field -> the sources that settle a mismatch of it, first wins
+    prefer: Mapping[str, tuple[str, ...]]
+
+    def preferred_sources(self, field_name: str) -> tuple[str, ...]:
+        """The ``prefer`` entries for one field, in the user's order (none: empty)."""
+        return self.prefer.get(field_name, ())
 
     @classmethod
     def from_merged(cls, merged: dict[str, Any]) -> Preferences:
@@ -104,6 +116,12 @@ class Preferences:
                 **{name: sync[name] for name in SyncPreferences.__dataclass_fields__}
             ),
             metadata_reader=str(merged["metadata"]["reader"]),
+            prefer=MappingProxyType(
+                {
+                    str(name): tuple(str(source) for source in sources)
+                    for name, sources in merged["prefer"].items()
+                }
+            ),
         )
 
 

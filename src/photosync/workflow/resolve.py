@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,7 +164,7 @@ def _source_entries(record: Record, field_name: str) -> list[_Option]:
 
 
 def _preferred(
-    field_name: str, options: list[_Option], prefer: list[str]
+    field_name: str, options: list[_Option], prefer: Sequence[str]
 ) -> tuple[str, _Option] | None:
     """The first ``prefer:`` entry (in the user's order) whose options state one value:
     that entry and its first option; None when no entry settles it."""
@@ -201,7 +201,7 @@ def analyze(
     *,
     by: str = "photosync",
     seals: ApprovalSeals,
-    prefer: dict[str, list[str]] | None = None,
+    prefer: Mapping[str, Sequence[str]] | None = None,
 ) -> list[str]:
     """Recompute the record's conflicts, applying automatic rules; returns the rules used.
 
@@ -265,7 +265,7 @@ def analyze(
         by_rule = str((carried or {}).get("rule") or "").startswith(PREFER_RULE)
         if conflict["status"] == "open" or by_rule:
             # a rule's earlier decision is the rule's to remake (the user changed ``prefer``)
-            found = _preferred(field_name, entries, (prefer or {}).get(field_name, []))
+            found = _preferred(field_name, entries, (prefer or {}).get(field_name, ()))
             if found is None and by_rule:
                 conflict["status"], conflict["resolution"] = "open", None
             elif found is not None:
@@ -368,9 +368,7 @@ def auto_resolve(
     progress = progress or SilentProgress()
     records: RecordAccess = view if view is not None else archive
     rules = _rules(archive, mode)
-    prefer: dict[str, list[str]] = (
-        dict(archive.preferences().get("prefer") or {}) if mode != "none" else {}
-    )
+    prefer: Mapping[str, Sequence[str]] = archive.prefs().prefer if mode != "none" else {}
     report = ResolveReport()
     matched = match_variants(records, primary_store(archive), rules, progress=progress)
     report.merged_variants, report.edit_variant_pairs = matched.merged, matched.edit_pairs
