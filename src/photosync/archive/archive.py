@@ -66,12 +66,16 @@ from photosync.errors import (
 )
 from photosync.merge import MergeError, merge_records
 from photosync.model import (
+    PhotoRecord,
     Record,
     iter_instances,
+    record_from_json,
     record_hashes,
     record_relpath,
+    record_to_json,
     utc_now,
 )
+from photosync.model.codec import RecordVersionError
 
 logger = logging.getLogger(__name__)
 
@@ -500,6 +504,34 @@ class Archive:
         if not isinstance(record, dict):
             raise ArchiveCorrupt(f"{path.relative_to(self.root)} does not hold a JSON object")
         return record
+
+    def load_photo(self, photo_id: str) -> PhotoRecord:
+        """A record typed (``model.codec``, migrated to this version's schema): what the
+        workflow reads as it moves off the JSON-shaped dict."""
+        return self._typed(self.load_record(photo_id))
+
+    def iter_photos(self) -> Iterator[PhotoRecord]:
+        """Every record typed, as ``iter_records`` (safe to write while iterating)."""
+        for record in self.iter_records():
+            yield self._typed(record)
+
+    def write_photo(self, record: PhotoRecord, *, durable: bool = False) -> bool:
+        """``write_record`` for a typed record: the codec gives back the bytes it was
+        read from when nothing changed, so an unchanged record leaves git untouched."""
+        data = record_to_json(record)
+        changed = self.write_record(data, durable=durable)
+        record.updated_at = data["updated_at"]
+        return changed
+
+    @staticmethod
+    def _typed(record: Record) -> PhotoRecord:
+        try:
+            return record_from_json(record)
+        except RecordVersionError as error:
+            raise ArchiveCorrupt(
+                f"photo {record.get('photo_id')}: {error}",
+                hint="Update photosync on this machine (another one wrote this record).",
+            ) from error
 
     def record_for_hash(self, content_hash: str) -> Record | None:
         photo_id = self.state.photo_for_hash(content_hash)

@@ -99,33 +99,51 @@ class JsonObject:
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         if not isinstance(data, Mapping):
             raise TypeError(f"{cls.__name__}: a JSON object was expected, not {data!r:.60}")
+        specs, known = _specs(cls)
         values: dict[str, Any] = {}
         present = set()
-        known = set()
-        for spec in fields(cls):
-            name = spec.metadata.get("json")
-            if name is None:
-                continue
-            known.add(name)
+        for attr, name, required, codec in specs:
             if name in data:
                 present.add(name)
-                values[spec.name] = spec.metadata["codec"].decode(data[name])
-            elif spec.metadata["required"]:
+                value = data[name]
+                values[attr] = value if codec.node is None else codec.decode(value)
+            elif required:
                 raise KeyError(f"{cls.__name__}: {name} is missing")
         unknown = {key: value for key, value in data.items() if key not in known}
         return cls(**values, present=frozenset(present), unknown=unknown)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for spec in fields(self):
-            name = spec.metadata.get("json")
-            if name is None:
-                continue
-            value = getattr(self, spec.name)
-            if spec.metadata["required"] or name in self.present or _holds_something(value):
-                out[name] = spec.metadata["codec"].encode(value)
+        present = self.present
+        for attr, name, required, codec in _specs(type(self))[0]:
+            value = getattr(self, attr)
+            if required or name in present or _holds_something(value):
+                out[name] = value if codec.node is None else codec.encode(value)
         out.update(self.unknown)
         return dict(sorted(out.items()))
+
+
+#: per class, its JSON fields as (attribute, JSON key, required, codec) and the set of keys
+_Spec = tuple[str, str, bool, _Codec]
+_SPECS: dict[type[JsonObject], tuple[tuple[_Spec, ...], frozenset[str]]] = {}
+
+
+def _specs(cls: type[JsonObject]) -> tuple[tuple[_Spec, ...], frozenset[str]]:
+    """A class's JSON fields, read from its dataclass fields once (the codec runs per record)."""
+    found = _SPECS.get(cls)
+    if found is None:
+        specs = tuple(
+            (
+                spec.name,
+                spec.metadata["json"],
+                bool(spec.metadata["required"]),
+                spec.metadata["codec"],
+            )
+            for spec in fields(cls)
+            if spec.metadata.get("json") is not None
+        )
+        found = _SPECS[cls] = (specs, frozenset(name for _a, name, _r, _c in specs))
+    return found
 
 
 @dataclass
