@@ -127,7 +127,7 @@ def _merge_instance(ours: dict[str, Any], theirs: dict[str, Any], base: Any) -> 
     """The same service item seen on both machines: the newer sighting, photosync's marks of both."""
     if _key(ours) == _key(theirs):
         return ours
-    chosen = _pick(
+    chosen: dict[str, Any] = _pick(
         ours,
         theirs,
         base,

@@ -24,8 +24,8 @@ def service_class(type_name: str) -> type[Service]:
     except KeyError:
         known = ", ".join(sorted(SERVICE_TYPES))
         raise ConfigError(f"unknown service type {type_name!r} (known: {known})") from None
-    cls = getattr(import_module(module_name), class_name)
-    assert issubclass(cls, Service)
+    cls: object = getattr(import_module(module_name), class_name)
+    assert isinstance(cls, type) and issubclass(cls, Service)
     return cls
 
 
