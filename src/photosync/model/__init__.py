@@ -969,6 +969,24 @@ def note_blob_missing(record: Record, message: str) -> bool:
 # questions ------------------------------------------------------------------------------
 
 
+def new_decision(
+    choice: str, value: Any, *, by: str, rule: str | None = None, now: str | None = None
+) -> dict[str, Any]:
+    """A conflict's ``resolution``: what was chosen, by whom, when, under which rule
+    (None: a person's own decision)."""
+    return {"choice": choice, "value": value, "by": by, "at": now or utc_now(), "rule": rule}
+
+
+def settle_field(
+    record: Record, field_name: str, value: Any, *, date_source: str | None = None
+) -> None:
+    """The record's ``metadata`` takes a decided value; a date takes the label of what
+    stated it (``taken_date_source``) when there is one."""
+    record["metadata"][field_name] = value
+    if field_name == "taken_date" and date_source:
+        record["metadata"]["taken_date_source"] = date_source
+
+
 def new_conflict(
     conflict_id: str,
     kind: ConflictType | str,

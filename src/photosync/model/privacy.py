@@ -20,6 +20,8 @@ from photosync.model import (
     approved_level,
     is_wider,
     most_restrictive,
+    new_conflict,
+    new_decision,
     unapproved_widening,
     untrusted_approvals,
     utc_now,
@@ -67,30 +69,22 @@ def visibility_conflict(
     if not wider:
         return None
     conflict_id = f"{ConflictType.VISIBILITY_CONFLICT.value}:canonical"
-    conflict: dict[str, Any] = {
-        "id": conflict_id,
-        "type": ConflictType.VISIBILITY_CONFLICT.value,
-        "field": "visibility",
-        "description": "shown more widely on "
+    conflict = new_conflict(
+        conflict_id,
+        ConflictType.VISIBILITY_CONFLICT,
+        "shown more widely on "
         + ", ".join(f"{d['service']} ({d['current']})" for d in wider)
         + f" than its canonical level ({canonical.value})",
-        "services": sorted(d["service"] for d in wider),
-        "resolution_required": True,
-        "status": "open",
-        "options": [{"source": "canonical", "value": canonical.value}]
-        + [{"source": d["service"], "value": d["current"]} for d in wider],
-        "resolution": None,
-    }
+        sorted(d["service"] for d in wider),
+        [("canonical", canonical.value), *((d["service"], d["current"]) for d in wider)],
+        field_name="visibility",
+    )
     carry_decision(conflict, previous.get(conflict_id))
     if conflict["status"] == "open" and "most_restrictive_visibility" in rules:
         conflict["status"] = "resolved"
-        conflict["resolution"] = {
-            "choice": "canonical",
-            "value": canonical.value,
-            "by": by,
-            "at": utc_now(),
-            "rule": "most_restrictive_visibility",
-        }
+        conflict["resolution"] = new_decision(
+            "canonical", canonical.value, by=by, rule="most_restrictive_visibility"
+        )
     return conflict
 
 
@@ -113,22 +107,16 @@ def unapproved_conflict(
         else ""
     )
     conflict_id = f"{ConflictType.VISIBILITY_CONFLICT.value}:unapproved"
-    conflict: dict[str, Any] = {
-        "id": conflict_id,
-        "type": ConflictType.VISIBILITY_CONFLICT.value,
-        "field": "visibility",
-        "description": f"canonical level {canonical} was never approved (last approval: "
+    conflict = new_conflict(
+        conflict_id,
+        ConflictType.VISIBILITY_CONFLICT,
+        f"canonical level {canonical} was never approved (last approval: "
         f"{approved.value}){why}; photos are pushed at {approved.value} until it is "
         "approved through photosync",
-        "services": [],
-        "resolution_required": True,
-        "status": "open",
-        "options": [
-            {"source": "approved", "value": approved.value},
-            {"source": "canonical", "value": canonical},
-        ],
-        "resolution": None,
-    }
+        [],
+        [("approved", approved.value), ("canonical", canonical)],
+        field_name="visibility",
+    )
     carry_decision(conflict, previous.get(conflict_id))
     return conflict
 
@@ -178,13 +166,38 @@ def approve_visibility(
             service=service,
         )
     )
+    set_canonical_level(record, level)
+    return True
+
+
+def narrow_visibility(
+    record: Record, level: Visibility, *, by: str, reason: str | None, seals: Sealer
+) -> None:
+    """A narrowing needs no approval, but is recorded as one: the last approval is the
+    widest level replicate may push, so an older, wider approval must not let a later
+    hand edit widen it again."""
+    record["visibility"]["approvals"].append(
+        sealed_approval(
+            record,
+            level,
+            previous=record["visibility"]["canonical"],
+            by=by,
+            reason=reason,
+            seals=seals,
+        )
+    )
+    set_canonical_level(record, level)
+
+
+def set_canonical_level(record: Record, level: Visibility) -> None:
+    """The canonical level, and each service that shows another one as a discrepancy."""
+    vis = record["visibility"]
     vis["canonical"] = level.value
     vis["discrepancies"] = [
         {"service": s, "current": lvl, "canonical": level.value}
         for s, lvl in sorted(vis["per_service"].items())
         if lvl != level.value
     ]
-    return True
 
 
 def sealed_approval(

@@ -42,9 +42,11 @@ from photosync.model import (
     iter_instances,
     join_records,
     needs_decision,
+    new_conflict,
+    new_decision,
     parse_custom,
     preference_matches,
-    utc_now,
+    settle_field,
     weak_date,
     weak_metadata_date,
 )
@@ -249,17 +251,14 @@ def analyze(
                 used.append("missing_metadata")
                 continue
         conflict_id = f"{ConflictType.METADATA_MISMATCH.value}:{field_name}"
-        conflict: dict[str, Any] = {
-            "id": conflict_id,
-            "type": ConflictType.METADATA_MISMATCH.value,
-            "field": field_name,
-            "description": f"instances disagree on {field_name.replace('_', ' ')}",
-            "services": sorted({label.split(":")[0] for label, _ in sources}),
-            "resolution_required": True,
-            "status": "open",
-            "options": [{"source": label, "value": value} for label, value in sources],
-            "resolution": None,
-        }
+        conflict = new_conflict(
+            conflict_id,
+            ConflictType.METADATA_MISMATCH,
+            f"instances disagree on {field_name.replace('_', ' ')}",
+            sorted({label.split(":")[0] for label, _ in sources}),
+            sources,
+            field_name=field_name,
+        )
         carry_decision(conflict, previous.get(conflict_id))
         carried = conflict.get("resolution") if conflict["status"] == "resolved" else None
         by_rule = str((carried or {}).get("rule") or "").startswith(PREFER_RULE)
@@ -270,21 +269,15 @@ def analyze(
                 conflict["status"], conflict["resolution"] = "open", None
             elif found is not None:
                 preference, option = found
-                resolution: dict[str, Any] = {
-                    "choice": option.label,
-                    "value": option.value,
-                    "by": by,
-                    "at": utc_now(),
-                    "rule": f"{PREFER_RULE} {preference}",
-                }
+                resolution = new_decision(
+                    option.label, option.value, by=by, rule=f"{PREFER_RULE} {preference}"
+                )
                 if carried is not None and all(
                     carried.get(key) == resolution[key] for key in ("choice", "value", "rule")
                 ):
                     resolution = carried  # the same decision again: the record stays as it is
                 conflict["status"], conflict["resolution"] = "resolved", resolution
-                record["metadata"][field_name] = option.value
-                if field_name == "taken_date" and option.tag:
-                    record["metadata"]["taken_date_source"] = option.tag
+                settle_field(record, field_name, option.value, date_source=option.tag)
                 used.append(PREFER_RULE)
         conflicts.append(conflict)
     failed = _processing_failed(record, previous)
@@ -328,20 +321,13 @@ def _processing_failed(
     if not record["problems"]:
         return None
     conflict_id = f"{ConflictType.PROCESSING_FAILED.value}:file"
-    conflict = {
-        "id": conflict_id,
-        "type": ConflictType.PROCESSING_FAILED.value,
-        "field": None,
-        "description": "could not be fully processed: "
-        + "; ".join(p["message"] for p in record["problems"][:3]),
-        "services": sorted({p["service"] for p in record["problems"] if p.get("service")}),
-        "resolution_required": True,
-        "status": "open",
-        "options": [
-            {"source": "accept", "value": "keep it as it is (the original bytes are stored)"}
-        ],
-        "resolution": None,
-    }
+    conflict = new_conflict(
+        conflict_id,
+        ConflictType.PROCESSING_FAILED,
+        "could not be fully processed: " + "; ".join(p["message"] for p in record["problems"][:3]),
+        sorted({p["service"] for p in record["problems"] if p.get("service")}),
+        [("accept", "keep it as it is (the original bytes are stored)")],
+    )
     carry_decision(conflict, previous.get(conflict_id))
     return conflict
 
@@ -526,13 +512,7 @@ def decide(
         raise PhotosyncError(f"photo {record['photo_id']} has no conflict {conflict_id}")
     if choice == "skip":
         conflict["status"] = "skipped"
-        conflict["resolution"] = {
-            "choice": "skip",
-            "value": None,
-            "by": by,
-            "at": utc_now(),
-            "rule": None,
-        }
+        conflict["resolution"] = new_decision("skip", None, by=by)
         return
     if choice not in ("combine", "custom"):
         options = {o["source"]: o["value"] for o in conflict.get("options", [])}
@@ -554,26 +534,18 @@ def decide(
         elif is_wider(canonical, level):
             record["visibility"]["canonical"] = level.value  # narrowing needs no approval
     elif field_name in COMPARABLE_FIELDS:
+        source: str | None = None
         if choice == "custom":
             value = parse_custom(field_name, value) if isinstance(value, str) else value
-            if field_name == "taken_date":
-                record["metadata"]["taken_date_source"] = "user"
+            source = "user"
         elif field_name == "taken_date":  # the chosen source's label goes with its date
-            tag = next(
+            source = next(
                 (o.tag for o in _source_entries(record, field_name) if o.label == choice),
                 None,
             )
-            if tag:
-                record["metadata"]["taken_date_source"] = tag
-        record["metadata"][field_name] = value
+        settle_field(record, field_name, value, date_source=source)
     conflict["status"] = "resolved"
-    conflict["resolution"] = {
-        "choice": choice,
-        "value": value,
-        "by": by,
-        "at": utc_now(),
-        "rule": None,
-    }
+    conflict["resolution"] = new_decision(choice, value, by=by)
     if not _has_open(record) and record["processing_state"] == ProcessingState.DISCOVERED.value:
         record["processing_state"] = ProcessingState.RESOLVED.value
 

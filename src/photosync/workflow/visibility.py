@@ -8,7 +8,7 @@ from photosync.archive.archive import Archive
 from photosync.archive.seals import ApprovalSeals, parse_key, save_key
 from photosync.errors import PhotosyncError
 from photosync.model import Visibility, approved_level, is_wider
-from photosync.model.privacy import approve_visibility, sealed_approval
+from photosync.model.privacy import approve_visibility, narrow_visibility, set_canonical_level
 from photosync.workflow.context import check_service_name
 
 
@@ -99,33 +99,23 @@ def apply_visibility(
         record = archive.load_record(change.photo_id)
         level = Visibility(change.after)
         if change.widens:
-            approve_visibility(
+            if not approve_visibility(
                 record,
                 level,
                 by=by,
                 reason=reason or "photosync visibility set",
                 seals=archive.seals,
                 service=change.service,
-            )
+            ):  # already at that level: its discrepancies are said again all the same
+                set_canonical_level(record, level)
         else:
-            # recorded too: the last approval is the widest level replicate may push, so
-            # an older, wider approval must not let a later hand edit widen it again
-            record["visibility"]["approvals"].append(
-                sealed_approval(
-                    record,
-                    level,
-                    previous=record["visibility"]["canonical"],
-                    by=by,
-                    reason=reason or "photosync visibility set (narrowed)",
-                    seals=archive.seals,
-                )
+            narrow_visibility(
+                record,
+                level,
+                by=by,
+                reason=reason or "photosync visibility set (narrowed)",
+                seals=archive.seals,
             )
-            record["visibility"]["canonical"] = level.value
-        record["visibility"]["discrepancies"] = [
-            {"service": s, "current": lvl, "canonical": level.value}
-            for s, lvl in sorted(record["visibility"]["per_service"].items())
-            if lvl != level.value
-        ]
         archive.write_record(record)
     widened = sum(c.widens for c in changes)
     return archive.commit(
