@@ -9,10 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from photosync.archive.schema import validate_record
+from photosync.archive.seals import ApprovalSeals
 from photosync.model import (
     ObservedMetadata,
     Record,
     Visibility,
+    approved_level,
     carry_known,
     find_instance,
     iter_instances,
@@ -26,6 +28,7 @@ from photosync.model import (
     start_record,
     update_blob_locations,
 )
+from photosync.model.privacy import approve_visibility, narrow_visibility
 
 LEVELS = st.sampled_from([level.value for level in Visibility])
 IDS = st.text(alphabet="abcdef0123456789", min_size=1, max_size=6)
@@ -177,3 +180,26 @@ def test_an_edit_variant_is_asked_once_on_each_side() -> None:
     assert sorted(a["conflicts"][0]["services"]) == ["flickr", "folder"]
     validate_record(a)
     validate_record(b)
+
+
+@settings(deadline=None, max_examples=40)
+@given(LEVELS, LEVELS, st.dictionaries(st.sampled_from(["flickr", "google-photos"]), LEVELS))
+def test_a_level_set_through_photosync_is_the_level_replicate_may_push(
+    wider: str, narrower: str, shown: dict[str, str]
+) -> None:
+    """Widening is a sealed approval, narrowing a recorded one: either way the last
+    approval is the level set, and each service showing another level is a discrepancy."""
+    seals = ApprovalSeals(bytes(32))
+    record = _record(8, "folder", ["a"], [None])
+    record["visibility"]["per_service"] = dict(shown)
+    approve_visibility(record, Visibility(wider), by="me", reason="test", seals=seals)
+    level = min(Visibility(wider), Visibility(narrower), key=lambda v: v.rank)
+    narrow_visibility(record, level, by="me", reason="test", seals=seals)
+    assert record["visibility"]["canonical"] == level.value
+    assert approved_level(record, seals.verify) == level
+    assert record["visibility"]["discrepancies"] == [
+        {"service": s, "current": v, "canonical": level.value}
+        for s, v in sorted(shown.items())
+        if v != level.value
+    ]
+    validate_record(record)
