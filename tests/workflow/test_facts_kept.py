@@ -32,7 +32,9 @@ def photosync(archive: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def discover_folder(tmp_path: Path, folder: Path, *service_args: str) -> dict[str, Any]:
+def discover_folder(
+    tmp_path: Path, folder: Path, *service_args: str, code: int = 0
+) -> dict[str, Any]:
     """A new archive with ``folder`` as service ``phone``; discover's --json report of it."""
     archive = tmp_path / "archive"
     assert photosync(archive, "init", str(archive)).returncode == 0
@@ -41,7 +43,7 @@ def discover_folder(tmp_path: Path, folder: Path, *service_args: str) -> dict[st
     )
     assert added.returncode == 0, added.stderr
     found = photosync(archive, "discover", "--json")
-    assert found.returncode == 0, found.stdout + found.stderr
+    assert found.returncode == code, found.stdout + found.stderr
     report: dict[str, Any] = json.loads(found.stdout)["services"][0]
     return report
 
@@ -322,4 +324,23 @@ def test_a_file_time_past_year_9999_leaves_the_photo_undated_not_the_run_crashed
         for r in records(tmp_path / "archive")
     }
     assert dates == {"far.png": None, "IMG_1.jpg": "2008-05-30T15:56:01"}
+    assert_check_clean(tmp_path / "archive")
+
+
+def test_a_fifo_under_a_sidecar_name_is_named_not_skipped_in_silence(
+    tmp_path: Path, camera: Path
+) -> None:
+    """Hole: a FIFO, device or socket was warned about only under a photo's name; under a
+    sidecar's (`IMG_1.jpg.xmp`) or any other name it was skipped without a word."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shutil.copy(camera / "Canon_40D.jpg", lib / "IMG_1.jpg")
+    os.mkfifo(lib / "IMG_1.jpg.xmp")
+    os.mkfifo(lib / "notes.txt")
+
+    report = discover_folder(tmp_path, lib, code=4)  # warnings: exit 4, as for a photo's name
+
+    assert report["new"] == 1
+    warned = " ".join(report["warnings"])
+    assert "IMG_1.jpg.xmp: not a regular file" in warned and "notes.txt: not a regular" in warned
     assert_check_clean(tmp_path / "archive")

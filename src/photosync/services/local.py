@@ -213,7 +213,7 @@ class LocalFolderService(SourceService, TargetService):
                     stack.append(Path(entry.path))
                 elif entry.is_file(follow_symlinks=False):
                     files.append(entry)
-                elif media_kind(entry.name) is not None:
+                else:  # whatever its name (a sidecar's, a document's): named, never read
                     report.warnings.append(
                         f"skipped {portable_name(entry.path)}: not a regular file "
                         "(a FIFO, device or socket), never read"
