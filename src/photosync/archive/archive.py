@@ -155,6 +155,9 @@ def configure_git(git: Git) -> None:
     # history is the audit trail: have git fsync its objects and refs (batched)
     git.run("config", "core.fsync", "committed")
     git.run("config", "core.fsyncMethod", "batch")
+    # the index of a million records is 100 MB: split, each commit's update of the user's
+    # index writes only what changed (git folds it into the shared part now and then)
+    git.run("config", "core.splitIndex", "true")
     configure_merge_driver(git)
 
 

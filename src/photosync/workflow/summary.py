@@ -25,7 +25,7 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -414,20 +414,22 @@ def _read_blobs(
         stdout=subprocess.PIPE,
     ) as reader:
         assert reader.stdin is not None and reader.stdout is not None
-        order: list[tuple[str, str | None]] = []
+        # asked and not yet answered: bounded (a full pipe blocks the feeder, not memory)
+        order: deque[tuple[str, str | None]] = deque()
         lock = threading.Condition()
         fed = [False]
 
         def feed() -> None:
             assert reader.stdin is not None
             try:
-                for rel, oid in wanted:
+                for count, (rel, oid) in enumerate(wanted):
                     with lock:
                         order.append((rel, oid))
                         lock.notify()
                     if oid is not None:
                         reader.stdin.write(oid.encode() + b"\n")
-                        reader.stdin.flush() if len(order) % 512 == 0 else None
+                        if count % 512 == 0:
+                            reader.stdin.flush()
             finally:
                 with lock:
                     fed[0] = True
@@ -436,15 +438,13 @@ def _read_blobs(
 
         feeder = threading.Thread(target=feed, daemon=True)
         feeder.start()
-        done = 0
         while True:
             with lock:
-                while done >= len(order) and not fed[0]:
+                while not order and not fed[0]:
                     lock.wait()
-                if done >= len(order):
+                if not order:
                     break
-                rel, oid = order[done]
-            done += 1
+                rel, oid = order.popleft()
             if oid is None:
                 yield rel, None, None
                 continue
