@@ -102,11 +102,19 @@ def _command(executable: str) -> list[str]:
 
     With ``-stay_open True -@ -`` exiftool keeps polling its input after EOF, so
     a photosync killed by SIGKILL would leave it running forever. ``cat`` sees
-    the EOF instead and the relay then tells exiftool to stop.
+    the EOF instead and the relay then tells exiftool to stop. Only exiftool holds
+    our end of its output (the shell and ``cat`` close their copies), so a crash of
+    exiftool is an EOF at once, not a wait for the timeout.
     """
     if os.name != "posix":
         return [executable, "-stay_open", "True", "-@", "-"]
-    relay = '{ cat; printf "\\n-stay_open\\nFalse\\n"; } | exec "$0" -stay_open True -@ -'
+    relay = (
+        "exec 3<&0 4>&1 </dev/null >/dev/null\n"
+        '{ exec 4>&-; cat <&3; printf "\\n-stay_open\\nFalse\\n"; } '
+        '| "$0" -stay_open True -@ - >&4 3<&- 4>&- &\n'
+        "exec 3<&- 4>&-\n"
+        "wait\n"
+    )
     return ["sh", "-c", relay, executable]
 
 
