@@ -155,7 +155,8 @@ class SummaryCache:
         self.archive = archive
         path = archive.root / ".photosync" / "summary.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        # another status building the summary is waited for (it may take minutes, once)
+        self.conn = sqlite3.connect(path, isolation_level=None, timeout=3600)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")  # a cache: lost work is redone
         self.conn.executescript(_SCHEMA)
