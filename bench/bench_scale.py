@@ -13,7 +13,8 @@
    status < 2 s, no-op discover < 5 s, resolve/replicate < 5 s, check < 30 s.
 
 Every figure is a whole command in its own process (start-up included), with
-the peak RSS of that child (``RUSAGE_CHILDREN``, measured in a fresh helper
+its CPU seconds (user + system, git children included: on a shared machine the
+wall time mostly says how busy the others were) and the peak RSS of that child (``RUSAGE_CHILDREN``, measured in a fresh helper
 process per run so runs do not mask each other).
 """
 
