@@ -7,12 +7,14 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from photosync.archive.archive import Archive
 from photosync.archive.jsonio import atomic_write, canonical_dumps
+from photosync.emulators.samples import write_jpeg
 from photosync.errors import (
     ArchiveLocked,
     ArchiveNotFound,
@@ -21,7 +23,8 @@ from photosync.errors import (
     RecordInvalid,
 )
 from photosync.model import new_record, record_relpath
-from tests.helpers import assert_check_clean, git_clean, git_log
+from photosync.workflow.discover import discover
+from tests.helpers import assert_check_clean, git_clean, git_log, new_archive, records
 
 
 def _record(seed: str = "a", taken: str | None = "2024-03-05T12:15:30+01:00") -> dict:
@@ -231,4 +234,32 @@ def test_schemas_written_by_an_older_photosync_are_brought_up_to_date(tmp_path: 
     again = Archive(tmp_path / "archive")
     assert again.lock() == []  # up to date: no note, no commit
     again.close()
+    assert_check_clean(archive.root)
+
+
+def test_parallel_writes_are_read_back_and_all_committed(tmp_path: Path) -> None:
+    """Records replaced by the writer threads (resolve's one pass) read back as written,
+    a moved record goes at once, and the commit holds every one of them."""
+    for i in range(3):
+        write_jpeg(
+            tmp_path / "lib" / f"IMG_{i}.jpg", seed=i, size=(96, 72), taken=datetime(2021, 1, 1 + i)
+        )
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
+    archive.lock()
+    discover(archive)
+    ids = sorted(r["photo_id"] for r in records(archive.root))
+    with archive.parallel_writes():
+        for n, photo_id in enumerate(ids):
+            record = archive.load_record(photo_id)
+            record["metadata"]["caption"] = f"caption {n}"
+            if n == 0:  # a new date: the file moves, written at once
+                record["metadata"]["taken_date"] = "2019-07-01T10:00:00"
+            assert archive.write_record(record) is True
+            assert archive.load_record(photo_id)["metadata"]["caption"] == f"caption {n}"
+    archive.commit("test: captions")
+    assert git_clean(archive.root)
+    by_id = {r["photo_id"]: r for r in records(archive.root)}
+    assert [by_id[i]["metadata"]["caption"] for i in ids] == ["caption 0", "caption 1", "caption 2"]
+    assert archive.record_path(ids[0]) == archive.root / "photos/2019/07" / f"{ids[0]}.json"
+    archive.close()
     assert_check_clean(archive.root)

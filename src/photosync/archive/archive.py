@@ -21,8 +21,10 @@ import shlex
 import shutil
 import sys
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from photosync.archive.jsonio import (
     fsync_dir,
     read_json,
     sync_filesystem,
+    write_canonical,
     write_json,
 )
 from photosync.archive.lock import ArchiveLock
@@ -188,6 +191,9 @@ class Archive:
         self._seals: ApprovalSeals | None = None
         #: a commit was made by this run (so git's objects are packed when it ends)
         self._committed = False
+        #: ``parallel_writes``: the threads replacing record files, and their writes under way
+        self._writer: ThreadPoolExecutor | None = None
+        self._writes: deque[tuple[str, Future[bool]]] = deque()
 
     # finding and creating -------------------------------------------------------
     @classmethod
@@ -498,6 +504,8 @@ class Archive:
         return self._load_path(path)
 
     def _load_path(self, path: Path) -> Record:
+        if self._writes:
+            self._wait_for_write(str(path.relative_to(self.root)))
         try:
             record = read_json(path)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -550,6 +558,8 @@ class Archive:
         rel = record_relpath(record)
         old_rel = self.state.path_for_photo(record["photo_id"])
         self._refuse_user_changed(rel, old_rel)
+        if self._writes:
+            self._wait_for_write(rel, old_rel)
         # an unindexed file can only be in the way when the index skipped damaged ones
         maybe_blocked = old_rel is not None or bool(self.damaged_records)
         if old_rel != rel and maybe_blocked and (self.root / rel).exists():
@@ -566,6 +576,12 @@ class Archive:
         self._intend(rel)
         if old_rel and old_rel != rel:
             self._intend(old_rel)
+        if self._writer is not None and old_rel == rel and not durable:
+            # replaced in place by a writer thread (the bytes are taken now): listed in
+            # PENDING_FILE already, atomic as ever, done before anything is committed
+            self._submit_write(rel, canonical_bytes(record))
+            self.state.index_record(record["photo_id"], rel, record_hashes(record))
+            return True
         changed = write_json(self.root / rel, record, fsync=durable, known_new=old_rel is None)
         if durable:
             fsync_dir((self.root / rel).parent)
@@ -574,6 +590,47 @@ class Archive:
             changed = True
         self.state.index_record(record["photo_id"], rel, record_hashes(record))
         return changed
+
+    @contextmanager
+    def parallel_writes(self, workers: int = 4) -> Iterator[None]:
+        """Record files replaced in place are written by ``workers`` threads while the
+        caller goes on: a file's replacement waits on the disk (ext4 flushes the new
+        file's data when a rename replaces another), and a few at once overlap.
+
+        For a pass that writes each record once (resolve). Every write is still atomic
+        and listed in PENDING_FILE first; a moved or durable record is written at once;
+        all are on disk (or the first error raised) when the block ends.
+        """
+        if self._writer is not None:
+            yield
+            return
+        self._writer = ThreadPoolExecutor(workers, thread_name_prefix="record-write")
+        try:
+            yield
+            self._drain_writes()
+        finally:
+            writer, self._writer = self._writer, None
+            writer.shutdown(wait=True)
+            self._writes.clear()
+
+    def _submit_write(self, rel: str, data: bytes) -> None:
+        assert self._writer is not None
+        # a bounded backlog: memory stays flat, and an error surfaces soon
+        while self._writes and (len(self._writes) >= 64 or self._writes[0][1].done()):
+            self._writes.popleft()[1].result()
+        future = self._writer.submit(write_canonical, self.root / rel, data, fsync=False)
+        self._writes.append((rel, future))
+
+    def _wait_for_write(self, *rels: str | None) -> None:
+        """A record file being written by a writer thread is finished before it is read
+        or touched again."""
+        for where, future in list(self._writes):
+            if where in rels:
+                future.result()
+
+    def _drain_writes(self) -> None:
+        while self._writes:
+            self._writes.popleft()[1].result()
 
     @staticmethod
     def _unchanged_but_time(record: Record, path: Path) -> bool:
@@ -596,6 +653,7 @@ class Archive:
         if path is not None:
             rel = str(path.relative_to(self.root))
             self._refuse_user_changed(rel, None)
+            self._wait_for_write(rel)
             self._intend(rel)
         self.state.forget_record(photo_id)
         if path is not None:
@@ -623,10 +681,17 @@ class Archive:
         if rel in self._intended:
             return
         self._intended.add(rel)
+        line = (rel + "\n").encode("utf-8")
         path = self.root / PENDING_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as pending:
-            pending.write(rel + "\n")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)  # one append: a line is whole or, killed before it, absent
+        finally:
+            os.close(fd)
 
     def pending_paths(self) -> set[str]:
         """The paths a photosync run was writing and has not committed (PENDING_FILE)."""
@@ -713,6 +778,7 @@ class Archive:
         Records are written without a per-file fsync; one filesystem sync here makes
         the whole batch durable before git records it.
         """
+        self._drain_writes()
         if everything:
             self.wait_for_commits()
             self._scan_config(list(CONFIG_SCHEMAS))
@@ -727,6 +793,7 @@ class Archive:
         git hashes and stores the batch's files while the next batch is prepared.
         Commits stay in order: a new one first waits for the one before.
         """
+        self._drain_writes()
         self.wait_for_commits()
         paths = sorted(self._touched)
         self._scan_config(paths)

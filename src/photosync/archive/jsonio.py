@@ -50,7 +50,13 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool = True, mode: int | Non
 
 def write_json(path: Path, value: Any, *, fsync: bool = True, known_new: bool = False) -> bool:
     """Write canonical JSON unless the file already holds exactly that; True if written."""
-    data = canonical_bytes(value)
+    return write_canonical(path, canonical_bytes(value), fsync=fsync, known_new=known_new)
+
+
+def write_canonical(
+    path: Path, data: bytes, *, fsync: bool = True, known_new: bool = False
+) -> bool:
+    """``write_json`` of bytes already made canonical (by ``canonical_bytes``)."""
     if not known_new:
         try:
             if path.read_bytes() == data:

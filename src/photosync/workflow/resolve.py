@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +58,7 @@ from photosync.model.privacy import (
     visibility_conflict,
 )
 from photosync.workflow.context import primary_store
-from photosync.workflow.match import match_variants
+from photosync.workflow.match import MatchReport, match_variants
 from photosync.workflow.progress import Progress, SilentProgress
 
 #: a decision made by a ``prefer`` preference names it: ``"prefer: google-photos"``
@@ -364,6 +365,30 @@ def auto_resolve(
         for keeper, name, gone, gone_name in matched.joined
     )
     progress.start("resolve", records.state.count_records())
+    # each record is written once in this pass, none read again: writes overlap
+    with archive.parallel_writes() if view is None else nullcontext():
+        _rules_pass(archive, records, matched, rules, prefer, report, progress)
+    progress.finish()
+    message = (
+        f"resolve: {report.now_resolved} resolved ({report.auto_resolved} by automatic rules), "
+        f"{report.needs_decision} need a decision"
+    )
+    if report.merged_variants:
+        message += f"\n\n{report.merged_variants} quality variant(s) joined with their best copy."
+    records.commit(message)
+    return report
+
+
+def _rules_pass(
+    archive: Archive,
+    records: RecordAccess,
+    matched: MatchReport,
+    rules: set[str],
+    prefer: Mapping[str, Sequence[str]],
+    report: ResolveReport,
+    progress: Progress,
+) -> None:
+    """Analyze every record not yet resolved (with its new fingerprint) and write it once."""
     for record in records.iter_records():
         progress.advance()
         fingerprinted = matched.apply(record)
@@ -399,15 +424,6 @@ def auto_resolve(
         if any(needs_decision(c) for c in record["conflicts"]):
             report.needs_decision += 1
         records.write_record(record)
-    progress.finish()
-    message = (
-        f"resolve: {report.now_resolved} resolved ({report.auto_resolved} by automatic rules), "
-        f"{report.needs_decision} need a decision"
-    )
-    if report.merged_variants:
-        message += f"\n\n{report.merged_variants} quality variant(s) joined with their best copy."
-    records.commit(message)
-    return report
 
 
 def preview(
