@@ -214,14 +214,35 @@ def test_a_takeout_date_before_1970_is_kept(tmp_path: Path, testdata: Path) -> N
     assert_check_clean(archive)
 
 
+def discover_flickr_export(tmp_path: Path, photos: list[tuple[dict[str, Any], Path, str]]) -> Path:
+    """A Flickr "Download your data" export of (photo JSON, original, title) discovered
+    into a new archive as service ``fx``; the archive."""
+    export = tmp_path / "flickr-export"
+    export.mkdir(exist_ok=True)
+    with (
+        zipfile.ZipFile(export / "72157_account.zip", "w") as meta,
+        zipfile.ZipFile(export / "data-download-1.zip", "w") as media,
+    ):
+        for photo, original, stem in photos:
+            meta.writestr(f"photo_{photo['id']}.json", json.dumps(photo).encode())
+            media.write(original, f"{stem}_{photo['id']}_o{original.suffix.lower()}")
+    archive = tmp_path / "archive"
+    assert photosync(archive, "init", str(archive)).returncode == 0
+    added = photosync(
+        archive, "service", "add", "fx", "--type", "flickr-export", "--path", str(export)
+    )
+    assert added.returncode == 0, added.stderr
+    found = photosync(archive, "discover", "--service", "fx")
+    assert found.returncode == 0, found.stdout + found.stderr
+    return archive
+
+
 def test_a_flickr_export_json_is_kept_as_a_sidecar_and_exported_beside_its_photo(
     tmp_path: Path, camera: Path
 ) -> None:
     """Hole: a Flickr "Download your data" photo_<id>.json (comments, notes, counts, EXIF
     as Flickr read it: more than the record maps) was read and thrown away: no blob, no
     sidecar on the copy, nothing exported beside the photo."""
-    export = tmp_path / "flickr-export"
-    export.mkdir()
     photo = {
         "id": "52345678901",
         "name": "Harbour",
@@ -234,18 +255,7 @@ def test_a_flickr_export_json_is_kept_as_a_sidecar_and_exported_beside_its_photo
         "count_faves": "3",
     }
     meta_bytes = json.dumps(photo).encode()
-    with zipfile.ZipFile(export / "72157_account.zip", "w") as meta:
-        meta.writestr("photo_52345678901.json", meta_bytes)
-    with zipfile.ZipFile(export / "data-download-1.zip", "w") as media:
-        media.write(camera / "Canon_40D.jpg", "harbour_52345678901_o.jpg")
-    archive = tmp_path / "archive"
-    assert photosync(archive, "init", str(archive)).returncode == 0
-    added = photosync(
-        archive, "service", "add", "fx", "--type", "flickr-export", "--path", str(export)
-    )
-    assert added.returncode == 0, added.stderr
-    found = photosync(archive, "discover", "--service", "fx")
-    assert found.returncode == 0, found.stdout + found.stderr
+    archive = discover_flickr_export(tmp_path, [(photo, camera / "Canon_40D.jpg", "harbour")])
 
     (record,) = records(archive)
     (instance,) = record["instances"]["fx"]
@@ -344,3 +354,50 @@ def test_a_fifo_under_a_sidecar_name_is_named_not_skipped_in_silence(
     warned = " ".join(report["warnings"])
     assert "IMG_1.jpg.xmp: not a regular file" in warned and "notes.txt: not a regular" in warned
     assert_check_clean(tmp_path / "archive")
+
+
+def test_flickrs_place_and_description_against_the_files_own_are_kept_and_asked(
+    tmp_path: Path, camera: Path
+) -> None:
+    """Hole: where Flickr's description or place and the file's own differ (edited on
+    Flickr), Flickr's silently replaced the file's caption and place (and the file's date
+    Flickr's), with no source kept and no question; a service with no sources of its own
+    kept only the winner."""
+    base = {"date_imported": "2019-01-02 03:04:05", "privacy": "private"}
+    photos = [
+        (  # EXIF: 2010-05-15 17:12:05, GPS near Paderborn; Flickr: the same time, Paris
+            {
+                **base,
+                "id": "1001",
+                "name": "Lake",
+                "date_taken": "2010-05-15 17:12:05",
+                "geo": {"latitude": "48858300", "longitude": "2350000"},
+            },
+            camera / "Sony DSC-HX5V (2).jpg",
+            "lake",
+        ),
+        (  # XMP caption "Der Goalie bin ig"; Flickr: another description, a later date
+            {
+                **base,
+                "id": "1002",
+                "name": "Goalie",
+                "description": "Our goalie",
+                "date_taken": "2014-01-01 10:00:00",
+            },
+            camera.parent / "xmp" / "no_exif.jpg",
+            "goalie",
+        ),
+    ]
+    archive = discover_flickr_export(tmp_path, photos)
+    assert photosync(archive, "resolve", "--auto-resolve", "simple").returncode == 0
+    asked = {
+        (r["instances"]["fx"][0]["id"], c["field"]): {o["source"] for o in c["options"]}
+        for r in records(archive)
+        for c in r["conflicts"]
+    }
+    assert asked == {
+        ("1001", "location"): {"fx:flickr-export:location", "fx:file"},
+        ("1002", "caption"): {"fx:flickr-export:description", "fx:file"},
+        ("1002", "taken_date"): {"fx:flickr-export:date_taken", "fx:xmp:CreateDate"},
+    }
+    assert_check_clean(archive)

@@ -43,12 +43,16 @@ from photosync.model import (
     add_problem,
     aliased_instance,
     carry_known,
+    comparable,
+    date_precision,
+    dates_agree,
     find_instance,
     find_offset,
     is_estimated_date,
     merge_album_titles,
     new_instance,
     new_record,
+    places_agree,
     refresh_seen_visibility,
     says_something_new,
     sources_disagree,
@@ -831,6 +835,8 @@ def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:
             sources.append({"source": "file", "field": "location", "value": info.location})
         if info.caption:
             sources.append({"source": "file", "field": "caption", "value": info.caption})
+    else:
+        sources = _service_against_file(service, info, file_date_is_exact)
     stated = {(entry["source"], entry["field"]) for entry in sources}
     sources.extend(e for e in info.sources if (e["source"], e["field"]) not in stated)
     return ObservedMetadata(
@@ -847,3 +853,44 @@ def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:
         sources=sources,
         disagree=sources_disagree(sources),
     )
+
+
+def _service_against_file(
+    service: ObservedMetadata, info: MediaInfo, file_date_is_exact: bool
+) -> list[dict[str, Any]]:
+    """A service that keeps no ``sources`` of its own (Flickr) and its file disagreeing on a
+    date, place or caption: both values, labelled, so the one that loses (the file's
+    caption behind Flickr's description, Flickr's date behind EXIF's) is a question, not
+    gone. A coarse or estimated service date says nothing against the file's."""
+    head = str(service.taken_date_source or "").split(":", 1)[0] or "service"
+    out: list[dict[str, Any]] = []
+    if (
+        file_date_is_exact
+        and info.taken_date
+        and service.taken_date
+        and service.taken_date_source
+        and not is_estimated_date(service.taken_date_source)
+        and date_precision(service.taken_date_source) is None
+        and not dates_agree(info.taken_date, service.taken_date)
+    ):
+        out.append(
+            {
+                "source": service.taken_date_source,
+                "field": "taken_date",
+                "value": service.taken_date,
+            }
+        )
+        out.append(
+            {"source": str(info.taken_date_source), "field": "taken_date", "value": info.taken_date}
+        )
+    if service.location and info.location and not places_agree(service.location, info.location):
+        out.append({"source": f"{head}:location", "field": "location", "value": service.location})
+        out.append({"source": "file", "field": "location", "value": info.location})
+    if (
+        service.caption
+        and info.caption
+        and comparable("caption", service.caption) != comparable("caption", info.caption)
+    ):
+        out.append({"source": f"{head}:description", "field": "caption", "value": service.caption})
+        out.append({"source": "file", "field": "caption", "value": info.caption})
+    return out
