@@ -31,8 +31,8 @@ def _ok(*args: str) -> Any:
     return result
 
 
-def _archive(tmp_path: Path, endpoint: str, bucket: str, count: int = 4) -> str:
-    """init, a local library, discover, resolve, an S3 location, replicate --execute."""
+def _discovered(tmp_path: Path, count: int) -> str:
+    """init, a local library of ``count`` photos as service 'phone', discover."""
     root = str(tmp_path / "archive")
     _ok("init", root)
     make_library(tmp_path / "lib", count)
@@ -48,6 +48,12 @@ def _archive(tmp_path: Path, endpoint: str, bucket: str, count: int = 4) -> str:
         str(tmp_path / "lib"),
     )
     _ok("--archive", root, "discover")
+    return root
+
+
+def _archive(tmp_path: Path, endpoint: str, bucket: str, count: int = 4) -> str:
+    """init, a local library, discover, resolve, an S3 location, replicate --execute."""
+    root = _discovered(tmp_path, count)
     _ok("--archive", root, "resolve", "--auto-resolve", "simple")
     _ok(
         "--archive",
@@ -453,21 +459,7 @@ def test_a_record_the_user_changed_does_not_keep_the_others_from_their_locations
     """replicate leaves the user's uncommitted edit alone (exit 4, saying so), yet every
     other record still gets the location its original was copied to: before, the first
     such record in path order stopped the records after it."""
-    root = str(tmp_path / "archive")
-    _ok("init", root)
-    make_library(tmp_path / "lib", 3)
-    _ok(
-        "--archive",
-        root,
-        "service",
-        "add",
-        "phone",
-        "--type",
-        "local",
-        "--path",
-        str(tmp_path / "lib"),
-    )
-    _ok("--archive", root, "discover")
+    root = _discovered(tmp_path, 3)
     nas = tmp_path / "nas"
     _ok("--archive", root, "storage", "add", "nas", "--type", "local", "--path", str(nas))
     paths = sorted((Path(root) / "photos").rglob("*.json"))
