@@ -99,8 +99,10 @@ def test_taken_time_is_utc_epoch_for_any_timestamp(seconds: int) -> None:
     ) == datetime.fromtimestamp(seconds, tz=UTC)
 
 
-@given(st.sampled_from([None, "0", 0, "", "abc", -5, True]))
+@given(st.sampled_from([None, "0", 0, "", "abc", -62135596800, "-62135596800", True]))
 def test_missing_or_zero_timestamp_gives_no_date(value: object) -> None:
+    """Google's placeholders (0, year 1) are no date; a real date before 1970 is kept
+    (``test_a_takeout_date_before_1970_is_kept``)."""
     data = {} if value is None else {"photoTakenTime": {"timestamp": value}}
     assert parse_sidecar(data).taken_date is None
 
