@@ -19,7 +19,12 @@ from photosync.cli._common import (
 )
 from photosync.services.registry import SERVICE_TYPES
 from photosync.workflow.config import add_service, service_entry
-from photosync.workflow.context import disable_service, locate_service, service_folders
+from photosync.workflow.context import (
+    disable_service,
+    enable_service,
+    locate_service,
+    service_folders,
+)
 
 
 @click.group()
@@ -118,6 +123,17 @@ def disable(settings: Settings, name: str) -> None:
     with writing(settings) as archive:
         changed = disable_service(archive, name)
     console.print(f"{escape(name)} {'is now' if changed else 'was already'} disabled.")
+
+
+@service.command("enable")
+@click.argument("name")
+@pass_settings
+@handle_errors
+def enable(settings: Settings, name: str) -> None:
+    """Bring back service NAME after `service disable`: runs read and write it again."""
+    with writing(settings) as archive:
+        changed = enable_service(archive, name)
+    console.print(f"{escape(name)} {'is now' if changed else 'was already'} enabled.")
 
 
 @service.command("list")

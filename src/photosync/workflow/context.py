@@ -183,11 +183,22 @@ def check_service_name(archive: Archive, name: str) -> None:
 def disable_service(archive: Archive, name: str) -> bool:
     """Retire service NAME (it shut down): no run reads or writes it any more; its
     records' instances stay as they are (nothing is deleted). False: it already was."""
+    return _set_enabled(archive, name, False)
+
+
+def enable_service(archive: Archive, name: str) -> bool:
+    """Bring a disabled service back (a mistaken `service disable`, a service that came
+    back): runs read and write it again. False: it already was enabled."""
+    return _set_enabled(archive, name, True)
+
+
+def _set_enabled(archive: Archive, name: str, enabled: bool) -> bool:
+    """One config commit that sets ``enabled``; nothing else changes."""
     check_service_name(archive, name)
     services = archive.services()
-    if not services[name].get("enabled", True):
+    if bool(services[name].get("enabled", True)) == enabled:
         return False
-    services[name] = {**services[name], "enabled": False}
+    services[name] = {**services[name], "enabled": enabled}
     archive.save_services(services)
-    archive.commit(f"config: disable service {name}")
+    archive.commit(f"config: {'enable' if enabled else 'disable'} service {name}")
     return True
