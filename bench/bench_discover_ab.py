@@ -96,6 +96,17 @@ _NO_EXTRACTION = (
 CPU_SECONDS: list[float] = []
 
 
+def _init_with_library(archive: Path, library: Path, env: dict[str, str]) -> list[str]:
+    """``photosync init`` + the library as local service 'lib'; the command prefix."""
+    run = [sys.executable, "-m", "photosync"]
+    subprocess.run([*run, "init", str(archive)], check=True, capture_output=True, env=env)
+    add = ["service", "add", "lib", "--type", "local", "--path", str(library)]
+    subprocess.run(
+        [*run, "--archive", str(archive), *add], check=True, capture_output=True, env=env
+    )
+    return run
+
+
 def _cold_discover(
     src: Path, library: Path, workdir: Path, reader: str | None = None, *, extract: bool = True
 ) -> float:
@@ -103,25 +114,7 @@ def _cold_discover(
     env = {**os.environ, "PYTHONPATH": str(src)}
     archive = workdir / "archive"
     shutil.rmtree(archive, ignore_errors=True)
-    run = [sys.executable, "-m", "photosync"]
-    subprocess.run([*run, "init", str(archive)], check=True, capture_output=True, env=env)
-    subprocess.run(
-        [
-            *run,
-            "--archive",
-            str(archive),
-            "service",
-            "add",
-            "lib",
-            "--type",
-            "local",
-            "--path",
-            str(library),
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
+    _init_with_library(archive, library, env)
     if reader is not None:
         _set_reader(archive, reader)
     code = ("" if extract else _NO_EXTRACTION) + (
@@ -150,25 +143,7 @@ def _discovered(src: Path, library: Path, workdir: Path) -> Path:
     """An archive holding ``library`` discovered (not resolved), made by ``src``'s code."""
     env = {**os.environ, "PYTHONPATH": str(src)}
     archive = workdir / "discovered"
-    run = [sys.executable, "-m", "photosync"]
-    subprocess.run([*run, "init", str(archive)], check=True, capture_output=True, env=env)
-    subprocess.run(
-        [
-            *run,
-            "--archive",
-            str(archive),
-            "service",
-            "add",
-            "lib",
-            "--type",
-            "local",
-            "--path",
-            str(library),
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
+    run = _init_with_library(archive, library, env)
     subprocess.run([*run, "--archive", str(archive), "-q", "discover"], check=True, env=env)
     return archive
 
