@@ -43,6 +43,7 @@ from photosync.services.flickr.auth import run_oauth_flow
 from photosync.services.google.auth import GoogleAuth
 from tests.chaos.harness import (
     Expect,
+    Record,
     check_invariants,
     record_file_count,
     run,
@@ -406,20 +407,8 @@ def test_replicate_to_flickr(
             return sum(1 for entry in list(state.requests_log) if entry["kind"] == "upload")
 
         kill_at = kill_point("replicate-flickr", trial, N_FLICKR_TARGET - 3)
-        crash_and_rerun(
-            root,
-            ["replicate", "--execute"],
-            lambda: uploads() >= kill_at,
-            phase="replicate-flickr",
-            kill_at=kill_at,
-        )
-        records = check_invariants(
-            root,
-            Expect(
-                records=N_FLICKR_TARGET,
-                present={"lib": N_FLICKR_TARGET, "flickr": N_FLICKR_TARGET},
-                replicated=True,
-            ),
+        records = _replicate_killed_then_rerun(
+            root, "flickr", lambda: uploads() >= kill_at, phase="replicate-flickr", kill_at=kill_at
         )
         # nothing uploaded twice: one upload per photo, and Flickr holds each photo once
         assert uploads() == N_FLICKR_TARGET, f"{uploads()} uploads for {N_FLICKR_TARGET} photos"
@@ -430,6 +419,28 @@ def test_replicate_to_flickr(
         assert all(
             p.privacy == (0, 0, 0) for p in state.photos.values()
         )  # private, as the records say
+
+
+def _replicate_killed_then_rerun(
+    root: Path, service: str, reached: Callable[[], bool], *, phase: str, kill_at: int
+) -> list[Record]:
+    """``replicate --execute`` killed once ``reached``, run again; the records after it,
+    every photo present on the library and on ``service`` and replicated."""
+    crash_and_rerun(
+        root,
+        ["replicate", "--execute"],
+        reached,
+        phase=phase,
+        kill_at=kill_at,
+    )
+    return check_invariants(
+        root,
+        Expect(
+            records=N_FLICKR_TARGET,
+            present={"lib": N_FLICKR_TARGET, service: N_FLICKR_TARGET},
+            replicated=True,
+        ),
+    )
 
 
 def test_replicate_to_google_photos(
@@ -475,20 +486,12 @@ def test_replicate_to_google_photos(
             stats = emulator.state.stats
             return int(stats["uploads"]) + len(emulator.state.app_items()) // 10
 
-        crash_and_rerun(
+        records = _replicate_killed_then_rerun(
             root,
-            ["replicate", "--execute"],
+            "gphotos",
             lambda: progress() >= kill_at,
             phase="replicate-google",
             kill_at=kill_at,
-        )
-        records = check_invariants(
-            root,
-            Expect(
-                records=N_FLICKR_TARGET,
-                present={"lib": N_FLICKR_TARGET, "gphotos": N_FLICKR_TARGET},
-                replicated=True,
-            ),
         )
         items = emulator.state.app_items()
         assert len(items) == N_FLICKR_TARGET, f"{len(items)} items for {N_FLICKR_TARGET} photos"
