@@ -85,6 +85,31 @@ def test_unreadable_and_garbage_files(tmp_path: Path) -> None:
     assert fingerprint_file(empty).fingerprint is None
 
 
+def test_an_eps_is_not_fingerprinted_and_never_reaches_ghostscript(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a file from any source (a Takeout, a shared folder): Pillow would draw an EPS
+    # by running ghostscript on it; photosync decodes only photo formats
+    from PIL import EpsImagePlugin
+
+    started: list[object] = []
+
+    def ghostscript(*args: object, **kwargs: object) -> None:
+        started.append(args)
+        raise OSError("ghostscript was started")
+
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", ghostscript)
+    monkeypatch.setattr(EpsImagePlugin, "has_ghostscript", lambda: True)
+    eps = tmp_path / "drawing.eps"
+    eps.write_bytes(
+        b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 640 480\n"
+        b"newpath 0 0 moveto 640 480 lineto stroke\nshowpage\n%%EOF\n"
+    )
+    result = fingerprint_file(eps)
+    assert result.fingerprint is None and result.reason
+    assert started == []
+
+
 def test_jpeg_exif_orientation_and_draft(tmp_path: Path) -> None:
     """Stored turned + orientation tag == stored upright; big JPEGs decode at reduced scale."""
     upright = _photo_like(7, (1600, 1200))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import io
 import json
 import os
 import re
@@ -264,3 +265,38 @@ def test_a_video_gets_a_real_poster_frame_and_an_unreadable_one_a_placeholder(
         assert high - low > 40  # a picture, not a flat card
     assert made["truncated.mp4"].kind == "placeholder"
     assert made["zero.mp4"].kind == "placeholder"
+
+
+def test_an_eps_original_gets_a_placeholder_and_never_reaches_ghostscript(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a valid EPS: Pillow's EPS plugin would run ghostscript (`gs`) on it to draw it
+    from PIL import EpsImagePlugin
+
+    started: list[object] = []
+
+    def ghostscript(*args: object, **kwargs: object) -> None:
+        started.append(args)
+        raise OSError("ghostscript was started")
+
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", ghostscript)
+    monkeypatch.setattr(EpsImagePlugin, "gs_windows_binary", None)
+    monkeypatch.setattr(EpsImagePlugin, "has_ghostscript", lambda: True)
+    data = (
+        b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 48\n"
+        b"newpath 0 0 moveto 64 48 lineto stroke\nshowpage\n%%EOF\n"
+    )
+    with Image.open(io.BytesIO(data)) as probe:  # Pillow itself would open it
+        assert probe.format == "EPS"
+    digest = hashlib.sha256(data).hexdigest()
+    original = tmp_path / "blobs" / "sha256" / digest[:2] / digest
+    original.parent.mkdir(parents=True)
+    original.write_bytes(data)
+    thumbs = Thumbnailer(tmp_path / "cache", tmp_path / "blobs")
+    try:
+        made = thumbs.get(digest, "s", kind="image", label="drawing.eps")
+    finally:
+        thumbs.close()
+    assert made.kind == "placeholder"
+    assert started == []
+    assert original.read_bytes() == data  # the original is kept untouched

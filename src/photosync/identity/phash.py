@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from photosync.errors import PhotosyncError
+from photosync.imaging import decodable_formats
 
 if TYPE_CHECKING:  # numpy and Pillow are imported when an image is read, not by every command
     import numpy as np
@@ -199,7 +200,7 @@ def fingerprint_file(path: Path) -> FingerprintResult:
         with warnings.catch_warnings():
             # Corrupt-EXIF and decompression-bomb warnings are Pillow's, not the user's
             warnings.simplefilter("ignore")
-            with Image.open(path) as im:
+            with Image.open(path, formats=decodable_formats()) as im:
                 return _fingerprint_open_image(im)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         raise FingerprintError(f"cannot read {path}: {exc.strerror or exc}") from None

@@ -5,7 +5,8 @@ it costs only time). Originals are read from the archive's primary blob store, n
 changed. Memory stays bounded: at most ``workers`` images are decoded at once, JPEGs
 are decoded at reduced size (``Image.draft``), an image of more than
 ``MAX_DECODE_PIXELS`` after that gets a placeholder, never decoded, and Pillow's
-decompression-bomb limit stays on. A video gets a poster frame decoded by PyAV
+decompression-bomb limit stays on. Only ``imaging.decodable_formats()`` are
+decoded (EPS would start ghostscript); anything else gets a placeholder. A video gets a poster frame decoded by PyAV
 (imported only here), or a labelled placeholder when no frame can be read (so does
 a file Pillow cannot read).
 """
@@ -22,6 +23,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
+from photosync.imaging import decodable_formats
+
 try:  # HEIC/HEIF through Pillow
     from pillow_heif import register_heif_opener
 
@@ -37,6 +40,27 @@ SIZES = {"s": 240, "m": 480, "l": 1600}
 #: ~150 MB of RGB. Pillow's own bomb limit (~179 megapixels, x2 before it refuses)
 #: lets a PNG of 170 megapixels through at ~1 GB a worker.
 MAX_DECODE_PIXELS = 50_000_000
+DECODED_FORMATS = (
+    "JPEG",
+    "MPO",
+    "PNG",
+    "GIF",
+    "TIFF",
+    "WEBP",
+    "BMP",
+    "DIB",
+    "HEIF",
+    "AVIF",
+    "JPEG2000",
+    "ICO",
+    "PPM",
+    "TGA",
+    "PCX",
+    "PSD",
+    "QOI",
+    "DDS",
+    "PCD",
+)
 
 
 @dataclass(frozen=True)
@@ -105,7 +129,7 @@ class Thumbnailer:
             _save(frame.convert("RGB"), made)
             return Thumb(made, "poster")
         try:
-            with Image.open(source) as image:
+            with Image.open(source, formats=decodable_formats()) as image:
                 image.draft("RGB", (longest, longest))  # JPEG: decode at reduced size
                 width, height = image.size
                 if width * height > MAX_DECODE_PIXELS:
