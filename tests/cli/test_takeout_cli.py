@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from photosync.emulators.takeout import generate_takeout
-from tests.helpers import assert_check_clean, new_archive, records, run_cli
+from tests.helpers import assert_check_clean, git_log, new_archive, records, run_cli
 
 
 def _google_archive(tmp_path: Path) -> Path:
@@ -67,4 +67,32 @@ def test_a_plain_discover_says_how_to_read_a_google_photos_service(tmp_path: Pat
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
     assert "google-photos" in said and "--takeout takeout-001.zip" in said
+    assert_check_clean(root)
+
+
+def test_a_takeout_for_a_disabled_service_is_refused_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    manifest = generate_takeout(tmp_path / "takeout", None, parts=1, seed=5)
+    root = _google_archive(tmp_path)
+    assert run_cli("--archive", str(root), "service", "disable", "google-photos").exit_code == 0
+    commits = git_log(root)
+    part = str(manifest.parts[0])
+    retired = run_cli(
+        "--archive", str(root), "discover", "--service", "google-photos", "--takeout", part
+    )
+    assert retired.exit_code == 3, retired.output
+    said = " ".join(retired.output.split())
+    assert "google-photos is disabled" in said and "service enable google-photos" in said
+    assert "Traceback" not in said
+    assert records(root) == [] and git_log(root) == commits  # nothing read, nothing committed
+    # brought back through photosync, the same Takeout is read
+    assert run_cli("--archive", str(root), "service", "enable", "google-photos").exit_code == 0
+    again = run_cli(
+        "--archive", str(root), "discover", "--service", "google-photos", "--takeout", part
+    )
+    assert again.exit_code in (0, 4), again.output
+    assert {item.sha256 for item in manifest.items} <= {
+        r["content_hash"][7:] for r in records(root)
+    }
     assert_check_clean(root)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,28 @@ def not_here_message(name: str, settings: dict[str, Any]) -> str:
     )
 
 
+def refuse_unusable(
+    archive: Archive, names: Iterable[str], *, configured_only: bool = True
+) -> None:
+    """A service named by the user must be enabled: a retired one is neither read nor
+    written, whether discover lists it or reads its Takeout. ``configured_only=False``:
+    a name not configured at all is fine (a Takeout read before its service is added)."""
+    configured = archive.services()
+    names = list(names)
+    unknown = [name for name in names if name not in configured]
+    if unknown and configured_only:
+        raise ConfigError(
+            f"no service named {', '.join(unknown)}",
+            hint="See `photosync service list`.",
+        )
+    retired = [name for name in names if not configured.get(name, {}).get("enabled", True)]
+    if retired:
+        raise ConfigError(
+            f"service {', '.join(retired)} is disabled (retired with `service disable`)",
+            hint=f"It is not read or written any more; `photosync service enable {retired[0]}` brings it back.",
+        )
+
+
 @contextmanager
 def open_services(
     archive: Archive, names: list[str] | None = None, *, not_here: dict[str, str] | None = None
@@ -100,18 +122,7 @@ def open_services(
     on this machine (``folder_here``) is left out, with why in ``not_here``."""
     configured = archive.services()
     if names:
-        unknown = [name for name in names if name not in configured]
-        if unknown:
-            raise ConfigError(
-                f"no service named {', '.join(unknown)}",
-                hint="See `photosync service list`.",
-            )
-        retired = [name for name in names if not configured[name].get("enabled", True)]
-        if retired:  # named or not, a retired service is neither read nor written
-            raise ConfigError(
-                f"service {', '.join(retired)} is disabled (retired with `service disable`)",
-                hint="It is not read or written any more; see `photosync service list`.",
-            )
+        refuse_unusable(archive, names)
     selected = {
         name: settings
         for name, settings in sorted(configured.items())

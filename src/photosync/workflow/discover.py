@@ -64,7 +64,7 @@ from photosync.model import (
 )
 from photosync.parallel import bounded_map
 from photosync.services.base import ListingReport, RemoteItem, SourceService, trade_files
-from photosync.workflow.context import open_services, primary_store
+from photosync.workflow.context import open_services, primary_store, refuse_unusable
 from photosync.workflow.progress import Progress, SilentProgress
 
 log = logging.getLogger(__name__)
@@ -181,6 +181,8 @@ def discover(
     with ``retry_failed`` (or once the service lists a new version of it).
     """
     progress = progress or SilentProgress()
+    if sources is not None:  # a Takeout counts for its service: never a retired one
+        refuse_unusable(archive, list(sources), configured_only=False)
     prefs = archive.prefs()
     report = DiscoverReport()
     store = primary_store(archive)
