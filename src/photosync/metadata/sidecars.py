@@ -13,7 +13,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from photosync.metadata.facts import Facts
-from photosync.metadata.xmp import MAX_XMP_BYTES, parse_xmp_packet
+from photosync.metadata.xmp import MAX_SIDECAR_BYTES, parse_xmp_packet
 
 _DIR_CACHE: OrderedDict[tuple[str, int], dict[str, list[str]]] = OrderedDict()
 _DIR_CACHE_SIZE = 32
@@ -68,8 +68,8 @@ def parse_xmp_sidecar(path: Path) -> tuple[Facts, list[str]]:
     label = f"sidecar {path.name}"
     try:
         size = path.stat().st_size
-        if size > MAX_XMP_BYTES:
-            return Facts(), [f"{label} ignored: {size} bytes is larger than 1 MB"]
+        if size > MAX_SIDECAR_BYTES:
+            return Facts(), [f"{label} ignored: {size} bytes is larger than 64 MB"]
         data = path.read_bytes()
     except OSError as exc:
         return Facts(), [f"{label} ignored: cannot read it ({exc.strerror or exc})"]

@@ -26,7 +26,11 @@ PHOTOSHOP = "http://ns.adobe.com/photoshop/1.0/"
 LIGHTROOM = "http://ns.adobe.com/lightroom/1.0/"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
+#: the most XML parsed for one packet, once the bulky edit-history lists are cut
 MAX_XMP_BYTES = 1024 * 1024
+#: the most read of one XMP sidecar: Lightroom and Photoshop keep years of edit
+#: history (xmpMM:History, DocumentAncestors) in it, megabytes around the few facts
+MAX_SIDECAR_BYTES = 64 * 1024 * 1024
 
 _GPS_RE = re.compile(
     r"^\s*(\d+(?:\.\d+)?)(?:,(\d+(?:\.\d+)?))?(?:,(\d+(?:\.\d+)?))?\s*([NSEW])\s*$"
@@ -57,8 +61,8 @@ def parse_xmp_packet(
     facts = Facts(origin="sidecar" if prefix == "sidecar" else "xmp")
     if isinstance(data, str):
         data = data.encode("utf-8", errors="replace")
-    if len(data) > MAX_XMP_BYTES:
-        facts.problems.append(f"{label} ignored: larger than {MAX_XMP_BYTES // 1024} KB")
+    if len(data) > MAX_SIDECAR_BYTES:
+        facts.problems.append(f"{label} ignored: larger than {MAX_SIDECAR_BYTES >> 20} MB")
         return facts
     data = data.strip(b"\x00 \t\r\n")
     end = data.rfind(b"</x:xmpmeta>")
@@ -68,6 +72,11 @@ def parse_xmp_packet(
         return facts
     if len(data) > 4096 and any(m in data for m in _BULKY_MARKERS):
         data = _BULKY.sub(b"", data)
+    if len(data) > MAX_XMP_BYTES:  # parsing is bounded whatever the file's size
+        facts.problems.append(
+            f"{label} ignored: larger than {MAX_XMP_BYTES >> 20} MB without its edit history"
+        )
+        return facts
     first_end = data.find(b"</x:xmpmeta>") + len(b"</x:xmpmeta>")
     # a packet rewritten in place can leave the tail of its older, longer self behind
     # the new one's end: the first complete packet is what the writer meant
