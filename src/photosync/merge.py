@@ -15,15 +15,21 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
 
 from photosync.model import (
     PHOTOSYNC_MARKS,
+    Approval,
+    Conflict,
     ConflictType,
+    Decision,
+    Instance,
+    Metadata,
     ProcessingState,
     Record,
     Visibility,
+    VisibilityState,
     _level_or_private,
     iter_instances,
     joined_hashes,
@@ -123,11 +129,11 @@ def _union(
     return list(out.values())
 
 
-def _merge_instance(ours: dict[str, Any], theirs: dict[str, Any], base: Any) -> dict[str, Any]:
+def _merge_instance(ours: Instance, theirs: Instance, base: Any) -> Instance:
     """The same service item seen on both machines: the newer sighting, photosync's marks of both."""
     if _key(ours) == _key(theirs):
         return ours
-    chosen: dict[str, Any] = _pick(
+    chosen: Instance = _pick(
         ours,
         theirs,
         base,
@@ -149,10 +155,12 @@ def _merge_instance(ours: dict[str, Any], theirs: dict[str, Any], base: Any) -> 
 
 
 def _merge_instances(
-    ours: dict[str, list[Any]], theirs: dict[str, list[Any]], base: dict[str, list[Any]] | None
-) -> dict[str, list[Any]]:
+    ours: dict[str, list[Instance]],
+    theirs: dict[str, list[Instance]],
+    base: dict[str, list[Instance]] | None,
+) -> dict[str, list[Instance]]:
     """Every service item either side has seen: instances are never removed by a merge."""
-    out: dict[str, list[Any]] = {}
+    out: dict[str, list[Instance]] = {}
     for service in sorted(set(ours) | set(theirs)):
         a = {i["id"]: i for i in ours.get(service, [])}
         b = {i["id"]: i for i in theirs.get(service, [])}
@@ -172,8 +180,8 @@ def _merge_instances(
 
 
 def _undo_joins(
-    instances: dict[str, list[Any]], a: Record, b: Record, o: Record, undone: set[str]
-) -> dict[str, list[Any]]:
+    instances: dict[str, list[Instance]], a: Record, b: Record, o: Record, undone: set[str]
+) -> dict[str, list[Instance]]:
     """A join one side undid (its link gone, e.g. ``git revert`` of the resolve commit): the
     instances that came with it leave too, the way the link did (gone on that side, exactly
     as in ``base`` on the other). The undoing side has the joined record back, holding them
@@ -181,7 +189,7 @@ def _undo_joins(
     base = {(s, i["id"]): i for s, i in iter_instances(o)}
     sides = [{(s, i["id"]) for s, i in iter_instances(r)} for r in (a, b)]
     own = o.get("content_hash")
-    out: dict[str, list[Any]] = {}
+    out: dict[str, list[Instance]] = {}
     for service, items in instances.items():
         kept = []
         for instance in items:
@@ -199,24 +207,24 @@ def _undo_joins(
     return out
 
 
-def _decision(conflict: dict[str, Any]) -> Any:
+def _decision(conflict: Conflict) -> Any:
     resolution = conflict.get("resolution") or {}
     return (resolution.get("choice"), _key(resolution.get("value")))
 
 
-def _known(conflict: dict[str, Any]) -> dict[str, Any]:
+def _known(conflict: Conflict) -> dict[str, Decision]:
     """Every decision this side of a conflict has seen: its own and the ones it was shown."""
     seen = [*(conflict.get("decisions") or [])]
-    if conflict.get("resolution"):
-        seen.append(conflict["resolution"])
+    if resolution := conflict.get("resolution"):
+        seen.append(resolution)
     return {_key(d): d for d in seen}
 
 
-def _by_time(decisions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def _by_time(decisions: Iterable[Decision]) -> list[Decision]:
     return sorted(decisions, key=lambda d: (str(d.get("at")), _key(d)))
 
 
-def _merge_conflict(ours: dict[str, Any], theirs: dict[str, Any], base: Any) -> dict[str, Any]:
+def _merge_conflict(ours: Conflict, theirs: Conflict, base: Any) -> Conflict:
     """One conflict on both sides: a side that has seen every decision of the other is the
     newer one; otherwise a decision beats none, and two different decisions reopen it."""
     if _key(ours) == _key(theirs):
@@ -242,8 +250,8 @@ def _merge_conflict(ours: dict[str, Any], theirs: dict[str, Any], base: Any) -> 
         return merged
     decided = [c for c in (ours, theirs) if c.get("resolution")]
     if decided:
-        winner = max((c["resolution"] for c in resolved or decided), key=_key)
-        merged["status"] = next(c["status"] for c in decided if c["resolution"] == winner)
+        winner = max((c.get("resolution") or {} for c in resolved or decided), key=_key)
+        merged["status"] = next(c["status"] for c in decided if c.get("resolution") == winner)
         merged["resolution"] = winner
         others = [d for k, d in everything.items() if k != _key(winner)]
         if others:
@@ -251,7 +259,9 @@ def _merge_conflict(ours: dict[str, Any], theirs: dict[str, Any], base: Any) -> 
     return merged
 
 
-def _merge_conflicts(ours: list[Any], theirs: list[Any], base: list[Any] | None) -> list[Any]:
+def _merge_conflicts(
+    ours: list[Conflict], theirs: list[Conflict], base: list[Conflict] | None
+) -> list[Conflict]:
     a = {c["id"]: c for c in ours}
     b = {c["id"]: c for c in theirs}
     o = {c["id"]: c for c in base or ()}
@@ -270,7 +280,7 @@ def _merge_conflicts(ours: list[Any], theirs: list[Any], base: list[Any] | None)
     return out
 
 
-def _approval_order(approval: dict[str, Any]) -> tuple[str, int, str]:
+def _approval_order(approval: Approval) -> tuple[str, int, str]:
     """Chronological; at the same second the narrower decision counts as the later one
     (fail closed: the last approval caps the level)."""
     level = _level_or_private(approval.get("level"))
@@ -278,8 +288,10 @@ def _approval_order(approval: dict[str, Any]) -> tuple[str, int, str]:
 
 
 def _merge_visibility(
-    ours: dict[str, Any], theirs: dict[str, Any], base: dict[str, Any] | None
-) -> dict[str, Any]:
+    ours: Mapping[str, Any], theirs: Mapping[str, Any], base: Mapping[str, Any] | None
+) -> VisibilityState:
+    """Both sides' visibility failing closed: the narrower level where both changed it,
+    every approval of both (in order), every discrepancy either still sees."""
     b = base or {}
 
     def narrowest(x: Any, y: Any) -> Any:
@@ -318,12 +330,12 @@ def _merge_visibility(
 
 
 def _merge_metadata(
-    ours: dict[str, Any], theirs: dict[str, Any], base: dict[str, Any] | None
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    ours: Mapping[str, Any], theirs: Mapping[str, Any], base: Mapping[str, Any] | None
+) -> tuple[Metadata, list[Conflict]]:
     """Canonical metadata and the questions it leaves: a field both sides changed differently
     takes a fixed one of the two values and opens a ``metadata_mismatch`` showing both."""
     out: dict[str, Any] = {}
-    questions: list[dict[str, Any]] = []
+    questions: list[Conflict] = []
     b = base if base is not None else {}
     known = {name for unit in _METADATA_UNITS for name in unit} | set(_SET_FIELDS)
     units = [*_METADATA_UNITS, *((k,) for k in sorted(set(ours) | set(theirs)) if k not in known)]
@@ -365,7 +377,7 @@ def _merge_metadata(
                 out[name] = sorted((set(a_set) | set(b_set)) - removed)
             else:
                 out[name] = sorted(set(a_set) | set(b_set))
-    return out, questions
+    return cast(Metadata, out), questions  # keys of both sides, each of a metadata's shape
 
 
 def merge_records(ours: Record, theirs: Record, base: Record | None = None) -> Record:
@@ -396,7 +408,8 @@ def merge_records(ours: Record, theirs: Record, base: Record | None = None) -> R
         [o.get(k) for k in identity] if o is not None else _MISSING,
         lambda x, y: min(x, y, key=lambda v: (v[2] is None, _key(v))),
     )
-    merged: Record = {name: value for name, value in zip(identity, ident, strict=True)}
+    # built key by key from both sides (each a record): a record once every key is in
+    merged: dict[str, Any] = {name: value for name, value in zip(identity, ident, strict=True)}
     merged["schema_version"] = a["schema_version"]
     merged["photo_id"] = a["photo_id"]
     same_bytes = ident[0] == a.get("content_hash") == b.get("content_hash")
@@ -451,7 +464,7 @@ def merge_records(ours: Record, theirs: Record, base: Record | None = None) -> R
     merged["processing_state"] = state
     merged["created_at"] = min(str(a.get("created_at", "")), str(b.get("created_at", "")))
     merged["updated_at"] = max(str(a.get("updated_at", "")), str(b.get("updated_at", "")))
-    return merged
+    return cast(Record, merged)
 
 
 def merge_sync_state(

@@ -1,4 +1,6 @@
-"""The one bounded parallel map: every pool of worker threads in photosync is this.
+"""The one bounded parallel map: every pool of worker threads in photosync that works
+through a list of items is this (the only other pool is ``web.thumbs``: a long-lived
+one that serves page requests as they come).
 
 Hashing, decoding, uploading and downloading release the GIL, so threads keep
 both cores and the network busy; the window keeps memory flat however many

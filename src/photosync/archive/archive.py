@@ -69,7 +69,6 @@ from photosync.errors import (
 )
 from photosync.merge import MergeError, merge_records
 from photosync.model import (
-    PhotoRecord,
     Record,
     iter_instances,
     record_from_json,
@@ -514,33 +513,11 @@ class Archive:
             ) from error
         if not isinstance(record, dict):
             raise ArchiveCorrupt(f"{path.relative_to(self.root)} does not hold a JSON object")
-        return record
-
-    def load_photo(self, photo_id: str) -> PhotoRecord:
-        """A record typed (``model.codec``, migrated to this version's schema): what the
-        workflow reads as it moves off the JSON-shaped dict."""
-        return self._typed(self.load_record(photo_id))
-
-    def iter_photos(self) -> Iterator[PhotoRecord]:
-        """Every record typed, as ``iter_records`` (safe to write while iterating)."""
-        for record in self.iter_records():
-            yield self._typed(record)
-
-    def write_photo(self, record: PhotoRecord, *, durable: bool = False) -> bool:
-        """``write_record`` for a typed record: the codec gives back the bytes it was
-        read from when nothing changed, so an unchanged record leaves git untouched."""
-        data = record_to_json(record)
-        changed = self.write_record(data, durable=durable)
-        record.updated_at = data["updated_at"]
-        return changed
-
-    @staticmethod
-    def _typed(record: Record) -> PhotoRecord:
         try:
             return record_from_json(record)
         except RecordVersionError as error:
             raise ArchiveCorrupt(
-                f"photo {record.get('photo_id')}: {error}",
+                f"{path.relative_to(self.root)}: {error}",
                 hint="Update photosync on this machine (another one wrote this record).",
             ) from error
 
@@ -568,21 +545,22 @@ class Archive:
                 hint="Fix or restore the file (git log -p -- FILE), then run again.",
             )
         if old_rel is not None and self._unchanged_but_time(record, self.root / old_rel):
-            validate_record(record, where=f"photo {record.get('photo_id')}")
+            validate_record(record_to_json(record), where=f"photo {record.get('photo_id')}")
             return False
         if old_rel is not None:
             record["updated_at"] = utc_now()
-        validate_record(record, where=f"photo {record.get('photo_id')}")
+        data = record_to_json(record)
+        validate_record(data, where=f"photo {record.get('photo_id')}")
         self._intend(rel)
         if old_rel and old_rel != rel:
             self._intend(old_rel)
         if self._writer is not None and old_rel == rel and not durable:
             # replaced in place by a writer thread (the bytes are taken now): listed in
             # PENDING_FILE already, atomic as ever, done before anything is committed
-            self._submit_write(rel, canonical_bytes(record))
+            self._submit_write(rel, canonical_bytes(data))
             self.state.index_record(record["photo_id"], rel, record_hashes(record))
             return True
-        changed = write_json(self.root / rel, record, fsync=durable, known_new=old_rel is None)
+        changed = write_json(self.root / rel, data, fsync=durable, known_new=old_rel is None)
         if durable:
             fsync_dir((self.root / rel).parent)
         if old_rel and old_rel != rel:

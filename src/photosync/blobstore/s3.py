@@ -42,6 +42,7 @@ from photosync.blobstore.base import (
     blob_key,
     check_digest,
     check_name,
+    hash_stream,
 )
 from photosync.blobstore.s3_multipart import MIN_PART_SIZE, MiB, MultipartUploader, sha256_b64
 from photosync.errors import BlobError, ChecksumMismatch, shown_url
@@ -706,13 +707,8 @@ class S3BlobStore(BlobStore):
 
     @staticmethod
     def _hash_path(path: Path) -> tuple[str, int]:
-        hasher = hashlib.sha256()
-        size = 0
         try:
             with open(path, "rb") as handle:
-                while chunk := handle.read(CHUNK_SIZE):
-                    hasher.update(chunk)
-                    size += len(chunk)
+                return hash_stream(handle)
         except OSError as error:
             raise BlobError(f"cannot read {path}: {error.strerror or error}") from error
-        return hasher.hexdigest(), size

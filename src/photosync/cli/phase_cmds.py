@@ -25,7 +25,7 @@ from photosync.cli._common import (
 )
 from photosync.cli.archive_cmds import print_refusals
 from photosync.errors import ExitCode
-from photosync.model import display_name, parse_custom
+from photosync.model import Conflict, Record, display_name, parse_custom
 from photosync.workflow.context import primary_store
 from photosync.workflow.discover import discover as run_discover
 from photosync.workflow.match import describe_copy
@@ -270,12 +270,12 @@ def resolve(
 
 
 def _list_questions(
-    questions: list[tuple[dict[str, Any], dict[str, Any]]],
+    questions: list[tuple[Record, Conflict]],
     as_json: bool,
     refused: list[Refusal],
 ) -> None:
     """Open and skipped conflicts, then what a service refused for good."""
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "photo_id": r["photo_id"],
             "filename": display_name(r),
@@ -358,7 +358,7 @@ _HELP = """\
   Skip keeps the question for later: `photosync resolve --interactive --skipped`"""
 
 
-def _show_variants(archive: Any, record: dict[str, Any], conflict: dict[str, Any]) -> list[str]:
+def _show_variants(archive: Any, record: Record, conflict: Conflict) -> list[str]:
     """Both versions side by side; returns the blob paths for the viewer."""
     store = primary_store(archive)
     other_id = conflict["id"].split(":", 1)[1]
@@ -442,7 +442,7 @@ def _ask_each(archive: Any, *, skipped_only: bool = False) -> int:
             chosen = answers[_answer(answers, viewable)]
             key, value = chosen.key, chosen.value
             if key == "custom":
-                value = _ask_custom(conflict["field"])
+                value = _ask_custom(conflict.get("field") or "")
             widening = widens(conflict, key)
             if widening and not click.confirm(
                 f"Make this photo {value}? This widens who can see it", default=False

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from photosync.errors import PhotosyncError
 from photosync.imaging import decodable_formats
+from photosync.model.record import MediaFingerprint
 
 if TYPE_CHECKING:  # numpy and Pillow are imported when an image is read, not by every command
     import numpy as np
@@ -137,8 +138,8 @@ class Fingerprint:
         b = np.frombuffer(other.thumb, dtype=np.uint8).astype(np.int16)
         return int(np.abs(a - b).max())
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON shape for the record's ``media.phash`` field."""
+    def to_dict(self) -> MediaFingerprint:
+        """JSON shape for the record's ``media.fingerprint`` field."""
         return {
             "algo": "dct64+rgb8x8",
             "phash": self.phash_hex,

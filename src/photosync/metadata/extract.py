@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from photosync.metadata.containers import Blocks, scan_jpeg, scan_png, scan_webp
 from photosync.metadata.dates import (
@@ -62,6 +62,7 @@ from photosync.metadata.video_legacy import READERS as VIDEO_HEADER_READERS
 from photosync.metadata.video_legacy import read_video_header
 from photosync.metadata.xmp import parse_xmp_packet
 from photosync.model import find_offset
+from photosync.model.record import StatedValue
 
 if TYPE_CHECKING:
     from photosync.metadata.exiftool import ExiftoolReader
@@ -262,7 +263,7 @@ def _add_deeper(info: MediaInfo, facts: Facts, *, replace: bool) -> None:
     if date is not None and (replace or info.taken_date is None):
         info.taken_date_source, info.taken_date = date
     if facts.location is not None and (replace or info.location is None):
-        info.location = dict(facts.location)
+        info.location = facts.location.copy()
     if (facts.camera_make or facts.camera_model) and (
         replace or (info.camera_make is None and info.camera_model is None)
     ):
@@ -561,7 +562,7 @@ def _merge(info: MediaInfo, embedded: list[Facts], side: list[Facts]) -> None:
 
     for facts in sorted(everything, key=lambda f: _LOCATION_RANK.get(f.origin, 9)):
         if facts.location:
-            info.location = dict(facts.location)
+            info.location = facts.location.copy()
             break
 
     info.camera_make = clean_text(_first([f.camera_make for f in everything]))
@@ -583,15 +584,15 @@ def _merge(info: MediaInfo, embedded: list[Facts], side: list[Facts]) -> None:
         info.sources = _both_stated(info, embedded, side)
 
 
-def _both_stated(info: MediaInfo, embedded: list[Facts], side: list[Facts]) -> list[dict[str, Any]]:
+def _both_stated(info: MediaInfo, embedded: list[Facts], side: list[Facts]) -> list[StatedValue]:
     """Each field the file and its XMP sidecar both state: both values, labelled.
 
     One of them won above (EXIF's date and place, the sidecar's caption and tags);
     the other is kept here, so a date fixed in Lightroom or a place set in digiKam is
     a question (``model.sources_disagree``) rather than lost behind the camera's.
     """
-    out: list[dict[str, Any]] = []
-    dated = []
+    out: list[StatedValue] = []
+    dated: list[StatedValue] = []
     for group in (embedded, side):
         dates = {k: v for facts in group for k, v in facts.dates.items()}
         best = next((source for source in DATE_PRIORITY if source in dates), None)

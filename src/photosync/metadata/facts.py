@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from photosync.model.record import Location
+
 
 @dataclass
 class Facts:
@@ -17,7 +19,7 @@ class Facts:
     origin: str = ""
     #: source name ("exif:DateTimeOriginal", ...) -> ISO 8601 value, in priority order
     dates: dict[str, str] = field(default_factory=dict)
-    location: dict[str, float] | None = None
+    location: Location | None = None
     #: True when the source had a GPS block but it was empty or 0,0
     location_null: bool = False
     camera_make: str | None = None
@@ -61,7 +63,7 @@ def add_tags(target: list[str], new: list[str]) -> None:
             seen.add(tag)
 
 
-def valid_location(lat: float | None, lng: float | None) -> dict[str, float] | None:
+def valid_location(lat: float | None, lng: float | None) -> Location | None:
     """A usable fix, or None for missing, out-of-range or null-island (0,0) values."""
     if lat is None or lng is None:
         return None

@@ -17,6 +17,7 @@ from photosync.metadata.facts import Facts, add_tags, clean_text, decode_text, v
 from photosync.metadata.tiff import bytes_reader, read_tiff
 from photosync.metadata.vendor import movie_tags_camera
 from photosync.metadata.xmp import parse_xmp_packet
+from photosync.model.record import Location
 
 MAX_SMALL_BOX = 1024 * 1024
 MAX_BOXES = 10_000
@@ -330,7 +331,7 @@ def _ilst_value(w: _Walker, start: int, end: int) -> str | None:
     return None
 
 
-def iso6709(text: str | None) -> dict[str, float] | None:
+def iso6709(text: str | None) -> Location | None:
     """'+32.0929+034.8620+028.516/' (also ±DDMM.M / ±DDMMSS forms) to a location."""
     if not text:
         return None

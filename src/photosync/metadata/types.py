@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from photosync.model.record import Location, StatedValue
 
 
 @dataclass
@@ -28,7 +29,7 @@ class MediaInfo:
     #: "iptc:DateCreated", "quicktime:CreationDate", "file:mtime", ...
     taken_date_source: str | None = None
     #: {"lat": float, "lng": float} signed, or {"lat", "lng", "alt"}; None for 0,0/empty
-    location: dict[str, float] | None = None
+    location: Location | None = None
     camera_make: str | None = None
     camera_model: str | None = None
     caption: str | None = None
@@ -39,4 +40,4 @@ class MediaInfo:
     #: a field both the file's own bytes and its XMP sidecar state, each value kept
     #: (``{"source": "sidecar:DateTimeOriginal", "field": "taken_date", "value": ...}``):
     #: only one of them wins above, and a sidecar's edit must not vanish behind it
-    sources: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[StatedValue] = field(default_factory=list)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import BinaryIO
 
 from photosync.metadata.facts import Facts, clean_text, valid_location
+from photosync.model.record import Location
 
 #: date labels of these readers (``extract.DATE_PRIORITY`` ranks them)
 RECONYX_DATE_SOURCE = "reconyx:DateTimeOriginal"
@@ -120,7 +121,7 @@ def read_flir(fh: BinaryIO, chunks: Sequence[tuple[int, int, int]]) -> Facts:
     return facts
 
 
-def _flir_place(raw: bytes) -> dict[str, float] | None:
+def _flir_place(raw: bytes) -> Location | None:
     """A valid fix of FLIR's GPS record (little-endian): references N/S, E/W at 8 and 10,
     latitude and longitude doubles at 16 and 24, altitude (float) at 32."""
     if len(raw) < 0x24 or struct.unpack("<I", raw[:4])[0] != 1:

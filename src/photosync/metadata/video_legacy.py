@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 from photosync.metadata.dates import parse_exif_datetime
 from photosync.metadata.facts import Facts, clean_text, valid_location
+from photosync.model.record import Location
 
 #: bytes one file may cost at most, all reads together
 READ_BUDGET = 2 * 1024 * 1024
@@ -258,7 +259,7 @@ def _mdpm(raw: bytes, facts: Facts) -> None:
     facts.location = _mdpm_place(entries)
 
 
-def _mdpm_place(entries: dict[int, bytes]) -> dict[str, float] | None:
+def _mdpm_place(entries: dict[int, bytes]) -> Location | None:
     """GPS of a camcorder with a receiver: refs 0xB1/0xB5 ("N"/"S", "E"/"W"), then degrees,
     minutes and seconds as three entries each (0xB2.., 0xB6..), each a 16/16-bit fraction."""
     north, east = entries.get(0xB1, b"")[:1], entries.get(0xB5, b"")[:1]

@@ -1,14 +1,13 @@
 """The canonical photo record and the rules that hold for every record.
 
-``model.record`` holds the record as typed dataclasses (``PhotoRecord``,
-``Instance``, ``Conflict``, ``Decision``, ``Approval``, ``Problem``,
-``BlobLocation``, ``VisibilityState``) and ``model.codec`` the one codec between
-them and the on-disk JSON (with ``schema_version`` migrations). The workflow
-still passes a record around as its JSON-shaped ``dict`` (``Record``, the exact
-shape of ``schemas/photo-metadata.schema.json``) while it moves onto the types;
-the helpers here give the operations that must be the same everywhere:
-visibility ordering, instance bookkeeping, record creation, comparing values.
-No I/O anywhere in this package.
+``model.record`` says what a record is (``Record``, ``Instance``, ``Conflict``,
+``Decision``, ``Approval``, ``Problem``, ``BlobLocation``, ``VisibilityState``...,
+as ``TypedDict``s of the exact shape of ``archive/schemas/photo-metadata.schema.json``)
+and ``model.codec`` the one step between them and the on-disk JSON (with
+``schema_version`` migrations). The functions here are the rules that must be the
+same everywhere, stated once: visibility ordering and approvals, building and
+upserting instances, raising and settling conflicts, adding problems, comparing
+and normalising values, the hashes a record holds. No I/O anywhere in this package.
 """
 
 from __future__ import annotations
@@ -20,17 +19,29 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from photosync.model.codec import SCHEMA_VERSION, record_from_json, record_to_json
 from photosync.model.record import (
     Approval,
     BlobLocation,
+    CameraInfo,
     Conflict,
     Decision,
+    Discrepancy,
     Instance,
-    PhotoRecord,
+    JsonObject,
+    Location,
+    Media,
+    MediaFingerprint,
+    Metadata,
+    Observed,
+    Option,
     Problem,
+    Record,
+    Sidecar,
+    StatedValue,
+    Variant,
     VisibilityState,
 )
 
@@ -38,17 +49,27 @@ __all__ = [
     "SCHEMA_VERSION",
     "Approval",
     "BlobLocation",
+    "CameraInfo",
     "Conflict",
     "Decision",
+    "Discrepancy",
     "Instance",
-    "PhotoRecord",
+    "JsonObject",
+    "Location",
+    "Media",
+    "MediaFingerprint",
+    "Metadata",
+    "Observed",
+    "Option",
     "Problem",
+    "Record",
+    "Sidecar",
+    "StatedValue",
+    "Variant",
     "VisibilityState",
     "record_from_json",
     "record_to_json",
 ]
-
-Record = dict[str, Any]
 
 # Records with no usable taken date live here instead of a fake 1970 folder.
 UNDATED_FOLDER = "undated"
@@ -101,7 +122,7 @@ def trust_none(photo_id: str, approval: Mapping[str, Any]) -> bool:
     return False
 
 
-def trusted_approvals(record: Record, trusted: ApprovalCheck) -> list[dict[str, Any]]:
+def trusted_approvals(record: Record, trusted: ApprovalCheck) -> list[Approval]:
     """The approvals made through photosync here, in order; typed, copied or forged ones are left out."""
     approvals = (record.get("visibility") or {}).get("approvals") or []
     photo_id = str(record.get("photo_id", ""))
@@ -207,7 +228,7 @@ def is_estimated_date(source: str | None) -> bool:
     return str(source or "").startswith(ESTIMATED_DATE_PREFIXES)
 
 
-def date_kind(metadata: dict[str, Any]) -> str:
+def date_kind(metadata: Mapping[str, Any]) -> str:
     """``taken`` (stated by the file or a service), ``estimated`` or ``none``."""
     if not metadata.get("taken_date"):
         return "none"
@@ -244,7 +265,7 @@ def coarse_date_covers(coarse: str, precision: str, other: str) -> bool:
     return abs(int(other[:4]) - int(coarse[:4])) <= CIRCA_YEARS
 
 
-def weak_metadata_date(metadata: dict[str, Any]) -> bool:
+def weak_metadata_date(metadata: Mapping[str, Any]) -> bool:
     """A record's date that a stated, precise date of any copy replaces: none, an
     estimate (file or upload time) or a coarse one (a month, a year, circa)."""
     return (
@@ -394,7 +415,7 @@ def dates_agree(a: str, b: str) -> bool:
     return find_offset(naive, aware) is not None
 
 
-def places_agree(a: dict[str, Any], b: dict[str, Any]) -> bool:
+def places_agree(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Within ``PLACE_TOLERANCE_M`` of each other (haversine)."""
     lat1, lng1 = math.radians(float(a["lat"])), math.radians(float(a["lng"]))
     lat2, lng2 = math.radians(float(b["lat"])), math.radians(float(b["lng"]))
@@ -405,7 +426,7 @@ def places_agree(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(h))) <= PLACE_TOLERANCE_M
 
 
-def sources_disagree(sources: list[dict[str, Any]]) -> list[str]:
+def sources_disagree(sources: Iterable[StatedValue]) -> list[str]:
     """Fields on which an instance's own sources disagree in a way that matters:
     a date more than a minute apart, a place more than ~100 m, a different caption."""
     by_field: dict[str, list[Any]] = {}
@@ -426,6 +447,12 @@ def sources_disagree(sources: list[dict[str, Any]]) -> list[str]:
         if differ:
             out.append(name)
     return out
+
+
+def fields_by_name(values: Metadata | Observed) -> dict[str, Any]:
+    """``metadata`` or ``observed`` read and written by a field name held in a variable
+    (``COMPARABLE_FIELDS``, a conflict's ``field``): the same object, keyed by str."""
+    return cast(dict[str, Any], values)
 
 
 def utc_now() -> str:
@@ -452,7 +479,7 @@ class ObservedMetadata:
     taken_date: str | None = None
     taken_date_source: str | None = None
     filename: str | None = None
-    location: dict[str, float] | None = None
+    location: Location | None = None
     tags: list[str] = field(default_factory=list)
     caption: str | None = None
     title: str | None = None
@@ -462,13 +489,13 @@ class ObservedMetadata:
     albums: list[str] | None = None
     #: every value each source of this instance stated, kept even when another won:
     #: ``{"source": "google-takeout:photoTakenTime", "field": "taken_date", "value": ...}``
-    sources: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[StatedValue] = field(default_factory=list)
     #: fields whose sources disagree beyond the tolerances (``sources_disagree``):
     #: resolve asks about each with every source's value
     disagree: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_json(self) -> Observed:
+        out: Observed = {
             "taken_date": self.taken_date,
             "taken_date_source": self.taken_date_source,
             "filename": self.filename,
@@ -491,7 +518,7 @@ def new_record(
     *,
     content_hash: str,
     size: int,
-    media: dict[str, Any],
+    media: Mapping[str, Any],
     canonical_source: str,
     source_of_truth_path: str | None,
     now: str | None = None,
@@ -505,7 +532,7 @@ def new_record(
         "canonical_source": canonical_source,
         "source_of_truth_path": source_of_truth_path,
         "blob_locations": [],
-        "media": {"size": size, **media},
+        "media": cast(Media, {"size": size, **media}),
         "instances": {},
         "metadata": {
             "taken_date": None,
@@ -530,7 +557,7 @@ def new_record(
     }
 
 
-def iter_instances(record: Record) -> Iterator[tuple[str, dict[str, Any]]]:
+def iter_instances(record: Record) -> Iterator[tuple[str, Instance]]:
     for service, instances in sorted(record["instances"].items()):
         for instance in instances:
             yield service, instance
@@ -541,12 +568,12 @@ def iter_instances(record: Record) -> Iterator[tuple[str, dict[str, Any]]]:
 JOIN_ROLE_PREFIX = "merged: "
 
 
-def join_link(photo_id: str, kind: str, content_hash: str) -> dict[str, str]:
+def join_link(photo_id: str, kind: str, content_hash: str) -> Variant:
     """The ``variants`` entry saying record ``photo_id`` (bytes ``content_hash``) was joined in."""
     return {"photo_id": photo_id, "kind": kind, "role": f"{JOIN_ROLE_PREFIX}{content_hash}"}
 
 
-def joined_hashes(variants: Iterable[dict[str, Any]]) -> set[str]:
+def joined_hashes(variants: Iterable[Variant]) -> set[str]:
     """The content hashes of the records these ``variants`` links say were joined in."""
     return {
         str(v.get("role"))[len(JOIN_ROLE_PREFIX) :]
@@ -555,15 +582,14 @@ def joined_hashes(variants: Iterable[dict[str, Any]]) -> set[str]:
     }
 
 
-def find_instance(record: Record, service: str, instance_id: str) -> dict[str, Any] | None:
-    instance: dict[str, Any]
+def find_instance(record: Record, service: str, instance_id: str) -> Instance | None:
     for instance in record["instances"].get(service, []):
         if instance["id"] == instance_id:
             return instance
     return None
 
 
-def needs_decision(conflict: dict[str, Any]) -> bool:
+def needs_decision(conflict: Conflict) -> bool:
     """Open or skipped: a question still waiting for a human (a skip only postpones it)."""
     return bool(conflict["resolution_required"]) and conflict["status"] in ("open", "skipped")
 
@@ -609,7 +635,7 @@ def waiting_reasons(record: Record) -> list[str]:
     return reasons or ["not examined by `photosync resolve` yet"]
 
 
-def name_made_up(instance: dict[str, Any]) -> bool:
+def name_made_up(instance: Instance) -> bool:
     """A file name the service made up because it keeps none (Flickr: ``<id>.<ext>`` in
     older records, ``<title>.<format>`` now): shown only when no copy had a real name."""
     name = str((instance.get("observed") or {}).get("filename") or "")
@@ -645,9 +671,7 @@ def display_name(record: Record) -> str:
     return str(recorded or record["photo_id"])
 
 
-def upgrade_made_up_name(
-    record: Record, previous: dict[str, Any] | None, instance: dict[str, Any]
-) -> bool:
+def upgrade_made_up_name(record: Record, previous: Instance | None, instance: Instance) -> bool:
     """A record named after a service's made-up ``<id>.<ext>`` (Flickr, before names came
     from titles) takes the name the same instance has now. Nothing is lost: the id stays
     the instance's id, and the made-up name was never a file's. True when it changed."""
@@ -676,7 +700,7 @@ def album_titles(record: Record) -> list[str]:
     return list(record["metadata"].get("albums") or [])
 
 
-def merge_album_titles(record: Record, instance: dict[str, Any] | None = None) -> bool:
+def merge_album_titles(record: Record, instance: Instance | None = None) -> bool:
     """Canonical albums = union of what every active instance says; membership is only
     ever added automatically (an album left on one service is not a removal elsewhere).
 
@@ -696,7 +720,7 @@ def merge_album_titles(record: Record, instance: dict[str, Any] | None = None) -
     return True
 
 
-def upsert_instance(record: Record, service: str, instance: dict[str, Any]) -> bool:
+def upsert_instance(record: Record, service: str, instance: Instance) -> bool:
     """Add or refresh one service instance; True when the record changed.
 
     ``last_sync`` alone never counts as a change, so that re-discovering an
@@ -711,7 +735,7 @@ def upsert_instance(record: Record, service: str, instance: dict[str, Any]) -> b
                 if key in PHOTOSYNC_MARKS and value
             }
             if marks:  # photosync's own marks survive the service's view of the item
-                instance = {**instance, "extra": {**instance.get("extra", {}), **marks}}
+                instance = {**instance, "extra": {**(instance.get("extra") or {}), **marks}}
             if _without_sync_time(existing) == _without_sync_time(instance):
                 return False
             instances[position] = instance
@@ -723,7 +747,7 @@ def upsert_instance(record: Record, service: str, instance: dict[str, Any]) -> b
 
 def aliased_instance(
     record: Record, service: str, instance_id: str, aliases: tuple[str, ...]
-) -> tuple[dict[str, Any], bool] | None:
+) -> tuple[Instance, bool] | None:
     """An active instance of the same service item recorded under another id.
 
     Returns the instance and True when the new id is the better one (the old id is
@@ -740,12 +764,12 @@ def aliased_instance(
     return None
 
 
-def _without_sync_time(instance: dict[str, Any]) -> dict[str, Any]:
+def _without_sync_time(instance: Instance) -> dict[str, Any]:
     return {key: value for key, value in instance.items() if key != "last_sync"}
 
 
 def add_problem(record: Record, code: str, message: str, service: str | None = None) -> bool:
-    problem = {"code": code, "message": message, "service": service}
+    problem: Problem = {"code": code, "message": message, "service": service}
     if problem in record["problems"]:
         return False
     record["problems"].append(problem)
@@ -865,8 +889,8 @@ def record_hashes(record: Record) -> list[str]:
     """Every content hash that identifies this record (its own and its instances')."""
     hashes = {record["content_hash"]}
     for _service, instance in iter_instances(record):
-        if instance.get("content_hash"):
-            hashes.add(instance["content_hash"])
+        if instance_hash := instance.get("content_hash"):
+            hashes.add(instance_hash)
     return sorted(hashes)
 
 
@@ -971,7 +995,7 @@ def note_blob_missing(record: Record, message: str) -> bool:
 
 def new_decision(
     choice: str, value: Any, *, by: str, rule: str | None = None, now: str | None = None
-) -> dict[str, Any]:
+) -> Decision:
     """A conflict's ``resolution``: what was chosen, by whom, when, under which rule
     (None: a person's own decision)."""
     return {"choice": choice, "value": value, "by": by, "at": now or utc_now(), "rule": rule}
@@ -982,7 +1006,7 @@ def settle_field(
 ) -> None:
     """The record's ``metadata`` takes a decided value; a date takes the label of what
     stated it (``taken_date_source``) when there is one."""
-    record["metadata"][field_name] = value
+    fields_by_name(record["metadata"])[field_name] = value
     if field_name == "taken_date" and date_source:
         record["metadata"]["taken_date_source"] = date_source
 
@@ -995,7 +1019,7 @@ def new_conflict(
     options: Iterable[tuple[str, Any]],
     *,
     field_name: str | None = None,
-) -> dict[str, Any]:
+) -> Conflict:
     """An open question as photosync writes one (every key in its place)."""
     return {
         "id": conflict_id,
@@ -1010,7 +1034,7 @@ def new_conflict(
     }
 
 
-def raise_conflict(record: Record, conflict: dict[str, Any]) -> None:
+def raise_conflict(record: Record, conflict: Conflict) -> None:
     """Ask ``conflict`` on the record (conflicts are kept in id order)."""
     record["conflicts"].append(conflict)
     record["conflicts"].sort(key=lambda c: c["id"])
@@ -1052,7 +1076,7 @@ def join_records(keeper: Record, other: Record, *, kind: str) -> None:
         mine = keeper["instances"].setdefault(service, [])
         known = {(i["id"], i.get("content_hash")) for i in mine}
         for instance in instances:
-            instance = dict(instance)
+            instance = instance.copy()
             instance.setdefault("content_hash", other["content_hash"])
             if (instance["id"], instance.get("content_hash")) not in known:
                 mine.append(instance)
@@ -1089,19 +1113,19 @@ def new_instance(
     *,
     quality: str,
     content_hash: str,
-    observed: dict[str, Any],
+    observed: Observed,
     url: str | None = None,
     version: str | None = None,
     visibility: str | None = None,
     visibility_raw: Any = None,
     extra: Mapping[str, Any] | None = None,
     aliases: Iterable[str] = (),
-    sidecars: list[dict[str, Any]] | None = None,
+    sidecars: list[Sidecar] | None = None,
     now: str | None = None,
-) -> dict[str, Any]:
+) -> Instance:
     """One copy as seen now (present); ``aliases`` (other ids of the same item) go
     into ``extra``, ``sidecars`` (stored blobs) beside it."""
-    instance: dict[str, Any] = {
+    instance: Instance = {
         "id": instance_id,
         "quality": quality,
         "last_sync": now or utc_now(),
@@ -1135,28 +1159,27 @@ FIRST_COPY_FIELDS = (
 )
 
 
-def start_record(record: Record, service: str, instance: dict[str, Any]) -> None:
+def start_record(record: Record, service: str, instance: Instance) -> None:
     """A new record's first copy: its metadata is what that copy says."""
     observed = instance["observed"]
-    metadata = record["metadata"]
+    metadata = fields_by_name(record["metadata"])
+    stated = fields_by_name(observed)
     for key in FIRST_COPY_FIELDS:
-        metadata[key] = observed[key]
+        metadata[key] = stated[key]
     if observed.get("title"):
         metadata["title"] = observed["title"]
     record["instances"][service] = [instance]
     merge_album_titles(record)
 
 
-def supersede_instance(instance: dict[str, Any], why: str, value: str) -> None:
+def supersede_instance(instance: Instance, why: str, value: str) -> None:
     """A copy no longer current (its bytes changed, it has a better id) stays in the
     record, marked: ``extra[why]`` says what replaced it. Never deleted."""
     instance["status"] = "superseded"
     instance.setdefault("extra", {})[why] = value
 
 
-def carry_known(
-    record: Record, service: str, instance: dict[str, Any], *, widest: bool = False
-) -> None:
+def carry_known(record: Record, service: str, instance: Instance, *, widest: bool = False) -> None:
     """What the recorded copy knew and a new observation of it does not say is kept:
     its albums (an incremental listing does not say), its visibility (a listing that
     cannot say who sees it, a Takeout's album metadata in a part not given: a share
@@ -1175,7 +1198,7 @@ def carry_known(
         instance["visibility_raw"] = previous.get("visibility_raw")
     if previous.get("sidecars"):
         current = {s["content_hash"] for s in instance.get("sidecars", [])}
-        earlier = [
+        earlier: list[Sidecar] = [
             {**s, "superseded": True}
             for s in previous["sidecars"]
             if s["content_hash"] not in current
@@ -1184,18 +1207,19 @@ def carry_known(
             instance["sidecars"] = [*instance.get("sidecars", []), *earlier]
 
 
-def says_something_new(record: Record, instance: dict[str, Any]) -> bool:
+def says_something_new(record: Record, instance: Instance) -> bool:
     """Does this copy say something the record does not (so resolve must look again)?
 
     A copy photosync itself uploaded, seen again on its service, usually says
     nothing new and must not send a replicated photo back to "discovered".
     """
-    observed = instance.get("observed", {})
+    observed: Observed = instance.get("observed") or {}
     for field_name in COMPARABLE_FIELDS:
         if field_name == "taken_date" and weak_date(observed):
             continue
-        said = comparable(field_name, observed.get(field_name))
-        if said is not None and said != comparable(field_name, record["metadata"].get(field_name)):
+        said = comparable(field_name, fields_by_name(observed).get(field_name))
+        known = fields_by_name(record["metadata"]).get(field_name)
+        if said is not None and said != comparable(field_name, known):
             return True
     if record["problems"] and record["processing_state"] == ProcessingState.DISCOVERED.value:
         return True
@@ -1208,7 +1232,7 @@ def refresh_seen_visibility(record: Record) -> None:
     at. The canonical level is never touched here (never widened)."""
     per_service: dict[str, str] = {}
     for service, instances in record["instances"].items():
-        levels = [i["visibility"] for i in instances if i.get("visibility")]
+        levels = [level for i in instances if (level := i.get("visibility"))]
         if levels:
             per_service[service] = most_restrictive(levels).value
     record["visibility"]["per_service"] = per_service

@@ -1,22 +1,23 @@
-"""The one codec between a record's on-disk JSON and ``PhotoRecord``.
+"""The one codec between a record's on-disk JSON and the typed ``Record``.
 
 No I/O: ``archive`` reads the bytes, validates them against the schema (the
 gate on disk) and writes canonical JSON (``archive.jsonio.canonical_bytes``);
-this module only turns the parsed JSON into typed values and back, and brings a
-record written by an older photosync up to ``SCHEMA_VERSION`` first.
+this module brings a record written by an older photosync up to
+``SCHEMA_VERSION`` and names the validated JSON as a ``Record``. The record is a
+``TypedDict`` (see ``model.record``), so a current record is not copied or rebuilt.
 
 What goes in comes out: unknown keys, null and empty optional keys, list order
 and numbers are kept (``tests/test_model_codec.py`` rewrites a committed archive
-written before this module existed, byte for byte).
+written before the typed model existed, byte for byte).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
-from photosync.model.record import PhotoRecord
+from photosync.model.record import Record
 
 #: the ``schema_version`` this photosync writes
 SCHEMA_VERSION = 1
@@ -56,11 +57,20 @@ def migrate(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def record_from_json(data: Mapping[str, Any]) -> PhotoRecord:
-    """The typed record (migrated to ``SCHEMA_VERSION``) of a record's parsed JSON."""
-    return PhotoRecord.from_json(migrate(data))
+def record_from_json(data: dict[str, Any]) -> Record:
+    """The typed record (migrated to ``SCHEMA_VERSION``) of a record's parsed,
+    JSON: the same object when it is already current.
+
+    A ``schema_version`` that is not a number (a hand edit) is left for the schema,
+    the gate on disk, to report with the rest of what is wrong; a newer version, or
+    one no migration leads from, raises ``RecordVersionError``.
+    """
+    version = data.get("schema_version")
+    if version == SCHEMA_VERSION or not isinstance(version, int) or isinstance(version, bool):
+        return cast(Record, data)
+    return cast(Record, migrate(data))
 
 
-def record_to_json(record: PhotoRecord) -> dict[str, Any]:
-    """The record's JSON, ready for ``archive.jsonio.canonical_bytes``."""
-    return record.to_json()
+def record_to_json(record: Record) -> dict[str, Any]:
+    """The record's JSON, ready for ``archive.jsonio.canonical_bytes`` (the record itself)."""
+    return cast(dict[str, Any], record)

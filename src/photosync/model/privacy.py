@@ -11,9 +11,12 @@ is made and checked by whatever ``Sealer`` the caller holds.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from photosync.model import (
+    Approval,
+    Conflict,
     ConflictType,
     Record,
     Visibility,
@@ -31,12 +34,12 @@ from photosync.model import (
 class Sealer(Protocol):
     """Seals an approval for one photo and checks one (``archive.seals.ApprovalSeals``)."""
 
-    def seal(self, photo_id: str, approval: Any) -> str: ...
+    def seal(self, photo_id: str, approval: Mapping[str, Any]) -> str: ...
 
-    def verify(self, photo_id: str, approval: Any) -> bool: ...
+    def verify(self, photo_id: str, approval: Mapping[str, Any]) -> bool: ...
 
 
-def carry_decision(conflict: dict[str, Any], before: dict[str, Any] | None) -> None:
+def carry_decision(conflict: Conflict, before: Conflict | None) -> None:
     """A decision stays valid while the options it chose from are unchanged; the earlier
     decisions a merge of two clones showed (``decisions``) are always carried."""
     if before is not None and before.get("decisions"):
@@ -49,8 +52,8 @@ def carry_decision(conflict: dict[str, Any], before: dict[str, Any] | None) -> N
 
 
 def visibility_conflict(
-    record: Record, rules: set[str], previous: dict[str, dict[str, Any]], *, by: str
-) -> dict[str, Any] | None:
+    record: Record, rules: set[str], previous: dict[str, Conflict], *, by: str
+) -> Conflict | None:
     vis = record["visibility"]
     seen = list(vis["per_service"].values())
     canonical = Visibility(vis["canonical"])
@@ -89,8 +92,8 @@ def visibility_conflict(
 
 
 def unapproved_conflict(
-    record: Record, previous: dict[str, dict[str, Any]], seals: Sealer
-) -> dict[str, Any] | None:
+    record: Record, previous: dict[str, Conflict], seals: Sealer
+) -> Conflict | None:
     """A canonical level wider than the last trusted approval (a hand edit, a merge, a
     script, an approval typed by hand or made in a clone without this archive's key):
     never pushed as it is (replicate caps it); a human approves it or narrows it."""
@@ -209,9 +212,9 @@ def sealed_approval(
     reason: str | None,
     seals: Sealer,
     service: str | None = None,
-) -> dict[str, Any]:
+) -> Approval:
     """An approval as photosync makes it: who, when, why, sealed for this photo and level."""
-    approval: dict[str, Any] = {
+    approval: Approval = {
         "level": level.value,
         "previous": previous,
         "by": by,

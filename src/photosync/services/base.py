@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from photosync.errors import ServiceError
-from photosync.model import ObservedMetadata, Record, Visibility
+from photosync.model import Instance, ObservedMetadata, Record, Visibility
+from photosync.model.record import Location
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,10 @@ class UploadUncertain(ServiceError):
         super().__init__(message, transient=True)
 
 
+#: a photo to upload and how to open its bytes (opened when they go out)
+UploadJob = tuple[Record, Callable[[], AbstractContextManager[BinaryIO]]]
+
+
 class TargetService(Service):
     can_write = True
     #: the longest a finished upload can stay invisible to ``find_existing`` (a search
@@ -228,10 +233,18 @@ class TargetService(Service):
     #: True when the service has albums that ``add_to_album`` can fill
     supports_albums = False
     #: ``upload`` may run on several threads at once (each upload idempotent on its
-    #: own): replicate sends ``max_parallel_uploads`` at a time. A service that also
-    #: has ``upload_many(jobs, visibility=, workers=)`` gets them in batches of
-    #: ``upload_batch_size`` (Google's batchCreate)
+    #: own): replicate sends ``max_parallel_uploads`` at a time
     parallel_uploads = False
+    #: more than 0: the service takes uploads in batches of this many (``upload_many``,
+    #: Google's batchCreate), and replicate hands them over that way
+    upload_batch_size = 0
+
+    def upload_many(
+        self, jobs: Sequence[UploadJob], *, visibility: Visibility, workers: int = 1
+    ) -> list[UploadResult | Exception]:
+        """Upload each job with exactly ``visibility`` (``upload_batch_size`` > 0), ``workers``
+        byte uploads at a time; one answer per job, in order: what landed or why not."""
+        raise NotImplementedError(f"{self.name} takes no batches of uploads")
 
     def apply_metadata(
         self,
@@ -241,7 +254,7 @@ class TargetService(Service):
         title: str | None = None,
         tags: list[str] | None = None,
         taken_date: str | None = None,
-        location: dict[str, float] | None = None,
+        location: Location | None = None,
     ) -> None:
         """Show these canonical values on the item (``supports_metadata``); a value
         left None is left as the service has it."""
@@ -252,7 +265,7 @@ class TargetService(Service):
         ``level`` (``supports_visibility``); returns what the service shows afterwards."""
         raise NotImplementedError(f"{self.name} cannot change who sees a photo")
 
-    def album_copy(self, present: list[dict[str, Any]]) -> dict[str, Any] | None:
+    def album_copy(self, present: list[Instance]) -> Instance | None:
         """Which of the photo's copies here can go into an album (None: none can)."""
         return present[0] if present else None
 

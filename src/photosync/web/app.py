@@ -43,7 +43,14 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from photosync.archive.archive import Archive
 from photosync.errors import ArchiveLocked, PhotosyncError
-from photosync.model import ConflictType, display_name, needs_decision, record_originals
+from photosync.model import (
+    Conflict,
+    ConflictType,
+    Record,
+    display_name,
+    needs_decision,
+    record_originals,
+)
 from photosync.redaction import redact_text
 from photosync.web.thumbs import SIZES, Thumbnailer
 from photosync.workflow import browse
@@ -204,8 +211,8 @@ def _problem(error: PhotosyncError) -> str:
 # review --------------------------------------------------------------------------------------------
 @dataclass
 class Card:
-    record: dict[str, Any]
-    conflict: dict[str, Any]
+    record: Record
+    conflict: Conflict
     entry: browse.Entry
     answers: list[Any]
     widening: set[str]
@@ -216,7 +223,7 @@ class Card:
     seen: str = ""
 
 
-Waiting = tuple[browse.Entry, dict[str, Any], dict[str, Any]]
+Waiting = tuple[browse.Entry, Record, Conflict]
 
 
 def _waiting(state: WebState, show: str) -> list[Waiting]:
@@ -389,7 +396,7 @@ def _review_routes(app: Flask, state: WebState) -> None:
 
 
 def _like_this(
-    state: WebState, conflict: dict[str, Any], choice: str, before: int | None
+    state: WebState, conflict: Conflict, choice: str, before: int | None
 ) -> list[Decision]:
     """ "Apply to all conflicts like this": each found conflict with ``seen_as`` as read now."""
     records = [

@@ -17,12 +17,13 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import orjson
 
 from photosync.model import (
     UNDATED_FOLDER,
+    Instance,
     Record,
     album_titles,
     display_name,
@@ -106,7 +107,10 @@ def read_record(root: Path, rel: str) -> Record | None:
         value = orjson.loads((root / rel).read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return None
-    return value if isinstance(value, dict) and "photo_id" in value else None
+    if not isinstance(value, dict) or "photo_id" not in value:
+        return None
+    # shown as it is, even when a hand edit left it invalid: the pages read it with .get
+    return cast(Record, value)
 
 
 def _head(root: Path) -> str | None:
@@ -385,7 +389,7 @@ class PhotoView:
     history: list[HistoryLine] = field(default_factory=list)
     #: bare digest -> where its bytes are (locations named in the record; "local" if here)
     originals: dict[str, list[str]] = field(default_factory=dict)
-    instances: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    instances: list[tuple[str, Instance]] = field(default_factory=list)
 
 
 def photo_view(root: Path, entry: Entry, *, local_has: set[str]) -> PhotoView | None:

@@ -35,7 +35,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from photosync.archive.archive import Archive, merge_temp_leftovers
 from photosync.archive.schema import CONFIG_SCHEMAS, PHOTO_SCHEMA, is_valid, schema_errors
@@ -43,7 +43,13 @@ from photosync.archive.secretscan import credential_paths
 from photosync.blobstore.base import BlobStore, check_digest
 from photosync.blobstore.blobsync import all_sizes, primary_name
 from photosync.errors import PhotosyncError
-from photosync.model import record_hashes, record_relpath, record_sidecars
+from photosync.model import (
+    Record,
+    record_from_json,
+    record_hashes,
+    record_relpath,
+    record_sidecars,
+)
 from photosync.parallel import bounded_map
 from photosync.workflow.context import blob_locations, make_store
 from photosync.workflow.progress import Progress, SilentProgress
@@ -370,7 +376,7 @@ def _scan_records(archive: Archive, report: CheckReport, progress: Progress) -> 
     return scan
 
 
-def _load_valid(path: Path, rel: str, report: CheckReport, scan: _Scan) -> dict[str, Any] | None:
+def _load_valid(path: Path, rel: str, report: CheckReport, scan: _Scan) -> Record | None:
     fix = (
         f"fix it by hand or restore the last good version: `git log -p -- {rel}`, "
         f"`git checkout HEAD -- {rel}`"
@@ -387,13 +393,13 @@ def _load_valid(path: Path, rel: str, report: CheckReport, scan: _Scan) -> dict[
         problems = schema_errors(PHOTO_SCHEMA, value) or ["does not match the photo schema"]
         report.add("invalid_record", f"{rel}: " + "; ".join(problems[:3]), fix)
         # its photos are not gone: the seen-cache entries pointing at it are not problems
-        with contextlib.suppress(KeyError, TypeError, AttributeError):
-            scan.in_invalid.update(record_hashes(value))
+        with contextlib.suppress(KeyError, TypeError, AttributeError):  # read defensively
+            scan.in_invalid.update(record_hashes(cast(Record, value)))
         return None
-    return value
+    return record_from_json(value)
 
 
-def _note_blobs(record: dict[str, Any], rel: str, scan: _Scan, report: CheckReport) -> None:
+def _note_blobs(record: Record, rel: str, scan: _Scan, report: CheckReport) -> None:
     photo_id = record["photo_id"]
     named = {loc["store"] for loc in record.get("blob_locations", [])}
     scan.named_locations |= named

@@ -37,9 +37,13 @@ from photosync.metadata.dates import FILENAME_SOURCE
 from photosync.metadata.exiftool import ExiftoolReader, open_reader
 from photosync.metadata.types import MediaInfo
 from photosync.model import (
+    Instance,
+    MediaFingerprint,
     ObservedMetadata,
     ProcessingState,
     Record,
+    Sidecar,
+    StatedValue,
     add_problem,
     aliased_instance,
     carry_known,
@@ -152,7 +156,7 @@ class _Ingested:
     size: int = 0
     info: MediaInfo | None = None
     #: perceptual fingerprint (dict) for a newly stored photo, or why there is none
-    fingerprint: dict[str, Any] | None = None
+    fingerprint: MediaFingerprint | None = None
     fingerprint_note: str | None = None
     error: str | None = None
     #: the service refused this item for good
@@ -160,7 +164,7 @@ class _Ingested:
     #: the item's other files (``RemoteItem.copies``), each ingested on its own
     copies: list[_Ingested] = field(default_factory=list)
     #: sidecar files that came with it, stored as blobs: ``{"name", "content_hash", "size"}``
-    sidecars: list[dict[str, Any]] = field(default_factory=list)
+    sidecars: list[Sidecar] = field(default_factory=list)
 
 
 def discover(
@@ -657,8 +661,8 @@ class _ServiceRun:
         self.refused[item.instance_id] = entry
 
     def _instance(
-        self, item: RemoteItem, content_hash: str, info: MediaInfo, sidecars: list[dict[str, Any]]
-    ) -> dict[str, Any]:
+        self, item: RemoteItem, content_hash: str, info: MediaInfo, sidecars: list[Sidecar]
+    ) -> Instance:
         return new_instance(
             item.instance_id,
             quality=item.quality,
@@ -674,7 +678,7 @@ class _ServiceRun:
         )
 
     def _new_record(
-        self, content_hash: str, ingested: _Ingested, info: MediaInfo, instance: dict[str, Any]
+        self, content_hash: str, ingested: _Ingested, info: MediaInfo, instance: Instance
     ) -> Record:
         item = ingested.item
         record = new_record(
@@ -823,7 +827,7 @@ def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:
         taken, taken_source = service.taken_date, service.taken_date_source
     elif not taken and service.taken_date_source:  # a service that says "date unknown"
         taken_source = service.taken_date_source
-    sources = [dict(entry) for entry in service.sources]
+    sources: list[StatedValue] = [entry.copy() for entry in service.sources]
     if sources:
         if file_date_is_exact and info.taken_date:
             if service.taken_date:
@@ -859,13 +863,13 @@ def _observed(item: RemoteItem, info: MediaInfo) -> ObservedMetadata:
 
 def _service_against_file(
     service: ObservedMetadata, info: MediaInfo, file_date_is_exact: bool
-) -> list[dict[str, Any]]:
+) -> list[StatedValue]:
     """A service that keeps no ``sources`` of its own (Flickr) and its file disagreeing on a
     date, place or caption: both values, labelled, so the one that loses (the file's
     caption behind Flickr's description, Flickr's date behind EXIF's) is a question, not
     gone. A coarse or estimated service date says nothing against the file's."""
     head = str(service.taken_date_source or "").split(":", 1)[0] or "service"
-    out: list[dict[str, Any]] = []
+    out: list[StatedValue] = []
     if (
         file_date_is_exact
         and info.taken_date

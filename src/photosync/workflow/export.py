@@ -30,7 +30,7 @@ import string
 import threading
 import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -208,7 +208,7 @@ FORMATS: dict[str, type[MetadataFormat]] = {
 def metadata_out(record: Record) -> MetadataOut:
     """The canonical metadata of a record as it goes out; albums become keywords too."""
     meta = record["metadata"]
-    location = meta.get("location") or {}
+    location: Mapping[str, Any] = meta.get("location") or {}
     keywords = list(dict.fromkeys([*(meta.get("tags") or []), *album_titles(record)]))
     return MetadataOut(
         taken_date=meta.get("taken_date"),

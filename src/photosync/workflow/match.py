@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from photosync.archive.preview import RecordAccess
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import PhotosyncError
 from photosync.identity import Candidate, Fingerprint, MatchKind, find_matches, fingerprint_file
 from photosync.model import (
+    MediaFingerprint,
     Record,
     display_name,
     is_estimated_date,
@@ -32,6 +33,13 @@ from photosync.model import (
 )
 from photosync.parallel import bounded_map
 from photosync.workflow.progress import Progress, SilentProgress
+
+
+class FingerprintFields(TypedDict, total=False):
+    """The ``media`` keys fingerprinting sets (kept until resolve writes the record)."""
+
+    fingerprint: MediaFingerprint | None
+    fingerprint_note: str | None
 
 
 @dataclass
@@ -44,14 +52,18 @@ class MatchReport:
     joined: list[tuple[str, str, str, str]] = field(default_factory=list)
     #: photo_id -> the media fields fingerprinting set, not yet written: resolve's one
     #: pass over the records writes them with the rules' changes (each record once)
-    fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fingerprints: dict[str, FingerprintFields] = field(default_factory=dict)
 
     def apply(self, record: Record) -> bool:
         """Give ``record`` the fingerprint computed for it in this run; True if it had one."""
         fields = self.fingerprints.get(record["photo_id"])
         if fields is None:
             return False
-        record["media"].update(fields)
+        media = record["media"]
+        if "fingerprint" in fields:
+            media["fingerprint"] = fields["fingerprint"]
+        if "fingerprint_note" in fields:
+            media["fingerprint_note"] = fields["fingerprint_note"]
         return True
 
 
@@ -128,9 +140,12 @@ def match_variants(
         if changed:
             # kept, not written: the record is written once, by resolve's pass
             media = record["media"]
-            report.fingerprints[record["photo_id"]] = {
-                key: media[key] for key in ("fingerprint", "fingerprint_note") if key in media
-            }
+            fields: FingerprintFields = {}
+            if "fingerprint" in media:
+                fields["fingerprint"] = media["fingerprint"]
+            if "fingerprint_note" in media:
+                fields["fingerprint_note"] = media["fingerprint_note"]
+            report.fingerprints[record["photo_id"]] = fields
             report.fingerprinted_now += 1
         candidate = _candidate(record)
         if candidate is not None:

@@ -20,8 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
@@ -32,6 +31,7 @@ from photosync.model import (
     REFUSED_PROBLEM,
     ApprovalCheck,
     ConflictType,
+    Instance,
     ProcessingState,
     Record,
     Visibility,
@@ -41,6 +41,7 @@ from photosync.model import (
     clear_refusal,
     comparable,
     display_name,
+    fields_by_name,
     find_instance,
     is_wider,
     iter_instances,
@@ -57,6 +58,7 @@ from photosync.model import (
     weak_date,
 )
 from photosync.model.privacy import refresh_visibility_conflicts
+from photosync.parallel import bounded_map
 from photosync.services.base import TargetService, UploadResult, UploadUncertain
 from photosync.workflow.backup import BackupReport, backup_archive
 from photosync.workflow.blobreplicate import (
@@ -237,12 +239,14 @@ def plan(
 _PUSHED_FIELDS = ("caption", "tags", "taken_date")
 
 
-def _stale_fields(record: Record, instance: dict[str, Any]) -> dict[str, Any]:
-    """Canonical values the service's copy does not show yet (resolved decisions to push)."""
-    observed = instance.get("observed") or {}
+def _stale_fields(record: Record, instance: Instance) -> dict[str, Any]:
+    """Canonical values the service's copy does not show yet (resolved decisions to push),
+    by field name: the keyword arguments of ``TargetService.apply_metadata``."""
+    observed = fields_by_name(instance.get("observed") or {})
+    metadata = fields_by_name(record["metadata"])
     stale = {}
     for field_name in _PUSHED_FIELDS:
-        wanted = record["metadata"].get(field_name)
+        wanted = metadata.get(field_name)
         if comparable(field_name, wanted) is None:
             continue  # never blank out what a service has
         if field_name == "taken_date" and weak_date(record["metadata"]):
@@ -252,7 +256,7 @@ def _stale_fields(record: Record, instance: dict[str, Any]) -> dict[str, Any]:
     return stale
 
 
-def _stale_metadata(record: Record, present: list[dict[str, Any]]) -> bool:
+def _stale_metadata(record: Record, present: list[Instance]) -> bool:
     return any(_stale_fields(record, instance) for instance in present)
 
 
@@ -447,18 +451,17 @@ def _upload_jobs(
             _journal_done(archive, record["photo_id"], service.name, outcome)
         outcomes[(record["photo_id"], service.name)] = outcome
 
-    upload_many = getattr(service, "upload_many", None)
-    if callable(upload_many):
+    if service.upload_batch_size > 0:
         by_level: dict[Visibility, list[Record]] = {}
         for record, level in jobs:
             by_level.setdefault(level, []).append(record)
-        batch = int(getattr(service, "upload_batch_size", UPLOAD_WINDOW))
+        batch = service.upload_batch_size
         for level, records in by_level.items():
             for start in range(0, len(records), batch):
                 chunk = records[start : start + batch]
                 for record in chunk:
                     _journal_intent(archive, record["photo_id"], service)
-                answers = upload_many(
+                answers = service.upload_many(
                     [(record, opener(record)) for record in chunk],
                     visibility=level,
                     workers=workers,
@@ -471,24 +474,22 @@ def _upload_jobs(
         with opener(record)() as stream:
             return service.upload(record, stream, visibility=level)
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        in_flight: dict[Future[UploadResult], Record] = {}
-
-        def settle(done: set[Future[UploadResult]]) -> None:
-            for future in done:
-                record = in_flight.pop(future)
-                try:
-                    landed(record, future.result())
-                except (PhotosyncError, OSError) as error:
-                    landed(record, error)
-
+    def intended() -> Iterator[tuple[Record, Visibility]]:
+        # read on this thread as a worker frees: each intent is journalled before its upload
         for record, level in jobs:
-            if len(in_flight) >= max(1, workers):
-                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                settle(finished)
             _journal_intent(archive, record["photo_id"], service)
-            in_flight[pool.submit(one, record, level)] = record
-        settle(set(in_flight))
+            yield record, level
+
+    def attempt(job: tuple[Record, Visibility]) -> tuple[Record, UploadResult | Exception]:
+        try:
+            return job[0], one(*job)
+        except (PhotosyncError, OSError) as error:
+            return job[0], error
+
+    for record, outcome in bounded_map(
+        attempt, intended(), workers=workers, name="upload", window_per_worker=1, ordered=False
+    ):
+        landed(record, outcome)
     return outcomes
 
 
@@ -521,8 +522,8 @@ def _plan_originals(archive: Archive, report: ReplicateReport) -> None:
 
 
 def _albums_to_fill(
-    record: Record, service: TargetService, present: list[dict[str, Any]]
-) -> tuple[dict[str, Any] | None, list[str]]:
+    record: Record, service: TargetService, present: list[Instance]
+) -> tuple[Instance | None, list[str]]:
     """The copy that goes into albums, and the canonical albums it is not in yet.
 
     No copy yet: it is uploaded in this run and then put into every album.
@@ -673,7 +674,7 @@ def _skipped(record: Record) -> set[str]:
     }
 
 
-def _present_copies(record: Record, service: str) -> list[dict[str, Any]]:
+def _present_copies(record: Record, service: str) -> list[Instance]:
     return [
         i for i in record["instances"].get(service, []) if i.get("status", "present") == "present"
     ]
@@ -700,7 +701,7 @@ def _carry_out(
             )
             if stale:
                 service.apply_metadata(copy["id"], **stale)
-                copy.setdefault("observed", {}).update(stale)
+                fields_by_name(copy.setdefault("observed", {})).update(stale)
         return True
     if action.action in ("narrow_visibility", "widen_visibility"):
         shown = service.set_visibility(record, level)
@@ -733,7 +734,8 @@ def _carry_out(
                 raise UploadPending(f"{error}; asked again after that") from error
     if journal is None or journal[0] != "done":
         _journal_done(archive, photo_id, target, result)
-    instance: dict[str, Any] = {
+    metadata = record["metadata"]
+    instance: Instance = {
         "id": result.instance_id,
         "quality": "original",
         "last_sync": utc_now(),
@@ -743,8 +745,11 @@ def _carry_out(
         "status": "present",
         # what the upload carried: the canonical metadata at that moment
         "observed": {
-            key: record["metadata"].get(key)
-            for key in ("caption", "tags", "taken_date", "taken_date_source", "filename")
+            "caption": metadata.get("caption"),
+            "tags": metadata.get("tags"),
+            "taken_date": metadata.get("taken_date"),
+            "taken_date_source": metadata.get("taken_date_source"),
+            "filename": metadata.get("filename"),
         },
         "extra": {"uploaded_by": "photosync", **result.extra},
     }

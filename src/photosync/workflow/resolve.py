@@ -30,6 +30,7 @@ from photosync.archive.seals import ApprovalSeals
 from photosync.errors import PhotosyncError
 from photosync.model import (
     COMPARABLE_FIELDS,
+    Conflict,
     ConflictType,
     ProcessingState,
     Record,
@@ -39,6 +40,7 @@ from photosync.model import (
     comparable,
     date_precision,
     display_name,
+    fields_by_name,
     is_wider,
     iter_instances,
     join_records,
@@ -213,7 +215,7 @@ def analyze(
     """
     used: list[str] = []
     previous = {c["id"]: c for c in record["conflicts"]}
-    conflicts: list[dict[str, Any]] = []
+    conflicts: list[Conflict] = []
     for field_name in COMPARABLE_FIELDS:
         entries = _source_entries(record, field_name)
         sources = [(o.label, o.value) for o in entries]
@@ -234,7 +236,7 @@ def analyze(
                     != comparable(field_name, value)
                 )
             if missing and "missing_metadata" in rules:
-                metadata[field_name] = value
+                fields_by_name(metadata)[field_name] = value
                 if field_name == "taken_date":
                     metadata["taken_date_source"] = next(
                         (o.tag for o in entries if o.value == value and o.tag), None
@@ -292,7 +294,9 @@ def analyze(
         conflicts.append(unapproved)
     if shown_wider is not None:
         conflicts.append(shown_wider)
-        if shown_wider["status"] == "resolved" and shown_wider["resolution"].get("rule"):
+        if shown_wider["status"] == "resolved" and (shown_wider.get("resolution") or {}).get(
+            "rule"
+        ):
             used.append("most_restrictive_visibility")
     # conflicts raised by other layers (identity matcher, policies) are kept as they are
     recomputed = (
@@ -315,9 +319,7 @@ def analyze(
     return used
 
 
-def _processing_failed(
-    record: Record, previous: dict[str, dict[str, Any]]
-) -> dict[str, Any] | None:
+def _processing_failed(record: Record, previous: dict[str, Conflict]) -> Conflict | None:
     """A file photosync could not fully read: stored and recorded, but a human should look."""
     if not record["problems"]:
         return None
@@ -326,7 +328,7 @@ def _processing_failed(
         conflict_id,
         ConflictType.PROCESSING_FAILED,
         "could not be fully processed: " + "; ".join(p["message"] for p in record["problems"][:3]),
-        sorted({p["service"] for p in record["problems"] if p.get("service")}),
+        sorted({service for p in record["problems"] if (service := p.get("service"))}),
         [("accept", "keep it as it is (the original bytes are stored)")],
     )
     carry_decision(conflict, previous.get(conflict_id))
@@ -428,7 +430,7 @@ def _rules_pass(
 
 def preview(
     archive: Archive, *, progress: Progress | None = None
-) -> tuple[ResolveReport, list[tuple[Record, dict[str, Any]]]]:
+) -> tuple[ResolveReport, list[tuple[Record, Conflict]]]:
     """What resolve would settle and which questions it would leave; nothing is written.
 
     ``resolve --list`` and ``resolve --auto-resolve simple --dry-run``: listing never commits.
@@ -438,12 +440,12 @@ def preview(
     return report, list(pending(view, ("open", "skipped")))
 
 
-def _what_rules_did(record: Record, before: dict[str, Any], used: list[str]) -> list[str]:
+def _what_rules_did(record: Record, before: Mapping[str, Any], used: list[str]) -> list[str]:
     """Each field a rule filled in and each visibility kept, in words."""
     if not used:
         return []
     rules = {
-        str(c["field"]): str(c["resolution"]["rule"])
+        str(c.get("field")): str((c.get("resolution") or {}).get("rule"))
         for c in record["conflicts"]
         if c["type"] == ConflictType.METADATA_MISMATCH.value
         and c["status"] == "resolved"
@@ -453,13 +455,19 @@ def _what_rules_did(record: Record, before: dict[str, Any], used: list[str]) -> 
         f"{name.replace('_', ' ')} set to {record['metadata'].get(name)!r} "
         f"({rules.get(name, 'missing_metadata')})"
         for name in COMPARABLE_FIELDS
-        if comparable(name, before[name]) != comparable(name, record["metadata"].get(name))
+        if comparable(name, before[name])
+        != comparable(name, fields_by_name(record["metadata"]).get(name))
     ]
     if "most_restrictive_visibility" in used:
         out.append(
             f"visibility kept {record['visibility']['canonical']} (most_restrictive_visibility)"
         )
     return out
+
+
+def _pixels(record: Record) -> int:
+    """Width × height of the original, 0 when not known (a video, an unread file)."""
+    return (record["media"].get("width") or 0) * (record["media"].get("height") or 0)
 
 
 def _has_open(record: Record) -> bool:
@@ -469,7 +477,7 @@ def _has_open(record: Record) -> bool:
 
 def pending(
     archive: RecordAccess, statuses: tuple[str, ...] = ("open",)
-) -> Iterator[tuple[Record, dict[str, Any]]]:
+) -> Iterator[tuple[Record, Conflict]]:
     """Every conflict that needs a human (open, or with "skipped" also the skipped), with its record."""
     for record in archive.iter_records():
         for conflict in record["conflicts"]:
@@ -495,9 +503,7 @@ def decide_in_archive(
         if any(c["id"] == mirror for c in other["conflicts"]):
             decide(other, mirror, choice=choice, value=value, by=by, seals=archive.seals)
         if choice == "merge":
-            keep_mine = record["media"].get("width", 0) * record["media"].get("height", 0) >= (
-                other["media"].get("width", 0) * other["media"].get("height", 0)
-            )
+            keep_mine = _pixels(record) >= _pixels(other)
             keeper, gone = (record, other) if keep_mine else (other, record)
             join_records(keeper, gone, kind="edit_variant")
             keeper["conflicts"] = [
@@ -536,7 +542,9 @@ def decide(
             raise PhotosyncError(f"{choice!r} is not an option of {conflict_id}")
         value = options[choice]
     elif choice == "combine":
-        value = combine(conflict["field"], [o["value"] for o in conflict.get("options", [])])
+        value = combine(
+            conflict.get("field") or "", [o["value"] for o in conflict.get("options", [])]
+        )
         if value is None:
             raise PhotosyncError(f"{conflict['field']} values cannot be combined")
     field_name = conflict["field"]
@@ -601,7 +609,7 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def choices(conflict: dict[str, Any]) -> list[Choice]:
+def choices(conflict: Conflict) -> list[Choice]:
     """The answers to a conflict, in the design's order; Skip is always last."""
     options = conflict.get("options", [])
     kind = conflict["type"]
@@ -652,7 +660,7 @@ def choices(conflict: dict[str, Any]) -> list[Choice]:
     return out
 
 
-def widens(conflict: dict[str, Any], key: str) -> bool:
+def widens(conflict: Conflict, key: str) -> bool:
     """The answer makes the photo visible more widely: confirmed before it is recorded."""
     if conflict["type"] != ConflictType.VISIBILITY_CONFLICT.value:
         return False
@@ -661,7 +669,7 @@ def widens(conflict: dict[str, Any], key: str) -> bool:
     return key not in ("canonical", "skip")
 
 
-def seen_as(conflict: dict[str, Any]) -> str:
+def seen_as(conflict: Conflict) -> str:
     """A short fingerprint of a conflict as a person was shown it (its kind and each
     source's value): an answer given to one version is refused on another (a record
     changed by the CLI or a ``git pull`` since the page was shown)."""
@@ -752,7 +760,7 @@ def apply_decisions(
 
 def like_this(
     records: Iterator[Record] | list[Record],
-    conflict: dict[str, Any],
+    conflict: Conflict,
     choice: str,
     *,
     taken_before: int | None = None,

@@ -169,7 +169,7 @@ def _download_refusals(archive: Archive) -> list[Refusal]:
     ]
 
 
-def _upload_refusals(record: dict[str, Any]) -> list[Refusal]:
+def _upload_refusals(record: Record) -> list[Refusal]:
     return [
         Refusal(
             "replicate",
@@ -210,7 +210,7 @@ def estimated_dates(archive: Archive) -> list[EstimatedDate]:
         EstimatedDate(
             record["photo_id"],
             record["metadata"].get("filename"),
-            record["metadata"]["taken_date"],
+            record["metadata"]["taken_date"] or "",  # an estimate is a date
             str(record["metadata"].get("taken_date_source")),
         )
         for record in archive.iter_records()

@@ -28,7 +28,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from photosync.archive.archive import Archive
 from photosync.blobstore.local import LocalBlobStore
@@ -388,7 +388,8 @@ def _share_of(body: bytes | None) -> dict[str, Any] | None:
         return None
     try:
         record = json.loads(body)
-        return share(record) if isinstance(record, dict) else None
+        # read defensively: what is not of a record's shape raises and counts as none
+        return share(cast(Record, record)) if isinstance(record, dict) else None
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 

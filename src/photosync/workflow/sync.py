@@ -20,6 +20,8 @@ from photosync.archive.jsonio import atomic_write, canonical_bytes
 from photosync.archive.schema import validate_config, validate_record
 from photosync.errors import ArchiveCorrupt, PhotosyncError, ServiceError
 from photosync.merge import MergeError, merge_config, merge_records, merge_sync_state
+from photosync.model import record_from_json, record_to_json
+from photosync.model.codec import RecordVersionError
 from photosync.redaction import shown_error
 from photosync.workflow.check import check_archive
 from photosync.workflow.progress import Progress, SilentProgress
@@ -58,9 +60,12 @@ def merge_file(
     if not isinstance(a, dict) or not isinstance(b, dict):
         raise SyncRefused(f"{relpath}: one side is not a JSON object")
     base_value = o if isinstance(o, dict) else None
+    merged: dict[str, Any]
     try:
         if relpath.startswith("photos/"):
-            merged = merge_records(a, b, base_value)
+            base_record = None if base_value is None else record_from_json(base_value)
+            both = merge_records(record_from_json(a), record_from_json(b), base_record)
+            merged = record_to_json(both)
             validate_record(merged, where=relpath)
         elif relpath == SERVICES_FILE:
             if root is not None:
@@ -75,7 +80,7 @@ def merge_file(
             validate_config(relpath, merged)
         else:
             raise SyncRefused(f"{relpath}: photosync does not merge this file")
-    except MergeError as error:
+    except (MergeError, RecordVersionError) as error:
         raise SyncRefused(f"{relpath}: {error}") from error
     atomic_write(ours, canonical_bytes(merged))
 

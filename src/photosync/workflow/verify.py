@@ -24,7 +24,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from photosync.archive.archive import Archive
 from photosync.archive.jsonio import atomic_write
@@ -41,6 +41,9 @@ from photosync.blobstore.blobsync import (
 )
 from photosync.errors import ArchiveCorrupt, PhotosyncError
 from photosync.model import (
+    JsonObject,
+    Record,
+    record_from_json,
     record_hashes,
     record_originals,
     record_sidecars,
@@ -269,17 +272,18 @@ def _scan_records(archive: Archive, report: ArchiveVerifyReport, progress: Progr
         for path in archive.iter_record_files():
             progress.advance()
             rel = str(path.relative_to(archive.root))
-            problems, record = _record_file_problems(path)
-            if record is not None:
-                for value in _hashes_of(record):
+            problems, data = _record_file_problems(path)
+            if data is not None:
+                for value in _hashes_of(data):
                     referenced.add(value)
-            if not problems and record is not None:
-                other = seen_ids.get(record["photo_id"])
+            if not problems and data is not None:
+                other = seen_ids.get(data["photo_id"])
                 if other is not None:
                     problems = [f"same photo_id as {other}"]
-            if problems or record is None:
+            if problems or data is None:
                 report.invalid_records.append(InvalidRecord(rel, problems or ["unreadable"]))
                 continue
+            record = record_from_json(data)  # schema-valid: a record
             try:
                 digest = check_digest(record["content_hash"])
             except ValueError as error:
@@ -298,7 +302,7 @@ def _scan_records(archive: Archive, report: ArchiveVerifyReport, progress: Progr
     return referenced
 
 
-def _record_file_problems(path: Path) -> tuple[list[str], dict[str, Any] | None]:
+def _record_file_problems(path: Path) -> tuple[list[str], JsonObject | None]:
     try:
         value = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -312,10 +316,11 @@ def _record_file_problems(path: Path) -> tuple[list[str], dict[str, Any] | None]
     return schema_errors(PHOTO_SCHEMA, value) or ["does not match the photo schema"], value
 
 
-def _hashes_of(record: dict[str, Any]) -> Iterator[str]:
+def _hashes_of(record: JsonObject) -> Iterator[str]:
     """Digests a (possibly invalid) record refers to, so its blobs are never called orphans."""
-    try:
-        hashes = [*record_hashes(record), *record_sidecars(record)]
+    try:  # read as a record, defensively: whatever is not of its shape is caught below
+        as_record = cast(Record, record)
+        hashes = [*record_hashes(as_record), *record_sidecars(as_record)]
     except (KeyError, TypeError, AttributeError):
         value = record.get("content_hash")
         hashes = [value] if isinstance(value, str) else []

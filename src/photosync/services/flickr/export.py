@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 
 from photosync.errors import ConfigError, ItemUnavailable
 from photosync.model import ObservedMetadata, Visibility
+from photosync.model.record import Location
 from photosync.services.base import ListingReport, RemoteItem, SourceService, VisibilityObservation
 from photosync.services.flickr.mapping import content_text, stated_taken_date, to_float
 
@@ -368,7 +369,7 @@ def _geo_number(value: Any) -> float | None:
     return number if "." in text else number / 1_000_000
 
 
-def _geo(value: Any) -> dict[str, float] | None:
+def _geo(value: Any) -> Location | None:
     entries = value if isinstance(value, list) else [value]
     for entry in entries:
         if not isinstance(entry, dict):

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from photosync.model import UNKNOWN_DATE_SUFFIX, ObservedMetadata, Visibility
+from photosync.model.record import Location
 from photosync.services.base import RemoteItem, VisibilityObservation
 
 MACHINE_TAG_PREFIX = "photosync:sha256="
@@ -206,7 +207,7 @@ def machine_tag_for(content_hash: str) -> str:
 # -- listing item -> RemoteItem -----------------------------------------
 
 
-def location_from(photo: dict[str, Any]) -> dict[str, float] | None:
+def location_from(photo: dict[str, Any]) -> Location | None:
     lat, lng = to_float(photo.get("latitude")), to_float(photo.get("longitude"))
     if lat is None or lng is None or (lat == 0 and lng == 0):
         return None

@@ -27,6 +27,7 @@ from photosync.blobstore.base import check_digest
 from photosync.credentials import CredentialStore
 from photosync.errors import AuthError, ConfigError, ItemRefused, ItemUnavailable, ServiceError
 from photosync.model import Record, Visibility, date_precision, is_estimated_date
+from photosync.model.record import Location, Metadata
 from photosync.services.base import (
     ListingReport,
     RemoteItem,
@@ -624,7 +625,7 @@ class FlickrService(SourceService, TargetService):
         title: str | None = None,
         tags: list[str] | None = None,
         taken_date: str | None = None,
-        location: dict[str, float] | None = None,
+        location: Location | None = None,
     ) -> None:
         """Push canonical metadata; machine tags already on the photo are kept."""
         self._require_target()
@@ -755,7 +756,7 @@ class FlickrService(SourceService, TargetService):
             }
 
 
-def _stated_precision(metadata: dict[str, Any]) -> str:
+def _stated_precision(metadata: Metadata) -> str:
     """The date as precise as its source said it: a month or a year Flickr stated
     (``flickr:datetaken(month)``, kept as its first day) goes back as ``YYYY-MM`` /
     ``YYYY`` (Flickr's granularity 4 / 6; circa goes as its year), never as a day."""
@@ -768,7 +769,7 @@ def _stated_precision(metadata: dict[str, Any]) -> str:
     return taken
 
 
-def _date_not_in_file(metadata: dict[str, Any]) -> bool:
+def _date_not_in_file(metadata: Metadata) -> bool:
     source = str(metadata.get("taken_date_source") or "")
     return (
         bool(metadata.get("taken_date"))

@@ -27,7 +27,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from functools import cached_property
 from pathlib import Path
@@ -44,8 +43,9 @@ from photosync.errors import (
     PhotosyncError,
     ServiceError,
 )
-from photosync.model import Record, Visibility
-from photosync.services.base import TargetService, UploadResult, VisibilityObservation
+from photosync.model import Instance, Record, Visibility
+from photosync.parallel import bounded_map
+from photosync.services.base import TargetService, UploadJob, UploadResult, VisibilityObservation
 from photosync.services.google.api import GoogleApi, make_http
 from photosync.services.google.auth import LIBRARY_SCOPES, GoogleAuth, GoogleEndpoints
 from photosync.services.http import HttpClient
@@ -60,9 +60,6 @@ MARKER_PREFIX = "photosync:"
 #: upload tokens live a day; reuse only clearly fresh ones
 TOKEN_REUSE_S = 20 * 3600
 CHUNK = 1024 * 1024
-
-#: a photo to upload and how to open its bytes (opened when they go out)
-UploadJob = tuple[Record, Callable[[], AbstractContextManager[BinaryIO]]]
 
 _BATCH_LOCKS: dict[str, threading.Lock] = {}
 _BATCH_LOCKS_GUARD = threading.Lock()
@@ -275,27 +272,26 @@ class GooglePhotosLibrary(TargetService):
             )
         results: list[UploadResult | Exception | None] = [None] * len(jobs)
 
-        def send(index: int) -> str:
+        def send(index: int) -> tuple[int, str | Exception]:
             record, opener = jobs[index]
-            with opener() as stream:
-                return self._upload_bytes(record, stream)
+            try:
+                with opener() as stream:
+                    return index, self._upload_bytes(record, stream)
+            except (PhotosyncError, OSError) as exc:
+                return index, exc
 
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for start in range(0, len(jobs), MAX_BATCH):
-                group = list(range(start, min(start + MAX_BATCH, len(jobs))))
-                sent = [(index, pool.submit(send, index)) for index in group]
-                pending: list[tuple[int, Record, str, str]] = []  # index, record, token, name
-                for index, future in sent:
-                    try:
-                        token = future.result()
-                    except (PhotosyncError, OSError) as exc:
-                        results[index] = exc
-                        continue
-                    record = jobs[index][0]
-                    pending.append((index, record, token, _filename(record)))
-                if pending:
-                    for index, outcome in self._create(pending):
-                        results[index] = outcome
+        for start in range(0, len(jobs), MAX_BATCH):
+            group = range(start, min(start + MAX_BATCH, len(jobs)))
+            pending: list[tuple[int, Record, str, str]] = []  # index, record, token, name
+            for index, token in bounded_map(send, group, workers=workers, name="google-bytes"):
+                if isinstance(token, Exception):
+                    results[index] = token
+                    continue
+                record = jobs[index][0]
+                pending.append((index, record, token, _filename(record)))
+            if pending:
+                for index, outcome in self._create(pending):
+                    results[index] = outcome
         return [r if r is not None else ServiceError("not attempted") for r in results]
 
     def _upload_bytes(self, record: Record, stream: BinaryIO) -> str:
@@ -400,7 +396,7 @@ class GooglePhotosLibrary(TargetService):
 
     supports_albums = True
 
-    def album_copy(self, present: list[dict[str, Any]]) -> dict[str, Any] | None:
+    def album_copy(self, present: list[Instance]) -> Instance | None:
         """Only items this app uploaded can join an album (a Takeout-known item cannot)."""
         return next(
             (c for c in present if (c.get("extra") or {}).get("uploaded_by") == "photosync"), None

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from photosync.model import Visibility
+from photosync.model.record import Location, StatedValue
 from photosync.services.google.takeout.names import nfc
 
 _ALBUM_KEYS = frozenset(
@@ -50,7 +51,7 @@ def utc_iso(seconds: int) -> str | None:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _geo(value: Any) -> dict[str, float] | None:
+def _geo(value: Any) -> Location | None:
     """A location from a geoData block; all zeros (or garbage) means none."""
     if not isinstance(value, dict):
         return None
@@ -64,13 +65,13 @@ def _geo(value: Any) -> dict[str, float] | None:
         return None
     if not (-90.0 <= lat <= 90.0 and -180.0 <= lng <= 180.0):
         return None
-    location = {"lat": lat, "lng": lng}
+    location: Location = {"lat": lat, "lng": lng}
     if alt:
         location["alt"] = alt
     return location
 
 
-def sidecar_sources(facts: SidecarFacts) -> list[dict[str, Any]]:
+def sidecar_sources(facts: SidecarFacts) -> list[StatedValue]:
     """Every date, place and caption the sidecar states, each labelled: kept on the
     instance whatever wins (discover compares them with the file's own)."""
     stated: list[tuple[str, str, Any]] = [
@@ -110,11 +111,11 @@ class SidecarFacts:
     """What one photo sidecar says, already mapped to photosync's terms."""
 
     taken_date: str | None = None
-    location: dict[str, float] | None = None
+    location: Location | None = None
     #: both places the sidecar states: geoData (Google's, maybe the user's edit)
     #: and geoDataExif (the camera's, as uploaded)
-    geo_data: dict[str, float] | None = None
-    geo_data_exif: dict[str, float] | None = None
+    geo_data: Location | None = None
+    geo_data_exif: Location | None = None
     caption: str | None = None
     title: str | None = None
     url: str | None = None
