@@ -86,6 +86,9 @@ class _FailingReader(io.RawIOBase):
     def fileno(self) -> int:
         raise io.UnsupportedOperation("no fd: force copies through read()")
 
+    def tell(self) -> int:
+        return self._pos  # as a file opened for reading says (no seeking though)
+
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         if self._pos + len(view) > self._fail_at:

@@ -42,6 +42,16 @@ def test_a_service_declares_exactly_what_it_implements(type_name: str) -> None:
         assert getattr(cls, flag, False) == _implements(cls, base, method), (type_name, flag)
 
 
+@pytest.mark.parametrize("type_name", sorted(SERVICE_TYPES))
+def test_a_service_takes_batches_of_uploads_exactly_when_it_says_so(type_name: str) -> None:
+    """``upload_batch_size`` > 0 is the flag of ``upload_many`` (Google's batchCreate)."""
+    cls = service_class(type_name)
+    batches = getattr(cls, "upload_batch_size", 0) > 0
+    assert batches == _implements(cls, TargetService, "upload_many"), type_name
+    if batches:
+        assert getattr(cls, "parallel_uploads", False), type_name
+
+
 @pytest.mark.parametrize("cls", [LocalBlobStore, S3BlobStore], ids=lambda c: c.__name__)
 def test_a_blob_store_declares_exactly_what_it_implements(cls: type[BlobStore]) -> None:
     for flag, methods in STORE_CAPABILITIES.items():
