@@ -538,6 +538,11 @@ def decide(
         return
     if choice not in ("combine", "custom"):
         options = {o["source"]: o["value"] for o in conflict.get("options", [])}
+        if conflict["type"] in (
+            ConflictType.EDIT_VARIANT.value,
+            ConflictType.PROCESSING_FAILED.value,
+        ):  # fixed answers, offered whatever a hand edit left of the options
+            options = {c.key: c.value for c in choices(conflict) if c.key != "skip"} | options
         if choice not in options:
             raise PhotosyncError(f"{choice!r} is not an option of {conflict_id}")
         value = options[choice]
