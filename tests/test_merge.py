@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from photosync.archive.schema import validate_record
 from photosync.merge import merge_config, merge_records, merge_sync_state
 from photosync.model import new_record
+from photosync.workflow.sync import merge_file
 
 HASH = "sha256:" + "ab" * 32
 LEVELS = ["private", "friends", "public"]
@@ -225,6 +227,49 @@ def test_the_same_conflict_decided_differently_reopens_with_both_decisions() -> 
     three = {**two, "at": "2026-02-01T00:00:03Z"}
     again["conflicts"][0].update(status="resolved", resolution=three)
     assert merge_records(again, merged, merged)["conflicts"][0]["resolution"] == three
+
+
+def test_a_question_marked_resolved_by_hand_merges_with_a_skip_keeping_both(
+    tmp_path: Path,
+) -> None:
+    """Hand-edited records never give a traceback: a reopened question set to "resolved"
+    in an editor (no resolution, as photosync left it) merged with a skip of the other
+    clone is one record holding both (``git pull`` ran the merge driver into a
+    StopIteration before)."""
+    base = base_record()
+    one = {"choice": "local:a.jpg", "value": "sea", "by": "me@one", "at": "2026-02-01T00:00:01Z"}
+    skip = {"choice": "skip", "value": None, "by": "me@two", "at": "2026-02-01T00:00:02Z"}
+    base["conflicts"] = [
+        {
+            "id": "metadata_mismatch:caption",
+            "type": "metadata_mismatch",
+            "field": "caption",
+            "description": "instances disagree on caption",
+            "services": ["flickr", "local"],
+            "resolution_required": True,
+            "status": "open",
+            "options": [
+                {"source": "local:a.jpg", "value": "sea"},
+                {"source": "flickr:1", "value": "hill"},
+            ],
+            "resolution": None,
+        }
+    ]
+    a, b = copy.deepcopy(base), copy.deepcopy(base)
+    a["conflicts"][0].update(status="resolved", decisions=[one])  # by hand, after a reopen
+    b["conflicts"][0].update(status="skipped", resolution=skip)
+    for ours, theirs in ((a, b), (b, a)):
+        merged = merge_records(ours, theirs, base)
+        conflict = merged["conflicts"][0]
+        assert conflict["status"] == "skipped" and conflict["resolution"] == skip
+        assert conflict["decisions"] == [one]
+        validate_record(merged)
+    # the merge driver git runs: merged, never a traceback
+    paths = {name: tmp_path / name for name in ("base", "ours", "theirs")}
+    for name, record in (("base", base), ("ours", a), ("theirs", b)):
+        paths[name].write_text(json.dumps(record), encoding="utf-8")
+    merge_file(paths["base"], paths["ours"], paths["theirs"], "photos/2026/01/x.json")
+    assert json.loads(paths["ours"].read_text())["conflicts"][0]["decisions"] == [one]
 
 
 def test_a_caption_changed_on_both_clones_becomes_a_question() -> None:

@@ -209,6 +209,7 @@ def test_a_record_of_a_newer_photosync_is_refused_not_damaged(tmp_path: Path) ->
         d for d in archive.damaged_records if d.startswith(str(target.relative_to(archive.root)))
     ]
     assert len(damaged) == 1 and "newer photosync" in damaged[0]
+    assert damaged[0].count(str(target.relative_to(archive.root))) == 1  # named once
     with pytest.raises(ArchiveCorrupt, match="newer photosync") as caught:
         archive._load_path(target)
     assert "Update photosync" in str(caught.value.hint)

@@ -250,7 +250,9 @@ def _merge_conflict(ours: Conflict, theirs: Conflict, base: Any) -> Conflict:
         return merged
     decided = [c for c in (ours, theirs) if c.get("resolution")]
     if decided:
-        winner = max((c.get("resolution") or {} for c in resolved or decided), key=_key)
+        # a side marked resolved by hand with no resolution holds no decision to win
+        settled = [c for c in resolved if c.get("resolution")]
+        winner = max((c.get("resolution") or {} for c in settled or decided), key=_key)
         merged["status"] = next(c["status"] for c in decided if c.get("resolution") == winner)
         merged["resolution"] = winner
         others = [d for k, d in everything.items() if k != _key(winner)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,41 @@ def test_a_crop_is_an_edit_variant_for_a_human(tmp_path: Path) -> None:
         ]
         == []
     )
+    assert_check_clean(archive.root)
+
+
+def test_hand_edited_edit_variant_questions_are_answered_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """Hand-edited records, schema-valid, never give a traceback: an edit-variant question
+    whose optional ``field`` and ``options`` were deleted in an editor, on a photo whose
+    ``width`` and ``height`` were set to null, is answered (joined) like any other, nothing
+    lost (before: KeyError 'field', or "'merge' is not an option" for an answer offered)."""
+    original = _photo(tmp_path / "phone", 1)
+    _reencode(original, tmp_path / "laptop" / "IMG_0001-edited.jpg", scale=1.0, crop=0.8)
+    archive = new_archive(
+        tmp_path,
+        phone={"type": "local", "path": str(tmp_path / "phone")},
+        laptop={"type": "local", "path": str(tmp_path / "laptop")},
+    )
+    archive.lock()
+    discover(archive)
+    auto_resolve(archive)
+    archive.close()
+    for path in sorted((archive.root / "photos").rglob("*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        for conflict in record["conflicts"]:
+            conflict.pop("field", None)
+            conflict.pop("options", None)  # optional too: the answers offered stay the same
+        if "laptop" in record["instances"]:
+            record["media"]["width"] = record["media"]["height"] = None
+        path.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    for args in (["add", "-A", "photos"], ["commit", "-q", "-m", "by hand"]):
+        subprocess.run(["git", *args], cwd=archive.root, check=True, capture_output=True)
+    result = run_cli("--archive", str(archive.root), "resolve", "--interactive", input="2\n")
+    assert result.exit_code == 0, result.output
+    joined = records(archive.root)
+    assert len(joined) == 1 and sorted(joined[0]["instances"]) == ["laptop", "phone"]
     assert_check_clean(archive.root)
 
 

@@ -216,6 +216,34 @@ def test_sync_refuses_uncommitted_user_changes_and_changes_nothing(
     assert_check_clean(one)
 
 
+def test_sync_names_a_record_of_a_newer_photosync_and_says_to_update(
+    tmp_path: Path, two_clones: tuple[Path, Path, Path]
+) -> None:
+    """A newer schema_version gives a clear error: a record both machines changed, one of
+    them with a newer photosync (``schema_version`` 2), is refused by sync (exit 3,
+    nothing changed) with "update photosync", not with advice to merge it by hand."""
+    _remote, one, two = two_clones
+    make_library(tmp_path / "pics", 1)
+    add_folder(one, "pics", tmp_path / "pics")
+    ps(one, "discover")
+    ps(one, "sync")
+    git(two, "pull", "-q", "--no-rebase", "--no-edit")
+    [photo_id] = by_id(two)
+    path = next((one / "photos").rglob(f"{photo_id}.json"))
+    newer = json.loads(path.read_text())
+    newer["schema_version"] = 2
+    newer["metadata"]["caption"] = "by a newer photosync"
+    path.write_text(json.dumps(newer, indent=2) + "\n")
+    git(one, "commit", "-qam", "a newer photosync wrote it")
+    git(one, "push", "-q", "origin", "HEAD:main")
+    edit_record(two, photo_id, caption="here")
+    head = git(two, "rev-parse", "HEAD")
+    out = " ".join(ps(two, "sync", code=3).split()).lower()
+    assert "newer photosync" in out and "update photosync" in out, out
+    assert git(two, "rev-parse", "HEAD") == head
+    no_conflict_markers(two)
+
+
 def test_a_plain_git_pull_merges_sync_state_without_markers(
     tmp_path: Path, two_clones: tuple[Path, Path, Path]
 ) -> None:

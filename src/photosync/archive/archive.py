@@ -727,8 +727,9 @@ class Archive:
             rel = str(path.relative_to(self.root))
             try:
                 record = self._load_path(path)
-            except ArchiveCorrupt as error:
-                self.damaged_records.append(f"{rel}: {error}")
+            except ArchiveCorrupt as error:  # its message names the file already
+                text = str(error)
+                self.damaged_records.append(text if text.startswith(rel) else f"{rel}: {text}")
                 continue
             if not is_valid(PHOTO_SCHEMA, record):
                 problems = schema_errors(PHOTO_SCHEMA, record)

@@ -538,16 +538,19 @@ def decide(
         return
     if choice not in ("combine", "custom"):
         options = {o["source"]: o["value"] for o in conflict.get("options", [])}
+        if conflict["type"] in (
+            ConflictType.EDIT_VARIANT.value,
+            ConflictType.PROCESSING_FAILED.value,
+        ):  # fixed answers, offered whatever a hand edit left of the options
+            options = {c.key: c.value for c in choices(conflict) if c.key != "skip"} | options
         if choice not in options:
             raise PhotosyncError(f"{choice!r} is not an option of {conflict_id}")
         value = options[choice]
-    elif choice == "combine":
-        value = combine(
-            conflict.get("field") or "", [o["value"] for o in conflict.get("options", [])]
-        )
+    field_name = conflict.get("field")  # optional: a hand edit may have left it out
+    if choice == "combine":
+        value = combine(field_name or "", [o["value"] for o in conflict.get("options", [])])
         if value is None:
-            raise PhotosyncError(f"{conflict['field']} values cannot be combined")
-    field_name = conflict["field"]
+            raise PhotosyncError(f"{field_name} values cannot be combined")
     if conflict["type"] in (ConflictType.EDIT_VARIANT.value, ConflictType.PROCESSING_FAILED.value):
         pass  # the choice itself is the decision (a merge is carried out by decide_in_archive)
     elif conflict["type"] == ConflictType.VISIBILITY_CONFLICT.value:

@@ -21,13 +21,25 @@ from photosync.archive.schema import validate_config, validate_record
 from photosync.errors import ArchiveCorrupt, PhotosyncError, ServiceError
 from photosync.merge import MergeError, merge_config, merge_records, merge_sync_state
 from photosync.model import record_from_json, record_to_json
-from photosync.model.codec import RecordVersionError
+from photosync.model.codec import SCHEMA_VERSION, RecordVersionError
 from photosync.redaction import shown_error
 from photosync.workflow.check import check_archive
 from photosync.workflow.progress import Progress, SilentProgress
 from photosync.workflow.restore import restore_originals
 
 log = logging.getLogger(__name__)
+
+
+def _newer_record(archive: Archive, commit: str, rel: str) -> bool:
+    """``rel`` at ``commit`` is a record of a newer ``schema_version`` than this photosync's."""
+    if not rel.startswith("photos/"):
+        return False
+    try:
+        value = json.loads(archive.git.run("show", f"{commit}:{rel}", check=False) or "null")
+    except ValueError:
+        return False
+    version = value.get("schema_version") if isinstance(value, dict) else None
+    return isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION
 
 
 class SyncRefused(PhotosyncError):
@@ -270,6 +282,14 @@ def _merge(
     if conflicted or merging:
         archive.git.run("merge", "--abort", check=False)
         archive.end_own_merge()
+        newer = [rel for rel in conflicted if _newer_record(archive, theirs, rel)]
+        if newer:
+            raise SyncRefused(
+                f"{', '.join(newer[:5])}: written by a newer photosync (this one reads "
+                f"schema_version up to {SCHEMA_VERSION})",
+                hint="Nothing was changed here. Update photosync on this machine, then run "
+                "photosync sync again.",
+            )
         raise SyncRefused(
             "the other machine's changes cannot be merged safely: "
             + (", ".join(conflicted[:5]) or out.strip()[-300:]),
