@@ -58,6 +58,13 @@ class ApprovalSeals:
     def has_key(self) -> bool:
         return self._key is not None
 
+    def key_id(self) -> str | None:
+        """Which key this is, never the key: which approvals count depends on it, so a
+        cache of what the rules concluded is keyed on it (``resolve``'s fixed point)."""
+        if self._key is None:
+            return None
+        return hmac.new(self._key, b"photosync key id", sha256).hexdigest()[:16]
+
     def seal(self, photo_id: str, approval: Mapping[str, Any]) -> str:
         if self._key is None:
             raise PhotosyncError("this archive has no approval key yet; run a writing command")

@@ -137,7 +137,7 @@ class StateDB:
     # meta ---------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None or row[0] is None else str(row[0])
 
     def set_meta(self, key: str, value: str | None) -> None:
         self._tx()

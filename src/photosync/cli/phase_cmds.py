@@ -221,6 +221,12 @@ def _takeout_source(services: list[str], parts: list[Path]) -> dict[str, Any]:
 )
 @click.option("--list", "mode", flag_value="list", help="List open and skipped conflicts.")
 @click.option("--json", "as_json", is_flag=True, help="With --list or --dry-run: machine-readable.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Read every photo again even when nothing changed since a resolve that left "
+    "nothing to do.",
+)
 @pass_settings
 @handle_errors
 def resolve(
@@ -230,6 +236,7 @@ def resolve(
     skipped: bool,
     dry_run: bool,
     as_json: bool,
+    full: bool,
 ) -> None:
     """Phase 2: settle conflicts by rule, or ask you.
 
@@ -252,7 +259,13 @@ def resolve(
             _list_questions(questions, as_json, refused)
         return
     with writing(settings) as archive:
-        report = auto_resolve(archive, progress=progress)
+        report = auto_resolve(archive, progress=progress, full=full)
+        if report.unchanged:
+            console.print(
+                "nothing changed since the last resolve, which left nothing to decide "
+                "(resolve --full reads every photo again)"
+            )
+            return
         if auto or mode is None:
             console.print(
                 f"examined {report.examined}, resolved {report.now_resolved} "

@@ -53,6 +53,8 @@ class MatchReport:
     #: photo_id -> the media fields fingerprinting set, not yet written: resolve's one
     #: pass over the records writes them with the rules' changes (each record once)
     fingerprints: dict[str, FingerprintFields] = field(default_factory=dict)
+    #: photos with no fingerprint (nor a note why) whose original is not here to read
+    waiting_for_blob: int = 0
 
     def apply(self, record: Record) -> bool:
         """Give ``record`` the fingerprint computed for it in this run; True if it had one."""
@@ -147,6 +149,11 @@ def match_variants(
                 fields["fingerprint_note"] = media["fingerprint_note"]
             report.fingerprints[record["photo_id"]] = fields
             report.fingerprinted_now += 1
+        media = record["media"]
+        if media.get("kind") == "photo" and not (
+            media.get("fingerprint") or media.get("fingerprint_note")
+        ):
+            report.waiting_for_blob += 1
         candidate = _candidate(record)
         if candidate is not None:
             candidates.append(candidate)

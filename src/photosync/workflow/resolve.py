@@ -19,11 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+import photosync
 from photosync.archive.archive import Archive
 from photosync.archive.preview import PreviewArchive, RecordAccess
 from photosync.archive.seals import ApprovalSeals
@@ -66,6 +68,10 @@ from photosync.workflow.progress import Progress, SilentProgress
 #: a decision made by a ``prefer`` preference names it: ``"prefer: google-photos"``
 PREFER_RULE = "prefer:"
 
+#: state meta: what the last pass that left nothing to do was run on (``_fixed_point``)
+FIXED_POINT_META = "resolve_fixed_point"
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
 
 @dataclass
 class ResolveReport:
@@ -87,6 +93,10 @@ class ResolveReport:
     decisions: list[tuple[str, str, str]] = field(default_factory=list)
     #: records with a change the user made and has not committed: not touched
     left_alone: int = 0
+    #: nothing changed since a pass that left nothing to do: no record was read again
+    unchanged: bool = False
+    #: photos waiting for their original here before they can be fingerprinted
+    waiting_for_blob: int = 0
 
     @property
     def automatic_rate(self) -> float | None:
@@ -349,17 +359,27 @@ def auto_resolve(
     mode: str = "simple",
     progress: Progress | None = None,
     view: RecordAccess | None = None,
+    full: bool = False,
 ) -> ResolveReport:
     """Analyze every record not yet resolved; commit what changed.
 
     ``view`` (a ``PreviewArchive``) makes it a dry run: the same work, kept in memory.
+    When nothing a pass depends on changed since one that left nothing to do (no
+    question, no uncommitted edit, no photo waiting for its original), the rules would
+    conclude the same again: no record is read (``report.unchanged``), unless ``full``.
     """
     progress = progress or SilentProgress()
     records: RecordAccess = view if view is not None else archive
+    report = ResolveReport()
+    if view is None and not full:
+        key = _fixed_point(archive, mode)
+        if key is not None and archive.state.get_meta(FIXED_POINT_META) == key:
+            report.unchanged = True
+            return report
     rules = _rules(archive, mode)
     prefer: Mapping[str, Sequence[str]] = archive.prefs().prefer if mode != "none" else {}
-    report = ResolveReport()
     matched = match_variants(records, primary_store(archive), rules, progress=progress)
+    report.waiting_for_blob = matched.waiting_for_blob
     report.merged_variants, report.edit_variant_pairs = matched.merged, matched.edit_pairs
     report.conflicts_auto += matched.merged
     report.decisions.extend(
@@ -378,7 +398,26 @@ def auto_resolve(
     if report.merged_variants:
         message += f"\n\n{report.merged_variants} quality variant(s) joined with their best copy."
     records.commit(message)
+    if view is None:
+        settled = not (report.needs_decision or report.left_alone or report.waiting_for_blob)
+        key = _fixed_point(archive, mode) if settled else None
+        archive.state.set_meta(FIXED_POINT_META, key)
     return report
+
+
+def _fixed_point(archive: Archive, mode: str) -> str | None:
+    """Everything a pass's outcome depends on, as one key: the committed records, the
+    preferences and services, the mode, which approvals count (the key's id) and this
+    photosync's rules (its version). None while something uncommitted is in the archive
+    (a hand edit): then every pass reads the records."""
+    if archive.user_changed:
+        return None
+    paths = ("photos", "config/user-preferences.json", "config/services.json")
+    trees = archive.git.run("rev-parse", *(f"HEAD:{p}" for p in paths), check=False).split()
+    if len(trees) != len(paths) or not all(_OBJECT_ID.fullmatch(t) for t in trees):
+        return None  # nothing committed yet
+    parts = [*trees, mode, str(archive.seals.key_id()), photosync.__version__]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def _rules_pass(
