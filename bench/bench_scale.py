@@ -131,6 +131,9 @@ def daily(big: Path, timeout: float = 900) -> dict[str, object]:
         ("status_again", ["status"]),
         ("noop_discover", ["discover", "--service", "synth"]),
         ("resolve_dry_run", ["resolve", "--dry-run"]),
+        # the first reads and writes every record; the second finds nothing changed
+        ("resolve", ["resolve", "--auto-resolve", "simple"]),
+        ("resolve_again", ["resolve", "--auto-resolve", "simple"]),
         ("replicate_plan", ["replicate"]),
         ("check", ["check"]),
     ):

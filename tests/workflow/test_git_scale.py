@@ -125,6 +125,43 @@ def test_commit_files_commits_the_bytes_of_exactly_those_files(tmp_path: Path) -
     assert "refs/photosync" not in refs
 
 
+def test_a_file_that_cannot_be_read_mid_batch_commits_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch is fed to fast-import file by file (memory holds one, not the batch):
+    a read failing half-way stops git before ``done``, so HEAD, the refs and the
+    files stay as they were, and the next commit of the same batch works."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git = Git(root)
+    git.init()
+    (root / "base.txt").write_text("base\n")
+    base = git.commit_files("base", ["base.txt"])
+    names = [f"r{index:03d}.json" for index in range(200)]
+    for name in names:
+        (root / name).write_bytes(b"x" * 4096)
+    real = Path.read_bytes
+
+    def failing(path: Path) -> bytes:
+        if path.name == "r150.json":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(Path, "read_bytes", failing)
+    with pytest.raises(PermissionError):
+        git.commit_files("batch", names)
+    assert git.head() == base
+    refs = subprocess.run(
+        ["git", "-C", str(root), "for-each-ref"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "refs/photosync" not in refs
+    monkeypatch.setattr(Path, "read_bytes", real)
+    commit = git.commit_files("batch", names)
+    assert commit is not None and git.head() == commit
+    fsck = subprocess.run(["git", "-C", str(root), "fsck", "--strict"], capture_output=True)
+    assert fsck.returncode == 0, fsck.stderr
+
+
 def test_commit_files_refuses_when_head_moved_meanwhile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

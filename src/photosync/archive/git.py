@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 from photosync.errors import ArchiveCorrupt, ArchiveLocked, PhotosyncError
 
@@ -147,15 +149,16 @@ class Git:
         if not paths:
             return None
         head = self.head()
-        stream = self._import_stream(message, paths, head)
-        out = self.run(
-            "-c",
-            "core.fsync=committed,pack-metadata",
-            "fast-import",
-            "--quiet",
-            "--done",
-            "--force",  # the scratch ref may hold an older commit of a line HEAD left
-            input_bytes=stream,
+        out = self._run_fed(
+            (
+                "-c",
+                "core.fsync=committed,pack-metadata",
+                "fast-import",
+                "--quiet",
+                "--done",
+                "--force",  # the scratch ref may hold an older commit of a line HEAD left
+            ),
+            self._import_stream(message, paths, head),
         )
         # replies in order: ls "" (the new tree), get-mark (the commit), ls HEAD ""
         lines = out.splitlines()
@@ -177,16 +180,69 @@ class Git:
         self._sync_user_index(listed)
         return commit
 
-    def _import_stream(self, message: str, paths: Sequence[str], head: str | None) -> bytes:
-        """``git fast-import`` commands for one commit: HEAD plus ``paths`` as on disk."""
+    def _run_fed(self, args: Sequence[str], chunks: Iterable[bytes]) -> str:
+        """``run`` for a command fed a stream made as it is written (fast-import of a
+        batch of 100,000 records): memory holds one file at a time, not the batch."""
+        env = dict(os.environ)
+        if not self._has_identity(env):
+            env = {**_FALLBACK_IDENTITY, **env}
+        try:
+            process = subprocess.Popen(
+                ["git", "-c", "gc.auto=0", *args],
+                cwd=self.root,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except FileNotFoundError as error:
+            raise PhotosyncError(
+                "git is not installed; photosync keeps its archive in git"
+            ) from error
+        replies: dict[str, bytes] = {}
+
+        def drain(name: str, pipe: IO[bytes]) -> None:
+            replies[name] = pipe.read()
+
+        assert process.stdin and process.stdout and process.stderr
+        readers = [
+            threading.Thread(target=drain, args=(name, pipe), daemon=True)
+            for name, pipe in (("out", process.stdout), ("err", process.stderr))
+        ]
+        for reader in readers:
+            reader.start()
+        try:
+            with process.stdin:
+                for chunk in chunks:
+                    process.stdin.write(chunk)
+        except BrokenPipeError:
+            pass  # git stopped reading: its exit code and message say why
+        except BaseException:
+            process.kill()
+            raise
+        finally:
+            code = process.wait()
+            for reader in readers:
+                reader.join()
+        stdout = replies.get("out", b"").decode("utf-8", "replace")
+        if code != 0:
+            stderr = replies.get("err", b"").decode("utf-8", "replace")
+            raise ArchiveCorrupt(f"git {_verb(args)} failed: {stderr.strip() or stdout.strip()}")
+        return stdout
+
+    def _import_stream(
+        self, message: str, paths: Sequence[str], head: str | None
+    ) -> Iterator[bytes]:
+        """``git fast-import`` commands for one commit: HEAD plus ``paths`` as on disk,
+        made file by file as they are fed to git."""
         author, committer = self._idents()
         body = message.encode("utf-8")
-        out = [
+        yield (
             b"commit %s\nmark :1\nauthor %s\ncommitter %s\ndata %d\n%s\n"
             % (_SCRATCH_REF.encode(), author, committer, len(body), body)
-        ]
+        )
         if head is not None:
-            out.append(b"from %s\n" % head.encode())
+            yield b"from %s\n" % head.encode()
         for rel in paths:
             quoted = _quote_path(rel)
             path = self.root / rel
@@ -201,14 +257,13 @@ class Git:
                 else:
                     raise FileNotFoundError(rel)  # a folder where a file was: its file is gone
             except FileNotFoundError:
-                out.append(b"D %s\n" % quoted)
+                yield b"D %s\n" % quoted
                 continue
-            out.append(b"M %s inline %s\ndata %d\n%s\n" % (mode, quoted, len(data), data))
-        out.append(b'ls ""\nget-mark :1\n')
+            yield b"M %s inline %s\ndata %d\n%s\n" % (mode, quoted, len(data), data)
+        yield b'ls ""\nget-mark :1\n'
         if head is not None:
-            out.append(b'ls %s ""\n' % head.encode())
-        out.append(b"done\n")
-        return b"".join(out)
+            yield b'ls %s ""\n' % head.encode()
+        yield b"done\n"
 
     def _idents(self) -> tuple[bytes, bytes]:
         """Author and committer lines (``Name <email> time zone``), as ``git commit`` would.
