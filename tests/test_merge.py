@@ -191,26 +191,29 @@ def test_merging_a_record_with_itself_is_the_record(edit: dict[str, Any]) -> Non
     assert merge_records(record, record, base_record()) == record
 
 
+def _caption_question() -> Any:
+    """An open question on the caption: a local file says "sea", Flickr "hill"."""
+    return {
+        "id": "metadata_mismatch:caption",
+        "type": "metadata_mismatch",
+        "field": "caption",
+        "description": "instances disagree on caption",
+        "services": ["flickr", "local"],
+        "resolution_required": True,
+        "status": "open",
+        "options": [
+            {"source": "local:a.jpg", "value": "sea"},
+            {"source": "flickr:1", "value": "hill"},
+        ],
+        "resolution": None,
+    }
+
+
 def test_the_same_conflict_decided_differently_reopens_with_both_decisions() -> None:
     base = base_record()
     one = {"choice": "local:a.jpg", "value": "sea", "by": "me@one", "at": "2026-02-01T00:00:01Z"}
     two = {"choice": "flickr:1", "value": "hill", "by": "me@two", "at": "2026-02-01T00:00:02Z"}
-    base["conflicts"] = [
-        {
-            "id": "metadata_mismatch:caption",
-            "type": "metadata_mismatch",
-            "field": "caption",
-            "description": "instances disagree on caption",
-            "services": ["flickr", "local"],
-            "resolution_required": True,
-            "status": "open",
-            "options": [
-                {"source": "local:a.jpg", "value": "sea"},
-                {"source": "flickr:1", "value": "hill"},
-            ],
-            "resolution": None,
-        }
-    ]
+    base["conflicts"] = [_caption_question()]
     a, b = copy.deepcopy(base), copy.deepcopy(base)
     a["conflicts"][0].update(status="resolved", resolution=one)
     a["processing_state"] = "resolved"
@@ -239,22 +242,7 @@ def test_a_question_marked_resolved_by_hand_merges_with_a_skip_keeping_both(
     base = base_record()
     one = {"choice": "local:a.jpg", "value": "sea", "by": "me@one", "at": "2026-02-01T00:00:01Z"}
     skip = {"choice": "skip", "value": None, "by": "me@two", "at": "2026-02-01T00:00:02Z"}
-    base["conflicts"] = [
-        {
-            "id": "metadata_mismatch:caption",
-            "type": "metadata_mismatch",
-            "field": "caption",
-            "description": "instances disagree on caption",
-            "services": ["flickr", "local"],
-            "resolution_required": True,
-            "status": "open",
-            "options": [
-                {"source": "local:a.jpg", "value": "sea"},
-                {"source": "flickr:1", "value": "hill"},
-            ],
-            "resolution": None,
-        }
-    ]
+    base["conflicts"] = [_caption_question()]
     a, b = copy.deepcopy(base), copy.deepcopy(base)
     a["conflicts"][0].update(status="resolved", decisions=[one])  # by hand, after a reopen
     b["conflicts"][0].update(status="skipped", resolution=skip)

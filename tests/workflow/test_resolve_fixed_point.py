@@ -54,6 +54,23 @@ def _head(root: str) -> str:
     return _git(root, "rev-parse", "HEAD").strip()
 
 
+def _settled_archive(tmp_path: Path) -> str:
+    """An archive resolved with nothing left to do: the next resolve reads nothing."""
+    root = _library_archive(tmp_path)
+    _resolve(root)
+    assert "nothing changed" in _resolve(root)
+    return root
+
+
+def _send_back_by_hand(root: str) -> Path:
+    """The user sends one photo back to be looked at, in an editor (not committed)."""
+    path = sorted(Path(root, "photos").rglob("*.json"))[0]
+    data = json.loads(path.read_bytes())
+    data["processing_state"] = "discovered"
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
 def test_a_resolve_with_nothing_to_do_reads_no_record_and_writes_nothing(tmp_path: Path) -> None:
     root = _library_archive(tmp_path)
     first = _resolve(root)
@@ -69,15 +86,9 @@ def test_a_resolve_with_nothing_to_do_reads_no_record_and_writes_nothing(tmp_pat
 
 
 def test_a_committed_hand_edit_is_resolved_again(tmp_path: Path) -> None:
-    root = _library_archive(tmp_path)
-    _resolve(root)
-    _resolve(root)
-    assert "nothing changed" in _resolve(root)
+    root = _settled_archive(tmp_path)
     # the user sends one photo back to be looked at, by hand, and commits it
-    path = sorted(Path(root, "photos").rglob("*.json"))[0]
-    data = json.loads(path.read_bytes())
-    data["processing_state"] = "discovered"
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    path = _send_back_by_hand(root)
     _git(root, "commit", "-qam", "look at this one again")
     after = _resolve(root)
     assert "examined 1, resolved 1" in after
@@ -86,15 +97,9 @@ def test_a_committed_hand_edit_is_resolved_again(tmp_path: Path) -> None:
 
 
 def test_an_uncommitted_edit_or_full_reads_every_record(tmp_path: Path) -> None:
-    root = _library_archive(tmp_path)
-    _resolve(root)
-    _resolve(root)
-    assert "nothing changed" in _resolve(root)
+    root = _settled_archive(tmp_path)
     assert "examined 0" in _resolve(root, "--full")
-    path = sorted(Path(root, "photos").rglob("*.json"))[0]
-    data = json.loads(path.read_bytes())
-    data["processing_state"] = "discovered"
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _send_back_by_hand(root)
     left = run_cli("--archive", root, "resolve", "--auto-resolve", "simple")
     assert left.exit_code == 0, left.output
     assert "nothing changed" not in left.output
