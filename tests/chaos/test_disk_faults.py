@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,7 +99,18 @@ def test_git_failing_on_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             )
         return real_run(args, **kwargs)  # type: ignore[call-overload,no-any-return]
 
+    real_popen = subprocess.Popen
+    full = "fatal: unable to write new index file: No space left on device"
+
+    def full_disk_fed(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        # fast-import is fed its stream as it is made: git reads it all, then fails
+        if args[0] == "git" and "fast-import" in args:
+            commits["n"] += 1
+            args = ["sh", "-c", f"cat >/dev/null; echo '{full}' >&2; exit 128"]
+        return real_popen(args, **kwargs)
+
     monkeypatch.setattr(git_module.subprocess, "run", full_disk_git)
+    monkeypatch.setattr(git_module.subprocess, "Popen", full_disk_fed)
     result = photosync(root, "discover", expect=3)
     monkeypatch.undo()
     assert commits["n"] >= 1  # the fault was met, not bypassed by another way of committing
