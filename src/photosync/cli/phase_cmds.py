@@ -490,6 +490,12 @@ def _ask_each(archive: Any, *, skipped_only: bool = False) -> int:
     help="Try again the uploads a service refused for good in an earlier run.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable, photo by photo.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Plan every photo again even when nothing changed since a replicate that left "
+    "nothing to do.",
+)
 @pass_settings
 @handle_errors
 def replicate(
@@ -499,6 +505,7 @@ def replicate(
     verbose: bool,
     retry_failed: bool,
     as_json: bool,
+    full: bool,
 ) -> None:
     """Phase 3: copy resolved photos to target services and storage locations.
 
@@ -514,6 +521,7 @@ def replicate(
             execute=execute,
             retry_failed=retry_failed,
             progress=RichProgress(not settings.quiet and not as_json),
+            full=full,
         )
     counts = report.counts()
     if as_json:
@@ -531,6 +539,7 @@ def replicate(
                 "waiting": [w.__dict__ for w in report.waiting],
                 "commits": report.commits,
                 "not_here": report.not_here,
+                "unchanged": report.unchanged,
                 "archive_copy": report.archive_copy.to_json() if report.archive_copy else None,
                 "blobs": report.blobs.to_json() if report.blobs else None,
             }

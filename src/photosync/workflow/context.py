@@ -1,12 +1,15 @@
-"""Opening an archive's services and blob stores for a run."""
+"""Opening an archive's services and blob stores for a run; what a pass depends on."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import photosync
 from photosync.archive.archive import Archive
 from photosync.blobstore.base import BlobStore
 from photosync.blobstore.local import LocalBlobStore
@@ -213,3 +216,25 @@ def _set_enabled(archive: Archive, name: str, enabled: bool) -> bool:
     archive.save_services(services)
     archive.commit(f"config: {'enable' if enabled else 'disable'} service {name}")
     return True
+
+
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+#: what a pass over the records depends on in git: the records, preferences, services
+_PASS_INPUTS = ("photos", "config/user-preferences.json", "config/services.json")
+
+
+def pass_inputs_key(archive: Archive, *parts: str) -> str | None:
+    """Everything a pass over the records depends on, as one key (``resolve`` and
+    ``replicate`` store it after a pass that left nothing to do, and skip the records
+    while it holds): the committed records, preferences and services, which approvals
+    count (the key's id, never the key), this photosync's rules (its version) and the
+    caller's ``parts`` (its options). None while something uncommitted is in the
+    archive (a hand edit) or nothing is committed yet: then the pass reads the records."""
+    if archive.user_changed:
+        return None
+    paths = _PASS_INPUTS
+    trees = archive.git.run("rev-parse", *(f"HEAD:{p}" for p in paths), check=False).split()
+    if len(trees) != len(paths) or not all(_OBJECT_ID.fullmatch(t) for t in trees):
+        return None
+    inputs = [*trees, str(archive.seals.key_id()), photosync.__version__, *parts]
+    return hashlib.sha256("\0".join(inputs).encode()).hexdigest()

@@ -68,7 +68,7 @@ from photosync.workflow.blobreplicate import (
     replicate_blobs,
     upload_workers,
 )
-from photosync.workflow.context import open_services, primary_store
+from photosync.workflow.context import open_services, pass_inputs_key, primary_store
 from photosync.workflow.progress import Progress, SilentProgress
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,8 @@ class ReplicateReport:
     blob_plan: BlobPlan | None = None
     #: with execute: the archive's own history copied to every location (backup.py)
     archive_copy: BackupReport | None = None
+    #: nothing changed since a run that left nothing to do: no record was read again
+    unchanged: bool = False
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -267,14 +269,24 @@ def replicate(
     execute: bool = False,
     retry_failed: bool = False,
     progress: Progress | None = None,
+    full: bool = False,
 ) -> ReplicateReport:
     """Plan (and with ``execute`` carry out) the copies to every target and location.
 
     An upload a target refused for good (ItemRefused) becomes a problem on the
-    record and is tried again only with ``retry_failed``.
+    record and is tried again only with ``retry_failed``. When nothing a run depends
+    on changed since one that left nothing to do for the targets, their plan is empty
+    again: no record is read for them (``report.unchanged``), unless ``full``. The
+    blob locations are listed and filled every run all the same (a location may
+    have lost an object).
     """
     progress = progress or SilentProgress()
     report = ReplicateReport()
+    key = _fixed_point(archive, services, retry_failed)
+    settled = archive.state.get_meta(FIXED_POINT_META)
+    if not full and key is not None and settled is not None and settled.startswith(key + " "):
+        report.unchanged = True
+        report.held_back, report.refused_before = (int(n) for n in settled.split()[1:3])
     store = primary_store(archive)
     commit_every = archive.prefs().sync.commit_every
     with open_services(archive, services, not_here=report.not_here) as opened:
@@ -283,6 +295,9 @@ def replicate(
         for name in list(report.not_here):
             if not (configured[name].get("target") or services):
                 del report.not_here[name]  # a source only: replicate would not write it
+        if report.unchanged and report.not_here:
+            report.unchanged = False  # a target to look at again: the plan is read anew
+            report.held_back = report.refused_before = 0
         progress.start("replicate" if execute else "plan", archive.state.count_records())
         since_commit = 0
         album_queue: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -302,7 +317,7 @@ def replicate(
                     since_commit = 0
             window.clear()
 
-        for record in archive.iter_records():
+        for record in () if report.unchanged else archive.iter_records():
             progress.advance()
             if record["processing_state"] == ProcessingState.DISCOVERED.value:
                 report.skipped_unresolved += 1
@@ -328,9 +343,39 @@ def replicate(
         _replicate_originals(archive, report, progress)
         _commit(archive, report, final=True)
         _copy_archive(archive, report)
+        _note_fixed_point(archive, report, services, retry_failed)
     else:
         _plan_originals(archive, report)
     return report
+
+
+#: state meta: "KEY HELD_BACK REFUSED_BEFORE" of the last run that left nothing to do
+FIXED_POINT_META = "replicate_fixed_point"
+
+
+def _fixed_point(archive: Archive, services: list[str] | None, retry_failed: bool) -> str | None:
+    """What the targets' plan depends on (``context.pass_inputs_key``) for these options."""
+    names = ",".join(sorted(services or []))
+    return pass_inputs_key(archive, "replicate", names, str(retry_failed))
+
+
+def _note_fixed_point(
+    archive: Archive, report: ReplicateReport, services: list[str] | None, retry_failed: bool
+) -> None:
+    """After a run: its key when it left nothing to do (nothing planned, failed, refused,
+    pending, waiting for resolve, or on a target not here), else none."""
+    busy = (
+        report.planned
+        or report.failed
+        or report.refused
+        or report.pending_uploads
+        or report.not_here
+        or report.skipped_unresolved
+        or sum(report.done.values())
+    )
+    key = None if busy else _fixed_point(archive, services, retry_failed)
+    value = None if key is None else f"{key} {report.held_back} {report.refused_before}"
+    archive.state.set_meta(FIXED_POINT_META, value)
 
 
 def _carry_out_record(

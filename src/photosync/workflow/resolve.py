@@ -19,13 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-import photosync
 from photosync.archive.archive import Archive
 from photosync.archive.preview import PreviewArchive, RecordAccess
 from photosync.archive.seals import ApprovalSeals
@@ -61,7 +59,7 @@ from photosync.model.privacy import (
     unapproved_conflict,
     visibility_conflict,
 )
-from photosync.workflow.context import primary_store
+from photosync.workflow.context import pass_inputs_key, primary_store
 from photosync.workflow.match import MatchReport, match_variants
 from photosync.workflow.progress import Progress, SilentProgress
 
@@ -70,7 +68,6 @@ PREFER_RULE = "prefer:"
 
 #: state meta: what the last pass that left nothing to do was run on (``_fixed_point``)
 FIXED_POINT_META = "resolve_fixed_point"
-_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @dataclass
@@ -406,18 +403,8 @@ def auto_resolve(
 
 
 def _fixed_point(archive: Archive, mode: str) -> str | None:
-    """Everything a pass's outcome depends on, as one key: the committed records, the
-    preferences and services, the mode, which approvals count (the key's id) and this
-    photosync's rules (its version). None while something uncommitted is in the archive
-    (a hand edit): then every pass reads the records."""
-    if archive.user_changed:
-        return None
-    paths = ("photos", "config/user-preferences.json", "config/services.json")
-    trees = archive.git.run("rev-parse", *(f"HEAD:{p}" for p in paths), check=False).split()
-    if len(trees) != len(paths) or not all(_OBJECT_ID.fullmatch(t) for t in trees):
-        return None  # nothing committed yet
-    parts = [*trees, mode, str(archive.seals.key_id()), photosync.__version__]
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    """What a pass's outcome depends on (``context.pass_inputs_key``) for this mode."""
+    return pass_inputs_key(archive, "resolve", mode)
 
 
 def _rules_pass(
