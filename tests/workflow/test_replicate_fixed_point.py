@@ -32,6 +32,13 @@ def _archive(tmp_path: Path, count: int = 4):  # type: ignore[no-untyped-def]
     return archive
 
 
+def _settle(archive) -> None:  # type: ignore[no-untyped-def]
+    """Replicated, then a run that found nothing to do: the next one plans no record."""
+    replicate(archive, execute=True)
+    replicate(archive, execute=True)
+    assert replicate(archive, execute=True).unchanged
+
+
 def test_a_replicate_with_nothing_to_do_plans_no_record_and_changes_nothing(
     tmp_path: Path,
 ) -> None:
@@ -54,9 +61,7 @@ def test_a_replicate_with_nothing_to_do_plans_no_record_and_changes_nothing(
 
 def test_a_new_photo_is_replicated_after_a_fixed_point(tmp_path: Path) -> None:
     archive = _archive(tmp_path, 3)
-    replicate(archive, execute=True)
-    replicate(archive, execute=True)
-    assert replicate(archive, execute=True).unchanged
+    _settle(archive)
     make_library(tmp_path / "lib", 1, start_seed=50)
     discover(archive)
     auto_resolve(archive)
@@ -87,9 +92,7 @@ def test_a_location_that_lost_an_object_is_filled_at_a_fixed_point(tmp_path: Pat
 
 def test_a_target_not_here_is_not_a_fixed_point(tmp_path: Path) -> None:
     archive = _archive(tmp_path, 2)
-    replicate(archive, execute=True)
-    replicate(archive, execute=True)
-    assert replicate(archive, execute=True).unchanged
+    _settle(archive)
     (tmp_path / "drive").rename(tmp_path / "unplugged")  # the drive is not here
     gone = replicate(archive, execute=True)
     assert not gone.unchanged and "backup" in gone.not_here
