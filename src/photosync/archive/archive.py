@@ -727,9 +727,8 @@ class Archive:
             rel = str(path.relative_to(self.root))
             try:
                 record = self._load_path(path)
-            except ArchiveCorrupt as error:  # its message names the file already
-                text = str(error)
-                self.damaged_records.append(text if text.startswith(rel) else f"{rel}: {text}")
+            except ArchiveCorrupt as error:  # _load_path's message names the file
+                self.damaged_records.append(str(error))
                 continue
             if not is_valid(PHOTO_SCHEMA, record):
                 problems = schema_errors(PHOTO_SCHEMA, record)

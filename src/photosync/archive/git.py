@@ -24,6 +24,22 @@ _FALLBACK_IDENTITY = {
 }
 
 
+def _no_git() -> PhotosyncError:
+    return PhotosyncError("git is not installed; photosync keeps its archive in git")
+
+
+def _raise_failed(args: Sequence[str], stderr: str, stdout: str) -> None:
+    """A git command that failed, as the user's error: another git holding the index
+    (a `git pull` the user runs meanwhile) is a wait, anything else a broken archive."""
+    if "index.lock': File exists" in stderr:
+        raise ArchiveLocked(
+            "another git command is working in this archive (git's index.lock)",
+            hint="Wait for it to finish, then run photosync again: what this run "
+            "did is kept and picked up. If no git is running, remove .git/index.lock.",
+        )
+    raise ArchiveCorrupt(f"git {_verb(args)} failed: {stderr.strip() or stdout.strip()}")
+
+
 class Git:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -55,34 +71,29 @@ class Git:
         ``gc.auto=0``: git never starts a (detached) gc of its own inside a run;
         photosync packs at the end of a writing run instead (``maintain``).
         """
-        env = {**os.environ, **(env_extra or {})}
-        if not self._has_identity(env):
-            env = {**_FALLBACK_IDENTITY, **env}
         data = input_text.encode("utf-8") if input_text is not None else input_bytes
         try:
             result = subprocess.run(
                 ["git", "-c", "gc.auto=0", *args],
                 cwd=self.root,
-                env=env,
+                env=self._env(env_extra),
                 input=data,
                 capture_output=True,
                 check=False,
             )
         except FileNotFoundError as error:
-            raise PhotosyncError(
-                "git is not installed; photosync keeps its archive in git"
-            ) from error
+            raise _no_git() from error
         stdout = result.stdout.decode("utf-8", "replace")
         if check and result.returncode != 0:
-            stderr = result.stderr.decode("utf-8", "replace")
-            if "index.lock': File exists" in stderr:  # a `git pull` the user runs meanwhile
-                raise ArchiveLocked(
-                    "another git command is working in this archive (git's index.lock)",
-                    hint="Wait for it to finish, then run photosync again: what this run "
-                    "did is kept and picked up. If no git is running, remove .git/index.lock.",
-                )
-            raise ArchiveCorrupt(f"git {_verb(args)} failed: {stderr.strip() or stdout.strip()}")
+            _raise_failed(args, result.stderr.decode("utf-8", "replace"), stdout)
         return stdout
+
+    def _env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment git runs in: who commits, when the user's config does not say."""
+        env = {**os.environ, **(extra or {})}
+        if not self._has_identity(env):
+            env = {**_FALLBACK_IDENTITY, **env}
+        return env
 
     def _has_identity(self, env: dict[str, str]) -> bool:
         """Does git know who commits? Asked of the config once per archive object, not per call."""
@@ -183,22 +194,17 @@ class Git:
     def _run_fed(self, args: Sequence[str], chunks: Iterable[bytes]) -> str:
         """``run`` for a command fed a stream made as it is written (fast-import of a
         batch of 100,000 records): memory holds one file at a time, not the batch."""
-        env = dict(os.environ)
-        if not self._has_identity(env):
-            env = {**_FALLBACK_IDENTITY, **env}
         try:
             process = subprocess.Popen(
                 ["git", "-c", "gc.auto=0", *args],
                 cwd=self.root,
-                env=env,
+                env=self._env(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )
         except FileNotFoundError as error:
-            raise PhotosyncError(
-                "git is not installed; photosync keeps its archive in git"
-            ) from error
+            raise _no_git() from error
         replies: dict[str, bytes] = {}
 
         def drain(name: str, pipe: IO[bytes]) -> None:
@@ -226,8 +232,7 @@ class Git:
                 reader.join()
         stdout = replies.get("out", b"").decode("utf-8", "replace")
         if code != 0:
-            stderr = replies.get("err", b"").decode("utf-8", "replace")
-            raise ArchiveCorrupt(f"git {_verb(args)} failed: {stderr.strip() or stdout.strip()}")
+            _raise_failed(args, replies.get("err", b"").decode("utf-8", "replace"), stdout)
         return stdout
 
     def _import_stream(

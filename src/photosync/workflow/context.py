@@ -232,9 +232,9 @@ def pass_inputs_key(archive: Archive, *parts: str) -> str | None:
     archive (a hand edit) or nothing is committed yet: then the pass reads the records."""
     if archive.user_changed:
         return None
-    paths = _PASS_INPUTS
-    trees = archive.git.run("rev-parse", *(f"HEAD:{p}" for p in paths), check=False).split()
-    if len(trees) != len(paths) or not all(_OBJECT_ID.fullmatch(t) for t in trees):
+    said = archive.git.run("rev-parse", *(f"HEAD:{p}" for p in _PASS_INPUTS), check=False)
+    trees = said.split()
+    if len(trees) != len(_PASS_INPUTS) or not all(_OBJECT_ID.fullmatch(t) for t in trees):
         return None
     inputs = [*trees, str(archive.seals.key_id()), photosync.__version__, *parts]
     return hashlib.sha256("\0".join(inputs).encode()).hexdigest()
