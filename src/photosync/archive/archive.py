@@ -502,6 +502,20 @@ class Archive:
             raise InternalError(f"no photo with id {photo_id} in the archive's index")
         return self._load_path(path)
 
+    def indexed_record_at(self, rel: str) -> Record | None:
+        """The record at ``rel`` (relative to the archive) when it is the one the index
+        holds for its photo; None for a file gone, unreadable or not indexed (a copy
+        ``check`` reports), as ``iter_records`` would pass it over."""
+        path = self.root / rel
+        try:
+            record = self._load_path(path)
+        except (ArchiveCorrupt, OSError):
+            return None
+        photo_id = record.get("photo_id")
+        if not isinstance(photo_id, str) or self.state.path_for_photo(photo_id) != rel:
+            return None
+        return record
+
     def _load_path(self, path: Path) -> Record:
         if self._writes:
             self._wait_for_write(str(path.relative_to(self.root)))

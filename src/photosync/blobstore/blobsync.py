@@ -362,10 +362,18 @@ def copy_missing_blobs(
             progress(len(wanted_in))
         return digest
 
-    jobs = ((digest, per_digest.get(digest, [])) for digest in wanted)
+    def jobs() -> Iterator[tuple[str, list[BlobStore]]]:
+        """The digests with a copy to make; the others are settled here, on the caller's
+        thread, in their turn (a million present blobs are no million pool tasks)."""
+        for digest in wanted:
+            if digest in per_digest:
+                yield digest, per_digest[digest]
+            elif on_done is not None:
+                on_done(digest, report)
+
     try:
         for digest in bounded_map(
-            lambda job: run(*job), jobs, workers=workers, name="blob-copy", ordered=False
+            lambda job: run(*job), jobs(), workers=workers, name="blob-copy", ordered=False
         ):
             if on_done is not None:
                 on_done(digest, report)

@@ -14,7 +14,7 @@ right size: the record says where its original is.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,9 @@ from photosync.blobstore.blobsync import (
 )
 from photosync.errors import PhotosyncError, UserChanged
 from photosync.model import Record, record_originals, update_blob_locations, utc_now
-from photosync.workflow.context import all_stores
+from photosync.workflow.context import all_stores, pass_inputs_key
 from photosync.workflow.progress import Progress, SilentProgress
+from photosync.workflow.summary import SummaryCache
 
 JOURNAL = Path(".photosync") / "journal" / "blob-copies.jsonl"
 TMP_DIR = Path(".photosync") / "tmp"
@@ -50,6 +51,10 @@ class BlobReplicateReport(CopyOutcome):
     records_updated: int = 0
     #: location -> digests whose copy there had the wrong size and was replaced
     replaced: dict[str, list[str]] = field(default_factory=dict)
+    #: only the records changed since the last run that settled them all were read
+    incremental: bool = False
+    #: every record's locations are settled (nothing failed, every location listed)
+    settled_all: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +85,12 @@ def replicate_blobs(
     ``records`` defaults to every record in the archive. The caller holds the
     writer lock and commits. Nothing is ever deleted or overwritten; a copy
     that fails is reported and retried by the next run.
+
+    After a run that settled every record (``note_settled``), the next one reads
+    only the records git says changed since (plus this run's uncommitted ones) and
+    the holders of what it copies: the originals wanted come from the summary
+    cache, which follows git's tree ids. Every location is still listed, every
+    original in it checked for presence and size, and anything lost copied again.
     """
     progress = progress or SilentProgress()
     stores = list(stores) if stores is not None else all_stores(archive)
@@ -88,7 +99,8 @@ def replicate_blobs(
     sizes: dict[str, int | None] = {}
     holders: dict[str, list[str]] = {}  # digest -> photo ids holding it
     waiting: dict[str, int] = {}  # photo id -> its originals not settled yet
-    for record in archive.iter_records() if records is None else records:
+
+    def hold(record: Record) -> None:
         originals = record_originals(record)
         waiting[record["photo_id"]] = len(originals)
         for digest, size in originals.items():
@@ -96,22 +108,39 @@ def replicate_blobs(
                 sizes[digest] = size
             report.photo_of.setdefault(digest, record["photo_id"])
             holders.setdefault(digest, []).append(record["photo_id"])
+
+    since = _settled_tree(archive, stores) if records is None and stores else None
+    if since is None:
+        for record in archive.iter_records() if records is None else records:
+            hold(record)
+    else:
+        report.incremental = True
+        changed, committed = since
+        for record in changed:
+            hold(record)
+        for digest, size, _rel in committed:
+            if sizes.get(digest) is None:
+                sizes[digest] = size
     report.digests = len(sizes)
     if not stores or not sizes:
+        report.settled_all = bool(stores) and records is None
         return report
     journal_path = archive.root / JOURNAL
     tmp_dir = archive.root / TMP_DIR
     tmp_dir.mkdir(parents=True, exist_ok=True)
     locate = _Locator(archive, stores)
     later: list[str] = []
+    looked_at: set[str] = set()
 
     def settled(digest: str, copies: BlobSyncReport) -> None:
         """A record whose every original is settled gets its ``blob_locations`` now, on
         this thread, while the other copies go on (not in a second pass after them)."""
         for photo_id in holders.pop(digest, []):
             waiting[photo_id] -= 1
-            if waiting[photo_id] == 0 and not locate.record(photo_id, copies.listings):
-                later.append(photo_id)
+            if waiting[photo_id] == 0:
+                looked_at.add(photo_id)
+                if not locate.record(photo_id, copies.listings):
+                    later.append(photo_id)
 
     progress.start("copy originals", len(sizes) * len(stores))
     try:
@@ -131,6 +160,20 @@ def replicate_blobs(
     report.copied = {name: sorted(v) for name, v in copies.copied.items()}
     report.replaced = {name: sorted(v) for name, v in copies.replaced.items() if v}
     report.failed = {name: dict(v) for name, v in copies.failed.items() if v}
+    if report.incremental:
+        # what was copied again into a location: its holder is looked at too
+        moved = {d for v in (*report.copied.values(), *report.failed.values()) for d in v}
+        for digest in sorted(moved):
+            photo_id = report.photo_of.get(digest) or archive.state.photo_for_hash(
+                f"sha256:{digest}"
+            )
+            if photo_id is None:
+                continue  # a sidecar two photos share: they name the location already
+            report.photo_of.setdefault(digest, photo_id)
+            if photo_id not in looked_at:
+                looked_at.add(photo_id)
+                if not locate.record(photo_id, copies.listings):
+                    later.append(photo_id)
     if later:  # a location without a listing of sizes: list it once now, as before
         locate.relist(copies.listings, progress.note)
         for photo_id in later:
@@ -141,7 +184,68 @@ def replicate_blobs(
     if report.ok:
         # the listing is the truth from here on: a later loss must be copied again
         journal_path.unlink(missing_ok=True)
+        report.settled_all = records is None and not locate.unlisted
     return report
+
+
+#: state meta "KEY TREE": a replicate settled the ``blob_locations`` of every record of
+#: the photos tree TREE with nothing failed; KEY is what the locations depend on
+#: besides the records (``context.pass_inputs_key`` without them, and the locations)
+SETTLED_META = "blob_locations_settled"
+
+
+def _locations_key(archive: Archive, stores: Sequence[BlobStore]) -> str | None:
+    names = ",".join(sorted(store.name for store in stores))
+    return pass_inputs_key(archive, "blob-locations", names, records=False)
+
+
+def _settled_tree(
+    archive: Archive, stores: Sequence[BlobStore]
+) -> tuple[list[Record], Iterator[tuple[str, int | None, str]]] | None:
+    """Since the last run that settled every record: the records changed since (git's
+    diff of the two trees, and this run's uncommitted ones) and every committed original
+    (from the summary cache); None when there was none, or anything else changed."""
+    said = archive.state.get_meta(SETTLED_META)
+    key = _locations_key(archive, stores)
+    if said is None or key is None or not said.startswith(key + " "):
+        return None
+    cache = SummaryCache(archive)
+    try:
+        cache.refresh()
+        changed = cache.changed_since(said.split(" ", 1)[1])
+        if changed is None:
+            cache.close()
+            return None
+    except BaseException:
+        cache.close()
+        raise
+    paths = {f"photos/{rel}" for rel in changed} | {
+        rel for rel in archive.pending_paths() if rel.startswith("photos/")
+    }
+    records = [r for r in map(archive.indexed_record_at, sorted(paths)) if r is not None]
+
+    def committed() -> Iterator[tuple[str, int | None, str]]:
+        try:
+            yield from cache.committed_originals()
+        finally:
+            cache.close()
+
+    return records, committed()
+
+
+def note_settled(archive: Archive, report: BlobReplicateReport) -> None:
+    """After the run's last commit: a run that settled every record remembers the tree,
+    so that the next one reads only what changed since."""
+    if not report.settled_all or archive.pending_paths():
+        return
+    stores = all_stores(archive)
+    if [s.name for s in stores] != report.locations:
+        return
+    key = _locations_key(archive, stores)
+    tree = archive.git.run("rev-parse", "-q", "--verify", "HEAD:photos", check=False).strip()
+    if key is not None and tree:
+        archive.state.set_meta(SETTLED_META, f"{key} {tree}")
+        archive.state.flush()
 
 
 class _Locator:
@@ -159,6 +263,8 @@ class _Locator:
         self.left_alone: list[UserChanged] = []
         self._relisted: dict[str, dict[str, int]] = {}
         self._relisted_all = False
+        #: locations that could not be listed to confirm copies
+        self.unlisted: list[str] = []
 
     def relist(self, known: Mapping[str, dict[str, int]], note: Callable[[str], None]) -> None:
         for store in self.stores:
@@ -167,6 +273,7 @@ class _Locator:
             try:
                 self._relisted[store.name] = all_sizes(store)
             except PhotosyncError as error:
+                self.unlisted.append(store.name)
                 note(f"{store.name}: could not be listed to confirm copies: {error}")
         self._relisted_all = True
 
@@ -227,16 +334,20 @@ class BlobPlan:
 
 
 def plan_blobs(archive: Archive, *, stores: Sequence[BlobStore] | None = None) -> BlobPlan:
-    """One listing per location, nothing written: which originals each location lacks."""
+    """One listing per location, nothing written: which originals each location lacks.
+
+    The originals wanted come from the summary cache (it follows git's tree ids) when
+    everything is committed, else from the records; only the records of originals to
+    copy are read, to name them.
+    """
     stores = list(stores) if stores is not None else all_stores(archive)
     plan = BlobPlan()
     sizes: dict[str, int | None] = {}
-    for record in archive.iter_records():
-        for digest, size in record_originals(record).items():
-            if sizes.get(digest) is None:
-                sizes[digest] = size
-            plan.photo_of.setdefault(digest, record["photo_id"])
-            plan.filename_of.setdefault(digest, record["metadata"].get("filename"))
+    holder: dict[str, str] = {}  # digest -> a record path holding it
+    for digest, size, rel in _wanted_originals(archive):
+        if sizes.get(digest) is None:
+            sizes[digest] = size
+        holder.setdefault(digest, rel)
     listed: dict[str, dict[str, int]] = {}
     for store in stores:
         try:
@@ -244,6 +355,17 @@ def plan_blobs(archive: Archive, *, stores: Sequence[BlobStore] | None = None) -
         except PhotosyncError as error:
             plan.unlisted[store.name] = str(error)
     primary = primary_name(stores)
+    named: set[str] = set()
+
+    def name(digest: str) -> None:
+        if digest in named:
+            return
+        named.add(digest)
+        record = archive.indexed_record_at(holder[digest])
+        if record is not None:
+            plan.photo_of[digest] = record["photo_id"]
+            plan.filename_of[digest] = record["metadata"].get("filename")
+
     for digest, known in sorted(sizes.items()):
         size = expected_size(digest, known, listed, primary)
         holders = [
@@ -251,8 +373,27 @@ def plan_blobs(archive: Archive, *, stores: Sequence[BlobStore] | None = None) -
         ]
         if not holders:
             plan.nowhere.append(digest)
+            name(digest)
             continue
-        for name, found in listed.items():
+        for location, found in listed.items():
             if found.get(digest) != size:
-                plan.to_copy.setdefault(name, []).append(digest)
+                plan.to_copy.setdefault(location, []).append(digest)
+                name(digest)
     return plan
+
+
+def _wanted_originals(archive: Archive) -> Iterator[tuple[str, int | None, str]]:
+    """(digest, size or None, path of a record holding it) of every original."""
+    if archive.user_changed or archive.pending_paths():
+        for record in archive.iter_records():
+            rel = archive.state.path_for_photo(record["photo_id"]) or ""
+            for digest, size in record_originals(record).items():
+                yield digest, size, rel
+        return
+    cache = SummaryCache(archive)
+    try:
+        cache.refresh()
+        for digest, size, rel in cache.committed_originals():
+            yield digest, size, f"photos/{rel}"
+    finally:
+        cache.close()

@@ -223,18 +223,21 @@ _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _PASS_INPUTS = ("photos", "config/user-preferences.json", "config/services.json")
 
 
-def pass_inputs_key(archive: Archive, *parts: str) -> str | None:
+def pass_inputs_key(archive: Archive, *parts: str, records: bool = True) -> str | None:
     """Everything a pass over the records depends on, as one key (``resolve`` and
     ``replicate`` store it after a pass that left nothing to do, and skip the records
     while it holds): the committed records, preferences and services, which approvals
     count (the key's id, never the key), this photosync's rules (its version) and the
     caller's ``parts`` (its options). None while something uncommitted is in the
-    archive (a hand edit) or nothing is committed yet: then the pass reads the records."""
+    archive (a hand edit) or nothing is committed yet: then the pass reads the records.
+    Without ``records`` the committed records are left out of the key (for a caller
+    that follows them itself, by git's tree ids)."""
     if archive.user_changed:
         return None
-    said = archive.git.run("rev-parse", *(f"HEAD:{p}" for p in _PASS_INPUTS), check=False)
+    inputs = _PASS_INPUTS if records else _PASS_INPUTS[1:]
+    said = archive.git.run("rev-parse", *(f"HEAD:{p}" for p in inputs), check=False)
     trees = said.split()
-    if len(trees) != len(_PASS_INPUTS) or not all(_OBJECT_ID.fullmatch(t) for t in trees):
+    if len(trees) != len(inputs) or not all(_OBJECT_ID.fullmatch(t) for t in trees):
         return None
-    inputs = [*trees, str(archive.seals.key_id()), photosync.__version__, *parts]
-    return hashlib.sha256("\0".join(inputs).encode()).hexdigest()
+    said_inputs = [*trees, str(archive.seals.key_id()), photosync.__version__, *parts]
+    return hashlib.sha256("\0".join(said_inputs).encode()).hexdigest()

@@ -64,6 +64,7 @@ from photosync.workflow.backup import BackupReport, backup_archive
 from photosync.workflow.blobreplicate import (
     BlobPlan,
     BlobReplicateReport,
+    note_settled,
     plan_blobs,
     replicate_blobs,
     upload_workers,
@@ -342,6 +343,8 @@ def replicate(
     if execute:
         _replicate_originals(archive, report, progress)
         _commit(archive, report, final=True)
+        if report.blobs is not None:
+            note_settled(archive, report.blobs)
         _copy_archive(archive, report)
         _note_fixed_point(archive, report, services, retry_failed)
     else:

@@ -32,6 +32,7 @@ from typing import Any, cast
 
 from photosync.archive.archive import Archive
 from photosync.blobstore.local import LocalBlobStore
+from photosync.errors import PhotosyncError
 from photosync.model import (
     REFUSED_PROBLEM,
     Record,
@@ -173,6 +174,18 @@ class SummaryCache:
 
     # the records ------------------------------------------------------------------------
     def summary(self) -> Summary:
+        totals = self.refresh()
+        refused = [
+            item
+            for (text,) in self.conn.execute(
+                "SELECT share FROM records WHERE refused = 1 ORDER BY rel"
+            )
+            for item in json.loads(text)["refused"]
+        ]
+        return self._with_uncommitted(Summary(totals, refused))
+
+    def refresh(self) -> Totals:
+        """Bring the cache to ``HEAD:photos`` (reading only what git says changed)."""
         tree = self.archive.git.run("rev-parse", "-q", "--verify", "HEAD:photos", check=False)
         tree = tree.strip()
         self.conn.execute("BEGIN IMMEDIATE")  # one status updates the cache at a time
@@ -197,14 +210,29 @@ class SummaryCache:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise
-        refused = [
-            item
-            for (text,) in self.conn.execute(
-                "SELECT share FROM records WHERE refused = 1 ORDER BY rel"
-            )
-            for item in json.loads(text)["refused"]
-        ]
-        return self._with_uncommitted(Summary(totals, refused))
+        return totals
+
+    def committed_originals(self) -> Iterator[tuple[str, int | None, str]]:
+        """(bare digest, size when a record says it, a record path under photos/) of every
+        original the committed records hold, as of the last ``refresh``; streamed."""
+        rows = self.conn.execute("SELECT digest, size, rel FROM originals")
+        while batch := rows.fetchmany(5000):
+            for digest, size, rel in batch:
+                yield str(digest), None if size is None else int(size), str(rel)
+
+    def changed_since(self, old_tree: str) -> list[str] | None:
+        """Paths (under photos/) of the record files that differ between ``old_tree`` and
+        the tree of the last ``refresh``, as git says; None when git no longer knows it."""
+        new = self._meta("tree")
+        if new is None:
+            return None
+        if new == old_tree:
+            return []
+        try:
+            changes = self._changes(old_tree, new)
+        except PhotosyncError:
+            return None
+        return [rel for rel, _old, _new in changes if _is_record_file(rel)]
 
     def _listing(self, tree: str) -> Iterator[tuple[str, str | None, str | None]]:
         """Every record file of ``tree`` as an addition (the first status builds the cache)."""
