@@ -194,3 +194,13 @@ def test_the_preview_names_what_a_location_lacks_without_reading_every_record(
     assert preview.blob_plan.photo_of[blobs[0].name] in _locations(archive)
     assert reads.count <= 1 or not preview.unchanged  # the one record named
     archive.close()
+
+
+def test_full_reads_every_record_for_the_locations_too(tmp_path: Path) -> None:
+    archive = _archive(tmp_path, 2)
+    replicate(archive, execute=True)
+    run = replicate(archive, execute=True, full=True)
+    assert run.blobs is not None and not run.blobs.incremental and run.blobs.settled_all
+    assert replicate(archive, execute=True).blobs.incremental  # type: ignore[union-attr]
+    archive.close()
+    assert_check_clean(archive.root)

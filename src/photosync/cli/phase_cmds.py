@@ -493,8 +493,8 @@ def _ask_each(archive: Any, *, skipped_only: bool = False) -> int:
 @click.option(
     "--full",
     is_flag=True,
-    help="Plan every photo again even when nothing changed since a replicate that left "
-    "nothing to do.",
+    help="Plan every photo again, and look at every photo's blob locations, even when "
+    "nothing changed since a replicate that left nothing to do.",
 )
 @pass_settings
 @handle_errors

@@ -79,6 +79,7 @@ def replicate_blobs(
     progress: Progress | None = None,
     workers: int | None = None,
     stores: Sequence[BlobStore] | None = None,
+    full: bool = False,
 ) -> BlobReplicateReport:
     """Copy each record's original into every configured location, then update the records.
 
@@ -91,6 +92,7 @@ def replicate_blobs(
     the holders of what it copies: the originals wanted come from the summary
     cache, which follows git's tree ids. Every location is still listed, every
     original in it checked for presence and size, and anything lost copied again.
+    ``full`` reads every record all the same.
     """
     progress = progress or SilentProgress()
     stores = list(stores) if stores is not None else all_stores(archive)
@@ -109,7 +111,7 @@ def replicate_blobs(
             report.photo_of.setdefault(digest, record["photo_id"])
             holders.setdefault(digest, []).append(record["photo_id"])
 
-    since = _settled_tree(archive, stores) if records is None and stores else None
+    since = _settled_tree(archive, stores) if records is None and stores and not full else None
     if since is None:
         for record in archive.iter_records() if records is None else records:
             hold(record)

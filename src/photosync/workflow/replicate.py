@@ -341,7 +341,7 @@ def replicate(
         if execute:
             _fill_albums(archive, targets, album_queue, report)
     if execute:
-        _replicate_originals(archive, report, progress)
+        _replicate_originals(archive, report, progress, full=full)
         _commit(archive, report, final=True)
         if report.blobs is not None:
             note_settled(archive, report.blobs)
@@ -636,10 +636,12 @@ def _fill_albums(
             report.done[f"{name}:add_to_album"] += len(chunk)
 
 
-def _replicate_originals(archive: Archive, report: ReplicateReport, progress: Progress) -> None:
+def _replicate_originals(
+    archive: Archive, report: ReplicateReport, progress: Progress, *, full: bool
+) -> None:
     """Every original into every blob location; copies show up as ``copy_original`` actions."""
     try:
-        blobs = replicate_blobs(archive, progress=progress)
+        blobs = replicate_blobs(archive, progress=progress, full=full)
     except PhotosyncError as error:  # a broken location must not cost the service work its commit
         report.failed.append(f"blob locations: {error}")
         log.warning("copying originals to the blob locations stopped: %s", error)
