@@ -9,6 +9,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from photosync.archive.archive import Archive
 from photosync.workflow.resolve import FIXED_POINT_META
 from tests.helpers import (
@@ -158,4 +160,61 @@ def test_a_photo_waiting_for_its_original_keeps_resolve_looking(tmp_path: Path) 
     blob.write_bytes(saved)
     _resolve(root)
     assert json.loads(path.read_bytes())["media"].get("fingerprint")
+    assert_check_clean(Path(root))
+
+
+def test_list_and_dry_run_at_the_fixed_point_read_no_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``resolve --list`` and ``--dry-run`` on a settled archive say so without reading
+    every record; an uncommitted edit makes them look again (and they then see it)."""
+    root = _settled_archive(tmp_path)
+    reads = [0]
+    real = Archive._load_path
+
+    def counted(archive: Archive, path: Path):  # type: ignore[no-untyped-def]
+        reads[0] += 1
+        return real(archive, path)
+
+    monkeypatch.setattr(Archive, "_load_path", counted)
+    listed = run_cli("--archive", root, "resolve", "--list", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.output)["pending"] == []
+    dry = run_cli("--archive", root, "resolve", "--auto-resolve", "simple", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "nothing changed since the last resolve" in dry.output
+    assert reads[0] == 0
+    _send_back_by_hand(root)
+    looked = run_cli(
+        "--archive", root, "resolve", "--auto-resolve", "simple", "--dry-run", "--json"
+    )
+    assert looked.exit_code == 0, looked.output
+    shown = json.loads(looked.output)
+    assert not shown["unchanged"] and shown["would_resolve"] == 1
+    assert reads[0] >= 4
+    _git(root, "checkout", "--", ".")
+    assert_check_clean(Path(root))
+
+
+def test_list_shows_an_upload_refused_for_good_from_the_summary(tmp_path: Path) -> None:
+    """The refusals ``resolve --list`` shows come from the summary cache when everything
+    is committed: a refusal committed by hand (as replicate would write it) is listed."""
+    root = _settled_archive(tmp_path)
+    path = sorted(Path(root, "photos").rglob("*.json"))[0]
+    data = json.loads(path.read_bytes())
+    data["problems"].append(
+        {
+            "code": "refused_by_service",
+            "message": "the service said no: unsupported format",
+            "service": "flickr",
+        }
+    )
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    uncommitted = run_cli("--archive", root, "resolve", "--list", "--json")
+    assert uncommitted.exit_code == 0, uncommitted.output
+    refused = json.loads(uncommitted.output)["refused"]
+    assert [r["photo_id"] for r in refused] == [data["photo_id"]]
+    _git(root, "commit", "-qam", "a refusal")
+    committed = run_cli("--archive", root, "resolve", "--list", "--json")
+    assert json.loads(committed.output)["refused"] == refused
     assert_check_clean(Path(root))

@@ -325,6 +325,7 @@ def _show_preview(report: ResolveReport, as_json: bool) -> None:
         print_json(
             {
                 "dry_run": True,
+                "unchanged": report.unchanged,
                 "examined": report.examined,
                 "would_resolve": report.now_resolved,
                 "quality_variants_joined": report.merged_variants,
@@ -339,6 +340,13 @@ def _show_preview(report: ResolveReport, as_json: bool) -> None:
                     "rate": report.automatic_rate,
                 },
             }
+        )
+        return
+    if report.unchanged:
+        console.print(
+            "nothing changed since the last resolve, which left nothing to decide: "
+            "nothing to do (resolve --full reads every photo again)",
+            soft_wrap=True,
         )
         return
     for photo_id, name, what in report.decisions:

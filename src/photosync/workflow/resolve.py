@@ -402,6 +402,15 @@ def auto_resolve(
     return report
 
 
+def _at_fixed_point(archive: Archive) -> bool:
+    """A reader's test of the fixed point (a reader has not asked git what is uncommitted:
+    asked here, and anything under photos/ or config/ means no)."""
+    key = _fixed_point(archive, "simple")
+    if key is None or archive.state.get_meta(FIXED_POINT_META) != key:
+        return False
+    return not archive.git.dirty_paths("photos", "config")
+
+
 def _fixed_point(archive: Archive, mode: str) -> str | None:
     """What a pass's outcome depends on (``context.pass_inputs_key``) for this mode."""
     return pass_inputs_key(archive, "resolve", mode)
@@ -460,7 +469,11 @@ def preview(
     """What resolve would settle and which questions it would leave; nothing is written.
 
     ``resolve --list`` and ``resolve --auto-resolve simple --dry-run``: listing never commits.
+    At the fixed point of the last pass (nothing uncommitted, the same inputs) there is
+    nothing to settle and no question: no record is read (``report.unchanged``).
     """
+    if _at_fixed_point(archive):
+        return ResolveReport(unchanged=True), []
     view = PreviewArchive(archive)
     report = auto_resolve(archive, progress=progress, view=view)
     return report, list(pending(view, ("open", "skipped")))

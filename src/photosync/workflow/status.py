@@ -184,10 +184,18 @@ def _upload_refusals(record: Record) -> list[Refusal]:
 
 
 def refusals(archive: Archive) -> list[Refusal]:
-    """Every refusal for good, downloads first (for `resolve --list`)."""
+    """Every refusal for good, downloads first (for `resolve --list`): the uploads' from
+    the summary cache when every record is committed, else from the records."""
     found = _download_refusals(archive)
-    for record in archive.iter_records():
-        found.extend(_upload_refusals(record))
+    if archive.git.dirty_paths("photos"):
+        for record in archive.iter_records():
+            found.extend(_upload_refusals(record))
+        return found
+    cache = SummaryCache(archive)
+    try:
+        found.extend(Refusal(**item) for item in cache.refused())
+    finally:
+        cache.close()
     return found
 
 

@@ -175,14 +175,21 @@ class SummaryCache:
     # the records ------------------------------------------------------------------------
     def summary(self) -> Summary:
         totals = self.refresh()
-        refused = [
+        return self._with_uncommitted(Summary(totals, self._refused()))
+
+    def refused(self) -> list[dict[str, Any]]:
+        """What a service refused for good, by the committed records (record path order)."""
+        self.refresh()
+        return self._refused()
+
+    def _refused(self) -> list[dict[str, Any]]:
+        return [
             item
             for (text,) in self.conn.execute(
                 "SELECT share FROM records WHERE refused = 1 ORDER BY rel"
             )
             for item in json.loads(text)["refused"]
         ]
-        return self._with_uncommitted(Summary(totals, refused))
 
     def refresh(self) -> Totals:
         """Bring the cache to ``HEAD:photos`` (reading only what git says changed)."""
