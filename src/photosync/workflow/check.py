@@ -20,9 +20,18 @@ What it looks at, in one pass each:
   still in the archive (an entry whose record is gone makes discover skip a
   photo the archive no longer has).
 
-It never writes: no lock file is created or taken (a running writer is only
-detected, to tell its work in progress from leftovers), the state database is
-opened read-only, nothing is committed. Each problem says what to run to fix it.
+It writes nothing of the archive: no lock file is created or taken (a running
+writer is only detected, to tell its work in progress from leftovers), the state
+database is opened read-only, nothing is committed. The one file it writes is its
+own cache, ``.photosync/check.sqlite`` (``workflow/checkfacts.py``: each record
+file's facts under its git blob id, rebuildable, never the truth): committed
+records are read by one ``git cat-file --batch`` and only when git says they
+changed since the last check (``git diff-tree``); the files ``git status`` names are
+read from the working tree every time. The checks across records (photo_id twice, a
+hash held twice, the originals in every location, the state's index) run as SQL
+over that run's files. When the cache cannot be written (a read-only archive), is
+locked or is damaged, a throw-away one in the temp folder is used: everything is
+read, as the first time. Each problem says what to run to fix it.
 """
 
 from __future__ import annotations
