@@ -83,10 +83,11 @@ def _only(root: Path, kind: str, *args: str) -> list[dict[str, Any]]:
 
 
 def _snapshot(root: Path) -> dict[str, str]:
-    """Every file under the archive (.git and .photosync included) -> hash of its bytes."""
+    """Every file under the archive (.git and .photosync included) -> hash of its bytes;
+    but check's own rebuildable cache (.photosync/check.sqlite), the one file it writes."""
     out = {}
     for path in sorted(root.rglob("*")):
-        if path.is_file():
+        if path.is_file() and not path.name.startswith("check.sqlite"):
             out[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import subprocess
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from photosync.errors import ArchiveCorrupt, ArchiveLocked, PhotosyncError
 
@@ -455,3 +457,88 @@ def live_git_processes(root: Path) -> list[str]:
             command = " ".join(a.decode("utf-8", "replace") for a in argv if a)
             found.append(f"pid {entry.name}: {command[:80]}")
     return found
+
+
+def split_z(stream: Any) -> Iterator[bytes]:
+    """The NUL-separated entries of a git ``-z`` output stream, read in chunks."""
+    rest = b""
+    while chunk := stream.read(1 << 16):
+        rest += chunk
+        *entries, rest = rest.split(b"\0")
+        yield from (e for e in entries if e)
+    if rest:
+        yield rest
+
+
+def read_blobs(
+    root: Path, wanted: Iterable[tuple[str, str | None]]
+) -> Iterator[tuple[str, str | None, bytes | None]]:
+    """(path, blob id, bytes) of each file, its bytes read by one ``git cat-file --batch``
+    (fed from a thread so that neither pipe fills); a removed file has no blob."""
+    with subprocess.Popen(
+        ["git", "cat-file", "--batch"],
+        cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    ) as reader:
+        assert reader.stdin is not None and reader.stdout is not None
+        # asked and not yet answered: bounded (a full pipe blocks the feeder, not memory)
+        order: deque[tuple[str, str | None]] = deque()
+        lock = threading.Condition()
+        fed = [False]
+
+        def feed() -> None:
+            assert reader.stdin is not None
+            try:
+                for count, (rel, oid) in enumerate(wanted):
+                    with lock:
+                        order.append((rel, oid))
+                        lock.notify()
+                    if oid is not None:
+                        reader.stdin.write(oid.encode() + b"\n")
+                        if count % 512 == 0:
+                            reader.stdin.flush()
+            finally:
+                with lock:
+                    fed[0] = True
+                    lock.notify()
+                reader.stdin.close()
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        while True:
+            with lock:
+                while not order and not fed[0]:
+                    lock.wait()
+                if not order:
+                    break
+                rel, oid = order.popleft()
+            if oid is None:
+                yield rel, None, None
+                continue
+            header = reader.stdout.readline().split()
+            if len(header) < 3:
+                yield rel, oid, None
+                continue
+            body = reader.stdout.read(int(header[2]))
+            reader.stdout.read(1)  # the newline after each object
+            yield rel, oid, body
+        feeder.join()
+
+
+def list_tree(root: Path, tree: str) -> Iterator[tuple[str, str, str]]:
+    """(mode, blob id, path under the tree) of every file of ``tree``, streamed from one
+    ``git ls-tree -r``; a path that is no valid UTF-8 keeps its bytes (surrogateescape)."""
+    with subprocess.Popen(
+        ["git", "ls-tree", "-r", "-z", tree], cwd=root, stdout=subprocess.PIPE
+    ) as lister:
+        assert lister.stdout is not None
+        for entry in split_z(lister.stdout):
+            meta, _, rel = entry.partition(b"\t")
+            fields = meta.split()
+            yield fields[0].decode(), fields[2].decode(), rel.decode("utf-8", "surrogateescape")
+
+
+def blob_id(body: bytes) -> str:
+    """The id git gives these bytes as a blob (SHA-1 object format)."""
+    return hashlib.sha1(b"blob %d\0" % len(body) + body, usedforsecurity=False).hexdigest()

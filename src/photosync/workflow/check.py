@@ -20,37 +20,43 @@ What it looks at, in one pass each:
   still in the archive (an entry whose record is gone makes discover skip a
   photo the archive no longer has).
 
-It never writes: no lock file is created or taken (a running writer is only
-detected, to tell its work in progress from leftovers), the state database is
-opened read-only, nothing is committed. Each problem says what to run to fix it.
+It writes nothing of the archive: no lock file is created or taken (a running
+writer is only detected, to tell its work in progress from leftovers), the state
+database is opened read-only, nothing is committed. The one file it writes is its
+own cache, ``.photosync/check.sqlite`` (``workflow/checkfacts.py``: each record
+file's facts under its git blob id, rebuildable, never the truth): committed
+records are read by one ``git cat-file --batch`` and only when git says they
+changed since the last check (``git diff-tree``); the files ``git status`` names are
+read from the working tree every time. The checks across records (photo_id twice, a
+hash held twice, the originals in every location, the state's index) run as SQL
+over that run's files. When the cache cannot be written (a read-only archive), is
+locked or is damaged, a throw-away one in the temp folder is used: everything is
+read, as the first time. Each problem says what to run to fix it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import json
 import os
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from photosync.archive.archive import Archive, merge_temp_leftovers
-from photosync.archive.schema import CONFIG_SCHEMAS, PHOTO_SCHEMA, is_valid, schema_errors
+from photosync.archive.git import split_z
+from photosync.archive.schema import CONFIG_SCHEMAS, PHOTO_SCHEMA, is_valid
 from photosync.archive.secretscan import credential_paths
-from photosync.blobstore.base import BlobStore, check_digest
-from photosync.blobstore.blobsync import all_sizes, primary_name
+from photosync.blobstore.base import BlobStore
+from photosync.blobstore.blobsync import primary_name
 from photosync.errors import PhotosyncError
-from photosync.model import (
-    Record,
-    record_from_json,
-    record_hashes,
-    record_relpath,
-    record_sidecars,
-)
 from photosync.parallel import bounded_map
+from photosync.workflow.checkfacts import CheckCache, open_cache, remove_cache
 from photosync.workflow.context import blob_locations, make_store
 from photosync.workflow.progress import Progress, SilentProgress
 
@@ -105,27 +111,6 @@ class CheckReport:
         }
 
 
-@dataclass
-class _Blob:
-    """One hash some record holds: who holds it, the size it must have, where it must be."""
-
-    photo_id: str
-    path: str
-    size: int | None
-    locations: set[str] = field(default_factory=set)
-
-
-@dataclass
-class _Scan:
-    blobs: dict[str, _Blob] = field(default_factory=dict)  # bare digest -> holder
-    paths: dict[str, str] = field(default_factory=dict)  # photo_id -> path (valid records)
-    hash_owner: dict[str, str] = field(default_factory=dict)  # "sha256:.." -> photo_id
-    ambiguous: set[str] = field(default_factory=set)  # hashes/ids held twice
-    in_invalid: set[str] = field(default_factory=set)  # hashes invalid records seem to hold
-    named_locations: set[str] = field(default_factory=set)
-    photo_hashes: dict[str, set[str]] = field(default_factory=dict)  # photo_id -> its hashes
-
-
 def check_archive(
     archive: Archive, *, read_data: bool = False, progress: Progress | None = None
 ) -> CheckReport:
@@ -138,11 +123,14 @@ def check_archive(
             "a photosync run is working in this archive: uncommitted files and git locks "
             "may be its work in progress and are not counted as problems"
         )
-    _check_git(archive, report, writer)
+    dirty = _check_git(archive, report, writer)
     _check_config(archive, report)
-    scan = _scan_records(archive, report, progress)
-    _check_blobs(archive, scan, report, read_data, progress)
-    _check_state(archive, scan, report)
+    scan = _scan_records(archive, report, progress, dirty)
+    try:
+        _check_blobs(archive, scan, report, read_data, progress)
+        _check_state(archive, scan, report)
+    finally:
+        scan.cache.close()
     return report
 
 
@@ -168,7 +156,7 @@ def _git_dir(archive: Archive) -> Path:
     return Path(out) if out else archive.root / ".git"
 
 
-def _check_git(archive: Archive, report: CheckReport, writer: bool) -> None:
+def _check_git(archive: Archive, report: CheckReport, writer: bool) -> set[str]:
     git_dir = _git_dir(archive)
     if archive.git.head() is None:
         report.add(
@@ -205,8 +193,9 @@ def _check_git(archive: Archive, report: CheckReport, writer: bool) -> None:
                 "run `photosync sync` again when it was sync's merge (it removes them), "
                 f"otherwise remove it: `rm -- {path.name}` (the records are in git)",
             )
-    _check_uncommitted(archive, report, writer)
+    dirty = _check_uncommitted(archive, report, writer)
     _check_committed_config(archive, report)
+    return dirty
 
 
 def _check_committed_config(archive: Archive, report: CheckReport) -> None:
@@ -250,7 +239,10 @@ def _check_config(archive: Archive, report: CheckReport) -> None:
             )
 
 
-def _check_uncommitted(archive: Archive, report: CheckReport, writer: bool) -> None:
+def _check_uncommitted(archive: Archive, report: CheckReport, writer: bool) -> set[str]:
+    """Report what is uncommitted; returns every path git names as not its committed
+    self (changed, added, removed, renamed from, ignored, flagged in git's index): the
+    files to read from the working tree, all others are byte for byte as in HEAD."""
     # --no-optional-locks: a plain status refreshes .git/index, and check writes nothing
     out = archive.git.run(
         "--no-optional-locks",
@@ -258,12 +250,14 @@ def _check_uncommitted(archive: Archive, report: CheckReport, writer: bool) -> N
         "--porcelain",
         "-z",
         "--untracked-files=all",
+        "--ignored=traditional",
         "--",
         *CHECKED_PATHS,
         check=False,
     )
     entries = out.split("\0")
     changes: list[tuple[str, str]] = []
+    named: set[str] = set()
     index = 0
     while index < len(entries):
         entry = entries[index]
@@ -271,12 +265,16 @@ def _check_uncommitted(archive: Archive, report: CheckReport, writer: bool) -> N
         if not entry:
             continue
         status, path = entry[:2], entry[3:]
+        named.add(path)
         if status[0] in "RC":
+            named.add(entries[index] if index < len(entries) else "")
             index += 1
-        changes.append((status, path))
+        if status != "!!":
+            changes.append((status, path))
+    named |= _flagged_paths(archive)
     report.counts["uncommitted_files"] = len(changes)
     if writer:
-        return
+        return named
     for status, rel in changes:
         leftover, what = _classify_change(archive, status, rel)
         if leftover:
@@ -295,6 +293,24 @@ def _check_uncommitted(archive: Archive, report: CheckReport, writer: bool) -> N
                 else f"look at it; keep it with `git add -- {rel} && git commit`, or move it "
                 "out of the archive",
             )
+    return named
+
+
+def _flagged_paths(archive: Archive) -> set[str]:
+    """Record paths git's index marks skip-worktree or assume-unchanged (or any tag but
+    a plain cached file): ``git status`` says nothing of them whatever the disk holds."""
+    found: set[str] = set()
+    with subprocess.Popen(
+        ["git", "ls-files", "-v", "-z", "--", "photos"],
+        cwd=archive.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    ) as lister:
+        assert lister.stdout is not None
+        for entry in split_z(lister.stdout):
+            if not entry.startswith(b"H "):
+                found.add(entry[2:].decode("utf-8", "surrogateescape"))
+    return found
 
 
 def _fix_config(rel: str, status: str) -> str:
@@ -333,105 +349,155 @@ def _classify_change(archive: Archive, status: str, rel: str) -> tuple[bool, str
 
 
 # records --------------------------------------------------------------------------------------
-def _scan_records(archive: Archive, report: CheckReport, progress: Progress) -> _Scan:
-    scan = _Scan()
-    ids: dict[str, str] = {}
-    invalid = 0
+_RECORD_TABLES = """
+CREATE TEMP TABLE recs AS
+    SELECT c.rel AS rel, c.oid AS oid, f.photo_id AS photo_id, f.expected AS expected,
+        ROW_NUMBER() OVER w AS rn, FIRST_VALUE(c.rel) OVER w AS first_rel
+    FROM cur c JOIN facts f ON f.oid = c.oid WHERE f.valid = 1
+    WINDOW w AS (PARTITION BY f.photo_id ORDER BY c.rel);
+CREATE INDEX temp.recs_id ON recs (photo_id, rn);
+CREATE TEMP TABLE held AS
+    SELECT r.rel AS rel, r.oid AS oid, r.photo_id AS photo_id, h.seq AS seq, h.value AS value,
+        h.digest AS digest, h.size AS size, h.kind AS kind,
+        FIRST_VALUE(r.photo_id) OVER w AS owner, FIRST_VALUE(r.rel) OVER w AS owner_rel
+    FROM recs r JOIN hashes h ON h.oid = r.oid WHERE r.rn = 1 AND h.kind IN (0, 1)
+    WINDOW w AS (PARTITION BY h.kind, h.value ORDER BY r.rel, h.seq);
+CREATE TEMP TABLE owners (value TEXT PRIMARY KEY, photo_id TEXT, ambiguous INTEGER)
+    WITHOUT ROWID;
+INSERT INTO owners SELECT value, owner, MAX(photo_id != owner) FROM held WHERE kind = 0
+    GROUP BY value;
+CREATE TEMP TABLE invalid_values (value TEXT PRIMARY KEY) WITHOUT ROWID;
+INSERT OR IGNORE INTO invalid_values SELECT h.value FROM cur c JOIN facts f ON f.oid = c.oid
+    JOIN hashes h ON h.oid = c.oid WHERE f.valid = 0 AND h.kind = 2;
+CREATE TEMP TABLE blobs AS SELECT digest, photo_id, rel, size, oid FROM (
+    SELECT digest, photo_id, rel, size, oid,
+        ROW_NUMBER() OVER (PARTITION BY digest ORDER BY rel, seq) AS n
+    FROM held WHERE kind = 1 OR photo_id = owner) WHERE n = 1;
+CREATE UNIQUE INDEX temp.blobs_digest ON blobs (digest);
+CREATE TEMP TABLE named AS SELECT DISTINCT h.digest AS digest, p.store AS store
+    FROM held h JOIN places p ON p.oid = h.oid WHERE h.kind = 1 OR h.photo_id = h.owner;
+"""
+
+
+@dataclass
+class _Scan:
+    """This run's record files as temporary tables of the check cache's connection."""
+
+    cache: CheckCache
+    named_locations: set[str] = field(default_factory=set)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.cache.conn
+
+    def rel_of(self, digest: str) -> str:
+        row = self.conn.execute("SELECT rel FROM blobs WHERE digest=?", (digest,)).fetchone()
+        return str(row[0]) if row else "?"
+
+
+def _scan_records(
+    archive: Archive, report: CheckReport, progress: Progress, dirty: set[str]
+) -> _Scan:
+    """The records' checks; the cache kept in .photosync/ when it can be used, else (or
+    when it turns out damaged midway) a throw-away one: everything is read then."""
+    cache = open_cache(archive)
+    if cache.kept:
+        try:
+            return _scan_with(cache, archive, report, progress, dirty)
+        except sqlite3.DatabaseError as error:
+            cache.close()
+            if not isinstance(error, sqlite3.OperationalError):
+                remove_cache(archive)  # damaged: it is only a cache
+            # read-only, locked or damaged: this run reads everything, keeping nothing
+    return _scan_with(open_cache(archive, keep=False), archive, report, progress, dirty)
+
+
+def _scan_with(
+    cache: CheckCache, archive: Archive, report: CheckReport, progress: Progress, dirty: set[str]
+) -> _Scan:
+    """Problems are added to ``report`` only once every table is built (a damaged
+    cache found midway leaves nothing half-reported)."""
+    found = CheckReport()
+    conn = cache.conn
     progress.start("check records", None)
     try:
-        for path in archive.iter_record_files():
-            progress.advance()
-            rel = str(path.relative_to(archive.root))
-            record = _load_valid(path, rel, report, scan)
-            if record is None:
-                invalid += 1
-                continue
-            photo_id = record["photo_id"]
-            if photo_id in ids:
-                scan.ambiguous.add(photo_id)
-                report.add(
-                    "duplicate_photo_id",
-                    f"{rel} and {ids[photo_id]} both hold photo {photo_id}",
-                    "the next photosync run that writes (`photosync sync`) merges them into "
-                    "one by photosync's rule, nothing either holds lost (a `git pull` of two "
-                    "clones that both found this photo leaves this); or by hand: compare them "
-                    f"(`diff {ids[photo_id]} {rel}`), keep what the copy knows in the record at "
-                    "its right path, then `git rm` the other (git keeps it)",
-                )
-                continue
-            ids[photo_id] = rel
-            scan.paths[photo_id] = rel
-            expected = record_relpath(record)
-            if expected != rel:
-                report.add(
-                    "misplaced_record",
-                    f"{rel} belongs at {expected} (its photo_id and taken date say so)",
-                    f"`git mv {rel} {expected} && git commit -m 'move record'`",
-                )
-            _note_blobs(record, rel, scan, report)
+        conn.execute("BEGIN IMMEDIATE")  # one check brings the cache to HEAD at a time
+        try:
+            cache.refresh(progress.advance)
+            cache.overlay(dirty, progress.advance)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.executescript(_RECORD_TABLES)
     finally:
         progress.finish()
-    report.counts["records"] = len(ids)
-    report.counts["invalid_records"] = invalid
-    return scan
-
-
-def _load_valid(path: Path, rel: str, report: CheckReport, scan: _Scan) -> Record | None:
+    scan = _Scan(cache)
     fix = (
-        f"fix it by hand or restore the last good version: `git log -p -- {rel}`, "
-        f"`git checkout HEAD -- {rel}`"
+        "fix it by hand or restore the last good version: `git log -p -- {rel}`, "
+        "`git checkout HEAD -- {rel}`"
     )
-    try:
-        value = json.loads(path.read_bytes())
-    except OSError as error:
-        report.add("invalid_record", f"{rel}: cannot be read: {error.strerror or error}", fix)
-        return None
-    except ValueError as error:
-        report.add("invalid_record", f"{rel}: not valid JSON: {error}", fix)
-        return None
-    if not isinstance(value, dict) or not is_valid(PHOTO_SCHEMA, value):
-        problems = schema_errors(PHOTO_SCHEMA, value) or ["does not match the photo schema"]
-        report.add("invalid_record", f"{rel}: " + "; ".join(problems[:3]), fix)
-        # its photos are not gone: the seen-cache entries pointing at it are not problems
-        with contextlib.suppress(KeyError, TypeError, AttributeError):  # read defensively
-            scan.in_invalid.update(record_hashes(cast(Record, value)))
-        return None
-    return record_from_json(value)
-
-
-def _note_blobs(record: Record, rel: str, scan: _Scan, report: CheckReport) -> None:
-    photo_id = record["photo_id"]
-    named = {loc["store"] for loc in record.get("blob_locations", [])}
-    scan.named_locations |= named
-    own = check_digest(record["content_hash"])
-    scan.photo_hashes[photo_id] = set(record_hashes(record))
-    for value in record_hashes(record):
-        digest = check_digest(value)
-        owner = scan.hash_owner.get(value)
-        if owner is not None and owner != photo_id:
-            scan.ambiguous.add(value)
-            report.add(
-                "duplicate_hash",
-                f"{value} is held by two records: {scan.paths.get(owner, owner)} and {rel}",
-                "the two records describe the same bytes: move the instances of one into the "
-                "other by hand, then `git rm` it (git keeps it)",
-            )
-            continue
-        scan.hash_owner[value] = photo_id
-        size = int(record["media"]["size"]) if digest == own else None
-        blob = scan.blobs.setdefault(digest, _Blob(photo_id, rel, size))
-        blob.locations |= named
-    for value, size in record_sidecars(record).items():
-        # a sidecar must be wherever the record's originals are; two photos may share one
-        blob = scan.blobs.setdefault(check_digest(value), _Blob(photo_id, rel, size))
-        blob.locations |= named
+    invalid = [(rel, f"{rel}: cannot be read: {why}") for rel, why in cache.unreadable]
+    invalid += [
+        (str(rel), f"{rel}: {detail}")
+        for rel, detail in conn.execute(
+            "SELECT c.rel, f.detail FROM cur c JOIN facts f ON f.oid = c.oid "
+            "WHERE f.valid = 0 ORDER BY c.rel"
+        )
+    ]
+    for rel, detail in sorted(invalid):
+        found.add("invalid_record", detail, fix.format(rel=rel))
+    for rel, first, photo_id in conn.execute(
+        "SELECT rel, first_rel, photo_id FROM recs WHERE rn > 1 ORDER BY rel"
+    ):
+        found.add(
+            "duplicate_photo_id",
+            f"{rel} and {first} both hold photo {photo_id}",
+            "the next photosync run that writes (`photosync sync`) merges them into "
+            "one by photosync's rule, nothing either holds lost (a `git pull` of two "
+            "clones that both found this photo leaves this); or by hand: compare them "
+            f"(`diff {first} {rel}`), keep what the copy knows in the record at "
+            "its right path, then `git rm` the other (git keeps it)",
+        )
+    for rel, expected in conn.execute(
+        "SELECT rel, expected FROM recs WHERE rn = 1 AND expected != rel ORDER BY rel"
+    ):
+        found.add(
+            "misplaced_record",
+            f"{rel} belongs at {expected} (its photo_id and taken date say so)",
+            f"`git mv {rel} {expected} && git commit -m 'move record'`",
+        )
+    for value, first, rel in conn.execute(
+        "SELECT value, owner_rel, rel FROM held WHERE kind = 0 AND photo_id != owner "
+        "ORDER BY rel, seq"
+    ):
+        found.add(
+            "duplicate_hash",
+            f"{value} is held by two records: {first} and {rel}",
+            "the two records describe the same bytes: move the instances of one into the "
+            "other by hand, then `git rm` it (git keeps it)",
+        )
+    scan.named_locations = {
+        str(store)
+        for (store,) in conn.execute(
+            "SELECT DISTINCT p.store FROM recs r JOIN places p ON p.oid = r.oid WHERE r.rn = 1"
+        )
+    }
+    (records,) = conn.execute("SELECT COUNT(*) FROM recs WHERE rn = 1").fetchone()
+    report.problems += found.problems
+    report.counts["records"] = int(records)
+    report.counts["invalid_records"] = len(invalid)
+    return scan
 
 
 # blobs ----------------------------------------------------------------------------------------
 def _check_blobs(
     archive: Archive, scan: _Scan, report: CheckReport, read_data: bool, progress: Progress
 ) -> None:
-    report.counts["originals"] = len(scan.blobs)
+    conn = scan.conn
+    (originals,) = conn.execute("SELECT COUNT(*) FROM blobs").fetchone()
+    report.counts["originals"] = int(originals)
     try:
         specs = {str(spec.get("name")): spec for spec in blob_locations(archive)}
     except PhotosyncError:
@@ -448,7 +514,7 @@ def _check_blobs(
                     "fix its settings or credentials (`photosync storage list`), then run again",
                 )
     primary = primary_name(list(stores.values()))
-    if primary is None and scan.blobs:
+    if primary is None and originals:
         report.add(
             "no_primary_store",
             "no local blob location is configured: discover has nowhere to keep originals",
@@ -461,12 +527,24 @@ def _check_blobs(
             "records name location(s) no longer configured, not checked: " + ", ".join(unknown)
         )
     needed = {name for name in stores if name == primary or name in scan.named_locations}
-    listings: dict[str, dict[str, int]] = {}
+    conn.execute(
+        "CREATE TEMP TABLE listing (digest TEXT NOT NULL, store TEXT NOT NULL, size INTEGER, "
+        "PRIMARY KEY (digest, store)) WITHOUT ROWID"
+    )
+    listed: list[str] = []
     for name in sorted(needed):
         progress.start(f"list {name}", None)
+        conn.execute("SAVEPOINT listing")
         try:
-            listings[name] = all_sizes(stores[name])
+            conn.executemany(
+                "INSERT OR REPLACE INTO listing VALUES (?, ?, ?)",
+                ((stat.digest, name, stat.size) for stat in stores[name].iter_stats()),
+            )
+            conn.execute("RELEASE listing")
+            listed.append(name)
         except PhotosyncError as error:
+            conn.execute("ROLLBACK TO listing")
+            conn.execute("RELEASE listing")
             report.add(
                 "location_unavailable",
                 f"location {name} cannot be listed: {error}",
@@ -475,49 +553,79 @@ def _check_blobs(
             )
         finally:
             progress.finish()
-    report.counts["locations_listed"] = len(listings)
+    report.counts["locations_listed"] = len(listed)
+    conn.execute(
+        "CREATE TEMP TABLE want (digest TEXT NOT NULL, store TEXT NOT NULL, "
+        "PRIMARY KEY (digest, store)) WITHOUT ROWID"
+    )
+    if primary in listed:
+        conn.execute("INSERT OR IGNORE INTO want SELECT digest, ? FROM blobs", (primary,))
+    conn.executemany(
+        "INSERT OR IGNORE INTO want SELECT digest, store FROM named WHERE store = ?",
+        ((name,) for name in listed),
+    )
     to_read: list[tuple[str, str]] = []
     present = 0
     not_here = 0
     elsewhere = archive.originals_elsewhere()
-    seen = _seen_hashes(archive)
-    for digest, blob in sorted(scan.blobs.items()):
-        wanted = sorted(({primary} if primary else set()) | (blob.locations & set(listings)))
-        size = blob.size
-        if size is None:  # an instance's hash: the size any listing shows is the reference
-            size = next(
-                (listings[n][digest] for n in wanted if digest in listings.get(n, {})), None
+    seen: list[set[str] | None] = []  # read once, when first needed
+
+    def never_here(oid: str) -> bool:
+        """An original a pull brought the record of, never its bytes: no location here
+        lists it (asked by the caller) and this clone's seen-cache never had any hash of
+        its photo. On the clone that discovered it the seen-cache has it, so a truly
+        lost blob stays ``blob_missing`` there."""
+        if not seen:
+            seen.append(_seen_hashes(archive))
+        if seen[0] is None:
+            return False
+        hashes = {
+            str(value)
+            for (value,) in conn.execute(
+                "SELECT value FROM hashes WHERE oid=? AND kind = 0", (oid,)
             )
-        for name in wanted:
-            if name not in listings:
-                continue
-            found = listings[name].get(digest)
+        }
+        return not hashes & seen[0]
+
+    rows = conn.execute(
+        "SELECT b.digest, b.rel, b.size, b.oid, w.store, l.size FROM blobs b "
+        "JOIN want w ON w.digest = b.digest "
+        "LEFT JOIN listing l ON l.digest = w.digest AND l.store = w.store "
+        "ORDER BY b.digest, w.store"
+    )
+    for digest, group in itertools.groupby(_fetched(rows), key=lambda row: row[0]):
+        copies = list(group)
+        _digest, rel, size, oid = copies[0][:4]
+        if size is None:  # an instance's hash: the size any listing shows is the reference
+            size = next((found for *_, found in copies if found is not None), None)
+        for *_, name, found in copies:
             if found is None and name == primary and digest in elsewhere:
                 not_here += 1  # sync found it on no location here: on another machine
                 continue
             if (
                 found is None
                 and name == primary
-                and not any(digest in listing for listing in listings.values())
-                and _never_here(digest, blob, scan, seen)
+                and not _listed_anywhere(conn, digest)
+                and never_here(oid)
             ):
                 not_here += 1  # came by a pull; this clone never discovered it
                 continue
             if found is None:
                 report.add(
                     "blob_missing",
-                    f"{name} lacks sha256:{digest} ({blob.path})",
-                    _repair_fix(digest, listings, size, blob),
+                    f"{name} lacks sha256:{digest} ({rel})",
+                    _repair_fix(conn, digest, size),
                 )
             elif size is not None and found != size:
                 report.add(
                     "blob_wrong_size",
-                    f"sha256:{digest} in {name} is {found} bytes, expected {size} ({blob.path})",
+                    f"sha256:{digest} in {name} is {found} bytes, expected {size} ({rel})",
                     "`photosync verify --read-data --repair` restores it from a good copy",
                 )
             else:
                 present += 1
-                to_read.append((name, digest))
+                if read_data:
+                    to_read.append((name, digest))
     report.counts["blob_copies_present"] = present
     if not_here:
         report.counts["originals_not_here"] = not_here
@@ -529,6 +637,16 @@ def _check_blobs(
         )
     if read_data:
         _read(stores, to_read, scan, report, progress)
+
+
+def _fetched(cursor: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
+    while batch := cursor.fetchmany(5000):
+        yield from batch
+
+
+def _listed_anywhere(conn: sqlite3.Connection, digest: str) -> bool:
+    row = conn.execute("SELECT 1 FROM listing WHERE digest=? LIMIT 1", (digest,)).fetchone()
+    return row is not None
 
 
 def _seen_hashes(archive: Archive) -> set[str] | None:
@@ -543,21 +661,14 @@ def _seen_hashes(archive: Archive) -> set[str] | None:
         conn.close()
 
 
-def _never_here(digest: str, blob: _Blob, scan: _Scan, seen: set[str] | None) -> bool:
-    """An original a pull brought the record of, never its bytes: no location here lists
-    it (checked by the caller for the primary; a copy elsewhere here is a repair) and
-    this clone's seen-cache never had any hash of its photo. On the clone that discovered
-    it the seen-cache has it, so a truly lost blob stays ``blob_missing`` there."""
-    if seen is None:
-        return False
-    hashes = scan.photo_hashes.get(blob.photo_id, {f"sha256:{digest}"})
-    return not hashes & seen
-
-
-def _repair_fix(
-    digest: str, listings: dict[str, dict[str, int]], size: int | None, blob: _Blob
-) -> str:
-    if any(listing.get(digest) == size for listing in listings.values() if size is not None):
+def _repair_fix(conn: sqlite3.Connection, digest: str, size: int | None) -> str:
+    good = (
+        size is not None
+        and conn.execute(
+            "SELECT 1 FROM listing WHERE digest=? AND size=? LIMIT 1", (digest, size)
+        ).fetchone()
+    )
+    if good:
         return "`photosync verify --repair` restores it from a good copy elsewhere"
     return (
         "no listed location has a good copy: `photosync discover --full-scan` reads it again "
@@ -588,7 +699,7 @@ def _read(
             if why is not None:
                 report.add(
                     "blob_corrupt",
-                    f"sha256:{digest} in {name}: {why} ({scan.blobs[digest].path})",
+                    f"sha256:{digest} in {name}: {why} ({scan.rel_of(digest)})",
                     "`photosync verify --read-data --repair` restores it from a good copy",
                 )
     finally:
@@ -597,88 +708,112 @@ def _read(
 
 
 # local state ----------------------------------------------------------------------------------
-def _open_state(path: Path) -> sqlite3.Connection | None:
+def _state_uri(path: Path) -> str | None:
     if not path.is_file():
         return None
     # with no -wal beside it the database is whole in its file: ``immutable`` reads it
     # without creating the -wal/-shm files a read-only WAL connection would leave behind
     wal = path.with_name(path.name + "-wal").exists()
+    return f"{path.as_uri()}?{'mode=ro' if wal else 'immutable=1'}"
+
+
+def _open_state(path: Path) -> sqlite3.Connection | None:
+    uri = _state_uri(path)
+    if uri is None:
+        return None
     try:
-        conn = sqlite3.connect(f"{path.as_uri()}?{'mode=ro' if wal else 'immutable=1'}", uri=True)
+        conn = sqlite3.connect(uri, uri=True)
         conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
     except sqlite3.Error:
         return None
     return conn
 
 
-def _rows(conn: sqlite3.Connection, query: str) -> Iterator[tuple[Any, ...]]:
+def _rows(conn: sqlite3.Connection, query: str, *args: Any) -> Iterator[tuple[Any, ...]]:
     try:
-        yield from conn.execute(query)
+        yield from conn.execute(query, args)
     except sqlite3.Error:
         return
 
 
 def _check_state(archive: Archive, scan: _Scan, report: CheckReport) -> None:
-    conn = _open_state(archive.root / ".photosync" / "state.sqlite")
-    if conn is None:
+    path = archive.root / ".photosync" / "state.sqlite"
+    state = _open_state(path)
+    if state is None:
         report.notes.append("no readable .photosync/state.sqlite: the next run builds it")
         return
     try:
         head = archive.git.head()
-        marks = dict(_rows(conn, "SELECT key, value FROM meta"))
+        marks = dict(_rows(state, "SELECT key, value FROM meta"))
+        tables = {str(name) for (name,) in _rows(state, "SELECT name FROM sqlite_master")}
+    finally:
+        state.close()
+    conn = scan.conn
+    try:
+        conn.execute("ATTACH DATABASE ? AS state", (_state_uri(path),))
+    except sqlite3.Error:
+        report.notes.append("no readable .photosync/state.sqlite: the next run builds it")
+        return
+    try:
         validated = head is not None and marks.get("index_head") == head
         if validated:
-            _check_index(conn, scan, report)
+            _check_index(conn, tables, report)
         seen = 0
         reread = 0
-        for service, instance_id, content_hash in _rows(
+        if "seen" in tables:
+            (seen,) = next(_rows(conn, "SELECT COUNT(*) FROM state.seen"), (0,))
+        unheld = _rows(
             conn,
-            "SELECT service, instance_id, content_hash FROM seen ORDER BY service, instance_id",
-        ):
-            seen += 1
-            if (
-                content_hash
-                and content_hash not in scan.hash_owner
-                and content_hash not in scan.in_invalid
-            ):
-                if not validated:
-                    # HEAD moved since the cache was checked (revert, reset, checkout, pull):
-                    # the next run drops such entries (Archive.ensure_index) and reads the
-                    # file again, so nothing is skipped
-                    reread += 1
-                    continue
-                report.add(
-                    "seen_without_record",
-                    f"the seen-cache says {service} item {instance_id} was recorded "
-                    f"({content_hash}), but no record holds that hash: discover would skip it",
-                    f"`photosync discover --service {service} --full-scan`",
-                )
-        report.counts["seen_entries"] = seen
+            "SELECT service, instance_id, content_hash FROM state.seen s "
+            "WHERE s.content_hash IS NOT NULL AND s.content_hash != '' "
+            "AND NOT EXISTS (SELECT 1 FROM owners o WHERE o.value = s.content_hash) "
+            "AND NOT EXISTS (SELECT 1 FROM invalid_values i WHERE i.value = s.content_hash) "
+            "ORDER BY service, instance_id",
+        )
+        for service, instance_id, content_hash in unheld if "seen" in tables else ():
+            if not validated:
+                # HEAD moved since the cache was checked (revert, reset, checkout, pull):
+                # the next run drops such entries (Archive.ensure_index) and reads the
+                # file again, so nothing is skipped
+                reread += 1
+                continue
+            report.add(
+                "seen_without_record",
+                f"the seen-cache says {service} item {instance_id} was recorded "
+                f"({content_hash}), but no record holds that hash: discover would skip it",
+                f"`photosync discover --service {service} --full-scan`",
+            )
+        report.counts["seen_entries"] = int(seen)
         if reread:
             report.notes.append(
                 f"discover will read {reread} file(s) again: HEAD moved since the seen-cache "
                 "was last checked and no record holds them any more"
             )
     finally:
-        conn.close()
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("DETACH DATABASE state")
 
 
-def _check_index(conn: sqlite3.Connection, scan: _Scan, report: CheckReport) -> None:
+def _check_index(conn: sqlite3.Connection, tables: set[str], report: CheckReport) -> None:
     fix = (
         "make the next run rebuild it: `sqlite3 .photosync/state.sqlite "
         "\"DELETE FROM meta WHERE key='index_head'\"`"
     )
-    paths = dict(_rows(conn, "SELECT photo_id, path FROM record_paths"))
-    hashes = dict(_rows(conn, "SELECT content_hash, photo_id FROM hash_index"))
-    wrong = 0
-    for photo_id, rel in scan.paths.items():
-        if photo_id not in scan.ambiguous and paths.get(photo_id) != rel:
-            wrong += 1
-    wrong += sum(1 for photo_id in paths if photo_id not in scan.paths)
-    for value, photo_id in scan.hash_owner.items():
-        if value not in scan.ambiguous and hashes.get(value) != photo_id:
-            wrong += 1
-    wrong += sum(1 for value in hashes if value not in scan.hash_owner)
+    paths = "state.record_paths" if "record_paths" in tables else _EMPTY_PATHS
+    hashes = "state.hash_index" if "hash_index" in tables else _EMPTY_HASHES
+    counts = (
+        # a record at another path than the index says (a photo_id held twice is not asked)
+        f"SELECT COUNT(*) FROM recs r LEFT JOIN {paths} p ON p.photo_id = r.photo_id "
+        "WHERE r.rn = 1 AND NOT EXISTS (SELECT 1 FROM recs d WHERE d.photo_id = r.photo_id "
+        "AND d.rn > 1) AND (p.path IS NULL OR p.path != r.rel)",
+        f"SELECT COUNT(*) FROM {paths} p "
+        "WHERE NOT EXISTS (SELECT 1 FROM recs r WHERE r.photo_id = p.photo_id)",
+        f"SELECT COUNT(*) FROM owners o LEFT JOIN {hashes} h ON h.content_hash = o.value "
+        "WHERE o.ambiguous = 0 AND (h.photo_id IS NULL OR h.photo_id != o.photo_id)",
+        f"SELECT COUNT(*) FROM {hashes} h "
+        "WHERE NOT EXISTS (SELECT 1 FROM owners o WHERE o.value = h.content_hash)",
+    )
+    wrong = sum(int(next(_rows(conn, query), (0,))[0]) for query in counts)
     if wrong:
         report.add(
             "index_disagrees",
@@ -686,3 +821,7 @@ def _check_index(conn: sqlite3.Connection, scan: _Scan, report: CheckReport) -> 
             f"{wrong} entr(ies) differ from the records",
             fix,
         )
+
+
+_EMPTY_PATHS = "(SELECT NULL AS photo_id, NULL AS path WHERE 0)"
+_EMPTY_HASHES = "(SELECT NULL AS content_hash, NULL AS photo_id WHERE 0)"

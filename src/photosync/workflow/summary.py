@@ -22,15 +22,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
-import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any, cast
 
 from photosync.archive.archive import Archive
+from photosync.archive.git import list_tree, read_blobs
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import PhotosyncError
 from photosync.model import (
@@ -243,15 +241,8 @@ class SummaryCache:
 
     def _listing(self, tree: str) -> Iterator[tuple[str, str | None, str | None]]:
         """Every record file of ``tree`` as an addition (the first status builds the cache)."""
-        with subprocess.Popen(
-            ["git", "ls-tree", "-r", "-z", tree],
-            cwd=self.archive.root,
-            stdout=subprocess.PIPE,
-        ) as lister:
-            assert lister.stdout is not None
-            for entry in _split_z(lister.stdout):
-                meta, _, rel = entry.partition(b"\t")
-                yield rel.decode("utf-8", "surrogateescape"), None, meta.split()[2].decode()
+        for _mode, oid, rel in list_tree(self.archive.root, tree):
+            yield rel, None, oid
 
     def _changes(self, old: str, new: str) -> list[tuple[str, str | None, str | None]]:
         """(path under photos/, old blob, new blob) of each file git says differs."""
@@ -273,7 +264,7 @@ class SummaryCache:
     def _apply(self, totals: Totals, changes: Iterable[tuple[str, str | None, str | None]]) -> None:
         """Take away each changed record's old share, add its new one (blobs read by git)."""
         wanted = ((rel, new) for rel, _old, new in changes if _is_record_file(rel))
-        for rel, oid, body in _read_blobs(self.archive.root, wanted):
+        for rel, oid, body in read_blobs(self.archive.root, wanted):
             row = self.conn.execute("SELECT share FROM records WHERE rel=?", (rel,)).fetchone()
             if row is not None:
                 if row[0] is not None:
@@ -427,69 +418,3 @@ def _share_of(body: bytes | None) -> dict[str, Any] | None:
         return share(cast(Record, record)) if isinstance(record, dict) else None
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
-
-
-def _split_z(stream: Any) -> Iterator[bytes]:
-    rest = b""
-    while chunk := stream.read(1 << 16):
-        rest += chunk
-        *entries, rest = rest.split(b"\0")
-        yield from (e for e in entries if e)
-    if rest:
-        yield rest
-
-
-def _read_blobs(
-    root: Path, wanted: Iterable[tuple[str, str | None]]
-) -> Iterator[tuple[str, str | None, bytes | None]]:
-    """(path, blob id, bytes) of each file, its bytes read by one ``git cat-file --batch``
-    (fed from a thread so that neither pipe fills); a removed file has no blob."""
-    with subprocess.Popen(
-        ["git", "cat-file", "--batch"],
-        cwd=root,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    ) as reader:
-        assert reader.stdin is not None and reader.stdout is not None
-        # asked and not yet answered: bounded (a full pipe blocks the feeder, not memory)
-        order: deque[tuple[str, str | None]] = deque()
-        lock = threading.Condition()
-        fed = [False]
-
-        def feed() -> None:
-            assert reader.stdin is not None
-            try:
-                for count, (rel, oid) in enumerate(wanted):
-                    with lock:
-                        order.append((rel, oid))
-                        lock.notify()
-                    if oid is not None:
-                        reader.stdin.write(oid.encode() + b"\n")
-                        if count % 512 == 0:
-                            reader.stdin.flush()
-            finally:
-                with lock:
-                    fed[0] = True
-                    lock.notify()
-                reader.stdin.close()
-
-        feeder = threading.Thread(target=feed, daemon=True)
-        feeder.start()
-        while True:
-            with lock:
-                while not order and not fed[0]:
-                    lock.wait()
-                if not order:
-                    break
-                rel, oid = order.popleft()
-            if oid is None:
-                yield rel, None, None
-                continue
-            header = reader.stdout.readline().split()
-            if len(header) < 3:
-                yield rel, oid, None
-                continue
-            body = reader.stdout.read(int(header[2]))
-            reader.stdout.read(1)  # the newline after each object
-            yield rel, oid, body
-        feeder.join()
