@@ -158,6 +158,28 @@ class LocalBlobStore(BlobStore):
                 if len(name) == 64 and name.startswith(prefix):
                     yield name
 
+    def iter_stats(self) -> Iterator[BlobStat]:
+        """``iter_digests`` with each size, one ``scandir`` per folder: no path object per
+        blob (a million blobs are listed in seconds, not tens of them)."""
+        base = self.root / "sha256"
+        if not base.is_dir():
+            return
+        for prefix in sorted(os.listdir(base)):
+            try:
+                with os.scandir(base / prefix) as entries:
+                    found = sorted(
+                        (entry.name, entry)
+                        for entry in entries
+                        if len(entry.name) == 64 and entry.name.startswith(prefix)
+                    )
+            except (NotADirectoryError, FileNotFoundError):
+                continue
+            for name, entry in found:
+                try:
+                    yield BlobStat(name, entry.stat().st_size)
+                except FileNotFoundError:
+                    continue  # gone since the folder was read
+
     def locator(self, digest: str) -> str:
         return f"{self.name}:{blob_key(digest)}"
 
