@@ -332,3 +332,40 @@ def test_bringing_the_schemas_up_to_date_reads_no_record(
     assert any("schemas" in note for note in notes)
     assert walked == []
     assert_check_clean(root)
+
+
+def test_the_status_each_run_starts_with_uses_git_s_untracked_cache_and_misses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``dirty_paths`` asks git once for the whole tree (a pathspec would turn the
+    untracked cache off) and lists an untracked folder file by file, by git's ignore
+    rules; names outside the ones asked for are left out."""
+    archive = new_archive(tmp_path)
+    archive.lock()  # a run sets the cache up in this clone
+    archive.close()
+    root = archive.root
+    said = subprocess.run(
+        ["git", "-C", str(root), "config", "core.untrackedCache"], capture_output=True, text=True
+    )
+    assert said.stdout.strip() == "true"
+    (root / "photos" / "2031" / "04").mkdir(parents=True)
+    (root / "photos" / "2031" / "04" / "a.json").write_text("{}\n")
+    (root / "photos" / "2031" / "b.json").write_text("{}\n")
+    (root / "photos" / "2031" / "04" / "x.tmp~").write_text("")
+    (root / ".gitignore").write_text((root / ".gitignore").read_text() + "*.tmp~\n")
+    (root / "notes").mkdir()
+    (root / "notes" / "mine.txt").write_text("not asked for\n")
+    changed = root / "config" / "user-preferences.json"
+    changed.write_text(changed.read_text().replace('"private"', '"private" '))
+    git = Git(root)
+    log = _logging_git(tmp_path, monkeypatch)
+    found = git.dirty_paths("photos", "config")
+    assert sorted(found) == [
+        "config/user-preferences.json",
+        "photos/2031/04/a.json",
+        "photos/2031/b.json",
+    ]
+    assert git.dirty_paths(".gitignore") == [".gitignore"]
+    assert not git.dirty_paths("schemas")
+    whole_tree = [c for c in _calls(log) if c.startswith("status") and " -- " not in c]
+    assert whole_tree, _calls(log)  # the first ask had no pathspec

@@ -161,6 +161,17 @@ def configure_git(git: Git) -> None:
     # index writes only what changed (git folds it into the shared part now and then)
     git.run("config", "core.splitIndex", "true")
     configure_merge_driver(git)
+    configure_status_cache(git)
+
+
+def configure_status_cache(git: Git) -> bool:
+    """git's untracked cache in this clone (per clone, like the merge driver): the
+    ``git status`` every run starts with then reads only the folders whose mtime moved,
+    not every folder of a million records. True when it changed."""
+    if git.run("config", "--get", "core.untrackedCache", check=False).strip() == "true":
+        return False
+    git.run("config", "core.untrackedCache", "true")
+    return True
 
 
 def _is_archive(path: Path) -> bool:
@@ -983,6 +994,7 @@ class Archive:
         naming it (the user's own lines there are kept; an uncommitted edit of theirs
         is left alone)."""
         configure_merge_driver(self.git)
+        configure_status_cache(self.git)
         path = self.root / ".gitattributes"
         try:
             current = path.read_text(encoding="utf-8")

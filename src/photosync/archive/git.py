@@ -42,6 +42,23 @@ def _raise_failed(args: Sequence[str], stderr: str, stdout: str) -> None:
     raise ArchiveCorrupt(f"git {_verb(args)} failed: {stderr.strip() or stdout.strip()}")
 
 
+def _status_paths(out: str) -> list[str]:
+    """The paths of ``git status --porcelain -z`` (a rename's source left out)."""
+    paths = []
+    entries = out.split("\0")
+    index = 0
+    while index < len(entries):
+        entry = entries[index]
+        index += 1
+        if not entry:
+            continue
+        status, path = entry[:2], entry[3:]
+        if status[0] in "RC":  # a rename carries its source as the next entry
+            index += 1
+        paths.append(path)
+    return paths
+
+
 class Git:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -120,19 +137,32 @@ class Git:
         return out or None
 
     def dirty_paths(self, *pathspecs: str) -> list[str]:
-        """Changed or untracked files (relative paths) under the given pathspecs."""
-        out = self.run("status", "--porcelain", "-z", "--untracked-files=all", "--", *pathspecs)
+        """Changed or untracked files (relative paths) under the given top-level names.
+
+        One ``git status`` of the whole tree, untracked folders shown whole: that is
+        the form git's untracked cache (``core.untrackedCache``) answers without
+        reading every folder of a million records, and a pathspec would turn it off.
+        An untracked folder under a name asked for is then listed file by file.
+        """
+
+        def wanted(path: str) -> bool:
+            return any(
+                path == spec or path.startswith(spec.rstrip("/") + "/") for spec in pathspecs
+            )
+
         paths = []
-        entries = out.split("\0")
-        index = 0
-        while index < len(entries):
-            entry = entries[index]
-            index += 1
-            if not entry:
+        for path in _status_paths(
+            self.run("status", "--porcelain", "-z", "--untracked-files=normal")
+        ):
+            if not wanted(path):
                 continue
-            status, path = entry[:2], entry[3:]
-            if status[0] in "RC":  # a rename carries its source as the next entry
-                index += 1
+            if path.endswith("/"):  # an untracked folder: its files, by git's ignore rules
+                paths.extend(
+                    _status_paths(
+                        self.run("status", "--porcelain", "-z", "--untracked-files=all", "--", path)
+                    )
+                )
+                continue
             paths.append(path)
         return paths
 
