@@ -5,6 +5,9 @@ over the target, and (``sync_dir``) the folder fsynced so the rename itself
 survives a power cut: a crash leaves the old file or the new one, never half.
 ``AppendJournal``: one fsynced line per entry, a torn last line ignored on read.
 
+``sync_filesystem``: one ``syncfs`` for a batch of files written without an fsync
+each (records before a commit, a discover batch's blobs before they are named).
+
 Used by records and config (``archive.jsonio``), the credential file, the Google
 upload-intent journal and the blob-copy journal. No other layer: it imports
 nothing from photosync.
@@ -12,6 +15,7 @@ nothing from photosync.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import threading
@@ -33,6 +37,21 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sync_filesystem(path: Path) -> None:
+    """Flush every file written on ``path``'s filesystem (one call per batch, not per file)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if libc.syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    except (OSError, AttributeError):
+        pass
+    os.sync()
 
 
 def atomic_write(
