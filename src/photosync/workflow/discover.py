@@ -467,7 +467,7 @@ class _ServiceRun:
         path = item.local_path
         assert path is not None
         # one descriptor, opened without blocking (a FIFO swapped in under the name is
-        # refused, not waited on), serves the hash and the copy
+        # refused, not waited on), serves the hash, the copy and the metadata
         with open_regular(path) as source:
             stored_now = False
             if item.instance_id in self.seen:
@@ -478,15 +478,16 @@ class _ServiceRun:
                     digest, stored_now, size = self._store_from(source)
             else:
                 digest, stored_now, size = self._store_from(source)
-        result.digest, result.size = digest, size
+            result.digest, result.size = digest, size
+            result.info = extract_media_info(
+                path,
+                sidecars=list(item.sidecar_paths),
+                fallback_mtime=None if item.taken_unknown else item.modified_at,
+                fallback_source=item.modified_at_source,
+                deep=self.deep,
+                handle=source,
+            )
         self._store_sidecars(item, result)
-        result.info = extract_media_info(
-            path,
-            sidecars=list(item.sidecar_paths),
-            fallback_mtime=None if item.taken_unknown else item.modified_at,
-            fallback_source=item.modified_at_source,
-            deep=self.deep,
-        )
         if stored_now:
             self._fingerprint(path, result)
 
