@@ -213,8 +213,11 @@ def test_a_record_is_written_only_once_its_blob_is_synced_and_named(
     blob_fsyncs: list[str] = []
     real_fsync = os.fsync
 
-    def sync_filesystem(path: Path) -> None:
+    real_sync = local_module.FilesystemSync.sync
+
+    def sync(self: local_module.FilesystemSync) -> bool:
         synced.update(store.iter_digests())
+        return real_sync(self)
 
     def fsync(fd: int) -> None:
         where = os.readlink(f"/proc/self/fd/{fd}")
@@ -222,7 +225,7 @@ def test_a_record_is_written_only_once_its_blob_is_synced_and_named(
             blob_fsyncs.append(where)
         real_fsync(fd)
 
-    monkeypatch.setattr(local_module, "sync_filesystem", sync_filesystem)
+    monkeypatch.setattr(local_module.FilesystemSync, "sync", sync)
     monkeypatch.setattr(os, "fsync", fsync)
     real_write = archive.write_record
     written = 0

@@ -32,7 +32,7 @@ from photosync.blobstore.base import (
     check_name,
     hash_stream,
 )
-from photosync.durable import fsync_dir, sync_filesystem
+from photosync.durable import FilesystemSync, fsync_dir
 from photosync.errors import BlobError, ChecksumMismatch
 
 _TMP_NAMES = itertools.count()
@@ -108,16 +108,26 @@ class BlobBatch:
     one is quarantined) and makes the names durable (a second ``syncfs``), so that
     nothing may name a blob before ``publish`` returns. Until then a blob is not in
     the store (``has`` is False); a killed run leaves temp files, which the next
-    run's ``sweep_tmp`` removes. Writers may run in many threads.
+    run's ``sweep_tmp`` removes. Writers may run in many threads; ``close`` when done.
+
+    The syncs go through one descriptor opened before the first blob is written, so a
+    write-back error of any blob fails ``publish`` (``durable.FilesystemSync``); where
+    syncfs(2) does not exist each blob and folder is fsynced instead.
     """
 
     def __init__(self, store: LocalBlobStore) -> None:
         self.store = store
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[Path, int]] = {}
+        self._fs: FilesystemSync | None = None
 
     def writer(self) -> BlobWriter:
-        return BlobWriter(self.store, self)
+        writer = BlobWriter(self.store, self)  # makes tmp/ if needed
+        if self._fs is None:
+            with self._lock:
+                if self._fs is None:
+                    self._fs = FilesystemSync(self.store.tmp_dir)
+        return writer
 
     def add(self, digest: str, tmp_path: Path, size: int) -> bool:
         """Keep a written temp file for ``publish``; False if the batch has these bytes."""
@@ -133,16 +143,23 @@ class BlobBatch:
     def publish(self) -> int:
         """Every blob written so far durable and under its name; returns how many.
 
-        A blob a writer adds while this runs waits for the next ``publish``.
+        A blob a writer adds while this runs waits for the next ``publish``. An error
+        (a failed write-back) leaves the batch's blobs unnamed and raises.
         """
         with self._lock:
             taken, self._pending = self._pending, {}
         if not taken:
             return 0
-        sync_filesystem(self.store.tmp_dir)  # the bytes, before any of them has a name
+        assert self._fs is not None  # opened by the first writer
+        if not self._fs.sync():  # the bytes, before any of them has a name
+            for tmp_path, _size in taken.values():
+                _fsync_file(tmp_path)
         for digest, (tmp_path, size) in taken.items():
             self.store.file_tmp(tmp_path, digest, size, read_only=True)
-        sync_filesystem(self.store.root)  # the names, before anything names them
+        if not self._fs.sync():  # the names, before anything names them
+            for folder in {self.store.path_for(digest).parent for digest in taken}:
+                fsync_dir(folder)
+            fsync_dir(self.store.root / "sha256")
         return len(taken)
 
     def discard(self) -> None:
@@ -151,6 +168,21 @@ class BlobBatch:
             taken, self._pending = self._pending, {}
         for tmp_path, _size in taken.values():
             tmp_path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """``discard``, and the sync descriptor closed."""
+        self.discard()
+        if self._fs is not None:
+            self._fs.close()
+            self._fs = None
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class LocalBlobStore(BlobStore):

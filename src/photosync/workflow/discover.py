@@ -302,7 +302,7 @@ class _ServiceRun:
         try:
             return self._execute(commits)
         finally:
-            self.blobs.discard()  # a run stopped by an error: what no record names goes
+            self.blobs.close()  # a run stopped by an error: what no record names goes
 
     def _execute(self, commits: list[str]) -> ServiceReport:
         name = self.service.name
