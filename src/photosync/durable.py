@@ -5,6 +5,9 @@ over the target, and (``sync_dir``) the folder fsynced so the rename itself
 survives a power cut: a crash leaves the old file or the new one, never half.
 ``AppendJournal``: one fsynced line per entry, a torn last line ignored on read.
 
+``sync_filesystem``: one ``syncfs`` for a batch of files written without an fsync
+each (records before a commit, a discover batch's blobs before they are named).
+
 Used by records and config (``archive.jsonio``), the credential file, the Google
 upload-intent journal and the blob-copy journal. No other layer: it imports
 nothing from photosync.
@@ -12,10 +15,11 @@ nothing from photosync.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,52 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sync_filesystem(path: Path) -> None:
+    """Flush every file written on ``path``'s filesystem (one call per batch, not per file)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if libc.syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    except (OSError, AttributeError):
+        pass
+    os.sync()
+
+
+class FilesystemSync:
+    """``syncfs`` of one filesystem through a descriptor opened once, before the files it
+    is to make durable are written: the kernel reports a write-back error to every
+    descriptor opened before it happened, so a failed write of any of them fails
+    ``sync`` (OSError) instead of passing unseen, as an fsync of each would have.
+    Where syncfs(2) does not exist ``sync`` returns False: the caller fsyncs each file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._syncfs: Callable[[int], int] | None
+        try:
+            self._syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+        except (OSError, AttributeError):
+            self._syncfs = None
+        self._fd: int | None = os.open(path, os.O_RDONLY)
+
+    def sync(self) -> bool:
+        if self._syncfs is None:
+            return False
+        assert self._fd is not None, "closed"
+        if self._syncfs(self._fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, f"cannot make files durable: {os.strerror(code)}")
+        return True
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def atomic_write(

@@ -585,3 +585,24 @@ def test_a_sidecar_of_megabytes_of_edit_history_still_gives_its_facts(tmp_path: 
     photo = write(tmp_path / "p.jpg", jpeg_bytes(exif=exif_block(dto="2018:07:08 09:10:11")))
     info = extract_media_info(photo, sidecars=[sidecar])
     assert info.caption == "by the lake", info.problems
+
+
+def test_an_open_handle_is_read_not_the_name_that_now_holds_other_bytes(tmp_path: Path) -> None:
+    """discover reads a file's facts through the descriptor it hashed: a file swapped in
+    under the name meanwhile does not lend the archived bytes its date or size."""
+    from photosync.emulators.samples import write_jpeg
+
+    path = write_jpeg(
+        tmp_path / "IMG_1.jpg", seed=1, size=(64, 48), taken=datetime(2019, 5, 4, 3, 2, 1)
+    )
+    with open(path, "rb") as handle:
+        handle.read()  # at its end, as after hashing
+        os.replace(
+            write_jpeg(tmp_path / "other.jpg", seed=2, size=(32, 24), taken=datetime(2001, 1, 1)),
+            path,
+        )
+        through_handle = extract_media_info(path, handle=handle)
+        assert not handle.closed  # the caller's to close
+    assert through_handle.taken_date == "2019-05-04T03:02:01"
+    assert (through_handle.width, through_handle.height) == (64, 48)
+    assert extract_media_info(path).taken_date == "2001-01-01T00:00:00"

@@ -196,6 +196,61 @@ def test_checkpoints_commit_in_batches(tmp_path: Path) -> None:
     assert_check_clean(archive.root)
 
 
+def test_a_record_is_written_only_once_its_blob_is_synced_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's originals are synced once, not fsynced each, yet never named by a
+    record (nor a sidecar entry) before their bytes and their names are on disk."""
+    import photosync.blobstore.local as local_module
+
+    library = make_library(tmp_path / "lib", 25)
+    write_xmp_sidecar(library[0].with_suffix(".xmp"), caption="a sidecar is a blob too")
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
+    set_prefs(archive, commit_every=10)
+    archive.lock()
+    store = LocalBlobStore(archive.root / "blobs")
+    synced: set[str] = set()  # blobs whose names were made durable
+    blob_fsyncs: list[str] = []
+    real_fsync = os.fsync
+
+    real_sync = local_module.FilesystemSync.sync
+
+    def sync(self: local_module.FilesystemSync) -> bool:
+        synced.update(store.iter_digests())
+        return real_sync(self)
+
+    def fsync(fd: int) -> None:
+        where = os.readlink(f"/proc/self/fd/{fd}")
+        if where.startswith(str(archive.root / "blobs")):
+            blob_fsyncs.append(where)
+        real_fsync(fd)
+
+    monkeypatch.setattr(local_module.FilesystemSync, "sync", sync)
+    monkeypatch.setattr(os, "fsync", fsync)
+    real_write = archive.write_record
+    written = 0
+
+    def write_record(record: Any, **kwargs: Any) -> bool:
+        nonlocal written
+        for digest in [record["content_hash"]] + [
+            sidecar["content_hash"]
+            for instance in record["instances"]["lib"]
+            for sidecar in instance.get("sidecars", [])
+        ]:
+            assert digest.removeprefix("sha256:") in synced
+        written += 1
+        return real_write(record, **kwargs)
+
+    monkeypatch.setattr(archive, "write_record", write_record)
+    report = discover(archive)
+    assert report.new == 25 and report.failed == 0 and written == 25
+    assert blob_fsyncs == []  # no fsync per blob: one sync per batch
+    assert any(s.get("sidecars") for r in records(archive.root) for s in r["instances"]["lib"])
+    assert not list((archive.root / "blobs" / "tmp").iterdir())
+    archive.close()
+    assert_check_clean(archive.root)
+
+
 def test_a_source_that_suddenly_lists_far_fewer_photos_is_reported_not_deleted(
     tmp_path: Path,
 ) -> None:

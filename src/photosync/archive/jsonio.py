@@ -7,16 +7,14 @@ means a crash leaves either the old file or the new one, never half of one.
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from photosync import durable
-from photosync.durable import fsync_dir
+from photosync.durable import fsync_dir, sync_filesystem
 from photosync.errors import RecordInvalid
 
 __all__ = [
@@ -25,6 +23,7 @@ __all__ = [
     "canonical_dumps",
     "fsync_dir",
     "read_json",
+    "sync_filesystem",
     "write_json",
 ]
 
@@ -70,18 +69,3 @@ def write_canonical(
 def read_json(path: Path) -> Any:
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
-
-
-def sync_filesystem(path: Path) -> None:
-    """Flush every file written on ``path``'s filesystem (one call per batch, not per file)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            if libc.syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-    except (OSError, AttributeError):
-        pass
-    os.sync()

@@ -4,6 +4,11 @@ Writes go to ``<root>/tmp/`` first, are fsynced, made read-only and renamed into
 place, so a blob that exists under its name is complete. Ingest copies and
 hashes in one pass (``BlobWriter``) so that a new original is read once and
 written once.
+
+A ``BlobBatch`` (discover's many small files) keeps that rule with one filesystem
+sync for many blobs instead of an fsync each: its blobs stay complete temp files
+until ``publish`` syncs them all, names them, and syncs again, so a name is still
+only ever given to bytes already on disk.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import hashlib
 import itertools
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -26,7 +32,7 @@ from photosync.blobstore.base import (
     check_name,
     hash_stream,
 )
-from photosync.durable import fsync_dir
+from photosync.durable import FilesystemSync, fsync_dir
 from photosync.errors import BlobError, ChecksumMismatch
 
 _TMP_NAMES = itertools.count()
@@ -35,8 +41,9 @@ _TMP_NAMES = itertools.count()
 class BlobWriter:
     """Streams bytes into a temp file while hashing; ``commit`` files it under its hash."""
 
-    def __init__(self, store: LocalBlobStore) -> None:
+    def __init__(self, store: LocalBlobStore, batch: BlobBatch | None = None) -> None:
         self.store = store
+        self.batch = batch
         self.tmp_path = store.tmp_dir / f"ingest-{os.getpid()}-{next(_TMP_NAMES)}"
         try:
             fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -63,36 +70,119 @@ class BlobWriter:
         return self._hasher.hexdigest()
 
     def commit(self, *, durable: bool = True) -> tuple[str, bool]:
-        """(digest, True if newly stored); an existing identical blob wins."""
+        """(digest, True if newly stored); an existing identical blob wins.
+
+        A batch's writer leaves the blob a complete temp file, named at the batch's
+        ``publish`` (True: this writer's bytes are the ones that will be named).
+        """
         assert self._handle is not None
-        if durable:
+        if self.batch is not None:
+            os.fchmod(self._handle.fileno(), 0o444)
+        elif durable:
             os.fsync(self._handle.fileno())
         self._handle.close()
         self._handle = None
         digest = self.digest
-        final = self.store.path_for(digest)
-        try:
-            existing = os.stat(final).st_size
-        except FileNotFoundError:
-            existing = None
-        if existing == self.size:
-            self.tmp_path.unlink(missing_ok=True)
+        if self.batch is not None:
+            if self.store.stat_size(digest) != self.size and self.batch.add(
+                digest, self.tmp_path, self.size
+            ):
+                return digest, True
+            self.tmp_path.unlink(missing_ok=True)  # stored, or another file of the batch has it
             return digest, False
-        if existing is not None:  # a torn copy (power cut before it reached the disk)
-            self.store.quarantine(digest)
-        os.chmod(self.tmp_path, 0o444)
-        try:
-            os.replace(self.tmp_path, final)
-        except FileNotFoundError:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self.tmp_path, final)
-        return digest, True
+        return digest, self.store.file_tmp(self.tmp_path, digest, self.size)
 
     def abort(self) -> None:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
         self.tmp_path.unlink(missing_ok=True)
+
+
+class BlobBatch:
+    """Blobs written now and named together: one filesystem sync for the batch.
+
+    ``writer()`` gives writers whose bytes stay a complete, read-only temp file in
+    ``tmp/``; ``publish`` makes every blob written so far durable (one ``syncfs``),
+    names them (the same checks as a single write: an identical blob wins, a torn
+    one is quarantined) and makes the names durable (a second ``syncfs``), so that
+    nothing may name a blob before ``publish`` returns. Until then a blob is not in
+    the store (``has`` is False); a killed run leaves temp files, which the next
+    run's ``sweep_tmp`` removes. Writers may run in many threads; ``close`` when done.
+
+    The syncs go through one descriptor opened before the first blob is written, so a
+    write-back error of any blob fails ``publish`` (``durable.FilesystemSync``); where
+    syncfs(2) does not exist each blob and folder is fsynced instead.
+    """
+
+    def __init__(self, store: LocalBlobStore) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._pending: dict[str, tuple[Path, int]] = {}
+        self._fs: FilesystemSync | None = None
+
+    def writer(self) -> BlobWriter:
+        writer = BlobWriter(self.store, self)  # makes tmp/ if needed
+        if self._fs is None:
+            with self._lock:
+                if self._fs is None:
+                    self._fs = FilesystemSync(self.store.tmp_dir)
+        return writer
+
+    def add(self, digest: str, tmp_path: Path, size: int) -> bool:
+        """Keep a written temp file for ``publish``; False if the batch has these bytes."""
+        with self._lock:
+            if digest in self._pending:
+                return False
+            self._pending[digest] = (tmp_path, size)
+            return True
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def publish(self) -> int:
+        """Every blob written so far durable and under its name; returns how many.
+
+        A blob a writer adds while this runs waits for the next ``publish``. An error
+        (a failed write-back) leaves the batch's blobs unnamed and raises.
+        """
+        with self._lock:
+            taken, self._pending = self._pending, {}
+        if not taken:
+            return 0
+        assert self._fs is not None  # opened by the first writer
+        if not self._fs.sync():  # the bytes, before any of them has a name
+            for tmp_path, _size in taken.values():
+                _fsync_file(tmp_path)
+        for digest, (tmp_path, size) in taken.items():
+            self.store.file_tmp(tmp_path, digest, size, read_only=True)
+        if not self._fs.sync():  # the names, before anything names them
+            for folder in {self.store.path_for(digest).parent for digest in taken}:
+                fsync_dir(folder)
+            fsync_dir(self.store.root / "sha256")
+        return len(taken)
+
+    def discard(self) -> None:
+        """Drop what was not published (a run that stopped before naming it)."""
+        with self._lock:
+            taken, self._pending = self._pending, {}
+        for tmp_path, _size in taken.values():
+            tmp_path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """``discard``, and the sync descriptor closed."""
+        self.discard()
+        if self._fs is not None:
+            self._fs.close()
+            self._fs = None
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class LocalBlobStore(BlobStore):
@@ -115,6 +205,35 @@ class LocalBlobStore(BlobStore):
 
     def writer(self) -> BlobWriter:
         return BlobWriter(self)
+
+    def batch(self) -> BlobBatch:
+        return BlobBatch(self)
+
+    def stat_size(self, digest: str) -> int | None:
+        try:
+            return os.stat(self.path_for(digest)).st_size
+        except FileNotFoundError:
+            return None
+
+    def file_tmp(self, tmp_path: Path, digest: str, size: int, *, read_only: bool = False) -> bool:
+        """Name a complete temp file (already durable) as blob ``digest``: True if it
+        is the blob now, False if an identical one was there (the temp file goes).
+        ``read_only``: the temp file was made read-only when written."""
+        final = self.path_for(digest)
+        existing = self.stat_size(digest)
+        if existing == size:
+            tmp_path.unlink(missing_ok=True)
+            return False
+        if existing is not None:  # a torn copy (power cut before it reached the disk)
+            self.quarantine(digest)
+        if not read_only:
+            os.chmod(tmp_path, 0o444)
+        try:
+            os.replace(tmp_path, final)
+        except FileNotFoundError:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp_path, final)
+        return True
 
     def has(self, digest: str) -> bool:
         return self.path_for(digest).is_file()

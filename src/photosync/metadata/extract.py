@@ -14,6 +14,7 @@ import stat
 import struct
 import warnings
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -166,8 +167,14 @@ def extract_media_info(
     file_time: bool = True,
     name: str | None = None,
     deep: ExiftoolReader | None = None,
+    handle: BinaryIO | None = None,
 ) -> MediaInfo:
     """Everything we keep about one file; see ``MediaInfo`` for the field rules.
+
+    ``handle``: ``path`` already open (discover's descriptor, whose bytes it just
+    hashed and stored), read from its start instead of opening the name again: the
+    facts are those of the very bytes archived, and a file costs one open, not two.
+    The caller keeps it open and closes it.
 
     ``sidecars`` (from ``find_sidecars``) override embedded caption/title/tags
     and give dates and GPS only where the file has none.  ``fallback_mtime`` is
@@ -187,9 +194,11 @@ def extract_media_info(
     embedded: list[Facts] = []
     fmt: str | None = None
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block open() forever
+        if handle is not None:
+            handle.seek(0)
+        elif not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block open() forever
             raise IsADirectoryError(f"not a regular file: {path.name}")
-        with open(path, "rb") as fh:
+        with nullcontext(handle) if handle is not None else open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             head = fh.read(64)
             fmt = sniff_format(head, path.suffix)

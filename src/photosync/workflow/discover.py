@@ -6,13 +6,16 @@ Data flow per service::
         | new or changed
         v
     worker threads: one pass reads the bytes, SHA-256s them and writes them to
-    the local blob store (tmp, fsync, rename); metadata read from the file
+    the local blob store (a temp file of the batch's ``BlobBatch``; a download:
+    tmp, fsync, rename); metadata read from the file
         |
         v
     main thread: record by content hash (new record, or one more instance of an
-    existing one), validated and written; every ``commit_every`` items a git
-    commit, then the seen-cache rows of those items (so a killed run redoes
-    only uncommitted work). The service cursor is saved with the last commit.
+    existing one), kept in memory; every ``commit_every`` items the batch's blobs
+    are published (one syncfs, renamed into place, one more syncfs: durable before
+    any record names them), its records validated and written, a git commit,
+    then the seen-cache rows of those items (so a killed run redoes only
+    uncommitted work). The service cursor is saved with the last commit.
 """
 
 from __future__ import annotations
@@ -266,6 +269,9 @@ class _ServiceRun:
         self.deep = deep
         self.service = service
         self.store = store
+        # a local file's blob (and every sidecar's) waits, a complete temp file, for the
+        # checkpoint: one filesystem sync a batch, not an fsync a file
+        self.blobs = store.batch()
         self.since = since
         self.full_scan = full_scan
         self.commit_every = commit_every
@@ -293,6 +299,12 @@ class _ServiceRun:
 
     # orchestration ------------------------------------------------------------------------
     def execute(self, commits: list[str]) -> ServiceReport:
+        try:
+            return self._execute(commits)
+        finally:
+            self.blobs.close()  # a run stopped by an error: what no record names goes
+
+    def _execute(self, commits: list[str]) -> ServiceReport:
         name = self.service.name
         sync_state = self.archive.sync_state()
         previous = sync_state["services"].get(name, {})
@@ -455,7 +467,7 @@ class _ServiceRun:
         path = item.local_path
         assert path is not None
         # one descriptor, opened without blocking (a FIFO swapped in under the name is
-        # refused, not waited on), serves the hash and the copy
+        # refused, not waited on), serves the hash, the copy and the metadata
         with open_regular(path) as source:
             stored_now = False
             if item.instance_id in self.seen:
@@ -466,15 +478,16 @@ class _ServiceRun:
                     digest, stored_now, size = self._store_from(source)
             else:
                 digest, stored_now, size = self._store_from(source)
-        result.digest, result.size = digest, size
+            result.digest, result.size = digest, size
+            result.info = extract_media_info(
+                path,
+                sidecars=list(item.sidecar_paths),
+                fallback_mtime=None if item.taken_unknown else item.modified_at,
+                fallback_source=item.modified_at_source,
+                deep=self.deep,
+                handle=source,
+            )
         self._store_sidecars(item, result)
-        result.info = extract_media_info(
-            path,
-            sidecars=list(item.sidecar_paths),
-            fallback_mtime=None if item.taken_unknown else item.modified_at,
-            fallback_source=item.modified_at_source,
-            deep=self.deep,
-        )
         if stored_now:
             self._fingerprint(path, result)
 
@@ -486,9 +499,13 @@ class _ServiceRun:
                 digest, _stored, size = self._store_from(stream)
             result.sidecars.append({"name": name, "content_hash": f"sha256:{digest}", "size": size})
 
-    def _store_from(self, source: BinaryIO) -> tuple[str, bool, int]:
-        """Copy a stream into the local blob store: (digest, stored now, size)."""
-        writer = self.store.writer()
+    def _store_from(self, source: BinaryIO, *, batched: bool = True) -> tuple[str, bool, int]:
+        """Copy a stream into the local blob store: (digest, stored now, size).
+
+        ``batched``: the blob is named at the checkpoint (``BlobBatch.publish``), before
+        any record names it; else at once (a download, read back from the store now).
+        """
+        writer = self.blobs.writer() if batched else self.store.writer()
         try:
             writer.copy_from(source)
             digest, stored_now = writer.commit()
@@ -499,7 +516,7 @@ class _ServiceRun:
 
     def _ingest_stream(self, item: RemoteItem, result: _Ingested) -> None:
         with self.service.open_item(item) as stream:
-            digest, stored_now, result.size = self._store_from(stream)
+            digest, stored_now, result.size = self._store_from(stream, batched=False)
         result.digest = digest
         self._store_sidecars(item, result)
         result.info = extract_media_info(
@@ -745,6 +762,7 @@ class _ServiceRun:
             )
 
     def _checkpoint(self, commits: list[str], *, final: bool) -> None:
+        self.blobs.publish()  # every blob this batch's records name: durable, named
         self._flush()
         name = self.service.name
         parts = [f"{self.batch_new} new", f"{self.batch_updated} updated"]
