@@ -143,6 +143,8 @@ class Git:
         the form git's untracked cache (``core.untrackedCache``) answers without
         reading every folder of a million records, and a pathspec would turn it off.
         An untracked folder under a name asked for is then listed file by file.
+        ``--no-renames``: a record the user ``git mv``-ed out of photos/ is a removal
+        under photos/, not a rename to a path outside the names asked for.
         """
 
         def wanted(path: str) -> bool:
@@ -152,14 +154,22 @@ class Git:
 
         paths = []
         for path in _status_paths(
-            self.run("status", "--porcelain", "-z", "--untracked-files=normal")
+            self.run("status", "--porcelain", "-z", "--no-renames", "--untracked-files=normal")
         ):
             if not wanted(path):
                 continue
             if path.endswith("/"):  # an untracked folder: its files, by git's ignore rules
                 paths.extend(
                     _status_paths(
-                        self.run("status", "--porcelain", "-z", "--untracked-files=all", "--", path)
+                        self.run(
+                            "status",
+                            "--porcelain",
+                            "-z",
+                            "--no-renames",
+                            "--untracked-files=all",
+                            "--",
+                            path,
+                        )
                     )
                 )
                 continue

@@ -19,12 +19,14 @@ not trusted (its mtime could move again in the same tick).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, cast
 
 from photosync.archive.archive import Archive
@@ -152,13 +154,29 @@ class Summary:
 class SummaryCache:
     def __init__(self, archive: Archive) -> None:
         self.archive = archive
-        path = archive.root / ".photosync" / "summary.sqlite"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = archive.root / ".photosync" / "summary.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = self._connect()
+        except sqlite3.DatabaseError:  # damaged: a cache, built again from git
+            self._discard()
+            self.conn = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
         # another status building the summary is waited for (it may take minutes, once)
-        self.conn = sqlite3.connect(path, isolation_level=None, timeout=3600)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")  # a cache: lost work is redone
-        self.conn.executescript(_SCHEMA)
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=3600)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # a cache: lost work is redone
+            conn.executescript(_SCHEMA)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _discard(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
     def close(self) -> None:
         self.conn.close()
@@ -190,7 +208,20 @@ class SummaryCache:
         ]
 
     def refresh(self) -> Totals:
-        """Bring the cache to ``HEAD:photos`` (reading only what git says changed)."""
+        """Bring the cache to ``HEAD:photos`` (reading only what git says changed); a cache
+        found damaged on the way is built again from nothing."""
+        try:
+            return self._refresh()
+        except sqlite3.DatabaseError:
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+            self.conn.close()
+            self._discard()
+            self.conn = self._connect()
+            return self._refresh()
+
+    def _refresh(self) -> Totals:
         tree = self.archive.git.run("rev-parse", "-q", "--verify", "HEAD:photos", check=False)
         tree = tree.strip()
         self.conn.execute("BEGIN IMMEDIATE")  # one status updates the cache at a time
