@@ -569,7 +569,11 @@ def replicate(
         else:
             console.print(
                 "nothing to replicate"
-                + ("" if report.skipped_unresolved else ": every photo is where it should be")
+                + (
+                    ""
+                    if report.skipped_unresolved or report.failed or report.not_here
+                    else ": every photo is where it should be"
+                )
             )
         if verbose:
             for planned in report.planned:
