@@ -50,6 +50,28 @@ def new_archive(tmp: Path, **services: dict[str, Any]) -> Archive:
     return archive
 
 
+def archive_with_nas(tmp: Path, count: int, *, replicated: bool = False) -> Archive:
+    """A folder source ``lib`` of ``count`` photos, discovered and resolved, and a second
+    storage location ``nas`` (a local folder); the archive is locked. ``replicated``:
+    replicated twice too (the second run finds nothing to do: a settled archive)."""
+    from photosync.workflow.config import add_location
+    from photosync.workflow.discover import discover
+    from photosync.workflow.replicate import replicate
+    from photosync.workflow.resolve import auto_resolve
+
+    make_library(tmp / "lib", count)
+    archive = new_archive(tmp, lib={"type": "local", "path": str(tmp / "lib")})
+    archive.lock()
+    add_location(archive, {"name": "nas", "type": "local", "path": str(tmp / "nas")})
+    archive.commit("config: a storage location")
+    discover(archive)
+    auto_resolve(archive)
+    if replicated:
+        replicate(archive, execute=True)
+        replicate(archive, execute=True)
+    return archive
+
+
 def set_prefs(archive: Archive, **sync: Any) -> None:
     prefs = archive.preferences()
     prefs["sync_preferences"].update(sync)

@@ -12,23 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from photosync.cli import cli
-from photosync.workflow.config import add_location
-from photosync.workflow.discover import discover
-from photosync.workflow.replicate import replicate
-from photosync.workflow.resolve import auto_resolve
-from tests.helpers import assert_check_clean, make_library, new_archive, run_cli
+from tests.helpers import archive_with_nas, assert_check_clean, run_cli
 
 
 def _settled(tmp_path: Path) -> Path:
-    make_library(tmp_path / "lib", 3)
-    archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
-    archive.lock()
-    add_location(archive, {"name": "nas", "type": "local", "path": str(tmp_path / "nas")})
-    archive.commit("config: a storage location")
-    discover(archive)
-    auto_resolve(archive)
-    replicate(archive, execute=True)
-    replicate(archive, execute=True)
+    archive = archive_with_nas(tmp_path, 3, replicated=True)
     archive.close()
     return archive.root
 

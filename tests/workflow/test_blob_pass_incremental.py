@@ -20,18 +20,11 @@ from photosync.workflow.config import add_location
 from photosync.workflow.discover import discover
 from photosync.workflow.replicate import replicate
 from photosync.workflow.resolve import auto_resolve
-from tests.helpers import assert_check_clean, make_library, new_archive
+from tests.helpers import archive_with_nas, assert_check_clean, make_library
 
 
 def _archive(tmp_path: Path, count: int = 4) -> Archive:
-    make_library(tmp_path / "lib", count)
-    archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
-    archive.lock()
-    add_location(archive, {"name": "nas", "type": "local", "path": str(tmp_path / "nas")})
-    archive.commit("config: a storage location")
-    discover(archive)
-    auto_resolve(archive)
-    return archive
+    return archive_with_nas(tmp_path, count)
 
 
 def _locations(archive: Archive) -> dict[str, list[str]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,29 +21,9 @@ from photosync.archive.jsonio import canonical_bytes
 from photosync.workflow import checkfacts
 from photosync.workflow.check import check_archive
 from tests.helpers import make_library, run_cli
+from tests.workflow.test_check import _archive, _git, _ok
 
 CACHE = Path(".photosync") / "check.sqlite"
-
-
-def _ok(*args: str) -> None:
-    result = run_cli(*args)
-    assert result.exit_code == 0, result.output
-
-
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
-    ).stdout
-
-
-def _archive(tmp_path: Path, count: int = 4) -> Path:
-    root = tmp_path / "archive"
-    _ok("init", str(root))
-    make_library(tmp_path / "lib", count)
-    _ok("--archive", str(root), "service", "add", "phone", "--type", "local",
-        "--path", str(tmp_path / "lib"))  # fmt: skip
-    _ok("--archive", str(root), "discover")
-    return root
 
 
 def _check(root: Path) -> dict[str, Any]:
@@ -87,7 +66,7 @@ def _cached_files(root: Path) -> int:
 def test_a_committed_hand_edit_that_breaks_a_record_is_found_through_the_cache(
     tmp_path: Path,
 ) -> None:
-    root = _archive(tmp_path)
+    root = _archive(tmp_path, 4)
     assert _check(root)["ok"]
     assert _cached_files(root) == 4
     broken = _records(root)[0]
@@ -104,7 +83,7 @@ def test_a_committed_hand_edit_that_breaks_a_record_is_found_through_the_cache(
 
 
 def test_a_copied_record_committed_is_a_duplicate_through_the_cache(tmp_path: Path) -> None:
-    root = _archive(tmp_path)
+    root = _archive(tmp_path, 4)
     assert _check(root)["ok"]
     original = _records(root)[0]
     twin = original.parent / "copy" / original.name
@@ -129,7 +108,7 @@ def test_a_git_reset_is_followed(tmp_path: Path) -> None:
 
 
 def test_uncommitted_edits_are_read_from_the_working_tree(tmp_path: Path) -> None:
-    root = _archive(tmp_path)
+    root = _archive(tmp_path, 4)
     assert _check(root)["ok"]
     first, second, third = _records(root)[:3]
     first.write_text("{ not json")
@@ -147,7 +126,7 @@ def test_uncommitted_edits_are_read_from_the_working_tree(tmp_path: Path) -> Non
 
 
 def test_an_assume_unchanged_file_is_read_from_the_working_tree(tmp_path: Path) -> None:
-    root = _archive(tmp_path)
+    root = _archive(tmp_path, 4)
     assert _check(root)["ok"]
     edited = _records(root)[0]
     rel = str(edited.relative_to(root))
@@ -162,7 +141,7 @@ def test_an_assume_unchanged_file_is_read_from_the_working_tree(tmp_path: Path) 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "deleted", "wrong rows"])
 def test_a_damaged_or_deleted_cache_is_rebuilt(tmp_path: Path, damage: str) -> None:
-    root = _archive(tmp_path)
+    root = _archive(tmp_path, 4)
     clean = _check(root)
     assert clean["ok"]
     cache = root / CACHE
@@ -184,7 +163,7 @@ def test_a_damaged_or_deleted_cache_is_rebuilt(tmp_path: Path, damage: str) -> N
 def test_a_cache_that_cannot_be_written_reads_everything(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = _archive(tmp_path)
+    root = _archive(tmp_path, 4)
     broken = _records(root)[1]
     broken.write_text("{}")
     _git(root, "commit", "-qam", "a hand edit")
@@ -206,7 +185,7 @@ def test_a_cache_that_cannot_be_written_reads_everything(
 def test_a_cache_locked_by_another_writer_midway_falls_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = _archive(tmp_path)
+    root = _archive(tmp_path, 4)
     expected = _uncached(root, tmp_path)
     refresh = checkfacts.CheckCache.refresh
 

@@ -42,9 +42,10 @@ def _raise_failed(args: Sequence[str], stderr: str, stdout: str) -> None:
     raise ArchiveCorrupt(f"git {_verb(args)} failed: {stderr.strip() or stdout.strip()}")
 
 
-def _status_paths(out: str) -> list[str]:
-    """The paths of ``git status --porcelain -z`` (a rename's source left out)."""
-    paths = []
+def status_entries(out: str) -> list[tuple[str, str, str | None]]:
+    """(status, path, a rename's or copy's source) of each entry of
+    ``git status --porcelain -z``."""
+    found: list[tuple[str, str, str | None]] = []
     entries = out.split("\0")
     index = 0
     while index < len(entries):
@@ -53,10 +54,17 @@ def _status_paths(out: str) -> list[str]:
         if not entry:
             continue
         status, path = entry[:2], entry[3:]
+        source = None
         if status[0] in "RC":  # a rename carries its source as the next entry
+            source = entries[index] if index < len(entries) else ""
             index += 1
-        paths.append(path)
-    return paths
+        found.append((status, path, source))
+    return found
+
+
+def _status_paths(out: str) -> list[str]:
+    """The paths of ``git status --porcelain -z`` (a rename's source left out)."""
+    return [path for _status, path, _source in status_entries(out)]
 
 
 class Git:

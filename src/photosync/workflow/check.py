@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from photosync.archive.archive import Archive, merge_temp_leftovers
-from photosync.archive.git import split_z
+from photosync.archive.git import split_z, status_entries
 from photosync.archive.schema import CONFIG_SCHEMAS, PHOTO_SCHEMA, is_valid
 from photosync.archive.secretscan import credential_paths
 from photosync.blobstore.base import BlobStore
@@ -255,20 +255,12 @@ def _check_uncommitted(archive: Archive, report: CheckReport, writer: bool) -> s
         *CHECKED_PATHS,
         check=False,
     )
-    entries = out.split("\0")
     changes: list[tuple[str, str]] = []
     named: set[str] = set()
-    index = 0
-    while index < len(entries):
-        entry = entries[index]
-        index += 1
-        if not entry:
-            continue
-        status, path = entry[:2], entry[3:]
+    for status, path, source in status_entries(out):
         named.add(path)
-        if status[0] in "RC":
-            named.add(entries[index] if index < len(entries) else "")
-            index += 1
+        if source is not None:
+            named.add(source)
         if status != "!!":
             changes.append((status, path))
     named |= _flagged_paths(archive)
