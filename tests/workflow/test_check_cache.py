@@ -196,3 +196,32 @@ def test_a_cache_locked_by_another_writer_midway_falls_back(
 
     monkeypatch.setattr(checkfacts.CheckCache, "refresh", failing)
     assert check_archive(Archive(root)).to_json() == expected
+
+
+def test_a_check_of_the_same_files_reuses_what_it_derived_and_no_other_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tables the checks across records read are kept under the key of this run's
+    files; the same files (even with an uncommitted edit on top) reuse them, any other
+    files (an edit changed again, a commit) derive them anew: each report is the same as
+    a check without cache."""
+    root = _archive(tmp_path, 4)
+    first = _same_as_uncached(root, tmp_path)
+    edited = _records(root)[0]
+    edited.write_bytes(edited.read_bytes().replace(b'"processing_state"', b'"processing_state" '))
+    with_edit = _same_as_uncached(root, tmp_path)
+    assert "uncommitted_edit" in _kinds(with_edit)
+    from photosync.workflow import check as check_module
+
+    with monkeypatch.context() as patched:  # the same files: nothing may be derived again
+        patched.setattr(check_module, "_RECORD_TABLES", "SELECT RAISE(ABORT, 'derived again');")
+        assert _check(root) == with_edit
+    edited.write_bytes(edited.read_bytes().replace(b'"processing_state" ', b'"processing_state"'))
+    assert _same_as_uncached(root, tmp_path) == first
+    _make_a_duplicate = _records(root)[1]
+    copy = root / "photos" / "2031" / "01"
+    copy.mkdir(parents=True)
+    shutil.copy(_make_a_duplicate, copy / _make_a_duplicate.name)
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "a copy of a record")
+    assert "duplicate_photo_id" in _kinds(_same_as_uncached(root, tmp_path))

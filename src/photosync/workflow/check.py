@@ -341,32 +341,36 @@ def _classify_change(archive: Archive, status: str, rel: str) -> tuple[bool, str
 
 
 # records --------------------------------------------------------------------------------------
+#: what the checks across records read, derived from this run's files (``cur``); kept in
+#: the cache under ``scan_key``: a check of the same files (nothing committed or edited
+#: since) reads them again instead of deriving them from a million rows
+_DERIVED = ("recs", "held", "owners", "invalid_values", "blobs", "named")
 _RECORD_TABLES = """
-CREATE TEMP TABLE recs AS
+CREATE TABLE recs AS
     SELECT c.rel AS rel, c.oid AS oid, f.photo_id AS photo_id, f.expected AS expected,
         ROW_NUMBER() OVER w AS rn, FIRST_VALUE(c.rel) OVER w AS first_rel
     FROM cur c JOIN facts f ON f.oid = c.oid WHERE f.valid = 1
     WINDOW w AS (PARTITION BY f.photo_id ORDER BY c.rel);
-CREATE INDEX temp.recs_id ON recs (photo_id, rn);
-CREATE TEMP TABLE held AS
+CREATE INDEX recs_id ON recs (photo_id, rn);
+CREATE TABLE held AS
     SELECT r.rel AS rel, r.oid AS oid, r.photo_id AS photo_id, h.seq AS seq, h.value AS value,
         h.digest AS digest, h.size AS size, h.kind AS kind,
         FIRST_VALUE(r.photo_id) OVER w AS owner, FIRST_VALUE(r.rel) OVER w AS owner_rel
     FROM recs r JOIN hashes h ON h.oid = r.oid WHERE r.rn = 1 AND h.kind IN (0, 1)
     WINDOW w AS (PARTITION BY h.kind, h.value ORDER BY r.rel, h.seq);
-CREATE TEMP TABLE owners (value TEXT PRIMARY KEY, photo_id TEXT, ambiguous INTEGER)
+CREATE TABLE owners (value TEXT PRIMARY KEY, photo_id TEXT, ambiguous INTEGER)
     WITHOUT ROWID;
 INSERT INTO owners SELECT value, owner, MAX(photo_id != owner) FROM held WHERE kind = 0
     GROUP BY value;
-CREATE TEMP TABLE invalid_values (value TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE invalid_values (value TEXT PRIMARY KEY) WITHOUT ROWID;
 INSERT OR IGNORE INTO invalid_values SELECT h.value FROM cur c JOIN facts f ON f.oid = c.oid
     JOIN hashes h ON h.oid = c.oid WHERE f.valid = 0 AND h.kind = 2;
-CREATE TEMP TABLE blobs AS SELECT digest, photo_id, rel, size, oid FROM (
+CREATE TABLE blobs AS SELECT digest, photo_id, rel, size, oid FROM (
     SELECT digest, photo_id, rel, size, oid,
         ROW_NUMBER() OVER (PARTITION BY digest ORDER BY rel, seq) AS n
     FROM held WHERE kind = 1 OR photo_id = owner) WHERE n = 1;
-CREATE UNIQUE INDEX temp.blobs_digest ON blobs (digest);
-CREATE TEMP TABLE named AS SELECT DISTINCT h.digest AS digest, p.store AS store
+CREATE UNIQUE INDEX blobs_digest ON blobs (digest);
+CREATE TABLE named AS SELECT DISTINCT h.digest AS digest, p.store AS store
     FROM held h JOIN places p ON p.oid = h.oid WHERE h.kind = 1 OR h.photo_id = h.owner;
 """
 
@@ -404,6 +408,22 @@ def _scan_records(
     return _scan_with(open_cache(archive, keep=False), archive, report, progress, dirty)
 
 
+def _derive(cache: CheckCache) -> None:
+    """The tables the checks across records read: kept from the last check of the very
+    same files (``scan_key``), else derived again."""
+    conn = cache.conn
+    key = cache.scan_key()
+    said = conn.execute("SELECT value FROM meta WHERE key = 'scan'").fetchone()
+    if key is not None and said is not None and said[0] == key:
+        return
+    conn.execute("DELETE FROM meta WHERE key = 'scan'")
+    for table in _DERIVED:
+        conn.execute(f"DROP TABLE IF EXISTS main.{table}")
+    conn.executescript(_RECORD_TABLES)
+    if key is not None:
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('scan', ?)", (key,))
+
+
 def _scan_with(
     cache: CheckCache, archive: Archive, report: CheckReport, progress: Progress, dirty: set[str]
 ) -> _Scan:
@@ -422,7 +442,7 @@ def _scan_with(
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        conn.executescript(_RECORD_TABLES)
+        _derive(cache)
     finally:
         progress.finish()
     scan = _Scan(cache)

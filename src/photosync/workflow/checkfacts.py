@@ -23,6 +23,7 @@ be the first time.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import sqlite3
@@ -128,8 +129,6 @@ class CheckCache:
         return None if row is None else str(row[0])
 
     def _version(self) -> str:
-        import hashlib
-
         schema = hashlib.sha1(schema_text(PHOTO_SCHEMA).encode(), usedforsecurity=False)
         return f"{VERSION}:{schema.hexdigest()}"
 
@@ -247,6 +246,17 @@ class CheckCache:
             "SELECT rel, oid FROM main.files WHERE rel NOT IN (SELECT rel FROM overlay) "
             "UNION ALL SELECT rel, oid FROM overlay WHERE oid IS NOT NULL"
         )
+
+    def scan_key(self) -> str | None:
+        """What this run's files are, as one key: the facts' version, the tree of HEAD and
+        every file read from the working tree on top (path and blob id). The same key
+        means the same files, byte for byte; None when a file could not be read."""
+        if self.unreadable:
+            return None
+        said = hashlib.sha256()
+        for rel, oid in self.conn.execute("SELECT rel, oid FROM overlay ORDER BY rel"):
+            said.update(f"{rel}\0{oid or ''}\n".encode("utf-8", "surrogateescape"))
+        return f"{self._version()} {self._meta('tree')} {said.hexdigest()}"
 
 
 def open_cache(archive: Archive, *, keep: bool = True) -> CheckCache:
