@@ -22,14 +22,15 @@ What it looks at, in one pass each:
 
 It writes nothing of the archive: no lock file is created or taken (a running
 writer is only detected, to tell its work in progress from leftovers), the state
-database is opened read-only, nothing is committed. The one file it writes is its
-own cache, ``.photosync/check.sqlite`` (``workflow/checkfacts.py``: each record
+database is opened read-only, nothing is committed. The files it writes are its
+own cache, ``.photosync/check.sqlite`` and ``check-derived.sqlite`` (``workflow/checkfacts.py``: each record
 file's facts under its git blob id, rebuildable, never the truth): committed
 records are read by one ``git cat-file --batch`` and only when git says they
 changed since the last check (``git diff-tree``); the files ``git status`` names are
 read from the working tree every time. The checks across records (photo_id twice, a
 hash held twice, the originals in every location, the state's index) run as SQL
-over that run's files. When the cache cannot be written (a read-only archive), is
+over tables derived from that run's files, kept for a check of the very same files
+(``_derive``). When the cache cannot be written (a read-only archive), is
 locked or is damaged, a throw-away one in the temp folder is used: everything is
 read, as the first time. Each problem says what to run to fix it.
 """
@@ -346,31 +347,31 @@ def _classify_change(archive: Archive, status: str, rel: str) -> tuple[bool, str
 #: since) reads them again instead of deriving them from a million rows
 _DERIVED = ("recs", "held", "owners", "invalid_values", "blobs", "named")
 _RECORD_TABLES = """
-CREATE TABLE recs AS
+CREATE TABLE derived.recs AS
     SELECT c.rel AS rel, c.oid AS oid, f.photo_id AS photo_id, f.expected AS expected,
         ROW_NUMBER() OVER w AS rn, FIRST_VALUE(c.rel) OVER w AS first_rel
     FROM cur c JOIN facts f ON f.oid = c.oid WHERE f.valid = 1
     WINDOW w AS (PARTITION BY f.photo_id ORDER BY c.rel);
-CREATE INDEX recs_id ON recs (photo_id, rn);
-CREATE TABLE held AS
+CREATE INDEX derived.recs_id ON recs (photo_id, rn);
+CREATE TABLE derived.held AS
     SELECT r.rel AS rel, r.oid AS oid, r.photo_id AS photo_id, h.seq AS seq, h.value AS value,
         h.digest AS digest, h.size AS size, h.kind AS kind,
         FIRST_VALUE(r.photo_id) OVER w AS owner, FIRST_VALUE(r.rel) OVER w AS owner_rel
     FROM recs r JOIN hashes h ON h.oid = r.oid WHERE r.rn = 1 AND h.kind IN (0, 1)
     WINDOW w AS (PARTITION BY h.kind, h.value ORDER BY r.rel, h.seq);
-CREATE TABLE owners (value TEXT PRIMARY KEY, photo_id TEXT, ambiguous INTEGER)
+CREATE TABLE derived.owners (value TEXT PRIMARY KEY, photo_id TEXT, ambiguous INTEGER)
     WITHOUT ROWID;
-INSERT INTO owners SELECT value, owner, MAX(photo_id != owner) FROM held WHERE kind = 0
+INSERT INTO derived.owners SELECT value, owner, MAX(photo_id != owner) FROM held WHERE kind = 0
     GROUP BY value;
-CREATE TABLE invalid_values (value TEXT PRIMARY KEY) WITHOUT ROWID;
-INSERT OR IGNORE INTO invalid_values SELECT h.value FROM cur c JOIN facts f ON f.oid = c.oid
+CREATE TABLE derived.invalid_values (value TEXT PRIMARY KEY) WITHOUT ROWID;
+INSERT OR IGNORE INTO derived.invalid_values SELECT h.value FROM cur c JOIN facts f ON f.oid = c.oid
     JOIN hashes h ON h.oid = c.oid WHERE f.valid = 0 AND h.kind = 2;
-CREATE TABLE blobs AS SELECT digest, photo_id, rel, size, oid FROM (
+CREATE TABLE derived.blobs AS SELECT digest, photo_id, rel, size, oid FROM (
     SELECT digest, photo_id, rel, size, oid,
         ROW_NUMBER() OVER (PARTITION BY digest ORDER BY rel, seq) AS n
     FROM held WHERE kind = 1 OR photo_id = owner) WHERE n = 1;
-CREATE UNIQUE INDEX blobs_digest ON blobs (digest);
-CREATE TABLE named AS SELECT DISTINCT h.digest AS digest, p.store AS store
+CREATE UNIQUE INDEX derived.blobs_digest ON blobs (digest);
+CREATE TABLE derived.named AS SELECT DISTINCT h.digest AS digest, p.store AS store
     FROM held h JOIN places p ON p.oid = h.oid WHERE h.kind = 1 OR h.photo_id = h.owner;
 """
 
@@ -410,18 +411,19 @@ def _scan_records(
 
 def _derive(cache: CheckCache) -> None:
     """The tables the checks across records read: kept from the last check of the very
-    same files (``scan_key``), else derived again."""
+    same files (``scan_key``), else derived again (in ``derived``, unjournalled)."""
     conn = cache.conn
     key = cache.scan_key()
-    said = conn.execute("SELECT value FROM meta WHERE key = 'scan'").fetchone()
+    said = conn.execute("SELECT value FROM derived.meta WHERE key = 'scan'").fetchone()
     if key is not None and said is not None and said[0] == key:
         return
-    conn.execute("DELETE FROM meta WHERE key = 'scan'")
+    conn.execute("DELETE FROM derived.meta WHERE key = 'scan'")
     for table in _DERIVED:
-        conn.execute(f"DROP TABLE IF EXISTS main.{table}")
+        conn.execute(f"DROP TABLE IF EXISTS derived.{table}")
+        conn.execute(f"DROP TABLE IF EXISTS main.{table}")  # where an earlier check kept it
     conn.executescript(_RECORD_TABLES)
     if key is not None:
-        conn.execute("INSERT OR REPLACE INTO meta VALUES ('scan', ?)", (key,))
+        conn.execute("INSERT OR REPLACE INTO derived.meta VALUES ('scan', ?)", (key,))
 
 
 def _scan_with(

@@ -49,6 +49,8 @@ from photosync.model import (
 #: bump when a file's facts change meaning; the photo schema's text is part of it too
 VERSION = "1"
 CACHE_NAME = "check.sqlite"
+#: the tables derived from one run's files (``check._derive``), kept for the next run
+DERIVED_NAME = "check-derived.sqlite"
 #: a hash the record holds (``record_hashes``), a sidecar, a hash an invalid record seems to hold
 HASH, SIDECAR, INVALID = 0, 1, 2
 _REGULAR = ("100644", "100755")
@@ -277,15 +279,17 @@ def open_cache(archive: Archive, *, keep: bool = True) -> CheckCache:
     # the file may go at once: the open connection keeps it until it closes
     with contextlib.suppress(OSError):
         os.unlink(scratch / CACHE_NAME)
+        os.unlink(scratch / DERIVED_NAME)
         os.rmdir(scratch)
     return CheckCache(archive, conn, False)
 
 
 def remove_cache(archive: Archive) -> None:
-    base = archive.root / ".photosync" / CACHE_NAME
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(OSError):
-            os.unlink(f"{base}{suffix}")
+    for name in (CACHE_NAME, DERIVED_NAME):
+        base = archive.root / ".photosync" / name
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(OSError):
+                os.unlink(f"{base}{suffix}")
 
 
 def _connect(path: Path, *, kept: bool) -> sqlite3.Connection:
@@ -302,6 +306,12 @@ def _connect(path: Path, *, kept: bool) -> sqlite3.Connection:
         conn.execute("PRAGMA temp_store=FILE")
         conn.executescript(_SCHEMA)
         conn.execute("SELECT COUNT(*) FROM meta").fetchone()
+        # what check derives from the files (``scan_key``) lives beside, unjournalled:
+        # rebuilt in full whenever the files change, so a crash costs only a rebuild
+        conn.execute("ATTACH DATABASE ? AS derived", (str(path.with_name(DERIVED_NAME)),))
+        conn.execute("PRAGMA derived.journal_mode=OFF")
+        conn.execute("PRAGMA derived.synchronous=OFF")
+        conn.execute("CREATE TABLE IF NOT EXISTS derived.meta (key TEXT PRIMARY KEY, value TEXT)")
     except BaseException:
         conn.close()
         raise
