@@ -16,8 +16,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import secrets
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -36,6 +38,24 @@ from photosync.durable import FilesystemSync, fsync_dir
 from photosync.errors import BlobError, ChecksumMismatch
 
 _TMP_NAMES = itertools.count()
+#: a temp file untouched this long is a leftover whatever process now has its pid
+_STALE_TMP_S = 24 * 3600
+
+
+def _process_mark(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc): with the pid it
+    names one process, so a pid given to another process later (a container, a reboot)
+    does not pass for the run that wrote a temp file. None without /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return fields[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+#: this process's mark in its temp files' names (``ingest-PID-MARK-N``)
+_RUN_TOKEN = _process_mark(os.getpid()) or secrets.token_hex(4)
 
 
 class BlobWriter:
@@ -44,7 +64,7 @@ class BlobWriter:
     def __init__(self, store: LocalBlobStore, batch: BlobBatch | None = None) -> None:
         self.store = store
         self.batch = batch
-        self.tmp_path = store.tmp_dir / f"ingest-{os.getpid()}-{next(_TMP_NAMES)}"
+        self.tmp_path = store.tmp_dir / f"ingest-{os.getpid()}-{_RUN_TOKEN}-{next(_TMP_NAMES)}"
         try:
             fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileNotFoundError:
@@ -84,7 +104,7 @@ class BlobWriter:
         self._handle = None
         digest = self.digest
         if self.batch is not None:
-            if self.store.stat_size(digest) != self.size and self.batch.add(
+            if not self.store.holds(digest, self.size) and self.batch.add(
                 digest, self.tmp_path, self.size
             ):
                 return digest, True
@@ -151,9 +171,14 @@ class BlobBatch:
         if not taken:
             return 0
         assert self._fs is not None  # opened by the first writer
-        if not self._fs.sync():  # the bytes, before any of them has a name
+        try:
+            if not self._fs.sync():  # the bytes, before any of them has a name
+                for tmp_path, _size in taken.values():
+                    _fsync_file(tmp_path)
+        except OSError:  # not durable, never named: the bytes go (the source still has them)
             for tmp_path, _size in taken.values():
-                _fsync_file(tmp_path)
+                tmp_path.unlink(missing_ok=True)
+            raise
         for digest, (tmp_path, size) in taken.items():
             self.store.file_tmp(tmp_path, digest, size, read_only=True)
         if not self._fs.sync():  # the names, before anything names them
@@ -209,6 +234,19 @@ class LocalBlobStore(BlobStore):
     def batch(self) -> BlobBatch:
         return BlobBatch(self)
 
+    def holds(self, digest: str, size: int) -> bool:
+        """Is blob ``digest`` here, whole and intact? Asked when good bytes are in hand
+        (a file stored again, a duplicate): a copy of the right size is read and hashed
+        before those bytes are thrown away, so rot of the same size is replaced, not
+        trusted."""
+        if self.stat_size(digest) != size:
+            return False
+        try:
+            with open(self.path_for(digest), "rb") as stored:
+                return hashlib.file_digest(stored, "sha256").hexdigest() == check_digest(digest)
+        except OSError:
+            return False
+
     def stat_size(self, digest: str) -> int | None:
         try:
             return os.stat(self.path_for(digest)).st_size
@@ -220,11 +258,10 @@ class LocalBlobStore(BlobStore):
         is the blob now, False if an identical one was there (the temp file goes).
         ``read_only``: the temp file was made read-only when written."""
         final = self.path_for(digest)
-        existing = self.stat_size(digest)
-        if existing == size:
+        if self.holds(digest, size):
             tmp_path.unlink(missing_ok=True)
             return False
-        if existing is not None:  # a torn copy (power cut before it reached the disk)
+        if self.stat_size(digest) is not None:  # torn (a power cut) or rotten: kept aside
             self.quarantine(digest)
         if not read_only:
             os.chmod(tmp_path, 0o444)
@@ -343,8 +380,7 @@ class LocalBlobStore(BlobStore):
         except OSError:
             return 0
         for leftover in leftovers:
-            pid = leftover.name.split("-")[1]
-            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            if _stale(leftover):
                 leftover.unlink(missing_ok=True)
                 removed += 1
         return removed
@@ -358,6 +394,27 @@ class LocalBlobStore(BlobStore):
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), target)
         return target
+
+
+def _stale(leftover: Path) -> bool:
+    """A temp file no running ingest writes: written by another process than the one
+    that has its pid now (or none has it), or untouched for a day."""
+    parts = leftover.name.split("-")
+    pid = parts[1] if len(parts) > 1 else ""
+    if not pid.isdigit():
+        return False
+    mark = parts[2] if len(parts) > 3 else None  # ingest-PID-N: written before marks
+    if int(pid) == os.getpid():
+        return mark != _RUN_TOKEN
+    now = _process_mark(int(pid))
+    if now is not None:
+        return mark != now
+    if not pid_alive(int(pid)):
+        return True
+    try:
+        return time.time() - leftover.stat().st_mtime > _STALE_TMP_S
+    except OSError:
+        return False
 
 
 def pid_alive(pid: int) -> bool:

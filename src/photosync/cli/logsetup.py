@@ -69,12 +69,20 @@ class _ProblemCounter(logging.Handler):
             self.first = record.getMessage()
 
 
+class _RunLogFile(logging.FileHandler):
+    """The run's log file; a line that cannot be written (the disk filled up) is dropped
+    quietly: the run reports the full disk itself, once, not a traceback per line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        return
+
+
 @contextmanager
 def run_log(root: Path, command: str) -> Iterator[Path | None]:
     """Everything logged while the block runs goes to a new file in ``.photosync/logs/``."""
     try:
         path = runlog.new_run_log(root, command.replace(" ", "-"))
-        file_handler: logging.Handler = logging.FileHandler(path, encoding="utf-8", delay=False)
+        file_handler: logging.Handler = _RunLogFile(path, encoding="utf-8", delay=False)
         os.chmod(path, 0o600)  # file names, service answers: the owner's business only
     except OSError:  # a full or read-only disk: the run itself says so; no log is no reason to stop
         path, file_handler = None, logging.NullHandler()
