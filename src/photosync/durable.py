@@ -39,18 +39,36 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _syncfs() -> Callable[[int], int] | None:
+    """The C library's syncfs(2), None where it does not exist."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+
+
 def sync_filesystem(path: Path) -> None:
     """Flush every file written on ``path``'s filesystem (one call per batch, not per file)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = os.open(path, os.O_RDONLY)
+    syncfs = _syncfs()
+    if syncfs is not None:
         try:
-            if libc.syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-    except (OSError, AttributeError):
-        pass
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            fd = None
+        if fd is not None:
+            try:
+                if syncfs(fd) == 0:
+                    return
+            finally:
+                os.close(fd)
     os.sync()
 
 
@@ -63,11 +81,7 @@ class FilesystemSync:
     """
 
     def __init__(self, path: Path) -> None:
-        self._syncfs: Callable[[int], int] | None
-        try:
-            self._syncfs = ctypes.CDLL(None, use_errno=True).syncfs
-        except (OSError, AttributeError):
-            self._syncfs = None
+        self._syncfs = _syncfs()
         self._fd: int | None = os.open(path, os.O_RDONLY)
 
     def sync(self) -> bool:

@@ -194,6 +194,8 @@ class Archive:
         self._intended: set[str] = set()
         #: files with changes photosync did not make (a hand edit, a staged file): left alone
         self.user_changed: set[str] = set()
+        #: a reader's answer to ``committed_as_is`` (git asked once)
+        self._as_is: bool | None = None
         #: the typed preferences and the file version they were read from (``prefs``)
         self._prefs: tuple[tuple[int, int, int], Preferences] | None = None
         self._committer: ThreadPoolExecutor | None = None
@@ -512,6 +514,14 @@ class Archive:
         if path is None:
             raise InternalError(f"no photo with id {photo_id} in the archive's index")
         return self._load_path(path)
+
+    def committed_as_is(self) -> bool:
+        """Nothing under photos/ or config/ differs from HEAD. For a reader (a writer
+        knows it from taking the lock: ``user_changed``), whose answers may then come from
+        caches of the committed state; git is asked once per archive opened."""
+        if self._as_is is None:
+            self._as_is = not self.git.dirty_paths("photos", "config")
+        return self._as_is
 
     def indexed_record_at(self, rel: str) -> Record | None:
         """The record at ``rel`` (relative to the archive) when it is the one the index

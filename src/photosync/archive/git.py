@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from photosync.errors import ArchiveCorrupt, ArchiveLocked, PhotosyncError
 
@@ -60,6 +60,15 @@ def status_entries(out: str) -> list[tuple[str, str, str | None]]:
             index += 1
         found.append((status, path, source))
     return found
+
+
+class TreeChange(NamedTuple):
+    """One file ``git diff-tree`` says differs between two trees."""
+
+    path: str
+    new_mode: str
+    old_oid: str | None  # None: added
+    new_oid: str | None  # None: removed
 
 
 def _status_paths(out: str) -> list[str]:
@@ -143,6 +152,20 @@ class Git:
     def head(self) -> str | None:
         out = self.run("rev-parse", "--verify", "-q", "HEAD", check=False).strip()
         return out or None
+
+    def tree_changes(self, old: str, new: str) -> list[TreeChange]:
+        """Each file that differs between trees ``old`` and ``new`` (renames as a removal
+        and an addition); raises when git does not know a tree (gone by a gc)."""
+        parts = self.run("diff-tree", "-r", "-z", "--no-renames", old, new).split("\0")
+        found = []
+        for head, path in zip(parts[0::2], parts[1::2], strict=False):
+            fields = head.lstrip(":").split()
+            if len(fields) < 5:
+                continue
+            old_oid = None if set(fields[2]) == {"0"} else fields[2]
+            new_oid = None if set(fields[3]) == {"0"} else fields[3]
+            found.append(TreeChange(path, fields[1], old_oid, new_oid))
+        return found
 
     def dirty_paths(self, *pathspecs: str) -> list[str]:
         """Changed or untracked files (relative paths) under the given top-level names.

@@ -34,7 +34,7 @@ from photosync.blobstore.base import (
     check_name,
     hash_stream,
 )
-from photosync.durable import FilesystemSync, fsync_dir
+from photosync.durable import FilesystemSync, fsync_dir, fsync_file
 from photosync.errors import BlobError, ChecksumMismatch
 
 _TMP_NAMES = itertools.count()
@@ -174,7 +174,7 @@ class BlobBatch:
         try:
             if not self._fs.sync():  # the bytes, before any of them has a name
                 for tmp_path, _size in taken.values():
-                    _fsync_file(tmp_path)
+                    fsync_file(tmp_path)
         except OSError:  # not durable, never named: the bytes go (the source still has them)
             for tmp_path, _size in taken.values():
                 tmp_path.unlink(missing_ok=True)
@@ -200,14 +200,6 @@ class BlobBatch:
         if self._fs is not None:
             self._fs.close()
             self._fs = None
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class LocalBlobStore(BlobStore):

@@ -261,10 +261,7 @@ def resolve(
     with writing(settings) as archive:
         report = auto_resolve(archive, progress=progress, full=full)
         if report.unchanged:
-            console.print(
-                "nothing changed since the last resolve, which left nothing to decide "
-                "(resolve --full reads every photo again)"
-            )
+            console.print(_RESOLVE_UNCHANGED, soft_wrap=True)
             return
         if auto or mode is None:
             console.print(
@@ -320,6 +317,12 @@ def _list_questions(
         console.print("skipped ones are asked again: photosync resolve --interactive --skipped")
 
 
+_RESOLVE_UNCHANGED = (
+    "nothing changed since the last resolve, which left nothing to decide "
+    "(resolve --full reads every photo again)"
+)
+
+
 def _show_preview(report: ResolveReport, as_json: bool) -> None:
     if as_json:
         print_json(
@@ -343,11 +346,7 @@ def _show_preview(report: ResolveReport, as_json: bool) -> None:
         )
         return
     if report.unchanged:
-        console.print(
-            "nothing changed since the last resolve, which left nothing to decide: "
-            "nothing to do (resolve --full reads every photo again)",
-            soft_wrap=True,
-        )
+        console.print(_RESOLVE_UNCHANGED, soft_wrap=True)
         return
     for photo_id, name, what in report.decisions:
         console.print(f"  {photo_id[:8]} {escape(name)}: {escape(what)}", soft_wrap=True)

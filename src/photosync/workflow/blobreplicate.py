@@ -53,8 +53,13 @@ class BlobReplicateReport(CopyOutcome):
     replaced: dict[str, list[str]] = field(default_factory=dict)
     #: only the records changed since the last run that settled them all were read
     incremental: bool = False
-    #: every record's locations are settled (nothing failed, every location listed)
-    settled_all: bool = False
+    #: every record's locations are settled (nothing failed, every location listed):
+    #: what they depended on besides the records (``note_settled`` keeps it)
+    settled_key: str | None = None
+
+    @property
+    def settled_all(self) -> bool:
+        return self.settled_key is not None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,7 +116,8 @@ def replicate_blobs(
             report.photo_of.setdefault(digest, record["photo_id"])
             holders.setdefault(digest, []).append(record["photo_id"])
 
-    since = _settled_tree(archive, stores) if records is None and stores and not full else None
+    key = _locations_key(archive, stores) if records is None and stores else None
+    since = _settled_tree(archive, key) if key is not None and not full else None
     if since is None:
         for record in archive.iter_records() if records is None else records:
             hold(record)
@@ -125,7 +131,7 @@ def replicate_blobs(
                 sizes[digest] = size
     report.digests = len(sizes)
     if not stores or not sizes:
-        report.settled_all = bool(stores) and records is None
+        report.settled_key = key
         return report
     journal_path = archive.root / JOURNAL
     tmp_dir = archive.root / TMP_DIR
@@ -186,7 +192,7 @@ def replicate_blobs(
     if report.ok:
         # the listing is the truth from here on: a later loss must be copied again
         journal_path.unlink(missing_ok=True)
-        report.settled_all = records is None and not locate.unlisted
+        report.settled_key = None if locate.unlisted else key
     return report
 
 
@@ -202,14 +208,13 @@ def _locations_key(archive: Archive, stores: Sequence[BlobStore]) -> str | None:
 
 
 def _settled_tree(
-    archive: Archive, stores: Sequence[BlobStore]
+    archive: Archive, key: str
 ) -> tuple[list[Record], Iterator[tuple[str, int | None, str]]] | None:
-    """Since the last run that settled every record: the records changed since (git's
-    diff of the two trees, and this run's uncommitted ones) and every committed original
-    (from the summary cache); None when there was none, or anything else changed."""
+    """Since the last run that settled every record under ``key``: the records changed
+    since (git's diff of the two trees, and this run's uncommitted ones) and every
+    committed original (from the summary cache); None when there was none."""
     said = archive.state.get_meta(SETTLED_META)
-    key = _locations_key(archive, stores)
-    if said is None or key is None or not said.startswith(key + " "):
+    if said is None or not said.startswith(key + " "):
         return None
     cache = SummaryCache(archive)
     try:
@@ -225,28 +230,25 @@ def _settled_tree(
         rel for rel in archive.pending_paths() if rel.startswith("photos/")
     }
     records = [r for r in map(archive.indexed_record_at, sorted(paths)) if r is not None]
+    return records, _streamed(cache)
 
-    def committed() -> Iterator[tuple[str, int | None, str]]:
-        try:
-            yield from cache.committed_originals()
-        finally:
-            cache.close()
 
-    return records, committed()
+def _streamed(cache: SummaryCache) -> Iterator[tuple[str, int | None, str]]:
+    """The cache's committed originals (paths under photos/), the cache closed after."""
+    try:
+        yield from cache.committed_originals()
+    finally:
+        cache.close()
 
 
 def note_settled(archive: Archive, report: BlobReplicateReport) -> None:
     """After the run's last commit: a run that settled every record remembers the tree,
     so that the next one reads only what changed since."""
-    if not report.settled_all or archive.pending_paths():
+    if report.settled_key is None or archive.pending_paths():
         return
-    stores = all_stores(archive)
-    if [s.name for s in stores] != report.locations:
-        return
-    key = _locations_key(archive, stores)
     tree = archive.git.run("rev-parse", "-q", "--verify", "HEAD:photos", check=False).strip()
-    if key is not None and tree:
-        archive.state.set_meta(SETTLED_META, f"{key} {tree}")
+    if tree:
+        archive.state.set_meta(SETTLED_META, f"{report.settled_key} {tree}")
         archive.state.flush()
 
 
@@ -395,7 +397,8 @@ def _wanted_originals(archive: Archive) -> Iterator[tuple[str, int | None, str]]
     cache = SummaryCache(archive)
     try:
         cache.refresh()
-        for digest, size, rel in cache.committed_originals():
-            yield digest, size, f"photos/{rel}"
-    finally:
+    except BaseException:
         cache.close()
+        raise
+    for digest, size, rel in _streamed(cache):
+        yield digest, size, f"photos/{rel}"

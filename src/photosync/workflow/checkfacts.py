@@ -207,16 +207,7 @@ class CheckCache:
         if not new:  # photos/ is gone from HEAD: every record goes
             rows = self.conn.execute("SELECT rel FROM files").fetchall()
             return [(str(rel).removeprefix("photos/"), None, "") for (rel,) in rows]
-        out = self.archive.git.run("diff-tree", "-r", "-z", "--no-renames", old, new)
-        parts = out.split("\0")
-        found: list[tuple[str, str | None, str]] = []
-        for head, rel in zip(parts[0::2], parts[1::2], strict=False):
-            fields = head.lstrip(":").split()
-            if len(fields) < 5:
-                continue
-            new_oid = None if set(fields[3]) == {"0"} else fields[3]
-            found.append((rel, new_oid, fields[1]))
-        return found
+        return [(c.path, c.new_oid, c.new_mode) for c in self.archive.git.tree_changes(old, new)]
 
     # this run's files ---------------------------------------------------------------------
     def overlay(self, dirty: Iterable[str], advance: Any) -> None:

@@ -404,11 +404,11 @@ def auto_resolve(
 
 def _at_fixed_point(archive: Archive) -> bool:
     """A reader's test of the fixed point (a reader has not asked git what is uncommitted:
-    asked here, and anything under photos/ or config/ means no)."""
+    anything under photos/ or config/ means no)."""
     key = _fixed_point(archive, "simple")
     if key is None or archive.state.get_meta(FIXED_POINT_META) != key:
         return False
-    return not archive.git.dirty_paths("photos", "config")
+    return archive.committed_as_is()
 
 
 def _fixed_point(archive: Archive, mode: str) -> str | None:

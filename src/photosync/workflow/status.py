@@ -187,7 +187,7 @@ def refusals(archive: Archive) -> list[Refusal]:
     """Every refusal for good, downloads first (for `resolve --list`): the uploads' from
     the summary cache when every record is committed, else from the records."""
     found = _download_refusals(archive)
-    if archive.git.dirty_paths("photos"):
+    if not archive.committed_as_is():
         for record in archive.iter_records():
             found.extend(_upload_refusals(record))
         return found

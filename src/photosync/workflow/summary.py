@@ -280,17 +280,7 @@ class SummaryCache:
         if not new:  # photos/ is gone from HEAD: every record goes
             rows = self.conn.execute("SELECT rel, oid FROM records").fetchall()
             return [(str(rel), str(oid), None) for rel, oid in rows]
-        out = self.archive.git.run("diff-tree", "-r", "-z", "--no-renames", old, new)
-        parts = out.split("\0")
-        found = []
-        for head, rel in zip(parts[0::2], parts[1::2], strict=False):
-            fields = head.lstrip(":").split()
-            if len(fields) < 5:
-                continue
-            old_oid = None if set(fields[2]) == {"0"} else fields[2]
-            new_oid = None if set(fields[3]) == {"0"} else fields[3]
-            found.append((rel, old_oid, new_oid))
-        return found
+        return [(c.path, c.old_oid, c.new_oid) for c in self.archive.git.tree_changes(old, new)]
 
     def _apply(self, totals: Totals, changes: Iterable[tuple[str, str | None, str | None]]) -> None:
         """Take away each changed record's old share, add its new one (blobs read by git)."""
