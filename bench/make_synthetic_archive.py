@@ -36,7 +36,7 @@ from photosync.archive.jsonio import canonical_bytes
 from photosync.archive.state import StateDB
 from photosync.model import new_record, photo_id_for, record_relpath
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SERVICE = "synth"
 BATCH = 10_000
 START = datetime(2000, 1, 1)
@@ -109,8 +109,12 @@ def _record(index: int, count: int, now: str) -> tuple[dict[str, object], bytes]
     return record, data
 
 
-def _fast_import_stream(count: int, now: str, rows: list[tuple[str, str, str]]) -> Iterator[bytes]:
-    """The fast-import commands: one commit per BATCH records on top of HEAD."""
+def _fast_import_stream(
+    count: int, now: str, rows: list[tuple[str, str, str]], files: int = 0
+) -> Iterator[bytes]:
+    """The fast-import commands: one commit per BATCH records on top of HEAD; the last
+    one also says the source was listed in full (as after a real first discover, so a
+    discover of the source is a true no-op)."""
     stamp = int(time.time())
     for start in range(0, count, BATCH):
         out = [
@@ -127,6 +131,10 @@ def _fast_import_stream(count: int, now: str, rows: list[tuple[str, str, str]]) 
             rel = record_relpath(record)
             rows.append((str(record["photo_id"]), rel, str(record["content_hash"])))
             out.append(b"M 100644 inline %s\ndata %d\n%s\n" % (rel.encode(), len(body), body))
+        if files and start + BATCH >= count:
+            listed = {"cursor": None, "last_discover": now, "last_full_listing_count": files}
+            body = canonical_bytes({"services": {SERVICE: listed}})
+            out.append(b"M 100644 inline config/sync-state.json\ndata %d\n%s\n" % (len(body), body))
         out.append(b"\n")
         yield b"".join(out)
 
@@ -161,7 +169,7 @@ def make(count: int, path: Path, *, files: int = 0, blobs: bool = False) -> Path
         ["git", "fast-import", "--quiet", "--done"], cwd=path, stdin=subprocess.PIPE
     )
     assert importer.stdin is not None
-    for chunk in _fast_import_stream(count, now, rows):
+    for chunk in _fast_import_stream(count, now, rows, min(files, count)):
         importer.stdin.write(chunk)
     importer.stdin.write(b"done\n")
     importer.stdin.close()

@@ -83,6 +83,8 @@ class StateDB:
         self.conn.executescript(_SCHEMA)
         self._pending_paths: dict[str, str] = {}
         self._pending_hashes: dict[str, str] = {}
+        #: ``prefetch_hashes``' answers, until the next write of the index
+        self._looked_up: dict[str, str | None] = {}
 
     def close(self) -> None:
         self.flush()
@@ -192,10 +194,31 @@ class StateDB:
     def photo_for_hash(self, content_hash: str) -> str | None:
         if content_hash in self._pending_hashes:
             return self._pending_hashes[content_hash]
+        if content_hash in self._looked_up:
+            return self._looked_up[content_hash]
         row = self.conn.execute(
             "SELECT photo_id FROM hash_index WHERE content_hash=?", (content_hash,)
         ).fetchone()
         return None if row is None else str(row[0])
+
+    def prefetch_hashes(self, content_hashes: Iterable[str]) -> None:
+        """Look these up in one query, for the ``photo_for_hash`` calls that follow.
+
+        Each query releases the GIL and waits to take it back from the worker threads
+        (hashing, storing): one query for a handful of items, not one each. Only the
+        last prefetch is kept (bounded), and any write of the index drops it.
+        """
+        wanted = [h for h in dict.fromkeys(content_hashes) if h not in self._pending_hashes]
+        found: dict[str, str | None] = dict.fromkeys(wanted)
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for content_hash, photo_id in self.conn.execute(
+                f"SELECT content_hash, photo_id FROM hash_index WHERE content_hash IN ({marks})",
+                part,
+            ):
+                found[str(content_hash)] = str(photo_id)
+        self._looked_up = found
 
     def path_for_photo(self, photo_id: str) -> str | None:
         if photo_id in self._pending_paths:
@@ -211,6 +234,7 @@ class StateDB:
             self._pending_hashes[content_hash] = photo_id
 
     def _write_pending(self) -> None:
+        self._looked_up = {}
         if not self._pending_paths and not self._pending_hashes:
             return
         self._tx()
@@ -235,6 +259,7 @@ class StateDB:
         self.conn.execute("DELETE FROM hash_index WHERE photo_id=?", (photo_id,))
 
     def clear_indexes(self) -> None:
+        self._looked_up = {}
         self._pending_paths.clear()
         self._pending_hashes.clear()
         self._tx()

@@ -327,13 +327,17 @@ class _ServiceRun:
         )
         self.progress.start(f"discover {name}")
         try:
-            for ingested in self._ingest_all(self._changed_items(listing, cursor)):
-                # a full batch is committed once more is coming: the last one goes into
-                # the final commit with the cursor (one commit, not a batch and a cursor)
-                if self._batch_items >= self.commit_every:
-                    self._checkpoint(commits, final=False)
-                self._apply(ingested)
-                self.progress.advance()
+            for chunk in _chunks(self._ingest_all(self._changed_items(listing, cursor))):
+                self.archive.state.prefetch_hashes(
+                    f"sha256:{f.digest}" for i in chunk for f in (i, *i.copies) if f.digest
+                )
+                for ingested in chunk:
+                    # a full batch is committed once more is coming: the last one goes into
+                    # the final commit with the cursor (one commit, not a batch and a cursor)
+                    if self._batch_items >= self.commit_every:
+                        self._checkpoint(commits, final=False)
+                    self._apply(ingested)
+                    self.progress.advance()
         except ServiceError as error:
             # the service failed (circuit open, auth, outage): keep what was done, leave
             # the cursor where it was, and let the other services run
@@ -794,6 +798,24 @@ class _ServiceRun:
             self.archive.state.record_seen(self.service.name, seen_rows)
             for iid, version, digest in seen_rows:
                 self.seen[iid] = SeenEntry(version, digest)
+
+
+def _chunks(results: Iterator[_Ingested], size: int = 32) -> Iterator[list[_Ingested]]:
+    """The ingested items a few at a time (their records looked up in one query); what
+    is in hand when the listing stops is still handed over before the error."""
+    chunk: list[_Ingested] = []
+    try:
+        for result in results:
+            chunk.append(result)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    except ServiceError:
+        if chunk:
+            yield chunk
+        raise
+    if chunk:
+        yield chunk
 
 
 def item_label(item: RemoteItem) -> str:
