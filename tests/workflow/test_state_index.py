@@ -20,9 +20,14 @@ PHOTOS = ["p0", "p1", "p2"]
 _ops = st.lists(
     st.one_of(
         st.tuples(st.just("prefetch"), st.lists(st.sampled_from(HASHES), max_size=6)),
+        st.tuples(st.just("prefetch_paths"), st.lists(st.sampled_from(PHOTOS), max_size=3)),
         st.tuples(
             st.just("index"),
-            st.tuples(st.sampled_from(PHOTOS), st.lists(st.sampled_from(HASHES), max_size=3)),
+            st.tuples(
+                st.sampled_from(PHOTOS),
+                st.lists(st.sampled_from(HASHES), max_size=3),
+                st.sampled_from(["a", "b"]),
+            ),
         ),
         st.tuples(st.just("flush"), st.none()),
         st.tuples(st.just("forget"), st.sampled_from(PHOTOS)),
@@ -37,24 +42,31 @@ _ops = st.lists(
 def test_prefetched_answers_never_outlive_a_write(tmp_path_factory, ops) -> None:  # type: ignore[no-untyped-def]
     db = StateDB(Path(tmp_path_factory.mktemp("state")) / "state.sqlite")
     truth: dict[str, str] = {}
+    paths: dict[str, str] = {}
     try:
         for op, arg in ops:
             if op == "prefetch":
                 db.prefetch_hashes(arg)
+            elif op == "prefetch_paths":
+                db.prefetch_paths(arg)
             elif op == "index":
-                photo, hashes = arg
-                db.index_record(photo, f"photos/{photo}.json", hashes)
+                photo, hashes, where = arg
+                db.index_record(photo, f"photos/{where}/{photo}.json", hashes)
                 truth.update(dict.fromkeys(hashes, photo))
+                paths[photo] = f"photos/{where}/{photo}.json"
             elif op == "flush":
                 db.flush()
             elif op == "forget":
                 db.forget_record(arg)
                 truth = {h: p for h, p in truth.items() if p != arg}
+                paths.pop(arg, None)
             else:
                 db.clear_indexes()
-                truth = {}
+                truth, paths = {}, {}
             for content_hash in HASHES:
                 assert db.photo_for_hash(content_hash) == truth.get(content_hash), (op, arg)
+            for photo in PHOTOS:
+                assert db.path_for_photo(photo) == paths.get(photo), (op, arg)
     finally:
         db.close()
 

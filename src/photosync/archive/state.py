@@ -83,8 +83,9 @@ class StateDB:
         self.conn.executescript(_SCHEMA)
         self._pending_paths: dict[str, str] = {}
         self._pending_hashes: dict[str, str] = {}
-        #: ``prefetch_hashes``' answers, until the next write of the index
+        #: ``prefetch_hashes``' and ``prefetch_paths``' answers, until the index is written
         self._looked_up: dict[str, str | None] = {}
+        self._looked_up_paths: dict[str, str | None] = {}
 
     def close(self) -> None:
         self.flush()
@@ -208,21 +209,31 @@ class StateDB:
         (hashing, storing): one query for a handful of items, not one each. Only the
         last prefetch is kept (bounded), and any write of the index drops it.
         """
-        wanted = [h for h in dict.fromkeys(content_hashes) if h not in self._pending_hashes]
-        found: dict[str, str | None] = dict.fromkeys(wanted)
-        for start in range(0, len(wanted), 500):
-            part = wanted[start : start + 500]
-            marks = ",".join("?" * len(part))
-            for content_hash, photo_id in self.conn.execute(
-                f"SELECT content_hash, photo_id FROM hash_index WHERE content_hash IN ({marks})",
-                part,
-            ):
-                found[str(content_hash)] = str(photo_id)
-        self._looked_up = found
+        self._looked_up = self._lookup_many(
+            "SELECT content_hash, photo_id FROM hash_index WHERE content_hash IN ({})",
+            [h for h in dict.fromkeys(content_hashes) if h not in self._pending_hashes],
+        )
+
+    def prefetch_paths(self, photo_ids: Iterable[str]) -> None:
+        """``prefetch_hashes`` for ``path_for_photo`` (a batch's records, before they are written)."""
+        self._looked_up_paths = self._lookup_many(
+            "SELECT photo_id, path FROM record_paths WHERE photo_id IN ({})",
+            [p for p in dict.fromkeys(photo_ids) if p not in self._pending_paths],
+        )
+
+    def _lookup_many(self, query: str, keys: list[str]) -> dict[str, str | None]:
+        found: dict[str, str | None] = dict.fromkeys(keys)
+        for start in range(0, len(keys), 500):
+            part = keys[start : start + 500]
+            for key, value in self.conn.execute(query.format(",".join("?" * len(part))), part):
+                found[str(key)] = str(value)
+        return found
 
     def path_for_photo(self, photo_id: str) -> str | None:
         if photo_id in self._pending_paths:
             return self._pending_paths[photo_id]
+        if photo_id in self._looked_up_paths:
+            return self._looked_up_paths[photo_id]
         row = self.conn.execute(
             "SELECT path FROM record_paths WHERE photo_id=?", (photo_id,)
         ).fetchone()
@@ -234,7 +245,7 @@ class StateDB:
             self._pending_hashes[content_hash] = photo_id
 
     def _write_pending(self) -> None:
-        self._looked_up = {}
+        self._looked_up, self._looked_up_paths = {}, {}
         if not self._pending_paths and not self._pending_hashes:
             return
         self._tx()
@@ -259,7 +270,7 @@ class StateDB:
         self.conn.execute("DELETE FROM hash_index WHERE photo_id=?", (photo_id,))
 
     def clear_indexes(self) -> None:
-        self._looked_up = {}
+        self._looked_up, self._looked_up_paths = {}, {}
         self._pending_paths.clear()
         self._pending_hashes.clear()
         self._tx()

@@ -637,6 +637,7 @@ class _ServiceRun:
 
     def _flush(self) -> None:
         """Write the batch's records; an item whose record cannot be written is not seen."""
+        self.archive.state.prefetch_paths(self._batch)
         for photo_id, record in self._batch.items():
             rows = self._batch_rows.get(photo_id, [])
             try:
