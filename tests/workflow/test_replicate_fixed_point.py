@@ -103,3 +103,32 @@ def test_a_target_not_here_is_not_a_fixed_point(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "nothing to replicate" in result.output
     assert_check_clean(archive.root)
+
+
+def test_a_plan_keeps_a_bounded_sample_and_counts_everything(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A plan for a million photos must not hold a million actions or waiting photos in
+    memory: the report keeps ``KEPT`` of each to show, and counts them all."""
+    import photosync.workflow.replicate as replicate_module
+
+    monkeypatch.setattr(replicate_module, "KEPT", 2)
+    make_library(tmp_path / "lib", 5)
+    backup = tmp_path / "drive" / "backup"
+    backup.mkdir(parents=True)
+    archive = new_archive(
+        tmp_path,
+        lib={"type": "local", "path": str(tmp_path / "lib")},
+        backup={"type": "local", "path": str(backup), "target": True, "source": False},
+    )
+    archive.lock()
+    discover(archive)
+    waiting = replicate(archive)
+    assert waiting.skipped_unresolved == 5 and len(waiting.waiting) == 2
+    auto_resolve(archive)
+    plan = replicate(archive)
+    assert plan.counts() == {"backup": {"upload": 5}}
+    assert plan.planned_total == 5 and len(plan.planned) == 2
+    archive.close()
+    shown = run_cli("--archive", str(archive.root), "replicate", "--verbose")
+    assert shown.exit_code == 0, shown.output
+    assert "... and 3 more" in shown.output
+    assert_check_clean(archive.root)

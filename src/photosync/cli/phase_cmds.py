@@ -537,6 +537,7 @@ def replicate(
                 "execute": execute,
                 "plan": counts,
                 "actions": [action.__dict__ for action in report.planned],
+                "actions_total": report.planned_total,
                 "done": dict(report.done),
                 "failed": report.failed,
                 "refused": report.refused,
@@ -581,8 +582,12 @@ def replicate(
                     f"{escape(planned.filename or '')}",
                     soft_wrap=True,
                 )
-        if report.waiting:
-            console.print(f"{len(report.waiting)} photo(s) wait for `photosync resolve` first:")
+            if report.planned_total > len(report.planned):
+                console.print(f"  ... and {report.planned_total - len(report.planned)} more")
+        if report.skipped_unresolved:
+            console.print(
+                f"{report.skipped_unresolved} photo(s) wait for `photosync resolve` first:"
+            )
             shown = report.waiting if verbose else report.waiting[:20]
             for item in shown:
                 console.print(
@@ -590,8 +595,12 @@ def replicate(
                     + escape("; ".join(item.reasons)),
                     soft_wrap=True,
                 )
-            if len(shown) < len(report.waiting):
-                console.print(f"  ... and {len(report.waiting) - len(shown)} more (--verbose)")
+            more = report.skipped_unresolved - len(shown)
+            if more:
+                console.print(
+                    f"  ... and {more} more"
+                    + (" (--verbose)" if len(shown) < len(report.waiting) else "")
+                )
         if not execute and report.planned:
             console.print("dry run: nothing was changed; run with --execute to carry it out")
         _print_some("[red]failed[/] (retried next run)", report.failed)

@@ -99,12 +99,19 @@ class Waiting:
     reasons: list[str]
 
 
+#: planned actions and waiting photos a report keeps to show, at most (its counts are
+#: whole): a plan for a million photos must not hold a million of each in memory
+KEPT = 1000
+
+
 @dataclass
 class ReplicateReport:
+    #: the first ``KEPT`` planned actions (``add_planned``); ``planned_counts`` counts them all
     planned: list[PlannedAction] = field(default_factory=list)
+    planned_counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     done: Counter[str] = field(default_factory=Counter)
     skipped_unresolved: int = 0
-    #: the photos behind ``skipped_unresolved``, each with its reasons
+    #: the first ``KEPT`` photos behind ``skipped_unresolved``, each with its reasons
     waiting: list[Waiting] = field(default_factory=list)
     #: trashed or locked on their service: kept in the archive, never pushed anywhere
     held_back: int = 0
@@ -127,11 +134,25 @@ class ReplicateReport:
     #: nothing changed since a run that left nothing to do: no record was read again
     unchanged: bool = False
 
+    def add_planned(self, action: PlannedAction) -> None:
+        self.planned_counts[(action.target, action.action)] += 1
+        if len(self.planned) < KEPT:
+            self.planned.append(action)
+
+    @property
+    def planned_total(self) -> int:
+        return sum(self.planned_counts.values())
+
+    def add_waiting(self, waiting: Waiting) -> None:
+        self.skipped_unresolved += 1
+        if len(self.waiting) < KEPT:
+            self.waiting.append(waiting)
+
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
-        for action in self.planned:
-            out.setdefault(action.target, Counter())[action.action] += 1
-        return {target: dict(counter) for target, counter in out.items()}
+        for (target, action), count in self.planned_counts.items():
+            out.setdefault(target, {})[action] = count
+        return out
 
 
 def _targets(
@@ -321,8 +342,7 @@ def replicate(
         for record in () if report.unchanged else archive.iter_records():
             progress.advance()
             if record["processing_state"] == ProcessingState.DISCOVERED.value:
-                report.skipped_unresolved += 1
-                report.waiting.append(
+                report.add_waiting(
                     Waiting(record["photo_id"], display_name(record), waiting_reasons(record))
                 )
                 continue
@@ -330,7 +350,8 @@ def replicate(
                 report.held_back += 1
                 continue
             actions = plan(archive, record, targets, retry_failed=retry_failed, report=report)
-            report.planned.extend(actions)
+            for action in actions:
+                report.add_planned(action)
             if not execute:
                 continue
             window.append((record, actions))
@@ -552,7 +573,7 @@ def _plan_originals(archive: Archive, report: ReplicateReport) -> None:
     for location, digests in sorted(blob_plan.to_copy.items()):
         for digest in digests:
             photo_id = blob_plan.photo_of.get(digest, digest)
-            report.planned.append(
+            report.add_planned(
                 PlannedAction(
                     photo_id,
                     location,
@@ -649,7 +670,7 @@ def _replicate_originals(
     report.blobs = blobs
     for location, digests in sorted(blobs.copied.items()):
         for digest in digests:
-            report.planned.append(
+            report.add_planned(
                 PlannedAction(
                     blobs.photo_of.get(digest, digest), location, "copy_original", None, "private"
                 )
