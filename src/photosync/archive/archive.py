@@ -57,7 +57,13 @@ from photosync.archive.schema import (
     validate_record,
     validate_services,
 )
-from photosync.archive.seals import ApprovalSeals, load_key, new_key, save_key
+from photosync.archive.seals import (
+    ApprovalSeals,
+    archive_identity,
+    load_key,
+    new_key,
+    save_key,
+)
 from photosync.archive.state import StateDB
 from photosync.errors import (
     ArchiveCorrupt,
@@ -201,6 +207,8 @@ class Archive:
         self._committer: ThreadPoolExecutor | None = None
         self._inflight: PendingCommit | None = None
         self._seals: ApprovalSeals | None = None
+        #: the archive's identity and its approval key, as found when the lock was taken
+        self._key_at_lock: tuple[str, bytes | None] | None = None
         #: a commit was made by this run (so git's objects are packed when it ends)
         self._committed = False
         #: ``parallel_writes``: the threads replacing record files, and their writes under way
@@ -309,7 +317,15 @@ class Archive:
                 "git switch BRANCH), then run photosync again. Read-only commands "
                 "(status, check, audit, resolve --list) work now.",
             )
-        notes = self._recover()
+        # a git killed with us (kill -9 of the group, power cut) leaves its lock files;
+        # cleared before this run's own git status may take one
+        cleared = self.git.clear_stale_locks(self.root / ".photosync" / "quarantine")
+        with ThreadPoolExecutor(1, thread_name_prefix="git-status") as pool:
+            # git's stat of every record file (a second at a million) runs while this
+            # thread does what the run needs anyway and does not depend on it
+            dirty = pool.submit(self.git.dirty_paths, "photos", "config", "schemas")
+            self._warm_up()
+            notes = cleared + self._recover(dirty.result())
         notes.extend(aborted)
         # records changed without this process knowing: git moved HEAD, a killed run's
         # work was recovered, or the user edited one (schemas and .gitattributes
@@ -356,7 +372,11 @@ class Archive:
         finishes the sealing with the key it stored.
         """
         marker = self.root / ".photosync" / "sealing"
-        key = load_key(self.git)
+        looked_up = self._key_at_lock
+        if looked_up is not None and looked_up[0] == archive_identity(self.git):
+            key = looked_up[1]  # found while git status ran (``_warm_up``)
+        else:
+            key = load_key(self.git)
         if key is not None and not marker.exists():
             self._seals = ApprovalSeals(key)
             return []
@@ -1022,7 +1042,15 @@ class Archive:
             "records and config are now merged by photosync's rule in a git pull (.gitattributes)"
         ]
 
-    def _recover(self) -> list[str]:
+    def _warm_up(self) -> None:
+        """The approval key (a keyring lookup, 0.1-0.3 s) and the record validator,
+        while git looks at the working tree: both are outside the working tree."""
+        identity = archive_identity(self.git)
+        if identity is not None:
+            self._key_at_lock = (identity, load_key(self.git))
+        is_valid(PHOTO_SCHEMA, {})
+
+    def _recover(self, dirty: list[str]) -> list[str]:
         """Make leftovers of a killed run safe; leave the user's own changes alone.
 
         Only paths listed in PENDING_FILE were being written by photosync: valid
@@ -1031,10 +1059,8 @@ class Archive:
         committed. Any other change (a hand edit, a staged file, conflict markers,
         a secret kept beside the config) is the user's: reported, never committed.
         """
-        # a git killed with us (kill -9 of the group, power cut) leaves its lock files
-        notes: list[str] = self.git.clear_stale_locks(self.root / ".photosync" / "quarantine")
+        notes: list[str] = []
         pending = self.pending_paths()
-        dirty = self.git.dirty_paths("photos", "config", "schemas")
         quarantine = self.root / ".photosync" / "quarantine"
         ours: list[str] = []
         user: list[str] = []
