@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -104,6 +105,7 @@ def adding(big: Path, empty: Path, folder: Path, count: int, rounds: int) -> dic
         _with_new_service(archive, folder)
     saved = {archive: snapshot(archive) for archive in (empty, big)}
     runs: dict[str, list[float]] = {"empty": [], "big": []}
+    cpu: dict[str, list[float]] = {"empty": [], "big": []}
     rss: dict[str, int] = {"empty": 0, "big": 0}
     for _ in range(rounds):
         for label, archive in (("empty", empty), ("big", big)):
@@ -111,6 +113,7 @@ def adding(big: Path, empty: Path, folder: Path, count: int, rounds: int) -> dic
             if rc != 0:
                 raise SystemExit(f"discover into the {label} archive exited {rc}")
             runs[label].append(seconds)
+            cpu[label].append(last_cpu[0])
             rss[label] = max(rss[label], peak)
             restore(archive, saved[archive])
     best = {label: min(times) for label, times in runs.items()}
@@ -119,6 +122,9 @@ def adding(big: Path, empty: Path, folder: Path, count: int, rounds: int) -> dic
         "empty_s": runs["empty"],
         "big_s": runs["big"],
         "ratio_min": best["big"] / best["empty"],
+        "empty_cpu_s": cpu["empty"],
+        "big_cpu_s": cpu["big"],
+        "ratio_median": statistics.median(runs["big"]) / statistics.median(runs["empty"]),
         "peak_rss_mb": {label: peak / 1e6 for label, peak in rss.items()},
     }
 
@@ -163,11 +169,12 @@ def main() -> None:
     parser.add_argument("--skip-daily", action="store_true")
     parser.add_argument("--skip-adding", action="store_true")
     parser.add_argument("--timeout", type=float, default=900, help="per daily command (s)")
+    parser.add_argument("--path", type=Path, default=None, help="where the big archive is kept")
     args = parser.parse_args()
     started = time.monotonic()
     big = make(
         args.records,
-        default_path(args.records, args.files, True),
+        args.path or default_path(args.records, args.files, True),
         files=args.files,
         blobs=True,
     )
