@@ -336,6 +336,7 @@ def _show_preview(report: ResolveReport, as_json: bool) -> None:
                     {"photo_id": photo_id, "filename": name, "decision": what}
                     for photo_id, name, what in report.decisions
                 ],
+                "decisions_total": report.decisions_total,
                 "need_a_decision": report.needs_decision,
                 "automatic": {
                     "settled": report.conflicts_auto,
@@ -350,6 +351,8 @@ def _show_preview(report: ResolveReport, as_json: bool) -> None:
         return
     for photo_id, name, what in report.decisions:
         console.print(f"  {photo_id[:8]} {escape(name)}: {escape(what)}", soft_wrap=True)
+    if report.decisions_total > len(report.decisions):
+        console.print(f"  ... and {report.decisions_total - len(report.decisions)} more")
     console.print(
         f"would examine {report.examined}, resolve {report.now_resolved}, "
         f"join {report.merged_variants} quality variant(s); "

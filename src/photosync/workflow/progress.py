@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
+#: items a report keeps to show (planned actions, waiting photos, rules' decisions), at
+#: most; its counts are whole: a pass over a million photos must not hold a million
+#: lines in memory
+KEPT = 1000
+
 
 class Progress(Protocol):
     def start(self, label: str, total: int | None = None) -> None: ...

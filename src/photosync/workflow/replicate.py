@@ -70,7 +70,7 @@ from photosync.workflow.blobreplicate import (
     upload_workers,
 )
 from photosync.workflow.context import open_services, pass_inputs_key, primary_store
-from photosync.workflow.progress import Progress, SilentProgress
+from photosync.workflow.progress import KEPT, Progress, SilentProgress
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +97,6 @@ class Waiting:
     photo_id: str
     filename: str | None
     reasons: list[str]
-
-
-#: planned actions and waiting photos a report keeps to show, at most (its counts are
-#: whole): a plan for a million photos must not hold a million of each in memory
-KEPT = 1000
 
 
 @dataclass

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,7 +61,7 @@ from photosync.model.privacy import (
 )
 from photosync.workflow.context import pass_inputs_key, primary_store
 from photosync.workflow.match import MatchReport, match_variants
-from photosync.workflow.progress import Progress, SilentProgress
+from photosync.workflow.progress import KEPT, Progress, SilentProgress
 
 #: a decision made by a ``prefer`` preference names it: ``"prefer: google-photos"``
 PREFER_RULE = "prefer:"
@@ -86,14 +86,22 @@ class ResolveReport:
     edit_variant_pairs: int = 0
     #: conflicts a person chose to skip: still waiting, asked again
     skipped: int = 0
-    #: what the rules did, photo by photo: (photo_id, file name, what)
+    #: what the rules did, photo by photo: (photo_id, file name, what), the first
+    #: ``KEPT`` of them (``add_decisions``; ``decisions_total`` counts them all)
     decisions: list[tuple[str, str, str]] = field(default_factory=list)
+    decisions_total: int = 0
     #: records with a change the user made and has not committed: not touched
     left_alone: int = 0
     #: nothing changed since a pass that left nothing to do: no record was read again
     unchanged: bool = False
     #: photos waiting for their original here before they can be fingerprinted
     waiting_for_blob: int = 0
+
+    def add_decisions(self, decisions: Iterable[tuple[str, str, str]]) -> None:
+        for decision in decisions:
+            self.decisions_total += 1
+            if len(self.decisions) < KEPT:
+                self.decisions.append(decision)
 
     @property
     def automatic_rate(self) -> float | None:
@@ -379,14 +387,14 @@ def auto_resolve(
     report.waiting_for_blob = matched.waiting_for_blob
     report.merged_variants, report.edit_variant_pairs = matched.merged, matched.edit_pairs
     report.conflicts_auto += matched.merged
-    report.decisions.extend(
+    report.add_decisions(
         (keeper, name, f"quality variant joined: {gone_name} ({gone})")
         for keeper, name, gone, gone_name in matched.joined
     )
     progress.start("resolve", records.state.count_records())
     # each record is written once in this pass, none read again: writes overlap
     with archive.parallel_writes() if view is None else nullcontext():
-        _rules_pass(archive, records, matched, rules, prefer, report, progress)
+        _rules_pass(archive, records, matched, rules, prefer, report, progress, view is None)
     progress.finish()
     message = (
         f"resolve: {report.now_resolved} resolved ({report.auto_resolved} by automatic rules), "
@@ -424,14 +432,32 @@ def _rules_pass(
     prefer: Mapping[str, Sequence[str]],
     report: ResolveReport,
     progress: Progress,
+    checkpoints: bool = False,
 ) -> None:
-    """Analyze every record not yet resolved (with its new fingerprint) and write it once."""
+    """Analyze every record not yet resolved (with its new fingerprint) and write it once.
+
+    With ``checkpoints`` (the archive itself, not a preview) every ``commit_every``
+    records written are committed while the pass goes on: what a run holds about the
+    files it wrote stays bounded, and a killed pass keeps what it committed.
+    """
+    every = archive.prefs().sync.commit_every
+    written = 0
+
+    def write(record: Record) -> None:
+        nonlocal written
+        records.write_record(record)
+        written += 1
+        if checkpoints and written % every == 0:
+            archive.commit_in_background(
+                f"resolve: {written} records written so far (the pass goes on)"
+            )
+
     for record in records.iter_records():
         progress.advance()
         fingerprinted = matched.apply(record)
         if record["processing_state"] != ProcessingState.DISCOVERED.value and not _has_open(record):
             if fingerprinted:
-                records.write_record(record)
+                write(record)
             continue
         if archive.is_user_changed(record["photo_id"]):
             report.left_alone += 1  # the user's uncommitted edit (lock() said so)
@@ -442,7 +468,7 @@ def _rules_pass(
         used = analyze(record, rules, seals=archive.seals, prefer=prefer)
         for rule in used:
             report.by_rule[rule] = report.by_rule.get(rule, 0) + 1
-        report.decisions.extend(
+        report.add_decisions(
             (record["photo_id"], display_name(record), what)
             for what in _what_rules_did(record, before, used)
         )
@@ -460,7 +486,7 @@ def _rules_pass(
             report.now_resolved += 1
         if any(needs_decision(c) for c in record["conflicts"]):
             report.needs_decision += 1
-        records.write_record(record)
+        write(record)
 
 
 def preview(

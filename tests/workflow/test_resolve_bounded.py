@@ -1,0 +1,93 @@
+"""A resolve pass over a big archive holds a bounded amount: it commits every
+``commit_every`` records written while it goes on (so what it keeps about the files it
+wrote stays small, and a killed pass keeps what it committed), and its report keeps
+``KEPT`` decisions to show while counting them all. The records it leaves are the
+same either way."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from photosync.archive.archive import Archive
+from photosync.emulators.samples import write_jpeg
+from photosync.workflow.resolve import auto_resolve
+from tests.helpers import (
+    assert_check_clean,
+    comparable,
+    git_log,
+    run_cli,
+    set_prefs,
+    write_xmp,
+)
+
+
+def _library(tmp_path: Path, count: int) -> Path:
+    """The same photos in two folders; only the second one's sidecars say a caption, so the
+    rules fill it in (a decision each) rather than ask."""
+    for index in range(count):
+        name = f"IMG_{index:04d}.jpg"
+        write_jpeg(tmp_path / "a" / name, seed=60 + index)
+        (tmp_path / "b").mkdir(exist_ok=True)
+        (tmp_path / "b" / name).write_bytes((tmp_path / "a" / name).read_bytes())
+        write_xmp(tmp_path / "b" / f"{name}.xmp", caption=f"Beach {index}")
+    root = tmp_path / "archive"
+    assert run_cli("init", str(root)).exit_code == 0
+    for name in ("a", "b"):
+        added = run_cli(
+            "--archive",
+            str(root),
+            "service",
+            "add",
+            name,
+            "--type",
+            "local",
+            "--path",
+            str(tmp_path / name),
+        )
+        assert added.exit_code == 0, added.output
+    assert run_cli("--archive", str(root), "discover").exit_code == 0
+    return root
+
+
+def test_checkpoints_and_a_bounded_report_leave_the_same_records(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import photosync.workflow.resolve as resolve_module
+
+    root = _library(tmp_path / "lib", 5)
+    twin = tmp_path / "twin"
+    shutil.copytree(root, twin, symlinks=True)
+
+    archive = Archive(root)
+    archive.lock()
+    set_prefs(archive, commit_every=2)
+    monkeypatch.setattr(resolve_module, "KEPT", 2)
+    report = auto_resolve(archive)
+    archive.close()
+    assert report.decisions_total > 2 and len(report.decisions) == 2
+    partial = [s for s in git_log(root) if "written so far" in s]
+    assert len(partial) >= 2, git_log(root)
+
+    monkeypatch.setattr(resolve_module, "KEPT", 1000)
+    other = Archive(twin)
+    other.lock()
+    set_prefs(other, commit_every=1000)
+    whole = auto_resolve(other)
+    other.close()
+    assert not [s for s in git_log(twin) if "written so far" in s]
+    assert whole.decisions_total == report.decisions_total
+    assert comparable(root) == comparable(twin)
+    assert_check_clean(root)
+    assert_check_clean(twin)
+
+
+def test_the_dry_run_says_how_many_more_it_does_not_show(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import photosync.workflow.resolve as resolve_module
+
+    root = str(_library(tmp_path, 4))
+    monkeypatch.setattr(resolve_module, "KEPT", 1)
+    shown = run_cli("--archive", root, "resolve", "--auto-resolve", "simple", "--dry-run")
+    assert shown.exit_code == 0, shown.output
+    assert "more" in shown.output and shown.output.count("  ... and ") == 1, shown.output
+    assert_check_clean(Path(root))
