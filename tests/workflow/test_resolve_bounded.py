@@ -1,5 +1,5 @@
 """A resolve pass over a big archive holds a bounded amount: it commits every
-``commit_every`` records written while it goes on (so what it keeps about the files it
+``CHECKPOINT_EVERY`` records written while it goes on (so what it keeps about the files it
 wrote stays small, and a killed pass keeps what it committed), and its report keeps
 ``KEPT`` decisions to show while counting them all. The records it leaves are the
 same either way."""
@@ -17,7 +17,6 @@ from tests.helpers import (
     comparable,
     git_log,
     run_cli,
-    set_prefs,
     write_xmp,
 )
 
@@ -61,7 +60,7 @@ def test_checkpoints_and_a_bounded_report_leave_the_same_records(
 
     archive = Archive(root)
     archive.lock()
-    set_prefs(archive, commit_every=2)
+    monkeypatch.setattr(resolve_module, "CHECKPOINT_EVERY", 2)
     monkeypatch.setattr(resolve_module, "KEPT", 2)
     report = auto_resolve(archive)
     archive.close()
@@ -70,9 +69,9 @@ def test_checkpoints_and_a_bounded_report_leave_the_same_records(
     assert len(partial) >= 2, git_log(root)
 
     monkeypatch.setattr(resolve_module, "KEPT", 1000)
+    monkeypatch.setattr(resolve_module, "CHECKPOINT_EVERY", 1000)
     other = Archive(twin)
     other.lock()
-    set_prefs(other, commit_every=1000)
     whole = auto_resolve(other)
     other.close()
     assert not [s for s in git_log(twin) if "written so far" in s]
