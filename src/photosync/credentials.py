@@ -15,6 +15,7 @@ from typing import Any
 import platformdirs
 
 from photosync import durable
+from photosync.errors import ConfigError
 from photosync.redaction import register_secrets, shown_error
 
 KEYRING_SERVICE = "photosync"
@@ -74,9 +75,23 @@ class CredentialStore:
 
     def _read_file(self) -> dict[str, dict[str, Any]]:
         try:
-            return dict(json.loads(self.file_path.read_text(encoding="utf-8")))
+            data = json.loads(self.file_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
+        except (ValueError, UnicodeDecodeError) as error:
+            # its content is never shown: it holds secrets
+            raise ConfigError(
+                f"the credentials file {self.file_path} cannot be read "
+                f"({type(error).__name__} at {getattr(error, 'pos', '?')})",
+                hint="Restore it from your backup, or move it aside and sign in again "
+                "(`photosync auth ...`, `photosync visibility key import`).",
+            ) from None
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"the credentials file {self.file_path} is not a JSON object",
+                hint="Restore it from your backup, or move it aside and sign in again.",
+            )
+        return dict(data)
 
     def _write_file(self, data: dict[str, dict[str, Any]]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)

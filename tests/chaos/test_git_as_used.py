@@ -7,10 +7,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from photosync.emulators.samples import write_jpeg
 from tests.chaos.harness import Expect, check_invariants, git, run, wait_for
 from tests.helpers import (
     assert_check_clean,
@@ -297,4 +299,24 @@ def test_git_revert_of_a_resolve_join_after_replicate_leaves_a_consistent_archiv
         ("phone", i["id"]) for r in before.values() for i in r["instances"]["phone"]
     }
     assert git(root, "status", "--porcelain").stdout == ""
+    assert_check_clean(root)
+
+
+def test_stale_git_locks_a_killed_commit_leaves_are_moved_aside(tmp_path: Path) -> None:
+    """A kill -9 inside a commit's `update-ref` (deleting photosync's scratch ref) leaves
+    .git/packed-refs.lock; every later run exited 3 with git's message until the user
+    deleted it by hand (red team). Like index.lock, a stale one is moved aside."""
+    root, library = _archive(tmp_path, 2)
+    run(root, "discover")
+    for name in ("packed-refs.lock", "config.lock"):
+        stale = root / ".git" / name
+        stale.write_text("")
+        os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    write_jpeg(library / "new.jpg", seed=777)
+    run(root, "discover")
+    assert not (root / ".git" / "packed-refs.lock").exists()
+    assert not (root / ".git" / "config.lock").exists()
+    moved = {p.name for p in (root / ".photosync" / "quarantine").rglob("*")}
+    assert any("packed-refs" in name for name in moved), moved
+    check_invariants(root, Expect(records=3, present={"lib": 3}), read_data=False)
     assert_check_clean(root)

@@ -445,6 +445,8 @@ class Git:
             git_dir / "index.lock",
             git_dir / "photosync-index.lock",  # photosync's own index (commit_files)
             git_dir / "HEAD.lock",
+            git_dir / "packed-refs.lock",  # update-ref deleting photosync's scratch ref
+            git_dir / "config.lock",
             *(git_dir / "refs").rglob("*.lock"),
         ]
         notes = []

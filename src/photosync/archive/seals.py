@@ -107,7 +107,11 @@ def load_key(git: Git, store: CredentialStore | None = None) -> bytes | None:
 def save_key(git: Git, key: bytes, store: CredentialStore | None = None) -> str:
     identity = archive_identity(git)
     if identity is None:
-        raise PhotosyncError("the archive has no commit yet")
+        raise PhotosyncError(
+            "the archive has no commit yet",
+            hint="On a branch made with `git checkout --orphan`? Switch back to the "
+            "archive's branch (`git switch main`), then run photosync again.",
+        )
     return (store or CredentialStore()).set(credential_name(identity), {KEY_FIELD: key.hex()})
 
 

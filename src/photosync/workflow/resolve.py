@@ -451,12 +451,17 @@ def _rules_pass(
 
     def write(record: Record) -> None:
         nonlocal written
+        # before the next record, not after the last: the pass's own summary commit
+        # always has a record of its own to carry it
+        if checkpoints and written and written % every == 0:
+            message = f"resolve: {written} records written so far (the pass goes on)"
+            if written == every and report.merged_variants:
+                message += (
+                    f"\n\n{report.merged_variants} quality variant(s) joined with their best copy."
+                )
+            archive.commit_in_background(message)
         records.write_record(record)
         written += 1
-        if checkpoints and written % every == 0:
-            archive.commit_in_background(
-                f"resolve: {written} records written so far (the pass goes on)"
-            )
 
     for record in records.iter_records():
         progress.advance()
