@@ -372,11 +372,10 @@ class Archive:
         finishes the sealing with the key it stored.
         """
         marker = self.root / ".photosync" / "sealing"
+        # found while git status ran (``_warm_up``): the root commit it is kept under
+        # stays as it was once the archive has one
         looked_up = self._key_at_lock
-        if looked_up is not None and looked_up[0] == archive_identity(self.git):
-            key = looked_up[1]  # found while git status ran (``_warm_up``)
-        else:
-            key = load_key(self.git)
+        key = looked_up[1] if looked_up is not None else load_key(self.git)
         if key is not None and not marker.exists():
             self._seals = ApprovalSeals(key)
             return []
@@ -1047,7 +1046,7 @@ class Archive:
         while git looks at the working tree: both are outside the working tree."""
         identity = archive_identity(self.git)
         if identity is not None:
-            self._key_at_lock = (identity, load_key(self.git))
+            self._key_at_lock = (identity, load_key(self.git, identity=identity))
         is_valid(PHOTO_SCHEMA, {})
 
     def _recover(self, dirty: list[str]) -> list[str]:

@@ -91,8 +91,11 @@ class ApprovalSeals:
         return hmac.new(self._key, b"photosync approval key", sha256).hexdigest()[:16]
 
 
-def load_key(git: Git, store: CredentialStore | None = None) -> bytes | None:
-    identity = archive_identity(git)
+def load_key(
+    git: Git, store: CredentialStore | None = None, *, identity: str | None = None
+) -> bytes | None:
+    """This archive's approval key (``identity``: its root commit, when the caller has it)."""
+    identity = identity or archive_identity(git)
     if identity is None:
         return None
     found = (store or CredentialStore()).get(credential_name(identity))
