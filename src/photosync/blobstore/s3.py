@@ -35,8 +35,8 @@ import botocore.utils
 from botocore.config import Config
 
 from photosync.blobstore.base import (
-    CHUNK_SIZE,
     NAMED_PREFIX,
+    BlobReader,
     BlobStat,
     BlobStore,
     blob_key,
@@ -132,6 +132,21 @@ def _check_endpoint(name: str, endpoint_url: str | None, allow_insecure_http: bo
         hint="plain http is only accepted for 127.0.0.1, or with allow_insecure_http: true "
         "in the location (keys and photos then cross the network unencrypted)",
     )
+
+
+class _Download(BlobReader):
+    """A GET's body whose failures (botocore's, the socket's) are a BlobError saying where."""
+
+    def __init__(self, body: BinaryIO, failed: str, clean: Callable[[BaseException], str]) -> None:
+        super().__init__(body)
+        self._failed = failed
+        self._clean = clean
+
+    def read(self, size: int) -> bytes | bytearray:
+        try:
+            return super().read(size)
+        except (bexc.BotoCoreError, OSError) as error:
+            raise BlobError(f"{self._failed}: {self._clean(error)}") from error
 
 
 class _AlreadyThere(Exception):
@@ -421,19 +436,11 @@ class S3BlobStore(BlobStore):
     def locator(self, digest: str) -> str:
         return f"s3://{self.bucket}/{self.key_for(digest)}"
 
-    def verify(self, digest: str) -> bool:
-        """Download and hash (streamed); a missing blob raises BlobError."""
+    def reader(self, digest: str) -> BlobReader:
+        """The object's bytes as they download (``verify`` hashes them); a missing blob
+        raises BlobError, and so does a download that fails on the way."""
         bare = self._bare(digest)
-        hasher = hashlib.sha256()
-        stream = self.open(bare)
-        try:
-            while chunk := stream.read(CHUNK_SIZE):
-                hasher.update(chunk)
-        except (bexc.BotoCoreError, OSError) as error:
-            raise BlobError(f"reading {self.locator(bare)} failed: {self._clean(error)}") from error
-        finally:
-            stream.close()
-        return hasher.hexdigest() == bare
+        return _Download(self.open(bare), f"reading {self.locator(bare)} failed", self._clean)
 
     def put_file(self, path: Path, digest: str) -> bool:
         """Upload ``path`` as blob ``digest``; False when an identical object is there."""
