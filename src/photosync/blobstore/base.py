@@ -129,16 +129,20 @@ class BlobReader:
 
 
 class FileReader(BlobReader):
-    """A local file read into one buffer, reused: no fresh megabyte per chunk, whose page
-    faults cost as much system time as the reading itself. What ``read`` returns is that
-    buffer: valid until the next ``read``."""
+    """A local file of a chunk or more is read into one buffer, reused: no fresh megabyte
+    per chunk, whose page faults cost about as much system time as the reading itself.
+    What ``read`` returns is then that buffer: valid until the next ``read``. A smaller
+    file is read as it is (a buffer of a chunk would cost more than its bytes)."""
 
-    def __init__(self, file: io.RawIOBase) -> None:
+    def __init__(self, file: io.FileIO) -> None:
+        super().__init__(file)
         self._file = file
         self._buffer = bytearray()
 
     def read(self, size: int) -> bytes | bytearray:
         if len(self._buffer) != size:
+            if os.fstat(self._file.fileno()).st_size < size:  # chooses the way only
+                return super().read(size)
             self._buffer = bytearray(size)
         view = memoryview(self._buffer)
         got = 0
@@ -146,9 +150,6 @@ class FileReader(BlobReader):
             got += count
         view.release()
         return self._buffer if got == size else self._buffer[:got]
-
-    def close(self) -> None:
-        self._file.close()
 
 
 @dataclass(frozen=True)

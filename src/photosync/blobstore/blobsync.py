@@ -537,8 +537,8 @@ def verify_blobs(
     workers: int = 8,
     progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
-    """Check each store holds each digest (one listing each); ``deep`` re-reads and
-    hashes every copy too. ``verify`` runs the same steps with its own choices."""
+    """Check each store holds each digest (one listing each); ``deep`` re-reads every
+    copy too (``read_back``). ``verify`` runs the same steps with its own choices."""
     wanted = _unique(digests)
     report = check_listings(wanted, stores)
     if deep:

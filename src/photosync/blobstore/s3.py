@@ -19,6 +19,7 @@ role) - never from the archive.
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import re
 import threading
@@ -101,12 +102,17 @@ def _shared_loader() -> botocore.loaders.Loader:
 
 def _timestamp(value: Any) -> Any:
     """A listing's ``LastModified``, one per object: ISO 8601 read by ``datetime`` (botocore's
-    default goes through dateutil, 14% of a size-only ``verify``); other forms (HTTP dates
-    of a HEAD) still go to botocore's parser."""
+    default goes through dateutil, 14% of a size-only ``verify``); the HTTP date of a GET's
+    or HEAD's ``Last-Modified`` by ``email.utils`` (5 us, not dateutil's 130 us: one per
+    blob ``verify --read-data`` reads); other forms still go to botocore's parser."""
     if isinstance(value, str):
         try:
             return datetime.fromisoformat(value)
         except ValueError:
+            pass
+        try:
+            return email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
             pass
     return botocore.utils.parse_timestamp(value)
 
