@@ -6,15 +6,19 @@ min too: the machine is shared, so one round says little):
 * ``photosync replicate --execute`` of an archive whose originals are not yet in
   its S3 location  vs  ``rclone copy`` of the same blob tree (rclone's defaults);
 * ``photosync verify`` (listing, sizes)  vs  ``rclone check --size-only``;
-* ``photosync verify --read-data``  vs  ``rclone check --download``.
+* ``photosync verify --read-data``  vs  ``rclone check --download`` (photosync hashes each
+  blob's local copy and compares the bucket's with it; rclone only compares).
 
 Profiles: ``small`` 2,000 x 100 KB, ``large`` 200 x 20 MB (multipart). Each round
 copies the discovered template archive (blobs hard-linked, nothing else shared),
 adds a fresh bucket as its location (not timed), then times the commands; the
 rclone round copies into its own fresh bucket. Buckets are emptied after each
 round (moto keeps objects in memory). Both sides use their defaults: photosync's
-``max_parallel_uploads`` (4; verify re-reads 8 at a time), rclone's ``--transfers 4
---checkers 8``. photosync runs from compiled bytecode, as installed by pip.
+``max_parallel_uploads`` (4; verify re-reads 8 blobs at a time), rclone's ``--transfers 4
+--checkers 8``. photosync runs from compiled bytecode, as installed by pip. Besides wall
+times, each step's CPU seconds are kept, the command's and the moto server's: on a
+shared 2-core machine both sides are often CPU-bound, and CPU tells them apart where
+wall times are noise.
 
     python bench/bench_replicate_s3.py [--profile small|large|all] [--rounds 3] [--scale 1.0]
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -96,6 +101,22 @@ def rclone(args: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(["rclone", *args], env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds of a running process (the moto server), 0 where /proc cannot tell."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def clone_archive(template: Path, dest: Path) -> None:
@@ -196,6 +217,8 @@ def run_profile(name: str, args: argparse.Namespace, work: Path) -> dict[str, ob
     times: dict[str, list[float]] = {
         k: [] for k in ("replicate", "rclone_copy", "verify", "rclone_size", "read", "rclone_read")
     }
+    cpu: dict[str, list[float]] = {k: [] for k in times}  # the command's own
+    server_cpu: dict[str, list[float]] = {k: [] for k in times}  # moto's meanwhile
     try:
         for round_no in range(args.rounds):
             archive = work / f"{name}-round{round_no}"
@@ -231,11 +254,17 @@ def run_profile(name: str, args: argparse.Namespace, work: Path) -> dict[str, ob
                 if round_no % 2:
                     pair = pair[::-1]
                 for key, step in pair:
+                    before, served = children_cpu(), process_cpu(server.pid)
                     times[key].append(step())
+                    cpu[key].append(children_cpu() - before)
+                    server_cpu[key].append(process_cpu(server.pid) - served)
             got = count_objects(admin, ours, "sha256/"), count_objects(admin, theirs, "sha256/")
             if got != (count, count):
                 raise SystemExit(f"incomplete copies (photosync, rclone): {got}, want {count}")
-            line = ", ".join(f"{k} {v[-1]:.2f}" for k, v in times.items())
+            line = ", ".join(
+                f"{k} {v[-1]:.2f} (cpu {cpu[k][-1]:.1f} + server {server_cpu[k][-1]:.1f})"
+                for k, v in times.items()
+            )
             print(f"[{name}] round {round_no + 1}: {line}", flush=True)
             for bucket in (ours, theirs):
                 empty_bucket(admin, bucket)
@@ -257,6 +286,8 @@ def run_profile(name: str, args: argparse.Namespace, work: Path) -> dict[str, ob
         "median_s": middle,
         "min_s": best,
         "all_s": times,
+        "median_cpu_s": {k: statistics.median(v) for k, v in cpu.items()},
+        "median_server_cpu_s": {k: statistics.median(v) for k, v in server_cpu.items()},
         "replicate_vs_rclone_copy": middle["replicate"] / middle["rclone_copy"],
         "verify_vs_rclone_size_only": middle["verify"] / middle["rclone_size"],
         "read_data_vs_rclone_download": middle["read"] / middle["rclone_read"],

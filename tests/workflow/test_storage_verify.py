@@ -234,6 +234,50 @@ def test_repair_refuses_a_blob_with_no_good_copy(
     assert_check_clean(root)
 
 
+def _rot_local(root: str, digest: str) -> None:
+    """Same size, one byte flipped in the local copy (the one verify hashes)."""
+    path = _local_blob(root, digest)
+    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_read_data_tells_which_copy_rotted_when_the_hashed_one_did(
+    tmp_path: Path, s3_endpoint: str, s3_bucket: str, s3_admin: Any
+) -> None:
+    # verify hashes the local copy and compares the bucket's with it: a rotten local
+    # copy must not make the good one in the bucket look bad, nor hide a bad one there
+    root = _archive(tmp_path, s3_endpoint, s3_bucket, count=4)
+    local_only, both, cloud_only, fine = _digests(root)
+    _rot_local(root, local_only)
+    _rot_local(root, both)
+    _corrupt_s3(s3_admin, s3_bucket, both)
+    _corrupt_s3(s3_admin, s3_bucket, cloud_only)
+
+    code, report = _verify(root, "--read-data")
+    assert code == 6
+    local, cloud = report["locations"]["local"], report["locations"]["cloud"]
+    assert sorted(local["corrupt"]) == sorted([local_only, both])
+    assert sorted(cloud["corrupt"]) == sorted([both, cloud_only])
+    assert local["read"] == cloud["read"] == 4 and local["present"] == cloud["present"] == 2
+    assert fine not in local["corrupt"] and fine not in cloud["corrupt"]
+
+    code, report = _verify(root, "--repair")  # the suspects are re-read, then mended
+    assert code == 6, report
+    local, cloud = report["locations"]["local"], report["locations"]["cloud"]
+    assert local["restored"] == [local_only] and cloud["restored"] == [cloud_only]
+    assert list(local["refused"]) == [both] and list(cloud["refused"]) == [both]
+    assert hashlib.sha256(_local_blob(root, local_only).read_bytes()).hexdigest() == local_only
+    body = s3_admin.get_object(Bucket=s3_bucket, Key=_s3_key(cloud_only))["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == cloud_only
+    quarantined = list((Path(root) / "blobs" / "quarantine").iterdir())
+    assert len(quarantined) == 1  # the rotten local copy, moved aside, never deleted
+    code, report = _verify(root, "--read-data")
+    assert list(report["locations"]["local"]["corrupt"]) == [both]
+    assert list(report["locations"]["cloud"]["corrupt"]) == [both]
+
+
 def test_invalid_record_files_are_reported_not_fatal(
     tmp_path: Path, s3_endpoint: str, s3_bucket: str
 ) -> None:

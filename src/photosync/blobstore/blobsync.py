@@ -16,12 +16,12 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import zip_longest
 from pathlib import Path
 from typing import Protocol
 
 from photosync import durable
 from photosync.blobstore.base import CHUNK_SIZE, BlobStore, check_digest
+from photosync.blobstore.readback import CopyCheck, check_copies
 from photosync.errors import BlobError, ChecksumMismatch, PhotosyncError
 from photosync.parallel import bounded_map, run_bounded
 
@@ -479,57 +479,54 @@ def plan_reads(
     stores: Sequence[BlobStore],
     digests: Iterable[str],
     suspects: Mapping[str, Iterable[str]] | None = None,
-) -> list[tuple[BlobStore, str]]:
-    """(store, digest) copies to re-read: the chosen digests plus each store's suspects,
-    where its listing shows them and not already corrupt by size. Stores alternate, so
-    hashing local files overlaps waiting on a remote one."""
+) -> list[tuple[str, list[BlobStore]]]:
+    """Per digest, the stores whose copy to re-read: the chosen digests plus each store's
+    suspects, where its listing shows them and not already corrupt by size. A local store
+    comes first: its copy is the one hashed, the others are compared with it
+    (``readback.check_copies``)."""
     chosen = set(digests)
-    per_store: list[list[tuple[BlobStore, str]]] = []
-    for store in stores:
+    per_digest: dict[str, list[BlobStore]] = {}
+    for store in sorted(stores, key=lambda s: not s.local_files):
         listed = report.listings.get(store.name)
         if listed is None:
             continue
         found = report.locations[store.name]
-        todo = chosen | set((suspects or {}).get(store.name, ()))
-        per_store.append(
-            [(store, d) for d in sorted(todo) if d in listed and d not in found.corrupt]
-        )
-    return [job for group in zip_longest(*per_store) for job in group if job is not None]
+        for digest in chosen | set((suspects or {}).get(store.name, ())):
+            if digest in listed and digest not in found.corrupt:
+                per_digest.setdefault(digest, []).append(store)
+    return sorted(per_digest.items())
 
 
 def read_back(
     report: VerifyReport,
-    jobs: Iterable[tuple[BlobStore, str]],
+    jobs: Iterable[tuple[str, Sequence[BlobStore]]],
     *,
     workers: int,
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Re-read and hash each (store, digest) on ``workers`` threads; a copy whose bytes
-    do not match is corrupt, one that cannot be read an error (both stop being present)."""
+    """Re-read each digest's copies in the given stores, ``workers`` digests at a time, one
+    SHA-256 each (``readback.check_copies``); a copy whose bytes do not match is corrupt,
+    one that cannot be read an error (both stop being present). ``progress`` gets 1 per copy."""
 
-    def check(job: tuple[BlobStore, str]) -> tuple[str, str, str | None, str | None]:
-        store, digest = job
-        try:
-            intact = store.verify(digest)
-        except PhotosyncError as error:
-            return store.name, digest, None, str(error)
-        except OSError as error:
-            return store.name, digest, None, str(error.strerror or error)
-        return store.name, digest, None if intact else "content does not match its SHA-256", None
+    def check(job: tuple[str, Sequence[BlobStore]]) -> tuple[str, list[tuple[str, CopyCheck]]]:
+        digest, where = job
+        verdicts = check_copies(digest, where)
+        return digest, [
+            (store.name, verdict) for store, verdict in zip(where, verdicts, strict=True)
+        ]
 
-    for name, digest, corrupt, error in bounded_map(
-        check, jobs, workers=workers, name="verify", ordered=False
-    ):
-        found = report.locations[name]
-        if error is not None:
-            found.errors[digest] = error
-        elif corrupt is not None:
-            found.corrupt[digest] = corrupt
-        found.read += 1
-        if error is not None or corrupt is not None:
-            found.present -= 1
+    for digest, verdicts in bounded_map(check, jobs, workers=workers, name="verify", ordered=False):
+        for name, verdict in verdicts:
+            found = report.locations[name]
+            if verdict.error is not None:
+                found.errors[digest] = verdict.error
+            elif verdict.corrupt is not None:
+                found.corrupt[digest] = verdict.corrupt
+            found.read += 1
+            if verdict.error is not None or verdict.corrupt is not None:
+                found.present -= 1
         if progress is not None:
-            progress(1)
+            progress(len(verdicts))
 
 
 def verify_blobs(
@@ -540,8 +537,8 @@ def verify_blobs(
     workers: int = 8,
     progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
-    """Check each store holds each digest (one listing each); ``deep`` re-reads and
-    hashes every copy too. ``verify`` runs the same steps with its own choices."""
+    """Check each store holds each digest (one listing each); ``deep`` re-reads every
+    copy too (``read_back``). ``verify`` runs the same steps with its own choices."""
     wanted = _unique(digests)
     report = check_listings(wanted, stores)
     if deep:

@@ -29,6 +29,7 @@ from photosync.blobstore.base import (
     NAMED_PREFIX,
     BlobStat,
     BlobStore,
+    FileReader,
     blob_key,
     check_digest,
     check_name,
@@ -292,6 +293,12 @@ class LocalBlobStore(BlobStore):
     def open(self, digest: str) -> BinaryIO:
         try:
             return open(self.path_for(digest), "rb")
+        except FileNotFoundError as error:
+            raise BlobError(f"blob {check_digest(digest)} is missing from {self.name}") from error
+
+    def reader(self, digest: str) -> FileReader:
+        try:
+            return FileReader(open(self.path_for(digest), "rb", buffering=0))
         except FileNotFoundError as error:
             raise BlobError(f"blob {check_digest(digest)} is missing from {self.name}") from error
 

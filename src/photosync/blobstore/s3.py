@@ -19,6 +19,7 @@ role) - never from the archive.
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import re
 import threading
@@ -35,8 +36,8 @@ import botocore.utils
 from botocore.config import Config
 
 from photosync.blobstore.base import (
-    CHUNK_SIZE,
     NAMED_PREFIX,
+    BlobReader,
     BlobStat,
     BlobStore,
     blob_key,
@@ -101,12 +102,17 @@ def _shared_loader() -> botocore.loaders.Loader:
 
 def _timestamp(value: Any) -> Any:
     """A listing's ``LastModified``, one per object: ISO 8601 read by ``datetime`` (botocore's
-    default goes through dateutil, 14% of a size-only ``verify``); other forms (HTTP dates
-    of a HEAD) still go to botocore's parser."""
+    default goes through dateutil, 14% of a size-only ``verify``); the HTTP date of a GET's
+    or HEAD's ``Last-Modified`` by ``email.utils`` (5 us, not dateutil's 130 us: one per
+    blob ``verify --read-data`` reads); other forms still go to botocore's parser."""
     if isinstance(value, str):
         try:
             return datetime.fromisoformat(value)
         except ValueError:
+            pass
+        try:
+            return email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
             pass
     return botocore.utils.parse_timestamp(value)
 
@@ -132,6 +138,21 @@ def _check_endpoint(name: str, endpoint_url: str | None, allow_insecure_http: bo
         hint="plain http is only accepted for 127.0.0.1, or with allow_insecure_http: true "
         "in the location (keys and photos then cross the network unencrypted)",
     )
+
+
+class _Download(BlobReader):
+    """A GET's body whose failures (botocore's, the socket's) are a BlobError saying where."""
+
+    def __init__(self, body: BinaryIO, failed: str, clean: Callable[[BaseException], str]) -> None:
+        super().__init__(body)
+        self._failed = failed
+        self._clean = clean
+
+    def read(self, size: int) -> bytes | bytearray:
+        try:
+            return super().read(size)
+        except (bexc.BotoCoreError, OSError) as error:
+            raise BlobError(f"{self._failed}: {self._clean(error)}") from error
 
 
 class _AlreadyThere(Exception):
@@ -421,19 +442,11 @@ class S3BlobStore(BlobStore):
     def locator(self, digest: str) -> str:
         return f"s3://{self.bucket}/{self.key_for(digest)}"
 
-    def verify(self, digest: str) -> bool:
-        """Download and hash (streamed); a missing blob raises BlobError."""
+    def reader(self, digest: str) -> BlobReader:
+        """The object's bytes as they download (``verify`` hashes them); a missing blob
+        raises BlobError, and so does a download that fails on the way."""
         bare = self._bare(digest)
-        hasher = hashlib.sha256()
-        stream = self.open(bare)
-        try:
-            while chunk := stream.read(CHUNK_SIZE):
-                hasher.update(chunk)
-        except (bexc.BotoCoreError, OSError) as error:
-            raise BlobError(f"reading {self.locator(bare)} failed: {self._clean(error)}") from error
-        finally:
-            stream.close()
-        return hasher.hexdigest() == bare
+        return _Download(self.open(bare), f"reading {self.locator(bare)} failed", self._clean)
 
     def put_file(self, path: Path, digest: str) -> bool:
         """Upload ``path`` as blob ``digest``; False when an identical object is there."""

@@ -4,8 +4,10 @@ One pass over the record files (each parsed and checked against the schema on
 its own, so one broken file is reported, never fatal), then per blob location
 one listing: every record's original present with the right size; blobs no
 record refers to are orphans (reported, never removed). ``read_data`` re-reads
-and hashes the bytes, all of them or a rotating share whose position is kept
-in ``.photosync/verify-state.json`` so that several runs cover the archive.
+the bytes, all of them or a rotating share whose position is kept in
+``.photosync/verify-state.json`` so that several runs cover the archive: each
+blob's copies side by side, one hashed, the others compared with it byte for
+byte (``blobstore.readback``).
 Copies found corrupt stay "suspects" in that file and are re-read on the next
 run, so ``verify --repair`` after ``verify --read-data`` fixes them.
 
@@ -64,8 +66,9 @@ from photosync.workflow.context import blob_locations, make_store
 from photosync.workflow.progress import Progress, SilentProgress
 
 STATE_FILE = Path(".photosync") / "verify-state.json"
-#: copies re-read at a time, at least: reading is mostly waiting on disks and servers
-#: (rclone check runs 8 checkers); ``max_parallel_uploads`` when that is more
+#: blobs re-read at a time (each in all its locations), at least: reading is mostly
+#: waiting on disks and servers (rclone check runs 8 checkers); ``max_parallel_uploads``
+#: when that is more
 READ_WORKERS = 8
 
 
@@ -395,13 +398,14 @@ def _read_bytes(
     progress: Progress,
     workers: int,
 ) -> None:
-    """Re-hash the chosen blobs (and last run's suspects) in every location that lists them."""
+    """Re-read the chosen blobs (and last run's suspects) in every location that lists them:
+    one copy of each hashed, the others compared with it (``blobsync.read_back``)."""
     known = set(report.photos)
     jobs = plan_reads(found, stores, to_read, {n: ds & known for n, ds in suspects.items()})
     report.read_blobs = len(to_read)
     if not jobs:
         return
-    progress.start("read data", len(jobs))
+    progress.start("read data", sum(len(where) for _, where in jobs))
     try:
         read_back(found, jobs, workers=workers, progress=progress.advance)
     finally:
