@@ -18,7 +18,7 @@ import pytest
 
 from photosync.archive.archive import Archive
 from photosync.archive.jsonio import canonical_bytes
-from photosync.workflow import checkfacts
+from photosync.workflow import checkderive, checkfacts
 from photosync.workflow.check import check_archive
 from tests.helpers import make_library, run_cli
 from tests.workflow.test_check import _archive, _git, _ok
@@ -211,10 +211,10 @@ def test_a_check_of_the_same_files_reuses_what_it_derived_and_no_other_does(
     edited.write_bytes(edited.read_bytes().replace(b'"processing_state"', b'"processing_state" '))
     with_edit = _same_as_uncached(root, tmp_path)
     assert "uncommitted_edit" in _kinds(with_edit)
-    from photosync.workflow import check as check_module
-
     with monkeypatch.context() as patched:  # the same files: nothing may be derived again
-        patched.setattr(check_module, "_RECORD_TABLES", "SELECT RAISE(ABORT, 'derived again');")
+        again = ("SELECT RAISE(ABORT, 'derived again')",)
+        patched.setattr(checkderive, "_DERIVE_ALL", again)
+        patched.setattr(checkderive, "_DERIVE_CHANGED", again)
         assert _check(root) == with_edit
     edited.write_bytes(edited.read_bytes().replace(b'"processing_state" ', b'"processing_state"'))
     assert _same_as_uncached(root, tmp_path) == first

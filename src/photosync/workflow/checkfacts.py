@@ -13,11 +13,11 @@ are read from the working tree on every run, on top; every other file is the
 committed one, byte for byte, and is read by one ``git cat-file --batch`` when its
 facts are not known yet.
 
-The cross-record checks then run as SQL over the files of this run (temporary
-tables), streamed, so memory does not grow with the archive. When the cache cannot
-be opened or written (a read-only archive) or is damaged, the same tables are
-built in a throw-away database in the temp folder: everything is read, as it would
-be the first time.
+The cross-record checks then run as SQL over tables derived from the files of this
+run (``checkderive``), streamed, so memory does not grow with the archive. When the
+cache cannot be opened or written (a read-only archive) or is damaged, the same
+tables are built in a throw-away database in the temp folder: everything is read, as
+it would be the first time.
 """
 
 from __future__ import annotations
@@ -49,8 +49,10 @@ from photosync.model import (
 #: bump when a file's facts change meaning; the photo schema's text is part of it too
 VERSION = "1"
 CACHE_NAME = "check.sqlite"
-#: the tables derived from one run's files (``check._derive``), kept for the next run
-DERIVED_NAME = "check-derived.sqlite"
+#: the tables derived from one run's files (``checkderive``), kept for the next run
+DERIVED_NAME = "check-tables.sqlite"
+#: where an earlier version kept them, unjournalled: never trusted, removed
+_OLD_DERIVED_NAME = "check-derived.sqlite"
 #: a hash the record holds (``record_hashes``), a sidecar, a hash an invalid record seems to hold
 HASH, SIDECAR, INVALID = 0, 1, 2
 _REGULAR = ("100644", "100755")
@@ -121,6 +123,7 @@ class CheckCache:
         self.conn = conn
         self.kept = kept  # False: a throw-away database (nothing kept for the next run)
         self.read = 0  # record files read this run (by git or from the working tree)
+        self.removed = False  # a committed file went: facts no file holds may go (``prune``)
         self.unreadable: list[tuple[str, str]] = []  # (rel, why) of files that cannot be read
 
     def close(self) -> None:
@@ -130,9 +133,14 @@ class CheckCache:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
-    def _version(self) -> str:
+    def version(self) -> str:
+        """What a file's facts mean: this module's version and the photo schema's text."""
         schema = hashlib.sha1(schema_text(PHOTO_SCHEMA).encode(), usedforsecurity=False)
         return f"{VERSION}:{schema.hexdigest()}"
+
+    def tree(self) -> str:
+        """The tree of ``HEAD:photos`` that ``files`` lists ('' when HEAD has none)."""
+        return self._meta("tree") or ""
 
     # HEAD ---------------------------------------------------------------------------------
     def refresh(self, advance: Any) -> None:
@@ -140,7 +148,7 @@ class CheckCache:
         root = self.archive.root
         tree = self.archive.git.run("rev-parse", "-q", "--verify", "HEAD:photos", check=False)
         tree = tree.strip()
-        version = self._version()
+        version = self.version()
         cached = self._meta("tree") if self._meta("version") == version else None
         changes: Iterable[tuple[str, str | None, str]]
         if cached is None:
@@ -156,32 +164,42 @@ class CheckCache:
                 self.conn.execute("DELETE FROM files")
                 changes = self._listing(tree) if tree else ()
         wanted: list[str] = []
-        removed = False
         for rel, oid, mode in changes:
             if not is_record_file(rel):
                 continue
             rel = "photos/" + rel
             if oid is None:
                 self.conn.execute("DELETE FROM files WHERE rel=?", (rel,))
-                removed = True
+                self.removed = True
                 continue
             odd = int(mode not in _REGULAR)  # a symlink: its bytes are read where it points
             self.conn.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (rel, oid, odd))
-            if not odd and not self._known(oid):
+            if not odd and not self.known(oid):
                 wanted.append(oid)
         for _rel, oid, body in read_blobs(root, ((oid, oid) for oid in dict.fromkeys(wanted))):
             advance()
             self.read += 1
-            if oid is not None and body is not None and not self._known(oid):
+            if oid is not None and body is not None and not self.known(oid):
                 self._store(oid, facts_of(body))
-        if removed and self.kept:  # facts of blobs no file holds any more
-            for table in ("facts", "hashes", "places"):
-                self.conn.execute(f"DELETE FROM {table} WHERE oid NOT IN (SELECT oid FROM files)")
         self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (version,))
         self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('tree', ?)", (tree,))
 
-    def _known(self, oid: str) -> bool:
+    def known(self, oid: str) -> bool:
+        """Whether the facts of this blob are kept."""
         return self.conn.execute("SELECT 1 FROM facts WHERE oid=?", (oid,)).fetchone() is not None
+
+    def prune(self) -> None:
+        """Drop the facts of blobs no file of this run holds, once a committed file went.
+        Only after the tables are derived: an update in place reads what the files it
+        replaces held (``checkderive``)."""
+        if not (self.removed and self.kept):
+            return
+        for table in ("facts", "hashes", "places"):
+            self.conn.execute(
+                f"DELETE FROM {table} WHERE oid NOT IN (SELECT oid FROM files "
+                "UNION ALL SELECT oid FROM temp.overlay WHERE oid IS NOT NULL)"
+            )
+        self.removed = False
 
     def _store(self, oid: str, facts: Facts) -> None:
         self.conn.execute(
@@ -228,7 +246,7 @@ class CheckCache:
                     self.read += 1
                     body = path.read_bytes()
                     oid = blob_id(body)
-                    if not self._known(oid):
+                    if not self.known(oid):
                         self._store(oid, facts_of(body))
             except OSError as error:
                 self.unreadable.append((rel, str(error.strerror or error)))
@@ -249,7 +267,7 @@ class CheckCache:
         said = hashlib.sha256()
         for rel, oid in self.conn.execute("SELECT rel, oid FROM overlay ORDER BY rel"):
             said.update(f"{rel}\0{oid or ''}\n".encode("utf-8", "surrogateescape"))
-        return f"{self._version()} {self._meta('tree')} {said.hexdigest()}"
+        return f"{self.version()} {self._meta('tree')} {said.hexdigest()}"
 
 
 def open_cache(archive: Archive, *, keep: bool = True) -> CheckCache:
@@ -276,7 +294,7 @@ def open_cache(archive: Archive, *, keep: bool = True) -> CheckCache:
 
 
 def remove_cache(archive: Archive) -> None:
-    for name in (CACHE_NAME, DERIVED_NAME):
+    for name in (CACHE_NAME, DERIVED_NAME, _OLD_DERIVED_NAME):
         base = archive.root / ".photosync" / name
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(OSError):
@@ -297,12 +315,19 @@ def _connect(path: Path, *, kept: bool) -> sqlite3.Connection:
         conn.execute("PRAGMA temp_store=FILE")
         conn.executescript(_SCHEMA)
         conn.execute("SELECT COUNT(*) FROM meta").fetchone()
-        # what check derives from the files (``scan_key``) lives beside, unjournalled:
-        # rebuilt in full whenever the files change, so a crash costs only a rebuild
+        # what check derives from the files (``checkderive``) lives beside, in a database
+        # of its own (a million rows written without the WAL's second copy); kept, it is
+        # updated in place, so it has a rollback journal: a check killed midway leaves
+        # the journal, and the tables are rolled back to their key when next opened.
+        # Not synced: a cache, and a killed process loses nothing it wrote
         conn.execute("ATTACH DATABASE ? AS derived", (str(path.with_name(DERIVED_NAME)),))
-        conn.execute("PRAGMA derived.journal_mode=OFF")
+        conn.execute(f"PRAGMA derived.journal_mode={'DELETE' if kept else 'OFF'}")
         conn.execute("PRAGMA derived.synchronous=OFF")
         conn.execute("CREATE TABLE IF NOT EXISTS derived.meta (key TEXT PRIMARY KEY, value TEXT)")
+        if kept:  # an earlier version's tables, kept without a journal
+            for suffix in ("", "-journal"):
+                with contextlib.suppress(OSError):
+                    os.unlink(path.with_name(_OLD_DERIVED_NAME + suffix))
     except BaseException:
         conn.close()
         raise
