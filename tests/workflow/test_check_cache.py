@@ -504,3 +504,30 @@ def test_a_check_killed_while_it_updates_the_tables_leaves_them_right(
     assert kept == fresh
     assert {"duplicate_photo_id", "duplicate_hash"} <= _kinds(kept)
     assert how == ("updated" if where == "_DERIVE_CHANGED" else "derived")
+
+
+def test_the_facts_of_blobs_no_file_holds_any_more_go(tmp_path: Path) -> None:
+    """A committed edit or removal drops the old blob's facts, a working-tree edit
+    edited again or dropped drops what was read of it; the facts of HEAD's files stay."""
+
+    def kept_blobs() -> tuple[set[str], set[str]]:
+        with sqlite3.connect(root / CACHE) as conn:
+            facts = {str(oid) for (oid,) in conn.execute("SELECT oid FROM facts")}
+            files = {str(oid) for (oid,) in conn.execute("SELECT oid FROM files")}
+        return facts, files
+
+    root = _archive(tmp_path, 4)
+    assert _check(root)["ok"]
+    _edit(root, "", "caption", 0, 1)
+    _records(root)[1].unlink()
+    _git(root, "commit", "-qam", "an edit and a removal")
+    _same_as_uncached(root, tmp_path)
+    facts, files = kept_blobs()
+    assert facts == files and len(files) == 3
+    for caption in (2, 3):  # read from the working tree, twice
+        _edit(root, "", "caption", 2, caption)
+        _same_as_uncached(root, tmp_path)
+    assert len(kept_blobs()[0] - files) == 1
+    _git(root, "checkout", "-q", "HEAD", "--", "photos")
+    assert _same_as_uncached(root, tmp_path)["ok"]
+    assert kept_blobs() == (files, files)

@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS hashes (oid TEXT NOT NULL, seq INTEGER NOT NULL, valu
     digest TEXT, size INTEGER, kind INTEGER NOT NULL, PRIMARY KEY (oid, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS places (oid TEXT NOT NULL, store TEXT NOT NULL,
     PRIMARY KEY (oid, store)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS loose (oid TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
 
@@ -123,7 +124,9 @@ class CheckCache:
         self.conn = conn
         self.kept = kept  # False: a throw-away database (nothing kept for the next run)
         self.read = 0  # record files read this run (by git or from the working tree)
-        self.removed = False  # a committed file went: facts no file holds may go (``prune``)
+        # blobs committed files held before ``refresh`` moved them: their facts may go
+        # (``prune``); None: not known (everything was listed again)
+        self.dropped: set[str] | None = set()
         self.unreadable: list[tuple[str, str]] = []  # (rel, why) of files that cannot be read
 
     def close(self) -> None:
@@ -150,9 +153,9 @@ class CheckCache:
         tree = tree.strip()
         version = self.version()
         cached = self._meta("tree") if self._meta("version") == version else None
-        changes: Iterable[tuple[str, str | None, str]]
+        changes: Iterable[tuple[str, str | None, str | None, str]]
         if cached is None:
-            for table in ("meta", "files", "facts", "hashes", "places"):
+            for table in ("meta", "files", "facts", "hashes", "places", "loose"):
                 self.conn.execute(f"DELETE FROM {table}")
             changes = self._listing(tree) if tree else ()
         elif cached == tree:
@@ -162,15 +165,17 @@ class CheckCache:
                 changes = self._changes(cached, tree)
             except PhotosyncError:  # the old tree is gone (gc): list everything again
                 self.conn.execute("DELETE FROM files")
+                self.dropped = None
                 changes = self._listing(tree) if tree else ()
         wanted: list[str] = []
-        for rel, oid, mode in changes:
+        for rel, old, oid, mode in changes:
             if not is_record_file(rel):
                 continue
             rel = "photos/" + rel
+            if old is not None and self.dropped is not None:
+                self.dropped.add(old)
             if oid is None:
                 self.conn.execute("DELETE FROM files WHERE rel=?", (rel,))
-                self.removed = True
                 continue
             odd = int(mode not in _REGULAR)  # a symlink: its bytes are read where it points
             self.conn.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (rel, oid, odd))
@@ -189,17 +194,37 @@ class CheckCache:
         return self.conn.execute("SELECT 1 FROM facts WHERE oid=?", (oid,)).fetchone() is not None
 
     def prune(self) -> None:
-        """Drop the facts of blobs no file of this run holds, once a committed file went.
-        Only after the tables are derived: an update in place reads what the files it
-        replaces held (``checkderive``)."""
-        if not (self.removed and self.kept):
+        """Drop the facts of blobs no file of this run holds: the ones committed files
+        held before ``refresh`` and the ones read from the working tree before (``loose``),
+        asked of ``files`` in one pass. Only after the tables are derived: an update in
+        place reads what the files it replaces held (``checkderive``)."""
+        if not self.kept:
             return
+        conn = self.conn
+        here = "SELECT oid FROM temp.overlay WHERE oid IS NOT NULL"
+        if self.dropped is None:  # not known: every blob no file holds
+            for table in ("facts", "hashes", "places"):
+                conn.execute(
+                    f"DELETE FROM {table} WHERE oid NOT IN (SELECT oid FROM files UNION ALL {here})"
+                )
+            conn.execute(f"DELETE FROM loose WHERE oid NOT IN ({here})")
+            self.dropped = set()
+            return
+        conn.execute("DROP TABLE IF EXISTS temp.gone")
+        conn.execute("CREATE TEMP TABLE gone (oid TEXT PRIMARY KEY) WITHOUT ROWID")
+        conn.executemany("INSERT OR IGNORE INTO temp.gone VALUES (?)", ((o,) for o in self.dropped))
+        conn.execute(f"INSERT OR IGNORE INTO temp.gone SELECT oid FROM loose EXCEPT {here}")
+        conn.execute(f"DELETE FROM temp.gone WHERE oid IN ({here})")
+        self.dropped = set()
+        if conn.execute("SELECT 1 FROM temp.gone LIMIT 1").fetchone() is None:
+            return
+        conn.execute(
+            "DELETE FROM temp.gone WHERE oid IN (SELECT oid FROM files "
+            "WHERE oid IN (SELECT oid FROM temp.gone))"
+        )
         for table in ("facts", "hashes", "places"):
-            self.conn.execute(
-                f"DELETE FROM {table} WHERE oid NOT IN (SELECT oid FROM files "
-                "UNION ALL SELECT oid FROM temp.overlay WHERE oid IS NOT NULL)"
-            )
-        self.removed = False
+            conn.execute(f"DELETE FROM {table} WHERE oid IN (SELECT oid FROM temp.gone)")
+        conn.execute(f"DELETE FROM loose WHERE oid NOT IN ({here})")
 
     def _store(self, oid: str, facts: Facts) -> None:
         self.conn.execute(
@@ -216,16 +241,20 @@ class CheckCache:
             "INSERT INTO places VALUES (?, ?)", ((oid, store) for store in facts.places)
         )
 
-    def _listing(self, tree: str) -> Iterator[tuple[str, str | None, str]]:
+    def _listing(self, tree: str) -> Iterator[tuple[str, str | None, str | None, str]]:
         for mode, oid, rel in list_tree(self.archive.root, tree):
-            yield rel, oid, mode
+            yield rel, None, oid, mode
 
-    def _changes(self, old: str, new: str) -> list[tuple[str, str | None, str]]:
-        """(path under photos/, new blob or None, new mode) of each file git says differs."""
+    def _changes(self, old: str, new: str) -> list[tuple[str, str | None, str | None, str]]:
+        """(path under photos/, old blob or None, new blob or None, new mode) of each file
+        git says differs."""
         if not new:  # photos/ is gone from HEAD: every record goes
-            rows = self.conn.execute("SELECT rel FROM files").fetchall()
-            return [(str(rel).removeprefix("photos/"), None, "") for (rel,) in rows]
-        return [(c.path, c.new_oid, c.new_mode) for c in self.archive.git.tree_changes(old, new)]
+            rows = self.conn.execute("SELECT rel, oid FROM files").fetchall()
+            return [(str(rel).removeprefix("photos/"), str(oid), None, "") for rel, oid in rows]
+        return [
+            (c.path, c.old_oid, c.new_oid, c.new_mode)
+            for c in self.archive.git.tree_changes(old, new)
+        ]
 
     # this run's files ---------------------------------------------------------------------
     def overlay(self, dirty: Iterable[str], advance: Any) -> None:
@@ -248,6 +277,8 @@ class CheckCache:
                     oid = blob_id(body)
                     if not self.known(oid):
                         self._store(oid, facts_of(body))
+                    if self.kept:  # its facts go once no file holds it (``prune``)
+                        conn.execute("INSERT OR IGNORE INTO loose VALUES (?)", (oid,))
             except OSError as error:
                 self.unreadable.append((rel, str(error.strerror or error)))
             conn.execute("INSERT OR REPLACE INTO overlay VALUES (?, ?)", (rel, oid))
