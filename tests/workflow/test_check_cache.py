@@ -531,3 +531,24 @@ def test_the_facts_of_blobs_no_file_holds_any_more_go(tmp_path: Path) -> None:
     _git(root, "checkout", "-q", "HEAD", "--", "photos")
     assert _same_as_uncached(root, tmp_path)["ok"]
     assert kept_blobs() == (files, files)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "an earlier version's"])
+def test_damaged_or_earlier_tables_are_derived_anew(tmp_path: Path, damage: str) -> None:
+    root = _archive(tmp_path, 4)
+    _edit(root, "", "copy", 0, 0)
+    clean = _check(root)
+    tables = root / ".photosync" / checkfacts.DERIVED_NAME
+    if damage == "garbage":
+        tables.write_bytes(b"not a database at all" * 100)
+    elif damage == "truncated":
+        tables.write_bytes(tables.read_bytes()[:3000])
+    else:  # an earlier layout: everything derived again, and the unjournalled file goes
+        with sqlite3.connect(tables) as conn:
+            conn.execute("UPDATE meta SET value = '0' WHERE key = 'layout'")
+        shutil.copyfile(tables, root / ".photosync" / "check-derived.sqlite")
+    kept, fresh, how = _reports(root)
+    assert kept == fresh == clean
+    assert how == "derived"
+    assert not (root / ".photosync" / "check-derived.sqlite").exists()
+    assert _reports(root)[2] == "kept"
