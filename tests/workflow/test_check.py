@@ -85,10 +85,10 @@ def _only(root: Path, kind: str, *args: str) -> list[dict[str, Any]]:
 def _snapshot(root: Path) -> dict[str, str]:
     """Every file under the archive (.git and .photosync included) -> hash of its bytes;
     but check's own rebuildable cache (.photosync/check.sqlite and what it derived from
-    the files, check-derived.sqlite), the files it writes."""
+    the files, check-tables.sqlite), the files it writes."""
     out = {}
     for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.name.startswith(("check.sqlite", "check-derived.sqlite")):
+        if path.is_file() and not path.name.startswith(("check.sqlite", "check-tables.sqlite")):
             out[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 

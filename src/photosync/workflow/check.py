@@ -23,16 +23,18 @@ What it looks at, in one pass each:
 It writes nothing of the archive: no lock file is created or taken (a running
 writer is only detected, to tell its work in progress from leftovers), the state
 database is opened read-only, nothing is committed. The files it writes are its
-own cache, ``.photosync/check.sqlite`` and ``check-derived.sqlite`` (``workflow/checkfacts.py``: each record
-file's facts under its git blob id, rebuildable, never the truth): committed
-records are read by one ``git cat-file --batch`` and only when git says they
-changed since the last check (``git diff-tree``); the files ``git status`` names are
-read from the working tree every time. The checks across records (photo_id twice, a
-hash held twice, the originals in every location, the state's index) run as SQL
-over tables derived from that run's files, kept for a check of the very same files
-(``_derive``). When the cache cannot be written (a read-only archive), is
-locked or is damaged, a throw-away one in the temp folder is used: everything is
-read, as the first time. Each problem says what to run to fix it.
+own cache, ``.photosync/check.sqlite`` and ``check-tables.sqlite``
+(``workflow/checkfacts.py``: each record file's facts under its git blob id,
+rebuildable, never the truth): committed records are read by one ``git cat-file
+--batch`` and only when git says they changed since the last check (``git
+diff-tree``); the files ``git status`` names are read from the working tree every
+time. The checks across records (photo_id twice, a hash held twice, the originals in
+every location, the state's index) run as SQL over tables derived from that run's
+files (``workflow/checkderive.py``): kept for a check of the very same files, updated
+in place for the few files that changed since, derived anew otherwise. When the
+cache cannot be written (a read-only archive), is locked or is damaged, a throw-away
+one in the temp folder is used: everything is read, as the first time. Each problem
+says what to run to fix it.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from photosync.blobstore.base import BlobStore
 from photosync.blobstore.blobsync import primary_name
 from photosync.errors import PhotosyncError
 from photosync.parallel import bounded_map
+from photosync.workflow.checkderive import derive
 from photosync.workflow.checkfacts import CheckCache, open_cache, remove_cache
 from photosync.workflow.context import blob_locations, make_store
 from photosync.workflow.progress import Progress, SilentProgress
@@ -342,40 +345,6 @@ def _classify_change(archive: Archive, status: str, rel: str) -> tuple[bool, str
 
 
 # records --------------------------------------------------------------------------------------
-#: what the checks across records read, derived from this run's files (``cur``); kept in
-#: the cache under ``scan_key``: a check of the same files (nothing committed or edited
-#: since) reads them again instead of deriving them from a million rows
-_DERIVED = ("recs", "held", "owners", "invalid_values", "blobs", "named")
-_RECORD_TABLES = """
-CREATE TABLE derived.recs AS
-    SELECT c.rel AS rel, c.oid AS oid, f.photo_id AS photo_id, f.expected AS expected,
-        ROW_NUMBER() OVER w AS rn, FIRST_VALUE(c.rel) OVER w AS first_rel
-    FROM cur c JOIN facts f ON f.oid = c.oid WHERE f.valid = 1
-    WINDOW w AS (PARTITION BY f.photo_id ORDER BY c.rel);
-CREATE INDEX derived.recs_id ON recs (photo_id, rn);
-CREATE TABLE derived.held AS
-    SELECT r.rel AS rel, r.oid AS oid, r.photo_id AS photo_id, h.seq AS seq, h.value AS value,
-        h.digest AS digest, h.size AS size, h.kind AS kind,
-        FIRST_VALUE(r.photo_id) OVER w AS owner, FIRST_VALUE(r.rel) OVER w AS owner_rel
-    FROM recs r JOIN hashes h ON h.oid = r.oid WHERE r.rn = 1 AND h.kind IN (0, 1)
-    WINDOW w AS (PARTITION BY h.kind, h.value ORDER BY r.rel, h.seq);
-CREATE TABLE derived.owners (value TEXT PRIMARY KEY, photo_id TEXT, ambiguous INTEGER)
-    WITHOUT ROWID;
-INSERT INTO derived.owners SELECT value, owner, MAX(photo_id != owner) FROM held WHERE kind = 0
-    GROUP BY value;
-CREATE TABLE derived.invalid_values (value TEXT PRIMARY KEY) WITHOUT ROWID;
-INSERT OR IGNORE INTO derived.invalid_values SELECT h.value FROM cur c JOIN facts f ON f.oid = c.oid
-    JOIN hashes h ON h.oid = c.oid WHERE f.valid = 0 AND h.kind = 2;
-CREATE TABLE derived.blobs AS SELECT digest, photo_id, rel, size, oid FROM (
-    SELECT digest, photo_id, rel, size, oid,
-        ROW_NUMBER() OVER (PARTITION BY digest ORDER BY rel, seq) AS n
-    FROM held WHERE kind = 1 OR photo_id = owner) WHERE n = 1;
-CREATE UNIQUE INDEX derived.blobs_digest ON blobs (digest);
-CREATE TABLE derived.named AS SELECT DISTINCT h.digest AS digest, p.store AS store
-    FROM held h JOIN places p ON p.oid = h.oid WHERE h.kind = 1 OR h.photo_id = h.owner;
-"""
-
-
 @dataclass
 class _Scan:
     """This run's record files as temporary tables of the check cache's connection."""
@@ -409,23 +378,6 @@ def _scan_records(
     return _scan_with(open_cache(archive, keep=False), archive, report, progress, dirty)
 
 
-def _derive(cache: CheckCache) -> None:
-    """The tables the checks across records read: kept from the last check of the very
-    same files (``scan_key``), else derived again (in ``derived``, unjournalled)."""
-    conn = cache.conn
-    key = cache.scan_key()
-    said = conn.execute("SELECT value FROM derived.meta WHERE key = 'scan'").fetchone()
-    if key is not None and said is not None and said[0] == key:
-        return
-    conn.execute("DELETE FROM derived.meta WHERE key = 'scan'")
-    for table in _DERIVED:
-        conn.execute(f"DROP TABLE IF EXISTS derived.{table}")
-        conn.execute(f"DROP TABLE IF EXISTS main.{table}")  # where an earlier check kept it
-    conn.executescript(_RECORD_TABLES)
-    if key is not None:
-        conn.execute("INSERT OR REPLACE INTO derived.meta VALUES ('scan', ?)", (key,))
-
-
 def _scan_with(
     cache: CheckCache, archive: Archive, report: CheckReport, progress: Progress, dirty: set[str]
 ) -> _Scan:
@@ -435,16 +387,18 @@ def _scan_with(
     conn = cache.conn
     progress.start("check records", None)
     try:
-        conn.execute("BEGIN IMMEDIATE")  # one check brings the cache to HEAD at a time
+        # one check brings the cache to HEAD and the tables to its files at a time
+        conn.execute("BEGIN IMMEDIATE")
         try:
             cache.refresh(progress.advance)
             cache.overlay(dirty, progress.advance)
+            derive(cache)
+            cache.prune()
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        _derive(cache)
     finally:
         progress.finish()
     scan = _Scan(cache)
@@ -456,8 +410,7 @@ def _scan_with(
     invalid += [
         (str(rel), f"{rel}: {detail}")
         for rel, detail in conn.execute(
-            "SELECT c.rel, f.detail FROM cur c JOIN facts f ON f.oid = c.oid "
-            "WHERE f.valid = 0 ORDER BY c.rel"
+            "SELECT b.rel, f.detail FROM bad b JOIN facts f ON f.oid = b.oid ORDER BY b.rel"
         )
     ]
     for rel, detail in sorted(invalid):
@@ -492,12 +445,7 @@ def _scan_with(
             "the two records describe the same bytes: move the instances of one into the "
             "other by hand, then `git rm` it (git keeps it)",
         )
-    scan.named_locations = {
-        str(store)
-        for (store,) in conn.execute(
-            "SELECT DISTINCT p.store FROM recs r JOIN places p ON p.oid = r.oid WHERE r.rn = 1"
-        )
-    }
+    scan.named_locations = {str(store) for (store,) in conn.execute("SELECT store FROM stores")}
     (records,) = conn.execute("SELECT COUNT(*) FROM recs WHERE rn = 1").fetchone()
     report.problems += found.problems
     report.counts["records"] = int(records)

@@ -13,11 +13,11 @@ are read from the working tree on every run, on top; every other file is the
 committed one, byte for byte, and is read by one ``git cat-file --batch`` when its
 facts are not known yet.
 
-The cross-record checks then run as SQL over the files of this run (temporary
-tables), streamed, so memory does not grow with the archive. When the cache cannot
-be opened or written (a read-only archive) or is damaged, the same tables are
-built in a throw-away database in the temp folder: everything is read, as it would
-be the first time.
+The cross-record checks then run as SQL over tables derived from the files of this
+run (``checkderive``), streamed, so memory does not grow with the archive. When the
+cache cannot be opened or written (a read-only archive) or is damaged, the same
+tables are built in a throw-away database in the temp folder: everything is read, as
+it would be the first time.
 """
 
 from __future__ import annotations
@@ -49,8 +49,10 @@ from photosync.model import (
 #: bump when a file's facts change meaning; the photo schema's text is part of it too
 VERSION = "1"
 CACHE_NAME = "check.sqlite"
-#: the tables derived from one run's files (``check._derive``), kept for the next run
-DERIVED_NAME = "check-derived.sqlite"
+#: the tables derived from one run's files (``checkderive``), kept for the next run
+DERIVED_NAME = "check-tables.sqlite"
+#: where an earlier version kept them, unjournalled: never trusted, removed
+_OLD_DERIVED_NAME = "check-derived.sqlite"
 #: a hash the record holds (``record_hashes``), a sidecar, a hash an invalid record seems to hold
 HASH, SIDECAR, INVALID = 0, 1, 2
 _REGULAR = ("100644", "100755")
@@ -66,6 +68,7 @@ CREATE TABLE IF NOT EXISTS hashes (oid TEXT NOT NULL, seq INTEGER NOT NULL, valu
     digest TEXT, size INTEGER, kind INTEGER NOT NULL, PRIMARY KEY (oid, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS places (oid TEXT NOT NULL, store TEXT NOT NULL,
     PRIMARY KEY (oid, store)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS loose (oid TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
 
@@ -121,6 +124,9 @@ class CheckCache:
         self.conn = conn
         self.kept = kept  # False: a throw-away database (nothing kept for the next run)
         self.read = 0  # record files read this run (by git or from the working tree)
+        # blobs committed files held before ``refresh`` moved them: their facts may go
+        # (``prune``); None: not known (everything was listed again)
+        self.dropped: set[str] | None = set()
         self.unreadable: list[tuple[str, str]] = []  # (rel, why) of files that cannot be read
 
     def close(self) -> None:
@@ -130,9 +136,14 @@ class CheckCache:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
-    def _version(self) -> str:
+    def version(self) -> str:
+        """What a file's facts mean: this module's version and the photo schema's text."""
         schema = hashlib.sha1(schema_text(PHOTO_SCHEMA).encode(), usedforsecurity=False)
         return f"{VERSION}:{schema.hexdigest()}"
+
+    def tree(self) -> str:
+        """The tree of ``HEAD:photos`` that ``files`` lists ('' when HEAD has none)."""
+        return self._meta("tree") or ""
 
     # HEAD ---------------------------------------------------------------------------------
     def refresh(self, advance: Any) -> None:
@@ -140,11 +151,11 @@ class CheckCache:
         root = self.archive.root
         tree = self.archive.git.run("rev-parse", "-q", "--verify", "HEAD:photos", check=False)
         tree = tree.strip()
-        version = self._version()
+        version = self.version()
         cached = self._meta("tree") if self._meta("version") == version else None
-        changes: Iterable[tuple[str, str | None, str]]
+        changes: Iterable[tuple[str, str | None, str | None, str]]
         if cached is None:
-            for table in ("meta", "files", "facts", "hashes", "places"):
+            for table in ("meta", "files", "facts", "hashes", "places", "loose"):
                 self.conn.execute(f"DELETE FROM {table}")
             changes = self._listing(tree) if tree else ()
         elif cached == tree:
@@ -154,34 +165,66 @@ class CheckCache:
                 changes = self._changes(cached, tree)
             except PhotosyncError:  # the old tree is gone (gc): list everything again
                 self.conn.execute("DELETE FROM files")
+                self.dropped = None
                 changes = self._listing(tree) if tree else ()
         wanted: list[str] = []
-        removed = False
-        for rel, oid, mode in changes:
+        for rel, old, oid, mode in changes:
             if not is_record_file(rel):
                 continue
             rel = "photos/" + rel
+            if old is not None and self.dropped is not None:
+                self.dropped.add(old)
             if oid is None:
                 self.conn.execute("DELETE FROM files WHERE rel=?", (rel,))
-                removed = True
                 continue
             odd = int(mode not in _REGULAR)  # a symlink: its bytes are read where it points
             self.conn.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (rel, oid, odd))
-            if not odd and not self._known(oid):
+            if not odd and not self.known(oid):
                 wanted.append(oid)
         for _rel, oid, body in read_blobs(root, ((oid, oid) for oid in dict.fromkeys(wanted))):
             advance()
             self.read += 1
-            if oid is not None and body is not None and not self._known(oid):
+            if oid is not None and body is not None and not self.known(oid):
                 self._store(oid, facts_of(body))
-        if removed and self.kept:  # facts of blobs no file holds any more
-            for table in ("facts", "hashes", "places"):
-                self.conn.execute(f"DELETE FROM {table} WHERE oid NOT IN (SELECT oid FROM files)")
         self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (version,))
         self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('tree', ?)", (tree,))
 
-    def _known(self, oid: str) -> bool:
+    def known(self, oid: str) -> bool:
+        """Whether the facts of this blob are kept."""
         return self.conn.execute("SELECT 1 FROM facts WHERE oid=?", (oid,)).fetchone() is not None
+
+    def prune(self) -> None:
+        """Drop the facts of blobs no file of this run holds: the ones committed files
+        held before ``refresh`` and the ones read from the working tree before (``loose``),
+        asked of ``files`` in one pass. Only after the tables are derived: an update in
+        place reads what the files it replaces held (``checkderive``)."""
+        if not self.kept:
+            return
+        conn = self.conn
+        here = "SELECT oid FROM temp.overlay WHERE oid IS NOT NULL"
+        if self.dropped is None:  # not known: every blob no file holds
+            for table in ("facts", "hashes", "places"):
+                conn.execute(
+                    f"DELETE FROM {table} WHERE oid NOT IN (SELECT oid FROM files UNION ALL {here})"
+                )
+            conn.execute(f"DELETE FROM loose WHERE oid NOT IN ({here})")
+            self.dropped = set()
+            return
+        conn.execute("DROP TABLE IF EXISTS temp.gone")
+        conn.execute("CREATE TEMP TABLE gone (oid TEXT PRIMARY KEY) WITHOUT ROWID")
+        conn.executemany("INSERT OR IGNORE INTO temp.gone VALUES (?)", ((o,) for o in self.dropped))
+        conn.execute(f"INSERT OR IGNORE INTO temp.gone SELECT oid FROM loose EXCEPT {here}")
+        conn.execute(f"DELETE FROM temp.gone WHERE oid IN ({here})")
+        self.dropped = set()
+        if conn.execute("SELECT 1 FROM temp.gone LIMIT 1").fetchone() is None:
+            return
+        conn.execute(
+            "DELETE FROM temp.gone WHERE oid IN (SELECT oid FROM files "
+            "WHERE oid IN (SELECT oid FROM temp.gone))"
+        )
+        for table in ("facts", "hashes", "places"):
+            conn.execute(f"DELETE FROM {table} WHERE oid IN (SELECT oid FROM temp.gone)")
+        conn.execute(f"DELETE FROM loose WHERE oid NOT IN ({here})")
 
     def _store(self, oid: str, facts: Facts) -> None:
         self.conn.execute(
@@ -198,16 +241,20 @@ class CheckCache:
             "INSERT INTO places VALUES (?, ?)", ((oid, store) for store in facts.places)
         )
 
-    def _listing(self, tree: str) -> Iterator[tuple[str, str | None, str]]:
+    def _listing(self, tree: str) -> Iterator[tuple[str, str | None, str | None, str]]:
         for mode, oid, rel in list_tree(self.archive.root, tree):
-            yield rel, oid, mode
+            yield rel, None, oid, mode
 
-    def _changes(self, old: str, new: str) -> list[tuple[str, str | None, str]]:
-        """(path under photos/, new blob or None, new mode) of each file git says differs."""
+    def _changes(self, old: str, new: str) -> list[tuple[str, str | None, str | None, str]]:
+        """(path under photos/, old blob or None, new blob or None, new mode) of each file
+        git says differs."""
         if not new:  # photos/ is gone from HEAD: every record goes
-            rows = self.conn.execute("SELECT rel FROM files").fetchall()
-            return [(str(rel).removeprefix("photos/"), None, "") for (rel,) in rows]
-        return [(c.path, c.new_oid, c.new_mode) for c in self.archive.git.tree_changes(old, new)]
+            rows = self.conn.execute("SELECT rel, oid FROM files").fetchall()
+            return [(str(rel).removeprefix("photos/"), str(oid), None, "") for rel, oid in rows]
+        return [
+            (c.path, c.old_oid, c.new_oid, c.new_mode)
+            for c in self.archive.git.tree_changes(old, new)
+        ]
 
     # this run's files ---------------------------------------------------------------------
     def overlay(self, dirty: Iterable[str], advance: Any) -> None:
@@ -228,8 +275,10 @@ class CheckCache:
                     self.read += 1
                     body = path.read_bytes()
                     oid = blob_id(body)
-                    if not self._known(oid):
+                    if not self.known(oid):
                         self._store(oid, facts_of(body))
+                    if self.kept:  # its facts go once no file holds it (``prune``)
+                        conn.execute("INSERT OR IGNORE INTO loose VALUES (?)", (oid,))
             except OSError as error:
                 self.unreadable.append((rel, str(error.strerror or error)))
             conn.execute("INSERT OR REPLACE INTO overlay VALUES (?, ?)", (rel, oid))
@@ -249,7 +298,7 @@ class CheckCache:
         said = hashlib.sha256()
         for rel, oid in self.conn.execute("SELECT rel, oid FROM overlay ORDER BY rel"):
             said.update(f"{rel}\0{oid or ''}\n".encode("utf-8", "surrogateescape"))
-        return f"{self._version()} {self._meta('tree')} {said.hexdigest()}"
+        return f"{self.version()} {self._meta('tree')} {said.hexdigest()}"
 
 
 def open_cache(archive: Archive, *, keep: bool = True) -> CheckCache:
@@ -276,7 +325,7 @@ def open_cache(archive: Archive, *, keep: bool = True) -> CheckCache:
 
 
 def remove_cache(archive: Archive) -> None:
-    for name in (CACHE_NAME, DERIVED_NAME):
+    for name in (CACHE_NAME, DERIVED_NAME, _OLD_DERIVED_NAME):
         base = archive.root / ".photosync" / name
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(OSError):
@@ -297,12 +346,19 @@ def _connect(path: Path, *, kept: bool) -> sqlite3.Connection:
         conn.execute("PRAGMA temp_store=FILE")
         conn.executescript(_SCHEMA)
         conn.execute("SELECT COUNT(*) FROM meta").fetchone()
-        # what check derives from the files (``scan_key``) lives beside, unjournalled:
-        # rebuilt in full whenever the files change, so a crash costs only a rebuild
+        # what check derives from the files (``checkderive``) lives beside, in a database
+        # of its own (a million rows written without the WAL's second copy); kept, it is
+        # updated in place, so it has a rollback journal: a check killed midway leaves
+        # the journal, and the tables are rolled back to their key when next opened.
+        # Not synced: a cache, and a killed process loses nothing it wrote
         conn.execute("ATTACH DATABASE ? AS derived", (str(path.with_name(DERIVED_NAME)),))
-        conn.execute("PRAGMA derived.journal_mode=OFF")
+        conn.execute(f"PRAGMA derived.journal_mode={'DELETE' if kept else 'OFF'}")
         conn.execute("PRAGMA derived.synchronous=OFF")
         conn.execute("CREATE TABLE IF NOT EXISTS derived.meta (key TEXT PRIMARY KEY, value TEXT)")
+        if kept:  # an earlier version's tables, kept without a journal
+            for suffix in ("", "-journal"):
+                with contextlib.suppress(OSError):
+                    os.unlink(path.with_name(_OLD_DERIVED_NAME + suffix))
     except BaseException:
         conn.close()
         raise
