@@ -14,8 +14,8 @@ from photosync.workflow.resolve import auto_resolve
 from tests.helpers import assert_check_clean, make_library, new_archive, run_cli
 
 
-def _archive(tmp_path: Path, count: int = 4):  # type: ignore[no-untyped-def]
-    """A folder source, a backup folder target on a "drive", a local storage location."""
+def _source_and_target(tmp_path: Path, count: int):  # type: ignore[no-untyped-def]
+    """A folder source and a backup folder target on a "drive", the archive locked."""
     make_library(tmp_path / "lib", count)
     backup = tmp_path / "drive" / "backup"
     backup.mkdir(parents=True)
@@ -25,6 +25,12 @@ def _archive(tmp_path: Path, count: int = 4):  # type: ignore[no-untyped-def]
         backup={"type": "local", "path": str(backup), "target": True, "source": False},
     )
     archive.lock()
+    return archive
+
+
+def _archive(tmp_path: Path, count: int = 4):  # type: ignore[no-untyped-def]
+    """A folder source, a backup folder target on a "drive", a local storage location."""
+    archive = _source_and_target(tmp_path, count)
     add_location(archive, {"name": "nas", "type": "local", "path": str(tmp_path / "nas")})
     archive.commit("config: a storage location")
     discover(archive)
@@ -111,15 +117,7 @@ def test_a_plan_keeps_a_bounded_sample_and_counts_everything(tmp_path: Path, mon
     import photosync.workflow.replicate as replicate_module
 
     monkeypatch.setattr(replicate_module, "KEPT", 2)
-    make_library(tmp_path / "lib", 5)
-    backup = tmp_path / "drive" / "backup"
-    backup.mkdir(parents=True)
-    archive = new_archive(
-        tmp_path,
-        lib={"type": "local", "path": str(tmp_path / "lib")},
-        backup={"type": "local", "path": str(backup), "target": True, "source": False},
-    )
-    archive.lock()
+    archive = _source_and_target(tmp_path, 5)
     discover(archive)
     waiting = replicate(archive)
     assert waiting.skipped_unresolved == 5 and len(waiting.waiting) == 2
