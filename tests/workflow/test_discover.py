@@ -607,3 +607,31 @@ def test_include_and_exclude_patterns_of_a_folder(tmp_path: Path) -> None:
     assert service.excluded == 1 and service.left_out == []
     archive.close()
     assert_check_clean(archive.root)
+
+
+def test_small_files_are_ingested_at_most_one_per_core_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight workers, two cores: a third small file's parsing never runs beside two
+    others (more only adds GIL hand-offs). A barrier of three breaks (times out) when
+    the slots hold; without them eight workers pass it and the test fails."""
+    make_library(tmp_path / "lib", 24)
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
+    set_prefs(archive, hash_workers=8)
+    monkeypatch.setattr(discover_module.os, "cpu_count", lambda: 2)
+    three_at_once = threading.Barrier(3, timeout=2)
+    passed: list[int] = []
+    real_extract = discover_module.extract_media_info
+
+    def extract(*args: Any, **kwargs: Any) -> Any:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            passed.append(three_at_once.wait())
+        return real_extract(*args, **kwargs)
+
+    monkeypatch.setattr(discover_module, "extract_media_info", extract)
+    archive.lock()
+    report = discover(archive)
+    assert report.new == 24 and report.failed == 0
+    assert passed == []
+    archive.close()
+    assert_check_clean(archive.root)
