@@ -280,8 +280,6 @@ class _ServiceRun:
         self.full_scan = full_scan
         self.commit_every = commit_every
         self.workers = workers
-        # a small local file is CPU work (parsing, hashing) under the GIL: more of them at
-        # once than cores only adds GIL hand-offs; big ones wait on the disk and overlap
         self._cpu_slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
         self.full_listing_days = full_listing_days
         self.retry_failed = retry_failed
