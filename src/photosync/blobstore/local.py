@@ -206,6 +206,7 @@ class BlobBatch:
 class LocalBlobStore(BlobStore):
     local_files = True
     quarantines = True
+    lists_in_order = True  # iter_digests: sorted folders of sorted names (prefix + name)
 
     def __init__(self, root: Path, name: str = "local") -> None:
         self.root = root
