@@ -12,20 +12,24 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import re
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from photosync import durable
-from photosync.blobstore.base import CHUNK_SIZE, BlobStat, BlobStore, check_digest
+from photosync.blobstore.base import CHUNK_SIZE, BlobStore, check_digest
 from photosync.blobstore.readback import CopyCheck, check_copies
 from photosync.errors import BlobError, ChecksumMismatch, InternalError, PhotosyncError
 from photosync.parallel import bounded_map, run_bounded
+
+#: wanted digests judged against the listings at a time (memory: a chunk, not a store)
+CHUNK = 2048
 
 
 class CopyJournal(Protocol):
@@ -271,17 +275,19 @@ class Settled:
 
 
 class StreamedListing:
-    """One target's listing, read alongside the wanted digests, both in ascending order:
-    one listed blob held at a time, whatever the size of the store (a merge-join). A
-    store that does not list in order (``lists_in_order``) is sorted on disk first.
+    """One target's listing, read alongside the wanted digests, both in ascending order
+    (a merge-join): what is held is the listed blobs among a chunk of wanted digests,
+    whatever the size of the store. A store that does not list in order
+    (``lists_in_order``) is sorted on disk first.
 
     ``size(digest)``: the listed size (-1 when the store lists names only), None when the
-    listing shows no such blob. A listing that cannot be read (at the start or half-way)
-    is given up from there on (``ok`` False): the digests judged after it are copied with
-    the store's own check (``put_file`` asks first), as when a store cannot be listed at
-    all. A listing out of order although its store promised order is given up too, and
-    said (``disordered``): a blob it listed late may have been taken for absent (stored
-    again, identical bytes: never lost) when its copy there had the wrong size.
+    listing shows no such blob; ``take(bound, keep)`` the same for a chunk of digests.
+    A listing that cannot be read (at the start or half-way) is given up from there on
+    (``ok`` False): the digests judged after it are copied with the store's own check
+    (``put_file`` asks first), as when a store cannot be listed at all. A listing out of
+    order although its store promised order is given up too, and said (``disordered``):
+    a blob it listed late may have been taken for absent (stored again, identical bytes:
+    never lost) when its copy there had the wrong size.
     """
 
     def __init__(self, store: BlobStore, tmp_dir: Path | None, *, sizes: bool = False) -> None:
@@ -292,14 +298,17 @@ class StreamedListing:
         self.disordered = False
         #: why the listing was given up (a store's error)
         self.error: str | None = None
-        self._last = ""
-        self._head: BlobStat | None = None
-        self._items: Iterator[BlobStat] = iter(())
+        #: the last digest read in order: the listing is known up to it
+        self.last = ""
+        self._head: tuple[str, int] | None = None
+        self._items: Iterator[tuple[str, int]] = iter(())
         try:
             if store.lists_sizes or sizes:
-                items = iter(store.iter_stats())
+                items: Iterator[tuple[str, int]] = (
+                    (stat.digest, stat.size) for stat in store.iter_stats()
+                )
             else:  # names only: no stat per blob (a local folder's size is asked per record)
-                items = (BlobStat(d, -1) for d in store.iter_digests())
+                items = ((digest, -1) for digest in store.iter_digests())
         except PhotosyncError as error:
             self.error = str(error)
             self._give_up()
@@ -308,11 +317,49 @@ class StreamedListing:
         self._advance()
 
     def size(self, digest: str) -> int | None:
-        while self._head is not None and self._head.digest < digest:
+        while self._head is not None and self._head[0] < digest:
             self._advance()
-        if self._head is not None and self._head.digest == digest:
-            return self._head.size
+        if self._head is not None and self._head[0] == digest:
+            return self._head[1]
         return None
+
+    def take(self, bound: str, keep: Container[str]) -> tuple[dict[str, int], str]:
+        """The listed blobs up to ``bound`` that are in ``keep`` (digest -> size), and the
+        digest up to which the listing is known (``bound``, or less where it was given up:
+        a digest after that is not judged by it)."""
+        got: dict[str, int] = {}
+        head = self._head
+        if head is None:
+            return got, bound if self.ok else self.last
+        if head[0] > bound:
+            return got, bound
+        if head[0] in keep:
+            got[head[0]] = head[1]
+        last = head[0]
+        items = self._items
+        try:
+            for digest, size in items:  # the loop of a million: kept lean
+                if digest < last:
+                    self.last = last
+                    self.disordered = True  # what it says next cannot be trusted
+                    self.error = "not listed in key order"
+                    self._give_up()
+                    return got, last
+                last = digest
+                if digest > bound:
+                    self.last = last
+                    self._head = (digest, size)
+                    return got, bound
+                if digest in keep:
+                    got[digest] = size
+        except PhotosyncError as error:
+            self.last = last
+            self.error = str(error)
+            self._give_up()
+            return got, last
+        self.last = last
+        self._head = None  # the end: everything after is absent
+        return got, bound
 
     def _advance(self) -> None:
         try:
@@ -321,13 +368,13 @@ class StreamedListing:
             self.error = str(error)
             self._give_up()
             return
-        if item is not None and item.digest < self._last:
+        if item is not None and item[0] < self.last:
             self.disordered = True  # what it says next cannot be trusted
             self.error = "not listed in key order"
             self._give_up()
             return
         if item is not None:
-            self._last = item.digest
+            self.last = item[0]
         self._head = item
 
     def _give_up(self) -> None:
@@ -343,7 +390,9 @@ class StreamedListing:
             close()
 
 
-def _sorted_on_disk(items: Iterator[BlobStat], tmp_dir: Path | None) -> Iterator[BlobStat]:
+def _sorted_on_disk(
+    items: Iterator[tuple[str, int]], tmp_dir: Path | None
+) -> Iterator[tuple[str, int]]:
     """A listing in any order, given back in ascending digest order: written to a temp
     SQLite file first (memory stays flat), removed after."""
     handle, name = tempfile.mkstemp(prefix="listing-", suffix=".sqlite", dir=tmp_dir)
@@ -354,30 +403,44 @@ def _sorted_on_disk(items: Iterator[BlobStat], tmp_dir: Path | None) -> Iterator
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("CREATE TABLE listed (digest TEXT NOT NULL, size INTEGER NOT NULL)")
         conn.execute("BEGIN")
-        while batch := [(item.digest, item.size) for item in itertools.islice(items, 5000)]:
+        while batch := list(itertools.islice(items, 5000)):
             conn.executemany("INSERT INTO listed VALUES (?, ?)", batch)
         conn.execute("COMMIT")
         rows = conn.execute("SELECT digest, size FROM listed ORDER BY digest")
         while fetched := rows.fetchmany(5000):
             for digest, size in fetched:
-                yield BlobStat(str(digest), int(size))
+                yield str(digest), int(size)
     finally:
         conn.close()
         Path(name).unlink(missing_ok=True)
 
 
-def _ascending(wanted: Iterable[tuple[str, int | None]]) -> Iterator[tuple[str, int | None]]:
-    """The caller's digests, checked: valid, each once, in ascending order."""
+_BARE = re.compile(r"[0-9a-f]{64}")
+
+
+def _ascending(
+    wanted: Iterable[tuple[str, int | None]], chunk: int
+) -> Iterator[list[tuple[str, int | None]]]:
+    """The caller's digests, checked (valid, each once, in ascending order), ``chunk`` at
+    a time."""
     last = ""
+    out: list[tuple[str, int | None]] = []
+    bare_match = _BARE.fullmatch
     for digest, size in wanted:
-        try:
-            bare = check_digest(digest)
-        except ValueError as error:
-            raise BlobError(f"invalid blob digest {digest!r}") from error
-        if bare <= last:
-            raise InternalError(f"digests not in ascending order: {bare} after {last}")
-        last = bare
-        yield bare, size
+        if not bare_match(digest):
+            try:
+                digest = check_digest(digest)
+            except ValueError as error:
+                raise BlobError(f"invalid blob digest {digest!r}") from error
+        if digest <= last:
+            raise InternalError(f"digests not in ascending order: {digest} after {last}")
+        last = digest
+        out.append((digest, size))
+        if len(out) >= chunk:
+            yield out
+            out = []
+    if out:
+        yield out
 
 
 def copy_sorted_blobs(
@@ -390,6 +453,7 @@ def copy_sorted_blobs(
     progress: Callable[[int], None] | None = None,
     tmp_dir: Path | None = None,
     on_done: Callable[[Settled], None] | None = None,
+    told: Container[str] | None = None,
     report: BlobSyncReport | None = None,
 ) -> BlobSyncReport:
     """Make every digest present in every target, ``workers`` copies at a time.
@@ -417,7 +481,9 @@ def copy_sorted_blobs(
     settled in every target (copied, already there, or failed: the report says which),
     while other copies go on: the caller's work per digest (writing records) overlaps
     the uploads instead of following them. ``settled.sizes`` says its size in each
-    target listed with sizes, so the caller needs no listing of its own.
+    target listed with sizes, so the caller needs no listing of its own. ``told``: only
+    these digests, and those a copy touched, are told (the caller needs nothing of the
+    others: a no-op pass over a million blobs makes no million calls).
     """
     sources = [source] if isinstance(source, BlobStore) else list(source)
     report = report if report is not None else BlobSyncReport()
@@ -433,14 +499,21 @@ def copy_sorted_blobs(
         if target.lists_sizes and listings[target.name].ok:  # sizes, not only names
             report.sized.add(target.name)
 
-    def judge(digest: str, size: int | None) -> tuple[list[BlobStore], dict[str, int | None]]:
+    #: what one target's listing says of the current chunk: the target, the listed blobs
+    #: among the chunk, and the digest up to which the listing is known
+    View = tuple[BlobStore, dict[str, int], str]
+
+    def judge(
+        digest: str, size: int | None, views: list[View]
+    ) -> tuple[list[BlobStore], dict[str, int | None]]:
         """The targets to copy to; the sizes the listings show (absent: None)."""
         needs: list[BlobStore] = []
         sizes: dict[str, int | None] = {}
-        for target in targets:
+        for target, got, covered in views:
             listing = listings[target.name]
-            found = listing.size(digest) if listing.ok else None
-            if not listing.ok:
+            listed = digest <= covered
+            found = got.get(digest) if listed else None
+            if not listed:
                 report.sized.discard(target.name)
                 if listing.disordered:  # said once: the run settles nothing
                     listing.disordered = False
@@ -543,13 +616,39 @@ def copy_sorted_blobs(
 
     def jobs() -> Iterator[tuple[str, list[BlobStore], dict[str, int | None]]]:
         """The digests with a copy to make; the others are settled here, on the caller's
-        thread, in their turn (a million present blobs are no million pool tasks)."""
-        for digest, size in _ascending(wanted):
-            needs, sizes = judge(digest, size)
-            if needs:
-                yield digest, needs, sizes
-            elif on_done is not None:
-                on_done(Settled(digest, sizes, frozenset()))
+        thread, in their turn (a million present blobs are no million pool tasks). A chunk
+        of digests at a time against each listing: a blob present at its size everywhere
+        (nearly every one, most runs) costs a lookup per location."""
+        for chunk in _ascending(wanted, CHUNK):
+            bound = chunk[-1][0]
+            keep = {digest for digest, _size in chunk}
+            views = [(t, *listings[t.name].take(bound, keep)) for t in targets]
+            lookups = [got for _t, got, _covered in views]
+            floor = min(covered for _t, _got, covered in views)
+            sized = [(t.name, got) for t, got, _covered in views if t.name in report.sized]
+            settled_here = 0
+            for digest, size in chunk:
+                if digest <= floor:
+                    for got in lookups:
+                        found = got.get(digest)
+                        if found is None or (size is not None and found != size and found != -1):
+                            break
+                    else:  # present at its size in every target: nothing to do
+                        settled_here += 1
+                        if on_done is not None and (told is None or digest in told):
+                            listed: dict[str, int | None] = {n: got[digest] for n, got in sized}
+                            on_done(Settled(digest, listed, frozenset()))
+                        continue
+                needs, sizes = judge(digest, size, views)
+                if needs:
+                    yield digest, needs, sizes
+                elif on_done is not None and (told is None or digest in told):
+                    on_done(Settled(digest, sizes, frozenset()))
+            if settled_here:
+                for target in targets:
+                    report.present[target.name] += settled_here
+                if progress is not None:
+                    progress(settled_here * len(targets))
 
     try:
         for settled in bounded_map(run, jobs(), workers=workers, name="blob-copy", ordered=False):

@@ -137,9 +137,16 @@ class _Wanted:
     size its bytes must have (the first a record says), the records read in this run
     that hold it, and a record path that holds it (from the summary cache)."""
 
-    def __init__(self, rows: Callable[[], Iterator[_Row]], count: int) -> None:
+    def __init__(
+        self,
+        rows: Callable[[], Iterator[_Row]],
+        count: int,
+        pairs: Callable[[], Iterator[tuple[str, int | None]]] | None = None,
+    ) -> None:
         self._rows = rows
         self.count = count
+        #: when no record read in this run holds any of them: (digest, size), each once
+        self.pairs = pairs
         self.closers: list[Callable[[], None]] = []
 
     def groups(self) -> Iterator[tuple[str, int | None, list[_Holder], str | None]]:
@@ -214,7 +221,7 @@ def _wanted(
         )
         yield from heapq.merge(held, committed, key=lambda row: row[:3])
 
-    wanted = _Wanted(rows, count)
+    wanted = _Wanted(rows, count, None if held else cache.committed_sizes)
     wanted.closers.append(cache.close)
     return wanted
 
@@ -298,6 +305,9 @@ def _copy_and_locate(
     moved: dict[str, Mapping[str, int | None]] = {}  # incremental: digests a copy touched
 
     def stream() -> Iterator[tuple[str, int | None]]:
+        if wanted.pairs is not None:  # no holder to tell: the cache's rows as they come
+            yield from wanted.pairs()
+            return
         count = 0
         for digest, size, holders, _rel in wanted.groups():
             count += 1
@@ -342,6 +352,7 @@ def _copy_and_locate(
             progress=progress.advance,
             tmp_dir=archive.root / TMP_DIR,
             on_done=settled,
+            told=inflight,  # a digest no record read here holds: told only when copied
         )
     finally:
         progress.finish()
