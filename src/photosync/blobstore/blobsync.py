@@ -302,12 +302,17 @@ class StreamedListing:
         self.last = ""
         self._head: tuple[str, int] | None = None
         self._items: Iterator[tuple[str, int]] = iter(())
+        #: names only (size -1 each): read as names, no tuple per blob (the no-op's loop)
+        self._names: Iterator[str] | None = None
         try:
             if store.lists_sizes or sizes:
                 items: Iterator[tuple[str, int]] = (
                     (stat.digest, stat.size) for stat in store.iter_stats()
                 )
-            else:  # names only: no stat per blob (a local folder's size is asked per record)
+            elif store.lists_in_order:  # no stat per blob (a local folder's size: per record)
+                self._names = iter(store.iter_digests())
+                items = ((digest, -1) for digest in self._names)
+            else:
                 items = ((digest, -1) for digest in store.iter_digests())
         except PhotosyncError as error:
             self.error = str(error)
@@ -336,6 +341,8 @@ class StreamedListing:
         if head[0] in keep:
             got[head[0]] = head[1]
         last = head[0]
+        if self._names is not None:
+            return self._take_names(bound, keep, got, last)
         items = self._items
         try:
             for digest, size in items:  # the loop of a million: kept lean
@@ -359,6 +366,35 @@ class StreamedListing:
             return got, last
         self.last = last
         self._head = None  # the end: everything after is absent
+        return got, bound
+
+    def _take_names(
+        self, bound: str, keep: Container[str], got: dict[str, int], last: str
+    ) -> tuple[dict[str, int], str]:
+        """``take`` of a listing of names only (each size -1)."""
+        assert self._names is not None
+        try:
+            for digest in self._names:
+                if digest < last:
+                    self.last = last
+                    self.disordered = True
+                    self.error = "not listed in key order"
+                    self._give_up()
+                    return got, last
+                last = digest
+                if digest > bound:
+                    self.last = last
+                    self._head = (digest, -1)
+                    return got, bound
+                if digest in keep:
+                    got[digest] = -1
+        except PhotosyncError as error:
+            self.last = last
+            self.error = str(error)
+            self._give_up()
+            return got, last
+        self.last = last
+        self._head = None
         return got, bound
 
     def _advance(self) -> None:
@@ -385,9 +421,11 @@ class StreamedListing:
         """Stop reading (what is left of the listing is not needed)."""
         self._head = None
         items, self._items = self._items, iter(())
-        close = getattr(items, "close", None)
-        if close is not None:
-            close()
+        names, self._names = self._names, None
+        for stream in (items, names):
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
 
 
 def _sorted_on_disk(
@@ -415,7 +453,7 @@ def _sorted_on_disk(
         Path(name).unlink(missing_ok=True)
 
 
-_BARE = re.compile(r"[0-9a-f]{64}")
+_BARE_LINES = re.compile(r"[0-9a-f]{64}(?:\n[0-9a-f]{64})*")
 
 
 def _ascending(
@@ -424,23 +462,29 @@ def _ascending(
     """The caller's digests, checked (valid, each once, in ascending order), ``chunk`` at
     a time."""
     last = ""
-    out: list[tuple[str, int | None]] = []
-    bare_match = _BARE.fullmatch
-    for digest, size in wanted:
-        if not bare_match(digest):
-            try:
-                digest = check_digest(digest)
-            except ValueError as error:
-                raise BlobError(f"invalid blob digest {digest!r}") from error
-        if digest <= last:
-            raise InternalError(f"digests not in ascending order: {digest} after {last}")
-        last = digest
-        out.append((digest, size))
-        if len(out) >= chunk:
-            yield out
-            out = []
-    if out:
+    for out in _batched(wanted, chunk):
+        if not _BARE_LINES.fullmatch("\n".join(digest for digest, _size in out)):
+            out = [(_bare(digest), size) for digest, size in out]  # sha256:, upper case
+        for digest, _size in out:
+            if digest <= last:
+                raise InternalError(f"digests not in ascending order: {digest} after {last}")
+            last = digest
         yield out
+
+
+def _batched(
+    items: Iterable[tuple[str, int | None]], size: int
+) -> Iterator[list[tuple[str, int | None]]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _bare(digest: str) -> str:
+    try:
+        return check_digest(digest)
+    except ValueError as error:
+        raise BlobError(f"invalid blob digest {digest!r}") from error
 
 
 def copy_sorted_blobs(

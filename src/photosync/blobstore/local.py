@@ -311,9 +311,11 @@ class LocalBlobStore(BlobStore):
             folder = base / prefix
             if not folder.is_dir():
                 continue
-            for name in sorted(os.listdir(folder)):
-                if len(name) == 64 and name.startswith(prefix):
-                    yield name
+            yield from [
+                name
+                for name in sorted(os.listdir(folder))
+                if len(name) == 64 and name.startswith(prefix)
+            ]
 
     def locator(self, digest: str) -> str:
         return f"{self.name}:{blob_key(digest)}"
