@@ -12,6 +12,15 @@ the first K photos also exist as small files in the source folder of service
 ``synth``, with seen-cache rows, so a no-op discover of K files can be timed.
 ``--blobs``: the archive's blobs/ holds a (tiny) original for every record, so
 ``check`` has nothing to report. Without it the originals are missing (fake).
+``--mirror`` (with ``--blobs``): a second storage location ``mirror``, a local folder
+beside the archive (``<path>-mirror``) holding hard links of the blobs (fast, no space),
+and every record as a settled replicate leaves it (``replicated``, its ``blob_locations``
+naming both); the first ``replicate --execute`` then copies and writes nothing (it reads
+every record once and settles), and the second is the no-op of issue 17:
+
+    python bench/make_synthetic_archive.py 1000000 --blobs --mirror
+    photosync --archive A replicate --execute       # reads every record once: settles
+    /usr/bin/time -v photosync --archive A replicate --execute   # the no-op
 
 Cached under /tmp/photosync-synth-N[-fK][-b] (never committed); a marker file
 says it is complete, so a generator killed half-way starts over. Benchmarks that
@@ -43,8 +52,12 @@ START = datetime(2000, 1, 1)
 SPAN_MINUTES = 26 * 365 * 24 * 60  # 2000 .. 2025
 
 
-def default_path(count: int, files: int, blobs: bool) -> Path:
+MIRROR = "mirror"
+
+
+def default_path(count: int, files: int, blobs: bool, mirror: bool = False) -> Path:
     name = f"photosync-synth-{count}" + (f"-f{files}" if files else "") + ("-b" if blobs else "")
+    name += "-m" if mirror else ""
     return Path(os.environ.get("TMPDIR", "/tmp")) / name
 
 
@@ -57,7 +70,9 @@ def _instance_id(index: int) -> str:
     return f"d{index // 1000:04d}/IMG_{index:07d}.jpg"
 
 
-def _record(index: int, count: int, now: str) -> tuple[dict[str, object], bytes]:
+def _record(
+    index: int, count: int, now: str, mirror: bool = False
+) -> tuple[dict[str, object], bytes]:
     data = _photo_bytes(index)
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     taken = START + timedelta(minutes=SPAN_MINUTES * index // max(count, 1))
@@ -106,11 +121,18 @@ def _record(index: int, count: int, now: str) -> tuple[dict[str, object], bytes]
         ]
     }
     record["metadata"] = {k: v for k, v in observed.items() if k != "title"}
+    if mirror:  # as a settled replicate leaves it: nothing to do, the original in both
+        record["processing_state"] = "replicated"
+        key = f"sha256/{digest[7:9]}/{digest[7:]}"
+        record["blob_locations"] = [
+            {"locator": f"{store}:{key}", "store": store, "verified_at": now}
+            for store in sorted(("local", MIRROR))
+        ]
     return record, data
 
 
 def _fast_import_stream(
-    count: int, now: str, rows: list[tuple[str, str, str]], files: int = 0
+    count: int, now: str, rows: list[tuple[str, str, str]], files: int = 0, mirror: bool = False
 ) -> Iterator[bytes]:
     """The fast-import commands: one commit per BATCH records on top of HEAD; the last
     one also says the source was listed in full (as after a real first discover, so a
@@ -126,7 +148,7 @@ def _fast_import_stream(
         if start == 0:
             out.append(b"from refs/heads/main^0\n")
         for index in range(start, min(start + BATCH, count)):
-            record, _data = _record(index, count, now)
+            record, _data = _record(index, count, now, mirror)
             body = canonical_bytes(record)
             rel = record_relpath(record)
             rows.append((str(record["photo_id"]), rel, str(record["content_hash"])))
@@ -143,9 +165,20 @@ def _run(cmd: list[str], cwd: Path, **kwargs: object) -> None:
     subprocess.run(cmd, cwd=cwd, check=True, **kwargs)  # type: ignore[call-overload]
 
 
-def make(count: int, path: Path, *, files: int = 0, blobs: bool = False) -> Path:
+def make(
+    count: int, path: Path, *, files: int = 0, blobs: bool = False, mirror: bool = False
+) -> Path:
+    if mirror and not blobs:
+        raise SystemExit("--mirror needs --blobs (the mirror holds links of the blobs)")
     marker = path / ".photosync" / "synthetic.json"
-    wanted = {"version": GENERATOR_VERSION, "count": count, "files": files, "blobs": blobs}
+    wanted: dict[str, object] = {
+        "version": GENERATOR_VERSION,
+        "count": count,
+        "files": files,
+        "blobs": blobs,
+    }
+    if mirror:
+        wanted["mirror"] = "replicated"
     try:
         if json.loads(marker.read_text()) == wanted:
             return path
@@ -155,6 +188,8 @@ def make(count: int, path: Path, *, files: int = 0, blobs: bool = False) -> Path
     source = path.with_name(path.name + "-source")
     shutil.rmtree(source, ignore_errors=True)
     source.mkdir(parents=True)
+    mirror_root = path.with_name(path.name + "-mirror")
+    shutil.rmtree(mirror_root, ignore_errors=True)
     started = time.monotonic()
     photosync = [sys.executable, "-m", "photosync"]
     _run([*photosync, "init", str(path)], cwd=path.parent, stdout=subprocess.DEVNULL)
@@ -163,13 +198,19 @@ def make(count: int, path: Path, *, files: int = 0, blobs: bool = False) -> Path
         cwd=path,
         stdout=subprocess.DEVNULL,
     )
+    if mirror:
+        _run(
+            [*photosync, "storage", "add", MIRROR, "--type", "local", "--path", str(mirror_root)],
+            cwd=path,
+            stdout=subprocess.DEVNULL,
+        )
     now = datetime.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     rows: list[tuple[str, str, str]] = []
     importer = subprocess.Popen(
         ["git", "fast-import", "--quiet", "--done"], cwd=path, stdin=subprocess.PIPE
     )
     assert importer.stdin is not None
-    for chunk in _fast_import_stream(count, now, rows, min(files, count)):
+    for chunk in _fast_import_stream(count, now, rows, min(files, count), mirror):
         importer.stdin.write(chunk)
     importer.stdin.write(b"done\n")
     importer.stdin.close()
@@ -192,6 +233,9 @@ def make(count: int, path: Path, *, files: int = 0, blobs: bool = False) -> Path
             blob = path / "blobs" / "sha256" / digest[7:9] / digest[7:]
             blob.parent.mkdir(parents=True, exist_ok=True)
             blob.write_bytes(_photo_bytes(index))
+    if mirror:  # hard links: a second location in no time and no space
+        mirror_root.mkdir(parents=True, exist_ok=True)
+        _run(["cp", "-al", str(path / "blobs" / "sha256"), str(mirror_root / "sha256")], cwd=path)
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -236,10 +280,13 @@ def main() -> None:
     parser.add_argument("count", type=int)
     parser.add_argument("--files", type=int, default=0, help="source files with seen rows")
     parser.add_argument("--blobs", action="store_true", help="a tiny original per record")
+    parser.add_argument(
+        "--mirror", action="store_true", help="a second location of hard links, in the records"
+    )
     parser.add_argument("--path", type=Path, default=None)
     args = parser.parse_args()
-    path = args.path or default_path(args.count, args.files, args.blobs)
-    print(make(args.count, path, files=args.files, blobs=args.blobs))
+    path = args.path or default_path(args.count, args.files, args.blobs, args.mirror)
+    print(make(args.count, path, files=args.files, blobs=args.blobs, mirror=args.mirror))
 
 
 if __name__ == "__main__":

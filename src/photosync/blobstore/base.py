@@ -169,6 +169,10 @@ class BlobStore(ABC):
     local_files = False
     #: one listing gives every blob's size (``iter_stats``), not only its digest
     lists_sizes = False
+    #: ``iter_digests``/``iter_stats`` give blobs in ascending digest order (a local folder
+    #: by construction, S3 by key order), so a pass reads the listing alongside the digests
+    #: it wants; another store's listing is sorted on disk first (``blobsync._Listing``)
+    lists_in_order = False
     #: ``put_new_file`` stores a blob a listing just showed absent without asking again
     puts_new = False
     #: ``replace_corrupt`` overwrites a blob whose bytes are wrong with verified ones

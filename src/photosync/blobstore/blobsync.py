@@ -10,10 +10,13 @@ in place (``S3BlobStore.replace_corrupt``), a local file is moved aside to
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
+import re
+import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +25,11 @@ from typing import Protocol
 from photosync import durable
 from photosync.blobstore.base import CHUNK_SIZE, BlobStore, check_digest
 from photosync.blobstore.readback import CopyCheck, check_copies
-from photosync.errors import BlobError, ChecksumMismatch, PhotosyncError
+from photosync.errors import BlobError, ChecksumMismatch, InternalError, PhotosyncError
 from photosync.parallel import bounded_map, run_bounded
+
+#: wanted digests judged against the listings at a time (memory: a chunk, not a store)
+CHUNK = 2048
 
 
 class CopyJournal(Protocol):
@@ -105,9 +111,9 @@ class BlobSyncReport(CopyOutcome):
     present: dict[str, int] = field(default_factory=dict)
     #: per target: digests whose copy there had the wrong size and was replaced
     replaced: dict[str, list[str]] = field(default_factory=dict)
-    #: per target listed at the start: digest -> size after the run (the listing plus
-    #: the copies confirmed since; nothing deletes a blob), so no second listing is needed
-    listings: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: targets whose listing gave sizes and held to the end (not given up, no copy known
+    #: from the journal only): ``Settled.sizes`` of a digest names those of its turn
+    sized: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -233,71 +239,357 @@ def copy_missing_blobs(
     expected: Mapping[str, int | None] | None = None,
     on_done: Callable[[str, BlobSyncReport], None] | None = None,
 ) -> BlobSyncReport:
+    """``copy_sorted_blobs`` for digests in any order (held and sorted here: a caller
+    with a million digests streams them sorted to ``copy_sorted_blobs`` instead).
+
+    ``expected`` maps digests to the size their bytes must have; ``on_done(digest,
+    report)`` is told each digest settled in every target, in digest order except that
+    a digest copied is told when its copies are done.
+    """
+    sizes = expected or {}
+    report = BlobSyncReport()
+    told = None if on_done is None else (lambda settled: on_done(settled.digest, report))
+    return copy_sorted_blobs(
+        ((digest, sizes.get(digest)) for digest in sorted(_unique(digests))),
+        source,
+        targets,
+        workers=workers,
+        journal=journal,
+        progress=progress,
+        tmp_dir=tmp_dir,
+        on_done=told,
+        report=report,
+    )
+
+
+@dataclass(frozen=True)
+class Settled:
+    """One digest settled in every target (``copy_sorted_blobs``'s ``on_done``)."""
+
+    digest: str
+    #: per target in ``report.sized`` when the digest was judged: its size there after
+    #: this run (the listing's, or the copy's), None where it is not (absent, or failed)
+    sizes: Mapping[str, int | None]
+    #: the targets a copy went to (or failed for): where the listing was not enough
+    touched: frozenset[str]
+
+
+class StreamedListing:
+    """One target's listing, read alongside the wanted digests, both in ascending order
+    (a merge-join): what is held is the listed blobs among a chunk of wanted digests,
+    whatever the size of the store. A store that does not list in order
+    (``lists_in_order``) is sorted on disk first.
+
+    ``size(digest)``: the listed size (-1 when the store lists names only), None when the
+    listing shows no such blob; ``take(bound, keep)`` the same for a chunk of digests.
+    A listing that cannot be read (at the start or half-way) is given up from there on
+    (``ok`` False): the digests judged after it are copied with the store's own check
+    (``put_file`` asks first), as when a store cannot be listed at all. A listing out of
+    order although its store promised order is given up too, and said (``disordered``):
+    a blob it listed late may have been taken for absent (stored again, identical bytes:
+    never lost) when its copy there had the wrong size.
+    """
+
+    def __init__(self, store: BlobStore, tmp_dir: Path | None, *, sizes: bool = False) -> None:
+        """``sizes``: every blob's size even where the store lists names only (a ``stat``
+        each, as ``iter_stats`` does); else -1 for those."""
+        self.store = store
+        self.ok = True
+        self.disordered = False
+        #: why the listing was given up (a store's error)
+        self.error: str | None = None
+        #: the last digest read in order: the listing is known up to it
+        self.last = ""
+        self._head: tuple[str, int] | None = None
+        self._items: Iterator[tuple[str, int]] = iter(())
+        #: names only (size -1 each): read as names, no tuple per blob (the no-op's loop)
+        self._names: Iterator[str] | None = None
+        try:
+            if store.lists_sizes or sizes:
+                items: Iterator[tuple[str, int]] = (
+                    (stat.digest, stat.size) for stat in store.iter_stats()
+                )
+            elif store.lists_in_order:  # no stat per blob (a local folder's size: per record)
+                self._names = iter(store.iter_digests())
+                items = ((digest, -1) for digest in self._names)
+            else:
+                items = ((digest, -1) for digest in store.iter_digests())
+        except PhotosyncError as error:
+            self.error = str(error)
+            self._give_up()
+            return
+        self._items = items if store.lists_in_order else _sorted_on_disk(items, tmp_dir)
+        self._advance()
+
+    def size(self, digest: str) -> int | None:
+        while self._head is not None and self._head[0] < digest:
+            self._advance()
+        if self._head is not None and self._head[0] == digest:
+            return self._head[1]
+        return None
+
+    def take(self, bound: str, keep: Container[str]) -> tuple[dict[str, int], str]:
+        """The listed blobs up to ``bound`` that are in ``keep`` (digest -> size), and the
+        digest up to which the listing is known (``bound``, or less where it was given up:
+        a digest after that is not judged by it)."""
+        got: dict[str, int] = {}
+        head = self._head
+        if head is None:
+            return got, bound if self.ok else self.last
+        if head[0] > bound:
+            return got, bound
+        if head[0] in keep:
+            got[head[0]] = head[1]
+        last = head[0]
+        if self._names is not None:
+            return self._take_names(bound, keep, got, last)
+        items = self._items
+        try:
+            for digest, size in items:  # the loop of a million: kept lean
+                if digest < last:
+                    self.last = last
+                    self.disordered = True  # what it says next cannot be trusted
+                    self.error = "not listed in key order"
+                    self._give_up()
+                    return got, last
+                last = digest
+                if digest > bound:
+                    self.last = last
+                    self._head = (digest, size)
+                    return got, bound
+                if digest in keep:
+                    got[digest] = size
+        except PhotosyncError as error:
+            self.last = last
+            self.error = str(error)
+            self._give_up()
+            return got, last
+        self.last = last
+        self._head = None  # the end: everything after is absent
+        return got, bound
+
+    def _take_names(
+        self, bound: str, keep: Container[str], got: dict[str, int], last: str
+    ) -> tuple[dict[str, int], str]:
+        """``take`` of a listing of names only (each size -1)."""
+        assert self._names is not None
+        try:
+            for digest in self._names:
+                if digest < last:
+                    self.last = last
+                    self.disordered = True
+                    self.error = "not listed in key order"
+                    self._give_up()
+                    return got, last
+                last = digest
+                if digest > bound:
+                    self.last = last
+                    self._head = (digest, -1)
+                    return got, bound
+                if digest in keep:
+                    got[digest] = -1
+        except PhotosyncError as error:
+            self.last = last
+            self.error = str(error)
+            self._give_up()
+            return got, last
+        self.last = last
+        self._head = None
+        return got, bound
+
+    def _advance(self) -> None:
+        try:
+            item = next(self._items, None)
+        except PhotosyncError as error:
+            self.error = str(error)
+            self._give_up()
+            return
+        if item is not None and item[0] < self.last:
+            self.disordered = True  # what it says next cannot be trusted
+            self.error = "not listed in key order"
+            self._give_up()
+            return
+        if item is not None:
+            self.last = item[0]
+        self._head = item
+
+    def _give_up(self) -> None:
+        self.ok = False
+        self.close()
+
+    def close(self) -> None:
+        """Stop reading (what is left of the listing is not needed)."""
+        self._head = None
+        items, self._items = self._items, iter(())
+        names, self._names = self._names, None
+        for stream in (items, names):
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+
+
+def _sorted_on_disk(
+    items: Iterator[tuple[str, int]], tmp_dir: Path | None
+) -> Iterator[tuple[str, int]]:
+    """A listing in any order, given back in ascending digest order: written to a temp
+    SQLite file first (memory stays flat), removed after."""
+    handle, name = tempfile.mkstemp(prefix="listing-", suffix=".sqlite", dir=tmp_dir)
+    os.close(handle)
+    conn = sqlite3.connect(name, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("CREATE TABLE listed (digest TEXT NOT NULL, size INTEGER NOT NULL)")
+        conn.execute("BEGIN")
+        while batch := list(itertools.islice(items, 5000)):
+            conn.executemany("INSERT INTO listed VALUES (?, ?)", batch)
+        conn.execute("COMMIT")
+        rows = conn.execute("SELECT digest, size FROM listed ORDER BY digest")
+        while fetched := rows.fetchmany(5000):
+            for digest, size in fetched:
+                yield str(digest), int(size)
+    finally:
+        conn.close()
+        Path(name).unlink(missing_ok=True)
+
+
+_BARE_LINES = re.compile(r"[0-9a-f]{64}(?:\n[0-9a-f]{64})*")
+
+
+def _ascending(
+    wanted: Iterable[tuple[str, int | None]], chunk: int
+) -> Iterator[list[tuple[str, int | None]]]:
+    """The caller's digests, checked (valid, each once, in ascending order), ``chunk`` at
+    a time."""
+    last = ""
+    for out in _batched(wanted, chunk):
+        if not _BARE_LINES.fullmatch("\n".join(digest for digest, _size in out)):
+            out = [(_bare(digest), size) for digest, size in out]  # sha256:, upper case
+        for digest, _size in out:
+            if digest <= last:
+                raise InternalError(f"digests not in ascending order: {digest} after {last}")
+            last = digest
+        yield out
+
+
+def _batched(
+    items: Iterable[tuple[str, int | None]], size: int
+) -> Iterator[list[tuple[str, int | None]]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _bare(digest: str) -> str:
+    try:
+        return check_digest(digest)
+    except ValueError as error:
+        raise BlobError(f"invalid blob digest {digest!r}") from error
+
+
+def copy_sorted_blobs(
+    wanted: Iterable[tuple[str, int | None]],
+    source: BlobStore | Sequence[BlobStore],
+    targets: Sequence[BlobStore],
+    *,
+    workers: int = 8,
+    journal: CopyJournal | None = None,
+    progress: Callable[[int], None] | None = None,
+    tmp_dir: Path | None = None,
+    on_done: Callable[[Settled], None] | None = None,
+    told: Container[str] | None = None,
+    report: BlobSyncReport | None = None,
+) -> BlobSyncReport:
     """Make every digest present in every target, ``workers`` copies at a time.
 
-    ``source`` is a store (or stores, tried in order) with good copies. Each
-    target is listed once; blobs already there or in the journal are skipped,
-    so an interrupted run resumes. One failing blob does not stop the others;
-    failures are in the report. ``progress`` gets 1 per finished (digest, target).
+    ``wanted``: (digest, size its bytes must have or None), in ascending digest order,
+    each digest once; read lazily. Each target is listed once, in step with it (a
+    merge-join: memory does not grow with the number of blobs, only with the copies
+    made); blobs already there or in the journal are skipped, so an interrupted run
+    resumes. One failing blob does not stop the others; failures are in the report.
+    ``progress`` gets 1 per finished (digest, target).
 
-    A local source file is sent as it is: every target hashes what it stores
-    (S3 what it sends, a local store what it writes) and refuses bytes that do
-    not match, so the file is read once. Only when a target refuses them
-    (``ChecksumMismatch``) are the sources hashed first, in order, and the
-    first good copy sent.
+    ``source`` is a store (or stores, tried in order) with good copies. A local source
+    file is sent as it is: every target hashes what it stores (S3 what it sends, a
+    local store what it writes) and refuses bytes that do not match, so the file is
+    read once. Only when a target refuses them (``ChecksumMismatch``) are the sources
+    hashed first, in order, and the first good copy sent.
 
-    ``expected`` maps digests to the size their bytes must have (the record
-    says it). A target whose listing shows a digest with another size holds
-    bytes that cannot be that blob (a torn upload by a server that kept it):
-    that copy is replaced with verified bytes, the way ``verify --repair``
-    does (S3 overwrites in place, a local store moves the bad file to
-    quarantine first), and counted in ``report.replaced``.
+    A target whose listing shows a digest with another size than the one wanted holds
+    bytes that cannot be that blob (a torn upload by a server that kept it): that copy
+    is replaced with verified bytes, the way ``verify --repair`` does (S3 overwrites in
+    place, a local store moves the bad file to quarantine first), and counted in
+    ``report.replaced``.
 
-    ``on_done(digest, report)`` is called on the caller's thread as soon as a
-    digest is settled in every target (copied, already there, or failed: the
-    report says which), while other copies go on: the caller's work per digest
-    (writing records) overlaps the uploads instead of following them.
+    ``on_done(settled)`` is called on the caller's thread as soon as a digest is
+    settled in every target (copied, already there, or failed: the report says which),
+    while other copies go on: the caller's work per digest (writing records) overlaps
+    the uploads instead of following them. ``settled.sizes`` says its size in each
+    target listed with sizes, so the caller needs no listing of its own. ``told``: only
+    these digests, and those a copy touched, are told (the caller needs nothing of the
+    others: a no-op pass over a million blobs makes no million calls).
     """
     sources = [source] if isinstance(source, BlobStore) else list(source)
-    expected = expected or {}
-    wanted = _unique(digests)
-    report = BlobSyncReport()
+    report = report if report is not None else BlobSyncReport()
     lock = threading.Lock()
-    per_digest: dict[str, list[BlobStore]] = {}
-    listed_ok: set[str] = set()
     torn: set[tuple[str, str]] = set()
+    listings: dict[str, StreamedListing] = {}
     for target in targets:
         report.copied.setdefault(target.name, [])
         report.failed.setdefault(target.name, {})
         report.replaced.setdefault(target.name, [])
         report.present[target.name] = 0
-        listed = _sizes(target)
-        if listed is not None:
-            listed_ok.add(target.name)
-            if target.lists_sizes:  # sizes, not only names
-                report.listings[target.name] = dict(listed)
-        for digest in wanted:
-            size = expected.get(digest)
-            if (
-                listed is not None
-                and size is not None
-                and listed.get(digest, size) not in (size, -1)
-            ):
+        listings[target.name] = StreamedListing(target, tmp_dir)
+        if target.lists_sizes and listings[target.name].ok:  # sizes, not only names
+            report.sized.add(target.name)
+
+    #: what one target's listing says of the current chunk: the target, the listed blobs
+    #: among the chunk, and the digest up to which the listing is known
+    View = tuple[BlobStore, dict[str, int], str]
+
+    def judge(
+        digest: str, size: int | None, views: list[View]
+    ) -> tuple[list[BlobStore], dict[str, int | None]]:
+        """The targets to copy to; the sizes the listings show (absent: None)."""
+        needs: list[BlobStore] = []
+        sizes: dict[str, int | None] = {}
+        for target, got, covered in views:
+            listing = listings[target.name]
+            listed = digest <= covered
+            found = got.get(digest) if listed else None
+            if not listed:
+                report.sized.discard(target.name)
+                if listing.disordered:  # said once: the run settles nothing
+                    listing.disordered = False
+                    report.failed[target.name][digest] = (
+                        f"the listing of {target.name} is not in key order as its kind "
+                        "promises: copies there of the wrong size cannot be found this way"
+                    )
+            elif found is not None and size is not None and found not in (size, -1):
                 torn.add((target.name, digest))
-                per_digest.setdefault(digest, []).append(target)
+                needs.append(target)
+                if target.name in report.sized:
+                    sizes[target.name] = None  # the copy's size once replaced
                 continue
             if (journal is not None and journal.is_done(target.name, digest)) or (
-                listed is not None and digest in listed
+                found is not None
             ):
                 report.present[target.name] += 1
-                if listed is not None and digest not in listed:
-                    report.listings.pop(target.name, None)  # journal only: list again to know
+                if found is None:
+                    report.sized.discard(target.name)  # journal only: list again to know
+                elif target.name in report.sized:
+                    sizes[target.name] = found
                 if progress is not None:
                     progress(1)
                 continue
-            per_digest.setdefault(digest, []).append(target)
+            needs.append(target)
+            if target.name in report.sized:
+                sizes[target.name] = None
+        return needs, sizes
 
-    def done(target: BlobStore, digest: str, stored: bool, size: int) -> None:
+    def done(
+        target: BlobStore, digest: str, stored: bool, size: int, sizes: dict[str, int | None]
+    ) -> None:
         with lock:
             if stored and (target.name, digest) in torn:
                 report.replaced[target.name].append(digest)
@@ -305,13 +597,18 @@ def copy_missing_blobs(
                 report.copied[target.name].append(digest)
             else:
                 report.present[target.name] += 1
-            held = report.listings.get(target.name)
-            if held is not None:
-                held[digest] = size
+            if target.name in sizes:
+                sizes[target.name] = size
         if journal is not None:
             journal.record(target.name, digest)
 
-    def put(digest: str, path: Path, wanted_in: list[BlobStore], last: bool) -> list[BlobStore]:
+    def put(
+        digest: str,
+        path: Path,
+        wanted_in: list[BlobStore],
+        last: bool,
+        sizes: dict[str, int | None],
+    ) -> list[BlobStore]:
         """Copy to each target; the targets that refused the bytes (unless ``last``)."""
         refused: list[BlobStore] = []
         size = path.stat().st_size
@@ -319,7 +616,7 @@ def copy_missing_blobs(
             try:
                 if (target.name, digest) in torn:
                     stored = _replace_torn(target, path, digest)
-                elif target.name in listed_ok and target.puts_new:
+                elif listings[target.name].ok and target.puts_new:
                     # the listing just showed it absent: no HEAD before; the server
                     # checked the SHA-256 it echoes (else put_new_file HEADs)
                     stored = target.put_new_file(path, digest, confirm=False)
@@ -335,21 +632,20 @@ def copy_missing_blobs(
                 with lock:
                     report.failed[target.name][digest] = str(error)
             else:
-                done(target, digest, stored, size)
+                done(target, digest, stored, size, sizes)
         return refused
 
-    def run(digest: str, wanted_in: list[BlobStore]) -> str:
-        if not wanted_in:
-            return digest  # nothing to copy: settled, told in its turn
+    def run(job: tuple[str, list[BlobStore], dict[str, int | None]]) -> Settled:
+        digest, wanted_in, sizes = job
         others = [s for s in sources if s not in wanted_in]
         todo = wanted_in
         try:
             trusted = _local_path(digest, others)
             if trusted is not None:
-                todo = put(digest, trusted, todo, last=False)
+                todo = put(digest, trusted, todo, False, sizes)
             if todo:
                 with _good_local_copy(digest, others, tmp_dir) as path:
-                    put(digest, path, todo, last=True)
+                    put(digest, path, todo, True, sizes)
         except OSError as error:  # the local file went away under us
             with lock:
                 for target in todo:
@@ -360,24 +656,51 @@ def copy_missing_blobs(
                     report.failed[target.name][digest] = str(error)
         if progress is not None:
             progress(len(wanted_in))
-        return digest
+        return Settled(digest, sizes, frozenset(t.name for t in wanted_in))
 
-    def jobs() -> Iterator[tuple[str, list[BlobStore]]]:
+    def jobs() -> Iterator[tuple[str, list[BlobStore], dict[str, int | None]]]:
         """The digests with a copy to make; the others are settled here, on the caller's
-        thread, in their turn (a million present blobs are no million pool tasks)."""
-        for digest in wanted:
-            if digest in per_digest:
-                yield digest, per_digest[digest]
-            elif on_done is not None:
-                on_done(digest, report)
+        thread, in their turn (a million present blobs are no million pool tasks). A chunk
+        of digests at a time against each listing: a blob present at its size everywhere
+        (nearly every one, most runs) costs a lookup per location."""
+        for chunk in _ascending(wanted, CHUNK):
+            bound = chunk[-1][0]
+            keep = {digest for digest, _size in chunk}
+            views = [(t, *listings[t.name].take(bound, keep)) for t in targets]
+            lookups = [got for _t, got, _covered in views]
+            floor = min(covered for _t, _got, covered in views)
+            sized = [(t.name, got) for t, got, _covered in views if t.name in report.sized]
+            settled_here = 0
+            for digest, size in chunk:
+                if digest <= floor:
+                    for got in lookups:
+                        found = got.get(digest)
+                        if found is None or (size is not None and found != size and found != -1):
+                            break
+                    else:  # present at its size in every target: nothing to do
+                        settled_here += 1
+                        if on_done is not None and (told is None or digest in told):
+                            listed: dict[str, int | None] = {n: got[digest] for n, got in sized}
+                            on_done(Settled(digest, listed, frozenset()))
+                        continue
+                needs, sizes = judge(digest, size, views)
+                if needs:
+                    yield digest, needs, sizes
+                elif on_done is not None and (told is None or digest in told):
+                    on_done(Settled(digest, sizes, frozenset()))
+            if settled_here:
+                for target in targets:
+                    report.present[target.name] += settled_here
+                if progress is not None:
+                    progress(settled_here * len(targets))
 
     try:
-        for digest in bounded_map(
-            lambda job: run(*job), jobs(), workers=workers, name="blob-copy", ordered=False
-        ):
+        for settled in bounded_map(run, jobs(), workers=workers, name="blob-copy", ordered=False):
             if on_done is not None:
-                on_done(digest, report)
+                on_done(settled)
     finally:
+        for listing in listings.values():
+            listing.close()
         if journal is not None:
             journal.flush()
     return report
@@ -389,16 +712,6 @@ def _replace_torn(store: BlobStore, path: Path, digest: str) -> bool:
         return False
     _restore(store, path, digest, was_corrupt=True)
     return True
-
-
-def _sizes(store: BlobStore) -> dict[str, int] | None:
-    """Digest -> size from one listing (size -1 when the store lists digests only)."""
-    try:
-        if store.lists_sizes:
-            return {stat.digest: stat.size for stat in store.iter_stats()}
-        return dict.fromkeys(store.iter_digests(), -1)
-    except PhotosyncError:
-        return None
 
 
 def all_sizes(store: BlobStore) -> dict[str, int]:

@@ -206,6 +206,7 @@ class BlobBatch:
 class LocalBlobStore(BlobStore):
     local_files = True
     quarantines = True
+    lists_in_order = True  # iter_digests: sorted folders of sorted names (prefix + name)
 
     def __init__(self, root: Path, name: str = "local") -> None:
         self.root = root
@@ -310,9 +311,11 @@ class LocalBlobStore(BlobStore):
             folder = base / prefix
             if not folder.is_dir():
                 continue
-            for name in sorted(os.listdir(folder)):
-                if len(name) == 64 and name.startswith(prefix):
-                    yield name
+            yield from [
+                name
+                for name in sorted(os.listdir(folder))
+                if len(name) == 64 and name.startswith(prefix)
+            ]
 
     def locator(self, digest: str) -> str:
         return f"{self.name}:{blob_key(digest)}"

@@ -171,6 +171,7 @@ class S3BlobStore(BlobStore):
     """Content-addressed blobs in one bucket under an optional prefix."""
 
     lists_sizes = True
+    lists_in_order = True  # ListObjectsV2: UTF-8 binary key order, sha256/ab/<hex> keys
     puts_new = True
     replaces_corrupt = True
 

@@ -14,6 +14,9 @@ right size: the record says where its original is.
 
 from __future__ import annotations
 
+import heapq
+import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +25,11 @@ from typing import Any
 from photosync.archive.archive import Archive
 from photosync.blobstore.base import BlobStore, check_digest
 from photosync.blobstore.blobsync import (
-    BlobSyncReport,
     CopyOutcome,
     JsonlJournal,
-    all_sizes,
-    copy_missing_blobs,
+    Settled,
+    StreamedListing,
+    copy_sorted_blobs,
     expected_size,
     primary_name,
 )
@@ -98,70 +101,258 @@ def replicate_blobs(
     cache, which follows git's tree ids. Every location is still listed, every
     original in it checked for presence and size, and anything lost copied again.
     ``full`` reads every record all the same.
+
+    Memory does not grow with the archive: the originals wanted are streamed in digest
+    order (from the summary cache, or from the records sorted on disk: ``_Spill``) and
+    each location's listing is read alongside them (``blobsync.copy_sorted_blobs``);
+    what is held is the records waiting for an original still being copied, and what
+    the run copied.
     """
     progress = progress or SilentProgress()
     stores = list(stores) if stores is not None else all_stores(archive)
     workers = workers or upload_workers(archive)
     report = BlobReplicateReport(locations=[s.name for s in stores])
-    sizes: dict[str, int | None] = {}
-    holders: dict[str, list[str]] = {}  # digest -> photo ids holding it
-    waiting: dict[str, int] = {}  # photo id -> its originals not settled yet
-
-    def hold(record: Record) -> None:
-        originals = record_originals(record)
-        waiting[record["photo_id"]] = len(originals)
-        for digest, size in originals.items():
-            if sizes.get(digest) is None:
-                sizes[digest] = size
-            report.photo_of.setdefault(digest, record["photo_id"])
-            holders.setdefault(digest, []).append(record["photo_id"])
-
     key = _locations_key(archive, stores) if records is None and stores else None
     since = _settled_tree(archive, key) if key is not None and not full else None
-    if since is None:
-        for record in archive.iter_records() if records is None else records:
-            hold(record)
-    else:
-        report.incremental = True
-        changed, committed = since
-        for record in changed:
-            hold(record)
-        for digest, size, _rel in committed:
-            if sizes.get(digest) is None:
-                sizes[digest] = size
-    report.digests = len(sizes)
-    if not stores or not sizes:
-        report.settled_key = key
-        return report
-    journal_path = archive.root / JOURNAL
     tmp_dir = archive.root / TMP_DIR
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    locate = _Locator(archive, stores)
-    later: list[str] = []
-    looked_at: set[str] = set()
+    with _wanted(archive, records, since, tmp_dir) as wanted:
+        report.incremental = since is not None
+        report.digests = wanted.count
+        if not stores or not wanted.count:
+            report.settled_key = key
+            return report
+        return _copy_and_locate(archive, report, wanted, stores, workers, progress, key)
 
-    def settled(digest: str, copies: BlobSyncReport) -> None:
+
+#: (photo id of a record read in this run, how many originals it holds)
+_Holder = tuple[str, int]
+#: what a record or the summary cache says of an original: digest, rank (a record read
+#: in this run first), seq (the records' order), size, holder, a record path holding it
+_Row = tuple[str, int, int, int | None, _Holder | None, str | None]
+
+
+class _Wanted:
+    """Every original wanted, once each in ascending digest order (``groups``), with the
+    size its bytes must have (the first a record says), the records read in this run
+    that hold it, and a record path that holds it (from the summary cache)."""
+
+    def __init__(
+        self,
+        rows: Callable[[], Iterator[_Row]],
+        count: int,
+        pairs: Callable[[], Iterator[tuple[str, int | None]]] | None = None,
+    ) -> None:
+        self._rows = rows
+        self.count = count
+        #: when no record read in this run holds any of them: (digest, size), each once
+        self.pairs = pairs
+        self.closers: list[Callable[[], None]] = []
+
+    def groups(self) -> Iterator[tuple[str, int | None, list[_Holder], str | None]]:
+        current: str | None = None
+        size: int | None = None
+        holders: list[_Holder] = []
+        rel: str | None = None
+        for digest, _rank, _seq, said, holder, path in self._rows():
+            if digest != current:
+                if current is not None:
+                    yield current, size, holders, rel
+                current, size, holders, rel = digest, None, [], None
+            if size is None:
+                size = said
+            if holder is not None:
+                holders.append(holder)
+            if rel is None:
+                rel = path
+        if current is not None:
+            yield current, size, holders, rel
+
+    def __enter__(self) -> _Wanted:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for close in self.closers:
+            close()
+
+
+def _wanted(
+    archive: Archive,
+    records: Iterable[Record] | None,
+    since: tuple[list[Record], SummaryCache] | None,
+    tmp_dir: Path,
+) -> _Wanted:
+    """The originals wanted: every record's, sorted on disk (``_Spill``); or, after a
+    settled run, the changed records' (few, sorted here) merged with the summary
+    cache's committed originals (already in digest order)."""
+    if since is None:
+        spill = _Spill(tmp_dir / "blob-pass.sqlite")
+        try:
+            for record in archive.iter_records() if records is None else records:
+                spill.add(record)
+            count = spill.finish()
+        except BaseException:
+            spill.close()
+            raise
+        wanted = _Wanted(spill.rows, count)
+        wanted.closers.append(spill.close)
+        return wanted
+    changed, cache = since
+    held: list[_Row] = []
+    extra: set[str] = set()
+    try:
+        for seq, record in enumerate(changed):
+            originals = record_originals(record)
+            holder = (record["photo_id"], len(originals))
+            for digest, size in originals.items():
+                held.append((digest, 0, seq, size, holder, None))
+                if not cache.has_original(digest):
+                    extra.add(digest)
+        count = cache.count_originals() + len(extra)
+    except BaseException:
+        cache.close()
+        raise
+    held.sort(key=lambda row: row[:3])
+
+    def rows() -> Iterator[_Row]:
+        committed: Iterator[_Row] = (
+            (digest, 1, 0, size, None, f"photos/{rel}")
+            for digest, size, rel in cache.committed_originals()
+        )
+        yield from heapq.merge(held, committed, key=lambda row: row[:3])
+
+    wanted = _Wanted(rows, count, None if held else cache.committed_sizes)
+    wanted.closers.append(cache.close)
+    return wanted
+
+
+class _Spill:
+    """The originals of records read in path order, sorted by digest on disk: a temp
+    SQLite file in ``.photosync/tmp/`` (removed after; a killed run's is replaced by the
+    next one's), so a pass over every record holds one record at a time."""
+
+    BATCH = 5000
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        for suffix in ("", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=OFF")  # scratch: a crash throws it away
+        self.conn.execute("PRAGMA synchronous=OFF")
+        self.conn.execute(
+            "CREATE TABLE held (seq INTEGER PRIMARY KEY, digest TEXT NOT NULL, size INTEGER, "
+            "photo_id TEXT NOT NULL, n INTEGER NOT NULL)"
+        )
+        self.conn.execute("BEGIN")
+        self._batch: list[tuple[str, int | None, str, int]] = []
+
+    def add(self, record: Record) -> None:
+        originals = record_originals(record)
+        for digest, size in originals.items():
+            self._batch.append((digest, size, record["photo_id"], len(originals)))
+        if len(self._batch) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.conn.executemany(
+            "INSERT INTO held (digest, size, photo_id, n) VALUES (?, ?, ?, ?)", self._batch
+        )
+        self._batch.clear()
+
+    def finish(self) -> int:
+        """Everything added is sorted; how many distinct originals."""
+        self._flush()
+        self.conn.execute("COMMIT")
+        self.conn.execute("CREATE INDEX held_digest ON held (digest)")
+        return int(self.conn.execute("SELECT COUNT(DISTINCT digest) FROM held").fetchone()[0])
+
+    def rows(self) -> Iterator[_Row]:
+        # the index is (digest, rowid): the records' order among the holders of a digest
+        cursor = self.conn.execute(
+            "SELECT digest, seq, size, photo_id, n FROM held ORDER BY digest, seq"
+        )
+        while batch := cursor.fetchmany(self.BATCH):
+            for digest, seq, size, photo_id, n in batch:
+                yield str(digest), 0, int(seq), size, (str(photo_id), int(n)), None
+
+    def close(self) -> None:
+        self.conn.close()
+        for suffix in ("", "-journal"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+
+#: an original -> per location listed with sizes, its size there (None: not there)
+_Parts = Mapping[str, Mapping[str, int | None]]
+
+
+def _copy_and_locate(
+    archive: Archive,
+    report: BlobReplicateReport,
+    wanted: _Wanted,
+    stores: Sequence[BlobStore],
+    workers: int,
+    progress: Progress,
+    key: str | None,
+) -> BlobReplicateReport:
+    """The copies, and each record's ``blob_locations`` as soon as its originals are settled."""
+    journal_path = archive.root / JOURNAL
+    locate = _Locator(archive, stores)
+    later: list[tuple[str, _Parts]] = []
+    looked_at: set[str] = set()  # incremental: the holders of what moved are looked at after
+    inflight: dict[str, list[_Holder]] = {}  # digest handed to the copies -> its holders
+    partial: dict[str, dict[str, Mapping[str, int | None]]] = {}  # photo id -> parts so far
+    moved: dict[str, Mapping[str, int | None]] = {}  # incremental: digests a copy touched
+
+    def stream() -> Iterator[tuple[str, int | None]]:
+        if wanted.pairs is not None:  # no holder to tell: the cache's rows as they come
+            yield from wanted.pairs()
+            return
+        count = 0
+        for digest, size, holders, _rel in wanted.groups():
+            count += 1
+            if holders:
+                inflight[digest] = holders
+            yield digest, size
+        report.digests = count
+
+    def look(photo_id: str, parts: _Parts) -> None:
+        if report.incremental:
+            looked_at.add(photo_id)
+        if not locate.record(photo_id, parts):
+            later.append((photo_id, parts))
+
+    def settled(done: Settled) -> None:
         """A record whose every original is settled gets its ``blob_locations`` now, on
         this thread, while the other copies go on (not in a second pass after them)."""
-        for photo_id in holders.pop(digest, []):
-            waiting[photo_id] -= 1
-            if waiting[photo_id] == 0:
-                looked_at.add(photo_id)
-                if not locate.record(photo_id, copies.listings):
-                    later.append(photo_id)
+        holders = inflight.pop(done.digest, [])
+        if done.touched:
+            if report.incremental:
+                moved[done.digest] = done.sizes
+            if holders:
+                report.photo_of.setdefault(done.digest, holders[0][0])
+        for photo_id, count in holders:
+            if count == 1:
+                look(photo_id, {done.digest: done.sizes})
+                continue
+            parts = partial.setdefault(photo_id, {})
+            parts[done.digest] = done.sizes
+            if len(parts) >= count:
+                del partial[photo_id]
+                look(photo_id, parts)
 
-    progress.start("copy originals", len(sizes) * len(stores))
+    progress.start("copy originals", wanted.count * len(stores))
     try:
-        copies = copy_missing_blobs(
-            sorted(sizes),
+        copies = copy_sorted_blobs(
+            stream(),
             stores,
             stores,
             workers=workers,
             journal=JsonlJournal(journal_path),
             progress=progress.advance,
-            tmp_dir=tmp_dir,
-            expected=sizes,
+            tmp_dir=archive.root / TMP_DIR,
             on_done=settled,
+            told=inflight,  # a digest no record read here holds: told only when copied
         )
     finally:
         progress.finish()
@@ -170,8 +361,8 @@ def replicate_blobs(
     report.failed = {name: dict(v) for name, v in copies.failed.items() if v}
     if report.incremental:
         # what was copied again into a location: its holder is looked at too
-        moved = {d for v in (*report.copied.values(), *report.failed.values()) for d in v}
-        for digest in sorted(moved):
+        again = {d for v in (*report.copied.values(), *report.failed.values()) for d in v}
+        for digest in sorted(again):
             photo_id = report.photo_of.get(digest) or archive.state.photo_for_hash(
                 f"sha256:{digest}"
             )
@@ -179,13 +370,12 @@ def replicate_blobs(
                 continue  # a sidecar two photos share: they name the location already
             report.photo_of.setdefault(digest, photo_id)
             if photo_id not in looked_at:
-                looked_at.add(photo_id)
-                if not locate.record(photo_id, copies.listings):
-                    later.append(photo_id)
+                look(photo_id, _parts_after(archive, photo_id, moved, copies.sized, stores))
     if later:  # a location without a listing of sizes: list it once now, as before
-        locate.relist(copies.listings, progress.note)
-        for photo_id in later:
-            locate.record(photo_id, copies.listings)
+        needed = {digest for _photo_id, parts in later for digest in parts}
+        locate.relist(copies.sized, needed, progress.note)
+        for photo_id, parts in later:
+            locate.record(photo_id, parts)
     report.records_updated = locate.updated
     if locate.left_alone:  # as before: the run says so (exit 4), now after every copy
         raise locate.left_alone[0]
@@ -194,6 +384,35 @@ def replicate_blobs(
         journal_path.unlink(missing_ok=True)
         report.settled_key = None if locate.unlisted else key
     return report
+
+
+def _parts_after(
+    archive: Archive,
+    photo_id: str,
+    moved: Mapping[str, Mapping[str, int | None]],
+    sized: set[str],
+    stores: Sequence[BlobStore],
+) -> dict[str, Mapping[str, int | None]]:
+    """A record's originals in each location listed with sizes, after the pass (the
+    holder of an original copied again, looked at once the copies are done): an original
+    a copy touched as the copy left it; any other was listed there at the size the
+    records say (else it would have been copied), or, where they say none, as the
+    location says now."""
+    by_name = {store.name: store for store in stores}
+    parts: dict[str, Mapping[str, int | None]] = {}
+    for digest, size in record_originals(archive.load_record(photo_id)).items():
+        if digest in moved:
+            parts[digest] = moved[digest]
+            continue
+        here: dict[str, int | None] = {}
+        for name in sized:
+            if size is not None:
+                here[name] = size
+            else:
+                stat = by_name[name].stat(digest)
+                here[name] = None if stat is None else stat.size
+        parts[digest] = here
+    return parts
 
 
 #: state meta "KEY TREE": a replicate settled the ``blob_locations`` of every record of
@@ -207,12 +426,11 @@ def _locations_key(archive: Archive, stores: Sequence[BlobStore]) -> str | None:
     return pass_inputs_key(archive, "blob-locations", names, records=False)
 
 
-def _settled_tree(
-    archive: Archive, key: str
-) -> tuple[list[Record], Iterator[tuple[str, int | None, str]]] | None:
+def _settled_tree(archive: Archive, key: str) -> tuple[list[Record], SummaryCache] | None:
     """Since the last run that settled every record under ``key``: the records changed
-    since (git's diff of the two trees, and this run's uncommitted ones) and every
-    committed original (from the summary cache); None when there was none."""
+    since (git's diff of the two trees, and this run's uncommitted ones) and the summary
+    cache brought to HEAD (its committed originals; the caller closes it); None when
+    there was none."""
     said = archive.state.get_meta(SETTLED_META)
     if said is None or not said.startswith(key + " "):
         return None
@@ -223,22 +441,14 @@ def _settled_tree(
         if changed is None:
             cache.close()
             return None
+        paths = {f"photos/{rel}" for rel in changed} | {
+            rel for rel in archive.pending_paths() if rel.startswith("photos/")
+        }
+        records = [r for r in map(archive.indexed_record_at, sorted(paths)) if r is not None]
     except BaseException:
         cache.close()
         raise
-    paths = {f"photos/{rel}" for rel in changed} | {
-        rel for rel in archive.pending_paths() if rel.startswith("photos/")
-    }
-    records = [r for r in map(archive.indexed_record_at, sorted(paths)) if r is not None]
-    return records, _streamed(cache)
-
-
-def _streamed(cache: SummaryCache) -> Iterator[tuple[str, int | None, str]]:
-    """The cache's committed originals (paths under photos/), the cache closed after."""
-    try:
-        yield from cache.committed_originals()
-    finally:
-        cache.close()
+    return records, cache
 
 
 def note_settled(archive: Archive, report: BlobReplicateReport) -> None:
@@ -270,20 +480,32 @@ class _Locator:
         #: locations that could not be listed to confirm copies
         self.unlisted: list[str] = []
 
-    def relist(self, known: Mapping[str, dict[str, int]], note: Callable[[str], None]) -> None:
+    def relist(self, sized: set[str], needed: set[str], note: Callable[[str], None]) -> None:
+        """One listing of each location the copies gave no sizes of (a local folder is
+        asked per original instead), keeping only the ``needed`` originals' sizes."""
         for store in self.stores:
-            if store.name in known:
+            if store.name in sized or store.local_files:
                 continue
             try:
-                self._relisted[store.name] = all_sizes(store)
+                self._relisted[store.name] = {
+                    stat.digest: stat.size for stat in store.iter_stats() if stat.digest in needed
+                }
             except PhotosyncError as error:
                 self.unlisted.append(store.name)
                 note(f"{store.name}: could not be listed to confirm copies: {error}")
         self._relisted_all = True
 
-    def record(self, photo_id: str, known: Mapping[str, dict[str, int]]) -> bool:
-        """Update one record; False when a location cannot be judged before ``relist``."""
-        listings: dict[str, Mapping[str, int]] = {**self._relisted, **known}
+    def record(self, photo_id: str, parts: _Parts) -> bool:
+        """Update one record, given its originals' sizes in the locations listed with
+        sizes (``parts``); False when a location cannot be judged before ``relist``."""
+        known: set[str] | None = None
+        for sizes in parts.values():
+            known = set(sizes) if known is None else known & set(sizes)
+        listings: dict[str, Mapping[str, int]] = dict(self._relisted)
+        for name in known or ():
+            listings[name] = {
+                d: size for d, sizes in parts.items() if (size := sizes[name]) is not None
+            }
         unlisted = [s for s in self.stores if s.name not in listings]
         if not self._relisted_all and any(not s.local_files for s in unlisted):
             return False
@@ -341,64 +563,75 @@ def plan_blobs(archive: Archive, *, stores: Sequence[BlobStore] | None = None) -
     """One listing per location, nothing written: which originals each location lacks.
 
     The originals wanted come from the summary cache (it follows git's tree ids) when
-    everything is committed, else from the records; only the records of originals to
-    copy are read, to name them.
+    everything is committed, else from the records (sorted in a temp folder outside the
+    archive); either way in digest order, each location's listing read alongside, so
+    memory stays flat. Only the records of originals to copy are read, to name them.
     """
     stores = list(stores) if stores is not None else all_stores(archive)
     plan = BlobPlan()
-    sizes: dict[str, int | None] = {}
-    holder: dict[str, str] = {}  # digest -> a record path holding it
-    for digest, size, rel in _wanted_originals(archive):
-        if sizes.get(digest) is None:
-            sizes[digest] = size
-        holder.setdefault(digest, rel)
-    listed: dict[str, dict[str, int]] = {}
-    for store in stores:
-        try:
-            listed[store.name] = all_sizes(store)
-        except PhotosyncError as error:
-            plan.unlisted[store.name] = str(error)
     primary = primary_name(stores)
-    named: set[str] = set()
+    with tempfile.TemporaryDirectory(prefix="photosync-plan-") as scratch:
+        listings = {
+            store.name: StreamedListing(store, Path(scratch), sizes=True) for store in stores
+        }
+        try:
+            with _wanted_originals(archive, Path(scratch)) as wanted:
+                for digest, known, holders, rel in wanted.groups():
+                    _plan_one(archive, plan, listings, primary, digest, known, holders, rel)
+        finally:
+            for listing in listings.values():
+                listing.close()
+    for name, listing in listings.items():
+        if not listing.ok:
+            plan.unlisted[name] = listing.error or "cannot be listed"
+            plan.to_copy.pop(name, None)  # judged with what it listed before: nothing
+    return plan
 
-    def name(digest: str) -> None:
-        if digest in named:
-            return
-        named.add(digest)
-        record = archive.indexed_record_at(holder[digest])
+
+def _plan_one(
+    archive: Archive,
+    plan: BlobPlan,
+    listings: Mapping[str, StreamedListing],
+    primary: str | None,
+    digest: str,
+    known: int | None,
+    holders: list[_Holder],
+    rel: str | None,
+) -> None:
+    """One original in the preview: where it must be copied, or that it is nowhere."""
+    listed: dict[str, dict[str, int]] = {}
+    for name, listing in listings.items():
+        found = listing.size(digest) if listing.ok else None
+        if not listing.ok:
+            continue
+        listed[name] = {} if found is None else {digest: found}
+    size = expected_size(digest, known, listed, primary)
+    holding = [
+        name for name, found in listed.items() if size is not None and found.get(digest) == size
+    ]
+    to = [name for name, found in listed.items() if found.get(digest) != size]
+    if holding:
+        for location in to:
+            plan.to_copy.setdefault(location, []).append(digest)
+    else:
+        plan.nowhere.append(digest)
+    if not holding or to:
+        path = rel or (archive.state.path_for_photo(holders[0][0]) if holders else None)
+        record = archive.indexed_record_at(path) if path else None
         if record is not None:
             plan.photo_of[digest] = record["photo_id"]
             plan.filename_of[digest] = record["metadata"].get("filename")
 
-    for digest, known in sorted(sizes.items()):
-        size = expected_size(digest, known, listed, primary)
-        holders = [
-            name for name, found in listed.items() if size is not None and found.get(digest) == size
-        ]
-        if not holders:
-            plan.nowhere.append(digest)
-            name(digest)
-            continue
-        for location, found in listed.items():
-            if found.get(digest) != size:
-                plan.to_copy.setdefault(location, []).append(digest)
-                name(digest)
-    return plan
 
-
-def _wanted_originals(archive: Archive) -> Iterator[tuple[str, int | None, str]]:
-    """(digest, size or None, path of a record holding it) of every original."""
+def _wanted_originals(archive: Archive, scratch: Path) -> _Wanted:
+    """Every original, in digest order: from the records when something is uncommitted
+    (sorted in ``scratch``), else from the summary cache."""
     if archive.user_changed or archive.pending_paths():
-        for record in archive.iter_records():
-            rel = archive.state.path_for_photo(record["photo_id"]) or ""
-            for digest, size in record_originals(record).items():
-                yield digest, size, rel
-        return
+        return _wanted(archive, None, None, scratch)
     cache = SummaryCache(archive)
     try:
         cache.refresh()
     except BaseException:
         cache.close()
         raise
-    for digest, size, rel in _streamed(cache):
-        yield digest, size, f"photos/{rel}"
+    return _wanted(archive, None, ([], cache), scratch)

@@ -67,6 +67,8 @@ CREATE TABLE IF NOT EXISTS records (rel TEXT PRIMARY KEY, oid TEXT NOT NULL, sha
 CREATE INDEX IF NOT EXISTS records_refused ON records (refused) WHERE refused = 1;
 CREATE TABLE IF NOT EXISTS originals (digest TEXT PRIMARY KEY, refs INTEGER NOT NULL,
     size INTEGER, rel TEXT NOT NULL);
+-- the blob pass reads every original in digest order: from this index alone, in order
+CREATE INDEX IF NOT EXISTS originals_sizes ON originals (digest, size);
 CREATE TABLE IF NOT EXISTS folders (folder TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS missing (digest TEXT PRIMARY KEY, folder TEXT NOT NULL);
 """
@@ -250,11 +252,28 @@ class SummaryCache:
 
     def committed_originals(self) -> Iterator[tuple[str, int | None, str]]:
         """(bare digest, size when a record says it, a record path under photos/) of every
-        original the committed records hold, as of the last ``refresh``; streamed."""
-        rows = self.conn.execute("SELECT digest, size, rel FROM originals")
+        original the committed records hold, as of the last ``refresh``; streamed, in
+        ascending digest order (the table's key: a merge-join with a store's listing)."""
+        rows = self.conn.execute("SELECT digest, size, rel FROM originals ORDER BY digest")
         while batch := rows.fetchmany(5000):
             for digest, size, rel in batch:
                 yield str(digest), None if size is None else int(size), str(rel)
+
+    def committed_sizes(self) -> Iterator[tuple[str, int | None]]:
+        """(bare digest, size when a record says it) of ``committed_originals``, same order:
+        the lean stream a blob pass over a million originals reads."""
+        rows = self.conn.execute("SELECT digest, size FROM originals ORDER BY digest")
+        while batch := rows.fetchmany(5000):
+            yield from batch
+
+    def count_originals(self) -> int:
+        """How many originals ``committed_originals`` yields."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM originals").fetchone()[0])
+
+    def has_original(self, digest: str) -> bool:
+        """Does a committed record hold this original (as of the last ``refresh``)?"""
+        row = self.conn.execute("SELECT 1 FROM originals WHERE digest=?", (digest,)).fetchone()
+        return row is not None
 
     def changed_since(self, old_tree: str) -> list[str] | None:
         """Paths (under photos/) of the record files that differ between ``old_tree`` and
