@@ -92,3 +92,89 @@ def test_the_dry_run_says_how_many_more_it_does_not_show(tmp_path: Path, monkeyp
     assert shown.exit_code == 0, shown.output
     assert "more" in shown.output and shown.output.count("  ... and ") == 1, shown.output
     assert_check_clean(Path(root))
+
+
+def test_a_dry_run_keeps_what_it_would_write_on_disk_not_in_memory(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The preview of a first pass writes every record: aside, in a temporary file, with
+    only a few parsed at once, and it shows the same as when it kept them all."""
+    import json
+    import tracemalloc
+
+    from photosync.archive.preview import PreviewArchive, _Spill
+
+    root = _library(tmp_path, 4)
+    before = git_log(root)
+    shown = run_cli(
+        "--archive", str(root), "resolve", "--auto-resolve", "simple", "--dry-run", "--json"
+    )
+    assert shown.exit_code == 0, shown.output
+    monkeypatch.setattr(_Spill, "CACHED", 1)
+    tight = run_cli(
+        "--archive", str(root), "resolve", "--auto-resolve", "simple", "--dry-run", "--json"
+    )
+    assert tight.exit_code == 0, tight.output
+    assert json.loads(tight.output) == json.loads(shown.output)
+    assert json.loads(shown.output)["decisions_total"] == 4
+    assert git_log(root) == before
+
+    archive = Archive(root)
+    record = next(archive.iter_records())
+    with PreviewArchive(archive) as view:
+        tracemalloc.start()
+        for index in range(2000):
+            view.write_record({**record, "photo_id": f"{index:08d}-{record['photo_id'][9:]}"})
+        held, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert held < 2000 * len(json.dumps(record)) // 4, held
+        again = view.load_record(f"{7:08d}-{record['photo_id'][9:]}")
+        assert again["conflicts"] == record["conflicts"]
+        again["conflicts"].append({"changed": "by the caller"})
+        assert view.load_record(again["photo_id"])["conflicts"] == record["conflicts"]
+    archive.close()
+    assert_check_clean(root)
+
+
+def test_list_shows_the_first_questions_and_counts_them_all(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    import photosync.workflow.resolve as resolve_module
+
+    root = tmp_path / "archive"
+    for index in range(3):
+        write_jpeg(tmp_path / "a" / f"IMG_{index}.jpg", seed=90 + index)
+        (tmp_path / "b").mkdir(exist_ok=True)
+        write_xmp(tmp_path / "a" / f"IMG_{index}.jpg.xmp", caption=f"Sea {index}")
+        (tmp_path / "b" / f"IMG_{index}.jpg").write_bytes(
+            (tmp_path / "a" / f"IMG_{index}.jpg").read_bytes()
+        )
+        write_xmp(tmp_path / "b" / f"IMG_{index}.jpg.xmp", caption=f"Lake {index}")
+    assert run_cli("init", str(root)).exit_code == 0
+    for name in ("a", "b"):
+        assert (
+            run_cli(
+                "--archive",
+                str(root),
+                "service",
+                "add",
+                name,
+                "--type",
+                "local",
+                "--path",
+                str(tmp_path / name),
+            ).exit_code
+            == 0
+        )
+    assert run_cli("--archive", str(root), "discover").exit_code == 0
+    whole = run_cli("--archive", str(root), "resolve", "--list", "--json")
+    assert whole.exit_code == 0, whole.output
+    everything = json.loads(whole.output)
+    assert everything["pending_total"] == len(everything["pending"]) >= 3
+    monkeypatch.setattr(resolve_module, "KEPT", 1)
+    short = run_cli("--archive", str(root), "resolve", "--list", "--json")
+    cut = json.loads(short.output)
+    assert len(cut["pending"]) == 1 and cut["pending_total"] == everything["pending_total"]
+    text = run_cli("--archive", str(root), "resolve", "--list")
+    assert f"... and {everything['pending_total'] - 1} more" in text.output, text.output
+    assert_check_clean(root)

@@ -8,6 +8,10 @@ real run would do, and nothing reaches the record files or git.
 from __future__ import annotations
 
 import copy
+import json
+import sqlite3
+import tempfile
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,7 +19,7 @@ from typing import Any, Protocol
 from photosync.archive.archive import Archive
 from photosync.archive.state import StateDB
 from photosync.errors import InternalError
-from photosync.model import Record
+from photosync.model import Record, record_from_json, record_to_json
 
 
 class RecordAccess(Protocol):
@@ -41,13 +45,88 @@ class RecordAccess(Protocol):
     def commit(self, message: str, *, everything: bool = False) -> str | None: ...
 
 
+class _Spill:
+    """Records a preview wrote, by photo_id, in a throw-away sqlite file.
+
+    A dry run of a first resolve writes every record: held as dictionaries, a million
+    of them would take gigabytes. The file lives in the system's temporary folder, never
+    in the archive (a preview writes nothing there, and may run on a read-only one); the
+    last few records are also kept parsed, as a pass reads back what it just wrote.
+    """
+
+    CACHED = 256
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="photosync-preview-")
+        self._db = sqlite3.connect(Path(self._dir.name) / "written.sqlite")
+        self._db.execute("PRAGMA journal_mode = OFF")
+        self._db.execute("PRAGMA synchronous = OFF")
+        self._db.execute("CREATE TABLE written (photo_id TEXT PRIMARY KEY, data BLOB)")
+        self._db.execute("CREATE TABLE removed (photo_id TEXT PRIMARY KEY)")
+        self._cache: OrderedDict[str, str] = OrderedDict()
+
+    def put(self, record: Record) -> None:
+        photo_id = record["photo_id"]
+        data = json.dumps(record_to_json(record), ensure_ascii=False)
+        self._db.execute("INSERT OR REPLACE INTO written VALUES (?, ?)", (photo_id, data))
+        self._db.execute("DELETE FROM removed WHERE photo_id = ?", (photo_id,))
+        self._remember(photo_id, data)
+
+    def get(self, photo_id: str) -> Record | None:
+        """A fresh copy of what was written (each caller may change its own)."""
+        data = self._cache.get(photo_id)
+        if data is None:
+            row = self._db.execute(
+                "SELECT data FROM written WHERE photo_id = ?", (photo_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            data = row[0]
+            self._remember(photo_id, data)
+        return record_from_json(json.loads(data))
+
+    def remove(self, photo_id: str) -> None:
+        self._db.execute("DELETE FROM written WHERE photo_id = ?", (photo_id,))
+        self._db.execute("INSERT OR IGNORE INTO removed VALUES (?)", (photo_id,))
+        self._cache.pop(photo_id, None)
+
+    def is_removed(self, photo_id: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM removed WHERE photo_id = ?", (photo_id,))
+        return row.fetchone() is not None
+
+    def written_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM written").fetchone()[0])
+
+    def removed_ids(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT photo_id FROM removed")}
+
+    def _remember(self, photo_id: str, data: str) -> None:
+        self._cache[photo_id] = data
+        self._cache.move_to_end(photo_id)
+        while len(self._cache) > self.CACHED:
+            self._cache.popitem(last=False)
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+
 class PreviewArchive:
-    """Records as a run would leave them, kept in memory; ``commit`` does nothing."""
+    """Records as a run would leave them, kept aside (``_Spill``); ``commit`` does nothing."""
 
     def __init__(self, archive: Archive) -> None:
         self.archive = archive
-        self.written: dict[str, Record] = {}
-        self.removed: set[str] = set()
+        self._spill = _Spill()
+
+    def close(self) -> None:
+        """Drop what the preview wrote (its temporary file)."""
+        self._spill.close()
+
+    def __enter__(self) -> PreviewArchive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def state(self) -> StateDB:
@@ -59,30 +138,31 @@ class PreviewArchive:
     def iter_records(self) -> Iterator[Record]:
         for record in self.archive.iter_records():
             photo_id = record["photo_id"]
-            if photo_id not in self.removed:
-                yield copy.deepcopy(self.written.get(photo_id, record))
+            if self._spill.is_removed(photo_id):
+                continue
+            written = self._spill.get(photo_id)
+            yield written if written is not None else copy.deepcopy(record)
 
     def load_record(self, photo_id: str) -> Record:
-        if photo_id in self.removed:
+        if self._spill.is_removed(photo_id):
             raise InternalError(f"no photo with id {photo_id} in the preview (merged away)")
-        if photo_id in self.written:
-            return copy.deepcopy(self.written[photo_id])
-        return self.archive.load_record(photo_id)
+        written = self._spill.get(photo_id)
+        return written if written is not None else self.archive.load_record(photo_id)
 
     def write_record(self, record: Record, *, durable: bool = False) -> bool:
-        self.written[record["photo_id"]] = copy.deepcopy(record)
-        self.removed.discard(record["photo_id"])
+        self._spill.put(record)
         return True
 
     def remove_record(self, photo_id: str) -> None:
-        self.removed.add(photo_id)
-        self.written.pop(photo_id, None)
+        self._spill.remove(photo_id)
 
     def is_user_changed(self, photo_id: str) -> bool:
         return self.archive.is_user_changed(photo_id)
 
     def record_path(self, photo_id: str) -> Path | None:
-        return None if photo_id in self.removed else self.archive.record_path(photo_id)
+        if self._spill.is_removed(photo_id):
+            return None
+        return self.archive.record_path(photo_id)
 
     def commit(self, message: str, *, everything: bool = False) -> str | None:
         return None

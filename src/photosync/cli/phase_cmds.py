@@ -33,6 +33,7 @@ from photosync.workflow.replicate import replicate as run_replicate
 from photosync.workflow.resolve import (
     CUSTOM_HINTS,
     Choice,
+    Questions,
     ResolveReport,
     auto_resolve,
     choices,
@@ -279,29 +280,32 @@ def resolve(
             _interactive(archive, skipped_only=skipped)
 
 
-def _list_questions(
-    questions: list[tuple[Record, Conflict]],
-    as_json: bool,
-    refused: list[Refusal],
-) -> None:
-    """Open and skipped conflicts, then what a service refused for good."""
+def _list_questions(questions: Questions, as_json: bool, refused: list[Refusal]) -> None:
+    """Open and skipped conflicts (the first ``KEPT``, all counted), then what a
+    service refused for good."""
     items: list[dict[str, Any]] = [
         {
             "photo_id": r["photo_id"],
             "filename": display_name(r),
             **c,
         }
-        for r, c in questions
+        for r, c in questions.kept
     ]
     if as_json:
-        print_json({"pending": items, "refused": [r.to_json() for r in refused]})
+        print_json(
+            {
+                "pending": items,
+                "pending_total": questions.total,
+                "refused": [r.to_json() for r in refused],
+            }
+        )
         return
     print_refusals(refused)
     if not items:
         console.print("no open conflicts: nothing waits for a decision")
         return
-    skipped = sum(1 for item in items if item["status"] == "skipped")
-    table = Table(title=f"{len(items) - skipped} open conflicts, {skipped} skipped")
+    skipped = questions.skipped
+    table = Table(title=f"{questions.total - skipped} open conflicts, {skipped} skipped")
     for column in ("photo", "file", "type", "status", "description"):
         table.add_column(column)
     for item in items:
@@ -313,6 +317,8 @@ def _list_questions(
             escape(item["description"]),
         )
     console.print(table)
+    if questions.total > len(items):
+        console.print(f"  ... and {questions.total - len(items)} more")
     if skipped:
         console.print("skipped ones are asked again: photosync resolve --interactive --skipped")
 

@@ -500,20 +500,39 @@ def _rules_pass(
         write(record)
 
 
+@dataclass
+class Questions:
+    """The questions a preview leaves: the first ``KEPT`` to show, every one counted
+    (a first pass over a million photos may leave a question on each)."""
+
+    kept: list[tuple[Record, Conflict]] = field(default_factory=list)
+    total: int = 0
+    skipped: int = 0
+
+    def add(self, record: Record, conflict: Conflict) -> None:
+        self.total += 1
+        self.skipped += conflict["status"] == "skipped"
+        if len(self.kept) < KEPT:
+            self.kept.append((record, conflict))
+
+
 def preview(
     archive: Archive, *, progress: Progress | None = None
-) -> tuple[ResolveReport, list[tuple[Record, Conflict]]]:
+) -> tuple[ResolveReport, Questions]:
     """What resolve would settle and which questions it would leave; nothing is written.
 
     ``resolve --list`` and ``resolve --auto-resolve simple --dry-run``: listing never commits.
     At the fixed point of the last pass (nothing uncommitted, the same inputs) there is
     nothing to settle and no question: no record is read (``report.unchanged``).
     """
+    questions = Questions()
     if _at_fixed_point(archive):
-        return ResolveReport(unchanged=True), []
-    view = PreviewArchive(archive)
-    report = auto_resolve(archive, progress=progress, view=view)
-    return report, list(pending(view, ("open", "skipped")))
+        return ResolveReport(unchanged=True), questions
+    with PreviewArchive(archive) as view:
+        report = auto_resolve(archive, progress=progress, view=view)
+        for record, conflict in pending(view, ("open", "skipped")):
+            questions.add(record, conflict)
+    return report, questions
 
 
 def _what_rules_did(record: Record, before: Mapping[str, Any], used: list[str]) -> list[str]:
