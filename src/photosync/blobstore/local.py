@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import re
 import secrets
 import shutil
 import threading
@@ -41,6 +42,8 @@ from photosync.errors import BlobError, ChecksumMismatch
 _TMP_NAMES = itertools.count()
 #: a temp file untouched this long is a leftover whatever process now has its pid
 _STALE_TMP_S = 24 * 3600
+#: a blob's file name: 64 lowercase hex digits (anything else in a folder is not a blob)
+_BLOB_NAME = re.compile(r"[0-9a-f]{64}")
 
 
 def _process_mark(pid: int) -> str | None:
@@ -314,7 +317,7 @@ class LocalBlobStore(BlobStore):
             yield from [
                 name
                 for name in sorted(os.listdir(folder))
-                if len(name) == 64 and name.startswith(prefix)
+                if name[:2] == prefix and _BLOB_NAME.fullmatch(name)
             ]
 
     def locator(self, digest: str) -> str:
