@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import sqlite3
-import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,16 +48,17 @@ class _Spill:
     """Records a preview wrote, by photo_id, in a throw-away sqlite file.
 
     A dry run of a first resolve writes every record: held as dictionaries, a million
-    of them would take gigabytes. The file lives in the system's temporary folder, never
-    in the archive (a preview writes nothing there, and may run on a read-only one); the
-    last few records are also kept parsed, as a pass reads back what it just wrote.
+    of them would take gigabytes. The file is SQLite's private temporary database, in
+    the system's temporary folder (``SQLITE_TMPDIR``, ``TMPDIR``), never in the archive
+    (a preview writes nothing there, and may run on a read-only one): SQLite removes its
+    name as soon as it is opened, so a preview killed (kill -9) leaves nothing behind.
+    The last few records are also kept parsed, as a pass reads back what it just wrote.
     """
 
     CACHED = 256
 
     def __init__(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="photosync-preview-")
-        self._db = sqlite3.connect(Path(self._dir.name) / "written.sqlite")
+        self._db = sqlite3.connect("")  # "": private, on disk, unlinked once open
         self._db.execute("PRAGMA journal_mode = OFF")
         self._db.execute("PRAGMA synchronous = OFF")
         self._db.execute("CREATE TABLE written (photo_id TEXT PRIMARY KEY, data BLOB)")
@@ -108,7 +108,6 @@ class _Spill:
 
     def close(self) -> None:
         self._db.close()
-        self._dir.cleanup()
 
 
 class PreviewArchive:

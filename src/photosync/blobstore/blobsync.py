@@ -432,9 +432,13 @@ def _sorted_on_disk(
     items: Iterator[tuple[str, int]], tmp_dir: Path | None
 ) -> Iterator[tuple[str, int]]:
     """A listing in any order, given back in ascending digest order: written to a temp
-    SQLite file first (memory stays flat), removed after."""
-    handle, name = tempfile.mkstemp(prefix="listing-", suffix=".sqlite", dir=tmp_dir)
-    os.close(handle)
+    SQLite file first (memory stays flat), removed after; without ``tmp_dir``, SQLite's
+    private temporary database (its name gone once open: nothing left if killed)."""
+    if tmp_dir is None:
+        name = ""
+    else:
+        handle, name = tempfile.mkstemp(prefix="listing-", suffix=".sqlite", dir=tmp_dir)
+        os.close(handle)
     conn = sqlite3.connect(name, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=OFF")
@@ -450,7 +454,8 @@ def _sorted_on_disk(
                 yield str(digest), int(size)
     finally:
         conn.close()
-        Path(name).unlink(missing_ok=True)
+        if name:
+            Path(name).unlink(missing_ok=True)
 
 
 _BARE_LINES = re.compile(r"[0-9a-f]{64}(?:\n[0-9a-f]{64})*")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import heapq
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,13 +179,14 @@ def _wanted(
     archive: Archive,
     records: Iterable[Record] | None,
     since: tuple[list[Record], SummaryCache] | None,
-    tmp_dir: Path,
+    tmp_dir: Path | None,
 ) -> _Wanted:
-    """The originals wanted: every record's, sorted on disk (``_Spill``); or, after a
-    settled run, the changed records' (few, sorted here) merged with the summary
-    cache's committed originals (already in digest order)."""
+    """The originals wanted: every record's, sorted on disk (``_Spill``: in ``tmp_dir``,
+    else SQLite's private temporary database); or, after a settled run, the changed
+    records' (few, sorted here) merged with the summary cache's committed originals
+    (already in digest order)."""
     if since is None:
-        spill = _Spill(tmp_dir / "blob-pass.sqlite")
+        spill = _Spill(None if tmp_dir is None else tmp_dir / "blob-pass.sqlite")
         try:
             for record in archive.iter_records() if records is None else records:
                 spill.add(record)
@@ -229,15 +229,19 @@ def _wanted(
 class _Spill:
     """The originals of records read in path order, sorted by digest on disk: a temp
     SQLite file in ``.photosync/tmp/`` (removed after; a killed run's is replaced by the
-    next one's), so a pass over every record holds one record at a time."""
+    next one's), so a pass over every record holds one record at a time. Without a
+    path (a preview, which writes nothing in the archive): SQLite's private temporary
+    database, whose name is gone as soon as it is open (a killed preview leaves none).
+    """
 
     BATCH = 5000
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None) -> None:
         self.path = path
-        for suffix in ("", "-journal"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        self.conn = sqlite3.connect(path, isolation_level=None)
+        if path is not None:
+            for suffix in ("", "-journal"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        self.conn = sqlite3.connect("" if path is None else path, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=OFF")  # scratch: a crash throws it away
         self.conn.execute("PRAGMA synchronous=OFF")
         self.conn.execute(
@@ -278,8 +282,9 @@ class _Spill:
 
     def close(self) -> None:
         self.conn.close()
-        for suffix in ("", "-journal"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        if self.path is not None:
+            for suffix in ("", "-journal"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
 
 #: an original -> per location listed with sizes, its size there (None: not there)
@@ -563,24 +568,22 @@ def plan_blobs(archive: Archive, *, stores: Sequence[BlobStore] | None = None) -
     """One listing per location, nothing written: which originals each location lacks.
 
     The originals wanted come from the summary cache (it follows git's tree ids) when
-    everything is committed, else from the records (sorted in a temp folder outside the
-    archive); either way in digest order, each location's listing read alongside, so
-    memory stays flat. Only the records of originals to copy are read, to name them.
+    everything is committed, else from the records (sorted in SQLite's private temporary
+    database, outside the archive, gone with the process however it ends); either way in
+    digest order, each location's listing read alongside, so memory stays flat. Only the
+    records of originals to copy are read, to name them.
     """
     stores = list(stores) if stores is not None else all_stores(archive)
     plan = BlobPlan()
     primary = primary_name(stores)
-    with tempfile.TemporaryDirectory(prefix="photosync-plan-") as scratch:
-        listings = {
-            store.name: StreamedListing(store, Path(scratch), sizes=True) for store in stores
-        }
-        try:
-            with _wanted_originals(archive, Path(scratch)) as wanted:
-                for digest, known, holders, rel in wanted.groups():
-                    _plan_one(archive, plan, listings, primary, digest, known, holders, rel)
-        finally:
-            for listing in listings.values():
-                listing.close()
+    listings = {store.name: StreamedListing(store, None, sizes=True) for store in stores}
+    try:
+        with _wanted_originals(archive) as wanted:
+            for digest, known, holders, rel in wanted.groups():
+                _plan_one(archive, plan, listings, primary, digest, known, holders, rel)
+    finally:
+        for listing in listings.values():
+            listing.close()
     for name, listing in listings.items():
         if not listing.ok:
             plan.unlisted[name] = listing.error or "cannot be listed"
@@ -623,15 +626,15 @@ def _plan_one(
             plan.filename_of[digest] = record["metadata"].get("filename")
 
 
-def _wanted_originals(archive: Archive, scratch: Path) -> _Wanted:
+def _wanted_originals(archive: Archive) -> _Wanted:
     """Every original, in digest order: from the records when something is uncommitted
-    (sorted in ``scratch``), else from the summary cache."""
+    (sorted in a private temporary database), else from the summary cache."""
     if archive.user_changed or archive.pending_paths():
-        return _wanted(archive, None, None, scratch)
+        return _wanted(archive, None, None, None)
     cache = SummaryCache(archive)
     try:
         cache.refresh()
     except BaseException:
         cache.close()
         raise
-    return _wanted(archive, None, ([], cache), scratch)
+    return _wanted(archive, None, ([], cache), None)
