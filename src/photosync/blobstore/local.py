@@ -395,10 +395,25 @@ class LocalBlobStore(BlobStore):
         path = self.path_for(digest)
         if not path.exists():
             return None
-        target = self.root / "quarantine" / f"{check_digest(digest)}.{os.getpid()}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(path), target)
-        return target
+        folder = self.root / "quarantine"
+        folder.mkdir(parents=True, exist_ok=True)
+        base = f"{check_digest(digest)}.{os.getpid()}"
+        for count in itertools.count():
+            # a name of its own: a rename would replace a bad copy kept aside before
+            # (the same blob gone bad again, in a run with the same pid: a container's)
+            target = folder / (base if count == 0 else f"{base}.{count}")
+            try:
+                os.link(path, target)  # never over an existing file
+            except FileExistsError:
+                continue
+            except OSError:  # a filesystem without hard links
+                if target.exists() or target.is_symlink():
+                    continue
+                shutil.move(str(path), target)
+                return target
+            path.unlink()
+            return target
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _stale(leftover: Path) -> bool:
