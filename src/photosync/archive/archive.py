@@ -539,7 +539,7 @@ class Archive:
         knows it from taking the lock: ``user_changed``), whose answers may then come from
         caches of the committed state; git is asked once per archive opened."""
         if self._as_is is None:
-            self._as_is = not self.git.dirty_paths("photos", "config")
+            self._as_is = not self.git.dirty_paths("photos", "config", write_index=False)
         return self._as_is
 
     def indexed_record_at(self, rel: str) -> Record | None:

@@ -167,7 +167,7 @@ class Git:
             found.append(TreeChange(path, fields[1], old_oid, new_oid))
         return found
 
-    def dirty_paths(self, *pathspecs: str) -> list[str]:
+    def dirty_paths(self, *pathspecs: str, write_index: bool = True) -> list[str]:
         """Changed or untracked files (relative paths) under the given top-level names.
 
         One ``git status`` of the whole tree, untracked folders shown whole: that is
@@ -176,7 +176,10 @@ class Git:
         An untracked folder under a name asked for is then listed file by file.
         ``--no-renames``: a record the user ``git mv``-ed out of photos/ is a removal
         under photos/, not a rename to a path outside the names asked for.
+        ``write_index=False`` (a reader): ``--no-optional-locks``, so git does not
+        refresh and rewrite ``.git/index`` (nor take ``index.lock`` while it does).
         """
+        quiet = () if write_index else ("--no-optional-locks",)
 
         def wanted(path: str) -> bool:
             return any(
@@ -185,7 +188,9 @@ class Git:
 
         paths = []
         for path in _status_paths(
-            self.run("status", "--porcelain", "-z", "--no-renames", "--untracked-files=normal")
+            self.run(
+                *quiet, "status", "--porcelain", "-z", "--no-renames", "--untracked-files=normal"
+            )
         ):
             if not wanted(path):
                 continue
@@ -193,6 +198,7 @@ class Git:
                 paths.extend(
                     _status_paths(
                         self.run(
+                            *quiet,
                             "status",
                             "--porcelain",
                             "-z",
