@@ -542,6 +542,20 @@ class Archive:
             self._as_is = not self.git.dirty_paths("photos", "config", write_index=False)
         return self._as_is
 
+    def note_user_changes(self) -> None:
+        """For a reader that answers as a writer would (a preview): ``user_changed`` as
+        taking the lock would find it (``_recover``: a changed file that no killed run of
+        photosync was writing, and not photosync's own temp file), nothing recovered and
+        git's index left as it is. A writer knows it already from its lock."""
+        if self._lock is not None:
+            return
+        pending = self.pending_paths()
+        self.user_changed = {
+            rel
+            for rel in self.git.dirty_paths("photos", "config", "schemas", write_index=False)
+            if rel not in pending and not (Path(rel).name.startswith(".") and rel.endswith(".tmp"))
+        }
+
     def indexed_record_at(self, rel: str) -> Record | None:
         """The record at ``rel`` (relative to the archive) when it is the one the index
         holds for its photo; None for a file gone, unreadable or not indexed (a copy

@@ -344,6 +344,7 @@ def _show_preview(report: ResolveReport, as_json: bool) -> None:
                 ],
                 "decisions_total": report.decisions_total,
                 "need_a_decision": report.needs_decision,
+                "left_alone": report.left_alone,
                 "automatic": {
                     "settled": report.conflicts_auto,
                     "total": report.conflicts_auto + report.conflicts_open,
@@ -366,6 +367,11 @@ def _show_preview(report: ResolveReport, as_json: bool) -> None:
         soft_wrap=True,
     )
     console.print(report.rate_line())
+    if report.left_alone:
+        err_console.print(
+            f"[yellow]left alone:[/] {report.left_alone} record(s) you changed by hand "
+            "and have not committed"
+        )
     console.print(
         "dry run: nothing was changed; run `photosync resolve --auto-resolve simple` to apply",
         soft_wrap=True,

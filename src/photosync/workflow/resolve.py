@@ -528,6 +528,7 @@ def preview(
     questions = Questions()
     if _at_fixed_point(archive):
         return ResolveReport(unchanged=True), questions
+    archive.note_user_changes()  # left alone, as the real run's lock would find them
     with PreviewArchive(archive) as view:
         report = auto_resolve(archive, progress=progress, view=view)
         for record, conflict in pending(view, ("open", "skipped")):
