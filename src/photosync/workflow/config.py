@@ -77,9 +77,19 @@ def service_entry(
     return entry
 
 
+#: a service's name, as config/services.json's schema allows it (``propertyNames``)
+SERVICE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+
+
 def add_service(archive: Archive, name: str, entry: Mapping[str, Any]) -> None:
     """Add service ``name`` to a locked archive and commit; its settings are checked by
     building it the way every run does (a mistake shows now, not at the next run)."""
+    if not SERVICE_NAME.fullmatch(name):
+        raise ConfigError(
+            f"not a valid service name: {name!r}",
+            hint="a service name is lower-case letters, digits, '.', '_' and '-', at most "
+            "63, starting with a letter or digit (e.g. phone, nas-2019)",
+        )
     services = archive.services()
     if name in services:
         raise ConfigError(f"a service named {name!r} exists already")
