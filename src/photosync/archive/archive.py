@@ -547,7 +547,7 @@ class Archive:
         taking the lock would find it (``_recover``: a changed file that no killed run of
         photosync was writing, and not photosync's own temp file), nothing recovered and
         git's index left as it is. A writer knows it already from its lock."""
-        if self._lock is not None:
+        if self._lock is not None or self.committed_as_is():  # as is: nobody's change
             return
         pending = self.pending_paths()
         self.user_changed = {
