@@ -1,4 +1,5 @@
-"""Found by the red-team pass (round 6): a preview run after a killed run made a commit.
+"""Found by the red-team pass (round 6): a preview run after a killed run made a commit
+(fixed: the replicate plan and plain verify are readers).
 
 ``replicate`` without ``--execute`` and ``verify`` without ``--repair`` are previews
 (README: they "never write a record or make a commit"), but both take the writer lock,
@@ -41,16 +42,10 @@ def _status(root: Path) -> str:
         pytest.param(
             ("replicate",),
             id="replicate-dry-run",
-            marks=pytest.mark.xfail(
-                strict=True, reason="the dry run takes the writer lock, whose recovery commits"
-            ),
         ),
         pytest.param(
             ("verify",),
             id="verify",
-            marks=pytest.mark.xfail(
-                strict=True, reason="plain verify takes the writer lock, whose recovery commits"
-            ),
         ),
     ],
 )

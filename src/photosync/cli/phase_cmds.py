@@ -536,7 +536,8 @@ def replicate(
     An upload a service refuses for good (a file type it does not take) becomes
     a problem on the photo and is not tried again until --retry-failed.
     """
-    with writing(settings) as archive:
+    # the plan is a reader's: what a killed run left stays for the next writing run
+    with (writing if execute else reading)(settings) as archive:
         report = run_replicate(
             archive,
             services=list(services) or None,

@@ -72,7 +72,7 @@ def verify(
         raise click.UsageError("use either --read-data or --read-data-subset, not both")
     archive = settings.archive()
     try:
-        notes, index_ok = lock_for_verify(archive)
+        notes, index_ok = lock_for_verify(archive, repair=repair)
         for note in notes:
             err_console.print(f"[yellow]note:[/] {escape(note)}")
         report = verify_archive(

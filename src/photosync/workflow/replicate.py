@@ -299,6 +299,8 @@ def replicate(
     """
     progress = progress or SilentProgress()
     report = ReplicateReport()
+    if not execute:
+        archive.note_user_changes()  # a reader's plan skips what the run's lock would
     key = _fixed_point(archive, services, retry_failed)
     settled = archive.state.get_meta(FIXED_POINT_META)
     if not full and key is not None and settled is not None and settled.startswith(key + " "):

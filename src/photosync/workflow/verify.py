@@ -191,14 +191,19 @@ def parse_share(text: str) -> float:
     return value
 
 
-def lock_for_verify(archive: Archive) -> tuple[list[str], bool]:
-    """Take the writer lock and recover like any writer: (notes, index usable).
+def lock_for_verify(archive: Archive, *, repair: bool = True) -> tuple[list[str], bool]:
+    """Open the archive for verify: (notes, index usable).
 
-    The index rebuild reads every record file and fails on one too broken to
-    index; verify is the command that must report such a file, so that failure
-    is noted here, not raised (the lock is already held when it happens).
+    ``repair`` writes records, so it takes the writer lock and recovers like any
+    writer; plain verify is a reader (what a killed run left uncommitted stays for
+    the next writing run: a check never commits). The index rebuild reads every
+    record file and fails on one too broken to index; verify is the command that
+    must report such a file, so that failure is noted here, not raised.
     """
     try:
+        if not repair:
+            archive.ensure_index()
+            return [], True
         return archive.lock(), True
     except (ArchiveCorrupt, KeyError, TypeError, ValueError, AttributeError) as error:
         # force a rebuild next time: the half-built index must never be trusted
