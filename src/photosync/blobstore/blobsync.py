@@ -504,6 +504,7 @@ def copy_sorted_blobs(
     on_done: Callable[[Settled], None] | None = None,
     told: Container[str] | None = None,
     report: BlobSyncReport | None = None,
+    sizes: bool = False,
 ) -> BlobSyncReport:
     """Make every digest present in every target, ``workers`` copies at a time.
 
@@ -524,7 +525,9 @@ def copy_sorted_blobs(
     bytes that cannot be that blob (a torn upload by a server that kept it): that copy
     is replaced with verified bytes, the way ``verify --repair`` does (S3 overwrites in
     place, a local store moves the bad file to quarantine first), and counted in
-    ``report.replaced``.
+    ``report.replaced``. A store that lists names only (a local folder) shows sizes
+    only with ``sizes`` (a ``stat`` per blob: ``replicate --full``); else a copy of the
+    wrong size there is left to ``check`` and ``verify --repair`` to find and mend.
 
     ``on_done(settled)`` is called on the caller's thread as soon as a digest is
     settled in every target (copied, already there, or failed: the report says which),
@@ -544,8 +547,8 @@ def copy_sorted_blobs(
         report.failed.setdefault(target.name, {})
         report.replaced.setdefault(target.name, [])
         report.present[target.name] = 0
-        listings[target.name] = StreamedListing(target, tmp_dir)
-        if target.lists_sizes and listings[target.name].ok:  # sizes, not only names
+        listings[target.name] = StreamedListing(target, tmp_dir, sizes=sizes)
+        if (target.lists_sizes or sizes) and listings[target.name].ok:  # not only names
             report.sized.add(target.name)
 
     #: what one target's listing says of the current chunk: the target, the listed blobs

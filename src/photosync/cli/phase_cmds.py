@@ -516,7 +516,8 @@ def _ask_each(archive: Any, *, skipped_only: bool = False) -> int:
     "--full",
     is_flag=True,
     help="Plan every photo again, and look at every photo's blob locations, even when "
-    "nothing changed since a replicate that left nothing to do.",
+    "nothing changed since a replicate that left nothing to do; check the size of every "
+    "copy in a local folder too (a truncated one is replaced).",
 )
 @pass_settings
 @handle_errors

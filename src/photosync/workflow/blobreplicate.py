@@ -98,8 +98,9 @@ def replicate_blobs(
     only the records git says changed since (plus this run's uncommitted ones) and
     the holders of what it copies: the originals wanted come from the summary
     cache, which follows git's tree ids. Every location is still listed, every
-    original in it checked for presence and size, and anything lost copied again.
-    ``full`` reads every record all the same.
+    original in it checked for presence (and size, where the location lists sizes: S3;
+    a local folder's only with ``full``), and anything lost copied again. ``full`` reads
+    every record all the same and ``stat``s every blob of a local folder.
 
     Memory does not grow with the archive: the originals wanted are streamed in digest
     order (from the summary cache, or from the records sorted on disk: ``_Spill``) and
@@ -121,7 +122,7 @@ def replicate_blobs(
         if not stores or not wanted.count:
             report.settled_key = key
             return report
-        return _copy_and_locate(archive, report, wanted, stores, workers, progress, key)
+        return _copy_and_locate(archive, report, wanted, stores, workers, progress, key, full)
 
 
 #: (photo id of a record read in this run, how many originals it holds)
@@ -299,8 +300,10 @@ def _copy_and_locate(
     workers: int,
     progress: Progress,
     key: str | None,
+    full: bool = False,
 ) -> BlobReplicateReport:
-    """The copies, and each record's ``blob_locations`` as soon as its originals are settled."""
+    """The copies, and each record's ``blob_locations`` as soon as its originals are settled
+    (``full``: every location's sizes, a ``stat`` per blob where it lists names only)."""
     journal_path = archive.root / JOURNAL
     locate = _Locator(archive, stores)
     later: list[tuple[str, _Parts]] = []
@@ -358,6 +361,7 @@ def _copy_and_locate(
             tmp_dir=archive.root / TMP_DIR,
             on_done=settled,
             told=inflight,  # a digest no record read here holds: told only when copied
+            sizes=full,
         )
     finally:
         progress.finish()
