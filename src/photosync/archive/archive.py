@@ -22,11 +22,12 @@ import shutil
 import sys
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from photosync.archive.git import Git
 from photosync.archive.jsonio import (
@@ -84,8 +85,11 @@ from photosync.model import (
     utc_now,
 )
 from photosync.model.codec import RecordVersionError
+from photosync.parallel import bounded_map
 
 logger = logging.getLogger(__name__)
+
+Out = TypeVar("Out")
 
 SERVICES_FILE = "config/services.json"
 SYNC_STATE_FILE = "config/sync-state.json"
@@ -182,6 +186,21 @@ def configure_status_cache(git: Git) -> bool:
 
 def _is_archive(path: Path) -> bool:
     return (path / SERVICES_FILE).is_file() and (path / ".git").exists()
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRecord:
+    """A record as a pass read it (``Archive.map_records``): what ``write_record`` needs
+    to know the file without reading it again (``was``)."""
+
+    record: Record
+    #: the file it was read from, relative to the archive (None: not a file of the
+    #: archive, e.g. a preview's copy)
+    rel: str | None = None
+    #: the file's bytes as read
+    data: bytes | None = None
+    #: ``updated_at`` as the file holds it
+    updated_at: Any = None
 
 
 class Archive:
@@ -559,8 +578,12 @@ class Archive:
     def _load_path(self, path: Path) -> Record:
         if self._writes:
             self._wait_for_write(str(path.relative_to(self.root)))
+        return self._parse_record(path, path.read_bytes())
+
+    def _parse_record(self, path: Path, data: bytes) -> Record:
+        """The record in ``data``, the bytes of the file at ``path`` (named in errors)."""
         try:
-            record = read_json(path)
+            record = json.loads(data.decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ArchiveCorrupt(
                 f"{path.relative_to(self.root)} is not valid JSON: {error}"
@@ -579,15 +602,24 @@ class Archive:
         photo_id = self.state.photo_for_hash(content_hash)
         return None if photo_id is None else self.load_record(photo_id)
 
-    def write_record(self, record: Record, *, durable: bool = False) -> bool:
+    def write_record(
+        self, record: Record, *, durable: bool = False, was: ReadRecord | None = None
+    ) -> bool:
         """Validate and write one record (moving it if its date folder changed).
 
         ``updated_at`` is stamped here, and only when something else changed, so
         that re-writing an unchanged record leaves git untouched. ``durable``: on
         disk before this returns (a merge's survivor, before the merged files go).
+        ``was``: the record as this run read it from its file (``map_records``), not
+        written since: its path and bytes are taken from there, not looked up again.
         """
         rel = record_relpath(record)
-        old_rel = self.state.path_for_photo(record["photo_id"])
+        known = was is not None and was.rel is not None and was.data is not None
+        if known:
+            assert was is not None and was.rel is not None
+            old_rel: str | None = was.rel
+        else:
+            old_rel = self.state.path_for_photo(record["photo_id"])
         self._refuse_user_changed(rel, old_rel)
         if self._writes:
             self._wait_for_write(rel, old_rel)
@@ -598,7 +630,15 @@ class Archive:
                 f"{rel} exists but is not a readable record; photosync will not overwrite it",
                 hint="Fix or restore the file (git log -p -- FILE), then run again.",
             )
-        if old_rel is not None and self._unchanged_but_time(record, self.root / old_rel):
+        # None: the file could not be compared (gone, unreadable); False: it differs
+        unchanged: bool | None = None
+        if old_rel is not None:
+            if known:
+                assert was is not None and was.data is not None
+                unchanged = self._same_but_time(record, was.data, was.updated_at)
+            else:
+                unchanged = self._unchanged_but_time(record, self.root / old_rel)
+        if unchanged:
             validate_record(record_to_json(record), where=f"photo {record.get('photo_id')}")
             return False
         if old_rel is not None:
@@ -608,13 +648,15 @@ class Archive:
         self._intend(rel)
         if old_rel and old_rel != rel:
             self._intend(old_rel)
+        # the file at rel was just compared and differs (or there is none): no compare again
+        differs = old_rel is None or (old_rel == rel and unchanged is False)
         if self._writer is not None and old_rel == rel and not durable:
             # replaced in place by a writer thread (the bytes are taken now): listed in
             # PENDING_FILE already, atomic as ever, done before anything is committed
-            self._submit_write(rel, canonical_bytes(data))
+            self._submit_write(rel, canonical_bytes(data), known_new=differs)
             self.state.index_record(record["photo_id"], rel, record_hashes(record))
             return True
-        changed = write_json(self.root / rel, data, fsync=durable, known_new=old_rel is None)
+        changed = write_json(self.root / rel, data, fsync=durable, known_new=differs)
         if durable:
             fsync_dir((self.root / rel).parent)
         if old_rel and old_rel != rel:
@@ -645,12 +687,14 @@ class Archive:
             writer.shutdown(wait=True)
             self._writes.clear()
 
-    def _submit_write(self, rel: str, data: bytes) -> None:
+    def _submit_write(self, rel: str, data: bytes, *, known_new: bool = False) -> None:
         assert self._writer is not None
         # a bounded backlog: memory stays flat, and an error surfaces soon
         while self._writes and (len(self._writes) >= 64 or self._writes[0][1].done()):
             self._writes.popleft()[1].result()
-        future = self._writer.submit(write_canonical, self.root / rel, data, fsync=False)
+        future = self._writer.submit(
+            write_canonical, self.root / rel, data, fsync=False, known_new=known_new
+        )
         self._writes.append((rel, future))
 
     def _wait_for_write(self, *rels: str | None) -> None:
@@ -665,12 +709,18 @@ class Archive:
             self._writes.popleft()[1].result()
 
     @staticmethod
-    def _unchanged_but_time(record: Record, path: Path) -> bool:
+    def _unchanged_but_time(record: Record, path: Path) -> bool | None:
+        """True: the file holds the record but for ``updated_at`` (then the file's is
+        kept); False: it differs; None: it could not be read."""
         try:
             on_disk = path.read_bytes()
             previous = json.loads(on_disk).get("updated_at", record.get("updated_at"))
         except (OSError, ValueError):
-            return False
+            return None
+        return Archive._same_but_time(record, on_disk, previous)
+
+    @staticmethod
+    def _same_but_time(record: Record, on_disk: bytes, previous: Any) -> bool:
         if canonical_bytes({**record, "updated_at": previous}) != on_disk:
             return False
         record["updated_at"] = previous
@@ -762,6 +812,41 @@ class Archive:
             path = self.root / rel
             if path.exists():  # merged away earlier in this iteration
                 yield self._load_path(path)
+
+    def map_records(
+        self,
+        work: Callable[[ReadRecord], Out],
+        *,
+        workers: int = 1,
+        chunk: int = 32,
+        name: str = "record-read",
+    ) -> Iterator[Out]:
+        """``work`` of every record (``iter_records``' order and snapshot), each file read
+        and parsed on ``workers`` threads, ``chunk`` records to a task: the caller's
+        thread neither waits on the disk nor hands the GIL over once per record. Results
+        come back in path order, memory stays bounded (``bounded_map``).
+
+        For a pass that writes a record only after reading it (a file this run is
+        writing is never read here): ``work`` runs on the threads, so it must not touch
+        the archive's state (sqlite) or write anything.
+        """
+
+        def load(rows: list[tuple[str, str]]) -> list[Out]:
+            out = []
+            for _photo_id, rel in rows:
+                path = self.root / rel
+                try:
+                    data = path.read_bytes()
+                except FileNotFoundError:
+                    continue  # merged away earlier in this iteration
+                record = self._parse_record(path, data)
+                out.append(work(ReadRecord(record, rel, data, record.get("updated_at"))))
+            return out
+
+        for results in bounded_map(
+            load, _chunks(self.state.snapshot_record_paths(), chunk), workers=workers, name=name
+        ):
+            yield from results
 
     def ensure_index(self, *, force: bool = False) -> None:
         """Rebuild the hash/path index when git HEAD moved without us (pull, reset, edit).
@@ -1153,6 +1238,17 @@ class Archive:
                 path.unlink()
                 removed.append(rel)
         return removed
+
+
+def _chunks(rows: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
+    batch: list[tuple[str, str]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 class PendingCommit:
