@@ -21,6 +21,7 @@ import shlex
 import shutil
 import sys
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -217,6 +218,8 @@ class Archive:
         self._touched: set[str] = set()
         #: the paths listed in PENDING_FILE (written ahead of the files)
         self._intended: set[str] = set()
+        #: PENDING_FILE opened for appending (once per version of the file, not per path)
+        self._pending_fd: tuple[int, weakref.finalize[[int], Archive]] | None = None
         #: files with changes photosync did not make (a hand edit, a staged file): left alone
         self.user_changed: set[str] = set()
         #: a reader's answer to ``committed_as_is`` (git asked once)
@@ -303,6 +306,7 @@ class Archive:
             if self._committer is not None:
                 self._committer.shutdown()
                 self._committer = None
+        self._close_pending()
         if self._state is not None:
             self._state.close()
             self._state = None
@@ -764,16 +768,23 @@ class Archive:
             return
         self._intended.add(rel)
         line = (rel + "\n").encode("utf-8")
-        path = self.root / PENDING_FILE
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)  # one append: a line is whole or, killed before it, absent
-        finally:
-            os.close(fd)
+        if self._pending_fd is None:
+            path = self.root / PENDING_FILE
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            except FileNotFoundError:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            # closed with the archive, or when this object goes (an archive not closed)
+            self._pending_fd = (fd, weakref.finalize(self, os.close, fd))
+        # one append: a line is whole or, killed before it, absent
+        os.write(self._pending_fd[0], line)
+
+    def _close_pending(self) -> None:
+        """Before PENDING_FILE is replaced or removed: the next path opens the new one."""
+        if self._pending_fd is not None:
+            (_fd, closing), self._pending_fd = self._pending_fd, None
+            closing()
 
     def pending_paths(self) -> set[str]:
         """The paths a photosync run was writing and has not committed (PENDING_FILE)."""
@@ -786,6 +797,7 @@ class Archive:
     def _rewrite_pending(self) -> None:
         """After a commit: only what was written since stays listed."""
         self._intended = set(self._touched)
+        self._close_pending()
         path = self.root / PENDING_FILE
         if self._intended:
             atomic_write(
