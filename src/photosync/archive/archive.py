@@ -105,6 +105,8 @@ MACHINE_FILE = ".photosync/machine.json"
 ELSEWHERE_FILE = ".photosync/originals-elsewhere.json"
 #: HEAD before ``photosync sync`` ran ``git merge`` (present only while it merges)
 SYNC_MERGE_FILE = ".photosync/sync-merge"
+#: record replacements handed to a writer thread at once (``Archive.parallel_writes``)
+WRITE_BATCH = 16
 #: the temp files git's merge driver call leaves at the work tree's top when git is killed
 #: mid-merge (copies of records; git names them from the template ``.merge_file_XXXXXX``)
 MERGE_TEMP = re.compile(r"\.merge_file_[A-Za-z0-9]{6}")
@@ -235,7 +237,9 @@ class Archive:
         self._committed = False
         #: ``parallel_writes``: the threads replacing record files, and their writes under way
         self._writer: ThreadPoolExecutor | None = None
-        self._writes: deque[tuple[str, Future[bool]]] = deque()
+        self._writes: deque[tuple[str, Future[None]]] = deque()
+        #: replacements not yet handed to a writer thread: (path, bytes, known to differ)
+        self._batch: list[tuple[str, bytes, bool]] = []
 
     # finding and creating -------------------------------------------------------
     @classmethod
@@ -580,7 +584,7 @@ class Archive:
         return record
 
     def _load_path(self, path: Path) -> Record:
-        if self._writes:
+        if self._writes or self._batch:
             self._wait_for_write(str(path.relative_to(self.root)))
         return self._parse_record(path, path.read_bytes())
 
@@ -625,7 +629,7 @@ class Archive:
         else:
             old_rel = self.state.path_for_photo(record["photo_id"])
         self._refuse_user_changed(rel, old_rel)
-        if self._writes:
+        if self._writes or self._batch:
             self._wait_for_write(rel, old_rel)
         # an unindexed file can only be in the way when the index skipped damaged ones
         maybe_blocked = old_rel is not None or bool(self.damaged_records)
@@ -670,10 +674,11 @@ class Archive:
         return changed
 
     @contextmanager
-    def parallel_writes(self, workers: int = 4) -> Iterator[None]:
+    def parallel_writes(self, workers: int = 2) -> Iterator[None]:
         """Record files replaced in place are written by ``workers`` threads while the
         caller goes on: a file's replacement waits on the disk (ext4 flushes the new
-        file's data when a rename replaces another), and a few at once overlap.
+        file's data when a rename replaces another), and a few at once overlap. They
+        are handed over ``WRITE_BATCH`` at a time (one thread hand-off per batch).
 
         For a pass that writes each record once (resolve). Every write is still atomic
         and listed in PENDING_FILE first; a moved or durable record is written at once;
@@ -690,25 +695,44 @@ class Archive:
             writer, self._writer = self._writer, None
             writer.shutdown(wait=True)
             self._writes.clear()
+            self._batch.clear()
 
     def _submit_write(self, rel: str, data: bytes, *, known_new: bool = False) -> None:
+        assert self._writer is not None
+        self._batch.append((rel, data, known_new))
+        if len(self._batch) >= WRITE_BATCH:
+            self._flush_batch()
+
+    def _flush_batch(self) -> None:
+        """Hand the replacements gathered so far to a writer thread."""
+        if not self._batch:
+            return
         assert self._writer is not None
         # a bounded backlog: memory stays flat, and an error surfaces soon
         while self._writes and (len(self._writes) >= 64 or self._writes[0][1].done()):
             self._writes.popleft()[1].result()
-        future = self._writer.submit(
-            write_canonical, self.root / rel, data, fsync=False, known_new=known_new
-        )
-        self._writes.append((rel, future))
+        batch, self._batch = self._batch, []
+        root = self.root
+
+        def write_all() -> None:
+            for rel, data, known_new in batch:
+                write_canonical(root / rel, data, fsync=False, known_new=known_new)
+
+        future = self._writer.submit(write_all)
+        self._writes.extend((rel, future) for rel, _data, _known in batch)
 
     def _wait_for_write(self, *rels: str | None) -> None:
         """A record file being written by a writer thread is finished before it is read
         or touched again."""
+        if any(where in rels for where, _data, _known in self._batch):
+            self._flush_batch()
         for where, future in list(self._writes):
             if where in rels:
                 future.result()
 
     def _drain_writes(self) -> None:
+        if self._batch:
+            self._flush_batch()
         while self._writes:
             self._writes.popleft()[1].result()
 
