@@ -263,3 +263,44 @@ def test_parallel_writes_are_read_back_and_all_committed(tmp_path: Path) -> None
     assert archive.record_path(ids[0]) == archive.root / "photos/2019/07" / f"{ids[0]}.json"
     archive.close()
     assert_check_clean(archive.root)
+
+
+def test_pending_paths_opened_once_per_version_and_listed_before_each_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list of paths being written is opened once, not once per record; each path is
+    in it before its file is written, and after a commit the next path goes to the new
+    list (only what was written since)."""
+    archive = new_archive(tmp_path)
+    archive.lock()
+    pending = archive.root / ".photosync" / "pending-paths"
+    opened = [0]
+    real_open = os.open
+
+    def counting_open(path: object, *args: object, **kwargs: object) -> int:
+        opened[0] += str(path) == str(pending)
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    real_write = atomic_write
+
+    def checking_write(path: Path, data: bytes, **kwargs: object) -> None:
+        if path.suffix == ".json" and "photos" in path.parts:
+            assert str(path.relative_to(archive.root)) in pending.read_text().splitlines()
+        real_write(path, data, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", counting_open)
+    monkeypatch.setattr("photosync.archive.jsonio.atomic_write", checking_write)
+    first = [_record(seed) for seed in "abcd"]
+    for record in first:
+        archive.write_record(record)
+    assert opened[0] == 1
+    archive.commit("test: four records")
+    assert not pending.exists()
+    later = _record("e")
+    archive.write_record(later)
+    assert opened[0] == 2
+    assert pending.read_text().splitlines() == [record_relpath(later)]
+    monkeypatch.undo()
+    archive.commit("test: one more")
+    archive.close()
+    assert_check_clean(archive.root)

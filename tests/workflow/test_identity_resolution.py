@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -309,6 +310,55 @@ def test_visibility_set_widens_only_with_confirmation_and_records_it(tmp_path: P
     assert_check_clean(archive.root)
 
 
+def test_the_first_resolve_reads_each_record_once_per_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first resolve reads a record's file once to match and once for the rules, and
+    no more: the write compares against the bytes the rules' pass read, not the file
+    again (it was read four times: matching, rules, the unchanged test, the write's
+    compare), and its path comes from that read, not one index query each."""
+    for index in range(6):
+        _photo(tmp_path / "phone", index)
+    archive = new_archive(tmp_path, phone={"type": "local", "path": str(tmp_path / "phone")})
+    archive.lock()
+    discover(archive)
+    reads: dict[str, int] = {}
+    real_read = Path.read_bytes
+    real_open = open
+
+    def counting_read(path: Path) -> bytes:
+        # git's commit reads what it stores (archive.git): not the pass's reading
+        committing = threading.current_thread().name.startswith("git-commit")
+        if path.suffix == ".json" and "photos" in path.parts and not committing:
+            reads[path.name] = reads.get(path.name, 0) + 1
+        return real_read(path)
+
+    def refusing_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        assert not (str(file).endswith(".json") and "/photos/" in str(file)), file
+        return real_open(file, *args, **kwargs)
+
+    lookups = [0]
+    real_lookup = archive.state.path_for_photo
+
+    def counting_lookup(photo_id: str) -> str | None:
+        lookups[0] += 1
+        return real_lookup(photo_id)
+
+    monkeypatch.setattr(Path, "read_bytes", counting_read)
+    monkeypatch.setattr("builtins.open", refusing_open)
+    monkeypatch.setattr(archive.state, "path_for_photo", counting_lookup)
+    report = auto_resolve(archive)
+    monkeypatch.undo()
+    assert report.now_resolved == 6
+    kept = records(archive.root)
+    assert all(r["processing_state"] == "resolved" for r in kept)
+    assert all(r["media"].get("fingerprint") for r in kept)
+    assert reads == {f"{r['photo_id']}.json": 2 for r in kept}
+    assert lookups[0] == 0
+    archive.close()
+    assert_check_clean(archive.root)
+
+
 def test_the_first_resolve_writes_each_record_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -326,8 +376,10 @@ def test_the_first_resolve_writes_each_record_once(
     writes: dict[str, int] = {}
     real_write = Archive.write_record
 
-    def counting(self: Archive, record: dict[str, Any], *, durable: bool = False) -> bool:
-        changed = real_write(self, record, durable=durable)
+    def counting(
+        self: Archive, record: dict[str, Any], *, durable: bool = False, was: Any = None
+    ) -> bool:
+        changed = real_write(self, record, durable=durable, was=was)
         if changed:
             writes[record["photo_id"]] = writes.get(record["photo_id"], 0) + 1
         return changed

@@ -21,12 +21,14 @@ import shlex
 import shutil
 import sys
 import uuid
+import weakref
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from photosync.archive.git import Git
 from photosync.archive.jsonio import (
@@ -84,8 +86,11 @@ from photosync.model import (
     utc_now,
 )
 from photosync.model.codec import RecordVersionError
+from photosync.parallel import bounded_map
 
 logger = logging.getLogger(__name__)
+
+Out = TypeVar("Out")
 
 SERVICES_FILE = "config/services.json"
 SYNC_STATE_FILE = "config/sync-state.json"
@@ -100,6 +105,8 @@ MACHINE_FILE = ".photosync/machine.json"
 ELSEWHERE_FILE = ".photosync/originals-elsewhere.json"
 #: HEAD before ``photosync sync`` ran ``git merge`` (present only while it merges)
 SYNC_MERGE_FILE = ".photosync/sync-merge"
+#: record replacements handed to a writer thread at once (``Archive.parallel_writes``)
+WRITE_BATCH = 16
 #: the temp files git's merge driver call leaves at the work tree's top when git is killed
 #: mid-merge (copies of records; git names them from the template ``.merge_file_XXXXXX``)
 MERGE_TEMP = re.compile(r"\.merge_file_[A-Za-z0-9]{6}")
@@ -184,6 +191,21 @@ def _is_archive(path: Path) -> bool:
     return (path / SERVICES_FILE).is_file() and (path / ".git").exists()
 
 
+@dataclass(frozen=True, slots=True)
+class ReadRecord:
+    """A record as a pass read it (``Archive.map_records``): what ``write_record`` needs
+    to know the file without reading it again (``was``)."""
+
+    record: Record
+    #: the file it was read from, relative to the archive (None: not a file of the
+    #: archive, e.g. a preview's copy)
+    rel: str | None = None
+    #: the file's bytes as read
+    data: bytes | None = None
+    #: ``updated_at`` as the file holds it
+    updated_at: Any = None
+
+
 class Archive:
     """An opened archive. Mutating work happens inside ``writing()``."""
 
@@ -198,6 +220,8 @@ class Archive:
         self._touched: set[str] = set()
         #: the paths listed in PENDING_FILE (written ahead of the files)
         self._intended: set[str] = set()
+        #: PENDING_FILE opened for appending (once per version of the file, not per path)
+        self._pending_fd: tuple[int, weakref.finalize[[int], Archive]] | None = None
         #: files with changes photosync did not make (a hand edit, a staged file): left alone
         self.user_changed: set[str] = set()
         #: a reader's answer to ``committed_as_is`` (git asked once)
@@ -213,7 +237,9 @@ class Archive:
         self._committed = False
         #: ``parallel_writes``: the threads replacing record files, and their writes under way
         self._writer: ThreadPoolExecutor | None = None
-        self._writes: deque[tuple[str, Future[bool]]] = deque()
+        self._writes: deque[tuple[str, Future[None]]] = deque()
+        #: replacements not yet handed to a writer thread: (path, bytes, known to differ)
+        self._batch: list[tuple[str, bytes, bool]] = []
 
     # finding and creating -------------------------------------------------------
     @classmethod
@@ -284,6 +310,7 @@ class Archive:
             if self._committer is not None:
                 self._committer.shutdown()
                 self._committer = None
+        self._close_pending()
         if self._state is not None:
             self._state.close()
             self._state = None
@@ -571,10 +598,14 @@ class Archive:
         return record
 
     def _load_path(self, path: Path) -> Record:
-        if self._writes:
+        if self._writes or self._batch:
             self._wait_for_write(str(path.relative_to(self.root)))
+        return self._parse_record(path, path.read_bytes())
+
+    def _parse_record(self, path: Path, data: bytes) -> Record:
+        """The record in ``data``, the bytes of the file at ``path`` (named in errors)."""
         try:
-            record = read_json(path)
+            record = json.loads(data.decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ArchiveCorrupt(
                 f"{path.relative_to(self.root)} is not valid JSON: {error}"
@@ -593,17 +624,26 @@ class Archive:
         photo_id = self.state.photo_for_hash(content_hash)
         return None if photo_id is None else self.load_record(photo_id)
 
-    def write_record(self, record: Record, *, durable: bool = False) -> bool:
+    def write_record(
+        self, record: Record, *, durable: bool = False, was: ReadRecord | None = None
+    ) -> bool:
         """Validate and write one record (moving it if its date folder changed).
 
         ``updated_at`` is stamped here, and only when something else changed, so
         that re-writing an unchanged record leaves git untouched. ``durable``: on
         disk before this returns (a merge's survivor, before the merged files go).
+        ``was``: the record as this run read it from its file (``map_records``), not
+        written since: its path and bytes are taken from there, not looked up again.
         """
         rel = record_relpath(record)
-        old_rel = self.state.path_for_photo(record["photo_id"])
+        known = was is not None and was.rel is not None and was.data is not None
+        if known:
+            assert was is not None and was.rel is not None
+            old_rel: str | None = was.rel
+        else:
+            old_rel = self.state.path_for_photo(record["photo_id"])
         self._refuse_user_changed(rel, old_rel)
-        if self._writes:
+        if self._writes or self._batch:
             self._wait_for_write(rel, old_rel)
         # an unindexed file can only be in the way when the index skipped damaged ones
         maybe_blocked = old_rel is not None or bool(self.damaged_records)
@@ -612,7 +652,15 @@ class Archive:
                 f"{rel} exists but is not a readable record; photosync will not overwrite it",
                 hint="Fix or restore the file (git log -p -- FILE), then run again.",
             )
-        if old_rel is not None and self._unchanged_but_time(record, self.root / old_rel):
+        # None: the file could not be compared (gone, unreadable); False: it differs
+        unchanged: bool | None = None
+        if old_rel is not None:
+            if known:
+                assert was is not None and was.data is not None
+                unchanged = self._same_but_time(record, was.data, was.updated_at)
+            else:
+                unchanged = self._unchanged_but_time(record, self.root / old_rel)
+        if unchanged:
             validate_record(record_to_json(record), where=f"photo {record.get('photo_id')}")
             return False
         if old_rel is not None:
@@ -622,13 +670,15 @@ class Archive:
         self._intend(rel)
         if old_rel and old_rel != rel:
             self._intend(old_rel)
+        # the file at rel was just compared and differs (or there is none): no compare again
+        differs = old_rel is None or (old_rel == rel and unchanged is False)
         if self._writer is not None and old_rel == rel and not durable:
             # replaced in place by a writer thread (the bytes are taken now): listed in
             # PENDING_FILE already, atomic as ever, done before anything is committed
-            self._submit_write(rel, canonical_bytes(data))
+            self._submit_write(rel, canonical_bytes(data), known_new=differs)
             self.state.index_record(record["photo_id"], rel, record_hashes(record))
             return True
-        changed = write_json(self.root / rel, data, fsync=durable, known_new=old_rel is None)
+        changed = write_json(self.root / rel, data, fsync=durable, known_new=differs)
         if durable:
             fsync_dir((self.root / rel).parent)
         if old_rel and old_rel != rel:
@@ -638,10 +688,11 @@ class Archive:
         return changed
 
     @contextmanager
-    def parallel_writes(self, workers: int = 4) -> Iterator[None]:
+    def parallel_writes(self, workers: int = 2) -> Iterator[None]:
         """Record files replaced in place are written by ``workers`` threads while the
         caller goes on: a file's replacement waits on the disk (ext4 flushes the new
-        file's data when a rename replaces another), and a few at once overlap.
+        file's data when a rename replaces another), and a few at once overlap. They
+        are handed over ``WRITE_BATCH`` at a time (one thread hand-off per batch).
 
         For a pass that writes each record once (resolve). Every write is still atomic
         and listed in PENDING_FILE first; a moved or durable record is written at once;
@@ -658,33 +709,60 @@ class Archive:
             writer, self._writer = self._writer, None
             writer.shutdown(wait=True)
             self._writes.clear()
+            self._batch.clear()
 
-    def _submit_write(self, rel: str, data: bytes) -> None:
+    def _submit_write(self, rel: str, data: bytes, *, known_new: bool = False) -> None:
+        assert self._writer is not None
+        self._batch.append((rel, data, known_new))
+        if len(self._batch) >= WRITE_BATCH:
+            self._flush_batch()
+
+    def _flush_batch(self) -> None:
+        """Hand the replacements gathered so far to a writer thread."""
+        if not self._batch:
+            return
         assert self._writer is not None
         # a bounded backlog: memory stays flat, and an error surfaces soon
         while self._writes and (len(self._writes) >= 64 or self._writes[0][1].done()):
             self._writes.popleft()[1].result()
-        future = self._writer.submit(write_canonical, self.root / rel, data, fsync=False)
-        self._writes.append((rel, future))
+        batch, self._batch = self._batch, []
+        root = self.root
+
+        def write_all() -> None:
+            for rel, data, known_new in batch:
+                write_canonical(root / rel, data, fsync=False, known_new=known_new)
+
+        future = self._writer.submit(write_all)
+        self._writes.extend((rel, future) for rel, _data, _known in batch)
 
     def _wait_for_write(self, *rels: str | None) -> None:
         """A record file being written by a writer thread is finished before it is read
         or touched again."""
+        if any(where in rels for where, _data, _known in self._batch):
+            self._flush_batch()
         for where, future in list(self._writes):
             if where in rels:
                 future.result()
 
     def _drain_writes(self) -> None:
+        if self._batch:
+            self._flush_batch()
         while self._writes:
             self._writes.popleft()[1].result()
 
     @staticmethod
-    def _unchanged_but_time(record: Record, path: Path) -> bool:
+    def _unchanged_but_time(record: Record, path: Path) -> bool | None:
+        """True: the file holds the record but for ``updated_at`` (then the file's is
+        kept); False: it differs; None: it could not be read."""
         try:
             on_disk = path.read_bytes()
             previous = json.loads(on_disk).get("updated_at", record.get("updated_at"))
         except (OSError, ValueError):
-            return False
+            return None
+        return Archive._same_but_time(record, on_disk, previous)
+
+    @staticmethod
+    def _same_but_time(record: Record, on_disk: bytes, previous: Any) -> bool:
         if canonical_bytes({**record, "updated_at": previous}) != on_disk:
             return False
         record["updated_at"] = previous
@@ -728,16 +806,23 @@ class Archive:
             return
         self._intended.add(rel)
         line = (rel + "\n").encode("utf-8")
-        path = self.root / PENDING_FILE
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)  # one append: a line is whole or, killed before it, absent
-        finally:
-            os.close(fd)
+        if self._pending_fd is None:
+            path = self.root / PENDING_FILE
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            except FileNotFoundError:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            # closed with the archive, or when this object goes (an archive not closed)
+            self._pending_fd = (fd, weakref.finalize(self, os.close, fd))
+        # one append: a line is whole or, killed before it, absent
+        os.write(self._pending_fd[0], line)
+
+    def _close_pending(self) -> None:
+        """Before PENDING_FILE is replaced or removed: the next path opens the new one."""
+        if self._pending_fd is not None:
+            (_fd, closing), self._pending_fd = self._pending_fd, None
+            closing()
 
     def pending_paths(self) -> set[str]:
         """The paths a photosync run was writing and has not committed (PENDING_FILE)."""
@@ -750,6 +835,7 @@ class Archive:
     def _rewrite_pending(self) -> None:
         """After a commit: only what was written since stays listed."""
         self._intended = set(self._touched)
+        self._close_pending()
         path = self.root / PENDING_FILE
         if self._intended:
             atomic_write(
@@ -776,6 +862,41 @@ class Archive:
             path = self.root / rel
             if path.exists():  # merged away earlier in this iteration
                 yield self._load_path(path)
+
+    def map_records(
+        self,
+        work: Callable[[ReadRecord], Out],
+        *,
+        workers: int = 1,
+        chunk: int = 32,
+        name: str = "record-read",
+    ) -> Iterator[Out]:
+        """``work`` of every record (``iter_records``' order and snapshot), each file read
+        and parsed on ``workers`` threads, ``chunk`` records to a task: the caller's
+        thread neither waits on the disk nor hands the GIL over once per record. Results
+        come back in path order, memory stays bounded (``bounded_map``).
+
+        For a pass that writes a record only after reading it (a file this run is
+        writing is never read here): ``work`` runs on the threads, so it must not touch
+        the archive's state (sqlite) or write anything.
+        """
+
+        def load(rows: list[tuple[str, str]]) -> list[Out]:
+            out = []
+            for _photo_id, rel in rows:
+                path = self.root / rel
+                try:
+                    data = path.read_bytes()
+                except FileNotFoundError:
+                    continue  # merged away earlier in this iteration
+                record = self._parse_record(path, data)
+                out.append(work(ReadRecord(record, rel, data, record.get("updated_at"))))
+            return out
+
+        for results in bounded_map(
+            load, _chunks(self.state.snapshot_record_paths(), chunk), workers=workers, name=name
+        ):
+            yield from results
 
     def ensure_index(self, *, force: bool = False) -> None:
         """Rebuild the hash/path index when git HEAD moved without us (pull, reset, edit).
@@ -1167,6 +1288,17 @@ class Archive:
                 path.unlink()
                 removed.append(rel)
         return removed
+
+
+def _chunks(rows: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
+    batch: list[tuple[str, str]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 class PendingCommit:

@@ -11,14 +11,17 @@ import copy
 import json
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from photosync.archive.archive import Archive
+from photosync.archive.archive import Archive, ReadRecord
 from photosync.archive.state import StateDB
 from photosync.errors import InternalError
 from photosync.model import Record, record_from_json, record_to_json
+from photosync.parallel import bounded_map
+
+Out = TypeVar("Out")
 
 
 class RecordAccess(Protocol):
@@ -31,9 +34,20 @@ class RecordAccess(Protocol):
 
     def iter_records(self) -> Iterator[Record]: ...
 
+    def map_records(
+        self,
+        work: Callable[[ReadRecord], Out],
+        *,
+        workers: int = 1,
+        chunk: int = 32,
+        name: str = "record-read",
+    ) -> Iterator[Out]: ...
+
     def load_record(self, photo_id: str) -> Record: ...
 
-    def write_record(self, record: Record, *, durable: bool = False) -> bool: ...
+    def write_record(
+        self, record: Record, *, durable: bool = False, was: ReadRecord | None = None
+    ) -> bool: ...
 
     def remove_record(self, photo_id: str) -> None: ...
 
@@ -142,13 +156,32 @@ class PreviewArchive:
             written = self._spill.get(photo_id)
             yield written if written is not None else copy.deepcopy(record)
 
+    def map_records(
+        self,
+        work: Callable[[ReadRecord], Out],
+        *,
+        workers: int = 1,
+        chunk: int = 32,
+        name: str = "record-read",
+    ) -> Iterator[Out]:
+        """``Archive.map_records`` over the preview's records (read here, as
+        ``iter_records`` gives them; ``work`` on the threads)."""
+        return bounded_map(
+            lambda record: work(ReadRecord(record)),
+            self.iter_records(),
+            workers=workers,
+            name=name,
+        )
+
     def load_record(self, photo_id: str) -> Record:
         if self._spill.is_removed(photo_id):
             raise InternalError(f"no photo with id {photo_id} in the preview (merged away)")
         written = self._spill.get(photo_id)
         return written if written is not None else self.archive.load_record(photo_id)
 
-    def write_record(self, record: Record, *, durable: bool = False) -> bool:
+    def write_record(
+        self, record: Record, *, durable: bool = False, was: ReadRecord | None = None
+    ) -> bool:
         self._spill.put(record)
         return True
 

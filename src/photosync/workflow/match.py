@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
+from photosync.archive.archive import ReadRecord
 from photosync.archive.preview import RecordAccess
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import PhotosyncError
@@ -31,7 +32,6 @@ from photosync.model import (
     join_records,
     raise_edit_variant,
 )
-from photosync.parallel import bounded_map
 from photosync.workflow.progress import Progress, SilentProgress
 
 
@@ -128,13 +128,16 @@ def match_variants(
     report = MatchReport()
     candidates = []
 
-    def fingerprinted(record: Record) -> tuple[Record, bool]:
-        return record, ensure_fingerprint(record, store)
+    def fingerprinted(read: ReadRecord) -> tuple[Record, bool, Candidate | None]:
+        # on the reading threads: the record is read, decoded and made a candidate there
+        record = read.record
+        changed = ensure_fingerprint(record, store)
+        return record, changed, _candidate(record)
 
     progress.start("match", archive.state.count_records())
     workers = os.cpu_count() or 1  # decoding is CPU work and Pillow releases the GIL
-    for record, changed in bounded_map(
-        fingerprinted, archive.iter_records(), workers=workers, name="fingerprint"
+    for record, changed, candidate in archive.map_records(
+        fingerprinted, workers=workers, chunk=16, name="fingerprint"
     ):
         progress.advance()
         if archive.is_user_changed(record["photo_id"]):
@@ -154,7 +157,6 @@ def match_variants(
             media.get("fingerprint") or media.get("fingerprint_note")
         ):
             report.waiting_for_blob += 1
-        candidate = _candidate(record)
         if candidate is not None:
             candidates.append(candidate)
     progress.finish()

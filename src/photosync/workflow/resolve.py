@@ -24,7 +24,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from photosync.archive.archive import Archive
+from photosync.archive.archive import Archive, ReadRecord
 from photosync.archive.preview import PreviewArchive, RecordAccess
 from photosync.archive.seals import ApprovalSeals
 from photosync.errors import PhotosyncError
@@ -449,7 +449,7 @@ def _rules_pass(
     every = CHECKPOINT_EVERY
     written = 0
 
-    def write(record: Record) -> None:
+    def write(record: Record, was: ReadRecord) -> None:
         nonlocal written
         # before the next record, not after the last: the pass's own summary commit
         # always has a record of its own to carry it
@@ -460,15 +460,18 @@ def _rules_pass(
                     f"\n\n{report.merged_variants} quality variant(s) joined with their best copy."
                 )
             archive.commit_in_background(message)
-        records.write_record(record)
+        records.write_record(record, was=was)
         written += 1
 
-    for record in records.iter_records():
+    seals = archive.seals
+    # read and parsed by a thread of their own: this one analyzes and writes
+    for read in records.map_records(_as_read, chunk=64):
+        record = read.record
         progress.advance()
         fingerprinted = matched.apply(record)
         if record["processing_state"] != ProcessingState.DISCOVERED.value and not _has_open(record):
             if fingerprinted:
-                write(record)
+                write(record, read)
             continue
         if archive.is_user_changed(record["photo_id"]):
             report.left_alone += 1  # the user's uncommitted edit (lock() said so)
@@ -476,7 +479,7 @@ def _rules_pass(
         report.examined += 1
         before_state = record["processing_state"]
         before = {name: record["metadata"].get(name) for name in COMPARABLE_FIELDS}
-        used = analyze(record, rules, seals=archive.seals, prefer=prefer)
+        used = analyze(record, rules, seals=seals, prefer=prefer)
         for rule in used:
             report.by_rule[rule] = report.by_rule.get(rule, 0) + 1
         report.add_decisions(
@@ -497,7 +500,11 @@ def _rules_pass(
             report.now_resolved += 1
         if any(needs_decision(c) for c in record["conflicts"]):
             report.needs_decision += 1
-        write(record)
+        write(record, read)
+
+
+def _as_read(read: ReadRecord) -> ReadRecord:
+    return read
 
 
 @dataclass
