@@ -767,7 +767,7 @@ def test_merge_killed_between_survivor_and_removal(
         "type(archive).remove_record = remove_record\n"
         "auto_resolve(archive)",
     )
-    run(root, "verify")  # a writer: recovery runs
+    run(root, "verify", "--repair")  # a writer: recovery runs
     assert _instances_held(root) == held
     run(root, "resolve", "--auto-resolve", "simple")
     assert _instances_held(root) == held
@@ -793,7 +793,7 @@ def test_edit_merge_decision_killed_between_survivor_and_removal(
         "type(archive).remove_record = remove_record\n"
         "decide_in_archive(archive, record['photo_id'], conflict['id'], choice='merge', by='t')",
     )
-    run(root, "verify")  # a writer: recovery runs
+    run(root, "verify", "--repair")  # a writer: recovery runs
     assert _instances_held(root) == held
     assert len(records(root)) == N_VARIANTS + 1  # the edited copy joined its original
     check_invariants(root, Expect(records=N_VARIANTS + 1), read_data=False)

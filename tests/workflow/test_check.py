@@ -211,7 +211,7 @@ def test_merge_in_progress_and_stale_git_lock_are_found(tmp_path: Path) -> None:
     (root / ".git" / "MERGE_HEAD").unlink()
     (root / ".git" / "index.lock").write_text("")
     _only(root, "git_stale_lock")
-    _ok("--archive", str(root), "verify")  # a writer moves the stale lock aside
+    _ok("--archive", str(root), "verify", "--repair")  # a writer moves the stale lock aside
     assert_check_clean(root)
 
 
@@ -275,7 +275,7 @@ def test_uncommitted_hand_edit_and_leftover_are_told_apart(tmp_path: Path) -> No
     )
     (problem,) = _only(root, "uncommitted_leftover")
     assert "interrupted photosync run" in problem["detail"]
-    _ok("--archive", str(root), "verify")  # a writer commits the leftover
+    _ok("--archive", str(root), "verify", "--repair")  # a writer commits the leftover
     assert_check_clean(root)
 
 

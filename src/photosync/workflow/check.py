@@ -74,8 +74,9 @@ _GIT_OPERATIONS = (
     ("BISECT_LOG", "a bisect", "git bisect reset"),
 )
 _FIX_WRITER = (
-    "run `photosync verify` (any photosync command that writes does it): valid leftovers "
-    "are committed, torn ones moved to .photosync/quarantine/"
+    "run `photosync verify --repair` (any photosync command that writes does it; previews "
+    "leave them be): valid leftovers are committed, torn ones moved to "
+    ".photosync/quarantine/"
 )
 
 
@@ -186,8 +187,8 @@ def _check_git(archive: Archive, report: CheckReport, writer: bool) -> set[str]:
                     "git_stale_lock",
                     f".git/{lock.relative_to(git_dir).as_posix()} exists and no photosync run "
                     "holds the archive (left by a killed git, unless one is running right now)",
-                    "run `photosync verify` (any photosync command that writes moves stale git "
-                    "locks aside), or remove the file when no git command is running",
+                    "run `photosync verify --repair` (any photosync command that writes moves "
+                    "stale git locks aside), or remove the file when no git command is running",
                 )
         for path in merge_temp_leftovers(archive.root):
             report.add(
