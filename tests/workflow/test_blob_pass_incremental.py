@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from photosync.archive.archive import Archive
-from photosync.blobstore.local import LocalBlobStore
+from photosync.blobstore.local import BlobBatch, LocalBlobStore
 from photosync.errors import BlobError
 from photosync.workflow.blobreplicate import SETTLED_META
 from photosync.workflow.config import add_location
@@ -161,6 +161,7 @@ def test_a_lost_object_is_copied_back_and_a_failed_copy_settles_nothing(
 
         patched.setattr(LocalBlobStore, "put_file", full)
         patched.setattr(LocalBlobStore, "put_new_file", full)
+        patched.setattr(BlobBatch, "put_file", full)  # a local folder's copies go in batches
         failing = replicate(archive, execute=True)
     assert failing.blobs is not None and failing.blobs.failed
     assert not failing.blobs.settled_all

@@ -116,6 +116,8 @@ def replicate_blobs(
     since = _settled_tree(archive, key) if key is not None and not full else None
     tmp_dir = archive.root / TMP_DIR
     tmp_dir.mkdir(parents=True, exist_ok=True)
+    for store in stores:
+        store.sweep_tmp()  # copies a killed run left unnamed in a local folder's tmp/
     with _wanted(archive, records, since, tmp_dir) as wanted:
         report.incremental = since is not None
         report.digests = wanted.count
