@@ -223,6 +223,15 @@ def _good_local_copy(
     raise BlobError(f"no good copy of {digest} ({'; '.join(problems) or 'no sources'})")
 
 
+def _local_size(digest: str, sources: Sequence[BlobStore]) -> int | None:
+    """The size of the first local source's copy of a blob (None: no local copy)."""
+    for source in sources:
+        found = source.stat(digest)
+        if found is not None:
+            return found.size
+    return None
+
+
 def _local_path(digest: str, sources: Sequence[BlobStore]) -> Path | None:
     """The file of the first local source that has the blob (not hashed here)."""
     for source in sources:
@@ -509,9 +518,11 @@ def copy_sorted_blobs(
     """Make every digest present in every target, ``workers`` copies at a time.
 
     ``wanted``: (digest, size its bytes must have or None), in ascending digest order,
-    each digest once; read lazily. Each target is listed once, in step with it (a
-    merge-join: memory does not grow with the number of blobs, only with the copies
-    made); blobs already there or in the journal are skipped, so an interrupted run
+    each digest once; read lazily. Where the size is None (a merged copy, whose record
+    gives none) the size of the first local source's copy stands in (a ``stat``), so a
+    copy cut short elsewhere is found all the same. Each target is listed once, in step
+    with it (a merge-join: memory does not grow with the number of blobs, only with the
+    copies made); blobs already there or in the journal are skipped, so an interrupted run
     resumes. One failing blob does not stop the others; failures are in the report.
     ``progress`` gets 1 per finished (digest, target).
 
@@ -544,6 +555,7 @@ def copy_sorted_blobs(
     others: a no-op pass over a million blobs makes no million calls).
     """
     sources = [source] if isinstance(source, BlobStore) else list(source)
+    local_sources = [s for s in sources if s.local_files]
     report = report if report is not None else BlobSyncReport()
     lock = threading.Lock()
     torn: set[tuple[str, str]] = set()
@@ -713,6 +725,11 @@ def copy_sorted_blobs(
         of digests at a time against each listing: a blob present at its size everywhere
         (nearly every one, most runs) costs a lookup per location."""
         for chunk in _ascending(wanted, CHUNK):
+            if local_sources and any(size is None for _digest, size in chunk):
+                chunk = [
+                    (digest, size if size is not None else _local_size(digest, local_sources))
+                    for digest, size in chunk
+                ]
             bound = chunk[-1][0]
             keep = {digest for digest, _size in chunk}
             views = [(t, *listings[t.name].take(bound, keep)) for t in targets]
