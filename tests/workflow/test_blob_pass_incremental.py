@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from photosync.archive.archive import Archive
-from photosync.blobstore.local import LocalBlobStore
+from photosync.blobstore.local import BlobBatch, LocalBlobStore
 from photosync.errors import BlobError
 from photosync.workflow.blobreplicate import SETTLED_META
 from photosync.workflow.config import add_location
@@ -161,6 +161,7 @@ def test_a_lost_object_is_copied_back_and_a_failed_copy_settles_nothing(
 
         patched.setattr(LocalBlobStore, "put_file", full)
         patched.setattr(LocalBlobStore, "put_new_file", full)
+        patched.setattr(BlobBatch, "put_file", full)  # a local folder's copies go in batches
         failing = replicate(archive, execute=True)
     assert failing.blobs is not None and failing.blobs.failed
     assert not failing.blobs.settled_all
@@ -197,3 +198,45 @@ def test_full_reads_every_record_for_the_locations_too(tmp_path: Path) -> None:
     assert replicate(archive, execute=True).blobs.incremental  # type: ignore[union-attr]
     archive.close()
     assert_check_clean(archive.root)
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_sort_files_a_killed_pass_left_are_cleared_by_the_next_run(
+    tmp_path: Path, full: bool
+) -> None:
+    """A replicate killed mid-pass leaves its throw-away sort files in ``.photosync/tmp/``
+    (the records' originals, a listing sorted on disk); the next run, incremental or
+    full, removes them and ends as if there had been none."""
+    from tests.helpers import killed_after, records, run_cli
+
+    archive = archive_with_nas(tmp_path, 5, replicated=True)
+    root = archive.root
+    nas = LocalBlobStore(tmp_path / "nas", name="nas")
+    before = records(root)
+    archive.close()
+    killed_after(
+        root,
+        "from photosync.blobstore.blobsync import _sorted_on_disk\n"
+        "from photosync.workflow.blobreplicate import TMP_DIR, _Spill\n"
+        "tmp = archive.root / TMP_DIR\n"
+        "spill = _Spill(tmp / 'blob-pass.sqlite')\n"
+        "for record in archive.iter_records():\n"
+        "    spill.add(record)\n"
+        "spill.finish()\n"
+        "listing = _sorted_on_disk(iter([('ab' * 32, 1), ('0c' * 32, 2)]), tmp)\n"
+        "next(listing)\n",
+    )
+    tmp = root / ".photosync" / "tmp"
+    left = sorted(p.name for p in tmp.iterdir())
+    assert "blob-pass.sqlite" in left and any(n.startswith("listing-") for n in left), left
+    lost = next(nas.iter_digests())  # and one copy to make again, in the same run
+    nas.path_for(lost).chmod(0o600)
+    nas.path_for(lost).unlink()
+    result = run_cli(
+        "--archive", str(root), "replicate", "--execute", *(["--full"] if full else [])
+    )
+    assert result.exit_code == 0, result.output
+    assert not [p.name for p in tmp.iterdir() if p.name.startswith(("blob-pass", "listing-"))]
+    assert nas.has(lost) and nas.verify(lost)
+    assert records(root) == before
+    assert_check_clean(root)

@@ -105,3 +105,30 @@ def test_merged_copy_is_verified_by_read_data_and_counted(
     assert status["originals"] == 2
     assert status["originals_bytes"] == sum(len(d) for d in truth.values())
     assert_check_clean(root, "--read-data")
+
+
+def test_merged_copy_cut_short_in_s3_is_replaced_by_replicate(
+    tmp_path: Path, s3_endpoint: str, s3_bucket: str, s3_admin: Any
+) -> None:
+    """The record says no size for a merged copy: the blob pass compares the S3 listing's
+    size with the archive's own store's, so an object cut short is found and replaced
+    (not taken for present, and the record does not name S3 for it meanwhile)."""
+    root, truth = _merged_archive(tmp_path, s3_endpoint, s3_bucket)
+    (record,) = records(root)
+    merged = next(d for d in truth if f"sha256:{d}" != record["content_hash"])
+    key = f"{PREFIX}/sha256/{merged[:2]}/{merged}"
+    for full, cut in (([], 2), (["--full"], 3)):  # incremental (summary cache), then full
+        s3_admin.put_object(
+            Bucket=s3_bucket, Key=key, Body=truth[merged][: len(truth[merged]) // cut]
+        )
+        found = run_cli("--archive", str(root), "verify", "--json")
+        assert found.exit_code == 6
+        assert list(json.loads(found.stdout)["locations"]["cloud"]["corrupt"]) == [merged]
+        _ok("--archive", str(root), "replicate", "--execute", *full)
+        assert _s3_listing(s3_admin, s3_bucket)[merged] == len(truth[merged])
+        body = s3_admin.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
+        assert body == truth[merged]
+        (record,) = records(root)
+        assert [loc["store"] for loc in record["blob_locations"]] == ["cloud", "local"]
+        _ok("--archive", str(root), "verify")
+    assert_check_clean(root, "--read-data")

@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from photosync.errors import BlobError, NotRegularFile
 from photosync.model import bare_digest
@@ -152,6 +152,20 @@ class FileReader(BlobReader):
         return self._buffer if got == size else self._buffer[:got]
 
 
+class Batch(Protocol):
+    """Blobs stored together (``BlobStore.batch``): each ``put_file`` leaves complete
+    bytes unnamed; ``publish`` makes every one so far durable and named, or raises
+    OSError and lists them in ``lost``; ``close`` drops what was not published."""
+
+    lost: dict[str, str]
+
+    def put_file(self, path: Path, digest: str) -> bool: ...
+
+    def publish(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class BlobStat:
     digest: str
@@ -179,6 +193,9 @@ class BlobStore(ABC):
     replaces_corrupt = False
     #: ``quarantine`` moves a corrupt blob aside (never deleted) so a good copy can go in
     quarantines = False
+    #: ``batch`` gives a ``BlobBatch``: many blobs written without an fsync each, made
+    #: durable and named together by its ``publish`` (one filesystem sync)
+    batches = False
 
     def path_for(self, digest: str) -> Path:
         """The local file holding the blob (``local_files``)."""
@@ -187,6 +204,10 @@ class BlobStore(ABC):
     def folder(self) -> Path:
         """The folder the blobs are in (``local_files``)."""
         raise BlobError(f"{self.name} keeps no local files")
+
+    def batch(self) -> Batch:
+        """A ``Batch`` of writes made durable together (``batches``)."""
+        raise BlobError(f"{self.name} cannot store blobs in batches")
 
     def sweep_tmp(self) -> int:
         """Remove what killed copies left half-written; how many. Nothing to do for a

@@ -9,6 +9,8 @@ in place (``S3BlobStore.replace_corrupt``), a local file is moved aside to
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import hashlib
 import itertools
 import os
@@ -23,13 +25,17 @@ from pathlib import Path
 from typing import Protocol
 
 from photosync import durable
-from photosync.blobstore.base import CHUNK_SIZE, BlobStore, check_digest
+from photosync.blobstore.base import CHUNK_SIZE, Batch, BlobStore, check_digest
 from photosync.blobstore.readback import CopyCheck, check_copies
 from photosync.errors import BlobError, ChecksumMismatch, InternalError, PhotosyncError
 from photosync.parallel import bounded_map, run_bounded
 
 #: wanted digests judged against the listings at a time (memory: a chunk, not a store)
 CHUNK = 2048
+#: copies to a store that ``batches`` (a local folder) made durable together: one
+#: filesystem sync per this many blobs, or bytes, instead of an fsync each
+PUBLISH_BLOBS = 1000
+PUBLISH_BYTES = 256 * 1024 * 1024
 
 
 class CopyJournal(Protocol):
@@ -215,6 +221,15 @@ def _good_local_copy(
         finally:
             tmp.unlink(missing_ok=True)
     raise BlobError(f"no good copy of {digest} ({'; '.join(problems) or 'no sources'})")
+
+
+def _local_size(digest: str, sources: Sequence[BlobStore]) -> int | None:
+    """The size of the first local source's copy of a blob (None: no local copy)."""
+    for source in sources:
+        found = source.stat(digest)
+        if found is not None:
+            return found.size
+    return None
 
 
 def _local_path(digest: str, sources: Sequence[BlobStore]) -> Path | None:
@@ -509,9 +524,11 @@ def copy_sorted_blobs(
     """Make every digest present in every target, ``workers`` copies at a time.
 
     ``wanted``: (digest, size its bytes must have or None), in ascending digest order,
-    each digest once; read lazily. Each target is listed once, in step with it (a
-    merge-join: memory does not grow with the number of blobs, only with the copies
-    made); blobs already there or in the journal are skipped, so an interrupted run
+    each digest once; read lazily. Where the size is None (a merged copy, whose record
+    gives none) the size of the first local source's copy stands in (a ``stat``), so a
+    copy cut short elsewhere is found all the same. Each target is listed once, in step
+    with it (a merge-join: memory does not grow with the number of blobs, only with the
+    copies made); blobs already there or in the journal are skipped, so an interrupted run
     resumes. One failing blob does not stop the others; failures are in the report.
     ``progress`` gets 1 per finished (digest, target).
 
@@ -529,20 +546,32 @@ def copy_sorted_blobs(
     only with ``sizes`` (a ``stat`` per blob: ``replicate --full``); else a copy of the
     wrong size there is left to ``check`` and ``verify --repair`` to find and mend.
 
+    A target that ``batches`` (a local folder, the archive's own store) gets each copy
+    as a complete read-only temp file, not fsynced; every ``PUBLISH_BLOBS`` copies (or
+    ``PUBLISH_BYTES``) and at the end one ``publish`` makes them durable and names
+    them (one filesystem sync, the way discover stores its blobs). Until then such a
+    copy is not counted, not journalled and not told: nothing may say a blob is there
+    before its bytes and its name are durable. A killed run leaves temp files
+    (``sweep_tmp``) and copies never said done, made again by the re-run.
+
     ``on_done(settled)`` is called on the caller's thread as soon as a digest is
-    settled in every target (copied, already there, or failed: the report says which),
-    while other copies go on: the caller's work per digest (writing records) overlaps
+    settled in every target (copied and durable, already there, or failed: the report
+    says which), while other copies go on: the caller's work per digest (writing records) overlaps
     the uploads instead of following them. ``settled.sizes`` says its size in each
     target listed with sizes, so the caller needs no listing of its own. ``told``: only
     these digests, and those a copy touched, are told (the caller needs nothing of the
     others: a no-op pass over a million blobs makes no million calls).
     """
     sources = [source] if isinstance(source, BlobStore) else list(source)
+    local_sources = [s for s in sources if s.local_files]
     report = report if report is not None else BlobSyncReport()
     lock = threading.Lock()
     torn: set[tuple[str, str]] = set()
     listings: dict[str, StreamedListing] = {}
+    batches: dict[str, Batch] = {}
     for target in targets:
+        if target.batches:
+            batches[target.name] = target.batch()
         report.copied.setdefault(target.name, [])
         report.failed.setdefault(target.name, {})
         report.replaced.setdefault(target.name, [])
@@ -616,14 +645,22 @@ def copy_sorted_blobs(
         wanted_in: list[BlobStore],
         last: bool,
         sizes: dict[str, int | None],
+        held: list[_Held],
     ) -> list[BlobStore]:
-        """Copy to each target; the targets that refused the bytes (unless ``last``)."""
+        """Copy to each target; the targets that refused the bytes (unless ``last``).
+        A copy into a batch is added to ``held`` instead of being done."""
         refused: list[BlobStore] = []
         size = path.stat().st_size
         for target in wanted_in:
+            batch = batches.get(target.name)
             try:
                 if (target.name, digest) in torn:
                     stored = _replace_torn(target, path, digest)
+                elif batch is not None:
+                    stored = batch.put_file(path, digest)
+                    if stored:  # durable, named and done at the batch's publish
+                        held.append((target, size))
+                        continue
                 elif listings[target.name].ok and target.puts_new:
                     # the listing just showed it absent: no HEAD before; the server
                     # checked the SHA-256 it echoes (else put_new_file HEADs)
@@ -643,17 +680,20 @@ def copy_sorted_blobs(
                 done(target, digest, stored, size, sizes)
         return refused
 
-    def run(job: tuple[str, list[BlobStore], dict[str, int | None]]) -> Settled:
+    def run(
+        job: tuple[str, list[BlobStore], dict[str, int | None]],
+    ) -> _Parked:
         digest, wanted_in, sizes = job
         others = [s for s in sources if s not in wanted_in]
         todo = wanted_in
+        held: list[_Held] = []
         try:
             trusted = _local_path(digest, others)
             if trusted is not None:
-                todo = put(digest, trusted, todo, False, sizes)
+                todo = put(digest, trusted, todo, False, sizes, held)
             if todo:
                 with _good_local_copy(digest, others, tmp_dir) as path:
-                    put(digest, path, todo, True, sizes)
+                    put(digest, path, todo, True, sizes, held)
         except OSError as error:  # the local file went away under us
             with lock:
                 for target in todo:
@@ -664,7 +704,28 @@ def copy_sorted_blobs(
                     report.failed[target.name][digest] = str(error)
         if progress is not None:
             progress(len(wanted_in))
-        return Settled(digest, sizes, frozenset(t.name for t in wanted_in))
+        return Settled(digest, sizes, frozenset(t.name for t in wanted_in)), held, sizes
+
+    #: digests whose copies wait for their batches' next publish
+    parked: list[_Parked] = []
+    parked_bytes = 0
+    publisher = _Publisher(batches)
+
+    def release(item: _Parked) -> None:
+        """A digest whose copies' publish is done: each copy done (or failed, where its
+        batch could not make it durable), then the digest told."""
+        settled, held, sizes = item
+        for target, size in held:
+            why = batches[target.name].lost.get(settled.digest)
+            if why is None:
+                done(target, settled.digest, True, size, sizes)
+            else:
+                with lock:
+                    report.failed[target.name][settled.digest] = why
+                    if target.name in sizes:
+                        sizes[target.name] = None
+        if on_done is not None:
+            on_done(settled)
 
     def jobs() -> Iterator[tuple[str, list[BlobStore], dict[str, int | None]]]:
         """The digests with a copy to make; the others are settled here, on the caller's
@@ -672,6 +733,11 @@ def copy_sorted_blobs(
         of digests at a time against each listing: a blob present at its size everywhere
         (nearly every one, most runs) costs a lookup per location."""
         for chunk in _ascending(wanted, CHUNK):
+            if local_sources and any(size is None for _digest, size in chunk):
+                chunk = [
+                    (digest, size if size is not None else _local_size(digest, local_sources))
+                    for digest, size in chunk
+                ]
             bound = chunk[-1][0]
             keep = {digest for digest, _size in chunk}
             views = [(t, *listings[t.name].take(bound, keep)) for t in targets]
@@ -703,15 +769,92 @@ def copy_sorted_blobs(
                     progress(settled_here * len(targets))
 
     try:
-        for settled in bounded_map(run, jobs(), workers=workers, name="blob-copy", ordered=False):
-            if on_done is not None:
+        results = bounded_map(run, jobs(), workers=workers, name="blob-copy", ordered=False)
+        for settled, held, sizes in results:
+            if held:
+                parked.append((settled, held, sizes))
+                parked_bytes += sum(size for _target, size in held)
+                if len(parked) >= PUBLISH_BLOBS or parked_bytes >= PUBLISH_BYTES:
+                    publisher.start(parked)  # the copies go on while it syncs
+                    parked, parked_bytes = [], 0
+            elif on_done is not None:
                 on_done(settled)
+            # what a finished publish covers is told a little at a time, between results,
+            # so the records it writes overlap the copies as before (not a burst of them)
+            publisher.poll()
+            for _ in range(min(2, len(publisher.ready))):
+                release(publisher.ready.popleft())
+        if parked:
+            publisher.start(parked)
+        publisher.wait()
+        while publisher.ready:
+            release(publisher.ready.popleft())
     finally:
         for listing in listings.values():
             listing.close()
+        publisher.stop()  # a run stopped short: no publish left running
+        for batch in batches.values():
+            batch.close()  # what was not published is dropped, unnamed
         if journal is not None:
             journal.flush()
     return report
+
+
+#: a copy into a batch, told done once its batch is published: (target, size)
+_Held = tuple[BlobStore, int]
+#: a digest settled but for its copies into batches: (settled, the copies, its sizes)
+_Parked = tuple[Settled, list[_Held], dict[str, int | None]]
+
+
+class _Publisher:
+    """The batches' ``publish`` on a thread of its own, one at a time, while the copies
+    go on (a filesystem sync waits for the disk: the copies need not). ``start(group)``
+    publishes every copy written so far, ``group`` among them (each added to its batch
+    before its digest was settled); once that publish is done, ``poll`` or ``wait``
+    moves the group to ``ready``, to be told on the caller's thread."""
+
+    def __init__(self, batches: Mapping[str, Batch]) -> None:
+        self._batches = batches
+        self._thread: threading.Thread | None = None
+        self._group: list[_Parked] = []
+        self._error: BaseException | None = None
+        self.ready: collections.deque[_Parked] = collections.deque()
+
+    def start(self, group: list[_Parked]) -> None:
+        self.wait()  # one at a time: the one before is done first
+        self._group = group
+        self._thread = threading.Thread(target=self._publish, name="blob-publish", daemon=True)
+        self._thread.start()
+
+    def _publish(self) -> None:
+        try:
+            for batch in self._batches.values():
+                # a failure: each copy it took is in ``lost`` (failed when told)
+                with contextlib.suppress(OSError):
+                    batch.publish()
+        except BaseException as error:  # raised on the caller's thread by ``wait``
+            self._error = error
+
+    def poll(self) -> None:
+        if self._thread is not None and not self._thread.is_alive():
+            self.wait()
+
+    def wait(self) -> None:
+        if self._thread is None:
+            return
+        self._thread.join()
+        self._thread = None
+        group, self._group = self._group, []
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        self.ready.extend(group)
+
+    def stop(self) -> None:
+        """Wait for a publish still running, whatever it raised (the run is ending)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
 
 def _replace_torn(store: BlobStore, path: Path, digest: str) -> bool:

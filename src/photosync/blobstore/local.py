@@ -21,7 +21,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -144,6 +144,9 @@ class BlobBatch:
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[Path, int]] = {}
         self._fs: FilesystemSync | None = None
+        #: digests a failed ``publish`` took (their bytes gone, or their names not made
+        #: durable) -> why: whoever waits for them must not count them stored
+        self.lost: dict[str, str] = {}
 
     def writer(self) -> BlobWriter:
         writer = BlobWriter(self.store, self)  # makes tmp/ if needed
@@ -164,6 +167,26 @@ class BlobBatch:
     def __len__(self) -> int:
         return len(self._pending)
 
+    def put_file(self, path: Path, digest: str) -> bool:
+        """``LocalBlobStore.put_file`` into the batch: the file is copied and hashed into a
+        complete read-only temp file (no fsync), named at ``publish``. True: these bytes
+        will be the blob once ``publish`` returns; False: the store (or the batch) holds
+        them already. Raises ChecksumMismatch (nothing kept) when they do not hash to
+        ``digest``."""
+        bare = check_digest(digest)
+        if self.store.has(bare):
+            return False
+        writer = self.writer()
+        try:
+            with open(path, "rb") as source:
+                writer.copy_from(source)
+            if writer.digest != bare:
+                raise ChecksumMismatch(f"{path} does not hash to {bare}")
+            return writer.commit()[1]
+        except BaseException:
+            writer.abort()
+            raise
+
     def publish(self) -> int:
         """Every blob written so far durable and under its name; returns how many.
 
@@ -179,17 +202,27 @@ class BlobBatch:
             if not self._fs.sync():  # the bytes, before any of them has a name
                 for tmp_path, _size in taken.values():
                     fsync_file(tmp_path)
-        except OSError:  # not durable, never named: the bytes go (the source still has them)
+        except OSError as error:  # not durable, never named: the bytes go (the source has them)
             for tmp_path, _size in taken.values():
                 tmp_path.unlink(missing_ok=True)
+            self._lose(taken, error)
             raise
-        for digest, (tmp_path, size) in taken.items():
-            self.store.file_tmp(tmp_path, digest, size, read_only=True)
-        if not self._fs.sync():  # the names, before anything names them
-            for folder in {self.store.path_for(digest).parent for digest in taken}:
-                fsync_dir(folder)
-            fsync_dir(self.store.root / "sha256")
+        try:
+            for digest, (tmp_path, size) in taken.items():
+                self.store.file_tmp(tmp_path, digest, size, read_only=True)
+            if not self._fs.sync():  # the names, before anything names them
+                for folder in {self.store.path_for(digest).parent for digest in taken}:
+                    fsync_dir(folder)
+                fsync_dir(self.store.root / "sha256")
+        except OSError as error:  # named, maybe not durably: nothing may say they are stored
+            self._lose(taken, error)
+            raise
         return len(taken)
+
+    def _lose(self, taken: Mapping[str, object], error: OSError) -> None:
+        with self._lock:
+            for digest in taken:
+                self.lost[digest] = f"not made durable in {self.store.name}: {error}"
 
     def discard(self) -> None:
         """Drop what was not published (a run that stopped before naming it)."""
@@ -209,6 +242,7 @@ class BlobBatch:
 class LocalBlobStore(BlobStore):
     local_files = True
     quarantines = True
+    batches = True
     lists_in_order = True  # iter_digests: sorted folders of sorted names (prefix + name)
 
     def __init__(self, root: Path, name: str = "local") -> None:

@@ -116,6 +116,9 @@ def replicate_blobs(
     since = _settled_tree(archive, key) if key is not None and not full else None
     tmp_dir = archive.root / TMP_DIR
     tmp_dir.mkdir(parents=True, exist_ok=True)
+    clear_scratch(tmp_dir)
+    for store in stores:
+        store.sweep_tmp()  # copies a killed run left unnamed in a local folder's tmp/
     with _wanted(archive, records, since, tmp_dir) as wanted:
         report.incremental = since is not None
         report.digests = wanted.count
@@ -123,6 +126,23 @@ def replicate_blobs(
             report.settled_key = key
             return report
         return _copy_and_locate(archive, report, wanted, stores, workers, progress, key, full)
+
+
+#: the pass's throw-away sort files in ``.photosync/tmp/``: the records' originals
+#: (``_Spill``) and listings sorted on disk (``blobsync.StreamedListing``)
+SCRATCH = ("blob-pass.sqlite*", "listing-*.sqlite*")
+
+
+def clear_scratch(tmp_dir: Path) -> int:
+    """Remove the sort files a killed pass left in ``tmp_dir``; how many. Only a pass of
+    the writer (``replicate_blobs``, under the writer lock the caller holds) makes them
+    there, so before this run's own every one is a leftover."""
+    removed = 0
+    for pattern in SCRATCH:
+        for leftover in tmp_dir.glob(pattern):
+            leftover.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 #: (photo id of a record read in this run, how many originals it holds)
@@ -229,10 +249,11 @@ def _wanted(
 
 class _Spill:
     """The originals of records read in path order, sorted by digest on disk: a temp
-    SQLite file in ``.photosync/tmp/`` (removed after; a killed run's is replaced by the
-    next one's), so a pass over every record holds one record at a time. Without a
-    path (a preview, which writes nothing in the archive): SQLite's private temporary
-    database, whose name is gone as soon as it is open (a killed preview leaves none).
+    SQLite file in ``.photosync/tmp/`` (removed after; a killed run's is removed by the
+    next one's ``clear_scratch``), so a pass over every record holds one record at a time.
+    Without a path (a preview, which writes nothing in the archive): SQLite's private
+    temporary database, whose name is gone as soon as it is open (a killed preview
+    leaves none).
     """
 
     BATCH = 5000
