@@ -757,11 +757,11 @@ def copy_sorted_blobs(
                             listed: dict[str, int | None] = {n: got[digest] for n, got in sized}
                             on_done(Settled(digest, listed, frozenset()))
                         continue
-                needs, sizes = judge(digest, size, views)
+                needs, shown = judge(digest, size, views)
                 if needs:
-                    yield digest, needs, sizes
+                    yield digest, needs, shown
                 elif on_done is not None and (told is None or digest in told):
-                    on_done(Settled(digest, sizes, frozenset()))
+                    on_done(Settled(digest, shown, frozenset()))
             if settled_here:
                 for target in targets:
                     report.present[target.name] += settled_here
@@ -770,9 +770,9 @@ def copy_sorted_blobs(
 
     try:
         results = bounded_map(run, jobs(), workers=workers, name="blob-copy", ordered=False)
-        for settled, held, sizes in results:
+        for settled, held, shown in results:
             if held:
-                parked.append((settled, held, sizes))
+                parked.append((settled, held, shown))
                 parked_bytes += sum(size for _target, size in held)
                 if len(parked) >= PUBLISH_BLOBS or parked_bytes >= PUBLISH_BYTES:
                     publisher.start(parked)  # the copies go on while it syncs
