@@ -55,7 +55,7 @@ def test_every_writing_command_is_refused_while_another_run_holds_the_archive(
             ["discover"],
             ["resolve", "--auto-resolve", "simple"],
             ["replicate", "--execute"],
-            ["verify"],
+            ["verify", "--repair"],  # plain verify is a reader
         ):
             result = run(root, *command, expect=5)
             said = " ".join(result.stderr.split())
