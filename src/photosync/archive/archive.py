@@ -806,8 +806,14 @@ class Archive:
             return
         self._intended.add(rel)
         line = (rel + "\n").encode("utf-8")
+        if self._pending_fd is not None and os.fstat(self._pending_fd[0]).st_nlink == 0:
+            # the file was removed under the run (a cleanup of .photosync/): appends to
+            # the unlinked one would list nothing
+            self._close_pending()
         if self._pending_fd is None:
             path = self.root / PENDING_FILE
+            if not path.exists():  # a new file lists every path not yet committed
+                line = "".join(f"{p}\n" for p in sorted(self._intended)).encode("utf-8")
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             except FileNotFoundError:

@@ -13,6 +13,7 @@ only ever given to bytes already on disk.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import os
@@ -81,8 +82,16 @@ class BlobWriter:
     def write(self, chunk: bytes | memoryview) -> None:
         assert self._handle is not None
         self._hasher.update(chunk)
-        self._handle.write(chunk)
-        self.size += len(chunk)
+        # an unbuffered write may take part of the chunk (a disk filling up): the rest
+        # goes after it, or its error is raised; never a short file under a whole hash
+        view = memoryview(chunk).cast("B")
+        size = view.nbytes
+        while view:
+            written = self._handle.write(view)
+            if not written:
+                raise OSError(errno.ENOSPC, f"could not write to {self.tmp_path}")
+            view = view[written:]
+        self.size += size
 
     def copy_from(self, stream: BinaryIO) -> None:
         # read() sizes each buffer to what is there: a small photo costs no 1 MiB buffer
