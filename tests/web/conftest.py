@@ -4,6 +4,9 @@ the module's tests), a logged-in test client."""
 
 from __future__ import annotations
 
+import shutil
+import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,3 +57,32 @@ def make_app(root: Path) -> Flask:
     app = create_app(root, token=TOKEN)
     app.config["TESTING"] = True
     return app
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> int:
+    """Ctrl-C to a ``photosync web`` child, and its exit code; if it does not stop, what
+    it was doing (signal masks, threads, Python stacks) is in the failure."""
+    server.send_signal(signal.SIGINT)
+    try:
+        return server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        try:
+            status = Path(f"/proc/{server.pid}/status").read_text()
+        except OSError:
+            status = ""
+        masks = [line for line in status.splitlines() if line.startswith(("Sig", "Threads"))]
+        stacks = (
+            subprocess.run(
+                ["py-spy", "dump", "--pid", str(server.pid)],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            if shutil.which("py-spy")
+            else "(py-spy not installed)"
+        )
+        server.kill()
+        server.wait()
+        raise AssertionError(
+            "photosync web did not stop on Ctrl-C:\n" + "\n".join(masks) + "\n" + stacks
+        ) from None

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -42,7 +41,7 @@ from tests.helpers import (
     records,
     run_cli,
 )
-from tests.web.conftest import TOKEN, csrf_of, logged_in, make_app
+from tests.web.conftest import TOKEN, csrf_of, logged_in, make_app, stop_server
 from tests.web.webarchive import crop
 
 pytestmark = pytest.mark.timeout(240)
@@ -501,8 +500,7 @@ def test_photosync_web_serves_this_machine_only_with_the_printed_token(
         assert opened.status_code == 200 and "Review" in opened.text
         assert "token=" not in opened.url  # moved into the cookie
     finally:
-        server.send_signal(signal.SIGINT)
-        assert server.wait(timeout=30) == 0
+        assert stop_server(server) == 0
     assert_check_clean(shown)
 
 

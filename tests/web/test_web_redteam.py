@@ -9,7 +9,6 @@ import io
 import json
 import os
 import re
-import signal
 import struct
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from tests.helpers import (
     run_cli,
     write_xmp,
 )
-from tests.web.conftest import csrf_of, logged_in, make_app
+from tests.web.conftest import csrf_of, logged_in, make_app, stop_server
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -90,8 +89,7 @@ def test_the_token_is_not_in_the_access_log_of_photosync_web_vv(
         assert requests.get(url, timeout=30).status_code == 200
         logged = read_until(server.stderr.fileno(), b"GET /review").decode()
     finally:
-        server.send_signal(signal.SIGINT)
-        assert server.wait(timeout=30) == 0
+        assert stop_server(server) == 0
     logged = re.sub(r"\x1b\[[0-9;]*m", "", logged)  # werkzeug >= 3.1.9 colours 3xx lines
     assert '"GET /?token=' in logged  # the access log is there, the token is not
     assert token not in logged
