@@ -59,6 +59,13 @@ def make_app(root: Path) -> Flask:
     return app
 
 
+def ctrl_c_works() -> None:
+    """``preexec_fn`` of a child that a test stops with Ctrl-C: SIGINT as a terminal gives
+    it. A test run started in the background (``cmd &`` in a script) has SIGINT ignored,
+    and a child inheriting that never sees the KeyboardInterrupt a user's Ctrl-C raises."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def stop_server(server: subprocess.Popen[bytes]) -> int:
     """Ctrl-C to a ``photosync web`` child, and its exit code; if it does not stop, what
     it was doing (signal masks, threads, Python stacks) is in the failure."""

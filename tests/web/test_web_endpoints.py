@@ -41,7 +41,7 @@ from tests.helpers import (
     records,
     run_cli,
 )
-from tests.web.conftest import TOKEN, csrf_of, logged_in, make_app, stop_server
+from tests.web.conftest import TOKEN, csrf_of, ctrl_c_works, logged_in, make_app, stop_server
 from tests.web.webarchive import crop
 
 pytestmark = pytest.mark.timeout(240)
@@ -486,6 +486,7 @@ def test_photosync_web_serves_this_machine_only_with_the_printed_token(
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env={**os.environ},
+        preexec_fn=ctrl_c_works,
     )
     try:
         assert server.stdout is not None

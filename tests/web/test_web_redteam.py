@@ -34,7 +34,7 @@ from tests.helpers import (
     run_cli,
     write_xmp,
 )
-from tests.web.conftest import csrf_of, logged_in, make_app, stop_server
+from tests.web.conftest import csrf_of, ctrl_c_works, logged_in, make_app, stop_server
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -80,6 +80,7 @@ def test_the_token_is_not_in_the_access_log_of_photosync_web_vv(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ},
+        preexec_fn=ctrl_c_works,
     )
     try:
         assert server.stdout is not None and server.stderr is not None
