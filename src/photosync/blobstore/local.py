@@ -22,7 +22,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -182,19 +182,7 @@ class BlobBatch:
         will be the blob once ``publish`` returns; False: the store (or the batch) holds
         them already. Raises ChecksumMismatch (nothing kept) when they do not hash to
         ``digest``."""
-        bare = check_digest(digest)
-        if self.store.has(bare):
-            return False
-        writer = self.writer()
-        try:
-            with open(path, "rb") as source:
-                writer.copy_from(source)
-            if writer.digest != bare:
-                raise ChecksumMismatch(f"{path} does not hash to {bare}")
-            return writer.commit()[1]
-        except BaseException:
-            writer.abort()
-            raise
+        return _copy_in(self.store.has, self.writer, path, digest)
 
     def publish(self) -> int:
         """Every blob written so far durable and under its name; returns how many.
@@ -323,19 +311,7 @@ class LocalBlobStore(BlobStore):
             return None
 
     def put_file(self, path: Path, digest: str) -> bool:
-        bare = check_digest(digest)
-        if self.has(bare):
-            return False
-        writer = self.writer()
-        try:
-            with open(path, "rb") as source:
-                writer.copy_from(source)
-            if writer.digest != bare:
-                raise ChecksumMismatch(f"{path} does not hash to {bare}")
-            return writer.commit()[1]
-        except BaseException:
-            writer.abort()
-            raise
+        return _copy_in(self.has, self.writer, path, digest)
 
     def open(self, digest: str) -> BinaryIO:
         try:
@@ -457,6 +433,26 @@ class LocalBlobStore(BlobStore):
             path.unlink()
             return target
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _copy_in(
+    has: Callable[[str], bool], writer_of: Callable[[], BlobWriter], path: Path, digest: str
+) -> bool:
+    """``put_file`` of a store or a batch: the file copied and hashed through a writer
+    of its own; False when ``has`` says it is there already."""
+    bare = check_digest(digest)
+    if has(bare):
+        return False
+    writer = writer_of()
+    try:
+        with open(path, "rb") as source:
+            writer.copy_from(source)
+        if writer.digest != bare:
+            raise ChecksumMismatch(f"{path} does not hash to {bare}")
+        return writer.commit()[1]
+    except BaseException:
+        writer.abort()
+        raise
 
 
 def _stale(leftover: Path) -> bool:
