@@ -47,7 +47,11 @@ def test_copies_to_a_local_folder_are_named_and_told_only_after_one_sync_per_bat
     real_sync = local_module.FilesystemSync.sync
 
     def sync(self: local_module.FilesystemSync) -> bool:
-        seen.append((len(_named(target)), len(told), len(list(journal._journal.entries()))))
+        journalled = {e["digest"] for e in journal._journal.entries()}
+        # nothing told or journalled before its name was synced (an earlier batch's
+        # digests may be told while the next batch syncs: they are durable already)
+        assert set(told) <= durable and journalled <= durable
+        seen.append((len(_named(target)), len(told), len(journalled)))
         names_now = _named(target)
         done = real_sync(self)
         if len(seen) % 2 == 0:  # a publish's second sync: the names
@@ -85,8 +89,7 @@ def test_copies_to_a_local_folder_are_named_and_told_only_after_one_sync_per_bat
     # (or more: a batch names every blob written when it is published)
     assert not [p for p in fsynced if str(target.root) in p]
     assert 2 <= len(seen) <= 2 * 3 and len(seen) % 2 == 0
-    for at_bytes, at_names in zip(seen[::2], seen[1::2], strict=True):
-        assert at_bytes[1:] == at_names[1:]  # nothing told or journalled in between
+    for at_bytes in seen[::2]:
         assert at_bytes[1] <= at_bytes[0]  # nothing told that was not named before
     assert seen[0] == (0, 0, 0)
     assert not list(target.tmp_dir.iterdir())
