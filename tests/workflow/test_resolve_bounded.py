@@ -6,9 +6,13 @@ same either way."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import pytest
+
+import photosync.workflow.resolve as resolve_module
 from photosync.archive.archive import Archive
 from photosync.emulators.samples import write_jpeg
 from photosync.workflow.resolve import auto_resolve
@@ -30,6 +34,11 @@ def _library(tmp_path: Path, count: int) -> Path:
         (tmp_path / "b").mkdir(exist_ok=True)
         (tmp_path / "b" / name).write_bytes((tmp_path / "a" / name).read_bytes())
         write_xmp(tmp_path / "b" / f"{name}.xmp", caption=f"Beach {index}")
+    return _discovered(tmp_path)
+
+
+def _discovered(tmp_path: Path) -> Path:
+    """A new archive with folders ``a`` and ``b`` of ``tmp_path`` as sources, discovered."""
     root = tmp_path / "archive"
     assert run_cli("init", str(root)).exit_code == 0
     for name in ("a", "b"):
@@ -136,12 +145,9 @@ def test_a_dry_run_keeps_what_it_would_write_on_disk_not_in_memory(
     assert_check_clean(root)
 
 
-def test_list_shows_the_first_questions_and_counts_them_all(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import json
-
-    import photosync.workflow.resolve as resolve_module
-
-    root = tmp_path / "archive"
+def test_list_shows_the_first_questions_and_counts_them_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for index in range(3):
         write_jpeg(tmp_path / "a" / f"IMG_{index}.jpg", seed=90 + index)
         (tmp_path / "b").mkdir(exist_ok=True)
@@ -150,23 +156,7 @@ def test_list_shows_the_first_questions_and_counts_them_all(tmp_path: Path, monk
             (tmp_path / "a" / f"IMG_{index}.jpg").read_bytes()
         )
         write_xmp(tmp_path / "b" / f"IMG_{index}.jpg.xmp", caption=f"Lake {index}")
-    assert run_cli("init", str(root)).exit_code == 0
-    for name in ("a", "b"):
-        assert (
-            run_cli(
-                "--archive",
-                str(root),
-                "service",
-                "add",
-                name,
-                "--type",
-                "local",
-                "--path",
-                str(tmp_path / name),
-            ).exit_code
-            == 0
-        )
-    assert run_cli("--archive", str(root), "discover").exit_code == 0
+    root = _discovered(tmp_path)
     whole = run_cli("--archive", str(root), "resolve", "--list", "--json")
     assert whole.exit_code == 0, whole.output
     everything = json.loads(whole.output)
