@@ -75,15 +75,14 @@ class _Spill:
         self._db = sqlite3.connect("")  # "": private, on disk, unlinked once open
         self._db.execute("PRAGMA journal_mode = OFF")
         self._db.execute("PRAGMA synchronous = OFF")
+        # data NULL: the record was removed (merged away) in the preview
         self._db.execute("CREATE TABLE written (photo_id TEXT PRIMARY KEY, data BLOB)")
-        self._db.execute("CREATE TABLE removed (photo_id TEXT PRIMARY KEY)")
         self._cache: OrderedDict[str, str] = OrderedDict()
 
     def put(self, record: Record) -> None:
         photo_id = record["photo_id"]
         data = json.dumps(record_to_json(record), ensure_ascii=False)
         self._db.execute("INSERT OR REPLACE INTO written VALUES (?, ?)", (photo_id, data))
-        self._db.execute("DELETE FROM removed WHERE photo_id = ?", (photo_id,))
         self._remember(photo_id, data)
 
     def get(self, photo_id: str) -> Record | None:
@@ -93,26 +92,23 @@ class _Spill:
             row = self._db.execute(
                 "SELECT data FROM written WHERE photo_id = ?", (photo_id,)
             ).fetchone()
-            if row is None:
+            if row is None or row[0] is None:
                 return None
             data = row[0]
             self._remember(photo_id, data)
         return record_from_json(json.loads(data))
 
     def remove(self, photo_id: str) -> None:
-        self._db.execute("DELETE FROM written WHERE photo_id = ?", (photo_id,))
-        self._db.execute("INSERT OR IGNORE INTO removed VALUES (?)", (photo_id,))
+        self._db.execute("INSERT OR REPLACE INTO written VALUES (?, NULL)", (photo_id,))
         self._cache.pop(photo_id, None)
 
     def is_removed(self, photo_id: str) -> bool:
-        row = self._db.execute("SELECT 1 FROM removed WHERE photo_id = ?", (photo_id,))
+        if photo_id in self._cache:
+            return False
+        row = self._db.execute(
+            "SELECT 1 FROM written WHERE photo_id = ? AND data IS NULL", (photo_id,)
+        )
         return row.fetchone() is not None
-
-    def written_count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM written").fetchone()[0])
-
-    def removed_ids(self) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT photo_id FROM removed")}
 
     def _remember(self, photo_id: str, data: str) -> None:
         self._cache[photo_id] = data

@@ -23,7 +23,7 @@ from photosync.workflow.check import CheckReport, check_archive
 from photosync.workflow.verify import (
     ArchiveVerifyReport,
     describe,
-    lock_for_verify,
+    open_for_verify,
     parse_share,
     verify_archive,
 )
@@ -72,7 +72,7 @@ def verify(
         raise click.UsageError("use either --read-data or --read-data-subset, not both")
     archive = settings.archive()
     try:
-        notes, index_ok = lock_for_verify(archive, repair=repair)
+        notes, index_ok = open_for_verify(archive, repair=repair)
         for note in notes:
             err_console.print(f"[yellow]note:[/] {escape(note)}")
         report = verify_archive(

@@ -191,7 +191,7 @@ def parse_share(text: str) -> float:
     return value
 
 
-def lock_for_verify(archive: Archive, *, repair: bool = True) -> tuple[list[str], bool]:
+def open_for_verify(archive: Archive, *, repair: bool = True) -> tuple[list[str], bool]:
     """Open the archive for verify: (notes, index usable).
 
     ``repair`` writes records, so it takes the writer lock and recovers like any
@@ -226,9 +226,9 @@ def verify_archive(
 ) -> ArchiveVerifyReport:
     """Check records, blobs in every location, (a share of) their bytes; optionally repair.
 
-    The caller holds the writer lock (``lock_for_verify``). Records are written
-    only with ``repair``; pass ``update_records=False`` when the index could
-    not be rebuilt.
+    The caller opened the archive with ``open_for_verify`` (the writer lock with
+    ``repair``). Records are written only with ``repair``; pass
+    ``update_records=False`` when the index could not be rebuilt.
     """
     progress = progress or SilentProgress()
     readers = workers or max(upload_workers(archive), READ_WORKERS)
