@@ -320,3 +320,60 @@ def test_stale_git_locks_a_killed_commit_leaves_are_moved_aside(tmp_path: Path) 
     assert any("packed-refs" in name for name in moved), moved
     check_invariants(root, Expect(records=3, present={"lib": 3}), read_data=False)
     assert_check_clean(root)
+
+
+def test_hand_edits_found_while_discover_stores_new_files_lose_nothing(tmp_path: Path) -> None:
+    """discover looks at the working tree (``git status``) while it stores new files, and
+    acts on what that look finds before any record is looked up or written: an edited
+    record is left alone, an instance removed by hand comes back once committed."""
+    library, second = tmp_path / "lib", tmp_path / "lib2"
+    files = make_library(library, 4)
+    second.mkdir()
+    archive = new_archive(
+        tmp_path,
+        lib={"type": "local", "path": str(library)},
+        lib2={"type": "local", "path": str(second)},
+    )
+    root = archive.root
+    archive.close()
+    run(root, "discover")
+    by_file = {r["instances"]["lib"][0]["id"].rsplit("/", 1)[-1]: r for r in records(root)}
+    edited, emptied = by_file[files[0].name], by_file[files[1].name]
+    # a copy of the edited photo turns up in the second folder, with two new photos
+    (second / "copy.jpg").write_bytes(files[0].read_bytes())
+    make_library(second, 2, start_seed=50)
+    path_of = {
+        r["photo_id"]: p
+        for p in (root / "photos").rglob("*.json")
+        for r in [json.loads(p.read_text())]
+    }
+    record = json.loads(path_of[edited["photo_id"]].read_text())
+    record["metadata"]["caption"] = "written by hand"
+    path_of[edited["photo_id"]].write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    record = json.loads(path_of[emptied["photo_id"]].read_text())
+    del record["instances"]["lib"]
+    path_of[emptied["photo_id"]].write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+    result = run(root, "discover", expect=4)
+    said = _said(result)
+    assert "left alone" in said
+    assert path_of[edited["photo_id"]].name in said and path_of[emptied["photo_id"]].name in said
+    assert json.loads(path_of[edited["photo_id"]].read_text())["metadata"]["caption"] == (
+        "written by hand"
+    )
+    assert "written by hand" not in git(root, "log", "-p").stdout
+    assert len(records(root)) == 6  # the two new photos, in records of their own
+    changed = sorted(git(root, "status", "--porcelain").stdout.splitlines())
+    assert changed == sorted(
+        f" M {path_of[p].relative_to(root)}" for p in (edited["photo_id"], emptied["photo_id"])
+    )
+
+    git(root, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-q", "-am", "my edits")
+    run(root, "discover")
+    now = {r["photo_id"]: r for r in records(root)}
+    assert now[edited["photo_id"]]["metadata"]["caption"] == "written by hand"
+    assert len(now[edited["photo_id"]]["instances"]["lib2"]) == 1  # the copy, added now
+    assert now[emptied["photo_id"]]["instances"]["lib"]  # read again from its file
+    assert git(root, "status", "--porcelain").stdout == ""
+    check_invariants(root, Expect(records=6, present={"lib": 4, "lib2": 3}), read_data=False)
+    assert_check_clean(root)

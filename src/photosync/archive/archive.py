@@ -20,6 +20,7 @@ import re
 import shlex
 import shutil
 import sys
+import threading
 import uuid
 import weakref
 from collections import deque
@@ -223,7 +224,12 @@ class Archive:
         #: PENDING_FILE opened for appending (once per version of the file, not per path)
         self._pending_fd: tuple[int, weakref.finalize[[int], Archive]] | None = None
         #: files with changes photosync did not make (a hand edit, a staged file): left alone
-        self.user_changed: set[str] = set()
+        self._user_changed: set[str] = set()
+        #: ``lock(defer_status=True)``: the run-start ``git status``, still running
+        self._status: tuple[ThreadPoolExecutor, Future[list[str]]] | None = None
+        #: what recovery found once a deferred status came in (``settle``), for the user
+        self.late_notes: list[str] = []
+        self._settling = threading.Lock()
         #: a reader's answer to ``committed_as_is`` (git asked once)
         self._as_is: bool | None = None
         #: the typed preferences and the file version they were read from (``prefs``)
@@ -304,6 +310,7 @@ class Archive:
         return self._state
 
     def close(self) -> None:
+        self._drop_status()
         try:
             self.wait_for_commits()
         finally:
@@ -324,10 +331,27 @@ class Archive:
                 self._lock.release()
                 self._lock = None
 
-    def lock(self) -> list[str]:
+    @property
+    def user_changed(self) -> set[str]:
+        """Files with changes photosync did not make: left alone by this run. Asking
+        waits for a deferred run-start ``git status`` (``settle``)."""
+        if self._status is not None:
+            self.settle()
+        return self._user_changed
+
+    def lock(self, *, defer_status: bool = False) -> list[str]:
         """Take the writer lock, then make the working tree consistent.
 
         Returns notes about what recovery did (for the user).
+
+        ``defer_status``: when nothing can need recovering (HEAD as this archive's
+        index left it, no path of a killed run pending, no lock or merge left
+        behind), git's look at the whole working tree (two seconds at a million
+        records: an ``lstat`` each) goes on in the background while the caller does
+        work that reads no record (hashing and storing new files). Everything that
+        needs its answer waits for it (``settle``): ``user_changed``, writing or
+        removing a file, committing. The caller settles before it looks anything up
+        in the index. What settling then finds is in ``late_notes``.
         """
         self._lock = ArchiveLock(self.root / ".photosync" / "lock").acquire()
         # HEAD as photosync left it: no pull or merge can have filed a photo twice
@@ -347,6 +371,15 @@ class Archive:
         # a git killed with us (kill -9 of the group, power cut) leaves its lock files;
         # cleared before this run's own git status may take one
         cleared = self.git.clear_stale_locks(self.root / ".photosync" / "quarantine")
+        if (
+            defer_status
+            and head_known
+            and not aborted
+            and not cleared
+            and not self._lock.recovered_stale
+            and not self.pending_paths()
+        ):
+            return self._lock_deferred()
         with ThreadPoolExecutor(1, thread_name_prefix="git-status") as pool:
             # git's stat of every record file (a second at a million) runs while this
             # thread does what the run needs anyway and does not depend on it
@@ -373,6 +406,54 @@ class Archive:
                 f"the last run ({self._lock.previous_holder}) was killed; the lock it left was taken over",
             )
         return notes
+
+    def _lock_deferred(self) -> list[str]:
+        """``lock`` when only a hand edit could be found: git's status runs on."""
+        pool = ThreadPoolExecutor(1, thread_name_prefix="git-status")
+        self._status = (pool, pool.submit(self.git.dirty_paths, "photos", "config", "schemas"))
+        self._warm_up()
+        # each of these asks ``user_changed`` (so settles first) only when it has work
+        notes = self._refresh_schemas()
+        notes.extend(self._ensure_merge_driver())
+        self.ensure_index()
+        notes.extend(self._seal_earlier_approvals())
+        return notes
+
+    @property
+    def settling(self) -> bool:
+        """A deferred run-start ``git status`` is still running (``lock``)."""
+        return self._status is not None and not self._status[1].done()
+
+    def settle(self) -> list[str]:
+        """Take in a deferred run-start ``git status`` (``lock(defer_status=True)``).
+
+        Nothing was pending when the lock was taken and no file has been written
+        since (every write settles first), so recovery can only find the user's own
+        changes: those are left alone, and the index is rebuilt from the records as
+        ``lock`` would have done. Returns (and keeps in ``late_notes``) what it found.
+        """
+        with self._settling:
+            if self._status is None:
+                return []
+            pool, future = self._status
+            try:
+                dirty = future.result()
+            finally:
+                self._status = None
+                pool.shutdown()
+            notes = self._recover(dirty)
+            if self._user_changed:
+                notes.extend(self.merge_duplicate_records())
+                self.ensure_index(force=True)
+            self.late_notes.extend(notes)
+            return notes
+
+    def _drop_status(self) -> None:
+        """A run that ends without settling: git's status is waited for, not used."""
+        if self._status is not None:
+            pool, _future = self._status
+            self._status = None
+            pool.shutdown(wait=True)
 
     # approval seals --------------------------------------------------------------------
     @property
@@ -577,7 +658,7 @@ class Archive:
         if self._lock is not None or self.committed_as_is():  # as is: nobody's change
             return
         pending = self.pending_paths()
-        self.user_changed = {
+        self._user_changed = {
             rel
             for rel in self.git.dirty_paths("photos", "config", "schemas", write_index=False)
             if rel not in pending and not (Path(rel).name.startswith(".") and rel.endswith(".tmp"))
@@ -801,6 +882,8 @@ class Archive:
 
     def _intend(self, rel: str) -> None:
         """List a path in PENDING_FILE before writing or removing it (recovery commits only these)."""
+        if self._status is not None:
+            self.settle()  # what the run-start status finds must not include this run's writes
         self._touched.add(rel)
         if rel in self._intended:
             return
@@ -951,6 +1034,8 @@ class Archive:
         Records are written without a per-file fsync; one filesystem sync here makes
         the whole batch durable before git records it.
         """
+        if self._status is not None:
+            self.settle()
         self._drain_writes()
         if everything:
             self.wait_for_commits()
@@ -966,6 +1051,8 @@ class Archive:
         git hashes and stores the batch's files while the next batch is prepared.
         Commits stay in order: a new one first waits for the one before.
         """
+        if self._status is not None:
+            self.settle()
         self._drain_writes()
         self.wait_for_commits()
         paths = sorted(self._touched)
@@ -1237,7 +1324,7 @@ class Archive:
             )
         if finished:
             notes.append(f"{len(finished)} merge(s) cut short by an interrupted run were completed")
-        self.user_changed = set(user)
+        self._user_changed = set(user)
         if ours:
             self._touched.update(ours)
             self.commit("recover: changes left by an interrupted run\n\n" + "\n".join(notes))

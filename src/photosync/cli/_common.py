@@ -59,23 +59,32 @@ def user_name() -> str:
 
 
 @contextmanager
-def writing(settings: Settings) -> Iterator[Archive]:
+def writing(settings: Settings, *, defer_status: bool = False) -> Iterator[Archive]:
     """The archive, locked and recovered, for a command that changes it.
 
     The run is logged to its own file under ``.photosync/logs/`` from the moment
     it holds the lock (a run refused by the lock touches nothing, not even logs).
+    ``defer_status``: see ``Archive.lock``; what it finds late is shown at the end.
     """
     archive = settings.archive()
     try:
-        notes = archive.lock()
+        notes = archive.lock(defer_status=defer_status)
         with run_log(archive.root, _command_name()):
-            for note in notes:
-                log.info("recovered: %s", note)
-                err_console.print(f"[yellow]recovered:[/] {escape(note)}")
+            _show_recovered(notes)
             _warn_damaged(archive)
             yield archive
+            archive.settle()
+            _show_recovered(archive.late_notes)
+            if archive.late_notes:
+                _warn_damaged(archive)
     finally:
         archive.close()
+
+
+def _show_recovered(notes: list[str]) -> None:
+    for note in notes:
+        log.info("recovered: %s", note)
+        err_console.print(f"[yellow]recovered:[/] {escape(note)}")
 
 
 def _command_name() -> str:

@@ -100,7 +100,8 @@ def discover(
         )
     takeout = (*takeout, *more_parts)
     since_at = parse_since(since)
-    with writing(settings) as archive:
+    # git's look at every record file runs while the new files are hashed and stored
+    with writing(settings, defer_status=True) as archive:
         report = run_discover(
             archive,
             services=list(services) or None,

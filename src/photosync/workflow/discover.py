@@ -332,7 +332,8 @@ class _ServiceRun:
         )
         self.progress.start(f"discover {name}")
         try:
-            for chunk in _chunks(self._ingest_all(self._changed_items(listing, cursor))):
+            chunks = _chunks(self._ingest_all(self._changed_items(listing, cursor)))
+            for chunk in self._settled(chunks):
                 self.archive.state.prefetch_hashes(
                     f"sha256:{f.digest}" for i in chunk for f in (i, *i.copies) if f.digest
                 )
@@ -399,6 +400,27 @@ class _ServiceRun:
             len(r.failed),
         )
         return r
+
+    def _settled(self, chunks: Iterator[list[_Ingested]]) -> Iterator[list[_Ingested]]:
+        """The ingested files, once the archive's run-start status is in (``settle``).
+
+        Until then (``lock(defer_status=True)``) files are hashed, stored and held
+        here, at most a batch of them: what is done with them depends on the
+        records, which a hand edit found by that status may change.
+        """
+        held: list[list[_Ingested]] = []
+        if self.archive.settling:
+            count = 0
+            for chunk in chunks:
+                held.append(chunk)
+                count += len(chunk)
+                if count >= self.commit_every or not self.archive.settling:
+                    break
+        if self.archive.settle():
+            # the index was rebuilt from the records: a seen row no record holds is gone
+            self.seen = self.archive.state.seen_for_service(self.service.name)
+        yield from held
+        yield from chunks
 
     def _full_listing_due(self) -> bool:
         """``incremental_sync_days``: a cursor is trusted that long after the last full listing
