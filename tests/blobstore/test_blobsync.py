@@ -274,3 +274,31 @@ def test_each_digest_is_told_settled_once_on_the_callers_thread(
     copy_missing_blobs(digests, local, [target], workers=3, on_done=settled)
     assert sorted(d for d, _, _ in told) == digests
     assert all(there and main for _, there, main in told)
+
+
+class _FullStore(LocalBlobStore):
+    """A local folder on a disk that is full: every copy into it fails with ENOSPC."""
+
+    def batch(self) -> Any:
+        batch = super().batch()
+
+        def full(*_args: Any, **_kwargs: Any) -> bool:
+            raise OSError(28, "No space left on device")
+
+        batch.put_file = full  # type: ignore[method-assign]
+        return batch
+
+
+def test_a_full_target_is_named_as_where_the_copy_failed(
+    local: LocalBlobStore, tmp_path: Path
+) -> None:
+    """A full target disk was reported as "cannot read the original": the user would
+    look at the source, which is fine, instead of freeing space where copies go."""
+    blobs = fill(local, 2, tmp_path / "in")
+    full = _FullStore(tmp_path / "full", name="full")
+    roomy = LocalBlobStore(tmp_path / "roomy", name="roomy")
+    report = copy_missing_blobs(list(blobs), [local], [full, roomy], workers=2)
+    assert set(report.failed["full"]) == set(blobs)
+    for why in report.failed["full"].values():
+        assert why.startswith("cannot write the copy") and "No space left" in why, why
+    assert sorted(report.copied["roomy"]) == sorted(blobs)  # the other target is not held back

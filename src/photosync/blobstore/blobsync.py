@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import hashlib
 import itertools
 import os
@@ -36,6 +37,8 @@ CHUNK = 2048
 #: filesystem sync per this many blobs, or bytes, instead of an fsync each
 PUBLISH_BLOBS = 1000
 PUBLISH_BYTES = 256 * 1024 * 1024
+#: an OSError only a write raises (a full disk or quota, a read-only or too small target)
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 
 
 class CopyJournal(Protocol):
@@ -676,6 +679,11 @@ def copy_sorted_blobs(
             except PhotosyncError as error:
                 with lock:
                     report.failed[target.name][digest] = str(error)
+            except OSError as error:
+                if error.errno not in _WRITE_ERRNOS:
+                    raise  # the original could not be read: no target gets it now
+                with lock:  # this target is full or read-only: the others still get theirs
+                    report.failed[target.name][digest] = f"cannot write the copy: {error}"
             else:
                 done(target, digest, stored, size, sizes)
         return refused
