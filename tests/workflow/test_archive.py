@@ -304,3 +304,39 @@ def test_pending_paths_opened_once_per_version_and_listed_before_each_write(
     archive.commit("test: one more")
     archive.close()
     assert_check_clean(archive.root)
+
+
+@pytest.mark.parametrize("first", [False, True], ids=["appended", "new-file"])
+def test_a_full_disk_leaves_no_half_line_in_pending_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first: bool
+) -> None:
+    """An append to the pending-paths list cut short by a full disk left half a line:
+    the next path went onto it, unlisted, so a run killed then left its record to be
+    taken for the user's hand edit (never committed by photosync)."""
+    archive = Archive.init(tmp_path / "a")
+    records_ = [_record(seed) for seed in "bcd"]
+    if not first:
+        archive.write_record(records_[0])
+    real_write = os.write
+    cut = []
+
+    def short_write(fd: int, data: bytes) -> int:  # a disk with room for 5 bytes
+        if not cut and data.endswith(b".json\n"):
+            cut.append(data)
+            return real_write(fd, data[:5])
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", short_write)
+    with pytest.raises(OSError, match="No space left"):
+        archive.write_record(records_[1])
+    monkeypatch.setattr(os, "write", real_write)
+    assert cut
+    archive.write_record(records_[2])
+    archive.write_record(records_[1])  # asked again: listed this time
+    wanted = {record_relpath(r) for r in (records_ if not first else records_[1:])}
+    text = (archive.root / ".photosync" / "pending-paths").read_text()
+    assert set(text.splitlines()) == wanted and text.endswith("\n")
+    assert archive.pending_paths() == wanted
+    archive.commit("records")
+    archive.close()
+    assert git_clean(archive.root)

@@ -13,6 +13,7 @@ Layout (see README.md written into every archive)::
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -884,19 +885,20 @@ class Archive:
         """List a path in PENDING_FILE before writing or removing it (recovery commits only these)."""
         if self._status is not None:
             self.settle()  # what the run-start status finds must not include this run's writes
-        self._touched.add(rel)
         if rel in self._intended:
+            self._touched.add(rel)
             return
-        self._intended.add(rel)
         line = (rel + "\n").encode("utf-8")
         if self._pending_fd is not None and os.fstat(self._pending_fd[0]).st_nlink == 0:
             # the file was removed under the run (a cleanup of .photosync/): appends to
             # the unlinked one would list nothing
             self._close_pending()
+        created = False
         if self._pending_fd is None:
             path = self.root / PENDING_FILE
             if not path.exists():  # a new file lists every path not yet committed
-                line = "".join(f"{p}\n" for p in sorted(self._intended)).encode("utf-8")
+                created = True
+                line = "".join(f"{p}\n" for p in sorted({*self._intended, rel})).encode("utf-8")
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             except FileNotFoundError:
@@ -904,8 +906,23 @@ class Archive:
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             # closed with the archive, or when this object goes (an archive not closed)
             self._pending_fd = (fd, weakref.finalize(self, os.close, fd))
-        # one append: a line is whole or, killed before it, absent
-        os.write(self._pending_fd[0], line)
+        fd = self._pending_fd[0]
+        before = os.fstat(fd).st_size
+        try:
+            # one append: a line is whole or, killed before it, absent
+            if os.write(fd, line) != len(line):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(PENDING_FILE))
+        except OSError:
+            # a full disk may take part of the line: cut it off, or the next path
+            # would be appended to the half line and go unlisted
+            with suppress(OSError):
+                os.ftruncate(fd, before)
+            if created:  # the next path lists them all again
+                self._close_pending()
+                (self.root / PENDING_FILE).unlink(missing_ok=True)
+            raise
+        self._intended.add(rel)
+        self._touched.add(rel)
 
     def _close_pending(self) -> None:
         """Before PENDING_FILE is replaced or removed: the next path opens the new one."""
