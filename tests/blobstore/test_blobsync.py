@@ -14,6 +14,7 @@ from photosync.blobstore.base import BlobStore
 from photosync.blobstore.blobsync import (
     BlobSyncReport,
     JsonlJournal,
+    _journalled,
     copy_missing_blobs,
     repair_blobs,
     verify_blobs,
@@ -112,12 +113,30 @@ def test_journal_makes_a_rerun_skip_finished_copies(local: LocalBlobStore, tmp_p
     with open(journal_path, "a", encoding="utf-8") as handle:
         handle.write('{"location": "t", "dig')  # torn line from a crash
     reloaded = JsonlJournal(journal_path)
-    assert all(reloaded.is_done("t", d) for d in first)
+    assert all(reloaded.is_done(_journalled(target), d) for d in first)
     report = copy_missing_blobs(list(blobs), local, [target], workers=2, journal=reloaded)
     assert sorted(report.copied["t"]) == sorted(list(blobs)[3:])
     assert report.present["t"] == 3
     # the lines written after the torn one are whole: a third run knows all six
-    assert all(JsonlJournal(journal_path).is_done("t", d) for d in blobs)
+    assert all(JsonlJournal(journal_path).is_done(_journalled(target), d) for d in blobs)
+
+
+def test_a_location_pointed_elsewhere_is_not_taken_for_holding_what_the_journal_says(
+    local: LocalBlobStore, tmp_path: Path
+) -> None:
+    """The copy journal (kept across a run that stopped) was keyed by the location's
+    name only: pointed at a new disk meanwhile, the location was said to hold blobs
+    it never received."""
+    blobs = fill(local, 4, tmp_path / "in")
+    journal_path = tmp_path / "journal.jsonl"
+    old = LocalBlobStore(tmp_path / "old-disk", name="nas")
+    copy_missing_blobs(list(blobs), local, [old], workers=2, journal=JsonlJournal(journal_path))
+    new = LocalBlobStore(tmp_path / "new-disk", name="nas")
+    report = copy_missing_blobs(
+        list(blobs), local, [new], workers=2, journal=JsonlJournal(journal_path)
+    )
+    assert sorted(report.copied["nas"]) == sorted(blobs) and report.present["nas"] == 0
+    assert sorted(new.iter_digests()) == sorted(blobs)
 
 
 def test_journal_is_group_committed(
@@ -141,7 +160,7 @@ def test_journal_is_group_committed(
     monkeypatch.undo()
     assert len(report.copied["t"]) == 40
     assert synced.count(str(journal_path)) == 1
-    assert all(JsonlJournal(journal_path).is_done("t", d) for d in blobs)
+    assert all(JsonlJournal(journal_path).is_done(_journalled(target), d) for d in blobs)
 
 
 @pytest.mark.parametrize("size", [2000, 6 * 1024 * 1024], ids=["single", "multipart"])

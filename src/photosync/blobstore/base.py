@@ -27,6 +27,10 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 NAMED_PREFIX = "archive/"
 
 
+#: a well-formed digest no content has (for describing a store, never stored)
+ZERO_DIGEST = "0" * 64
+
+
 def check_digest(digest: str) -> str:
     """Accept ``sha256:<hex>`` or ``<hex>``; return the bare lowercase hex (the
     record's rule, ``model.bare_digest``)."""
@@ -255,6 +259,13 @@ class BlobStore(ABC):
     @abstractmethod
     def locator(self, digest: str) -> str:
         """Where the blob is, for people and for ``source_of_truth_path``."""
+
+    @property
+    def place(self) -> str:
+        """Where the location points (a folder, a bucket and prefix): a location whose
+        name stays while it is pointed elsewhere is another place, and what a copy
+        journal says of the old one does not hold there."""
+        return self.locator(ZERO_DIGEST)
 
     # named objects: the archive's own copy (git bundles and their manifests) ----------
     #

@@ -51,6 +51,13 @@ class CopyJournal(Protocol):
     def flush(self) -> None: ...
 
 
+def _journalled(target: BlobStore) -> str:
+    """A location as the copy journal knows it: its name and (hashed: an endpoint may
+    carry a user name) where it points, so a location pointed elsewhere after a run
+    that stopped is copied to, not taken as holding what the old place held."""
+    return f"{target.name}#{hashlib.sha256(target.place.encode()).hexdigest()[:16]}"
+
+
 class JsonlJournal:
     """A ``CopyJournal`` in an append-only JSON-lines file, group-committed.
 
@@ -611,7 +618,7 @@ def copy_sorted_blobs(
                 if target.name in report.sized:
                     sizes[target.name] = None  # the copy's size once replaced
                 continue
-            if (journal is not None and journal.is_done(target.name, digest)) or (
+            if (journal is not None and journal.is_done(_journalled(target), digest)) or (
                 found is not None
             ):
                 report.present[target.name] += 1
@@ -640,7 +647,7 @@ def copy_sorted_blobs(
             if target.name in sizes:
                 sizes[target.name] = size
         if journal is not None:
-            journal.record(target.name, digest)
+            journal.record(_journalled(target), digest)
 
     def put(
         digest: str,

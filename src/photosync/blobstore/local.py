@@ -342,6 +342,10 @@ class LocalBlobStore(BlobStore):
     def locator(self, digest: str) -> str:
         return f"{self.name}:{blob_key(digest)}"
 
+    @property
+    def place(self) -> str:
+        return str(self.root.resolve())
+
     # named objects ---------------------------------------------------------------
     def named_path(self, name: str) -> Path:
         return self.root / NAMED_PREFIX / check_name(name)

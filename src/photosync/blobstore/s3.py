@@ -443,6 +443,10 @@ class S3BlobStore(BlobStore):
     def locator(self, digest: str) -> str:
         return f"s3://{self.bucket}/{self.key_for(digest)}"
 
+    @property
+    def place(self) -> str:
+        return f"{self.endpoint_url or ''} s3://{self.bucket}/{self.prefix}"
+
     def reader(self, digest: str) -> BlobReader:
         """The object's bytes as they download (``verify`` hashes them); a missing blob
         raises BlobError, and so does a download that fails on the way."""
