@@ -35,7 +35,7 @@ from photosync.archive.archive import Archive, PendingCommit
 from photosync.archive.state import RefusedItem, SeenEntry
 from photosync.blobstore.base import hash_stream, open_regular
 from photosync.blobstore.local import LocalBlobStore
-from photosync.errors import ItemRefused, PhotosyncError, ServiceError
+from photosync.errors import ItemRefused, PhotosyncError, ServiceError, UserChanged
 from photosync.identity import Candidate, best_copy, fingerprint_file
 from photosync.metadata import extract_media_info
 from photosync.metadata.dates import FILENAME_SOURCE
@@ -388,7 +388,11 @@ class _ServiceRun:
         }:
             # a run that found nothing leaves git alone; the time of every run is kept locally
             sync_state["services"][name] = entry
-            self.archive.save_sync_state(sync_state)
+            try:
+                self.archive.save_sync_state(sync_state)
+            except UserChanged as error:  # the user's edit of it: left alone, said
+                self.report.warnings.append(f"{error} (this run's cursor is not saved)")
+                log.warning("discover %s: %s", name, error)
         self.archive.state.set_meta(f"last_run:discover:{name}", entry["last_discover"])
         self._checkpoint(commits, final=True)
         r = self.report
