@@ -546,6 +546,7 @@ class Archive:
     def save_services(self, services: dict[str, dict[str, Any]]) -> None:
         config = {"schema_version": 1, "services": services}
         validate_services(config)
+        self._refuse_user_changed(SERVICES_FILE, None)  # the user's edit: theirs
         self._intend(SERVICES_FILE)
         write_json(self.root / SERVICES_FILE, config)
 
@@ -571,6 +572,7 @@ class Archive:
     def save_preferences(self, prefs: dict[str, Any]) -> None:
         validate_config(PREFERENCES_FILE, prefs)
         self._prefs = None
+        self._refuse_user_changed(PREFERENCES_FILE, None)  # the user's edit: theirs
         self._intend(PREFERENCES_FILE)
         write_json(self.root / PREFERENCES_FILE, prefs)
 
@@ -584,6 +586,7 @@ class Archive:
 
     def save_sync_state(self, state: dict[str, Any]) -> None:
         validate_config(SYNC_STATE_FILE, state)
+        self._refuse_user_changed(SYNC_STATE_FILE, None)  # the user's edit: theirs
         self._intend(SYNC_STATE_FILE)
         write_json(self.root / SYNC_STATE_FILE, state)
 

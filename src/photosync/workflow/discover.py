@@ -35,7 +35,7 @@ from photosync.archive.archive import Archive, PendingCommit
 from photosync.archive.state import RefusedItem, SeenEntry
 from photosync.blobstore.base import hash_stream, open_regular
 from photosync.blobstore.local import LocalBlobStore
-from photosync.errors import ItemRefused, PhotosyncError, ServiceError
+from photosync.errors import ItemRefused, PhotosyncError, ServiceError, UserChanged
 from photosync.identity import Candidate, best_copy, fingerprint_file
 from photosync.metadata import extract_media_info
 from photosync.metadata.dates import FILENAME_SOURCE
@@ -297,6 +297,9 @@ class _ServiceRun:
         self._batch_items = 0
         self._inflight: tuple[PendingCommit, list[SeenRow]] | None = None
         self._shrank = False
+        #: items the seen-cache passed over before the archive's run-start status was in
+        #: (``_settled``): that cache may be stale until then
+        self._unsettled_skips: list[RemoteItem] | None = None
         self.fingerprints = archive.prefs().sync.fingerprint_during_discover
         self.batch_new = 0
         self.batch_duplicate = 0
@@ -385,7 +388,11 @@ class _ServiceRun:
         }:
             # a run that found nothing leaves git alone; the time of every run is kept locally
             sync_state["services"][name] = entry
-            self.archive.save_sync_state(sync_state)
+            try:
+                self.archive.save_sync_state(sync_state)
+            except UserChanged as error:  # the user's edit of it: left alone, said
+                self.report.warnings.append(f"{error} (this run's cursor is not saved)")
+                log.warning("discover %s: %s", name, error)
         self.archive.state.set_meta(f"last_run:discover:{name}", entry["last_discover"])
         self._checkpoint(commits, final=True)
         r = self.report
@@ -409,17 +416,32 @@ class _ServiceRun:
         records, which a hand edit found by that status may change.
         """
         held: list[list[_Ingested]] = []
+        stopped: ServiceError | None = None
         if self.archive.settling:
+            # the listing asks the seen-cache before settle: what it passes over is kept,
+            # and looked at again should settle find that cache stale
+            self._unsettled_skips = []
             count = 0
-            for chunk in chunks:
-                held.append(chunk)
-                count += len(chunk)
-                if count >= self.commit_every or not self.archive.settling:
-                    break
+            try:
+                for chunk in chunks:
+                    held.append(chunk)
+                    count += len(chunk)
+                    if count >= self.commit_every or not self.archive.settling:
+                        break
+            except ServiceError as error:
+                stopped = error  # the files stored so far are recorded first, as ever
+        skipped, self._unsettled_skips = self._unsettled_skips or [], None
         if self.archive.settle():
             # the index was rebuilt from the records: a seen row no record holds is gone
             self.seen = self.archive.state.seen_for_service(self.service.name)
+            again = [item for item in skipped if self._wanted(item)]
+            if again:
+                # passed over as unchanged by the stale cache: read like any changed file
+                self.report.unchanged -= len(again)
+                held.extend(_chunks(self._ingest_all(iter(again))))
         yield from held
+        if stopped is not None:
+            raise stopped
         yield from chunks
 
     def _full_listing_due(self) -> bool:
@@ -452,12 +474,29 @@ class _ServiceRun:
             seen = self.seen.get(item.instance_id)
             if not self.full_scan and seen is not None and seen.version == item.version:
                 self.report.unchanged += 1
+                if self._unsettled_skips is not None:
+                    self._unsettled_skips.append(item)
                 continue
-            earlier = self.refused.get(item.instance_id)
-            if earlier is not None and earlier.version == item.version and not self.retry_failed:
+            if self._refused_before(item):
                 self.report.refused_before += 1  # refused for good: not asked again
                 continue
             yield item
+
+    def _refused_before(self, item: RemoteItem) -> bool:
+        earlier = self.refused.get(item.instance_id)
+        return earlier is not None and earlier.version == item.version and not self.retry_failed
+
+    def _wanted(self, item: RemoteItem) -> bool:
+        """An item passed over as seen before settle that the settled cache does not know
+        (its record was removed or emptied by hand), and not refused for good before."""
+        seen = self.seen.get(item.instance_id)
+        if seen is not None and seen.version == item.version:
+            return False
+        if self._refused_before(item):
+            self.report.unchanged -= 1
+            self.report.refused_before += 1
+            return False
+        return True
 
     def _ingest_all(self, items: Iterator[RemoteItem]) -> Iterator[_Ingested]:
         """Ingest in worker threads, results in listing order, bounded look-ahead."""
