@@ -430,15 +430,9 @@ class _ServiceRun:
                         break
             except ServiceError as error:
                 stopped = error  # the files stored so far are recorded first, as ever
-        skipped, self._unsettled_skips = self._unsettled_skips or [], None
-        if self.archive.settle():
-            # the index was rebuilt from the records: a seen row no record holds is gone
-            self.seen = self.archive.state.seen_for_service(self.service.name)
-            again = [item for item in skipped if self._wanted(item)]
-            if again:
-                # passed over as unchanged by the stale cache: read like any changed file
-                self.report.unchanged -= len(again)
-                held.extend(_chunks(self._ingest_all(iter(again))))
+        again = self._settle()
+        if again:
+            held.extend(_chunks(self._ingest_all(iter(again))))
         yield from held
         if stopped is not None:
             raise stopped
@@ -476,11 +470,28 @@ class _ServiceRun:
                 self.report.unchanged += 1
                 if self._unsettled_skips is not None:
                     self._unsettled_skips.append(item)
+                    if len(self._unsettled_skips) >= UNSETTLED_SKIPS or not self.archive.settling:
+                        # git's status is in, or the items kept would grow with the
+                        # listing: settle now (this is the caller's thread)
+                        yield from self._settle()
                 continue
             if self._refused_before(item):
                 self.report.refused_before += 1  # refused for good: not asked again
                 continue
             yield item
+
+    def _settle(self) -> list[RemoteItem]:
+        """Take in the archive's run-start status; the items the stale seen-cache passed
+        over that must be read after all (their record was removed or emptied by hand)."""
+        skipped, self._unsettled_skips = self._unsettled_skips or [], None
+        if not self.archive.settle():
+            return []
+        # the index was rebuilt from the records: a seen row no record holds is gone
+        self.seen = self.archive.state.seen_for_service(self.service.name)
+        again = [item for item in skipped if self._wanted(item)]
+        # passed over as unchanged by the stale cache: read like any changed file
+        self.report.unchanged -= len(again)
+        return again
 
     def _refused_before(self, item: RemoteItem) -> bool:
         earlier = self.refused.get(item.instance_id)
@@ -877,6 +888,10 @@ class _ServiceRun:
             self.archive.state.record_seen(self.service.name, seen_rows)
             for iid, version, digest in seen_rows:
                 self.seen[iid] = SeenEntry(version, digest)
+
+
+#: at most this many items passed over as seen are kept until the run-start status is in
+UNSETTLED_SKIPS = 4096
 
 
 def _chunks(results: Iterator[_Ingested], size: int = 32) -> Iterator[list[_Ingested]]:
