@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from photosync.archive.archive import Archive
@@ -514,7 +515,7 @@ def _upload_jobs(
 
     def landed(record: Record, outcome: UploadResult | Exception) -> None:
         if isinstance(outcome, UploadResult):
-            _journal_done(archive, record["photo_id"], service.name, outcome)
+            _journal_done(archive, record["photo_id"], service.name, outcome, service)
         outcomes[(record["photo_id"], service.name)] = outcome
 
     if service.upload_batch_size > 0:
@@ -787,8 +788,12 @@ def _carry_out(
     journal = None if result is not None else archive.state.journal_get(OPERATION, photo_id, target)
     if result is not None:
         pass  # uploaded ahead, its "done" journalled: what the service said is here
+    elif journal is not None and journal[0] == "done" and not _done_here(journal[1], service):
+        # "done" for the folder the service pointed at then (a new disk since): not here
+        journal = ("intent", None)
+        result = service.find_existing(record)
     elif journal is not None and journal[0] == "done" and journal[1]:
-        result = UploadResult(**json.loads(journal[1]))
+        result = UploadResult(**_done_result(journal[1]))
     elif journal is not None:
         result = service.find_existing(record)  # an earlier attempt may have landed
         if result is None:
@@ -801,7 +806,7 @@ def _carry_out(
             except UploadUncertain as error:
                 raise UploadPending(f"{error}; asked again after that") from error
     if journal is None or journal[0] != "done":
-        _journal_done(archive, photo_id, target, result)
+        _journal_done(archive, photo_id, target, result, service)
     metadata = record["metadata"]
     instance: Instance = {
         "id": result.instance_id,
@@ -852,15 +857,39 @@ def _record_shown(
         )
 
 
-def _journal_done(archive: Archive, photo_id: str, target: str, result: UploadResult) -> None:
+def _service_place(service: Any) -> str | None:
+    """Where a folder service points (its folder, resolved); None for any other service.
+    A "done" journalled for one folder says nothing of another the service points at
+    now (``service locate``, a changed path)."""
+    root = getattr(service, "root", None)
+    if not isinstance(root, Path):
+        return None
+    return str(root.resolve())
+
+
+def _done_here(detail: str | None, service: Any) -> bool:
+    """A "done" entry made while the service pointed where it points now (an entry
+    without a place, written by a remote service or an older version, is trusted)."""
+    if not detail:
+        return True
+    place = json.loads(detail).get("place")
+    return place is None or place == _service_place(service)
+
+
+def _done_result(detail: str) -> dict[str, Any]:
+    data = json.loads(detail)
+    return {"instance_id": data["instance_id"], "url": data.get("url")}
+
+
+def _journal_done(
+    archive: Archive, photo_id: str, target: str, result: UploadResult, service: Any = None
+) -> None:
     """Durable as soon as the service said yes: the one proof a re-run needs."""
-    archive.state.journal_set(
-        OPERATION,
-        photo_id,
-        target,
-        "done",
-        json.dumps({"instance_id": result.instance_id, "url": result.url}),
-    )
+    detail: dict[str, Any] = {"instance_id": result.instance_id, "url": result.url}
+    place = _service_place(service)
+    if place is not None:
+        detail["place"] = place
+    archive.state.journal_set(OPERATION, photo_id, target, "done", json.dumps(detail))
 
 
 def _journal_intent(archive: Archive, photo_id: str, service: TargetService) -> None:
