@@ -207,6 +207,13 @@ class TargetService(Service):
         """Wall-clock seconds, from the service's clock (tests inject a fake one)."""
         return time.time()
 
+    @property
+    def place(self) -> str | None:
+        """Where uploads land when that can change under the same name (a folder the
+        user may point elsewhere); None for an account, which stays where it is. An
+        upload journalled for one place says nothing of another."""
+        return None
+
     @abstractmethod
     def find_existing(self, record: Record) -> UploadResult | None:
         """An earlier upload of this photo, so that a crash never duplicates it."""

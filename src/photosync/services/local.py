@@ -76,6 +76,10 @@ class LocalFolderService(SourceService, TargetService):
         self.exclude = [p.lower() for p in _patterns(settings.get("exclude"))]
         self._swept: set[Path] = set()
 
+    @property
+    def place(self) -> str:
+        return str(self.root.resolve())
+
     # source -------------------------------------------------------------------------
     def list_items(
         self, *, since: datetime | None, cursor: str | None, report: ListingReport

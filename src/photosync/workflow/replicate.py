@@ -23,7 +23,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from photosync.archive.archive import Archive
@@ -857,23 +856,13 @@ def _record_shown(
         )
 
 
-def _service_place(service: Any) -> str | None:
-    """Where a folder service points (its folder, resolved); None for any other service.
-    A "done" journalled for one folder says nothing of another the service points at
-    now (``service locate``, a changed path)."""
-    root = getattr(service, "root", None)
-    if not isinstance(root, Path):
-        return None
-    return str(root.resolve())
-
-
-def _done_here(detail: str | None, service: Any) -> bool:
+def _done_here(detail: str | None, service: TargetService) -> bool:
     """A "done" entry made while the service pointed where it points now (an entry
     without a place, written by a remote service or an older version, is trusted)."""
     if not detail:
         return True
     place = json.loads(detail).get("place")
-    return place is None or place == _service_place(service)
+    return place is None or place == service.place
 
 
 def _done_result(detail: str) -> dict[str, Any]:
@@ -882,11 +871,15 @@ def _done_result(detail: str) -> dict[str, Any]:
 
 
 def _journal_done(
-    archive: Archive, photo_id: str, target: str, result: UploadResult, service: Any = None
+    archive: Archive,
+    photo_id: str,
+    target: str,
+    result: UploadResult,
+    service: TargetService | None = None,
 ) -> None:
     """Durable as soon as the service said yes: the one proof a re-run needs."""
     detail: dict[str, Any] = {"instance_id": result.instance_id, "url": result.url}
-    place = _service_place(service)
+    place = None if service is None else service.place
     if place is not None:
         detail["place"] = place
     archive.state.journal_set(OPERATION, photo_id, target, "done", json.dumps(detail))
