@@ -892,10 +892,13 @@ class Archive:
             self._touched.add(rel)
             return
         line = (rel + "\n").encode("utf-8")
-        if self._pending_fd is not None and os.fstat(self._pending_fd[0]).st_nlink == 0:
+        # one fstat: whether the file is still there, and where this append starts
+        held = os.fstat(self._pending_fd[0]) if self._pending_fd is not None else None
+        if held is not None and held.st_nlink == 0:
             # the file was removed under the run (a cleanup of .photosync/): appends to
             # the unlinked one would list nothing
             self._close_pending()
+            held = None
         created = False
         if self._pending_fd is None:
             path = self.root / PENDING_FILE
@@ -910,7 +913,7 @@ class Archive:
             # closed with the archive, or when this object goes (an archive not closed)
             self._pending_fd = (fd, weakref.finalize(self, os.close, fd))
         fd = self._pending_fd[0]
-        before = os.fstat(fd).st_size
+        before = held.st_size if held is not None else os.fstat(fd).st_size
         try:
             # one append: a line is whole or, killed before it, absent
             if os.write(fd, line) != len(line):

@@ -579,6 +579,8 @@ def copy_sorted_blobs(
     torn: set[tuple[str, str]] = set()
     listings: dict[str, StreamedListing] = {}
     batches: dict[str, Batch] = {}
+    # as the journal knows each target (a hash of where it points: once, not per blob)
+    journalled = {target.name: _journalled(target) for target in targets}
     for target in targets:
         if target.batches:
             batches[target.name] = target.batch()
@@ -618,7 +620,7 @@ def copy_sorted_blobs(
                 if target.name in report.sized:
                     sizes[target.name] = None  # the copy's size once replaced
                 continue
-            if (journal is not None and journal.is_done(_journalled(target), digest)) or (
+            if (journal is not None and journal.is_done(journalled[target.name], digest)) or (
                 found is not None
             ):
                 report.present[target.name] += 1
@@ -647,7 +649,7 @@ def copy_sorted_blobs(
             if target.name in sizes:
                 sizes[target.name] = size
         if journal is not None:
-            journal.record(_journalled(target), digest)
+            journal.record(journalled[target.name], digest)
 
     def put(
         digest: str,
