@@ -381,6 +381,9 @@ class Archive:
             and not self.pending_paths()
         ):
             return self._lock_deferred()
+        if aborted or cleared or self._lock.recovered_stale or self.pending_paths():
+            # a killed run's files were written in seconds git's cache may not tell apart
+            self.git.forget_untracked_cache()
         with ThreadPoolExecutor(1, thread_name_prefix="git-status") as pool:
             # git's stat of every record file (a second at a million) runs while this
             # thread does what the run needs anyway and does not depend on it
@@ -1315,12 +1318,14 @@ class Archive:
         ours: list[str] = []
         user: list[str] = []
         kept = 0
+        removed = False  # an untracked file taken away: git's cache of it is now stale
         for rel in dirty:
             path = self.root / rel
             if path.name.startswith(".") and path.name.endswith(".tmp") and path.exists():
                 # photosync's own temp file (atomic_write) of a killed run: never a record
                 quarantine.mkdir(parents=True, exist_ok=True)
                 shutil.move(str(path), quarantine / path.name)
+                removed = True
                 continue
             if rel not in pending:
                 user.append(rel)
@@ -1338,7 +1343,10 @@ class Archive:
                 self.git.restore(rel)
             else:
                 path.unlink()
+                removed = True
             notes.append(f"{rel} was damaged ({problem}); a copy is in .photosync/quarantine/")
+        if removed:
+            self.git.forget_untracked_cache()
         finished = self._finish_merges([r for r in ours if (self.root / r).exists()], set(user))
         ours.extend(finished)
         if kept:

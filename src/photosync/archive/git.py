@@ -213,6 +213,18 @@ class Git:
             paths.append(path)
         return paths
 
+    def forget_untracked_cache(self) -> None:
+        """Drop git's untracked cache from the index; the next ``git status`` builds it
+        again from a full look (``core.untrackedCache`` stays on).
+
+        git (built without nanosecond timestamps, as most are) trusts a folder whose
+        mtime has the same second as when it was cached: a file added or removed in
+        that second is then missed, or shown after it is gone, until the folder
+        changes again. After a killed run, whose files were written in such seconds,
+        and after photosync removes a leftover, the cache is not to be trusted.
+        """
+        self.run("-c", "core.untrackedCache=false", "update-index", "--no-untracked-cache")
+
     def commit_all(self, message: str, pathspecs: Sequence[str]) -> str | None:
         """Stage everything under ``pathspecs`` and commit; None when nothing changed.
 
