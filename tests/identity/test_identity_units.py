@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from itertools import combinations
 from pathlib import Path
@@ -281,7 +282,7 @@ _candidates = st.builds(
 @settings(max_examples=400, deadline=None)
 @given(a=_candidates, b=_candidates)
 def test_classification_is_symmetric(a: Candidate, b: Candidate) -> None:
-    b = Candidate(**{**b.__dict__, "key": "b" if a.key == "a" else "a"})
+    b = dataclasses.replace(b, key="b" if a.key == "a" else "a")
     ab, ba = classify_pair(a, b), classify_pair(b, a)
     assert ab.kind is ba.kind
     assert ab.keep == ba.keep

@@ -75,9 +75,12 @@ class MatchKind(StrEnum):
         return self in (MatchKind.EXACT, MatchKind.QUALITY_VARIANT)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
-    """One copy of a photo on one service, with what identity needs to know about it."""
+    """One copy of a photo on one service, with what identity needs to know about it.
+
+    resolve holds one per photo of the whole library while it matches (a million at
+    once): slots, no per-object dict."""
 
     key: str
     fingerprint: Fingerprint | None

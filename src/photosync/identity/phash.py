@@ -79,9 +79,10 @@ def _dct_matrix(n: int) -> np.ndarray:
     return 2.0 * np.cos(np.pi * k * (2.0 * x + 1.0) / (2.0 * n))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fingerprint:
-    """What a picture looks like, small enough to live in the photo record."""
+    """What a picture looks like, small enough to live in the photo record (and, with
+    slots, in memory for every photo of a library while resolve matches them)."""
 
     phash: int
     #: displayed size (after EXIF orientation) of the full image, not of the decoded draft

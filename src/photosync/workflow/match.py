@@ -15,7 +15,9 @@ becomes a ``Candidate``; the identity matcher groups them (sub-quadratic index).
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -25,6 +27,7 @@ from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import PhotosyncError
 from photosync.identity import Candidate, Fingerprint, MatchKind, find_matches, fingerprint_file
 from photosync.model import (
+    Media,
     MediaFingerprint,
     Record,
     display_name,
@@ -50,23 +53,41 @@ class MatchReport:
     edit_pairs: int = 0
     #: (keeper id, keeper file name, joined id, joined file name) per quality variant merged
     joined: list[tuple[str, str, str, str]] = field(default_factory=list)
-    #: photo_id -> the media fields fingerprinting set, not yet written: resolve's one
-    #: pass over the records writes them with the rules' changes (each record once)
-    fingerprints: dict[str, FingerprintFields] = field(default_factory=dict)
+    #: photo_id -> the media fields fingerprinting set (``_kept``), not yet written:
+    #: resolve's one pass over the records writes them with the rules' changes (each
+    #: record once). Held for every photo of a first resolve: compact JSON, not dicts
+    fingerprints: dict[str, bytes] = field(default_factory=dict)
     #: photos with no fingerprint (nor a note why) whose original is not here to read
     waiting_for_blob: int = 0
 
     def apply(self, record: Record) -> bool:
         """Give ``record`` the fingerprint computed for it in this run; True if it had one."""
-        fields = self.fingerprints.get(record["photo_id"])
-        if fields is None:
+        kept = self.fingerprints.get(record["photo_id"])
+        if kept is None:
             return False
+        fields: FingerprintFields = json.loads(kept)
         media = record["media"]
         if "fingerprint" in fields:
             media["fingerprint"] = fields["fingerprint"]
         if "fingerprint_note" in fields:
             media["fingerprint_note"] = fields["fingerprint_note"]
         return True
+
+
+def _kept(media: Media) -> bytes:
+    """The media fields fingerprinting set, as compact JSON: a third of the dicts'
+    memory (``MatchReport.fingerprints`` holds one per photo of a first resolve)."""
+    fields: FingerprintFields = {}
+    if "fingerprint" in media:
+        fields["fingerprint"] = media["fingerprint"]
+    if "fingerprint_note" in media:
+        fields["fingerprint_note"] = media["fingerprint_note"]
+    return json.dumps(fields, separators=(",", ":")).encode()
+
+
+def _shared(value: str | None) -> str | None:
+    """One string object for a value many photos repeat (a camera, a format)."""
+    return sys.intern(value) if isinstance(value, str) else value
 
 
 def _candidate(record: Record) -> Candidate | None:
@@ -87,10 +108,10 @@ def _candidate(record: Record) -> Candidate | None:
         height=record["media"].get("height"),
         # a file time says when a copy was made, not when the photo was taken
         taken_date=meta.get("taken_date") if not is_estimated_date(source) else None,
-        camera_make=meta["camera_info"].get("make"),
-        camera_model=meta["camera_info"].get("model"),
+        camera_make=_shared(meta["camera_info"].get("make")),
+        camera_model=_shared(meta["camera_info"].get("model")),
         size_bytes=record["media"].get("size"),
-        format=record["media"].get("format"),
+        format=_shared(record["media"].get("format")),
         filename=meta.get("filename"),
     )
 
@@ -144,13 +165,7 @@ def match_variants(
             continue  # the user's uncommitted edit: not written, not matched
         if changed:
             # kept, not written: the record is written once, by resolve's pass
-            media = record["media"]
-            fields: FingerprintFields = {}
-            if "fingerprint" in media:
-                fields["fingerprint"] = media["fingerprint"]
-            if "fingerprint_note" in media:
-                fields["fingerprint_note"] = media["fingerprint_note"]
-            report.fingerprints[record["photo_id"]] = fields
+            report.fingerprints[record["photo_id"]] = _kept(record["media"])
             report.fingerprinted_now += 1
         media = record["media"]
         if media.get("kind") == "photo" and not (
