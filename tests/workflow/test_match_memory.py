@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from photosync.emulators.samples import write_jpeg
-from photosync.identity import fingerprint_file
+from photosync.identity import Fingerprint, fingerprint_file
 from photosync.workflow.match import MatchReport, _candidate, _kept
 
 N = 2_000
 #: bytes held per photo (candidate + kept fingerprint); it was 2,300 with plain dicts
-PER_PHOTO_BOUND = 1_500
+PER_PHOTO_BOUND = 1_200
 
 
 def _record(i: int, fingerprint: dict[str, Any]) -> dict[str, Any]:
@@ -29,6 +29,7 @@ def _record(i: int, fingerprint: dict[str, Any]) -> dict[str, Any]:
         "photo_id": f"{i:08x}-1234-5678-9abc-def012345678",
         "content_hash": "sha256:" + f"{i:064x}",
         "media": {
+            "fingerprint_note": None,
             "kind": "photo",
             "format": "jpeg",
             "width": 4000,
@@ -60,8 +61,9 @@ def test_what_matching_keeps_per_photo_is_small_and_comes_back_exactly(
         before = tracemalloc.get_traced_memory()[0]
         for i in range(N):
             record = _record(i, fingerprint)
-            candidates.append(_candidate(record))
-            report.fingerprints[record["photo_id"]] = _kept(record["media"])
+            candidate = _candidate(record)
+            candidates.append(candidate)
+            report.fingerprints[record["photo_id"]] = _kept(record["media"], candidate)
             del record
         gc.collect()
         per_photo = (tracemalloc.get_traced_memory()[0] - before) / N
@@ -73,7 +75,8 @@ def test_what_matching_keeps_per_photo_is_small_and_comes_back_exactly(
     del again["media"]["fingerprint"]
     assert report.apply(again)
     assert again["media"]["fingerprint"] == fingerprint
-    assert "fingerprint_note" not in again["media"]
+    assert again["media"]["fingerprint_note"] is None
+    assert isinstance(report.fingerprints[again["photo_id"]], Fingerprint)  # the candidate's
     noted = _record(8, {})
     noted["media"] = {"kind": "photo", "fingerprint": None, "fingerprint_note": "undecodable"}
     report.fingerprints[noted["photo_id"]] = _kept(noted["media"])

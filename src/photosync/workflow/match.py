@@ -55,8 +55,9 @@ class MatchReport:
     joined: list[tuple[str, str, str, str]] = field(default_factory=list)
     #: photo_id -> the media fields fingerprinting set (``_kept``), not yet written:
     #: resolve's one pass over the records writes them with the rules' changes (each
-    #: record once). Held for every photo of a first resolve: compact JSON, not dicts
-    fingerprints: dict[str, bytes] = field(default_factory=dict)
+    #: record once). Held for every photo of a first resolve: the candidate's own
+    #: ``Fingerprint`` when that is all it set, else compact JSON; never dicts
+    fingerprints: dict[str, Fingerprint | bytes] = field(default_factory=dict)
     #: photos with no fingerprint (nor a note why) whose original is not here to read
     waiting_for_blob: int = 0
 
@@ -65,7 +66,11 @@ class MatchReport:
         kept = self.fingerprints.get(record["photo_id"])
         if kept is None:
             return False
-        fields: FingerprintFields = json.loads(kept)
+        fields: FingerprintFields
+        if isinstance(kept, Fingerprint):
+            fields = {"fingerprint": kept.to_dict(), "fingerprint_note": None}
+        else:
+            fields = json.loads(kept)
         media = record["media"]
         if "fingerprint" in fields:
             media["fingerprint"] = fields["fingerprint"]
@@ -74,9 +79,18 @@ class MatchReport:
         return True
 
 
-def _kept(media: Media) -> bytes:
-    """The media fields fingerprinting set, as compact JSON: a third of the dicts'
-    memory (``MatchReport.fingerprints`` holds one per photo of a first resolve)."""
+def _kept(media: Media, candidate: Candidate | None = None) -> Fingerprint | bytes:
+    """The media fields fingerprinting set, for ``MatchReport.fingerprints`` (one per
+    photo of a first resolve): the candidate's ``Fingerprint`` when they are exactly
+    it and no note (no byte more than the candidate holds), else compact JSON (a
+    third of the dicts' memory)."""
+    found = candidate.fingerprint if candidate is not None else None
+    if (
+        found is not None
+        and media.get("fingerprint_note", "") is None
+        and media.get("fingerprint") == found.to_dict()
+    ):
+        return found
     fields: FingerprintFields = {}
     if "fingerprint" in media:
         fields["fingerprint"] = media["fingerprint"]
@@ -165,7 +179,7 @@ def match_variants(
             continue  # the user's uncommitted edit: not written, not matched
         if changed:
             # kept, not written: the record is written once, by resolve's pass
-            report.fingerprints[record["photo_id"]] = _kept(record["media"])
+            report.fingerprints[record["photo_id"]] = _kept(record["media"], candidate)
             report.fingerprinted_now += 1
         media = record["media"]
         if media.get("kind") == "photo" and not (
