@@ -222,8 +222,13 @@ class Git:
         that second is then missed, or shown after it is gone, until the folder
         changes again. After a killed run, whose files were written in such seconds,
         and after photosync removes a leftover, the cache is not to be trusted.
+        Best effort: with the index locked by another git, the cache stays as it is
+        (the worst that leaves is a file shown by ``git status`` until its folder
+        changes again), and the run goes on.
         """
-        self.run("-c", "core.untrackedCache=false", "update-index", "--no-untracked-cache")
+        self.run(
+            "-c", "core.untrackedCache=false", "update-index", "--no-untracked-cache", check=False
+        )
 
     def commit_all(self, message: str, pathspecs: Sequence[str]) -> str | None:
         """Stage everything under ``pathspecs`` and commit; None when nothing changed.
