@@ -114,6 +114,39 @@ WRITE_BATCH = 16
 MERGE_TEMP = re.compile(r"\.merge_file_[A-Za-z0-9]{6}")
 
 
+#: ``durable.temp_name``: ``.NAME.PID.THREAD.tmp`` beside the file NAME being written
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.\d+\.\d+\.tmp")
+
+
+def temp_file_target(rel: str) -> str | None:
+    """The path (relative) an atomic write of which left temp file ``rel``; None when
+    ``rel`` is not named like photosync's temp files."""
+    head, _, name = rel.rpartition("/")
+    found = _TEMP_NAME.fullmatch(name)
+    if found is None:
+        return None
+    return f"{head}/{found['name']}" if head else found["name"]
+
+
+def is_own_temp(rel: str, pending: set[str]) -> bool:
+    """A killed run's temp file: named as photosync names them, beside a path that run
+    was writing (listed in the pending paths before it was written). Any other file,
+    however named, is the user's."""
+    target = temp_file_target(rel)
+    return target is not None and target in pending
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """``folder/name``, or with a number added when that is taken: nothing put into
+    quarantine replaces what is there."""
+    path = folder / name
+    number = 1
+    while path.exists():
+        path = folder / f"{name}.{number}"
+        number += 1
+    return path
+
+
 def merge_temp_leftovers(root: Path) -> list[Path]:
     """Untracked files at ``root`` named by git's merge temp template: a killed merge's."""
     found = sorted(p for p in root.glob(".merge_file_*") if MERGE_TEMP.fullmatch(p.name))
@@ -668,7 +701,7 @@ class Archive:
         self._user_changed = {
             rel
             for rel in self.git.dirty_paths("photos", "config", "schemas", write_index=False)
-            if rel not in pending and not (Path(rel).name.startswith(".") and rel.endswith(".tmp"))
+            if rel not in pending and not is_own_temp(rel, pending)
         }
 
     def indexed_record_at(self, rel: str) -> Record | None:
@@ -1319,12 +1352,12 @@ class Archive:
         user: list[str] = []
         kept = 0
         removed = False  # an untracked file taken away: git's cache of it is now stale
-        for rel in dirty:
+        for rel in [*dirty, *self._pending_unseen(pending, set(dirty))]:
             path = self.root / rel
-            if path.name.startswith(".") and path.name.endswith(".tmp") and path.exists():
+            if is_own_temp(rel, pending) and path.exists():
                 # photosync's own temp file (atomic_write) of a killed run: never a record
                 quarantine.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(path), quarantine / path.name)
+                shutil.move(str(path), _free_name(quarantine, rel.replace("/", "__")))
                 removed = True
                 continue
             if rel not in pending:
@@ -1338,7 +1371,7 @@ class Archive:
                 kept += 1
                 continue
             quarantine.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, quarantine / (rel.replace("/", "__")))
+            shutil.copy2(path, _free_name(quarantine, rel.replace("/", "__")))
             if self.git.is_tracked(rel):
                 self.git.restore(rel)
             else:
@@ -1368,6 +1401,33 @@ class Archive:
                 f"alone (commit or discard them): {shown}"
             )
         return notes
+
+    def _pending_unseen(self, pending: set[str], seen: set[str]) -> list[str]:
+        """Untracked files a killed run left that git's status did not name: its new
+        files and its temp files (beside the paths it listed). git's untracked cache
+        can miss a file made in the second it cached the folder, and the cache is
+        only dropped best effort (``Git.forget_untracked_cache``): recovery of the
+        run's own files never depends on it."""
+        if not pending:
+            return []
+        found: list[str] = []
+        folders: set[str] = set()
+        for rel in sorted(pending):
+            head = rel.rpartition("/")[0]
+            folders.add(head)
+            if rel not in seen and (self.root / rel).is_file():
+                found.append(rel)
+        unseen = self.git.untracked_of(found)
+        for head in sorted(folders):
+            try:
+                names = os.listdir(self.root / head) if head else os.listdir(self.root)
+            except OSError:
+                continue
+            for name in sorted(names):
+                rel = f"{head}/{name}" if head else name
+                if rel not in seen and is_own_temp(rel, pending):
+                    unseen.append(rel)
+        return unseen
 
     def _finish_merges(self, written: list[str], user: set[str]) -> list[str]:
         """Remove the records a kept survivor already holds in full (a merge killed midway).

@@ -223,8 +223,9 @@ class Git:
         changes again. After a killed run, whose files were written in such seconds,
         and after photosync removes a leftover, the cache is not to be trusted.
         Best effort: with the index locked by another git, the cache stays as it is
-        (the worst that leaves is a file shown by ``git status`` until its folder
-        changes again), and the run goes on.
+        and the run goes on; recovery does not depend on it (``Archive._recover``
+        looks at the pending paths and their temp files itself), so the worst that
+        leaves is a file ``git status`` shows or misses until its folder changes.
         """
         self.run(
             "-c", "core.untrackedCache=false", "update-index", "--no-untracked-cache", check=False
@@ -509,6 +510,16 @@ class Git:
 
     def is_tracked(self, path: str) -> bool:
         return bool(self.run("ls-files", "--", path).strip())
+
+    def untracked_of(self, paths: Sequence[str]) -> list[str]:
+        """Those of ``paths`` (relative, exact names) that git's index does not hold."""
+        tracked: set[str] = set()
+        for start in range(0, len(paths), 1000):  # a command line of bounded length
+            part = paths[start : start + 1000]
+            tracked.update(
+                self.run("--literal-pathspecs", "ls-files", "-z", "--", *part).split("\0")
+            )
+        return [p for p in paths if p not in tracked]
 
 
 def _verb(args: Sequence[str]) -> str:

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photosync.archive.archive import Archive, merge_temp_leftovers
+from photosync.archive.archive import Archive, is_own_temp, merge_temp_leftovers
 from photosync.archive.git import split_z, status_entries
 from photosync.archive.schema import CONFIG_SCHEMAS, PHOTO_SCHEMA, is_valid
 from photosync.archive.secretscan import credential_paths
@@ -323,10 +323,10 @@ def _classify_change(archive: Archive, status: str, rel: str) -> tuple[bool, str
     a change to any other path is someone else's, however photosync-like it looks.
     """
     path = archive.root / rel
-    name = path.name
-    if name.startswith(".") and name.endswith(".tmp"):
+    pending = archive.pending_paths()
+    if is_own_temp(rel, pending):
         return True, "a half-written temporary file"
-    ours = rel in archive.pending_paths()
+    ours = rel in pending
     if "D" in status:
         if ours and rel.startswith("photos/"):
             return True, "removed (its photo was joined into another record or moved)"
