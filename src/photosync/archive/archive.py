@@ -405,16 +405,11 @@ class Archive:
         # a git killed with us (kill -9 of the group, power cut) leaves its lock files;
         # cleared before this run's own git status may take one
         cleared = self.git.clear_stale_locks(self.root / ".photosync" / "quarantine")
-        if (
-            defer_status
-            and head_known
-            and not aborted
-            and not cleared
-            and not self._lock.recovered_stale
-            and not self.pending_paths()
-        ):
+        # a killed run (or git) may have left work behind
+        recovering = bool(aborted or cleared or self._lock.recovered_stale or self.pending_paths())
+        if defer_status and head_known and not recovering:
             return self._lock_deferred()
-        if aborted or cleared or self._lock.recovered_stale or self.pending_paths():
+        if recovering:
             # a killed run's files were written in seconds git's cache may not tell apart
             self.git.forget_untracked_cache()
         with ThreadPoolExecutor(1, thread_name_prefix="git-status") as pool:

@@ -76,8 +76,8 @@ class LocalFolderService(SourceService, TargetService):
         self.exclude = [p.lower() for p in _patterns(settings.get("exclude"))]
         self._swept: set[Path] = set()
 
-    @property
-    def place(self) -> str:
+    @functools.cached_property
+    def place(self) -> str:  # resolved once a run, not once an upload
         return str(self.root.resolve())
 
     # source -------------------------------------------------------------------------

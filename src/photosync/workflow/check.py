@@ -272,8 +272,9 @@ def _check_uncommitted(archive: Archive, report: CheckReport, writer: bool) -> s
     report.counts["uncommitted_files"] = len(changes)
     if writer:
         return named
+    pending = archive.pending_paths()
     for status, rel in changes:
-        leftover, what = _classify_change(archive, status, rel)
+        leftover, what = _classify_change(archive, status, rel, pending)
         if leftover:
             report.add(
                 "uncommitted_leftover",
@@ -316,14 +317,15 @@ def _fix_config(rel: str, status: str) -> str:
     return f"review it with `git diff -- {rel}` and commit it (`git add -A -- {rel} && git commit`)"
 
 
-def _classify_change(archive: Archive, status: str, rel: str) -> tuple[bool, str]:
+def _classify_change(
+    archive: Archive, status: str, rel: str, pending: set[str]
+) -> tuple[bool, str]:
     """(made by photosync?, what the change is).
 
     photosync lists every path before it writes or removes it (``Archive.pending_paths``);
     a change to any other path is someone else's, however photosync-like it looks.
     """
     path = archive.root / rel
-    pending = archive.pending_paths()
     if is_own_temp(rel, pending):
         return True, "a half-written temporary file"
     ours = rel in pending

@@ -514,7 +514,7 @@ def _upload_jobs(
 
     def landed(record: Record, outcome: UploadResult | Exception) -> None:
         if isinstance(outcome, UploadResult):
-            _journal_done(archive, record["photo_id"], service.name, outcome, service)
+            _journal_done(archive, record["photo_id"], service, outcome)
         outcomes[(record["photo_id"], service.name)] = outcome
 
     if service.upload_batch_size > 0:
@@ -787,12 +787,13 @@ def _carry_out(
     journal = None if result is not None else archive.state.journal_get(OPERATION, photo_id, target)
     if result is not None:
         pass  # uploaded ahead, its "done" journalled: what the service said is here
-    elif journal is not None and journal[0] == "done" and not _done_here(journal[1], service):
-        # "done" for the folder the service pointed at then (a new disk since): not here
-        journal = ("intent", None)
-        result = service.find_existing(record)
     elif journal is not None and journal[0] == "done" and journal[1]:
-        result = UploadResult(**_done_result(journal[1]))
+        done = json.loads(journal[1])
+        if done.get("place") in (None, service.place):  # no place: a remote service's
+            result = UploadResult(instance_id=done["instance_id"], url=done.get("url"))
+        else:  # "done" for the folder the service pointed at then (a new disk since)
+            journal = ("intent", None)
+            result = service.find_existing(record)
     elif journal is not None:
         result = service.find_existing(record)  # an earlier attempt may have landed
         if result is None:
@@ -805,7 +806,7 @@ def _carry_out(
             except UploadUncertain as error:
                 raise UploadPending(f"{error}; asked again after that") from error
     if journal is None or journal[0] != "done":
-        _journal_done(archive, photo_id, target, result, service)
+        _journal_done(archive, photo_id, service, result)
     metadata = record["metadata"]
     instance: Instance = {
         "id": result.instance_id,
@@ -856,33 +857,15 @@ def _record_shown(
         )
 
 
-def _done_here(detail: str | None, service: TargetService) -> bool:
-    """A "done" entry made while the service pointed where it points now (an entry
-    without a place, written by a remote service or an older version, is trusted)."""
-    if not detail:
-        return True
-    place = json.loads(detail).get("place")
-    return place is None or place == service.place
-
-
-def _done_result(detail: str) -> dict[str, Any]:
-    data = json.loads(detail)
-    return {"instance_id": data["instance_id"], "url": data.get("url")}
-
-
 def _journal_done(
-    archive: Archive,
-    photo_id: str,
-    target: str,
-    result: UploadResult,
-    service: TargetService | None = None,
+    archive: Archive, photo_id: str, service: TargetService, result: UploadResult
 ) -> None:
-    """Durable as soon as the service said yes: the one proof a re-run needs."""
+    """Durable as soon as the service said yes: the one proof a re-run needs (with
+    where a folder service pointed: a "done" says nothing of another folder)."""
     detail: dict[str, Any] = {"instance_id": result.instance_id, "url": result.url}
-    place = None if service is None else service.place
-    if place is not None:
-        detail["place"] = place
-    archive.state.journal_set(OPERATION, photo_id, target, "done", json.dumps(detail))
+    if service.place is not None:
+        detail["place"] = service.place
+    archive.state.journal_set(OPERATION, photo_id, service.name, "done", json.dumps(detail))
 
 
 def _journal_intent(archive: Archive, photo_id: str, service: TargetService) -> None:
