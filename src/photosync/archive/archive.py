@@ -783,17 +783,19 @@ class Archive:
             record["updated_at"] = utc_now()
         data = record_to_json(record)
         validate_record(data, where=f"photo {record.get('photo_id')}")
-        self._intend(rel)
-        if old_rel and old_rel != rel:
-            self._intend(old_rel)
         # the file at rel was just compared and differs (or there is none): no compare again
         differs = old_rel is None or (old_rel == rel and unchanged is False)
         if self._writer is not None and old_rel == rel and not durable:
             # replaced in place by a writer thread (the bytes are taken now): listed in
-            # PENDING_FILE already, atomic as ever, done before anything is committed
+            # PENDING_FILE with its batch, before the batch is handed over; atomic as
+            # ever, done before anything is committed
             self._submit_write(rel, canonical_bytes(data), known_new=differs)
             self.state.index_record(record["photo_id"], rel, record_hashes(record))
             return True
+        if old_rel and old_rel != rel:
+            self._intend(rel, old_rel)
+        else:
+            self._intend(rel)
         changed = write_json(self.root / rel, data, fsync=durable, known_new=differs)
         if durable:
             fsync_dir((self.root / rel).parent)
@@ -842,6 +844,7 @@ class Archive:
         while self._writes and (len(self._writes) >= 64 or self._writes[0][1].done()):
             self._writes.popleft()[1].result()
         batch, self._batch = self._batch, []
+        self._intend(*(rel for rel, _data, _known in batch))  # listed before any is written
         root = self.root
 
         def write_all() -> None:
@@ -915,14 +918,16 @@ class Archive:
                     f"(git checkout -- {where}), then run again.",
                 )
 
-    def _intend(self, rel: str) -> None:
-        """List a path in PENDING_FILE before writing or removing it (recovery commits only these)."""
+    def _intend(self, *rels: str) -> None:
+        """List paths in PENDING_FILE before writing or removing them (recovery commits
+        only these), with one append however many."""
         if self._status is not None:
             self.settle()  # what the run-start status finds must not include this run's writes
-        if rel in self._intended:
-            self._touched.add(rel)
+        self._touched.update(rels)
+        new = [rel for rel in dict.fromkeys(rels) if rel not in self._intended]
+        if not new:
             return
-        line = (rel + "\n").encode("utf-8")
+        line = "".join(f"{rel}\n" for rel in new).encode("utf-8")
         # one fstat: whether the file is still there, and where this append starts
         held = os.fstat(self._pending_fd[0]) if self._pending_fd is not None else None
         if held is not None and held.st_nlink == 0:
@@ -935,7 +940,7 @@ class Archive:
             path = self.root / PENDING_FILE
             if not path.exists():  # a new file lists every path not yet committed
                 created = True
-                line = "".join(f"{p}\n" for p in sorted({*self._intended, rel})).encode("utf-8")
+                line = "".join(f"{p}\n" for p in sorted({*self._intended, *new})).encode("utf-8")
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             except FileNotFoundError:
@@ -958,8 +963,7 @@ class Archive:
                 self._close_pending()
                 (self.root / PENDING_FILE).unlink(missing_ok=True)
             raise
-        self._intended.add(rel)
-        self._touched.add(rel)
+        self._intended.update(new)
 
     def _close_pending(self) -> None:
         """Before PENDING_FILE is replaced or removed: the next path opens the new one."""

@@ -55,6 +55,8 @@ _SELF_ORIENTING = frozenset({"HEIF"})
 #: formats with a fast reduced-size decode (DCT scaling or embedded thumbnails)
 _DRAFTABLE = frozenset({"JPEG", "MPO", "HEIF"})
 _ORIENTATION_TAG = 0x0112
+#: EXIF orientations that ask for a flip or rotation
+_ROTATIONS = frozenset(range(2, 9))
 
 
 @cache
@@ -225,17 +227,20 @@ def fingerprint_image(im: Image.Image) -> FingerprintResult:
             return FingerprintResult(None, f"undecodable image data: {exc}")
 
 
-def _displayed_size(im: Image.Image, fmt: str | None) -> tuple[int, int]:
-    width, height = im.size
+def _orientation(im: Image.Image, fmt: str | None) -> int:
+    """The stored rotation still to apply (1: none)."""
     if fmt in _SELF_ORIENTING:
-        return width, height
+        return 1
     try:
         orientation = im.getexif().get(_ORIENTATION_TAG)
     except Exception:  # a broken EXIF block must not cost the fingerprint
-        orientation = None
-    if orientation in (5, 6, 7, 8):
-        return height, width
-    return width, height
+        return 1
+    return orientation if orientation in _ROTATIONS else 1
+
+
+def _displayed_size(im: Image.Image, orientation: int) -> tuple[int, int]:
+    width, height = im.size
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -264,7 +269,8 @@ def _fingerprint_open_image(im: Image.Image) -> FingerprintResult:
     from PIL import Image, ImageOps
 
     fmt = im.format
-    width, height = _displayed_size(im, fmt)
+    orientation = _orientation(im, fmt)
+    width, height = _displayed_size(im, orientation)
     if min(width, height) < MIN_SIDE:
         return FingerprintResult(
             None,
@@ -276,7 +282,9 @@ def _fingerprint_open_image(im: Image.Image) -> FingerprintResult:
         # JPEG: DCT scaling 1/2..1/8; HEIF: an embedded thumbnail that is a scaled copy, if any
         im.draft("RGB", (DRAFT_SIZE, DRAFT_SIZE))
     im.load()
-    if fmt not in _SELF_ORIENTING:
+    if orientation != 1:
+        # only then: without a rotation exif_transpose returns a copy (a quarter of the
+        # work after decoding), and the pixels are the same either way
         im = ImageOps.exif_transpose(im)
     rgb = _to_rgb(im)
     factor = min(rgb.size) // DRAFT_SIZE
