@@ -384,3 +384,98 @@ def test_bulk_dates_are_no_evidence() -> None:
     for group in find_matches(cands):
         for _, _, match in group.pairs:
             assert match.distance is not None and match.distance <= EDIT_NEAR_DISTANCE
+
+
+# --- library-wide matching: the flat-array grouping equals the plain rules -------------
+
+_library_fps = [_flip(_fps[k % 3], bits) for k, bits in enumerate([[], [1, 5], [2], [], [9]])]
+
+
+def _naive_pairs(candidates: list[Candidate]) -> set[tuple[int, int]]:
+    """``candidate_pairs`` by its definition, comparing every pair."""
+    from photosync.identity.classify import (
+        TIME_BUCKET_MAX,
+        TIME_BUCKET_MAX_PICTURES,
+        _parse_when,
+        _pictures_in,
+    )
+
+    def second(c: Candidate) -> str | None:
+        when = _parse_when(c) if c.fingerprint is not None else None
+        return None if when is None else when.moment.replace(tzinfo=None).isoformat()
+
+    pairs = set()
+    for i, j in combinations(range(len(candidates)), 2):
+        a, b = candidates[i], candidates[j]
+        if a.content_hash and a.content_hash == b.content_hash:
+            pairs.add((i, j))
+        if a.fingerprint and b.fingerprint and a.fingerprint.distance(b.fingerprint) <= 8:
+            pairs.add((i, j))
+    buckets: dict[str, list[int]] = {}
+    for i, c in enumerate(candidates):
+        if (key := second(c)) is not None:
+            buckets.setdefault(key, []).append(i)
+    for members in buckets.values():
+        if 2 <= len(members) <= TIME_BUCKET_MAX and (
+            _pictures_in(candidates, members) <= TIME_BUCKET_MAX_PICTURES
+        ):
+            pairs.update(combinations(members, 2))
+    return pairs
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([None, *_library_fps]),
+            st.sampled_from([None, "", "sha256:1", "sha256:2"]),
+            st.sampled_from(
+                [
+                    None,
+                    "2020-05-04T18:39:11",
+                    "2020-05-04T18:39:11.5",
+                    "2020-05-04T18:39:12",
+                    "2020-05-04T18:40:11",
+                    "2020-05-04T18:39:11-04:00",
+                    "2020-05-04T22:39:11Z",
+                    "2021-01-01T00:00:00",
+                    "garbage",
+                ]
+            ),
+        ),
+        max_size=30,
+    )
+)
+def test_candidate_pairs_are_the_rules_pairs(
+    rows: list[tuple[Fingerprint | None, str | None, str | None]],
+) -> None:
+    from photosync.identity.classify import candidate_pairs
+
+    candidates = [
+        Candidate(f"k{i}", fp, content_hash=digest, taken_date=when)
+        for i, (fp, digest, when) in enumerate(rows)
+    ]
+    assert candidate_pairs(candidates) == _naive_pairs(candidates)
+
+
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), max_size=80))
+def test_union_find_holds_only_what_was_joined_and_partitions_right(
+    unions: list[tuple[int, int]],
+) -> None:
+    from photosync.identity.classify import _Groups
+
+    groups = _Groups()
+    naive: list[set[int]] = [{i} for i in range(41)]
+    for a, b in unions:
+        groups.union(a, b)
+        sa = next(s for s in naive if a in s)
+        sb = next(s for s in naive if b in s)
+        if sa is not sb:
+            naive.remove(sb)
+            sa |= sb
+    for members in naive:
+        roots = {groups.find(i) for i in members}
+        assert len(roots) == 1
+        assert sorted(groups.members_of(roots.pop())) == sorted(members)
+    joined = {i for a, b in unions if a != b for i in (a, b)}
+    assert set(groups.parent) | set(groups.members) <= joined  # singletons cost nothing

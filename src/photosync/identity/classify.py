@@ -21,12 +21,14 @@ visually "the same") make a pair ``different`` whatever the pixels say.
 from __future__ import annotations
 
 import re
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from math import log
 
-from photosync.identity.index import HashIndex
+from photosync.identity.index import near_pairs
 from photosync.identity.phash import Fingerprint
 
 #: pHash distance up to which two copies can be the same picture re-encoded
@@ -51,6 +53,9 @@ TZ_MAX_S = 26 * 3600
 TIME_BUCKET_MAX_PICTURES = 3
 #: and more copies than this in one second are never compared pair by pair
 TIME_BUCKET_MAX = 64
+#: what a capture time is counted from, and in, to bucket it
+_EPOCH = datetime(1, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
 
 #: formats cameras and phones write, best first; a conversion never goes up this ladder
 _FORMAT_RANK = {
@@ -326,38 +331,70 @@ def classify_pair(a: Candidate, b: Candidate) -> Match:
 # --- library-wide matching ------------------------------------------------------
 
 
-def _time_bucket_keys(c: Candidate) -> list[str]:
-    """Wall-clock second (and its neighbours) for same-shot candidates without a close pHash."""
+def _time_bucket_key(c: Candidate) -> int | None:
+    """Wall-clock instant (local time, to the microsecond) as a number, for same-shot
+    candidates without a close pHash: a number per photo, not a string."""
     when = _parse_when(c)
     if when is None:
-        return []
-    base = when.moment.replace(tzinfo=None)
-    return [base.isoformat()]
+        return None
+    return (when.moment.replace(tzinfo=None) - _EPOCH) // _MICROSECOND
 
 
 def candidate_pairs(candidates: list[Candidate]) -> set[tuple[int, int]]:
-    """Index pairs worth classifying: same content, close pHash, or same capture second."""
+    """Index pairs worth classifying: same content, close pHash, or same capture second.
+
+    The keys are gathered in flat arrays and grouped by sorting: a million photos cost
+    a few numbers each here, not a dictionary entry and a list per photo and key.
+    """
+    import numpy as np
+
     pairs: set[tuple[int, int]] = set()
-    by_content: dict[str, list[int]] = {}
-    by_time: dict[str, list[int]] = {}
-    index: HashIndex[int] = HashIndex()
+    content, content_at = array("q"), array("q")  # hash() of the content hash, and whose
+    phashes, phash_at = array("Q"), array("q")
+    times, time_at = array("q"), array("q")
     for i, c in enumerate(candidates):
         if c.content_hash:
-            by_content.setdefault(c.content_hash, []).append(i)
+            content.append(hash(c.content_hash))
+            content_at.append(i)
         if c.fingerprint is not None:
-            index.add(i, c.fingerprint.phash)
-            for key in _time_bucket_keys(c):
-                by_time.setdefault(key, []).append(i)
-    for members in by_content.values():
-        pairs.update((x, y) for x, y in _all_pairs(members))
-    for i, j, _ in index.pairs(EDIT_NEAR_DISTANCE):
+            phashes.append(c.fingerprint.phash)
+            phash_at.append(i)
+            moment = _time_bucket_key(c)
+            if moment is not None:
+                times.append(moment)
+                time_at.append(i)
+    for members in _equal_runs(content, content_at):
+        same: dict[str | None, list[int]] = {}  # hash() may collide: the same digest only
+        for i in members:
+            same.setdefault(candidates[i].content_hash, []).append(i)
+        for group in same.values():
+            pairs.update(_all_pairs(group))
+    found, _compared = near_pairs(np.frombuffer(phashes, dtype=np.uint64), EDIT_NEAR_DISTANCE)
+    at = np.frombuffer(phash_at, dtype=np.int64)
+    for i, j in zip(at[found[:, 0]].tolist(), at[found[:, 1]].tolist(), strict=True):
         pairs.add((min(i, j), max(i, j)))
-    for members in by_time.values():
-        if 2 <= len(members) <= TIME_BUCKET_MAX and _pictures_in(candidates, members) <= (
+    for members in _equal_runs(times, time_at):
+        if len(members) <= TIME_BUCKET_MAX and _pictures_in(candidates, members) <= (
             TIME_BUCKET_MAX_PICTURES
         ):
             pairs.update(_all_pairs(members))
     return pairs
+
+
+def _equal_runs(values: array[int], at: array[int]) -> Iterator[list[int]]:
+    """The ``at`` entries of each value held twice or more, in the order given."""
+    import numpy as np
+
+    found = np.frombuffer(values, dtype=np.int64)
+    if found.size < 2:
+        return
+    order = np.argsort(found, kind="stable")  # stable: each run keeps the order given
+    ordered = found[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], ordered.size]
+    positions = np.frombuffer(at, dtype=np.int64)[order]
+    for run in np.flatnonzero(ends - starts >= 2).tolist():
+        yield positions[starts[run] : ends[run]].tolist()
 
 
 def _pictures_in(candidates: list[Candidate], members: list[int]) -> int:
@@ -381,26 +418,35 @@ def _all_pairs(members: list[int]) -> list[tuple[int, int]]:
 
 
 class _Groups:
-    """Union-find whose unions are vetted: no pair across two groups may be ``different``."""
+    """Union-find whose unions are vetted: no pair across two groups may be ``different``.
 
-    def __init__(self, size: int) -> None:
-        self.parent = list(range(size))
-        self.members: dict[int, list[int]] = {i: [i] for i in range(size)}
+    Only what was joined is held (most photos stay alone): a parent for each joined
+    item, a member list for each group of two or more.
+    """
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+        self.members: dict[int, list[int]] = {}
 
     def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
+        parent = self.parent
+        while (up := parent.get(i, i)) != i:
+            grand = parent.get(up, up)
+            parent[i] = grand  # path halving
+            i = grand
         return i
+
+    def members_of(self, root: int) -> list[int]:
+        return self.members.get(root) or [root]
 
     def union(self, a: int, b: int) -> None:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return
-        if len(self.members[ra]) < len(self.members[rb]):
+        if len(self.members_of(ra)) < len(self.members_of(rb)):
             ra, rb = rb, ra
         self.parent[rb] = ra
-        self.members[ra].extend(self.members.pop(rb))
+        self.members[ra] = self.members_of(ra) + self.members.pop(rb, [rb])
 
 
 def find_matches(candidates: list[Candidate]) -> list[MatchGroup]:
@@ -427,7 +473,7 @@ def find_matches(candidates: list[Candidate]) -> list[MatchGroup]:
             results[key] = classify_pair(candidates[key[0]], candidates[key[1]])
         return results[key]
 
-    auto = _Groups(len(candidates))
+    auto = _Groups()
     rank = {MatchKind.EXACT: 0, MatchKind.QUALITY_VARIANT: 1}
     auto_edges = sorted(
         (rank[m.kind], m.distance or 0, i, j) for (i, j), m in results.items() if m.kind.automatic
@@ -436,19 +482,21 @@ def find_matches(candidates: list[Candidate]) -> list[MatchGroup]:
         ri, rj = auto.find(i), auto.find(j)
         if ri == rj:
             continue
-        if all(pair_match(x, y).kind.automatic for x in auto.members[ri] for y in auto.members[rj]):
+        if all(
+            pair_match(x, y).kind.automatic
+            for x in auto.members_of(ri)
+            for y in auto.members_of(rj)
+        ):
             auto.union(ri, rj)
 
+    # each group's pairs, in pair order: one pass over the pairs, not one per group
+    auto_pairs: dict[int, list[tuple[str, str, Match]]] = {}
+    for (i, j), m in sorted(results.items()):
+        if m.kind.automatic and (root := auto.find(i)) == auto.find(j):
+            auto_pairs.setdefault(root, []).append((keys[i], keys[j], m))
     groups: list[MatchGroup] = []
-    for _, members in sorted(auto.members.items()):
-        if len(members) < 2:
-            continue
-        member_set = set(members)
-        pairs = [
-            (keys[i], keys[j], m)
-            for (i, j), m in sorted(results.items())
-            if i in member_set and j in member_set and m.kind.automatic
-        ]
+    for root, members in sorted(auto.members.items()):
+        pairs = auto_pairs.get(root, [])
         hashes = {candidates[i].content_hash for i in members}
         kind = (
             MatchKind.EXACT
@@ -461,24 +509,30 @@ def find_matches(candidates: list[Candidate]) -> list[MatchGroup]:
     # An edit link between two merged sets stands only if no member of one is proven
     # (by time, sub-second or camera) to be a separate photo from a member of the other:
     # an EXIF-stripped copy of one HDR shot must not pull the other shot into review.
-    edits = _Groups(len(candidates))
+    edits = _Groups()
     edit_pairs: list[tuple[int, int, Match]] = []
     for (i, j), m in sorted(results.items()):
         ri, rj = auto.find(i), auto.find(j)
         if m.kind is not MatchKind.EDIT_VARIANT or ri == rj:
             continue
-        if any(pair_match(x, y).contradicted for x in auto.members[ri] for y in auto.members[rj]):
+        if any(
+            pair_match(x, y).contradicted for x in auto.members_of(ri) for y in auto.members_of(rj)
+        ):
             continue
         edits.union(ri, rj)
         edit_pairs.append((i, j, m))
+    # only merged sets an edit link joined can share a cluster; by their smallest member
     clusters: dict[int, list[int]] = {}
-    for root in {auto.find(i) for i in range(len(candidates))}:
+    for root in sorted({*edits.parent, *edits.parent.values()}):
         clusters.setdefault(edits.find(root), []).append(root)
-    for roots in clusters.values():
+    cluster_pairs: dict[int, list[tuple[str, str, Match]]] = {}
+    for i, j, m in edit_pairs:
+        cluster_pairs.setdefault(edits.find(auto.find(i)), []).append((keys[i], keys[j], m))
+    for cluster, roots in clusters.items():
         if len(roots) < 2:
             continue
-        member_set = {m for r in roots for m in auto.members[r]}
-        pairs = [(keys[i], keys[j], m) for i, j, m in edit_pairs if i in member_set]
+        member_set = {m for r in roots for m in auto.members_of(r)}
+        pairs = cluster_pairs.get(cluster, [])
         groups.append(
             MatchGroup(MatchKind.EDIT_VARIANT, sorted(keys[i] for i in member_set), None, pairs)
         )

@@ -145,20 +145,6 @@ class HashIndex(Generic[K]):
             for _, width in self._layout
         )
 
-    def _brute_pairs(self, hashes: np.ndarray, max_distance: int) -> list[tuple[int, int, int]]:
-        """All pairs by blocks of rows; only for tiny indexes or huge radii."""
-        import numpy as np
-
-        n = hashes.size
-        out: list[tuple[int, int, int]] = []
-        for i in range(n - 1):
-            rest = hashes[i + 1 :]
-            self.comparisons += int(rest.size)
-            dist = popcount64(rest ^ hashes[i])
-            for j in np.nonzero(dist <= max_distance)[0]:
-                out.append((i, i + 1 + int(j), int(dist[j])))
-        return out
-
     def _scan(self, hash_value: int, max_distance: int) -> list[tuple[K, int]]:
         self.comparisons += len(self._hashes)
         found = sorted(
@@ -180,49 +166,85 @@ class HashIndex(Generic[K]):
         """
         import numpy as np
 
-        n = len(self._hashes)
-        if n < 2 or max_distance < 0:
-            return []
-        hashes = np.array(self._hashes, dtype=np.uint64)
-        sub_radius = max_distance // len(self._layout)
-        if method == "brute" or (method == "auto" and self._probes(sub_radius) * 2 > n):
-            return self._brute_pairs(hashes, max_distance)
-        found: list[np.ndarray] = []
-        for shift, width in self._layout:
-            values = ((hashes >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.int64)
-            order = np.argsort(values, kind="stable")
-            sorted_values = values[order]
-            if width <= 24:  # dense start/count tables: O(1) bucket lookup per probe
-                counts = np.bincount(sorted_values, minlength=1 << width).astype(np.int32)
-                starts = (np.cumsum(counts, dtype=np.int64) - counts).astype(np.int32)
-            for mask in self._masks(width, sub_radius):
-                probe = values ^ mask
-                if width <= 24:
-                    lo = starts[probe]
-                    cnt = counts[probe]
-                else:
-                    lo = np.searchsorted(sorted_values, probe, side="left")
-                    cnt = np.searchsorted(sorted_values, probe, side="right") - lo
-                total = int(cnt.sum())
-                if total == 0:
-                    continue
-                queries = np.repeat(np.arange(n, dtype=np.int64), cnt)
-                # position of each candidate inside its bucket run
-                run_start = np.repeat(np.cumsum(cnt) - cnt, cnt)
-                offsets = np.arange(total, dtype=np.int64) - run_start
-                items = order[np.repeat(lo, cnt) + offsets]
-                keep = queries < items
-                queries, items = queries[keep], items[keep]
-                self.comparisons += int(queries.size)
-                dist = popcount64(hashes[queries] ^ hashes[items])
-                close = dist <= max_distance
-                if close.any():
-                    found.append(
-                        np.stack(
-                            [queries[close], items[close], dist[close].astype(np.int64)], axis=1
-                        )
-                    )
-        if not found:
-            return []
-        merged = np.unique(np.concatenate(found), axis=0)
-        return [(int(i), int(j), int(d)) for i, j, d in merged]
+        found, compared = near_pairs(
+            np.array(self._hashes, dtype=np.uint64), max_distance, self.chunks, method
+        )
+        self.comparisons += compared
+        return [(int(i), int(j), int(d)) for i, j, d in found]
+
+
+def near_pairs(
+    hashes: np.ndarray, max_distance: int, chunks: int = 3, method: str = "auto"
+) -> tuple[np.ndarray, int]:
+    """Every pair of positions ``i < j`` of ``hashes`` (uint64) within ``max_distance``
+    bits, as rows ``(i, j, distance)`` sorted, and how many pairs were compared.
+
+    Arrays in, arrays out: a library-wide match over a million hashes holds a few
+    numbers per photo, not a Python object per photo and bucket.
+    """
+    import numpy as np
+
+    none = np.empty((0, 3), dtype=np.int64)
+    n = int(hashes.size)
+    if n < 2 or max_distance < 0:
+        return none, 0
+    layout = _chunk_layout(chunks)
+    sub_radius = max_distance // chunks
+    probes = sum(
+        sum(comb(width, r) for r in range(min(sub_radius, width) + 1)) for _, width in layout
+    )
+    if method == "brute" or (method == "auto" and probes * 2 > n):
+        return _brute_pairs(hashes, max_distance)
+    compared = 0
+    found: list[np.ndarray] = []
+    for shift, width in layout:
+        values = ((hashes >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.int64)
+        order = np.argsort(values, kind="stable")
+        sorted_values = values[order]
+        if width <= 24:  # dense start/count tables: O(1) bucket lookup per probe
+            counts = np.bincount(sorted_values, minlength=1 << width).astype(np.int32)
+            starts = (np.cumsum(counts, dtype=np.int64) - counts).astype(np.int32)
+        for mask in _flip_masks(width, sub_radius):
+            probe = values ^ mask
+            if width <= 24:
+                lo = starts[probe]
+                cnt = counts[probe]
+            else:
+                lo = np.searchsorted(sorted_values, probe, side="left")
+                cnt = np.searchsorted(sorted_values, probe, side="right") - lo
+            total = int(cnt.sum())
+            if total == 0:
+                continue
+            queries = np.repeat(np.arange(n, dtype=np.int64), cnt)
+            # position of each candidate inside its bucket run
+            run_start = np.repeat(np.cumsum(cnt) - cnt, cnt)
+            offsets = np.arange(total, dtype=np.int64) - run_start
+            items = order[np.repeat(lo, cnt) + offsets]
+            keep = queries < items
+            queries, items = queries[keep], items[keep]
+            compared += int(queries.size)
+            dist = popcount64(hashes[queries] ^ hashes[items])
+            close = dist <= max_distance
+            if close.any():
+                found.append(
+                    np.stack([queries[close], items[close], dist[close].astype(np.int64)], axis=1)
+                )
+    if not found:
+        return none, compared
+    return np.unique(np.concatenate(found), axis=0), compared
+
+
+def _brute_pairs(hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, int]:
+    """All pairs by blocks of rows; only for tiny indexes or huge radii."""
+    import numpy as np
+
+    n = hashes.size
+    out: list[tuple[int, int, int]] = []
+    compared = 0
+    for i in range(n - 1):
+        rest = hashes[i + 1 :]
+        compared += int(rest.size)
+        dist = popcount64(rest ^ hashes[i])
+        for j in np.nonzero(dist <= max_distance)[0]:
+            out.append((i, i + 1 + int(j), int(dist[j])))
+    return np.array(out, dtype=np.int64).reshape(-1, 3), compared
