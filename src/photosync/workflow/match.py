@@ -19,7 +19,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, TypedDict, overload
 
 from photosync.archive.archive import ReadRecord
 from photosync.archive.preview import RecordAccess
@@ -104,29 +104,54 @@ def _shared(value: str | None) -> str | None:
     return sys.intern(value) if isinstance(value, str) else value
 
 
+#: pixel sizes repeat across a library (a camera makes a few): one int object each, up
+#: to this many distinct values (an int past 256 is a 28-byte object of its own)
+_SIZES_KEPT = 4096
+_sizes: dict[int, int] = {}
+
+
+@overload
+def _shared_size(value: int) -> int: ...
+@overload
+def _shared_size(value: int | None) -> int | None: ...
+def _shared_size(value: int | None) -> int | None:
+    if not isinstance(value, int):
+        return value
+    kept = _sizes.get(value)
+    if kept is None:
+        if len(_sizes) >= _SIZES_KEPT:
+            return value
+        kept = _sizes[value] = value
+    return kept
+
+
 def _candidate(record: Record) -> Candidate | None:
+    """What matching needs of a record, held for every photo at once: shared strings and
+    sizes, and no file name (no rule reads it)."""
     data = record["media"].get("fingerprint")
     if not data:
         return None
     try:
-        fingerprint = Fingerprint.from_dict(data)
+        read = Fingerprint.from_dict(data)
     except PhotosyncError:
         return None
+    fingerprint = Fingerprint(
+        read.phash, _shared_size(read.width), _shared_size(read.height), read.thumb
+    )
     meta = record["metadata"]
     source = meta.get("taken_date_source") or ""
     return Candidate(
         key=record["photo_id"],
         fingerprint=fingerprint,
         content_hash=record["content_hash"],
-        width=record["media"].get("width"),
-        height=record["media"].get("height"),
+        width=_shared_size(record["media"].get("width")),
+        height=_shared_size(record["media"].get("height")),
         # a file time says when a copy was made, not when the photo was taken
         taken_date=meta.get("taken_date") if not is_estimated_date(source) else None,
         camera_make=_shared(meta["camera_info"].get("make")),
         camera_model=_shared(meta["camera_info"].get("model")),
         size_bytes=record["media"].get("size"),
         format=_shared(record["media"].get("format")),
-        filename=meta.get("filename"),
     )
 
 
