@@ -1,0 +1,74 @@
+"""Red-team: a record a killed run of photosync was writing (listed in
+``.photosync/pending-paths``) and that the user then edits by hand before the next run
+is committed by recovery as photosync's own leftover ("recover: changes left by an
+interrupted run"): the hand edit is neither left alone nor named, as the README promises
+for "a record ... you changed by hand and have not committed". The edited file is not
+even in photosync's canonical form (``check`` calls exactly that "changed by hand (not
+the way photosync writes)"), so recovery could tell it is not what the killed run wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from photosync.archive.archive import PENDING_FILE, Archive
+from photosync.workflow.discover import discover
+from photosync.workflow.resolve import auto_resolve
+from tests.helpers import killed_after, make_library, new_archive
+
+KILLED = """
+from photosync.workflow.resolve import auto_resolve
+import photosync.archive.archive as module
+
+def commit(self, *args, **kwargs):  # killed with every record written, before the commit
+    self._drain_writes()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+module.Archive.commit = commit
+auto_resolve(archive)
+"""
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_hand_edit_after_a_killed_run_is_not_committed_by_recovery(tmp_path: Path) -> None:
+    make_library(tmp_path / "lib", 4)
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
+    archive.lock()
+    discover(archive)
+    archive.close()
+    root = archive.root
+
+    killed_after(root, KILLED)
+    pending = sorted(
+        p for p in (root / PENDING_FILE).read_text().splitlines() if p.startswith("photos/")
+    )
+    assert pending, "the killed resolve wrote records"
+    rel = pending[0]
+
+    # the user edits that record by hand (their own editor's formatting) before any run
+    record = json.loads((root / rel).read_text())
+    record["metadata"]["caption"] = "MY HAND EDIT"
+    (root / rel).write_text(json.dumps(record, indent=4) + "\n")
+    edited = (root / rel).read_bytes()
+
+    archive = Archive(root)
+    archive.lock()
+    try:
+        auto_resolve(archive)
+    finally:
+        archive.close()
+
+    assert (root / rel).read_bytes() == edited, "the hand edit was overwritten"
+    committed = _git(root, "show", f"HEAD:{rel}")
+    assert "MY HAND EDIT" not in committed, (
+        "recovery committed the user's uncommitted hand edit as photosync's: "
+        + _git(root, "log", "--format=%s", "-3", "--", rel)
+    )
+    assert rel in _git(root, "status", "--porcelain"), "the hand edit is left uncommitted"
