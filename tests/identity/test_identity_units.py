@@ -130,6 +130,25 @@ def test_jpeg_exif_orientation_and_draft(tmp_path: Path) -> None:
     assert fc and fc.distance(fa) > 10  # without the tag it really is turned
 
 
+@pytest.mark.parametrize("orientation", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 65535])
+def test_every_orientation_gives_the_pixels_exif_transpose_gives(
+    tmp_path: Path, orientation: int
+) -> None:
+    """The fingerprint turns an image itself (no EXIF rewrite): exactly Pillow's turn."""
+    from PIL import ImageOps
+
+    path = tmp_path / "tagged.png"  # lossless: the pixels read back are the ones saved
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    _photo_like(orientation, (200, 150)).save(path, exif=exif)
+    with Image.open(path) as im:
+        im.load()
+        expected = fingerprint_image(ImageOps.exif_transpose(im).convert("RGB"))
+    found = fingerprint_file(path)
+    assert found.fingerprint == expected.fingerprint
+    assert (found.width, found.height) == (expected.width, expected.height)
+
+
 def test_alpha_and_16bit_images() -> None:
     rgba = _photo_like(3).convert("RGBA")
     assert fingerprint_image(rgba).fingerprint is not None

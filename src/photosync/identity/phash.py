@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import struct
 import warnings
 from dataclasses import dataclass
 from functools import cache
@@ -55,8 +56,18 @@ _SELF_ORIENTING = frozenset({"HEIF"})
 #: formats with a fast reduced-size decode (DCT scaling or embedded thumbnails)
 _DRAFTABLE = frozenset({"JPEG", "MPO", "HEIF"})
 _ORIENTATION_TAG = 0x0112
-#: EXIF orientations that ask for a flip or rotation
-_ROTATIONS = frozenset(range(2, 9))
+#: what Pillow's plugins raise on damaged data (a tag of the wrong type, a short table)
+_DAMAGE = (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, struct.error)
+#: what each EXIF orientation asks for (as ``ImageOps.exif_transpose`` does it)
+_TRANSPOSES = {
+    2: "FLIP_LEFT_RIGHT",
+    3: "ROTATE_180",
+    4: "FLIP_TOP_BOTTOM",
+    5: "TRANSPOSE",
+    6: "ROTATE_270",
+    7: "TRANSVERSE",
+    8: "ROTATE_90",
+}
 
 
 @cache
@@ -212,8 +223,10 @@ def fingerprint_file(path: Path) -> FingerprintResult:
         return FingerprintResult(None, "not a decodable image")
     except Image.DecompressionBombError:
         return FingerprintResult(None, "image too large to decode safely")
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        # truncated or corrupt data: a partial decode would collide with other partial decodes
+    except _DAMAGE as exc:
+        # truncated or corrupt data (Pillow's plugins raise any of these on damage): a
+        # partial decode would collide with other partial decodes; one damaged file
+        # must not stop a pass over the whole archive
         return FingerprintResult(None, f"undecodable image data: {exc}")
 
 
@@ -223,7 +236,7 @@ def fingerprint_image(im: Image.Image) -> FingerprintResult:
         warnings.simplefilter("ignore")
         try:
             return _fingerprint_open_image(im)
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        except _DAMAGE as exc:
             return FingerprintResult(None, f"undecodable image data: {exc}")
 
 
@@ -235,7 +248,7 @@ def _orientation(im: Image.Image, fmt: str | None) -> int:
         orientation = im.getexif().get(_ORIENTATION_TAG)
     except Exception:  # a broken EXIF block must not cost the fingerprint
         return 1
-    return orientation if orientation in _ROTATIONS else 1
+    return orientation if orientation in _TRANSPOSES else 1
 
 
 def _displayed_size(im: Image.Image, orientation: int) -> tuple[int, int]:
@@ -266,7 +279,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
 def _fingerprint_open_image(im: Image.Image) -> FingerprintResult:
     import numpy as np
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     fmt = im.format
     orientation = _orientation(im, fmt)
@@ -283,9 +296,10 @@ def _fingerprint_open_image(im: Image.Image) -> FingerprintResult:
         im.draft("RGB", (DRAFT_SIZE, DRAFT_SIZE))
     im.load()
     if orientation != 1:
-        # only then: without a rotation exif_transpose returns a copy (a quarter of the
-        # work after decoding), and the pixels are the same either way
-        im = ImageOps.exif_transpose(im)
+        # the pixels exif_transpose gives, without its copy when nothing turns (a
+        # quarter of the work after decoding) or its rewrite of the EXIF block (which
+        # raises on a damaged tag, where the rotation itself is clear)
+        im = im.transpose(Image.Transpose[_TRANSPOSES[orientation]])
     rgb = _to_rgb(im)
     factor = min(rgb.size) // DRAFT_SIZE
     if factor >= 2:  # formats without draft (PNG, WebP, TIFF): cheap box reduction first
