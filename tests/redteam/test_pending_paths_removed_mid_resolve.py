@@ -28,13 +28,18 @@ KILLED = """
 import photosync.archive.archive as module
 from photosync.workflow.resolve import auto_resolve
 real_write = module.Archive.write_record
-writes = {"n": 0}
+writes = {"n": 0, "removed": False}
 
 def write_record(self, *args, **kwargs):
     written = real_write(self, *args, **kwargs)
     writes["n"] += 1
-    if writes["n"] == 2:  # removed while the run goes on
-        (self.root / module.PENDING_FILE).unlink()
+    listing = self.root / module.PENDING_FILE
+    # removed while the run goes on, once it lists something (writes are listed a
+    # batch at a time, as the batch is handed to a writer thread)
+    if writes["n"] >= 2 and not writes["removed"] and listing.exists():
+        listing.unlink()
+        writes["removed"] = True
+        (self.root.parent / "listing-removed").touch()  # for the test: it happened
     return written
 
 def commit(self, *args, **kwargs):  # killed with every record written, before the commit
@@ -48,7 +53,7 @@ auto_resolve(archive)
 
 
 def _discovered(tmp: Path) -> Path:
-    make_library(tmp / "lib", 6)
+    make_library(tmp / "lib", 40)  # more than one batch of record writes (16)
     archive = new_archive(tmp, lib={"type": "local", "path": str(tmp / "lib")})
     archive.lock()
     discover(archive)
@@ -72,6 +77,7 @@ def test_pending_paths_removed_then_killed_resumes_as_unkilled(tmp_path: Path) -
     _resolve(clean / "archive")
 
     killed_after(root, KILLED)
+    assert (root.parent / "listing-removed").exists()
     _resolve(root)
 
     assert git_clean(root), "photosync's own writes were left as if the user's"

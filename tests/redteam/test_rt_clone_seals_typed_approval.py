@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +32,11 @@ def _photosync(cwd: Path, config: Path, *args: str) -> subprocess.CompletedProce
     }
     return subprocess.run(
         [sys.executable, "-m", "photosync", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -50,9 +53,12 @@ def test_clone_without_key_does_not_seal_a_typed_approval(tmp_path: Path) -> Non
     cfg_a, cfg_b = tmp_path / "cfg-a", tmp_path / "cfg-b"
     a, b = tmp_path / "A", tmp_path / "B"
     assert _photosync(tmp_path, cfg_a, "init", str(a)).returncode == 0
-    assert _photosync(
-        a, cfg_a, "service", "add", "lib", "--type", "local", "--path", str(tmp_path / "lib")
-    ).returncode == 0
+    assert (
+        _photosync(
+            a, cfg_a, "service", "add", "lib", "--type", "local", "--path", str(tmp_path / "lib")
+        ).returncode
+        == 0
+    )
     assert _photosync(a, cfg_a, "discover").returncode == 0
     assert _photosync(a, cfg_a, "visibility", "key", "show").returncode == 0  # A has a key
 

@@ -68,7 +68,10 @@ def test_resolve_survives_a_damaged_exif(tmp_path: Path) -> None:
     _damaged_rotated_jpeg(lib / "damaged.jpg")
     assert _photosync(tmp_path, "init", str(tmp_path / "arch")).returncode == 0
     root = tmp_path / "arch"
-    assert _photosync(root, "service", "add", "lib", "--type", "local", "--path", str(lib)).returncode == 0
+    assert (
+        _photosync(root, "service", "add", "lib", "--type", "local", "--path", str(lib)).returncode
+        == 0
+    )
     assert _photosync(root, "discover").returncode == 0
     done = _photosync(root, "resolve", "--auto-resolve", "simple")
     assert "Traceback" not in done.stderr, done.stderr[-2000:]

@@ -26,8 +26,12 @@ def _photosync(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.Co
     }
     return subprocess.run(
         [sys.executable, "-m", "photosync", *args],
-        cwd=cwd, env=env, input=stdin if stdin is not None else "",
-        capture_output=True, text=True, check=False,
+        cwd=cwd,
+        env=env,
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -35,9 +39,12 @@ def test_visibility_set_with_no_answer_is_not_a_bug_exit(tmp_path: Path) -> None
     make_library(tmp_path / "lib", 1)
     root = tmp_path / "arch"
     assert _photosync(tmp_path, "init", str(root)).returncode == 0
-    assert _photosync(
-        root, "service", "add", "lib", "--type", "local", "--path", str(tmp_path / "lib")
-    ).returncode == 0
+    assert (
+        _photosync(
+            root, "service", "add", "lib", "--type", "local", "--path", str(tmp_path / "lib")
+        ).returncode
+        == 0
+    )
     assert _photosync(root, "discover").returncode == 0
     photo = next((root / "photos").rglob("*.json")).stem
 
@@ -46,4 +53,7 @@ def test_visibility_set_with_no_answer_is_not_a_bug_exit(tmp_path: Path) -> None
 
     no_answer = _photosync(root, "visibility", "set", photo[:8], "public", stdin="")
     assert "Traceback" not in no_answer.stderr
-    assert no_answer.returncode != 1, (no_answer.returncode, no_answer.stdout + no_answer.stderr)
+    assert no_answer.returncode == 3, (no_answer.returncode, no_answer.stdout + no_answer.stderr)
+    assert "no answer" in no_answer.stderr
+    record = next((root / "photos").rglob("*.json")).read_text()
+    assert '"canonical": "private"' in record or '"canonical":"private"' in record

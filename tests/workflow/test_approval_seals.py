@@ -48,6 +48,15 @@ def _hand_commit(root: str, photo_id: str, level: str, *approvals: dict[str, obj
     subprocess.run(["git", "-C", root, "commit", "-qam", "by hand"], check=True)
 
 
+def _as_written_before_sealing(root: str) -> None:
+    """The schemas/ a photosync before sealing wrote: approvals with no ``seal`` field."""
+    path = Path(root) / "schemas" / "photo-metadata.schema.json"
+    text = path.read_text(encoding="utf-8")
+    assert '"seal"' in text
+    path.write_text(text.replace('"seal"', '"not_yet"'), encoding="utf-8")
+    subprocess.run(["git", "-C", root, "commit", "-qam", "an older photosync"], check=True)
+
+
 def _level(root: str, photo_id: str) -> Visibility:
     archive = Archive(Path(root))
     try:
@@ -71,6 +80,7 @@ def test_approvals_made_before_sealing_are_sealed_once_then_typed_ones_count_for
 ) -> None:
     _new_machine(monkeypatch, tmp_path / "old-photosync")  # no key was ever made
     root, (kept, typed) = _archive(tmp_path)
+    _as_written_before_sealing(root)
     _new_machine(monkeypatch, tmp_path / "upgraded")  # the first run of this version here
     _hand_commit(root, kept, "public", OLD_APPROVAL)
     assert run_cli("--archive", root, "resolve", "--auto-resolve", "simple").exit_code == 0
@@ -96,6 +106,7 @@ def test_sealing_killed_midway_is_finished_by_the_next_run(
 ) -> None:
     _new_machine(monkeypatch, tmp_path / "old-photosync")
     root, photos = _archive(tmp_path, 3)
+    _as_written_before_sealing(root)
     _new_machine(monkeypatch, tmp_path / "upgraded")
     for photo_id in photos:
         _hand_commit(root, photo_id, "public", OLD_APPROVAL)

@@ -100,6 +100,9 @@ TRACKED_PATHS = ("photos", "config", "schemas", "README.md", ".gitignore", ".git
 #: the paths photosync is about to write or remove and has not committed yet, one a line:
 #: written before the files, rewritten after each commit; recovery commits only these
 PENDING_FILE = ".photosync/pending-paths"
+#: the archive's records were written before approvals were sealed: the next writing
+#: run seals the approvals they hold, once (written when schemas/ is brought up to date)
+SEALING_FILE = ".photosync/sealing"
 #: where services' folders are on this machine (``photosync service locate``); never in git
 MACHINE_FILE = ".photosync/machine.json"
 #: originals this clone's records name that no location reachable from here holds
@@ -506,12 +509,14 @@ class Archive:
         """The first writing run in a clone with no key creates it; approvals made by
         photosync before sealing existed are sealed then, in a commit of their own.
 
-        Only when no approval in the archive carries a seal yet (an archive sealed in
-        another clone is not re-sealed here: its approvals wait until the key is
-        imported). A run killed midway leaves ``.photosync/sealing``; the next run
-        finishes the sealing with the key it stored.
+        Only in an archive whose schemas/ a photosync before sealing wrote (``SEALING_FILE``,
+        left by ``_refresh_schemas``) and where no approval carries a seal yet: in an
+        archive written by a sealing photosync, an unsealed approval was typed by hand or
+        sealed nowhere, and stays worth nothing (a clone whose key is on another
+        machine waits until it is imported). A run killed midway leaves the marker; the
+        next run finishes the sealing with the key it stored.
         """
-        marker = self.root / ".photosync" / "sealing"
+        marker = self.root / SEALING_FILE
         # found while git status ran (``_warm_up``): the root commit it is kept under
         # stays as it was once the archive has one
         looked_up = self._key_at_lock
@@ -519,6 +524,11 @@ class Archive:
         if key is not None and not marker.exists():
             self._seals = ApprovalSeals(key)
             return []
+        if key is None and not marker.exists():
+            # written by a photosync that seals (its schema says so): an unsealed
+            # approval was typed, or sealed nowhere; the key is new or on another machine
+            self._seals = ApprovalSeals(self._new_key())
+            return self._unsealed_note()
         records = [
             (rel, self._load_path(self.root / rel))
             for _photo_id, rel in list(self.state.all_record_paths())
@@ -530,17 +540,11 @@ class Archive:
                 for _rel, record in records
                 for a in record["visibility"].get("approvals", [])
             )
-            key = new_key()
-            if not already_sealed:
-                marker.write_text("sealing approvals made before sealing\n", encoding="utf-8")
-            save_key(self.git, key)
-            if already_sealed:
+            key = self._new_key()
+            if already_sealed:  # sealed in another clone, then written by an older photosync
+                marker.unlink(missing_ok=True)
                 self._seals = ApprovalSeals(key)
-                return [
-                    "this archive's approvals were sealed with a key kept on another machine: "
-                    "photos wait at their last approval made here (private when none) until "
-                    "you run `photosync visibility key import` with that key"
-                ]
+                return self._unsealed_note()
         self._seals = ApprovalSeals(key)
         sealed = 0
         for _rel, record in records:
@@ -555,6 +559,35 @@ class Archive:
             self.commit("visibility: approvals made before sealing were sealed")
         marker.unlink(missing_ok=True)
         return [f"{sealed} approval(s) made before sealing were sealed"] if sealed else []
+
+    def _mark_sealing(self) -> None:
+        """This archive's records were written before sealing: the next writing run
+        (this one, or the one after it was killed) seals their approvals."""
+        marker = self.root / SEALING_FILE
+        if not marker.exists():
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(marker, b"sealing approvals made before sealing\n")
+
+    def _new_key(self) -> bytes:
+        key = new_key()
+        save_key(self.git, key)
+        return key
+
+    def _unsealed_note(self) -> list[str]:
+        """Said when this clone made its own key for an archive that seals: approvals
+        sealed elsewhere (or typed) count for nothing here."""
+        approved = any(
+            self._load_path(self.root / rel)["visibility"].get("approvals")
+            for _photo_id, rel in self.state.all_record_paths()
+            if rel not in self.user_changed and (self.root / rel).exists()
+        )
+        if not approved:
+            return []
+        return [
+            "this archive's approvals were sealed with a key kept on another machine (or "
+            "typed by hand): photos wait at their last approval made here (private when "
+            "none) until you run `photosync visibility key import` with that key"
+        ]
 
     # config --------------------------------------------------------------------------
     def _read_config(self, relpath: str) -> Any:
@@ -1164,6 +1197,10 @@ class Archive:
                 rel = f"schemas/{name}"
                 if rel in self.user_changed:
                     continue  # the user's edit, left alone (and reported by recovery)
+                if name == PHOTO_SCHEMA and current is not None and '"seal"' not in current:
+                    # written by a photosync before sealing: its approvals are sealed
+                    # once (``_seal_earlier_approvals``), even if this run is killed now
+                    self._mark_sealing()
                 self._intend(rel)
                 atomic_write(path, wanted.encode("utf-8"))
                 refreshed.append(name)

@@ -197,6 +197,16 @@ def handle_errors(func: F) -> F:
                 " with the command you ran; committed work is kept"
             )
             sys.exit(ExitCode.INTERNAL)
+        except click.Abort:
+            # a question met closed input (a script, no terminal) or Ctrl-C: not a bug
+            err_console.print(
+                "[bold red]error:[/] no answer to the question (input closed or interrupted): "
+                "nothing it asked about was changed"
+            )
+            err_console.print(
+                "[dim]hint:[/] run it in a terminal to answer, or pass --yes where the command offers it"
+            )
+            sys.exit(ExitCode.USER_ERROR)
         except KeyboardInterrupt:
             err_console.print(
                 "[yellow]interrupted[/]: committed work is kept; run the same command again to finish"
