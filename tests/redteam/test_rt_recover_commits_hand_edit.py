@@ -16,7 +16,7 @@ from pathlib import Path
 from photosync.archive.archive import PENDING_FILE, Archive
 from photosync.workflow.discover import discover
 from photosync.workflow.resolve import auto_resolve
-from tests.helpers import killed_after, make_library, new_archive
+from tests.helpers import killed_after, make_library, new_archive, run_cli
 
 KILLED = """
 from photosync.workflow.resolve import auto_resolve
@@ -57,6 +57,9 @@ def test_hand_edit_after_a_killed_run_is_not_committed_by_recovery(tmp_path: Pat
     record["metadata"]["caption"] = "MY HAND EDIT"
     (root / rel).write_text(json.dumps(record, indent=4) + "\n")
     edited = (root / rel).read_bytes()
+    # check (a reader: it recovers nothing) names it an edit by hand, as recovery will
+    checked = run_cli("--archive", str(root), "check")
+    assert f"{rel}: changed by hand" in checked.output, checked.output
 
     archive = Archive(root)
     archive.lock()

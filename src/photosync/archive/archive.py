@@ -75,6 +75,7 @@ from photosync.errors import (
     ConfigError,
     InternalError,
     PhotosyncError,
+    RecordInvalid,
     UserChanged,
 )
 from photosync.merge import MergeError, merge_records
@@ -1396,7 +1397,9 @@ class Archive:
                 shutil.move(str(path), _free_name(quarantine, rel.replace("/", "__")))
                 removed = True
                 continue
-            if rel not in pending:
+            if rel not in pending or (rel.startswith("photos/") and hand_formatted(path)):
+                # not listed, or a record in a form photosync never writes: edited by the
+                # user since the run was killed (their edit is theirs to commit)
                 user.append(rel)
                 continue
             ours.append(rel)
@@ -1537,6 +1540,22 @@ class PendingCommit:
                 self._archive._inflight = None
             self._commit = self._archive._after_commit(self._future.result())
         return self._commit
+
+
+def hand_formatted(path: Path) -> bool:
+    """A record file holding valid JSON that is not byte for byte what photosync writes
+    (``canonical_bytes``): an editor saved it. A torn or unreadable file is not."""
+    try:
+        data = path.read_bytes()
+        value = json.loads(data)
+    except (OSError, ValueError):
+        return False
+    if not isinstance(value, dict):
+        return False
+    try:
+        return canonical_bytes(value) != data
+    except RecordInvalid:
+        return True  # photosync could not have written it
 
 
 def _record_problem(path: Path) -> str | None:

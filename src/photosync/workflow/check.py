@@ -51,7 +51,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photosync.archive.archive import Archive, is_own_temp, merge_temp_leftovers
+from photosync.archive.archive import (
+    Archive,
+    hand_formatted,
+    is_own_temp,
+    merge_temp_leftovers,
+)
 from photosync.archive.git import split_z, status_entries
 from photosync.archive.schema import CONFIG_SCHEMAS, PHOTO_SCHEMA, is_valid
 from photosync.archive.secretscan import credential_paths
@@ -328,7 +333,8 @@ def _classify_change(
     path = archive.root / rel
     if is_own_temp(rel, pending):
         return True, "a half-written temporary file"
-    ours = rel in pending
+    # a listed record an editor saved since (recovery leaves it to the user the same way)
+    ours = rel in pending and not (rel.startswith("photos/") and hand_formatted(path))
     if "D" in status:
         if ours and rel.startswith("photos/"):
             return True, "removed (its photo was joined into another record or moved)"
