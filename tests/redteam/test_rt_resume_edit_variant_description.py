@@ -67,10 +67,11 @@ def _without_times(value: Any) -> Any:
 
 @pytest.mark.skipif(not ORIENTATION.is_dir(), reason="needs ../shared/testdata")
 def test_resolve_killed_after_a_join_ends_as_a_clean_run(tmp_path: Path) -> None:
-    clean = _discovered(tmp_path / "clean")
+    killed = _discovered(tmp_path / "killed")
+    clean = tmp_path / "clean" / "archive"  # the same discovered archive, resolved unkilled
+    shutil.copytree(killed, clean, symlinks=True)
     _resolve(clean)
 
-    killed = _discovered(tmp_path / "killed")
     killed_after(killed, KILLED)
     _resolve(killed)
 
@@ -79,6 +80,6 @@ def test_resolve_killed_after_a_join_ends_as_a_clean_run(tmp_path: Path) -> None
     expected = sorted((_without_times(r) for r in records(clean)), key=lambda r: r["photo_id"])
     got = sorted((_without_times(r) for r in records(killed)), key=lambda r: r["photo_id"])
     assert [r["photo_id"] for r in got] == [r["photo_id"] for r in expected]
-    for want, have in zip(expected, got):
+    for want, have in zip(expected, got, strict=True):
         assert have.get("conflicts") == want.get("conflicts"), have["photo_id"]
         assert have == want

@@ -25,7 +25,15 @@ from photosync.archive.archive import ReadRecord
 from photosync.archive.preview import RecordAccess
 from photosync.blobstore.local import LocalBlobStore
 from photosync.errors import PhotosyncError
-from photosync.identity import Candidate, Fingerprint, MatchKind, find_matches, fingerprint_file
+from photosync.identity import (
+    Candidate,
+    Fingerprint,
+    Match,
+    MatchKind,
+    classify_pair,
+    find_matches,
+    fingerprint_file,
+)
 from photosync.model import (
     Media,
     MediaFingerprint,
@@ -34,6 +42,7 @@ from photosync.model import (
     is_estimated_date,
     join_records,
     raise_edit_variant,
+    record_relpath,
 )
 from photosync.workflow.progress import Progress, SilentProgress
 
@@ -251,10 +260,13 @@ def match_variants(
             for key_a, key_b, match in group.pairs:
                 if match.kind != MatchKind.EDIT_VARIANT:
                     continue
+                joined = key_a in merged_into or key_b in merged_into
                 key_a, key_b = merged_into.get(key_a, key_a), merged_into.get(key_b, key_b)
                 if key_a == key_b:
                     continue
                 a, b = load(key_a), load(key_b)
+                if joined:
+                    match = _as_a_rerun_sees(a, b, match)
                 reasons = "; ".join(match.reasons)
                 changed = raise_edit_variant(a, b, reasons) | raise_edit_variant(b, a, reasons)
                 if changed:
@@ -262,6 +274,19 @@ def match_variants(
                     archive.write_record(b)
                     report.edit_pairs += 1
     return report
+
+
+def _as_a_rerun_sees(a: Record, b: Record, match: Match) -> Match:
+    """An edit pair one side of which was just joined into another record: compared as
+    the records now are, in the order a pass reads them (path order), which is all a
+    run killed after the join and started again can see; the question then reads the
+    same either way. The pair found stands if they no longer compare as an edit."""
+    first, second = sorted((a, b), key=record_relpath)
+    one, other = _candidate(first), _candidate(second)
+    if one is None or other is None:
+        return match
+    again = classify_pair(one, other)
+    return again if again.kind == MatchKind.EDIT_VARIANT else match
 
 
 def describe_copy(record: Record, store: LocalBlobStore) -> dict[str, Any]:
