@@ -50,6 +50,31 @@ def new_archive(tmp: Path, **services: dict[str, Any]) -> Archive:
     return archive
 
 
+def discovered(tmp: Path, library: Path) -> Path:
+    """An archive (``tmp/archive``) with ``library`` as local service ``lib``, discovered."""
+    from photosync.workflow.discover import discover
+
+    archive = new_archive(tmp, lib={"type": "local", "path": str(library)})
+    archive.lock()
+    try:
+        discover(archive)
+    finally:
+        archive.close()
+    return archive.root
+
+
+def resolved(root: Path) -> None:
+    """One ``resolve`` with the default rules, as a writing run does it."""
+    from photosync.workflow.resolve import auto_resolve
+
+    archive = Archive(root)
+    archive.lock()
+    try:
+        auto_resolve(archive)
+    finally:
+        archive.close()
+
+
 def archive_with_nas(tmp: Path, count: int, *, replicated: bool = False) -> Archive:
     """A folder source ``lib`` of ``count`` photos, discovered and resolved, and a second
     storage location ``nas`` (a local folder); the archive is locked. ``replicated``:

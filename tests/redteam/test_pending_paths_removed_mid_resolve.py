@@ -12,16 +12,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from photosync.archive.archive import Archive
-from photosync.workflow.discover import discover
-from photosync.workflow.resolve import auto_resolve
 from tests.helpers import (
     assert_check_clean,
     comparable,
+    discovered,
     git_clean,
     killed_after,
     make_library,
-    new_archive,
+    resolved,
 )
 
 KILLED = """
@@ -54,31 +52,18 @@ auto_resolve(archive)
 
 def _discovered(tmp: Path) -> Path:
     make_library(tmp / "lib", 40)  # more than one batch of record writes (16)
-    archive = new_archive(tmp, lib={"type": "local", "path": str(tmp / "lib")})
-    archive.lock()
-    discover(archive)
-    archive.close()
-    return archive.root
-
-
-def _resolve(root: Path) -> None:
-    archive = Archive(root)
-    archive.lock()
-    try:
-        auto_resolve(archive)
-    finally:
-        archive.close()
+    return discovered(tmp, tmp / "lib")
 
 
 def test_pending_paths_removed_then_killed_resumes_as_unkilled(tmp_path: Path) -> None:
     root = _discovered(tmp_path)
     clean = tmp_path / "clean"
     shutil.copytree(root, clean / "archive", symlinks=True)
-    _resolve(clean / "archive")
+    resolved(clean / "archive")
 
     killed_after(root, KILLED)
     assert (root.parent / "listing-removed").exists()
-    _resolve(root)
+    resolved(root)
 
     assert git_clean(root), "photosync's own writes were left as if the user's"
     assert comparable(root) == comparable(clean / "archive")

@@ -13,10 +13,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from photosync.archive.archive import PENDING_FILE, Archive
-from photosync.workflow.discover import discover
-from photosync.workflow.resolve import auto_resolve
-from tests.helpers import killed_after, make_library, new_archive, run_cli
+from photosync.archive.archive import PENDING_FILE
+from tests.helpers import discovered, killed_after, make_library, resolved, run_cli
 
 KILLED = """
 from photosync.workflow.resolve import auto_resolve
@@ -39,11 +37,7 @@ def _git(root: Path, *args: str) -> str:
 
 def test_hand_edit_after_a_killed_run_is_not_committed_by_recovery(tmp_path: Path) -> None:
     make_library(tmp_path / "lib", 4)
-    archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
-    archive.lock()
-    discover(archive)
-    archive.close()
-    root = archive.root
+    root = discovered(tmp_path, tmp_path / "lib")
 
     killed_after(root, KILLED)
     pending = sorted(
@@ -61,12 +55,7 @@ def test_hand_edit_after_a_killed_run_is_not_committed_by_recovery(tmp_path: Pat
     checked = run_cli("--archive", str(root), "check")
     assert f"{rel}: changed by hand" in checked.output, checked.output
 
-    archive = Archive(root)
-    archive.lock()
-    try:
-        auto_resolve(archive)
-    finally:
-        archive.close()
+    resolved(root)
 
     assert (root / rel).read_bytes() == edited, "the hand edit was overwritten"
     committed = _git(root, "show", f"HEAD:{rel}")

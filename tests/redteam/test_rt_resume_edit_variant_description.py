@@ -18,10 +18,7 @@ from typing import Any
 
 import pytest
 
-from photosync.archive.archive import Archive
-from photosync.workflow.discover import discover
-from photosync.workflow.resolve import auto_resolve
-from tests.helpers import assert_check_clean, git_clean, killed_after, new_archive, records
+from tests.helpers import assert_check_clean, discovered, git_clean, killed_after, records, resolved
 
 ORIENTATION = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "photos" / "orientation"
 
@@ -41,20 +38,7 @@ auto_resolve(archive)
 
 def _discovered(tmp: Path) -> Path:
     shutil.copytree(ORIENTATION, tmp / "lib")
-    archive = new_archive(tmp, lib={"type": "local", "path": str(tmp / "lib")})
-    archive.lock()
-    discover(archive)
-    archive.close()
-    return archive.root
-
-
-def _resolve(root: Path) -> None:
-    archive = Archive(root)
-    archive.lock()
-    try:
-        auto_resolve(archive)
-    finally:
-        archive.close()
+    return discovered(tmp, tmp / "lib")
 
 
 def _without_times(value: Any) -> Any:
@@ -70,10 +54,10 @@ def test_resolve_killed_after_a_join_ends_as_a_clean_run(tmp_path: Path) -> None
     killed = _discovered(tmp_path / "killed")
     clean = tmp_path / "clean" / "archive"  # the same discovered archive, resolved unkilled
     shutil.copytree(killed, clean, symlinks=True)
-    _resolve(clean)
+    resolved(clean)
 
     killed_after(killed, KILLED)
-    _resolve(killed)
+    resolved(killed)
 
     assert git_clean(killed)
     assert_check_clean(killed)
