@@ -29,7 +29,11 @@ def _photosync(cwd: Path, config: Path, *args: str) -> subprocess.CompletedProce
     }
     return subprocess.run(
         [sys.executable, "-m", "photosync", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -65,9 +69,12 @@ def test_pulled_schema_without_seal_does_not_seal_typed_approval(tmp_path: Path)
     cfg_a, cfg_b = tmp_path / "cfg-a", tmp_path / "cfg-b"
     a, b = tmp_path / "A", tmp_path / "B"
     assert _photosync(tmp_path, cfg_a, "init", str(a)).returncode == 0
-    assert _photosync(
-        a, cfg_a, "service", "add", "lib", "--type", "local", "--path", str(tmp_path / "lib")
-    ).returncode == 0
+    assert (
+        _photosync(
+            a, cfg_a, "service", "add", "lib", "--type", "local", "--path", str(tmp_path / "lib")
+        ).returncode
+        == 0
+    )
     assert _photosync(a, cfg_a, "discover").returncode == 0
     assert _photosync(a, cfg_a, "visibility", "key", "show").returncode == 0  # A has a key
 

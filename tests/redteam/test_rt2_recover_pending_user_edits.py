@@ -1,0 +1,139 @@
+"""Red-team: recovery after a killed run commits the user's uncommitted changes to
+files the killed run had listed in ``.photosync/pending-paths``, when the change is not
+"a record in a form photosync never writes":
+
+- a config file the killed run wrote (``config/sync-state.json``) that the user then
+  edited by hand (any formatting: config is never checked for hand formatting);
+- a record the killed run wrote that the user then deleted (``git rm``-less ``rm``);
+- a record the killed run wrote that the user then edited with a tool writing sorted
+  keys, 2-space indent and a trailing newline (photosync's own form).
+
+README: "A record or config file you changed by hand and have not committed is left
+alone and named on every run until you commit or discard it."
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from photosync.archive.archive import PENDING_FILE, Archive
+from photosync.archive.jsonio import canonical_bytes
+from photosync.workflow.discover import discover
+from photosync.workflow.resolve import auto_resolve
+from tests.helpers import killed_after, make_library, new_archive
+
+KILLED_RESOLVE = """
+from photosync.workflow.resolve import auto_resolve
+import photosync.archive.archive as module
+
+def commit(self, *args, **kwargs):  # killed with every record written, before the commit
+    self._drain_writes()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+module.Archive.commit = commit
+auto_resolve(archive)
+"""
+
+KILLED_DISCOVER = """
+from photosync.workflow.discover import discover
+import photosync.archive.archive as module
+
+def commit(self, *args, **kwargs):  # killed with the checkpoint written, before its commit
+    self._drain_writes()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+module.Archive.commit = commit
+module.Archive.commit_in_background = commit
+discover(archive)
+"""
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def _archive(tmp_path: Path, *, discovered: bool) -> Path:
+    make_library(tmp_path / "lib", 4)
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(tmp_path / "lib")})
+    if discovered:
+        archive.lock()
+        discover(archive)
+        archive.close()
+    return archive.root
+
+
+def _rerun(root: Path, *, resolve: bool) -> None:
+    archive = Archive(root)
+    archive.lock()
+    try:
+        if resolve:
+            auto_resolve(archive)
+        else:
+            discover(archive)
+    finally:
+        archive.close()
+
+
+def _pending(root: Path, prefix: str) -> list[str]:
+    return sorted(p for p in (root / PENDING_FILE).read_text().splitlines() if p.startswith(prefix))
+
+
+def test_hand_edit_of_pending_config_is_not_committed(tmp_path: Path) -> None:
+    root = _archive(tmp_path, discovered=False)
+    killed_after(root, KILLED_DISCOVER)
+    pending = _pending(root, "config/")
+    assert "config/sync-state.json" in pending, pending
+    rel = "config/sync-state.json"
+    state = json.loads((root / rel).read_text())
+    # the user sets the last full listing back a year (to force a full listing next time)
+    state["services"]["lib"]["last_discover"] = "2001-01-01T00:00:00Z"
+    (root / rel).write_text(json.dumps(state, indent=4) + "\n")
+
+    _rerun(root, resolve=False)
+
+    committed = _git(root, "show", f"HEAD:{rel}")
+    assert "2001-01-01" not in committed, (
+        "recovery committed the user's hand edit of a config file: "
+        + _git(root, "log", "--format=%s", "-4", "--", rel)
+    )
+
+
+def test_removal_of_pending_record_is_not_committed(tmp_path: Path) -> None:
+    root = _archive(tmp_path, discovered=True)
+    killed_after(root, KILLED_RESOLVE)
+    pending = _pending(root, "photos/")
+    assert pending, "the killed resolve wrote records"
+    rel = pending[0]
+    assert _git(root, "ls-files", rel).strip() == rel  # a tracked record
+    (root / rel).unlink()  # the user deletes it (uncommitted)
+
+    _rerun(root, resolve=True)
+
+    assert _git(root, "ls-files", rel).strip() == rel, (
+        "recovery committed the user's uncommitted removal of a record: "
+        + _git(root, "log", "--format=%s", "-3", "--", rel)
+    )
+
+
+def test_canonical_hand_edit_of_pending_record_is_not_committed(tmp_path: Path) -> None:
+    root = _archive(tmp_path, discovered=True)
+    killed_after(root, KILLED_RESOLVE)
+    rel = _pending(root, "photos/")[0]
+    record = json.loads((root / rel).read_text())
+    record["metadata"]["caption"] = "MY HAND EDIT"
+    (root / rel).write_bytes(canonical_bytes(record))  # e.g. `jq -S --indent 2`
+
+    _rerun(root, resolve=True)
+
+    committed = _git(root, "show", f"HEAD:{rel}")
+    if "MY HAND EDIT" in committed:
+        pytest.fail(
+            "recovery committed a canonically formatted hand edit of a pending record: "
+            + _git(root, "log", "--format=%s", "-3", "--", rel)
+        )
