@@ -66,7 +66,7 @@ def test_pulled_schema_without_seal_does_not_seal_typed_approval(tmp_path: Path)
     from tests.helpers import make_library
 
     make_library(tmp_path / "lib", 2)
-    cfg_a, cfg_b = tmp_path / "cfg-a", tmp_path / "cfg-b"
+    cfg_a = tmp_path / "cfg-a"
     a, b = tmp_path / "A", tmp_path / "B"
     assert _photosync(tmp_path, cfg_a, "init", str(a)).returncode == 0
     assert (
