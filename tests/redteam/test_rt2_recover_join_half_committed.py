@@ -1,0 +1,98 @@
+"""Red-team: recovery commits half of a join a killed resolve left.
+
+A killed ``resolve`` had joined photo B into survivor A: it wrote A (now holding B's
+copies) and removed B's record, both listed in ``.photosync/pending-paths``. Before the
+re-run the user opens A in an editor and saves it (any change, editor formatting).
+Recovery leaves A alone as the user's edit (right) but commits the removal of B as its
+own: HEAD now has neither B's record nor B's copies in A. The README's answer to a hand
+edit is "commit or discard them"; the user discards (``git checkout -- A``), and B's
+copies are in no record at all. A ``discover`` reads the file again only while the
+source still holds it: once the source is gone (a card wiped after archiving, a Takeout
+deleted), B's photo is in no record though its original is in ``blobs/``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+from photosync.archive.archive import PENDING_FILE, Archive
+from photosync.workflow.discover import discover
+from photosync.workflow.resolve import auto_resolve
+from tests.helpers import killed_after, new_archive, write_jpeg
+
+KILLED_RESOLVE = """
+from photosync.workflow.resolve import auto_resolve
+import photosync.archive.archive as module
+
+def commit(self, *args, **kwargs):  # killed with every record written, before the commit
+    self._drain_writes()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+module.Archive.commit = commit
+module.Archive.commit_in_background = commit
+auto_resolve(archive)
+"""
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def _ids(root: Path) -> set[str]:
+    held = set()
+    for path in (root / "photos").rglob("*.json"):
+        record = json.loads(path.read_text())
+        for copies in record["instances"].values():
+            held.update(copy["id"] for copy in copies)
+    return held
+
+
+def test_discarding_an_edit_of_a_half_recovered_join_loses_no_copy(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    taken = datetime(2022, 5, 5, 12, 0, 0)
+    write_jpeg(lib / "small.jpg", seed=3, size=(96, 64), taken=taken)
+    write_jpeg(lib / "large.jpg", seed=3, size=(192, 128), taken=taken)
+    archive = new_archive(tmp_path, lib={"type": "local", "path": str(lib)})
+    archive.lock()
+    discover(archive)
+    archive.close()
+    root = archive.root
+    before = _ids(root)
+    assert len(list((root / "photos").rglob("*.json"))) == 2
+
+    killed_after(root, KILLED_RESOLVE)
+    pending = [p for p in (root / PENDING_FILE).read_text().splitlines() if p.startswith("photos/")]
+    kept = [p for p in pending if (root / p).exists()]
+    gone = [p for p in pending if not (root / p).exists()]
+    assert kept and gone, ("the killed resolve joined the two photos", pending)
+
+    survivor = kept[0]
+    record = json.loads((root / survivor).read_text())
+    record["metadata"]["caption"] = "looked at it"
+    (root / survivor).write_text(json.dumps(record, indent=4) + "\n")  # the user's editor
+
+    rerun = Archive(root)
+    rerun.lock()
+    try:
+        auto_resolve(rerun)
+    finally:
+        rerun.close()
+
+    _git(root, "checkout", "--", survivor)  # the user discards their edit
+    for path in lib.iterdir():  # the card is wiped once archived: the archive holds it now
+        path.unlink()
+    again = Archive(root)  # and runs discover, which reads again what went away
+    again.lock()
+    try:
+        discover(again)
+    finally:
+        again.close()
+    assert _ids(root) >= before, (
+        "a copy is in no record after the user discarded their edit: "
+        + _git(root, "log", "--format=%s", "-3")
+    )
