@@ -49,12 +49,20 @@ def _hand_commit(root: str, photo_id: str, level: str, *approvals: dict[str, obj
 
 
 def _as_written_before_sealing(root: str) -> None:
-    """The schemas/ a photosync before sealing wrote: approvals with no ``seal`` field."""
+    """An archive a photosync before sealing wrote: its schemas/ know no ``seal`` field,
+    and never did (one commit of the same files, no history of a sealing schema)."""
     path = Path(root) / "schemas" / "photo-metadata.schema.json"
     text = path.read_text(encoding="utf-8")
     assert '"seal"' in text
     path.write_text(text.replace('"seal"', '"not_yet"'), encoding="utf-8")
-    subprocess.run(["git", "-C", root, "commit", "-qam", "an older photosync"], check=True)
+    for args in (
+        ["checkout", "-q", "--orphan", "older"],
+        ["add", "-A"],
+        ["commit", "-qm", "an older photosync"],
+        ["branch", "-q", "-D", "main"],
+        ["branch", "-q", "-m", "main"],
+    ):
+        subprocess.run(["git", "-C", root, *args], check=True)
 
 
 def _level(root: str, photo_id: str) -> Visibility:

@@ -104,6 +104,8 @@ PENDING_FILE = ".photosync/pending-paths"
 #: the archive's records were written before approvals were sealed: the next writing
 #: run seals the approvals they hold, once (written when schemas/ is brought up to date)
 SEALING_FILE = ".photosync/sealing"
+#: its first line; the lines after it, if any, name the only records still to seal
+MARKER_HEAD = "sealing approvals made before sealing"
 #: where services' folders are on this machine (``photosync service locate``); never in git
 MACHINE_FILE = ".photosync/machine.json"
 #: originals this clone's records name that no location reachable from here holds
@@ -530,10 +532,29 @@ class Archive:
             # approval was typed, or sealed nowhere; the key is new or on another machine
             self._seals = ApprovalSeals(self._new_key())
             return self._unsealed_note()
+        # a marker that names records: what an earlier sealing left to the user's edit
+        named = (
+            set(marker.read_text(encoding="utf-8").splitlines()[1:]) if marker.exists() else set()
+        )
+        considered = [
+            rel
+            for _photo_id, rel in list(self.state.all_record_paths())
+            if (not named or rel in named) and (self.root / rel).exists()
+        ]
         records = [
             (rel, self._load_path(self.root / rel))
-            for _photo_id, rel in list(self.state.all_record_paths())
-            if rel not in self.user_changed and (self.root / rel).exists()
+            for rel in considered
+            if rel not in self.user_changed
+        ]
+        # being edited by the user: sealed by a run after they commit it, not forgotten
+        waiting = [
+            rel
+            for rel in considered
+            if rel in self.user_changed
+            and any(
+                isinstance(a, dict) and "seal" not in a
+                for a in self._load_path(self.root / rel)["visibility"].get("approvals", [])
+            )
         ]
         if key is None:
             already_sealed = any(
@@ -558,16 +579,29 @@ class Archive:
                 self.write_record(record)
         if sealed:
             self.commit("visibility: approvals made before sealing were sealed")
-        marker.unlink(missing_ok=True)
+        if waiting:
+            atomic_write(marker, "".join(f"{line}\n" for line in [MARKER_HEAD, *waiting]).encode())
+        else:
+            marker.unlink(missing_ok=True)
         return [f"{sealed} approval(s) made before sealing were sealed"] if sealed else []
 
-    def _mark_sealing(self) -> None:
-        """This archive's records were written before sealing: the next writing run
-        (this one, or the one after it was killed) seals their approvals."""
+    def _mark_sealing(self, schema: str) -> None:
+        """The record schema found knows no seals: if a photosync before sealing wrote
+        this archive, the next writing run (this one, or the one after it was killed)
+        seals its approvals, once.
+
+        Never where a key is already kept (this clone seals), nor where a sealing
+        schema was ever committed: a schema without seals pulled or reverted into such
+        an archive, with an approval typed beside it, must not get that approval sealed.
+        """
         marker = self.root / SEALING_FILE
+        looked_up = self._key_at_lock
+        key = looked_up[1] if looked_up is not None else load_key(self.git)
+        if key is not None or self.git.ever_held(schema, '"seal"'):
+            return
         if not marker.exists():
             marker.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(marker, b"sealing approvals made before sealing\n")
+            atomic_write(marker, f"{MARKER_HEAD}\n".encode())
 
     def _new_key(self) -> bytes:
         key = new_key()
@@ -1199,9 +1233,7 @@ class Archive:
                 if rel in self.user_changed:
                     continue  # the user's edit, left alone (and reported by recovery)
                 if name == PHOTO_SCHEMA and current is not None and '"seal"' not in current:
-                    # written by a photosync before sealing: its approvals are sealed
-                    # once (``_seal_earlier_approvals``), even if this run is killed now
-                    self._mark_sealing()
+                    self._mark_sealing(rel)
                 self._intend(rel)
                 atomic_write(path, wanted.encode("utf-8"))
                 refreshed.append(name)

@@ -508,6 +508,12 @@ class Git:
     def restore(self, path: str) -> None:
         self.run("checkout", "-q", "HEAD", "--", path)
 
+    def ever_held(self, path: str, text: str) -> bool:
+        """Whether any commit reachable from HEAD added ``text`` to ``path`` (pickaxe:
+        read only in the rare case that asks, never per run)."""
+        found = self.run("log", "--format=%H", "-1", f"-S{text}", "--", path, check=False)
+        return bool(found.strip())
+
     def is_tracked(self, path: str) -> bool:
         return bool(self.run("ls-files", "--", path).strip())
 
