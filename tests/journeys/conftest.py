@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,14 +46,19 @@ class Shell:
         args = shlex.split(line)
         if args and args[0] == "photosync":
             args = [sys.executable, "-m", "photosync", *args[1:]]
+        # a question at a terminal gets an answer: "q" (stop here, keep the rest for
+        # later); with no answer at all an interactive command exits 3
+        feed: dict[str, Any] = (
+            {"input": "q\n"} if "--interactive" in args else {"stdin": subprocess.DEVNULL}
+        )
         out = subprocess.run(
             args,
             cwd=self.cwd,
             env=self.environment(),
             capture_output=True,
             text=True,
-            stdin=subprocess.DEVNULL,
             timeout=300,
+            **feed,
         )
         self.transcript.append(f"$ {line}\n{out.stdout}{out.stderr}[exit {out.returncode}]")
         assert out.returncode in ok, "\n".join(self.transcript[-3:])

@@ -1420,6 +1420,7 @@ class Archive:
         ours: list[str] = []
         user: list[str] = []
         kept = 0
+        left_to_user = 0  # listed paths an editor saved since: the user's now
         removed = False  # an untracked file taken away: git's cache of it is now stale
         for rel in [*dirty, *self._pending_unseen(pending, set(dirty))]:
             path = self.root / rel
@@ -1433,6 +1434,7 @@ class Archive:
                 # not listed, or a record in a form photosync never writes: edited by the
                 # user since the run was killed (their edit is theirs to commit)
                 user.append(rel)
+                left_to_user += rel in pending
                 continue
             ours.append(rel)
             if not path.exists() or not rel.startswith("photos/"):
@@ -1449,6 +1451,19 @@ class Archive:
                 path.unlink()
                 removed = True
             notes.append(f"{rel} was damaged ({problem}); a copy is in .photosync/quarantine/")
+        if left_to_user:
+            # a record the killed run wrote is the user's now: a removal it made beside
+            # it (the other half of a join) is undone, never committed alone. Both
+            # records then hold the photo (a duplicate, joined again later), never neither.
+            for rel in [
+                r for r in ours if r.startswith("photos/") and not (self.root / r).exists()
+            ]:
+                if self.git.is_tracked(rel):
+                    self.git.restore(rel)
+                    ours.remove(rel)
+                    notes.append(
+                        f"{rel}: its removal was undone (the record joined with it is being edited)"
+                    )
         if removed:
             self.git.forget_untracked_cache()
         finished = self._finish_merges([r for r in ours if (self.root / r).exists()], set(user))

@@ -484,11 +484,13 @@ def _ask_each(archive: Any, *, skipped_only: bool = False) -> int:
                 f"Make this photo {value}? This widens who can see it", default=False
             ):
                 continue
-        except (click.Abort, _Quit):
+        except (click.Abort, _Quit) as stop:
             left = len(questions) - number + 1
             console.print(
                 f"\nstopped: {decided} decision(s) recorded, {left} question(s) left for later"
             )
+            if isinstance(stop, click.Abort):
+                raise  # no answer (input closed): exit 3, the decisions so far committed
             return decided
         decide_in_archive(
             archive, record["photo_id"], conflict["id"], choice=key, value=value, by=user_name()
