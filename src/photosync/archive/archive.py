@@ -1430,7 +1430,7 @@ class Archive:
                 shutil.move(str(path), _free_name(quarantine, rel.replace("/", "__")))
                 removed = True
                 continue
-            if rel not in pending or (rel.startswith("photos/") and hand_formatted(path)):
+            if rel not in pending or (_own_json(rel) and hand_formatted(path)):
                 # not listed, or a record in a form photosync never writes: edited by the
                 # user since the run was killed (their edit is theirs to commit)
                 user.append(rel)
@@ -1587,6 +1587,11 @@ class PendingCommit:
                 self._archive._inflight = None
             self._commit = self._archive._after_commit(self._future.result())
         return self._commit
+
+
+def _own_json(rel: str) -> bool:
+    """A record or config file: photosync writes these only in canonical form."""
+    return rel.startswith(("photos/", "config/")) and rel.endswith(".json")
 
 
 def hand_formatted(path: Path) -> bool:
