@@ -50,6 +50,35 @@ def new_archive(tmp: Path, **services: dict[str, Any]) -> Archive:
     return archive
 
 
+def git_out(root: Path, *args: str) -> str:
+    """``git -C ROOT ARGS``, which must succeed: its output."""
+    return subprocess.run(
+        ["git", "-C", str(root), "-c", "user.name=u", "-c", "user.email=u@x", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def photosync_run(
+    cwd: Path, *args: str, config: Path | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """``photosync ARGS`` of this checkout in a process of its own, as a user runs it;
+    ``config``: the machine (its config folder, credentials in a file there)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    if config is not None:
+        env |= {"PHOTOSYNC_CONFIG_DIR": str(config), "PHOTOSYNC_KEYRING": "file"}
+    return subprocess.run(
+        [sys.executable, "-m", "photosync", *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def discovered(tmp: Path, library: Path) -> Path:
     """An archive (``tmp/archive``) with ``library`` as local service ``lib``, discovered."""
     from photosync.workflow.discover import discover

@@ -9,32 +9,16 @@ exits 0 ("done"), so a script cannot tell that nothing was answered. Nothing cha
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers import make_library
+from tests.helpers import make_library, photosync_run
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def _photosync(cwd: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(SRC),
-        "PHOTOSYNC_CONFIG_DIR": str(config),
-        "PHOTOSYNC_KEYRING": "file",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "photosync", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    return photosync_run(cwd, *args, config=config)
 
 
 def test_interactive_resolve_with_input_closed_exits_3(tmp_path: Path) -> None:

@@ -13,38 +13,16 @@ earlier approvals once and loses none.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.helpers import git_out, photosync_run
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def _photosync(cwd: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(SRC),
-        "PHOTOSYNC_CONFIG_DIR": str(config),
-        "PHOTOSYNC_KEYRING": "file",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "photosync", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), "-c", "user.name=u", "-c", "user.email=u@x", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    return photosync_run(cwd, *args, config=config)
 
 
 def _strip(node: object) -> None:
@@ -95,11 +73,11 @@ def _old_archive(tmp_path: Path) -> tuple[Path, str]:
         _strip(value)
         path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
     # one commit of those files: an older photosync's archive never held a sealing schema
-    _git(root, "checkout", "-q", "--orphan", "older")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-qm", "written by an older photosync")
-    _git(root, "branch", "-q", "-D", "main")
-    _git(root, "branch", "-q", "-m", "main")
+    git_out(root, "checkout", "-q", "--orphan", "older")
+    git_out(root, "add", "-A")
+    git_out(root, "commit", "-qm", "written by an older photosync")
+    git_out(root, "branch", "-q", "-D", "main")
+    git_out(root, "branch", "-q", "-m", "main")
     assert '"seal"' not in (root / rel).read_text()
     return root, rel
 
@@ -112,7 +90,7 @@ def test_upgrade_without_edits_seals_the_earlier_approval(tmp_path: Path) -> Non
     approval = json.loads((root / rel).read_text())["visibility"]["approvals"][0]
     assert "seal" in approval
     assert _photosync(root, cfg, "check").returncode == 0
-    assert _git(root, "status", "--porcelain") == ""
+    assert git_out(root, "status", "--porcelain") == ""
 
 
 def test_upgrade_keeps_approval_of_a_record_being_edited(tmp_path: Path) -> None:
@@ -124,7 +102,7 @@ def test_upgrade_keeps_approval_of_a_record_being_edited(tmp_path: Path) -> None
 
     done = _photosync(root, cfg, "discover")  # the first run of this version
     assert done.returncode in (0, 4), done.stderr
-    _git(root, "commit", "-qam", "my caption")  # the user commits their edit
+    git_out(root, "commit", "-qam", "my caption")  # the user commits their edit
     _photosync(root, cfg, "discover")  # the next run
 
     approval = json.loads((root / rel).read_text())["visibility"]["approvals"][0]

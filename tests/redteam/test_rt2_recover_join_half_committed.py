@@ -14,14 +14,13 @@ deleted), B's photo is in no record though its original is in ``blobs/``.
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import datetime
 from pathlib import Path
 
 from photosync.archive.archive import PENDING_FILE, Archive
 from photosync.workflow.discover import discover
 from photosync.workflow.resolve import auto_resolve
-from tests.helpers import killed_after, new_archive, write_jpeg
+from tests.helpers import git_out, killed_after, new_archive, write_jpeg
 
 KILLED_RESOLVE = """
 from photosync.workflow.resolve import auto_resolve
@@ -35,12 +34,6 @@ module.Archive.commit = commit
 module.Archive.commit_in_background = commit
 auto_resolve(archive)
 """
-
-
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
-    ).stdout
 
 
 def _ids(root: Path) -> set[str]:
@@ -83,7 +76,7 @@ def test_discarding_an_edit_of_a_half_recovered_join_loses_no_copy(tmp_path: Pat
     finally:
         rerun.close()
 
-    _git(root, "checkout", "--", survivor)  # the user discards their edit
+    git_out(root, "checkout", "--", survivor)  # the user discards their edit
     for path in lib.iterdir():  # the card is wiped once archived: the archive holds it now
         path.unlink()
     again = Archive(root)  # and runs discover, which reads again what went away
@@ -94,5 +87,5 @@ def test_discarding_an_edit_of_a_half_recovered_join_loses_no_copy(tmp_path: Pat
         again.close()
     assert _ids(root) >= before, (
         "a copy is in no record after the user discarded their edit: "
-        + _git(root, "log", "--format=%s", "-3")
+        + git_out(root, "log", "--format=%s", "-3")
     )

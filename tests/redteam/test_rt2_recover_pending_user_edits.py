@@ -15,7 +15,6 @@ alone and named on every run until you commit or discard it."
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from photosync.archive.archive import PENDING_FILE, Archive
 from photosync.archive.jsonio import canonical_bytes
 from photosync.workflow.discover import discover
 from photosync.workflow.resolve import auto_resolve
-from tests.helpers import killed_after, make_library, new_archive
+from tests.helpers import git_out, killed_after, make_library, new_archive
 
 KILLED_RESOLVE = """
 from photosync.workflow.resolve import auto_resolve
@@ -50,12 +49,6 @@ module.Archive.commit = commit
 module.Archive.commit_in_background = commit
 discover(archive)
 """
-
-
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
-    ).stdout
 
 
 def _archive(tmp_path: Path, *, discovered: bool) -> Path:
@@ -97,10 +90,10 @@ def test_hand_edit_of_pending_config_is_not_committed(tmp_path: Path) -> None:
 
     _rerun(root, resolve=False)
 
-    committed = _git(root, "show", f"HEAD:{rel}")
+    committed = git_out(root, "show", f"HEAD:{rel}")
     assert "2001-01-01" not in committed, (
         "recovery committed the user's hand edit of a config file: "
-        + _git(root, "log", "--format=%s", "-4", "--", rel)
+        + git_out(root, "log", "--format=%s", "-4", "--", rel)
     )
 
 
@@ -116,14 +109,14 @@ def test_removal_of_pending_record_is_not_committed(tmp_path: Path) -> None:
     pending = _pending(root, "photos/")
     assert pending, "the killed resolve wrote records"
     rel = pending[0]
-    assert _git(root, "ls-files", rel).strip() == rel  # a tracked record
+    assert git_out(root, "ls-files", rel).strip() == rel  # a tracked record
     (root / rel).unlink()  # the user deletes it (uncommitted)
 
     _rerun(root, resolve=True)
 
-    assert _git(root, "ls-files", rel).strip() == rel, (
+    assert git_out(root, "ls-files", rel).strip() == rel, (
         "recovery committed the user's uncommitted removal of a record: "
-        + _git(root, "log", "--format=%s", "-3", "--", rel)
+        + git_out(root, "log", "--format=%s", "-3", "--", rel)
     )
 
 
@@ -143,9 +136,9 @@ def test_canonical_hand_edit_of_pending_record_is_not_committed(tmp_path: Path) 
 
     _rerun(root, resolve=True)
 
-    committed = _git(root, "show", f"HEAD:{rel}")
+    committed = git_out(root, "show", f"HEAD:{rel}")
     if "MY HAND EDIT" in committed:
         pytest.fail(
             "recovery committed a canonically formatted hand edit of a pending record: "
-            + _git(root, "log", "--format=%s", "-3", "--", rel)
+            + git_out(root, "log", "--format=%s", "-3", "--", rel)
         )

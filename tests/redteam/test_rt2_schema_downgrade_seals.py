@@ -12,35 +12,16 @@ one too. README: "an approval typed into a record ... counts for nothing".
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.helpers import git_out, photosync_run
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def _photosync(cwd: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(SRC),
-        "PHOTOSYNC_CONFIG_DIR": str(config),
-        "PHOTOSYNC_KEYRING": "file",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "photosync", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
-    ).stdout
+    return photosync_run(cwd, *args, config=config)
 
 
 def _drop_seal(schema_path: Path) -> None:
@@ -87,16 +68,16 @@ def test_pulled_schema_without_seal_does_not_seal_typed_approval(tmp_path: Path)
     )
     (b / rel).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     _drop_seal(b / "schemas" / "photo-metadata.schema.json")
-    _git(b, "-c", "user.name=m", "-c", "user.email=m@x", "commit", "-qam", "typed approval")
+    git_out(b, "-c", "user.name=m", "-c", "user.email=m@x", "commit", "-qam", "typed approval")
 
-    _git(a, "-c", "user.name=a", "-c", "user.email=a@x", "pull", "-q", "--no-rebase", str(b))
+    git_out(a, "-c", "user.name=a", "-c", "user.email=a@x", "pull", "-q", "--no-rebase", str(b))
     done = _photosync(a, cfg_a, "discover")  # A's next writing run, A holds the key
     assert done.returncode in (0, 4), done.stderr
 
     approval = json.loads((a / rel).read_text())["visibility"]["approvals"][0]
     assert "seal" not in approval, (
         "a typed approval pulled with a seal-less schema was sealed with A's key: "
-        + _git(a, "log", "--format=%s", "-3")
+        + git_out(a, "log", "--format=%s", "-3")
     )
     audit = _photosync(a, cfg_a, "audit", "--visibility-check")
     assert audit.returncode == 6, audit.stdout

@@ -15,35 +15,16 @@ second machine needs the key, or its photos wait at private").
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.helpers import git_out, photosync_run
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def _photosync(cwd: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(SRC),
-        "PHOTOSYNC_CONFIG_DIR": str(config),
-        "PHOTOSYNC_KEYRING": "file",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "photosync", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
-    ).stdout
+    return photosync_run(cwd, *args, config=config)
 
 
 def test_clone_without_key_does_not_seal_a_typed_approval(tmp_path: Path) -> None:
@@ -71,7 +52,7 @@ def test_clone_without_key_does_not_seal_a_typed_approval(tmp_path: Path) -> Non
         {"level": "public", "by": "mallory", "at": "2026-01-01T00:00:00Z", "reason": "typed"}
     )
     (b / rel).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    _git(b, "commit", "-qam", "hand: typed approval")
+    git_out(b, "commit", "-qam", "hand: typed approval")
 
     done = _photosync(b, cfg_b, "discover")  # B's first writing run, B has no key
     assert done.returncode in (0, 4), done.stderr
@@ -79,5 +60,5 @@ def test_clone_without_key_does_not_seal_a_typed_approval(tmp_path: Path) -> Non
     approval = json.loads((b / rel).read_text())["visibility"]["approvals"][0]
     assert "seal" not in approval, (
         "the hand-typed approval was sealed on a machine without the key: "
-        + _git(b, "log", "--format=%s", "-1")
+        + git_out(b, "log", "--format=%s", "-1")
     )

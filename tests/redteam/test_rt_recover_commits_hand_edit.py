@@ -10,11 +10,10 @@ the way photosync writes)"), so recovery could tell it is not what the killed ru
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from photosync.archive.archive import PENDING_FILE
-from tests.helpers import discovered, killed_after, make_library, resolved, run_cli
+from tests.helpers import discovered, git_out, killed_after, make_library, resolved, run_cli
 
 KILLED = """
 from photosync.workflow.resolve import auto_resolve
@@ -27,12 +26,6 @@ def commit(self, *args, **kwargs):  # killed with every record written, before t
 module.Archive.commit = commit
 auto_resolve(archive)
 """
-
-
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
-    ).stdout
 
 
 def test_hand_edit_after_a_killed_run_is_not_committed_by_recovery(tmp_path: Path) -> None:
@@ -58,9 +51,9 @@ def test_hand_edit_after_a_killed_run_is_not_committed_by_recovery(tmp_path: Pat
     resolved(root)
 
     assert (root / rel).read_bytes() == edited, "the hand edit was overwritten"
-    committed = _git(root, "show", f"HEAD:{rel}")
+    committed = git_out(root, "show", f"HEAD:{rel}")
     assert "MY HAND EDIT" not in committed, (
         "recovery committed the user's uncommitted hand edit as photosync's: "
-        + _git(root, "log", "--format=%s", "-3", "--", rel)
+        + git_out(root, "log", "--format=%s", "-3", "--", rel)
     )
-    assert rel in _git(root, "status", "--porcelain"), "the hand edit is left uncommitted"
+    assert rel in git_out(root, "status", "--porcelain"), "the hand edit is left uncommitted"
