@@ -103,8 +103,11 @@ def test_interactive_stops_cleanly_when_input_runs_out(tmp_path: Path) -> None:
     discover(archive)
     archive.close()
     result = run_cli("--archive", str(archive.root), "resolve", "--interactive", input="5\n")
-    assert result.exit_code == 0
-    assert "no more answers: 0 decision(s)" in result.output or "1 decision" in result.output
+    # the answers given are kept and committed; the question left without one is a
+    # user's matter (exit 3), so a script can tell that input ran out
+    assert result.exit_code == 3, result.output
+    assert "stopped: 1 decision(s) recorded" in result.output
+    assert "no answer" in result.output
     assert_check_clean(archive.root)
 
 
