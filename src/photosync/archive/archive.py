@@ -520,10 +520,7 @@ class Archive:
         next run finishes the sealing with the key it stored.
         """
         marker = self.root / SEALING_FILE
-        # found while git status ran (``_warm_up``): the root commit it is kept under
-        # stays as it was once the archive has one
-        looked_up = self._key_at_lock
-        key = looked_up[1] if looked_up is not None else load_key(self.git)
+        key = self._key_here()
         if key is not None and not marker.exists():
             self._seals = ApprovalSeals(key)
             return []
@@ -595,13 +592,18 @@ class Archive:
         an archive, with an approval typed beside it, must not get that approval sealed.
         """
         marker = self.root / SEALING_FILE
-        looked_up = self._key_at_lock
-        key = looked_up[1] if looked_up is not None else load_key(self.git)
-        if key is not None or self.git.ever_held(schema, '"seal"'):
+        if self._key_here() is not None or self.git.ever_held(schema, '"seal"'):
             return
         if not marker.exists():
             marker.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(marker, f"{MARKER_HEAD}\n".encode())
+
+    def _key_here(self) -> bytes | None:
+        """This clone's approval key, if it keeps one: the one found while git status
+        ran (``_warm_up``; the root commit it is kept under stays as it was once the
+        archive has one), else looked up now."""
+        looked_up = self._key_at_lock
+        return looked_up[1] if looked_up is not None else load_key(self.git)
 
     def _new_key(self) -> bytes:
         key = new_key()
@@ -1430,7 +1432,7 @@ class Archive:
                 shutil.move(str(path), _free_name(quarantine, rel.replace("/", "__")))
                 removed = True
                 continue
-            if rel not in pending or (_own_json(rel) and hand_formatted(path)):
+            if rel not in pending or hand_formatted(self.root, rel):
                 # not listed, or a record in a form photosync never writes: edited by the
                 # user since the run was killed (their edit is theirs to commit)
                 user.append(rel)
@@ -1589,16 +1591,14 @@ class PendingCommit:
         return self._commit
 
 
-def _own_json(rel: str) -> bool:
-    """A record or config file: photosync writes these only in canonical form."""
-    return rel.startswith(("photos/", "config/")) and rel.endswith(".json")
-
-
-def hand_formatted(path: Path) -> bool:
-    """A record file holding valid JSON that is not byte for byte what photosync writes
-    (``canonical_bytes``): an editor saved it. A torn or unreadable file is not."""
+def hand_formatted(root: Path, rel: str) -> bool:
+    """A record or config file (photosync writes these only in canonical form) holding
+    valid JSON that is not byte for byte what photosync writes (``canonical_bytes``):
+    an editor saved it. A torn or unreadable file is not; nor is any other file."""
+    if not (rel.startswith(("photos/", "config/")) and rel.endswith(".json")):
+        return False
     try:
-        data = path.read_bytes()
+        data = (root / rel).read_bytes()
         value = json.loads(data)
     except (OSError, ValueError):
         return False

@@ -334,9 +334,7 @@ def _classify_change(
     if is_own_temp(rel, pending):
         return True, "a half-written temporary file"
     # a listed record an editor saved since (recovery leaves it to the user the same way)
-    ours = rel in pending and not (
-        rel.startswith(("photos/", "config/")) and rel.endswith(".json") and hand_formatted(path)
-    )
+    ours = rel in pending and not hand_formatted(archive.root, rel)
     if "D" in status:
         if ours and rel.startswith("photos/"):
             return True, "removed (its photo was joined into another record or moved)"
