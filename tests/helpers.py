@@ -16,7 +16,7 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-from photosync.archive.archive import Archive
+from photosync.archive.archive import PENDING_FILE, Archive, parse_pending
 from photosync.cli import cli
 from photosync.emulators.samples import write_jpeg
 
@@ -292,6 +292,12 @@ def conflicting_library(tmp_path: Path, count: int = 3) -> str:
         assert added.exit_code == 0, added.output
     assert run_cli("--archive", root, "discover").exit_code == 0
     return root
+
+
+def pending_listed(archive_root: Path, prefix: str = "") -> list[str]:
+    """The paths a killed run listed in its pending-paths file (under ``prefix``), sorted."""
+    text = (archive_root / PENDING_FILE).read_text(encoding="utf-8")
+    return sorted(rel for rel in parse_pending(text) if rel.startswith(prefix))
 
 
 def killed_after(archive_root: Path, code: str) -> None:

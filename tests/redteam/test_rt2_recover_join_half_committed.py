@@ -17,10 +17,10 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from photosync.archive.archive import PENDING_FILE, Archive
+from photosync.archive.archive import Archive
 from photosync.workflow.discover import discover
 from photosync.workflow.resolve import auto_resolve
-from tests.helpers import git_out, killed_after, new_archive, write_jpeg
+from tests.helpers import git_out, killed_after, new_archive, pending_listed, write_jpeg
 
 KILLED_RESOLVE = """
 from photosync.workflow.resolve import auto_resolve
@@ -59,7 +59,7 @@ def test_discarding_an_edit_of_a_half_recovered_join_loses_no_copy(tmp_path: Pat
     assert len(list((root / "photos").rglob("*.json"))) == 2
 
     killed_after(root, KILLED_RESOLVE)
-    pending = [p for p in (root / PENDING_FILE).read_text().splitlines() if p.startswith("photos/")]
+    pending = pending_listed(root, "photos/")
     kept = [p for p in pending if (root / p).exists()]
     gone = [p for p in pending if not (root / p).exists()]
     assert kept and gone, ("the killed resolve joined the two photos", pending)

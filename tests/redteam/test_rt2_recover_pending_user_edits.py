@@ -1,12 +1,15 @@
-"""Red-team: recovery after a killed run commits the user's uncommitted changes to
-files the killed run had listed in ``.photosync/pending-paths``, when the change is not
-"a record in a form photosync never writes":
+"""Red-team: recovery after a killed run committed the user's uncommitted changes to
+files the killed run had listed in ``.photosync/pending-paths``, when the change was
+not "a record in a form photosync never writes":
 
 - a config file the killed run wrote (``config/sync-state.json``) that the user then
-  edited by hand (any formatting: config is never checked for hand formatting);
+  edited by hand;
 - a record the killed run wrote that the user then deleted (``git rm``-less ``rm``);
 - a record the killed run wrote that the user then edited with a tool writing sorted
   keys, 2-space indent and a trailing newline (photosync's own form).
+
+The last two were known limits until each pending line carried the state the run
+gave the file (``left_by_run``): a file in another state is the user's.
 
 README: "A record or config file you changed by hand and have not committed is left
 alone and named on every run until you commit or discard it."
@@ -19,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from photosync.archive.archive import PENDING_FILE, Archive
+from photosync.archive.archive import Archive
 from photosync.archive.jsonio import canonical_bytes
 from photosync.workflow.discover import discover
 from photosync.workflow.resolve import auto_resolve
-from tests.helpers import git_out, killed_after, make_library, new_archive
+from tests.helpers import git_out, killed_after, make_library, new_archive, pending_listed
 
 KILLED_RESOLVE = """
 from photosync.workflow.resolve import auto_resolve
@@ -73,14 +76,10 @@ def _rerun(root: Path, *, resolve: bool) -> None:
         archive.close()
 
 
-def _pending(root: Path, prefix: str) -> list[str]:
-    return sorted(p for p in (root / PENDING_FILE).read_text().splitlines() if p.startswith(prefix))
-
-
 def test_hand_edit_of_pending_config_is_not_committed(tmp_path: Path) -> None:
     root = _archive(tmp_path, discovered=False)
     killed_after(root, KILLED_DISCOVER)
-    pending = _pending(root, "config/")
+    pending = pending_listed(root, "config/")
     assert "config/sync-state.json" in pending, pending
     rel = "config/sync-state.json"
     state = json.loads((root / rel).read_text())
@@ -97,16 +96,10 @@ def test_hand_edit_of_pending_config_is_not_committed(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit: photosync keeps no digest of what a killed run wrote or removed, "
-    "so a user's removal, or an edit saved in photosync's own form, of a path that run "
-    "listed looks like the run's own change",
-)
 def test_removal_of_pending_record_is_not_committed(tmp_path: Path) -> None:
     root = _archive(tmp_path, discovered=True)
     killed_after(root, KILLED_RESOLVE)
-    pending = _pending(root, "photos/")
+    pending = pending_listed(root, "photos/")
     assert pending, "the killed resolve wrote records"
     rel = pending[0]
     assert git_out(root, "ls-files", rel).strip() == rel  # a tracked record
@@ -120,16 +113,10 @@ def test_removal_of_pending_record_is_not_committed(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit: photosync keeps no digest of what a killed run wrote or removed, "
-    "so a user's removal, or an edit saved in photosync's own form, of a path that run "
-    "listed looks like the run's own change",
-)
 def test_canonical_hand_edit_of_pending_record_is_not_committed(tmp_path: Path) -> None:
     root = _archive(tmp_path, discovered=True)
     killed_after(root, KILLED_RESOLVE)
-    rel = _pending(root, "photos/")[0]
+    rel = pending_listed(root, "photos/")[0]
     record = json.loads((root / rel).read_text())
     record["metadata"]["caption"] = "MY HAND EDIT"
     (root / rel).write_bytes(canonical_bytes(record))  # e.g. `jq -S --indent 2`

@@ -12,8 +12,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from photosync.archive.archive import PENDING_FILE
-from tests.helpers import discovered, git_out, killed_after, make_library, resolved, run_cli
+from tests.helpers import (
+    discovered,
+    git_out,
+    killed_after,
+    make_library,
+    pending_listed,
+    resolved,
+    run_cli,
+)
 
 KILLED = """
 from photosync.workflow.resolve import auto_resolve
@@ -33,9 +40,7 @@ def test_hand_edit_after_a_killed_run_is_not_committed_by_recovery(tmp_path: Pat
     root = discovered(tmp_path, tmp_path / "lib")
 
     killed_after(root, KILLED)
-    pending = sorted(
-        p for p in (root / PENDING_FILE).read_text().splitlines() if p.startswith("photos/")
-    )
+    pending = pending_listed(root, "photos/")
     assert pending, "the killed resolve wrote records"
     rel = pending[0]
 

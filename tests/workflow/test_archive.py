@@ -285,7 +285,7 @@ def test_pending_paths_opened_once_per_version_and_listed_before_each_write(
 
     def checking_write(path: Path, data: bytes, **kwargs: object) -> None:
         if path.suffix == ".json" and "photos" in path.parts:
-            assert str(path.relative_to(archive.root)) in pending.read_text().splitlines()
+            assert str(path.relative_to(archive.root)) in archive.pending_paths()
         real_write(path, data, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(os, "open", counting_open)
@@ -299,7 +299,7 @@ def test_pending_paths_opened_once_per_version_and_listed_before_each_write(
     later = _record("e")
     archive.write_record(later)
     assert opened[0] == 2
-    assert pending.read_text().splitlines() == [record_relpath(later)]
+    assert set(archive.pending_paths()) == {record_relpath(later)}
     monkeypatch.undo()
     archive.commit("test: one more")
     archive.close()
@@ -321,7 +321,7 @@ def test_a_full_disk_leaves_no_half_line_in_pending_paths(
     cut = []
 
     def short_write(fd: int, data: bytes) -> int:  # a disk with room for 5 bytes
-        if not cut and data.endswith(b".json\n"):
+        if not cut and b".json\t" in data:
             cut.append(data)
             return real_write(fd, data[:5])
         return real_write(fd, data)
@@ -335,8 +335,9 @@ def test_a_full_disk_leaves_no_half_line_in_pending_paths(
     archive.write_record(records_[1])  # asked again: listed this time
     wanted = {record_relpath(r) for r in (records_ if not first else records_[1:])}
     text = (archive.root / ".photosync" / "pending-paths").read_text()
-    assert set(text.splitlines()) == wanted and text.endswith("\n")
-    assert archive.pending_paths() == wanted
+    assert {line.split("\t")[0] for line in text.splitlines()} == wanted
+    assert text.endswith("\n") and all("\t" in line for line in text.splitlines())
+    assert set(archive.pending_paths()) == wanted
     archive.commit("records")
     archive.close()
     assert git_clean(archive.root)

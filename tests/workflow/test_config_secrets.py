@@ -159,7 +159,7 @@ def test_a_hand_edited_secret_is_never_committed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         archive.commit("config: everything", everything=True)
     assert "AKIAIOSFODNN7EXAMPLE" not in _message(caught.value)
-    archive._touched.add(PREFERENCES_FILE)
+    archive._touched[PREFERENCES_FILE] = set()
     with pytest.raises(ConfigError):
         archive.commit("config: touched")
     archive.close()

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from photosync.archive.git import Git
+from photosync.archive.git import Git, blob_id
 from photosync.archive.jsonio import (
     atomic_write,
     canonical_bytes,
@@ -98,9 +98,12 @@ Out = TypeVar("Out")
 SERVICES_FILE = "config/services.json"
 SYNC_STATE_FILE = "config/sync-state.json"
 TRACKED_PATHS = ("photos", "config", "schemas", "README.md", ".gitignore", ".gitattributes")
-#: the paths photosync is about to write or remove and has not committed yet, one a line:
-#: written before the files, rewritten after each commit; recovery commits only these
+#: the paths photosync is about to write or remove and has not committed yet, one a line
+#: ``PATH<TAB>STATE``: written before the files, rewritten after each commit; recovery
+#: commits only these, and only as the run left them (``left_by_run``)
 PENDING_FILE = ".photosync/pending-paths"
+#: a pending line's STATE for a removal (else the git blob id of the bytes written)
+REMOVED = "-"
 #: the archive's records were written before approvals were sealed: the next writing
 #: run seals the approvals they hold, once (written when schemas/ is brought up to date)
 SEALING_FILE = ".photosync/sealing"
@@ -134,7 +137,55 @@ def temp_file_target(rel: str) -> str | None:
     return f"{head}/{found['name']}" if head else found["name"]
 
 
-def is_own_temp(rel: str, pending: set[str]) -> bool:
+#: what PENDING_FILE lists: path -> the states the run gave it (an older photosync's
+#: line, with no state, gives ``{""}``: any file in photosync's own form)
+Pending = dict[str, frozenset[str]]
+
+
+def state_mark(data: bytes | None) -> str:
+    """A pending line's STATE for writing ``data`` (None: removing the file)."""
+    return REMOVED if data is None else blob_id(data)
+
+
+def parse_pending(text: str) -> Pending:
+    marks: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        if line:
+            rel, _, mark = line.rpartition("\t") if "\t" in line else (line, "", "")
+            marks.setdefault(rel, set()).add(mark)
+    return {rel: frozenset(found) for rel, found in marks.items()}
+
+
+def left_by_run(root: Path, rel: str, pending: Pending) -> bool:
+    """Whether the uncommitted change at ``rel`` is what a killed run left: a path it
+    listed, holding one of the states it listed (the bytes it wrote, or no file where it
+    removed one). Anything else there (an edit, a removal, bytes written since) is the
+    user's, however photosync-like. A file that is not valid JSON is a torn write, the
+    run's to repair (recovery keeps a copy). A line without a state (an older photosync's)
+    takes any file in photosync's own form."""
+    marks = pending.get(rel)
+    if marks is None:
+        return False
+    if "" in marks and not hand_formatted(root, rel):
+        return True
+    try:
+        data: bytes | None = (root / rel).read_bytes()
+    except FileNotFoundError:
+        data = None
+    except OSError:
+        return False
+    if state_mark(data) in marks:
+        return True
+    if data is None or not rel.endswith(".json"):
+        return False
+    try:
+        json.loads(data)
+    except ValueError:
+        return True  # torn: no editor saves half a file
+    return False
+
+
+def is_own_temp(rel: str, pending: Pending | set[str]) -> bool:
     """A killed run's temp file: named as photosync names them, beside a path that run
     was writing (listed in the pending paths before it was written). Any other file,
     however named, is the user's."""
@@ -257,10 +308,10 @@ class Archive:
         self._lock: ArchiveLock | None = None
         #: record files the last index rebuild could not read (reported, never touched)
         self.damaged_records: list[str] = []
-        #: files this process wrote or removed since its last commit
-        self._touched: set[str] = set()
-        #: the paths listed in PENDING_FILE (written ahead of the files)
-        self._intended: set[str] = set()
+        #: files this process wrote or removed since its last commit, with their states
+        self._touched: dict[str, set[str]] = {}
+        #: the (path, state) lines in PENDING_FILE (written ahead of the files)
+        self._intended: set[tuple[str, str]] = set()
         #: PENDING_FILE opened for appending (once per version of the file, not per path)
         self._pending_fd: tuple[int, weakref.finalize[[int], Archive]] | None = None
         #: files with changes photosync did not make (a hand edit, a staged file): left alone
@@ -648,8 +699,7 @@ class Archive:
         config = {"schema_version": 1, "services": services}
         validate_services(config)
         self._refuse_user_changed(SERVICES_FILE, None)  # the user's edit: theirs
-        self._intend(SERVICES_FILE)
-        write_json(self.root / SERVICES_FILE, config)
+        self._write_config(SERVICES_FILE, config)
 
     def preferences(self) -> dict[str, Any]:
         """The user's preferences over the defaults, checked (archive/preferences.py);
@@ -674,8 +724,7 @@ class Archive:
         validate_config(PREFERENCES_FILE, prefs)
         self._prefs = None
         self._refuse_user_changed(PREFERENCES_FILE, None)  # the user's edit: theirs
-        self._intend(PREFERENCES_FILE)
-        write_json(self.root / PREFERENCES_FILE, prefs)
+        self._write_config(PREFERENCES_FILE, prefs)
 
     def sync_state(self) -> dict[str, Any]:
         state = self._read_config(SYNC_STATE_FILE)
@@ -688,8 +737,12 @@ class Archive:
     def save_sync_state(self, state: dict[str, Any]) -> None:
         validate_config(SYNC_STATE_FILE, state)
         self._refuse_user_changed(SYNC_STATE_FILE, None)  # the user's edit: theirs
-        self._intend(SYNC_STATE_FILE)
-        write_json(self.root / SYNC_STATE_FILE, state)
+        self._write_config(SYNC_STATE_FILE, state)
+
+    def _write_config(self, rel: str, value: dict[str, Any]) -> None:
+        data = canonical_bytes(value)
+        self._intend((rel, data))
+        write_canonical(self.root / rel, data)
 
     # records ------------------------------------------------------------------------
     def _machine(self) -> dict[str, Any]:
@@ -766,7 +819,7 @@ class Archive:
         self._user_changed = {
             rel
             for rel in self.git.dirty_paths("photos", "config", "schemas", write_index=False)
-            if rel not in pending and not is_own_temp(rel, pending)
+            if not left_by_run(self.root, rel, pending) and not is_own_temp(rel, pending)
         }
 
     def indexed_record_at(self, rel: str) -> Record | None:
@@ -862,11 +915,12 @@ class Archive:
             self._submit_write(rel, canonical_bytes(data), known_new=differs)
             self.state.index_record(record["photo_id"], rel, record_hashes(record))
             return True
+        raw = canonical_bytes(data)
         if old_rel and old_rel != rel:
-            self._intend(rel, old_rel)
+            self._intend((rel, raw), (old_rel, None))
         else:
-            self._intend(rel)
-        changed = write_json(self.root / rel, data, fsync=durable, known_new=differs)
+            self._intend((rel, raw))
+        changed = write_canonical(self.root / rel, raw, fsync=durable, known_new=differs)
         if durable:
             fsync_dir((self.root / rel).parent)
         if old_rel and old_rel != rel:
@@ -914,7 +968,7 @@ class Archive:
         while self._writes and (len(self._writes) >= 64 or self._writes[0][1].done()):
             self._writes.popleft()[1].result()
         batch, self._batch = self._batch, []
-        self._intend(*(rel for rel, _data, _known in batch))  # listed before any is written
+        self._intend(*((rel, data) for rel, data, _known in batch))  # listed before any is written
         root = self.root
 
         def write_all() -> None:
@@ -967,7 +1021,7 @@ class Archive:
             rel = str(path.relative_to(self.root))
             self._refuse_user_changed(rel, None)
             self._wait_for_write(rel)
-            self._intend(rel)
+            self._intend((rel, None))
         self.state.forget_record(photo_id)
         if path is not None:
             path.unlink(missing_ok=True)
@@ -988,16 +1042,19 @@ class Archive:
                     f"(git checkout -- {where}), then run again.",
                 )
 
-    def _intend(self, *rels: str) -> None:
-        """List paths in PENDING_FILE before writing or removing them (recovery commits
-        only these), with one append however many."""
+    def _intend(self, *writes: tuple[str, bytes | None]) -> None:
+        """List paths in PENDING_FILE before writing (the bytes given) or removing (None)
+        them, each with the state it is given (recovery commits only these, and only in
+        that state), with one append however many."""
         if self._status is not None:
             self.settle()  # what the run-start status finds must not include this run's writes
-        self._touched.update(rels)
-        new = [rel for rel in dict.fromkeys(rels) if rel not in self._intended]
+        lines = [(rel, state_mark(data)) for rel, data in writes]
+        for rel, mark in lines:
+            self._touched.setdefault(rel, set()).add(mark)
+        new = [line for line in dict.fromkeys(lines) if line not in self._intended]
         if not new:
             return
-        line = "".join(f"{rel}\n" for rel in new).encode("utf-8")
+        line = "".join(f"{rel}\t{mark}\n" for rel, mark in new).encode("utf-8")
         # one fstat: whether the file is still there, and where this append starts
         held = os.fstat(self._pending_fd[0]) if self._pending_fd is not None else None
         if held is not None and held.st_nlink == 0:
@@ -1010,7 +1067,7 @@ class Archive:
             path = self.root / PENDING_FILE
             if not path.exists():  # a new file lists every path not yet committed
                 created = True
-                line = "".join(f"{p}\n" for p in sorted({*self._intended, *new})).encode("utf-8")
+                line = _pending_text({*self._intended, *new})
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             except FileNotFoundError:
@@ -1041,23 +1098,22 @@ class Archive:
             (_fd, closing), self._pending_fd = self._pending_fd, None
             closing()
 
-    def pending_paths(self) -> set[str]:
-        """The paths a photosync run was writing and has not committed (PENDING_FILE)."""
+    def pending_paths(self) -> Pending:
+        """The paths a photosync run was writing and has not committed (PENDING_FILE),
+        each with the states it gave them."""
         try:
             text = (self.root / PENDING_FILE).read_text(encoding="utf-8")
         except FileNotFoundError:
-            return set()
-        return {line for line in text.splitlines() if line}
+            return {}
+        return parse_pending(text)
 
     def _rewrite_pending(self) -> None:
         """After a commit: only what was written since stays listed."""
-        self._intended = set(self._touched)
+        self._intended = {(rel, mark) for rel, marks in self._touched.items() for mark in marks}
         self._close_pending()
         path = self.root / PENDING_FILE
         if self._intended:
-            atomic_write(
-                path, "".join(f"{p}\n" for p in sorted(self._intended)).encode(), fsync=False
-            )
+            atomic_write(path, _pending_text(self._intended), fsync=False)
         else:
             path.unlink(missing_ok=True)
 
@@ -1236,7 +1292,7 @@ class Archive:
                     continue  # the user's edit, left alone (and reported by recovery)
                 if name == PHOTO_SCHEMA and current is not None and '"seal"' not in current:
                     self._mark_sealing(rel)
-                self._intend(rel)
+                self._intend((rel, wanted.encode("utf-8")))
                 atomic_write(path, wanted.encode("utf-8"))
                 refreshed.append(name)
         if not refreshed:
@@ -1364,9 +1420,9 @@ class Archive:
                 )
                 continue
             target = record_relpath(merged)
-            for rel in {target, *rels}:
-                self._intend(rel)
-            write_json(self.root / target, merged)
+            data = canonical_bytes(merged)
+            self._intend((target, data), *((rel, None) for rel in rels if rel != target))
+            write_canonical(self.root / target, data)
             fsync_dir((self.root / target).parent)
             for rel in rels:
                 if rel != target:
@@ -1392,8 +1448,9 @@ class Archive:
             return []
         if current and not current.endswith("\n"):
             current += "\n"
-        self._intend(".gitattributes")
-        atomic_write(path, (current + "".join(f"{line}\n" for line in missing)).encode("utf-8"))
+        data = (current + "".join(f"{line}\n" for line in missing)).encode("utf-8")
+        self._intend((".gitattributes", data))
+        atomic_write(path, data)
         self.commit("archive: records and config merged by photosync's rule (.gitattributes)")
         return [
             "records and config are now merged by photosync's rule in a git pull (.gitattributes)"
@@ -1422,7 +1479,7 @@ class Archive:
         ours: list[str] = []
         user: list[str] = []
         kept = 0
-        left_to_user = 0  # listed paths an editor saved since: the user's now
+        left_to_user = 0  # listed paths changed since: the user's now
         removed = False  # an untracked file taken away: git's cache of it is now stale
         for rel in [*dirty, *self._pending_unseen(pending, set(dirty))]:
             path = self.root / rel
@@ -1432,9 +1489,9 @@ class Archive:
                 shutil.move(str(path), _free_name(quarantine, rel.replace("/", "__")))
                 removed = True
                 continue
-            if rel not in pending or hand_formatted(self.root, rel):
-                # not listed, or a record in a form photosync never writes: edited by the
-                # user since the run was killed (their edit is theirs to commit)
+            if not left_by_run(self.root, rel, pending):
+                # not listed, or not as the run left it: edited (or removed) by the user
+                # since the run was killed (their change is theirs to commit)
                 user.append(rel)
                 left_to_user += rel in pending
                 continue
@@ -1478,7 +1535,8 @@ class Archive:
             notes.append(f"{len(finished)} merge(s) cut short by an interrupted run were completed")
         self._user_changed = set(user)
         if ours:
-            self._touched.update(ours)
+            for rel in ours:
+                self._touched.setdefault(rel, set())
             self.commit("recover: changes left by an interrupted run\n\n" + "\n".join(notes))
         else:
             self._rewrite_pending()
@@ -1490,7 +1548,7 @@ class Archive:
             )
         return notes
 
-    def _pending_unseen(self, pending: set[str], seen: set[str]) -> list[str]:
+    def _pending_unseen(self, pending: Pending, seen: set[str]) -> list[str]:
         """Untracked files a killed run left that git's status did not name: its new
         files and its temp files (beside the paths it listed). git's untracked cache
         can miss a file made in the second it cached the folder, and the cache is
@@ -1556,7 +1614,7 @@ class Archive:
                 for service, i in iter_instances(gone)
             }
             if wanted <= held:
-                self._intend(rel)
+                self._intend((rel, None))
                 path.unlink()
                 removed.append(rel)
         return removed
@@ -1589,6 +1647,10 @@ class PendingCommit:
                 self._archive._inflight = None
             self._commit = self._archive._after_commit(self._future.result())
         return self._commit
+
+
+def _pending_text(lines: set[tuple[str, str]]) -> bytes:
+    return "".join(f"{rel}\t{mark}\n" for rel, mark in sorted(lines)).encode("utf-8")
 
 
 def hand_formatted(root: Path, rel: str) -> bool:

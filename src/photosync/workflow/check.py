@@ -53,8 +53,9 @@ from typing import Any
 
 from photosync.archive.archive import (
     Archive,
-    hand_formatted,
+    Pending,
     is_own_temp,
+    left_by_run,
     merge_temp_leftovers,
 )
 from photosync.archive.git import split_z, status_entries
@@ -322,9 +323,7 @@ def _fix_config(rel: str, status: str) -> str:
     return f"review it with `git diff -- {rel}` and commit it (`git add -A -- {rel} && git commit`)"
 
 
-def _classify_change(
-    archive: Archive, status: str, rel: str, pending: set[str]
-) -> tuple[bool, str]:
+def _classify_change(archive: Archive, status: str, rel: str, pending: Pending) -> tuple[bool, str]:
     """(made by photosync?, what the change is).
 
     photosync lists every path before it writes or removes it (``Archive.pending_paths``);
@@ -333,8 +332,8 @@ def _classify_change(
     path = archive.root / rel
     if is_own_temp(rel, pending):
         return True, "a half-written temporary file"
-    # a listed record an editor saved since (recovery leaves it to the user the same way)
-    ours = rel in pending and not hand_formatted(archive.root, rel)
+    # listed, and as the run left it (recovery asks the same)
+    ours = left_by_run(archive.root, rel, pending)
     if "D" in status:
         if ours and rel.startswith("photos/"):
             return True, "removed (its photo was joined into another record or moved)"
