@@ -20,6 +20,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import sys
 import threading
 import uuid
@@ -166,6 +167,14 @@ def left_by_run(root: Path, rel: str, pending: Pending) -> bool:
     marks = pending.get(rel)
     if marks is None:
         return False
+    try:
+        st = os.lstat(root / rel)
+    except FileNotFoundError:
+        st = None
+    except OSError:
+        return False
+    if st is not None and (not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111):
+        return False  # photosync writes plain files, never executable: a link, a chmod
     if "" in marks and not hand_formatted(root, rel):
         return True
     try:
@@ -283,6 +292,41 @@ def _is_archive(path: Path) -> bool:
     return (path / SERVICES_FILE).is_file() and (path / ".git").exists()
 
 
+def _init_files() -> dict[str, bytes]:
+    """What ``init`` writes and commits first, by path."""
+    files = {
+        "README.md": ARCHIVE_README.encode("utf-8"),
+        ".gitignore": GITIGNORE.encode("utf-8"),
+        ".gitattributes": "".join(f"{line}\n" for line in GITATTRIBUTES_LINES).encode("utf-8"),
+        "photos/.gitkeep": b"",
+        SERVICES_FILE: canonical_bytes({"schema_version": 1, "services": {}}),
+        SYNC_STATE_FILE: canonical_bytes({"services": {}}),
+        PREFERENCES_FILE: canonical_bytes(DEFAULT_PREFERENCES),
+    }
+    files.update({f"schemas/{name}": schema_text(name).encode("utf-8") for name in ALL_SCHEMAS})
+    return files
+
+
+def _unfinished_init(path: Path) -> bool:
+    """An ``init`` killed before its first commit: a git repository with no commit
+    whose files are only init's own, each whole or cut short (nothing of anyone's to
+    lose by writing them again)."""
+    if not (path / ".git").is_dir() or Git(path).head() is not None:
+        return False
+    expected = _init_files()
+    for dirpath, dirnames, filenames in os.walk(path):
+        top = Path(dirpath).relative_to(path)
+        if top == Path("."):
+            dirnames[:] = [d for d in dirnames if d not in (".git", ".photosync", "blobs")]
+        for name in filenames:
+            rel = str(top / name) if top != Path(".") else name
+            if rel not in expected and not is_own_temp(rel, set(expected)):
+                return False
+            if rel in expected and not expected[rel].startswith((path / rel).read_bytes()):
+                return False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class ReadRecord:
     """A record as a pass read it (``Archive.map_records``): what ``write_record`` needs
@@ -363,9 +407,11 @@ class Archive:
     @classmethod
     def init(cls, path: Path) -> Archive:
         path = path.expanduser()
-        if _is_archive(path):
+        if _is_archive(path) and not _unfinished_init(path):
             raise PhotosyncError(f"{path} is already a photosync archive")
-        if path.exists() and any(p.name != ".git" for p in path.iterdir()):
+        # an init killed before its commit left only its own files: written again below
+        unfinished = _unfinished_init(path)
+        if not unfinished and path.exists() and any(p.name != ".git" for p in path.iterdir()):
             raise PhotosyncError(
                 f"{path} exists and is not empty",
                 hint="Choose a new folder; photosync will not mix its archive with other files.",
@@ -375,19 +421,12 @@ class Archive:
         if not (path / ".git").exists():
             archive.git.init()
             configure_git(archive.git)
+        elif unfinished:
+            configure_git(archive.git)
         for folder in ("photos", "config", "schemas", "blobs", ".photosync"):
             (archive.root / folder).mkdir(exist_ok=True)
-        (archive.root / "README.md").write_text(ARCHIVE_README, encoding="utf-8")
-        (archive.root / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
-        (archive.root / ".gitattributes").write_text(
-            "".join(f"{line}\n" for line in GITATTRIBUTES_LINES), encoding="utf-8"
-        )
-        (archive.root / "photos" / ".gitkeep").touch()
-        for name in ALL_SCHEMAS:
-            (archive.root / "schemas" / name).write_text(schema_text(name), encoding="utf-8")
-        write_json(archive.root / SERVICES_FILE, {"schema_version": 1, "services": {}})
-        write_json(archive.root / SYNC_STATE_FILE, {"services": {}})
-        write_json(archive.root / PREFERENCES_FILE, DEFAULT_PREFERENCES)
+        for rel, data in _init_files().items():
+            atomic_write(archive.root / rel, data)
         # the body names this archive: two archives made in the same second by the same
         # person must not share a first commit, or git would take them for one history
         archive.commit(f"init: new photosync archive\n\narchive {uuid.uuid4()}", everything=True)
@@ -1479,7 +1518,6 @@ class Archive:
         ours: list[str] = []
         user: list[str] = []
         kept = 0
-        left_to_user = 0  # listed paths changed since: the user's now
         removed = False  # an untracked file taken away: git's cache of it is now stale
         for rel in [*dirty, *self._pending_unseen(pending, set(dirty))]:
             path = self.root / rel
@@ -1493,7 +1531,6 @@ class Archive:
                 # not listed, or not as the run left it: edited (or removed) by the user
                 # since the run was killed (their change is theirs to commit)
                 user.append(rel)
-                left_to_user += rel in pending
                 continue
             ours.append(rel)
             if not path.exists() or not rel.startswith("photos/"):
@@ -1510,19 +1547,16 @@ class Archive:
                 path.unlink()
                 removed = True
             notes.append(f"{rel} was damaged ({problem}); a copy is in .photosync/quarantine/")
-        if left_to_user:
-            # a record the killed run wrote is the user's now: a removal it made beside
-            # it (the other half of a join) is undone, never committed alone. Both
-            # records then hold the photo (a duplicate, joined again later), never neither.
-            for rel in [
-                r for r in ours if r.startswith("photos/") and not (self.root / r).exists()
-            ]:
-                if self.git.is_tracked(rel):
-                    self.git.restore(rel)
-                    ours.remove(rel)
-                    notes.append(
-                        f"{rel}: its removal was undone (the record joined with it is being edited)"
-                    )
+        for rel in self._unheld_removals(ours):
+            # the record that took its copies (the other half of a join, a move's new
+            # path) is not committed with it: the user changed, put back or removed it,
+            # or it was torn. Both then hold the photo (joined again later), never neither.
+            self.git.restore(rel)
+            ours.remove(rel)
+            notes.append(
+                f"{rel}: its removal was undone (the record that took its copies is not "
+                "as the interrupted run left it)"
+            )
         if removed:
             self.git.forget_untracked_cache()
         finished = self._finish_merges([r for r in ours if (self.root / r).exists()], set(user))
@@ -1553,9 +1587,16 @@ class Archive:
         files and its temp files (beside the paths it listed). git's untracked cache
         can miss a file made in the second it cached the folder, and the cache is
         only dropped best effort (``Git.forget_untracked_cache``): recovery of the
-        run's own files never depends on it."""
+        run's own files never depends on it. Also a listed tracked file outside the
+        folders the run-start status looks at (``.gitattributes``) that was changed."""
         if not pending:
             return []
+        outside = [
+            rel
+            for rel in sorted(pending)
+            if rel not in seen and not rel.startswith(("photos/", "config/", "schemas/"))
+        ]
+        changed = self.git.dirty_paths(*outside) if outside else []
         found: list[str] = []
         folders: set[str] = set()
         for rel in sorted(pending):
@@ -1573,7 +1614,38 @@ class Archive:
                 rel = f"{head}/{name}" if head else name
                 if rel not in seen and is_own_temp(rel, pending):
                     unseen.append(rel)
-        return unseen
+        return [*changed, *(rel for rel in unseen if rel not in changed)]
+
+    def _unheld_removals(self, ours: list[str]) -> list[str]:
+        """The record removals among ``ours`` whose copies no record committed with them
+        holds (``ours`` as it will be committed: a torn file already put back)."""
+        removals = [
+            rel
+            for rel in ours
+            if rel.startswith("photos/")
+            and rel.endswith(".json")
+            and not (self.root / rel).exists()
+            and self.git.is_tracked(rel)
+        ]
+        if not removals:
+            return []
+        held: set[tuple[str, Any, Any]] = set()
+        for rel in ours:
+            if rel.startswith("photos/") and rel.endswith(".json"):
+                try:
+                    held |= _instance_keys(read_json(self.root / rel))
+                except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                    continue
+        unheld = []
+        for rel in removals:
+            try:
+                gone = json.loads(self.git.run("show", f"HEAD:{rel}"))
+                wanted = _instance_keys(gone)
+            except (PhotosyncError, ValueError, KeyError, TypeError, AttributeError):
+                wanted = {("?", rel, None)}  # unreadable: never taken as held
+            if not wanted <= held:
+                unheld.append(rel)
+        return unheld
 
     def _finish_merges(self, written: list[str], user: set[str]) -> list[str]:
         """Remove the records a kept survivor already holds in full (a merge killed midway).
@@ -1595,6 +1667,21 @@ class Archive:
                     merged.setdefault(variant["photo_id"], record)
         if not merged:
             return []
+        base, head = self.state.get_meta("index_head"), self.git.head()
+
+        def unchanged_since_base(rel: str) -> bool:
+            """Not changed by a commit since photosync's last (the user's, a pull): a
+            fact committed there is in no survivor; the record then stays (a duplicate)."""
+            if base == head:
+                return True
+            if base is None:
+                return False
+            at = [
+                self.git.run("rev-parse", "-q", "--verify", f"{rev}:{rel}", check=False).strip()
+                for rev in (base, "HEAD")
+            ]
+            return bool(at[0]) and at[0] == at[1]
+
         removed = []
         for path in self.iter_record_files():
             keeper = merged.get(path.stem)
@@ -1605,19 +1692,19 @@ class Archive:
                 gone = read_json(path)
             except (OSError, ValueError):
                 continue
-            held = {
-                (service, i.get("id"), i.get("content_hash") or keeper["content_hash"])
-                for service, i in iter_instances(keeper)
-            }
-            wanted = {
-                (service, i.get("id"), i.get("content_hash") or gone.get("content_hash"))
-                for service, i in iter_instances(gone)
-            }
-            if wanted <= held:
+            if _instance_keys(gone) <= _instance_keys(keeper) and unchanged_since_base(rel):
                 self._intend((rel, None))
                 path.unlink()
                 removed.append(rel)
         return removed
+
+
+def _instance_keys(record: Record | dict[str, Any]) -> set[tuple[str, Any, Any]]:
+    """Each copy a record holds: (service, id, content hash); what a removal must not lose."""
+    return {
+        (service, i.get("id"), i.get("content_hash") or record.get("content_hash"))
+        for service, i in iter_instances(record)  # type: ignore[arg-type]
+    }
 
 
 def _chunks(rows: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
