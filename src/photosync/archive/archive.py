@@ -310,19 +310,24 @@ def _init_files() -> dict[str, bytes]:
 def _unfinished_init(path: Path) -> bool:
     """An ``init`` killed before its first commit: a git repository with no commit
     whose files are only init's own, each whole or cut short (nothing of anyone's to
-    lose by writing them again)."""
+    lose by writing them again), with no symbolic link anywhere (init would write
+    through it) and nothing in blobs/ or .photosync/ but the index init's commit makes."""
     if not (path / ".git").is_dir() or Git(path).head() is not None:
         return False
     expected = _init_files()
     for dirpath, dirnames, filenames in os.walk(path):
         top = Path(dirpath).relative_to(path)
         if top == Path("."):
-            dirnames[:] = [d for d in dirnames if d not in (".git", ".photosync", "blobs")]
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+        if any(os.path.islink(os.path.join(dirpath, n)) for n in (*dirnames, *filenames)):
+            return False
         for name in filenames:
             rel = str(top / name) if top != Path(".") else name
-            if rel not in expected and not is_own_temp(rel, set(expected)):
-                return False
-            if rel in expected and not expected[rel].startswith((path / rel).read_bytes()):
+            if top == Path(".photosync") and name.startswith("state.sqlite"):
+                continue
+            if is_own_temp(rel, set(expected)):
+                continue
+            if rel not in expected or not expected[rel].startswith((path / rel).read_bytes()):
                 return False
     return True
 
@@ -423,6 +428,11 @@ class Archive:
             configure_git(archive.git)
         elif unfinished:
             configure_git(archive.git)
+            # a git killed inside the killed init's commit left its lock; its temp files go
+            archive.git.clear_stale_locks(archive.root / ".photosync" / "quarantine")
+            for temp in [p for p in archive.root.rglob(".*.tmp") if ".git" not in p.parts]:
+                if is_own_temp(str(temp.relative_to(archive.root)), set(_init_files())):
+                    temp.unlink()
         for folder in ("photos", "config", "schemas", "blobs", ".photosync"):
             (archive.root / folder).mkdir(exist_ok=True)
         for rel, data in _init_files().items():
@@ -1308,6 +1318,9 @@ class Archive:
     def _after_commit(self, commit: str | None) -> str | None:
         self._committed = self._committed or commit is not None
         if self._state is not None:
+            if commit is not None:
+                # photosync's last commit, whatever else is uncommitted (``_finish_merges``)
+                self.state.set_meta("own_head", commit)
             if commit is not None and not self.user_changed:
                 self.state.set_meta("index_head", commit)
             self.state.flush()
@@ -1667,11 +1680,14 @@ class Archive:
                     merged.setdefault(variant["photo_id"], record)
         if not merged:
             return []
-        base, head = self.state.get_meta("index_head"), self.git.head()
+        base = self.state.get_meta("own_head") or self.state.get_meta("index_head")
+        head = self.git.head()
 
         def unchanged_since_base(rel: str) -> bool:
             """Not changed by a commit since photosync's last (the user's, a pull): a
-            fact committed there is in no survivor; the record then stays (a duplicate)."""
+            fact committed there is in no survivor; the record then stays (a duplicate,
+            joined again by resolve), as it does when that commit is not known (the
+            state database was deleted)."""
             if base == head:
                 return True
             if base is None:

@@ -237,9 +237,20 @@ class Git:
         Only for ``init``, in a repository photosync has just created.
         """
         self.run("add", "-A", "--", *pathspecs)
-        if not self.run("diff", "--cached", "--name-only", "-z").strip("\0"):
+        if not self.run("diff", "--cached", "--name-only", "-z", "--", *pathspecs).strip("\0"):
             return None
-        self.run("commit", "-q", "--no-verify", "-F", "-", input_text=message)
+        # only these paths: a file the user staged elsewhere stays staged, uncommitted
+        self.run(
+            "commit",
+            "-q",
+            "--no-verify",
+            "-F",
+            "-",
+            "--only",
+            "--",
+            *pathspecs,
+            input_text=message,
+        )
         return self.head()
 
     def commit_files(self, message: str, paths: Sequence[str]) -> str | None:
