@@ -300,6 +300,48 @@ def pending_listed(archive_root: Path, prefix: str = "") -> list[str]:
     return sorted(rel for rel in parse_pending(text) if rel.startswith(prefix))
 
 
+#: ``killed_after`` code: a resolve killed with every record written, before its commit
+KILLED_RESOLVE = """
+from photosync.workflow.resolve import auto_resolve
+import photosync.archive.archive as module
+
+def commit(self, *args, **kwargs):
+    self._drain_writes()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+module.Archive.commit = commit
+module.Archive.commit_in_background = commit
+auto_resolve(archive)
+"""
+
+
+def join_pair(tmp: Path) -> Path:
+    """An archive (root returned) that discovered two sizes of one picture taken at one
+    time: resolve's automatic rules join them (the larger keeps both copies)."""
+    lib = tmp / "lib"
+    taken = datetime(2022, 5, 5, 12, 0, 0)
+    write_jpeg(lib / "small.jpg", seed=3, size=(96, 64), taken=taken)
+    write_jpeg(lib / "large.jpg", seed=3, size=(192, 128), taken=taken)
+    archive = new_archive(tmp, lib={"type": "local", "path": str(lib)})
+    archive.lock()
+    from photosync.workflow.discover import discover  # the helpers import no workflow
+
+    discover(archive)
+    archive.close()
+    return archive.root
+
+
+def ids_in_head(archive_root: Path) -> set[str]:
+    """Every copy id the records committed at HEAD hold."""
+    held = set()
+    for rel in git_out(archive_root, "ls-files", "photos").splitlines():
+        if rel.endswith(".json"):
+            record = json.loads(git_out(archive_root, "show", f"HEAD:{rel}"))
+            for copies in record["instances"].values():
+                held.update(copy["id"] for copy in copies)
+    return held
+
+
 def killed_after(archive_root: Path, code: str) -> None:
     """Run ``code`` (``archive`` is the locked Archive) in a process that then dies by SIGKILL:
     what a run killed after those writes and before its commit leaves behind."""

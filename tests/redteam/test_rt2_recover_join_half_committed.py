@@ -14,26 +14,18 @@ deleted), B's photo is in no record though its original is in ``blobs/``.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 from photosync.archive.archive import Archive
 from photosync.workflow.discover import discover
 from photosync.workflow.resolve import auto_resolve
-from tests.helpers import git_out, killed_after, new_archive, pending_listed, write_jpeg
-
-KILLED_RESOLVE = """
-from photosync.workflow.resolve import auto_resolve
-import photosync.archive.archive as module
-
-def commit(self, *args, **kwargs):  # killed with every record written, before the commit
-    self._drain_writes()
-    os.kill(os.getpid(), signal.SIGKILL)
-
-module.Archive.commit = commit
-module.Archive.commit_in_background = commit
-auto_resolve(archive)
-"""
+from tests.helpers import (
+    KILLED_RESOLVE,
+    git_out,
+    join_pair,
+    killed_after,
+    pending_listed,
+)
 
 
 def _ids(root: Path) -> set[str]:
@@ -46,15 +38,8 @@ def _ids(root: Path) -> set[str]:
 
 
 def test_discarding_an_edit_of_a_half_recovered_join_loses_no_copy(tmp_path: Path) -> None:
+    root = join_pair(tmp_path)
     lib = tmp_path / "lib"
-    taken = datetime(2022, 5, 5, 12, 0, 0)
-    write_jpeg(lib / "small.jpg", seed=3, size=(96, 64), taken=taken)
-    write_jpeg(lib / "large.jpg", seed=3, size=(192, 128), taken=taken)
-    archive = new_archive(tmp_path, lib={"type": "local", "path": str(lib)})
-    archive.lock()
-    discover(archive)
-    archive.close()
-    root = archive.root
     before = _ids(root)
     assert len(list((root / "photos").rglob("*.json"))) == 2
 

@@ -17,28 +17,19 @@ last one (``index_head``) changed it; otherwise both stay (a duplicate, never a 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from photosync.archive.archive import Archive
 from photosync.archive.jsonio import canonical_bytes
-from photosync.workflow.discover import discover
-from tests.helpers import git_out, killed_after, new_archive, pending_listed, write_jpeg
-
-KILLED_RESOLVE = """
-from photosync.workflow.resolve import auto_resolve
-import photosync.archive.archive as module
-
-def commit(self, *args, **kwargs):  # killed with every record written, before the commit
-    self._drain_writes()
-    os.kill(os.getpid(), signal.SIGKILL)
-
-module.Archive.commit = commit
-module.Archive.commit_in_background = commit
-auto_resolve(archive)
-"""
+from tests.helpers import (
+    KILLED_RESOLVE,
+    git_out,
+    join_pair,
+    killed_after,
+    pending_listed,
+)
 
 
 def _captions_in_head(root: Path) -> set[str]:
@@ -54,15 +45,7 @@ def _captions_in_head(root: Path) -> set[str]:
 
 @pytest.mark.parametrize("how", ["committed-by-hand", "pulled"])
 def test_a_fact_committed_in_the_removed_half_survives_recovery(tmp_path: Path, how: str) -> None:
-    lib = tmp_path / "lib"
-    taken = datetime(2022, 5, 5, 12, 0, 0)
-    write_jpeg(lib / "small.jpg", seed=3, size=(96, 64), taken=taken)
-    write_jpeg(lib / "large.jpg", seed=3, size=(192, 128), taken=taken)
-    archive = new_archive(tmp_path, lib={"type": "local", "path": str(lib)})
-    archive.lock()
-    discover(archive)
-    archive.close()
-    root = archive.root
+    root = join_pair(tmp_path)
     other = tmp_path / "other"
     git_out(tmp_path, "clone", "-q", str(root), str(other))
 

@@ -19,20 +19,14 @@ from pathlib import Path
 import pytest
 
 from photosync.archive.archive import Archive
-from tests.helpers import discovered, git_out, killed_after, make_library, pending_listed
-
-KILLED_RESOLVE = """
-from photosync.workflow.resolve import auto_resolve
-import photosync.archive.archive as module
-
-def commit(self, *args, **kwargs):  # killed with every record written, before the commit
-    self._drain_writes()
-    os.kill(os.getpid(), signal.SIGKILL)
-
-module.Archive.commit = commit
-module.Archive.commit_in_background = commit
-auto_resolve(archive)
-"""
+from tests.helpers import (
+    KILLED_RESOLVE,
+    discovered,
+    git_out,
+    killed_after,
+    make_library,
+    pending_listed,
+)
 
 
 @pytest.mark.parametrize("how", ["chmod", "symlink"])

@@ -14,20 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from photosync.archive.archive import PENDING_FILE, Archive, parse_pending
-from tests.helpers import discovered, git_out, killed_after, make_library
-
-KILLED_RESOLVE = """
-from photosync.workflow.resolve import auto_resolve
-import photosync.archive.archive as module
-
-def commit(self, *args, **kwargs):  # killed with every record written, before the commit
-    self._drain_writes()
-    os.kill(os.getpid(), signal.SIGKILL)
-
-module.Archive.commit = commit
-module.Archive.commit_in_background = commit
-auto_resolve(archive)
-"""
+from tests.helpers import KILLED_RESOLVE, discovered, git_out, killed_after, make_library
 
 
 def test_old_format_list_does_not_commit_a_users_removal(tmp_path: Path) -> None:

@@ -14,55 +14,27 @@ restored) does not hold B's copies.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from photosync.archive.archive import Archive
-from photosync.workflow.discover import discover
-from tests.helpers import git_out, killed_after, new_archive, pending_listed, write_jpeg
-
-KILLED_RESOLVE = """
-from photosync.workflow.resolve import auto_resolve
-import photosync.archive.archive as module
-
-def commit(self, *args, **kwargs):  # killed with every record written, before the commit
-    self._drain_writes()
-    os.kill(os.getpid(), signal.SIGKILL)
-
-module.Archive.commit = commit
-module.Archive.commit_in_background = commit
-auto_resolve(archive)
-"""
-
-
-def _ids_in_head(root: Path) -> set[str]:
-    held = set()
-    for rel in git_out(root, "ls-files", "photos").splitlines():
-        if not rel.endswith(".json"):
-            continue
-        record = json.loads(git_out(root, "show", f"HEAD:{rel}"))
-        for copies in record["instances"].values():
-            held.update(copy["id"] for copy in copies)
-    return held
+from tests.helpers import (
+    KILLED_RESOLVE,
+    git_out,
+    ids_in_head,
+    join_pair,
+    killed_after,
+    pending_listed,
+)
 
 
 @pytest.mark.parametrize("how", ["editor-half-saved", "torn"])
 def test_a_non_json_survivor_does_not_commit_the_other_half_of_a_join(
     tmp_path: Path, how: str
 ) -> None:
-    lib = tmp_path / "lib"
-    taken = datetime(2022, 5, 5, 12, 0, 0)
-    write_jpeg(lib / "small.jpg", seed=3, size=(96, 64), taken=taken)
-    write_jpeg(lib / "large.jpg", seed=3, size=(192, 128), taken=taken)
-    archive = new_archive(tmp_path, lib={"type": "local", "path": str(lib)})
-    archive.lock()
-    discover(archive)
-    archive.close()
-    root = archive.root
-    before = _ids_in_head(root)
+    root = join_pair(tmp_path)
+    before = ids_in_head(root)
     assert len(before) == 2
 
     killed_after(root, KILLED_RESOLVE)
@@ -82,7 +54,7 @@ def test_a_non_json_survivor_does_not_commit_the_other_half_of_a_join(
     notes = rerun.lock()
     rerun.close()
 
-    assert _ids_in_head(root) >= before, (
+    assert ids_in_head(root) >= before, (
         "a copy is in no committed record after recovery: "
         + git_out(root, "log", "--format=%s", "-2")
         + f"\nnotes: {notes}"
