@@ -42,22 +42,7 @@ auto_resolve(archive)
 """
 
 
-@pytest.mark.parametrize(
-    "why",
-    [
-        "unrelated-uncommitted-edit",
-        pytest.param(
-            "state-db-removed",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known limit, by choice: with .photosync/state.sqlite deleted, "
-                "photosync's last commit is not known, so whether the user committed a "
-                "fact in the merged record since cannot be told; both records stay (a "
-                "duplicate `check` names, joined again by the next resolve), never a loss",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("why", ["unrelated-uncommitted-edit", "state-db-removed"])
 def test_join_cut_short_is_finished_by_the_rerun(tmp_path: Path, why: str) -> None:
     lib = tmp_path / "lib"
     taken = datetime(2022, 5, 5, 12, 0, 0)

@@ -105,6 +105,16 @@ TRACKED_PATHS = ("photos", "config", "schemas", "README.md", ".gitignore", ".git
 PENDING_FILE = ".photosync/pending-paths"
 #: a pending line's STATE for a removal (else the git blob id of the bytes written)
 REMOVED = "-"
+#: the first line of PENDING_FILE: ``#base COMMIT``, HEAD when the run began writing
+BASE_LINE = "#base "
+
+
+def pending_base(text: str) -> str | None:
+    """The commit a pending list's run started writing from (None: not listed)."""
+    first = text.partition("\n")[0]
+    return first[len(BASE_LINE) :].strip() or None if first.startswith(BASE_LINE) else None
+
+
 #: the archive's records were written before approvals were sealed: the next writing
 #: run seals the approvals they hold, once (written when schemas/ is brought up to date)
 SEALING_FILE = ".photosync/sealing"
@@ -151,7 +161,7 @@ def state_mark(data: bytes | None) -> str:
 def parse_pending(text: str) -> Pending:
     marks: dict[str, set[str]] = {}
     for line in text.splitlines():
-        if line:
+        if line and not line.startswith(BASE_LINE):
             rel, _, mark = line.rpartition("\t") if "\t" in line else (line, "", "")
             marks.setdefault(rel, set()).add(mark)
     return {rel: frozenset(found) for rel, found in marks.items()}
@@ -359,6 +369,8 @@ class Archive:
         self.damaged_records: list[str] = []
         #: files this process wrote or removed since its last commit, with their states
         self._touched: dict[str, set[str]] = {}
+        #: HEAD as this run last knew it: the base line of PENDING_FILE (``_base``)
+        self._base_head: str | None = None
         #: the (path, state) lines in PENDING_FILE (written ahead of the files)
         self._intended: set[tuple[str, str]] = set()
         #: PENDING_FILE opened for appending (once per version of the file, not per path)
@@ -1116,7 +1128,7 @@ class Archive:
             path = self.root / PENDING_FILE
             if not path.exists():  # a new file lists every path not yet committed
                 created = True
-                line = _pending_text({*self._intended, *new})
+                line = _pending_text({*self._intended, *new}, self._base())
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             except FileNotFoundError:
@@ -1162,7 +1174,7 @@ class Archive:
         self._close_pending()
         path = self.root / PENDING_FILE
         if self._intended:
-            atomic_write(path, _pending_text(self._intended), fsync=False)
+            atomic_write(path, _pending_text(self._intended, self._base()), fsync=False)
         else:
             path.unlink(missing_ok=True)
 
@@ -1315,7 +1327,15 @@ class Archive:
         sync_filesystem(self.root)
         return self.git.commit_files(message, paths)
 
+    def _base(self) -> str | None:
+        """HEAD as this run last knew it (its last commit, else looked up once)."""
+        if self._base_head is None:
+            self._base_head = self.git.head()
+        return self._base_head
+
     def _after_commit(self, commit: str | None) -> str | None:
+        if commit is not None:
+            self._base_head = commit
         self._committed = self._committed or commit is not None
         if self._state is not None:
             if commit is not None:
@@ -1680,7 +1700,12 @@ class Archive:
                     merged.setdefault(variant["photo_id"], record)
         if not merged:
             return []
-        base = self.state.get_meta("own_head") or self.state.get_meta("index_head")
+        try:
+            listed_base = pending_base((self.root / PENDING_FILE).read_text(encoding="utf-8"))
+        except OSError:
+            listed_base = None
+        meta = self.state.get_meta
+        base = meta("own_head") or meta("index_head") or listed_base
         head = self.git.head()
 
         def unchanged_since_base(rel: str) -> bool:
@@ -1752,8 +1777,9 @@ class PendingCommit:
         return self._commit
 
 
-def _pending_text(lines: set[tuple[str, str]]) -> bytes:
-    return "".join(f"{rel}\t{mark}\n" for rel, mark in sorted(lines)).encode("utf-8")
+def _pending_text(lines: set[tuple[str, str]], base: str | None) -> bytes:
+    head = f"{BASE_LINE}{base}\n" if base else ""
+    return (head + "".join(f"{rel}\t{mark}\n" for rel, mark in sorted(lines))).encode("utf-8")
 
 
 def hand_formatted(root: Path, rel: str) -> bool:
