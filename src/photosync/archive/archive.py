@@ -109,12 +109,6 @@ REMOVED = "-"
 BASE_LINE = "#base "
 
 
-def pending_base(text: str) -> str | None:
-    """The commit a pending list's run started writing from (None: not listed)."""
-    first = text.partition("\n")[0]
-    return first[len(BASE_LINE) :].strip() or None if first.startswith(BASE_LINE) else None
-
-
 #: the archive's records were written before approvals were sealed: the next writing
 #: run seals the approvals they hold, once (written when schemas/ is brought up to date)
 SEALING_FILE = ".photosync/sealing"
@@ -165,6 +159,12 @@ def parse_pending(text: str) -> Pending:
             rel, _, mark = line.rpartition("\t") if "\t" in line else (line, "", "")
             marks.setdefault(rel, set()).add(mark)
     return {rel: frozenset(found) for rel, found in marks.items()}
+
+
+def pending_base(text: str) -> str | None:
+    """The commit a pending list's run started writing from (None: not listed)."""
+    first = text.partition("\n")[0]
+    return first[len(BASE_LINE) :].strip() or None if first.startswith(BASE_LINE) else None
 
 
 def left_by_run(root: Path, rel: str, pending: Pending) -> bool:
@@ -442,8 +442,9 @@ class Archive:
             configure_git(archive.git)
             # a git killed inside the killed init's commit left its lock; its temp files go
             archive.git.clear_stale_locks(archive.root / ".photosync" / "quarantine")
+            own = set(_init_files())
             for temp in [p for p in archive.root.rglob(".*.tmp") if ".git" not in p.parts]:
-                if is_own_temp(str(temp.relative_to(archive.root)), set(_init_files())):
+                if is_own_temp(str(temp.relative_to(archive.root)), own):
                     temp.unlink()
         for folder in ("photos", "config", "schemas", "blobs", ".photosync"):
             (archive.root / folder).mkdir(exist_ok=True)
@@ -1341,8 +1342,8 @@ class Archive:
             if commit is not None:
                 # photosync's last commit, whatever else is uncommitted (``_finish_merges``)
                 self.state.set_meta("own_head", commit)
-            if commit is not None and not self.user_changed:
-                self.state.set_meta("index_head", commit)
+                if not self.user_changed:
+                    self.state.set_meta("index_head", commit)
             self.state.flush()
         self._rewrite_pending()
         return commit
